@@ -1,0 +1,18 @@
+"""Setka's event contracts: the envelope, the topics, the versioned event types.
+
+Schemas only, no behaviour: a regional system can install this package to publish to us.
+"""
+
+from .base import EventData
+from .catalog import EVENT_TYPES, json_schemas
+from .envelope import CloudEvent, EnvelopeError, decode_headers, parse
+
+__all__ = [
+    "EVENT_TYPES",
+    "CloudEvent",
+    "EnvelopeError",
+    "EventData",
+    "decode_headers",
+    "json_schemas",
+    "parse",
+]

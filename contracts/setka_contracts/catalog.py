@@ -1,0 +1,17 @@
+"""Every event type we publish or accept, by its ``ce_type``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import EventData
+from .registry import OrganizationRegistered
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.event_type: model for model in (OrganizationRegistered,)
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each event type's data."""
+    return {name: model.model_json_schema() for name, model in EVENT_TYPES.items()}

@@ -1,0 +1,95 @@
+"""The command line of every service: ``python -m services.<name> serve|migrate|seed``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from . import logs, migrations
+from .db import Database
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    settings: Callable[[], ServiceSettings]
+    migrations: Path
+    app: Callable[[ServiceSettings], Any]
+    seed: Callable[[Database], Awaitable[int]] | None = None
+
+
+def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
+    """The prestart step: wait until the database answers."""
+
+    async def ping() -> None:
+        db = Database(url)
+        try:
+            await db.ping()
+        finally:
+            await db.dispose()
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            asyncio.run(ping())
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"database not reachable after {timeout:.0f}s: {exc}") from exc
+            log.warning("waiting for the database: %s", exc)
+            time.sleep(1.0)
+
+
+def seed(entry: ServiceEntry, settings: ServiceSettings) -> int:
+    if entry.seed is None:
+        return 0
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            assert entry.seed is not None
+            return await entry.seed(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{entry.name}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="wait for the database, migrate, then serve")
+    serve.add_argument("--seed-demo", action="store_true", help="load demo data into an empty database")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("seed", help="load demo data into an empty database")
+    args = parser.parse_args(argv)
+
+    settings = entry.settings()
+    logs.configure(settings.log_level)
+    if args.command in ("serve", "migrate"):
+        wait_for_database(settings.database_url)
+        migrations.upgrade(entry.migrations, settings.database_url, entry.name)
+        log.info("%s database migrated", entry.name)
+    if args.command == "seed" or (args.command == "serve" and args.seed_demo):
+        loaded = seed(entry, settings)
+        log.info("%s demo data: %d records loaded", entry.name, loaded)
+    if args.command == "serve":
+        uvicorn.run(
+            entry.app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=10,
+            log_config=None,
+        )

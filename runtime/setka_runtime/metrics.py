@@ -1,0 +1,16 @@
+"""Prometheus metrics every service exposes at /metrics."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "setka_messages_total",
+    "Kafka messages handled, by topic, event type and outcome",
+    ["topic", "event_type", "outcome"],
+)
+HANDLING_SECONDS = Histogram(
+    "setka_message_handling_seconds", "Time to handle one Kafka message", ["topic"]
+)
+DEAD_LETTERS = Counter("setka_dead_letters_total", "Messages sent to a dead-letter topic", ["topic"])
+OUTBOX_PUBLISHED = Counter("setka_outbox_published_total", "Outbox events published", ["topic"])
+OUTBOX_PENDING = Gauge("setka_outbox_pending", "Outbox events not yet published")
+OUTBOX_FAILURES = Counter("setka_outbox_failures_total", "Failed attempts to publish the outbox")

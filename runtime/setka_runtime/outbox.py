@@ -1,0 +1,147 @@
+"""Transactional outbox: an event is stored with the state change that caused it, then relayed.
+
+A crash between commit and publish loses nothing (the row stays unpublished); a crash between
+publish and marking publishes the row again with the same ``ce_id``, which consumers absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from setka_contracts import CloudEvent, EventData
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import metrics
+from .db import Database
+from .tables import outbox
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
+"""publish(topic, key, body, headers): returns once the broker has the message."""
+
+_PENDING_FLAG = "setka_outbox_pending"
+
+
+async def record(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
+    """Add ``data`` as an event to the session's transaction; it is published after commit."""
+    event = CloudEvent(
+        type=data.event_type, source=source, data=data.model_dump(mode="json"), subject=data.key()
+    )
+    await session.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            event_type=event.type,
+            topic=data.topic,
+            key=data.key(),
+            source=event.source,
+            occurred_at=event.time,
+            payload=json.dumps(event.data, ensure_ascii=False),
+        )
+    )
+    session.sync_session.info[_PENDING_FLAG] = True
+    return event
+
+
+class OutboxRelay:
+    """Publishes unpublished rows in id order and marks them; one relay per service database.
+
+    Rows go out strictly in order: on a failure the relay waits and starts again from the
+    first unpublished row, so one aggregate's events never overtake each other.
+    """
+
+    def __init__(
+        self, db: Database, publish: Publish, *, poll_seconds: float = 0.5, batch_size: int = 200
+    ) -> None:
+        self._db = db
+        self._publish = publish
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = False
+        db.on_commit(self._after_commit)
+
+    def _after_commit(self, session: Any) -> None:
+        if session.info.pop(_PENDING_FLAG, False):
+            self.wake()
+
+    def wake(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                sent = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                metrics.OUTBOX_FAILURES.inc()
+                delay = min(self._poll_seconds * 2**failures, 10.0)
+                log.warning("outbox: publishing failed (%s); next try in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if sent < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many rows were published."""
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            pending = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        metrics.OUTBOX_PENDING.set(pending or 0)
+        published: list[int] = []
+        try:
+            for row in rows:
+                event = CloudEvent(
+                    id=row.event_id,
+                    type=row.event_type,
+                    source=row.source,
+                    time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
+                    subject=row.key,
+                    data=json.loads(row.payload),
+                )
+                await self._publish(row.topic, row.key, event.body(), event.headers())
+                published.append(row.id)
+                metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
+        finally:
+            if published:
+                await self._mark(published)
+        return len(published)
+
+    async def _mark(self, ids: list[int]) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
+            )
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

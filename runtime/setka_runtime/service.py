@@ -1,0 +1,138 @@
+"""Assembly of one service process: GraphQL subgraph, Kafka consumers, outbox relay, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.federation import Schema
+
+from .db import Database
+from .health import health_routes
+from .kafka import GuardedConsumer, ensure_topics, make_broker, publisher
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Everything one service process runs; tests build it the same way the process does."""
+
+    settings: ServiceSettings
+    db: Database
+    broker: KafkaBroker
+    relay: OutboxRelay
+    topics: Sequence[str] = ()
+    consumers: list[GuardedConsumer] = field(default_factory=list)
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: ServiceSettings, *, topics: Sequence[str] = ()) -> Service:
+        db = Database(settings.database_url)
+        broker = make_broker(settings, client_id=f"setka-{settings.service_name}")
+        relay = OutboxRelay(
+            db,
+            publisher(broker),
+            poll_seconds=settings.outbox_poll_seconds,
+            batch_size=settings.outbox_batch_size,
+        )
+        return cls(settings=settings, db=db, broker=broker, relay=relay, topics=topics)
+
+    def consume(self, topic: str, handlers: dict[Any, Any], *, group: str | None = None) -> None:
+        """Add a guarded consumer of ``topic`` in this service's consumer group."""
+        consumer = GuardedConsumer(
+            topic=topic,
+            group=group or f"setka.{self.settings.service_name}",
+            db=self.db,
+            broker=self.broker,
+            handlers=handlers,
+            max_attempts=self.settings.consumer_max_attempts,
+            backoff_seconds=self.settings.consumer_backoff_seconds,
+        )
+        consumer.subscribe()
+        self.consumers.append(consumer)
+
+    async def broker_ping(self) -> None:
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka broker not reachable")
+
+    async def _connect(self) -> None:
+        """Create topics and start the broker, retrying while Kafka is down."""
+        delay = 0.5
+        while True:
+            try:
+                wanted = list(self.topics) + [c.topic for c in self.consumers]
+                if wanted:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        await ensure_topics(
+                            self.settings.kafka_bootstrap_servers,
+                            wanted,
+                            partitions=self.settings.kafka_topic_partitions,
+                            replication_factor=self.settings.kafka_replication_factor,
+                        )
+                await self.broker.start()
+                log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Kafka not available (%s); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run consumers, relay and background loops until the block exits."""
+        tasks: list[asyncio.Task[None]] = []
+
+        async def relay_when_connected() -> None:
+            await self._connect()
+            await self.relay.run()
+
+        tasks.append(asyncio.create_task(relay_when_connected(), name="relay"))
+        tasks.extend(asyncio.create_task(job()) for job in self.background)
+        try:
+            yield
+        finally:
+            self.relay.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self.db.dispose()
+
+    def asgi(self, schema: Schema, *, extra_routes: Sequence[Route] = ()) -> Starlette:
+        """The ASGI app: /graphql, /healthz, /readyz, /metrics, with the service in its lifespan."""
+        service = self
+
+        class SubgraphView(GraphQL):
+            async def get_context(self, request: Request, response: Response | None = None) -> Any:
+                return {"request": request, "response": response, "db": service.db}
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        graphql = SubgraphView(schema)
+        routes = [
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            *health_routes({"database": self.db.ping, "kafka": self.broker_ping}),
+            *extra_routes,
+        ]
+        return Starlette(routes=routes, lifespan=lifespan)

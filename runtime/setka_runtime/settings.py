@@ -1,0 +1,59 @@
+"""One typed settings object per process, read from UPPER_CASE environment variables."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def shared(name: str) -> AliasChoices:
+    """A setting read from one unprefixed variable shared by every process (e.g. KAFKA_*)."""
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    """What every Setka service reads. A subclass sets the service name and ``env_prefix``.
+
+    ``<SERVICE>_DATABASE_URL`` takes ``postgresql://…`` or ``sqlite:///…``; the default is a
+    SQLite file under ``var/`` so one machine needs nothing installed.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: ClassVar[str] = "service"
+
+    database_url: str = "sqlite:///var/service.db"
+    host: str = "127.0.0.1"
+    port: int = 8001
+    log_level: str = Field(default="INFO", validation_alias=shared("LOG_LEVEL"))
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=shared("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        validation_alias=shared("KAFKA_ENABLE_IDEMPOTENCE"),
+        description="Turn on for Apache Kafka; the local Tansu broker does not support it",
+    )
+    kafka_topic_partitions: int = Field(default=3, validation_alias=shared("KAFKA_TOPIC_PARTITIONS"))
+    kafka_replication_factor: int = Field(
+        default=1, validation_alias=shared("KAFKA_REPLICATION_FACTOR")
+    )
+
+    consumer_max_attempts: int = Field(
+        default=5, validation_alias=shared("CONSUMER_MAX_ATTEMPTS"),
+        description="Tries of one message before it goes to the dead-letter topic",
+    )
+    consumer_backoff_seconds: float = Field(
+        default=0.2, validation_alias=shared("CONSUMER_BACKOFF_SECONDS"),
+        description="First pause between tries; it doubles on every further try",
+    )
+    outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("OUTBOX_POLL_SECONDS"))
+    outbox_batch_size: int = Field(default=200, validation_alias=shared("OUTBOX_BATCH_SIZE"))
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of what this service publishes."""
+        return f"/setka/{self.service_name}"

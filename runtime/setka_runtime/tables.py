@@ -1,0 +1,64 @@
+"""Tables every service has beside its own: the outbox and the inbox.
+
+They live in their own metadata so each service's migrations create them with one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+
+plumbing_metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_id_type = BigInteger().with_variant(Integer(), "sqlite")
+
+outbox = Table(
+    "outbox",
+    plumbing_metadata,
+    Column("id", _id_type, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("event_type", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_unpublished", "published_at", "id"),
+)
+
+inbox = Table(
+    "inbox",
+    plumbing_metadata,
+    Column("consumer", String(200), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def create_plumbing_tables(op: Any) -> None:
+    """Create the outbox and inbox from a service's first Alembic migration."""
+    bind = op.get_bind()
+    plumbing_metadata.create_all(bind)
+
+
+def drop_plumbing_tables(op: Any) -> None:
+    bind = op.get_bind()
+    plumbing_metadata.drop_all(bind)

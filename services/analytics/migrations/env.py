@@ -1,0 +1,6 @@
+from setka_runtime.migrations import run_env
+from setka_runtime.tables import plumbing_metadata
+
+from services.analytics.models import metadata
+
+run_env([plumbing_metadata, metadata])

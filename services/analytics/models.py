@@ -1,0 +1,27 @@
+"""Read models of analytics, built from events only; no personal data is kept here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class AnalyticsModel(SQLModel, registry=registry()):
+    """Base of the analytics tables; their metadata is analytics' alone."""
+
+
+class RegionSummary(AnalyticsModel, table=True):
+    """What the network looks like in one region (субъект РФ)."""
+
+    __tablename__ = "region_summary"
+
+    region_code: str = Field(primary_key=True, max_length=3)
+    organizations: int = Field(default=0)
+    schools: int = Field(default=0)
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+metadata = AnalyticsModel.metadata

@@ -1,0 +1,12 @@
+from pydantic_settings import SettingsConfigDict
+from setka_runtime.settings import ServiceSettings
+
+
+class EventsSettings(ServiceSettings):
+    """Settings of the events service (``EVENTS_*`` variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTS_", extra="ignore")
+    service_name = "events"
+
+    database_url: str = "sqlite:///var/events.db"
+    port: int = 8002

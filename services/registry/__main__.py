@@ -1,0 +1,5 @@
+from setka_runtime.cli import main
+
+from .app import ENTRY
+
+main(ENTRY)

@@ -1,0 +1,31 @@
+"""The registry process: its subgraph, its outbox relay, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from setka_contracts import topics
+from setka_runtime.cli import ServiceEntry
+from setka_runtime.service import Service
+from starlette.applications import Starlette
+
+from . import demo
+from .schema import schema
+from .settings import RegistrySettings
+
+
+def build(settings: RegistrySettings) -> Service:
+    return Service.create(settings, topics=[topics.REGISTRY])
+
+
+def create_app(settings: RegistrySettings | None = None) -> Starlette:
+    return build(settings or RegistrySettings()).asgi(schema)
+
+
+ENTRY = ServiceEntry(
+    name="registry",
+    settings=RegistrySettings,
+    migrations=Path(__file__).parent / "migrations",
+    app=create_app,
+    seed=demo.load,
+)
