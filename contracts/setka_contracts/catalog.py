@@ -7,9 +7,7 @@ from typing import Any
 from .base import EventData
 from .registry import OrganizationRegistered
 
-EVENT_TYPES: dict[str, type[EventData]] = {
-    model.event_type: model for model in (OrganizationRegistered,)
-}
+EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in (OrganizationRegistered,)}
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

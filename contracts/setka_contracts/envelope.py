@@ -34,14 +34,16 @@ class CloudEvent:
 
     def headers(self) -> dict[str, str]:
         """Kafka headers of the binary content mode."""
-        headers = dict([
-            ("ce_specversion", SPEC_VERSION),
-            ("ce_id", self.id),
-            ("ce_type", self.type),
-            ("ce_source", self.source),
-            ("ce_time", self.time.isoformat()),
-            ("content-type", CONTENT_TYPE),
-        ])
+        headers = dict(
+            [
+                ("ce_specversion", SPEC_VERSION),
+                ("ce_id", self.id),
+                ("ce_type", self.type),
+                ("ce_source", self.source),
+                ("ce_time", self.time.isoformat()),
+                ("content-type", CONTENT_TYPE),
+            ]
+        )
         if self.subject:
             headers["ce_subject"] = self.subject
         return headers
@@ -67,9 +69,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     if missing:
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
     if headers["ce_specversion"] != SPEC_VERSION:
-        raise EnvelopeError(
-            f"ce_specversion must be {SPEC_VERSION!r}, got {headers['ce_specversion']!r}"
-        )
+        raise EnvelopeError(f"ce_specversion must be {SPEC_VERSION!r}, got {headers['ce_specversion']!r}")
     content_type = headers.get("content-type", CONTENT_TYPE).split(";")[0].strip()
     if content_type != CONTENT_TYPE:
         raise EnvelopeError(f"content-type must be {CONTENT_TYPE!r}, got {content_type!r}")

@@ -5,7 +5,7 @@ class PermanentError(Exception):
     """The message can never be handled as it is: it goes to the dead-letter topic at once."""
 
 
-class NotYetKnown(Exception):  # noqa: N818 - reads as a condition, like StopIteration
+class NotYetKnown(Exception):
     """The message refers to something not known yet: it is retried, not rejected."""
 
 

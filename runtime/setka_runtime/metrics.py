@@ -7,9 +7,7 @@ MESSAGES = Counter(
     "Kafka messages handled, by topic, event type and outcome",
     ["topic", "event_type", "outcome"],
 )
-HANDLING_SECONDS = Histogram(
-    "setka_message_handling_seconds", "Time to handle one Kafka message", ["topic"]
-)
+HANDLING_SECONDS = Histogram("setka_message_handling_seconds", "Time to handle one Kafka message", ["topic"])
 DEAD_LETTERS = Counter("setka_dead_letters_total", "Messages sent to a dead-letter topic", ["topic"])
 OUTBOX_PUBLISHED = Counter("setka_outbox_published_total", "Outbox events published", ["topic"])
 OUTBOX_PENDING = Gauge("setka_outbox_pending", "Outbox events not yet published")

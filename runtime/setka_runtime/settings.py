@@ -38,17 +38,23 @@ class ServiceSettings(BaseSettings):
         description="Turn on for Apache Kafka; the local Tansu broker does not support it",
     )
     kafka_topic_partitions: int = Field(default=3, validation_alias=shared("KAFKA_TOPIC_PARTITIONS"))
-    kafka_replication_factor: int = Field(
-        default=1, validation_alias=shared("KAFKA_REPLICATION_FACTOR")
-    )
+    kafka_replication_factor: int = Field(default=1, validation_alias=shared("KAFKA_REPLICATION_FACTOR"))
 
     consumer_max_attempts: int = Field(
-        default=5, validation_alias=shared("CONSUMER_MAX_ATTEMPTS"),
+        default=5,
+        validation_alias=shared("CONSUMER_MAX_ATTEMPTS"),
         description="Tries of one message before it goes to the dead-letter topic",
     )
     consumer_backoff_seconds: float = Field(
-        default=0.2, validation_alias=shared("CONSUMER_BACKOFF_SECONDS"),
+        default=0.2,
+        validation_alias=shared("CONSUMER_BACKOFF_SECONDS"),
         description="First pause between tries; it doubles on every further try",
+    )
+    consumer_graceful_seconds: float = Field(
+        default=10.0,
+        validation_alias=shared("CONSUMER_GRACEFUL_SECONDS"),
+        description="On stop, how long a message being handled may finish; then it is cancelled "
+        "and its offset is not committed, so the next run handles it again",
     )
     outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("OUTBOX_POLL_SECONDS"))
     outbox_batch_size: int = Field(default=200, validation_alias=shared("OUTBOX_BATCH_SIZE"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from setka_runtime.graphql import loader, reading
@@ -33,7 +34,11 @@ class RegionSummary:
         return cls(region_code=region_code, organizations=0, schools=0, updated_at=None)
 
     @classmethod
-    async def resolve_reference(cls, info: Info, region_code: str) -> RegionSummary:
+    async def resolve_reference(cls, info: Info, **key: Any) -> RegionSummary:
+        return await cls.load(info, str(key["regionCode"]))
+
+    @classmethod
+    async def load(cls, info: Info, region_code: str) -> RegionSummary:
         async def load(codes: list[str]) -> list[RegionSummary]:
             async with reading(info) as session:
                 rows = await session.scalars(
@@ -55,7 +60,7 @@ class Query:
 
     @strawberry.field(description="Figures of one region (zeros when nothing is known yet)")
     async def region_summary(self, info: Info, region_code: str) -> RegionSummary:
-        return await RegionSummary.resolve_reference(info, region_code)
+        return await RegionSummary.load(info, region_code)
 
 
 schema = strawberry.federation.Schema(query=Query, types=[RegionSummary])

@@ -27,37 +27,69 @@ def demo_organizations(seed: int = 2026) -> list[RegisterOrganization]:
     rng = random.Random(seed)
     result: list[RegisterOrganization] = []
     baltiysk = "Балтийский муниципальный округ"
-    result.append(RegisterOrganization(
-        full_name="Управление образования администрации Балтийского муниципального округа (демо)",
-        short_name="УО Балтийск (демо)", kind="education_authority", region_code="39",
-        municipality=baltiysk, inn=synthetic_inn(rng, "3901"),
-    ))
-    result.append(RegisterOrganization(
-        full_name="Методический кабинет Балтийского муниципального округа (демо)",
-        short_name="МК Балтийск (демо)", kind="methodological_service", region_code="39",
-        municipality=baltiysk, inn=synthetic_inn(rng, "3901"),
-    ))
+    result.append(
+        RegisterOrganization(
+            full_name="Управление образования администрации Балтийского муниципального округа (демо)",
+            short_name="УО Балтийск (демо)",
+            kind="education_authority",
+            region_code="39",
+            municipality=baltiysk,
+            inn=synthetic_inn(rng, "3901"),
+        )
+    )
+    result.append(
+        RegisterOrganization(
+            full_name="Методический кабинет Балтийского муниципального округа (демо)",
+            short_name="МК Балтийск (демо)",
+            kind="methodological_service",
+            region_code="39",
+            municipality=baltiysk,
+            inn=synthetic_inn(rng, "3901"),
+        )
+    )
     for number in range(1, 9):
-        result.append(RegisterOrganization(
-            full_name=f"МБОУ СОШ № {number} г. Балтийска (демо)",
-            short_name=f"СОШ № {number} Балтийск (демо)", kind="school", region_code="39",
-            municipality=baltiysk, inn=synthetic_inn(rng, "3901"),
-        ))
-    result.append(RegisterOrganization(
-        full_name="Калмыцкий республиканский институт повышения квалификации работников образования (демо)",
-        short_name="КРИПКРО (демо)", kind="development_institute", region_code="08",
-        municipality="г. Элиста", inn=synthetic_inn(rng, "0814"),
-    ))
-    districts = ["г. Элиста", "Городовиковский район", "Яшкульский район", "Целинный район",
-                 "Приютненский район", "Лаганский район"]
+        result.append(
+            RegisterOrganization(
+                full_name=f"МБОУ СОШ № {number} г. Балтийска (демо)",
+                short_name=f"СОШ № {number} Балтийск (демо)",
+                kind="school",
+                region_code="39",
+                municipality=baltiysk,
+                inn=synthetic_inn(rng, "3901"),
+            )
+        )
+    result.append(
+        RegisterOrganization(
+            full_name="Калмыцкий республиканский институт повышения квалификации"
+            " работников образования (демо)",
+            short_name="КРИПКРО (демо)",
+            kind="development_institute",
+            region_code="08",
+            municipality="г. Элиста",
+            inn=synthetic_inn(rng, "0814"),
+        )
+    )
+    districts = [
+        "г. Элиста",
+        "Городовиковский район",
+        "Яшкульский район",
+        "Целинный район",
+        "Приютненский район",
+        "Лаганский район",
+    ]
     for number in range(1, 17):
         district = districts[number % len(districts)]
         place = "г. Элисты" if district == "г. Элиста" else district.replace(" район", "ого района")
-        result.append(RegisterOrganization(
-            full_name=f"МКОУ «Средняя общеобразовательная школа № {number}» {place} (демо)",
-            short_name=f"СОШ № {number}, {district} (демо)", kind="school", region_code="08",
-            municipality=district, inn=synthetic_inn(rng, "08"),
-        ))
+        result.append(
+            RegisterOrganization(
+                full_name=f"МКОУ «Средняя общеобразовательная школа № {number}» {place} (демо)",
+                short_name=f"СОШ № {number}, {district} (демо)",
+                kind="school",
+                region_code="08",
+                municipality=district,
+                inn=synthetic_inn(rng, "08"),
+            )
+        )
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from setka_runtime.errors import DomainError
@@ -40,7 +40,7 @@ class Organization:
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
+    async def resolve_reference(cls, info: Info, **key: Any) -> Organization | None:
         async def load(keys: list[str]) -> list[Organization | None]:
             ids = [_uuid_or_none(key) for key in keys]
             async with reading(info) as session:
@@ -48,7 +48,7 @@ class Organization:
             found = {row.id: cls.of(row) for row in rows}
             return [found.get(i) if i else None for i in ids]
 
-        return await loader(info, "organization", load).load(str(id))
+        return await loader(info, "organization", load).load(str(key["id"]))
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -132,6 +132,4 @@ class Mutation:
         return Organization.of(row)
 
 
-schema = strawberry.federation.Schema(
-    query=Query, mutation=Mutation, types=[Organization]
-)
+schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=[Organization])

@@ -1,0 +1,48 @@
+"""``python -m gateway serve`` runs the gateway; ``token`` prints a signed token for a role."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from setka_runtime import logs
+
+from .app import create_app
+from .auth import Role, issue_token
+from .settings import GatewaySettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the gateway")
+    token = commands.add_parser("token", help="print a signed JWT for a role")
+    token.add_argument("--subject", default="operator")
+    token.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
+    token.add_argument("--organization")
+    token.add_argument("--hours", type=int, default=12)
+    args = parser.parse_args()
+    settings = GatewaySettings()
+    if args.command == "token":
+        print(
+            issue_token(
+                settings,
+                subject=args.subject,
+                roles=args.role,
+                organization_id=args.organization,
+                ttl_seconds=args.hours * 3600,
+            )
+        )
+        return
+    logs.configure(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+        log_config=None,
+    )
+
+
+main()

@@ -1,0 +1,38 @@
+"""Settings of the gateway (``GATEWAY_*`` variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "setka-development-secret-change-me"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    environment: str = Field(
+        default="development", description="'production' refuses the development JWT secret"
+    )
+
+    registry_url: str = "http://127.0.0.1:8001/graphql"
+    events_url: str = "http://127.0.0.1:8002/graphql"
+    analytics_url: str = "http://127.0.0.1:8003/graphql"
+    subgraph_timeout_seconds: float = 10.0
+
+    jwt_secret: SecretStr = SecretStr(DEV_SECRET)
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "setka"
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+
+    @model_validator(mode="after")
+    def _no_placeholder_in_production(self) -> GatewaySettings:
+        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_SECRET:
+            raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret in production")
+        return self
