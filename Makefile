@@ -1,0 +1,34 @@
+# The project's verbs. Each is a one-liner over a script; nothing lives only here.
+.PHONY: env run test test-fast bench docs lint format token clean
+
+env:
+	@scripts/bootstrap.sh
+
+run: env
+	.venv/bin/python deploy/local_stack.py
+
+test: env
+	@scripts/ensure-postgres.sh
+	.venv/bin/python -m pytest
+
+test-fast: env
+	.venv/bin/python -m pytest -m unit
+
+bench: env
+	@scripts/ensure-postgres.sh
+	.venv/bin/python -m benchmarks
+
+docs: env
+	.venv/bin/python -m setka_contracts.asyncapi docs/asyncapi.json
+
+lint: env
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format: env
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+token: env
+	.venv/bin/python -m gateway token --role regional_admin
+
+clean:
+	rm -rf var .venv .tools
