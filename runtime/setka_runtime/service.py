@@ -38,6 +38,7 @@ class Service:
     topics: Sequence[str] = ()
     consumers: list[GuardedConsumer] = field(default_factory=list)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def create(cls, settings: ServiceSettings, *, topics: Sequence[str] = ()) -> Service:
@@ -84,6 +85,7 @@ class Service:
                             replication_factor=self.settings.kafka_replication_factor,
                         )
                 await self.broker.start()
+                self.connected.set()
                 log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
                 return
             except asyncio.CancelledError:

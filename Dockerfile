@@ -1,0 +1,50 @@
+# One image for every Setka process; the command chooses which one runs:
+#   python -m gateway serve                       (the default)
+#   python -m services.registry serve             (likewise services.events, services.analytics)
+#   python -m services.<name> migrate | seed      (operator one-shots)
+#   python -m gateway token --role regional_admin (prints a signed JWT)
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    PATH="/app/.venv/bin:${PATH}"
+
+# The same uv version as scripts/bootstrap.sh, so the lock file is read the same way.
+RUN pip install --no-cache-dir --disable-pip-version-check "uv==0.13.9"
+
+WORKDIR /app
+
+# Third-party dependencies first, from the lock file only: a change of source reuses this layer.
+COPY pyproject.toml uv.lock ./
+COPY contracts/pyproject.toml contracts/pyproject.toml
+COPY runtime/pyproject.toml runtime/pyproject.toml
+RUN uv sync --frozen --no-dev --no-install-workspace
+
+COPY README.md README.md
+COPY contracts contracts
+COPY runtime runtime
+COPY services services
+COPY gateway gateway
+RUN uv sync --frozen --no-dev \
+    && python -m compileall -q contracts runtime services gateway
+
+# An unprivileged user; var/ is only written when a service falls back to its SQLite default.
+RUN groupadd --system --gid 10001 setka \
+    && useradd --system --uid 10001 --gid setka --no-create-home --home-dir /app setka \
+    && mkdir -p /app/var && chown setka:setka /app/var
+USER 10001:10001
+
+# Inside a container every process listens on all interfaces (the defaults are loopback).
+ENV GATEWAY_HOST=0.0.0.0 \
+    REGISTRY_HOST=0.0.0.0 \
+    EVENTS_HOST=0.0.0.0 \
+    ANALYTICS_HOST=0.0.0.0
+
+# gateway, registry, events, analytics
+EXPOSE 8000 8001 8002 8003
+
+CMD ["python", "-m", "gateway", "serve"]

@@ -1,0 +1,143 @@
+"""Guarded consumers against a real Tansu broker and PostgreSQL: DLQ, retries, redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from setka_contracts import CloudEvent, topics
+from setka_contracts.registry import OrganizationRegistered
+from setka_runtime.db import Database
+from sqlalchemy import text
+
+from services.analytics import app as analytics
+from services.analytics.projections import organization_registered
+from services.analytics.settings import AnalyticsSettings
+from tests.helpers import eventually, headers_of, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def registration(region: str, **extra: Any) -> CloudEvent:
+    data = {
+        "organization_id": str(uuid.uuid4()),
+        "full_name": "МБОУ СОШ (тест)",
+        "short_name": "СОШ (тест)",
+        "kind": "school",
+        "region_code": region,
+        "registered_at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+    return CloudEvent(type=OrganizationRegistered.event_type, source="/test/regional-system", data=data)
+
+
+def wire(event: CloudEvent) -> tuple[bytes, bytes, dict[str, str]]:
+    return event.data["organization_id"].encode(), event.body(), event.headers()
+
+
+def settings_for(broker: Any, database_url: str) -> AnalyticsSettings:
+    return AnalyticsSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=broker.bootstrap,
+        consumer_max_attempts=3,
+        consumer_backoff_seconds=0.05,
+        consumer_graceful_seconds=2,
+    )
+
+
+async def count_in(database_url: str, region: str) -> int:
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            value = await session.scalar(
+                text("SELECT organizations FROM region_summary WHERE region_code = :r"), {"r": region}
+            )
+        return int(value or 0)
+    finally:
+        await db.dispose()
+
+
+async def test_poison_messages_go_to_the_dlq_with_their_reason_while_the_stream_flows(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    url = service_databases["analytics"]
+    service = analytics.build(settings_for(broker, url))
+    first, second, third = registration("91"), registration("91"), registration("91", future_field=[1, 2])
+    valid_headers = first.headers()
+    wrong_schema = registration("91")
+    del wrong_schema.data["short_name"]
+    no_id = {k: v for k, v in registration("91").headers().items() if k != "ce_id"}
+    unknown_type = CloudEvent(type="setka.registry.something.else.v1", source="/test", data={"x": 1})
+    messages = [
+        wire(first),
+        (b"poison-1", b'{"organization_id": "broken', valid_headers | {"ce_id": str(uuid.uuid4())}),
+        wire(second),
+        wire(wrong_schema),
+        (b"poison-3", first.body(), no_id),
+        wire(first),  # redelivery of the same ce_id: counted once
+        wire(third),
+        (b"other", unknown_type.body(), unknown_type.headers()),
+    ]
+    async with service.running():
+        await asyncio.wait_for(service.connected.wait(), 60)
+        await produce(broker.bootstrap, topics.REGISTRY, messages)
+        await eventually(lambda: _equals(count_in(url, "91"), 3))
+        dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGISTRY), at_least=3)
+
+    assert await count_in(url, "91") == 3
+    reasons = sorted(headers_of(record)["dlq_reason"] for record in dead)
+    assert len(dead) == 3, reasons
+    assert "does not match setka.registry.organization.registered.v1: short_name: Field required" in reasons[0]
+    assert reasons[1].startswith("invalid envelope: data is not valid JSON")
+    assert reasons[2] == "invalid envelope: missing CloudEvents headers: ce_id"
+    by_key = {record.key: record for record in dead}
+    assert by_key[b"poison-1"].value == b'{"organization_id": "broken'
+    original = headers_of(by_key[b"poison-1"])
+    assert original["ce_type"] == OrganizationRegistered.event_type
+    assert original["dlq_topic"] == topics.REGISTRY and original["dlq_consumer"] == "setka.analytics"
+    assert original["dlq_offset"].isdigit() and original["dlq_partition"].isdigit()
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return (await value) == expected
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_the_partition(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    url = service_databases["analytics"]
+    service = analytics.Service.create(settings_for(broker, url))
+    calls: dict[str, int] = {}
+
+    async def flaky(session: Any, data: OrganizationRegistered, event: CloudEvent) -> None:
+        calls[event.id] = calls.get(event.id, 0) + 1
+        if data.full_name == "always fails":
+            raise RuntimeError("the projection is broken")
+        if data.full_name == "fails twice" and calls[event.id] <= 2:
+            raise ConnectionError("database hiccup")
+        await organization_registered(session, data, event)
+
+    service.consume(topics.REGISTRY, {OrganizationRegistered: flaky})
+    key = uuid.uuid4()
+    events = [
+        registration("92", full_name="fails twice", organization_id=str(key)),
+        registration("92", full_name="always fails", organization_id=str(key)),
+        registration("92", full_name="fine", organization_id=str(key)),
+    ]
+    async with service.running():
+        await asyncio.wait_for(service.connected.wait(), 60)
+        await produce(broker.bootstrap, topics.REGISTRY, [wire(e) for e in events])
+        await eventually(lambda: _equals(count_in(url, "92"), 2))
+        dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGISTRY), at_least=1)
+
+    assert [calls[e.id] for e in events] == [3, 3, 1]
+    assert len(dead) == 1
+    assert headers_of(dead[0])["ce_id"] == events[1].id
+    assert headers_of(dead[0])["dlq_reason"] == (
+        "failed after 3 attempts: RuntimeError: the projection is broken"
+    )
+    assert json.loads(dead[0].value)["full_name"] == "always fails"

@@ -1,0 +1,78 @@
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from setka_contracts import EVENT_TYPES, CloudEvent, EnvelopeError, decode_headers, json_schemas, parse
+from setka_contracts.registry import OrganizationRegistered
+
+pytestmark = pytest.mark.unit
+
+
+def registered(**overrides: object) -> dict:
+    data = {
+        "organization_id": str(uuid.uuid4()),
+        "full_name": "МБОУ СОШ № 1",
+        "short_name": "СОШ № 1",
+        "kind": "school",
+        "region_code": "39",
+        "registered_at": datetime.now(UTC).isoformat(),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_binary_mode_round_trip_keeps_every_attribute() -> None:
+    event = CloudEvent(type=OrganizationRegistered.event_type, source="/setka/registry", data=registered())
+    headers = event.headers()
+    assert headers["ce_specversion"] == "1.0"
+    assert headers["content-type"] == "application/json"
+    wire = [(name, value.encode()) for name, value in headers.items()]
+    back = parse(decode_headers(wire), event.body())
+    assert (back.id, back.type, back.source, back.data) == (event.id, event.type, event.source, event.data)
+    assert back.time == event.time
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        ({"ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"{}", "missing CloudEvents headers: ce_id"),
+        ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "0.3"}, b"{}", "ce_specversion"),
+        ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"{not json", "not valid JSON"),
+        ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"[1]", "JSON object"),
+        (
+            {"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0", "content-type": "text/xml"},
+            b"{}",
+            "content-type",
+        ),
+        (
+            {"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0", "ce_time": "yesterday"},
+            b"{}",
+            "ce_time",
+        ),
+    ],
+)
+def test_unreadable_envelopes_are_refused_with_the_reason(headers: dict, body: bytes, reason: str) -> None:
+    with pytest.raises(EnvelopeError, match=reason):
+        parse(headers, body)
+
+
+def test_consumers_ignore_unknown_optional_fields() -> None:
+    data = registered(some_future_field={"nested": True})
+    model = OrganizationRegistered.model_validate(data)
+    assert model.short_name == "СОШ № 1"
+    assert "some_future_field" not in model.model_dump()
+
+
+def test_the_key_is_the_aggregate_id() -> None:
+    data = registered()
+    assert OrganizationRegistered.model_validate(data).key() == data["organization_id"]
+
+
+def test_every_event_type_is_versioned_and_has_a_json_schema() -> None:
+    schemas = json_schemas()
+    assert set(schemas) == set(EVENT_TYPES)
+    for name, schema in schemas.items():
+        assert name.startswith("setka.") and name.rsplit(".", 1)[1].startswith("v")
+        assert schema["type"] == "object" and schema["required"]
+        json.dumps(schema)
