@@ -33,6 +33,9 @@ class GatewaySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_in_production(self) -> GatewaySettings:
-        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_SECRET:
-            raise ValueError("GATEWAY_JWT_SECRET must be set to a real secret in production")
+        secret = self.jwt_secret.get_secret_value()
+        if self.environment == "production" and (secret == DEV_SECRET or len(secret) < 32):
+            raise ValueError(
+                "GATEWAY_JWT_SECRET must be a real secret of at least 32 characters in production"
+            )
         return self

@@ -7,6 +7,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+from prometheus_client import Counter as MetricCounter
+
+SUBGRAPH_REQUESTS = MetricCounter(
+    "setka_gateway_subgraph_requests_total", "Requests from the gateway to a subgraph", ["service"]
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,7 @@ class Subgraphs:
 
     async def query(self, service: str, query: str, variables: dict[str, Any] | None = None) -> Any:
         self.calls[service] += 1
+        SUBGRAPH_REQUESTS.labels(service).inc()
         try:
             response = await self._client.post(
                 self.urls[service], json={"query": query, "variables": variables or {}}

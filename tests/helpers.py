@@ -41,7 +41,9 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, dict[str, str]]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, dict[str, str]]]
+) -> None:
     """Publish (key, value, headers) messages with a plain aiokafka producer, as an outsider would."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()

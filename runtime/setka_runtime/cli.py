@@ -72,12 +72,12 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="wait for the database, migrate, then serve")
     serve.add_argument("--seed-demo", action="store_true", help="load demo data into an empty database")
     commands.add_parser("migrate", help="apply database migrations")
-    commands.add_parser("seed", help="load demo data into an empty database")
+    commands.add_parser("seed", help="migrate, then load demo data into an empty database")
     args = parser.parse_args(argv)
 
     settings = entry.settings()
     logs.configure(settings.log_level)
-    if args.command in ("serve", "migrate"):
+    if args.command in ("serve", "migrate", "seed"):
         wait_for_database(settings.database_url)
         migrations.upgrade(entry.migrations, settings.database_url, entry.name)
         log.info("%s database migrated", entry.name)

@@ -67,6 +67,8 @@ class Service:
         self.consumers.append(consumer)
 
     async def broker_ping(self) -> None:
+        if not self.connected.is_set():
+            raise ConnectionError("not connected to Kafka yet (consumers not started)")
         if not await self.broker.ping(timeout=2.0):
             raise ConnectionError("Kafka broker not reachable")
 

@@ -10,6 +10,7 @@ from setka_contracts.registry import OrganizationKind, OrganizationRegistered
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import rules
@@ -48,7 +49,12 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
         inn=inn,
     )
     session.add(organization)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        # a concurrent registration of the same ИНН won the race past the check above
+        raise DomainError(f"an organization with ИНН {inn} is already registered", field="inn") from None
     await outbox.record(
         session,
         OrganizationRegistered(

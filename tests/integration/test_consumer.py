@@ -91,7 +91,9 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_while_the_stream_
     assert await count_in(url, "91") == 3
     reasons = sorted(headers_of(record)["dlq_reason"] for record in dead)
     assert len(dead) == 3, reasons
-    assert "does not match setka.registry.organization.registered.v1: short_name: Field required" in reasons[0]
+    assert (
+        "does not match setka.registry.organization.registered.v1: short_name: Field required" in reasons[0]
+    )
     assert reasons[1].startswith("invalid envelope: data is not valid JSON")
     assert reasons[2] == "invalid envelope: missing CloudEvents headers: ce_id"
     by_key = {record.key: record for record in dead}

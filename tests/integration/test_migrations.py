@@ -28,8 +28,14 @@ async def tables(url: str) -> set[str]:
 
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-async def test_migrations_go_up_down_and_up_again(service: str, backend: str, databases: Any, tmp_path: Path) -> None:
-    url = databases.create(f"mig_{service}") if backend == "postgresql" else f"sqlite:///{tmp_path}/{service}.db"
+async def test_migrations_go_up_down_and_up_again(
+    service: str, backend: str, databases: Any, tmp_path: Path
+) -> None:
+    url = (
+        databases.create(f"mig_{service}")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path}/{service}.db"
+    )
     migrations.upgrade(MIGRATIONS[service], url, service)
     created = await tables(url)
     assert EXPECTED[service] | {"outbox", "inbox", f"alembic_version_{service}"} <= created

@@ -25,18 +25,25 @@ pytestmark = pytest.mark.integration
 
 def school(number: int, region: str = "39") -> RegisterOrganization:
     return RegisterOrganization(
-        full_name=f"МБОУ СОШ № {number} (тест)", short_name=f"СОШ № {number}", kind="school", region_code=region
+        full_name=f"МБОУ СОШ № {number} (тест)",
+        short_name=f"СОШ № {number}",
+        kind="school",
+        region_code=region,
     )
 
 
 async def pending(service: Any) -> int:
     async with service.db.session() as session:
         return int(
-            await session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
+            await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
         )
 
 
-async def test_a_rolled_back_change_leaves_neither_the_row_nor_its_event(service_databases: dict[str, str]) -> None:
+async def test_a_rolled_back_change_leaves_neither_the_row_nor_its_event(
+    service_databases: dict[str, str],
+) -> None:
     service = registry.build(RegistrySettings(database_url=service_databases["registry"]))
     with pytest.raises(RuntimeError):
         async with service.db.session() as session, session.begin():
@@ -111,7 +118,9 @@ async def test_events_recorded_during_a_network_outage_go_out_when_it_ends(
 async def test_one_aggregates_events_keep_their_order(broker: Any, service_databases: dict[str, str]) -> None:
     """Events with one key land in one partition in the order they were recorded."""
     settings = RegistrySettings(
-        database_url=service_databases["registry"], kafka_bootstrap_servers=broker.bootstrap, outbox_poll_seconds=0.1
+        database_url=service_databases["registry"],
+        kafka_bootstrap_servers=broker.bootstrap,
+        outbox_poll_seconds=0.1,
     )
     service = registry.build(settings)
     key = uuid.uuid4()

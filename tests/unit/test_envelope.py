@@ -36,12 +36,26 @@ def test_binary_mode_round_trip_keeps_every_attribute() -> None:
 @pytest.mark.parametrize(
     ("headers", "body", "reason"),
     [
-        ({"ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"{}", "missing CloudEvents headers: ce_id"),
+        (
+            {"ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"},
+            b"{}",
+            "missing CloudEvents headers: ce_id",
+        ),
         ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "0.3"}, b"{}", "ce_specversion"),
-        ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"{not json", "not valid JSON"),
+        (
+            {"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"},
+            b"{not json",
+            "not valid JSON",
+        ),
         ({"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0"}, b"[1]", "JSON object"),
         (
-            {"ce_id": "1", "ce_type": "x", "ce_source": "s", "ce_specversion": "1.0", "content-type": "text/xml"},
+            {
+                "ce_id": "1",
+                "ce_type": "x",
+                "ce_source": "s",
+                "ce_specversion": "1.0",
+                "content-type": "text/xml",
+            },
             b"{}",
             "content-type",
         ),

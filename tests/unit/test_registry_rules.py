@@ -14,7 +14,12 @@ def test_valid_inn_passes(inn: str) -> None:
 
 @pytest.mark.parametrize(
     ("inn", "reason"),
-    [("390100454", "10 digits"), ("39010045401", "10 digits"), ("39O1004540", "10 digits"), ("7707083894", "checksum")],
+    [
+        ("390100454", "10 digits"),
+        ("39010045401", "10 digits"),
+        ("39O1004540", "10 digits"),
+        ("7707083894", "checksum"),
+    ],
 )
 def test_invalid_inn_is_refused_with_the_field(inn: str, reason: str) -> None:
     with pytest.raises(DomainError, match=reason) as error:

@@ -17,7 +17,9 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.kafka_enable_idempotence is False
 
 
-def test_each_service_reads_its_own_prefix_and_the_shared_kafka_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_service_reads_its_own_prefix_and_the_shared_kafka_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("REGISTRY_DATABASE_URL", "postgresql://u@db/registry")
     monkeypatch.setenv("ANALYTICS_DATABASE_URL", "postgresql://u@db/analytics")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
@@ -33,5 +35,8 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
     with pytest.raises(ValidationError, match="GATEWAY_JWT_SECRET"):
         GatewaySettings()
-    monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-real-secret-from-the-vault")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "short")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        GatewaySettings()
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-real-secret-from-the-vault-0123456789")
     assert GatewaySettings().environment == "production"

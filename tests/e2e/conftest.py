@@ -1,0 +1,81 @@
+"""The stack as ``make run`` starts it (real processes), on PostgreSQL databases of the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from setka_runtime.local_broker import free_port
+
+from deploy.local_stack import Stack
+from gateway.auth import issue_token
+from gateway.settings import GatewaySettings
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
+    env = {f"{name.upper()}_DATABASE_URL": url for name, url in service_databases.items()}
+    env |= {
+        "CONSUMER_BACKOFF_SECONDS": "0.05",
+        "CONSUMER_GRACEFUL_SECONDS": "3",
+        "OUTBOX_POLL_SECONDS": "0.2",
+    }
+    running = Stack(var_dir=tmp_path / "var", ports=ports, env=env, seed_demo=False)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def admin_token() -> str:
+    return issue_token(GatewaySettings(), subject="test-admin", roles=["regional_admin"])
+
+
+async def graphql(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            url, json={"query": query, "variables": variables or {}}, headers=headers
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+REGISTER = """
+mutation($input: RegisterOrganizationInput!) {
+  registerOrganization(input: $input) {
+    __typename
+    ... on Organization { id shortName regionCode }
+    ... on ValidationError { field message }
+  }
+}"""
+
+
+def school(number: int, region: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "fullName": f"МБОУ СОШ № {number} (тест {region})",
+        "shortName": f"СОШ № {number}",
+        "kind": "school",
+        "regionCode": region,
+        **extra,
+    }
+
+
+async def region_count(stack: Stack, region: str) -> int:
+    body = await graphql(
+        stack.gateway_url,
+        "query($r: String!) { regionSummary(regionCode: $r) { organizations } }",
+        {"r": region},
+    )
+    return body["data"]["regionSummary"]["organizations"]

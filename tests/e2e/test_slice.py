@@ -1,0 +1,85 @@
+"""The thin slice through real processes: gateway → registry → Kafka → analytics → gateway."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from deploy.local_stack import Stack
+from tests.e2e.conftest import REGISTER, graphql, region_count, school
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def gateway_calls(stack: Stack, service: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{stack.service_url('gateway')}/metrics")).text
+    match = re.search(rf'setka_gateway_subgraph_requests_total{{service="{service}"}} ([0-9.e+]+)', text)
+    return float(match.group(1)) if match else 0.0
+
+
+async def test_an_organization_registered_through_the_gateway_is_counted_by_analytics(
+    stack: Stack, admin_token: str
+) -> None:
+    refused = await graphql(stack.gateway_url, REGISTER, {"input": school(1, "39")})
+    assert refused["data"] is None
+    assert "regional admin" in refused["errors"][0]["message"]
+
+    bad = await graphql(
+        stack.gateway_url, REGISTER, {"input": school(1, "39", inn="7707083894")}, token=admin_token
+    )
+    assert bad["data"]["registerOrganization"] == {
+        "__typename": "ValidationError",
+        "field": "inn",
+        "message": "ИНН checksum does not match: check the digits",
+    }
+
+    created = []
+    for number, region in [(1, "39"), (2, "39"), (3, "08"), (4, "39"), (5, "08")]:
+        body = await graphql(
+            stack.gateway_url, REGISTER, {"input": school(number, region)}, token=admin_token
+        )
+        assert body["data"]["registerOrganization"]["__typename"] == "Organization", body
+        created.append(body["data"]["registerOrganization"]["id"])
+
+    await eventually(lambda: _counts(stack, {"39": 3, "08": 2}))
+
+    before = await gateway_calls(stack, "analytics")
+    page = await graphql(
+        stack.gateway_url,
+        "{ organizations(first: 10) { edges { node { id regionCode"
+        " regionSummary { organizations schools } } } pageInfo { hasNextPage } } }",
+    )
+    edges = page["data"]["organizations"]["edges"]
+    assert sorted(edge["node"]["id"] for edge in edges) == sorted(created)
+    for edge in edges:
+        expected = 3 if edge["node"]["regionCode"] == "39" else 2
+        assert edge["node"]["regionSummary"] == {"organizations": expected, "schools": expected}
+    assert await gateway_calls(stack, "analytics") - before == 1, "one batched call for all five rows"
+
+    summaries = await graphql(stack.gateway_url, "{ regionSummaries { regionCode organizations } }")
+    assert summaries["data"]["regionSummaries"] == [
+        {"regionCode": "08", "organizations": 2},
+        {"regionCode": "39", "organizations": 3},
+    ]
+
+
+async def _counts(stack: Stack, expected: dict[str, int]) -> bool:
+    return all([await region_count(stack, region) == count for region, count in expected.items()])
+
+
+async def test_health_readiness_and_metrics_answer_on_every_process(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        for name in ("registry", "events", "analytics", "gateway"):
+            base = stack.service_url(name)
+            assert (await client.get(f"{base}/healthz")).json() == {"status": "alive"}
+            ready = (await client.get(f"{base}/readyz")).json()
+            assert ready["status"] == "ready", ready
+            assert "# TYPE" in (await client.get(f"{base}/metrics")).text
+        bad_token = await client.post(
+            stack.gateway_url, json={"query": "{ __typename }"}, headers={"authorization": "Bearer nonsense"}
+        )
+        assert bad_token.status_code == 401
