@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from setka_contracts import CloudEvent, EventData
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import metrics
@@ -27,6 +27,7 @@ Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
 """publish(topic, key, body, headers): returns once the broker has the message."""
 
 _PENDING_FLAG = "setka_outbox_pending"
+RELAY_LOCK = 0x5E7CA0  # one relay per service database: replicas stand by while one publishes
 
 
 async def record(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
@@ -50,7 +51,7 @@ async def record(session: AsyncSession, data: EventData, *, source: str) -> Clou
 
 
 class OutboxRelay:
-    """Publishes unpublished rows in id order and marks them; one relay per service database.
+    """Publishes unpublished rows in id order and marks them.
 
     Rows go out strictly in order: on a failure the relay waits and starts again from the
     first unpublished row, so one aggregate's events never overtake each other.
@@ -79,6 +80,23 @@ class OutboxRelay:
         loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
+        """Relay until stopped; on PostgreSQL only the holder of the relay lock publishes."""
+        if self._db.is_sqlite:
+            await self._relay()
+            return
+        while not self._stopping:
+            async with self._db.engine.connect() as connection:
+                held = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": RELAY_LOCK})
+                if held:
+                    try:
+                        await self._relay()
+                    finally:
+                        await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": RELAY_LOCK})
+                    return
+            log.info("outbox: another replica holds the relay lock; standing by")
+            await asyncio.sleep(5.0)
+
+    async def _relay(self) -> None:
         failures = 0
         while not self._stopping:
             try:

@@ -149,3 +149,22 @@ async def test_one_aggregates_events_keep_their_order(broker: Any, service_datab
 
 async def _is_zero(value: Any) -> bool:
     return (await value) == 0
+
+
+async def test_two_replicas_of_a_service_publish_each_event_once(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    settings = RegistrySettings(
+        database_url=service_databases["registry"], kafka_bootstrap_servers=broker.bootstrap, outbox_poll_seconds=0.1
+    )
+    first, second = registry.build(settings), registry.build(settings)
+    async with first.running(), second.running():
+        await asyncio.wait_for(asyncio.gather(first.connected.wait(), second.connected.wait()), 60)
+        for number in range(20):
+            replica = first if number % 2 else second
+            async with replica.db.session() as session, session.begin():
+                await register_organization(session, school(number))
+        await eventually(lambda: _is_zero(pending(first)))
+        records = await read_topic(broker.bootstrap, topics.REGISTRY, at_least=20)
+    assert len(records) == 20
+    assert len({headers_of(r)["ce_id"] for r in records}) == 20
