@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .base import EventData
-from .registry import OrganizationRegistered
+from .registry import EVENTS as REGISTRY_EVENTS
 
-EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in (OrganizationRegistered,)}
+EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in REGISTRY_EVENTS}
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

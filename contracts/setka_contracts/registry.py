@@ -1,12 +1,18 @@
-"""Events of the registry service: who takes part in network interaction."""
+"""Events of the registry service: who takes part in network interaction.
+
+Every event is keyed by its aggregate's id (an organization, an educator, a network, a
+resource, an agreement, a regulation, an interaction group), so one aggregate's events stay in
+order. Events that end something (archived, left, withdrawn, terminated) carry the natural keys
+(ИНН, ОГРН, the assessment-system code) so that a downstream copy keyed by them can apply them.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .base import EventData
@@ -20,6 +26,100 @@ class OrganizationKind(StrEnum):
     methodological_service = "methodological_service"
     education_authority = "education_authority"
     development_institute = "development_institute"
+
+
+class SchoolStatus(StrEnum):
+    """Dated statuses of a school: ШНОР, ШФНСУ, stable results (the only base for a centre)."""
+
+    low_results = "low_results"
+    adverse_social_conditions = "adverse_social_conditions"
+    stable_results = "stable_results"
+
+
+class StatusChange(StrEnum):
+    entered = "entered"
+    left = "left"
+
+
+class RiskFactor(StrEnum):
+    """The risk factors of the federal project «500+» (рисковый профиль школы)."""
+
+    low_equipment_level = "low_equipment_level"
+    teacher_shortage = "teacher_shortage"
+    insufficient_subject_methodological_competence = "insufficient_subject_methodological_competence"
+    low_instruction_adaptivity = "low_instruction_adaptivity"
+    no_in_school_professional_development = "no_in_school_professional_development"
+    language_cultural_barriers = "language_cultural_barriers"
+    poor_learning_climate = "poor_learning_climate"
+    high_share_of_students_at_risk_of_failure = "high_share_of_students_at_risk_of_failure"
+    low_parental_involvement = "low_parental_involvement"
+    low_learning_motivation = "low_learning_motivation"
+    high_share_of_students_with_special_needs = "high_share_of_students_with_special_needs"
+
+
+class RiskLevel(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class QualificationCategory(StrEnum):
+    """Квалификационная категория педагогического работника."""
+
+    none = "none"
+    first = "first"
+    highest = "highest"
+    methodologist = "methodologist"
+    mentor = "mentor"
+
+
+class NetworkLevel(StrEnum):
+    municipal = "municipal"
+    inter_municipal = "inter_municipal"
+    regional = "regional"
+
+
+class NetworkStatus(StrEnum):
+    active = "active"
+    closed = "closed"
+
+
+class MemberRole(StrEnum):
+    """Роль участника сети: центр, партнёр, сопровождаемая школа, методическое сопровождение, координатор."""
+
+    centre = "centre"
+    partner = "partner"
+    supported = "supported"
+    methodological_support = "methodological_support"
+    coordinator = "coordinator"
+
+
+class AgreementStatus(StrEnum):
+    signed = "signed"
+    terminated = "terminated"
+
+
+class RegulationKind(StrEnum):
+    """Положение, приказ, распоряжение, план, договор-образец."""
+
+    provision = "provision"
+    order = "order"
+    instruction = "instruction"
+    plan = "plan"
+    model_agreement = "model_agreement"
+
+
+class ResourceKind(StrEnum):
+    """Кадровые, методические, материально-технические ресурсы."""
+
+    staff = "staff"
+    methodological = "methodological"
+    material = "material"
+
+
+class ResourceStatus(StrEnum):
+    offered = "offered"
+    withdrawn = "withdrawn"
 
 
 class OrganizationRegistered(EventData):
@@ -37,3 +137,334 @@ class OrganizationRegistered(EventData):
     municipality: str | None = Field(default=None, description="Municipality name")
     inn: str | None = Field(default=None, description="ИНН, 10 digits")
     registered_at: datetime
+    municipality_id: uuid.UUID | None = Field(default=None, description="Our id of the municipality")
+    ogrn: str | None = Field(default=None, description="ОГРН, 13 digits")
+    school_code: str | None = Field(default=None, description="Code in the federal assessment system")
+    address: str | None = None
+    website: str | None = None
+
+
+class OrganizationUpdated(EventData):
+    """The organization's details changed; the data is the whole new state of those details."""
+
+    event_type = "setka.registry.organization.updated.v1"
+    topic = topics.REGISTRY
+    key_field = "organization_id"
+
+    organization_id: uuid.UUID
+    full_name: str
+    short_name: str
+    kind: OrganizationKind
+    region_code: str
+    municipality: str | None = None
+    municipality_id: uuid.UUID | None = None
+    inn: str | None = None
+    ogrn: str | None = None
+    school_code: str | None = None
+    address: str | None = None
+    website: str | None = None
+    updated_at: datetime
+
+
+class OrganizationArchived(EventData):
+    """The organization left the registry (kept, never deleted); natural keys for downstream copies."""
+
+    event_type = "setka.registry.organization.archived.v1"
+    topic = topics.REGISTRY
+    key_field = "organization_id"
+
+    organization_id: uuid.UUID
+    inn: str | None = None
+    ogrn: str | None = None
+    school_code: str | None = None
+    region_code: str
+    reason: str | None = None
+    archived_at: datetime
+
+
+class OrganizationStatusChanged(EventData):
+    """A school entered or left a status list (ШНОР, ШФНСУ, stable results) on a date."""
+
+    event_type = "setka.registry.organization.status_changed.v1"
+    topic = topics.REGISTRY
+    key_field = "organization_id"
+
+    organization_id: uuid.UUID
+    inn: str | None = None
+    school_code: str | None = None
+    status: SchoolStatus
+    change: StatusChange
+    effective_on: date = Field(description="Date of entering, or the first day no longer in the status")
+    basis: str | None = Field(default=None, description="The document the change rests on")
+    current_statuses: list[SchoolStatus] = Field(description="Statuses held today after the change")
+
+
+class RiskProfileAssessed(EventData):
+    """A school's risk profile on an assessment date; a later one for the same date replaces it."""
+
+    event_type = "setka.registry.risk_profile.assessed.v1"
+    topic = topics.REGISTRY
+    key_field = "organization_id"
+
+    organization_id: uuid.UUID
+    profile_id: uuid.UUID
+    inn: str | None = None
+    school_code: str | None = None
+    assessed_on: date
+    factors: dict[RiskFactor, RiskLevel]
+
+
+class EducatorEmployment(BaseModel):
+    """Where an educator works: a part of the educator events, not an event of its own."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    employment_id: uuid.UUID
+    organization_id: uuid.UUID
+    position: str
+    started_on: date | None = None
+    ended_on: date | None = Field(default=None, description="The first day no longer employed")
+
+
+class EducatorRegistered(EventData):
+    """A pedagogical worker (педагогический работник) joined the registry. Minimal personal data."""
+
+    event_type = "setka.registry.educator.registered.v1"
+    topic = topics.REGISTRY
+    key_field = "educator_id"
+
+    educator_id: uuid.UUID
+    external_id: str | None = None
+    last_name: str
+    first_name: str
+    middle_name: str | None = None
+    qualification_category: QualificationCategory
+    subjects: list[str] = Field(default_factory=list)
+    employments: list[EducatorEmployment] = Field(default_factory=list)
+
+
+class EducatorUpdated(EventData):
+    """The educator's details or employments changed; the data is the whole new state."""
+
+    event_type = "setka.registry.educator.updated.v1"
+    topic = topics.REGISTRY
+    key_field = "educator_id"
+
+    educator_id: uuid.UUID
+    external_id: str | None = None
+    last_name: str
+    first_name: str
+    middle_name: str | None = None
+    qualification_category: QualificationCategory
+    subjects: list[str] = Field(default_factory=list)
+    employments: list[EducatorEmployment] = Field(default_factory=list)
+
+
+class NetworkCreated(EventData):
+    """A network (сеть) was set up under its governing body."""
+
+    event_type = "setka.registry.network.created.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    name: str
+    level: NetworkLevel
+    region_code: str
+    municipality_id: uuid.UUID | None = None
+    governing_body_id: uuid.UUID
+    coordinator_id: uuid.UUID | None = None
+    started_on: date
+    ended_on: date | None = None
+
+
+class NetworkClosed(EventData):
+    """The network ended on a date; memberships still open were ended with it."""
+
+    event_type = "setka.registry.network.closed.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    name: str
+    ended_on: date
+
+
+class MemberJoined(EventData):
+    """An organization joined a network in a role (участник сети)."""
+
+    event_type = "setka.registry.membership.joined.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    membership_id: uuid.UUID
+    organization_id: uuid.UUID
+    inn: str | None = None
+    school_code: str | None = None
+    role: MemberRole
+    joined_on: date
+
+
+class MemberLeft(EventData):
+    """An organization left a network; natural keys let a copy find the membership."""
+
+    event_type = "setka.registry.membership.left.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    membership_id: uuid.UUID
+    organization_id: uuid.UUID
+    inn: str | None = None
+    school_code: str | None = None
+    role: MemberRole
+    joined_on: date
+    left_on: date = Field(description="The first day the organization is no longer a member")
+
+
+class CentreDesignated(EventData):
+    """A stable-results school became a centre of the network (центр сетевого взаимодействия)."""
+
+    event_type = "setka.registry.network.centre_designated.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    membership_id: uuid.UUID
+    organization_id: uuid.UUID
+    inn: str | None = None
+    designated_on: date
+
+
+class InteractionGroupFormed(EventData):
+    """A group of interaction (группа взаимодействия, РМО) was formed in a network."""
+
+    event_type = "setka.registry.interaction_group.formed.v1"
+    topic = topics.REGISTRY
+    key_field = "group_id"
+
+    group_id: uuid.UUID
+    network_id: uuid.UUID
+    name: str
+    purpose: str
+    educator_ids: list[uuid.UUID] = Field(default_factory=list)
+    organization_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class InteractionGroupChanged(EventData):
+    """Members of an interaction group changed; the data is the whole new member list."""
+
+    event_type = "setka.registry.interaction_group.changed.v1"
+    topic = topics.REGISTRY
+    key_field = "group_id"
+
+    group_id: uuid.UUID
+    network_id: uuid.UUID
+    educator_ids: list[uuid.UUID] = Field(default_factory=list)
+    organization_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class ResourceOffered(EventData):
+    """An organization offered a resource to the network (кадровый, методический, материальный)."""
+
+    event_type = "setka.registry.resource.offered.v1"
+    topic = topics.REGISTRY
+    key_field = "resource_id"
+
+    resource_id: uuid.UUID
+    kind: ResourceKind
+    owner_id: uuid.UUID
+    owner_inn: str | None = None
+    title: str
+    description: str | None = None
+    subjects: list[str] = Field(default_factory=list)
+    capacity: int | None = None
+    available_from: date | None = None
+    available_to: date | None = None
+
+
+class ResourceWithdrawn(EventData):
+    """The owner withdrew a resource; the owner's ИНН lets a copy keyed by it apply this."""
+
+    event_type = "setka.registry.resource.withdrawn.v1"
+    topic = topics.REGISTRY
+    key_field = "resource_id"
+
+    resource_id: uuid.UUID
+    owner_id: uuid.UUID
+    owner_inn: str | None = None
+    title: str
+    withdrawn_at: datetime
+
+
+class AgreementSigned(EventData):
+    """A network interaction agreement (договор о сетевом взаимодействии) was signed."""
+
+    event_type = "setka.registry.agreement.signed.v1"
+    topic = topics.REGISTRY
+    key_field = "agreement_id"
+
+    agreement_id: uuid.UUID
+    number: str
+    signed_on: date
+    subject: str
+    party_ids: list[uuid.UUID]
+    party_inns: list[str | None]
+    network_id: uuid.UUID | None = None
+    valid_from: date
+    valid_to: date | None = None
+
+
+class AgreementTerminated(EventData):
+    """An agreement ended before its term; number and date are its natural key."""
+
+    event_type = "setka.registry.agreement.terminated.v1"
+    topic = topics.REGISTRY
+    key_field = "agreement_id"
+
+    agreement_id: uuid.UUID
+    number: str
+    signed_on: date
+    terminated_on: date
+
+
+class RegulationIssued(EventData):
+    """A regulating document (положение, приказ) was recorded."""
+
+    event_type = "setka.registry.regulation.issued.v1"
+    topic = topics.REGISTRY
+    key_field = "regulation_id"
+
+    regulation_id: uuid.UUID
+    kind: RegulationKind
+    number: str
+    issued_on: date
+    issuer_id: uuid.UUID
+    title: str
+    link: str | None = None
+    network_id: uuid.UUID | None = None
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    OrganizationRegistered,
+    OrganizationUpdated,
+    OrganizationArchived,
+    OrganizationStatusChanged,
+    RiskProfileAssessed,
+    EducatorRegistered,
+    EducatorUpdated,
+    NetworkCreated,
+    NetworkClosed,
+    MemberJoined,
+    MemberLeft,
+    CentreDesignated,
+    InteractionGroupFormed,
+    InteractionGroupChanged,
+    ResourceOffered,
+    ResourceWithdrawn,
+    AgreementSigned,
+    AgreementTerminated,
+    RegulationIssued,
+)
+"""Every event type the registry publishes, for the catalog."""

@@ -14,7 +14,11 @@ from tests.conftest import MIGRATIONS, SERVICES
 
 pytestmark = pytest.mark.integration
 
-EXPECTED = {"registry": {"organization"}, "events": {"known_organization"}, "analytics": {"region_summary"}}
+EXPECTED = {
+    "registry": {"organization", "region", "municipality", "network", "membership", "resource", "educator"},
+    "events": {"known_organization"},
+    "analytics": {"region_summary"},
+}
 
 
 async def tables(url: str) -> set[str]:
