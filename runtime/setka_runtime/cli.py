@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,25 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Command:
+    """A service's own operator command: it declares its arguments, then runs on a migrated database.
+
+    ``run`` returns the process exit status.
+    """
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, ServiceSettings], int]
+
+
+@dataclass(frozen=True)
 class ServiceEntry:
     name: str
     settings: Callable[[], ServiceSettings]
     migrations: Path
     app: Callable[[ServiceSettings], Any]
     seed: Callable[[Database], Awaitable[int]] | None = None
+    commands: Mapping[str, Command] = field(default_factory=dict)
 
 
 def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
@@ -73,17 +86,21 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     serve.add_argument("--seed-demo", action="store_true", help="load demo data into an empty database")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("seed", help="migrate, then load demo data into an empty database")
+    for name, command in entry.commands.items():
+        command.arguments(commands.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
     settings = entry.settings()
     logs.configure(settings.log_level)
-    if args.command in ("serve", "migrate", "seed"):
+    if args.command in ("serve", "migrate", "seed", *entry.commands):
         wait_for_database(settings.database_url)
         migrations.upgrade(entry.migrations, settings.database_url, entry.name)
         log.info("%s database migrated", entry.name)
     if args.command == "seed" or (args.command == "serve" and args.seed_demo):
         loaded = seed(entry, settings)
         log.info("%s demo data: %d records loaded", entry.name, loaded)
+    if args.command in entry.commands:
+        raise SystemExit(entry.commands[args.command].run(args, settings))
     if args.command == "serve":
         uvicorn.run(
             entry.app(settings),

@@ -1,0 +1,203 @@
+"""Running an import: rows in chunks, each chunk one transaction, each row its own savepoint.
+
+A chunk commits whole or not at all, so a crash leaves the file imported up to some chunk
+boundary and nothing half-written; the upserts make a re-run of the same file change nothing
+where nothing differs. A row a rule refuses rolls back to its savepoint and is reported with
+its line number; the rest of the chunk goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from setka_runtime.db import Database
+from setka_runtime.errors import DomainError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .mapping import HeaderMap, ImportKind
+from .reading import SourceRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 500
+
+Parsed = TypeVar("Parsed")
+
+
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row the import did not apply, and why, in words an operator can act on."""
+
+    line: int
+    reason: str
+    field: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    kind: ImportKind
+    dry_run: bool = False
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    ignored_columns: tuple[str, ...] = ()
+    committed_through_line: int = 0
+    """The last line of the last committed chunk: where a stopped import had got to."""
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+@dataclass(frozen=True)
+class Row(Generic[Parsed]):
+    line: int
+    value: Parsed
+
+
+class RowImporter(Protocol[Parsed]):
+    """What one import kind knows: how to read a record, identify it, and upsert it."""
+
+    def parse(self, record: dict[str, str]) -> Parsed:
+        """Typed values from the mapped cells; raises :class:`DomainError` for a bad cell."""
+        ...
+
+    def keys(self, value: Parsed) -> Sequence[tuple[str, Hashable]]:
+        """(what, value) pairs that identify the row; a second row with one of them is a duplicate."""
+        ...
+
+    async def prepare(self, session: AsyncSession, rows: Sequence[Parsed]) -> None:
+        """Look up what a chunk refers to, in a few queries rather than one per row."""
+        ...
+
+    async def apply(self, session: AsyncSession, value: Parsed) -> Outcome:
+        """Upsert one row through the domain functions (so every change records its event)."""
+        ...
+
+
+_KEY_WORDS = {"inn": "ИНН", "school_code": "код ОО", "external_id": "идентификатор"}
+
+
+async def run_import(
+    db: Database,
+    importer: RowImporter[Any],
+    header: HeaderMap,
+    rows: Iterable[SourceRow],
+    *,
+    dry_run: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import ``rows`` and return what happened to each.
+
+    With ``dry_run`` every chunk is rolled back instead of committed, so the summary says what
+    an import would do.
+    """
+    summary = ImportSummary(kind=header.kind, dry_run=dry_run, ignored_columns=header.ignored)
+    seen: dict[tuple[str, Hashable], int] = {}
+    chunk: list[Row[Any]] = []
+    last_line = 0
+
+    async def flush() -> None:
+        if chunk:
+            await _apply_chunk(db, importer, chunk, summary, dry_run=dry_run)
+            summary.committed_through_line = last_line
+            if progress:
+                progress(len(chunk))
+            chunk.clear()
+
+    for source in rows:
+        line = last_line = source.line
+        summary.read += 1
+        try:
+            value = importer.parse(header.record(source.cells))
+        except DomainError as error:
+            summary.rejections.append(Rejection(line, error.message, error.field))
+            if progress:
+                progress(1)
+            continue
+        keys = importer.keys(value)
+        earlier = next((seen[k] for k in keys if k in seen), None)
+        if earlier is not None:
+            what = ", ".join(f"{_KEY_WORDS.get(name, name)} {ident}" for name, ident in keys)
+            summary.rejections.append(
+                Rejection(line, f"duplicate of line {earlier} ({what})", key=_describe(keys))
+            )
+            if progress:
+                progress(1)
+            continue
+        for key in keys:
+            seen[key] = line
+        chunk.append(Row(line, value))
+        if len(chunk) >= chunk_size:
+            await flush()
+    await flush()
+    summary.committed_through_line = last_line
+    summary.rejections.sort(key=lambda r: r.line)
+    return summary
+
+
+def _describe(keys: Sequence[tuple[str, Hashable]]) -> str | None:
+    return "; ".join(f"{_KEY_WORDS.get(name, name)} {ident}" for name, ident in keys) or None
+
+
+async def _apply_chunk(
+    db: Database,
+    importer: RowImporter[Any],
+    chunk: Sequence[Row[Any]],
+    summary: ImportSummary,
+    *,
+    dry_run: bool,
+) -> None:
+    outcomes: list[Outcome] = []
+    rejections: list[Rejection] = []
+    async with db.session() as session:
+        transaction = await session.begin()
+        try:
+            await importer.prepare(session, [row.value for row in chunk])
+            for row in chunk:
+                savepoint = await session.begin_nested()
+                try:
+                    outcome = await importer.apply(session, row.value)
+                except DomainError as error:
+                    await savepoint.rollback()
+                    keys = _describe(importer.keys(row.value))
+                    rejections.append(Rejection(row.line, error.message, error.field, keys))
+                    continue
+                except IntegrityError as error:
+                    # a uniqueness the rules did not foresee (e.g. the same ОГРН on another ИНН)
+                    await savepoint.rollback()
+                    reason = f"conflicts with a registered record: {error.orig}".splitlines()[0]
+                    rejections.append(Rejection(row.line, reason, key=_describe(importer.keys(row.value))))
+                    continue
+                await savepoint.commit()
+                outcomes.append(outcome)
+            if dry_run:
+                await transaction.rollback()
+            else:
+                await transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                await transaction.rollback()
+            raise
+    # counted only once the chunk is durable, so a crash never reports rows that were lost
+    for outcome in outcomes:
+        summary.count(outcome)
+    summary.rejections.extend(rejections)

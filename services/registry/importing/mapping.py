@@ -1,0 +1,330 @@
+"""Column headers as offices write them (Russian or English) → the fields of an import kind.
+
+Also the vocabularies of cell values (a kind «школа», a role «центр», a date «01.09.2024»), so
+that :mod:`apply` sees only our field names and enum values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from setka_runtime.errors import DomainError
+
+
+class ImportKind(StrEnum):
+    organizations = "organizations"
+    educators = "educators"
+    memberships = "memberships"
+
+
+class UnmappableHeader(Exception):
+    """The header lacks a column the import cannot do without."""
+
+
+def normalize_header(text: str) -> str:
+    """Case, «ё», punctuation and spacing do not matter in a header."""
+    lowered = text.replace("\ufeff", "").lower().replace("ё", "е")
+    return " ".join(re.sub(r"[\W_]+", " ", lowered).split())
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    aliases: tuple[str, ...]
+
+
+_ORGANIZATION_REF = (
+    FieldSpec(
+        "organization_inn",
+        ("инн оо", "инн организации", "инн образовательной организации", "organization inn", "org inn"),
+    ),
+    FieldSpec(
+        "organization_code",
+        (
+            "код оо",
+            "код организации",
+            "код оо фис око",
+            "код школы",
+            "school code",
+            "organization code",
+            "external code",
+        ),
+    ),
+)
+
+FIELDS: Mapping[ImportKind, tuple[FieldSpec, ...]] = {
+    ImportKind.organizations: (
+        FieldSpec(
+            "full_name",
+            (
+                "полное наименование",
+                "наименование",
+                "полное наименование оо",
+                "наименование оо",
+                "наименование организации",
+                "full name",
+                "name",
+            ),
+        ),
+        FieldSpec(
+            "short_name",
+            ("краткое наименование", "сокращенное наименование", "краткое наименование оо", "short name"),
+        ),
+        FieldSpec("kind", ("тип", "тип оо", "вид", "вид организации", "тип организации", "kind", "type")),
+        FieldSpec(
+            "region_code", ("код региона", "регион", "субъект рф", "код субъекта", "region", "region code")
+        ),
+        FieldSpec(
+            "municipality",
+            (
+                "муниципалитет",
+                "муниципальное образование",
+                "район",
+                "мо",
+                "муниципальный район округ",
+                "municipality",
+                "district",
+            ),
+        ),
+        FieldSpec("inn", ("инн", "inn")),
+        FieldSpec("ogrn", ("огрн", "ogrn")),
+        FieldSpec(
+            "school_code",
+            (
+                "код оо",
+                "код оо фис око",
+                "код школы",
+                "код организации",
+                "логин оо",
+                "school code",
+                "external code",
+                "code",
+            ),
+        ),
+        FieldSpec("address", ("адрес", "юридический адрес", "фактический адрес", "address")),
+        FieldSpec("website", ("сайт", "официальный сайт", "адрес сайта", "website", "site", "url")),
+        FieldSpec("email", ("электронная почта", "e mail", "email", "почта")),
+        FieldSpec("phone", ("телефон", "контактный телефон", "phone")),
+    ),
+    ImportKind.educators: (
+        FieldSpec("full_name", ("фио", "фамилия имя отчество", "ф и о", "full name", "name")),
+        FieldSpec("last_name", ("фамилия", "last name", "surname")),
+        FieldSpec("first_name", ("имя", "first name", "given name")),
+        FieldSpec("middle_name", ("отчество", "middle name", "patronymic")),
+        FieldSpec("position", ("должность", "position", "job title")),
+        FieldSpec("subjects", ("предметы", "предмет", "преподаваемые предметы", "subjects", "subject")),
+        FieldSpec(
+            "qualification_category",
+            (
+                "квалификационная категория",
+                "категория",
+                "qualification category",
+                "qualification",
+                "category",
+            ),
+        ),
+        FieldSpec(
+            "external_id",
+            ("табельный номер", "идентификатор", "ид педагога", "external id", "educator id", "id"),
+        ),
+        *_ORGANIZATION_REF,
+    ),
+    ImportKind.memberships: (
+        FieldSpec("network", ("сеть", "наименование сети", "network", "network name")),
+        FieldSpec("role", ("роль", "роль в сети", "role")),
+        FieldSpec(
+            "joined_on", ("дата вступления", "дата входа", "вступила", "с", "joined", "joined on", "from")
+        ),
+        FieldSpec("left_on", ("дата выхода", "вышла", "по", "left", "left on", "to", "until")),
+        *_ORGANIZATION_REF,
+    ),
+}
+
+REQUIRED: Mapping[ImportKind, tuple[tuple[str, ...], ...]] = {
+    # each inner tuple: at least one of these fields must have a column
+    ImportKind.organizations: (("full_name",), ("inn", "school_code")),
+    ImportKind.educators: (("full_name", "last_name"), ("organization_inn", "organization_code")),
+    ImportKind.memberships: (("network",), ("role",), ("organization_inn", "organization_code")),
+}
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Which column feeds which field; columns nobody asked for are listed, not fatal."""
+
+    kind: ImportKind
+    columns: Mapping[str, int]
+    ignored: tuple[str, ...]
+
+    def record(self, cells: Sequence[str]) -> dict[str, str]:
+        """The non-empty fields of one row."""
+        values: dict[str, str] = {}
+        for name, index in self.columns.items():
+            if index < len(cells) and cells[index]:
+                values[name] = cells[index]
+        return values
+
+
+def map_header(kind: ImportKind, header: Sequence[str]) -> HeaderMap:
+    """Assign each column to a field; the first column matching a field wins."""
+    lookup: dict[str, str] = {}
+    for spec in FIELDS[kind]:
+        for alias in (spec.name.replace("_", " "), *spec.aliases):
+            lookup.setdefault(normalize_header(alias), spec.name)
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, title in enumerate(header):
+        name = lookup.get(normalize_header(title))
+        if name and name not in columns:
+            columns[name] = index
+        elif title.strip():
+            ignored.append(title)
+    missing = [" or ".join(group) for group in REQUIRED[kind] if not any(f in columns for f in group)]
+    if missing:
+        raise UnmappableHeader(
+            f"no column for: {'; '.join(missing)} (header: {', '.join(h for h in header if h)})"
+        )
+    return HeaderMap(kind=kind, columns=columns, ignored=tuple(ignored))
+
+
+def _vocabulary(entries: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for value, words in entries.items():
+        for word in (value, value.replace("_", " "), *words):
+            table[normalize_header(word)] = value
+    return table
+
+
+ORGANIZATION_KINDS = _vocabulary(
+    {
+        "school": (
+            "школа",
+            "оо",
+            "общеобразовательная организация",
+            "сош",
+            "оош",
+            "нош",
+            "гимназия",
+            "лицей",
+            "мбоу",
+            "мкоу",
+            "маоу",
+            "гбоу",
+        ),
+        "kindergarten": ("детский сад", "доо", "дошкольная образовательная организация", "мбдоу"),
+        "additional_education": (
+            "удо",
+            "дополнительное образование",
+            "организация дополнительного образования",
+            "дод",
+        ),
+        "college": ("колледж", "техникум", "спо", "профессиональная образовательная организация"),
+        "methodological_service": (
+            "методический кабинет",
+            "методический центр",
+            "методическая служба",
+            "ммс",
+            "имц",
+        ),
+        "education_authority": (
+            "управление образования",
+            "орган управления образованием",
+            "министерство образования",
+            "муо",
+            "уо",
+            "комитет по образованию",
+        ),
+        "development_institute": (
+            "иро",
+            "ипк",
+            "институт развития образования",
+            "институт повышения квалификации",
+        ),
+    }
+)
+
+MEMBERSHIP_ROLES = _vocabulary(
+    {
+        "centre": ("центр", "центр сетевого взаимодействия", "ресурсный центр", "center"),
+        "partner": ("партнер", "школа партнер", "организация партнер"),
+        "supported": (
+            "сопровождаемая",
+            "поддерживаемая",
+            "сопровождаемая школа",
+            "школа участник",
+            "участник",
+            "шнор",
+            "шфнсу",
+        ),
+        "methodological_support": (
+            "методическое сопровождение",
+            "методическая поддержка",
+            "методический кабинет",
+        ),
+        "coordinator": ("координатор",),
+    }
+)
+
+QUALIFICATION_CATEGORIES = _vocabulary(
+    {
+        "highest": ("высшая", "высшая категория", "высшая квалификационная категория", "вкк"),
+        "first": ("первая", "первая категория", "первая квалификационная категория", "1", "1 кк"),
+        "methodologist": ("педагог методист", "методист"),
+        "mentor": ("педагог наставник", "наставник"),
+        # «соответствие занимаемой должности» is an attestation, not a category
+        "none": (
+            "без категории",
+            "нет",
+            "не имеет",
+            "б к",
+            "соответствие",
+            "соответствие занимаемой должности",
+            "сзд",
+        ),
+    }
+)
+
+
+def vocabulary_value(table: Mapping[str, str], text: str, *, field: str) -> str:
+    """The enum value a cell means, or a :class:`DomainError` listing what is understood."""
+    value = table.get(normalize_header(text))
+    if value is None:
+        known = ", ".join(sorted(set(table.values())))
+        raise DomainError(f"{text!r} is not understood; expected one of: {known}", field=field)
+    return value
+
+
+_DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y")
+
+
+def parse_date(text: str, *, field: str) -> date:
+    value = text.strip()
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    try:  # what a workbook's date cell turns into
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        raise DomainError(f"{text!r} is not a date; write it as ДД.ММ.ГГГГ", field=field) from None
+
+
+def digits(text: str, *, width: int) -> str:
+    """An identifier without the spaces people type; a spreadsheet's lost leading zero restored.
+
+    Excel stores an ИНН as a number, so Kalmykia's «08…» comes back nine digits long.
+    """
+    value = re.sub(r"[\s\-]", "", text)
+    if value.isdigit() and len(value) == width - 1:
+        value = "0" + value
+    return value
+
+
+def split_list(text: str) -> list[str]:
+    """«математика; физика, информатика» → three subjects."""
+    return [part.strip() for part in re.split(r"[;,/\n]+", text) if part.strip()]

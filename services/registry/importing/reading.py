@@ -1,0 +1,170 @@
+"""Reading what Russian offices actually export: CSV in UTF-8 or cp1251 with `;` or `,`, and XLSX.
+
+Every format comes out the same way: a header and then rows of strings, each with the line
+number an operator sees when they open the file in an editor or a spreadsheet (1-based).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+_SAMPLE_BYTES = 1 << 20
+_SEPARATORS = (";", ",", "\t")
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read (unknown format, no header, broken workbook)."""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One data row: its line number in the file and its cells as stripped strings."""
+
+    line: int
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a CSV file was written, as detected from its first bytes."""
+
+    encoding: str
+    separator: str
+    excel_sep_line: bool = False
+    """Excel's ``sep=;`` first line, which names the separator and is not the header."""
+
+
+@dataclass
+class Table:
+    """An opened tabular file: its header and an iterator over its data rows."""
+
+    path: Path
+    format: str
+    layout: Layout | None
+    header: tuple[str, ...]
+    header_line: int
+    rows: Iterator[SourceRow]
+    estimated_rows: int | None
+    """For a progress bar: physical lines (CSV) or sheet rows (XLSX) after the header."""
+
+
+def open_table(path: Path) -> Table:
+    """Open a CSV or XLSX file and read its header (the first row with any text)."""
+    suffix = path.suffix.lower()
+    layout: Layout | None = None
+    total: int | None
+    if suffix in (".xlsx", ".xlsm"):
+        kind = "xlsx"
+        records, total = _xlsx_records(path)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        kind = "csv"
+        layout = detect_layout(path)
+        records, total = _csv_records(path, layout), _count_lines(path)
+    else:
+        raise UnreadableFile(f"{path.name}: expected a .csv or .xlsx file")
+    first = next(records, None)
+    if first is None:
+        raise UnreadableFile(f"{path.name}: the file has no header row")
+    header_line, header = first
+    rows = (SourceRow(line, cells) for line, cells in records)
+    estimate = max(total - header_line, 0) if total is not None else None
+    return Table(path, kind, layout, header, header_line, rows, estimate)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as raw:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+
+
+def _csv_records(path: Path, layout: Layout) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Non-blank records with the line each starts on (a quoted cell may span lines)."""
+    with path.open(encoding=layout.encoding, newline="") as text:
+        reader = csv.reader(text, delimiter=layout.separator)
+        previous_end = 0
+        try:
+            for record in reader:
+                start = previous_end + 1
+                previous_end = reader.line_num
+                cells = tuple(cell.strip() for cell in record)
+                if layout.excel_sep_line and start == 1:
+                    continue
+                if any(cells):
+                    yield start, cells
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                f"{path.name}: not valid {layout.encoding} after line {previous_end}"
+            ) from exc
+        except csv.Error as exc:
+            raise UnreadableFile(f"{path.name}: broken CSV at line {reader.line_num}: {exc}") from exc
+
+
+def _xlsx_records(path: Path) -> tuple[Iterator[tuple[int, tuple[str, ...]]], int | None]:
+    from openpyxl import load_workbook  # heavy import, only when a workbook is read
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({exc})") from exc
+    sheet = workbook.worksheets[0]
+
+    def records() -> Iterator[tuple[int, tuple[str, ...]]]:
+        try:
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                cells = tuple(cell_text(value) for value in values)
+                if any(cells):
+                    yield number, cells
+        finally:
+            workbook.close()
+
+    return records(), sheet.max_row
+
+
+def cell_text(value: object) -> str:
+    """A spreadsheet cell as the text an operator sees (a whole number without ``.0``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    if isinstance(value, float | Decimal) and value == int(value):
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) when the sample decodes as such, otherwise cp1251."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1251"
+    return "utf-8"
+
+
+def detect_separator(header_line: str) -> str:
+    """The separator that splits the header into the most columns (outside quotes)."""
+    counts = {sep: len(next(csv.reader([header_line], delimiter=sep), [])) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] > 1 else ";"
+
+
+def detect_layout(path: Path) -> Layout:
+    with path.open("rb") as raw:
+        sample = raw.read(_SAMPLE_BYTES)
+    encoding = detect_encoding(sample)
+    text = io.TextIOWrapper(io.BytesIO(sample), encoding=encoding, errors="replace", newline="")
+    header_line = next((line for line in text if line.strip()), "")
+    if header_line.lower().startswith("sep=") and len(header_line.strip()) == 5:
+        return Layout(encoding=encoding, separator=header_line.strip()[4], excel_sep_line=True)
+    return Layout(encoding=encoding, separator=detect_separator(header_line))
