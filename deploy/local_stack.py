@@ -9,6 +9,7 @@ stops everything on Ctrl-C or SIGTERM, leaving no process behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import signal
@@ -122,7 +123,8 @@ class Stack:
         label = f"{name:<9}|"
         if self.color:
             label = f"\033[{COLORS.get(name, 0)}m{label}\033[0m"
-        print(f"{label} {text}", flush=True)
+        with contextlib.suppress(OSError):  # a closed stdout must not stop the log files
+            print(f"{label} {text}", flush=True)
 
     def wait_ready(self, name: str, *, timeout: float = 90.0) -> None:
         url = f"{self.service_url(name)}/readyz"
@@ -218,7 +220,8 @@ def main() -> None:
                     print(f"{name} exited with code {process.returncode}; stopping", flush=True)
                     stopping.set()
     finally:
-        print("stopping Setka…", flush=True)
+        with contextlib.suppress(OSError):  # the terminal or a pipe may be gone already
+            print("stopping Setka…", flush=True)
         stack.stop()
 
 
