@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .base import EventData
+from .events import OUTBOUND_TYPES as EVENTS_OUTBOUND
+from .regional import INBOUND_TYPES as REGIONAL_INBOUND
 from .registry import EVENTS as REGISTRY_EVENTS
 
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in REGISTRY_EVENTS}
+
+EVENT_TYPES.update({model.event_type: model for model in (*EVENTS_OUTBOUND, *REGIONAL_INBOUND)})
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -6,6 +6,21 @@ ANALYTICS = "setka.analytics"
 
 OUTBOUND = (REGISTRY, EVENTS, ANALYTICS)
 
+# Inbound topics: regional systems publish here (see docs/integrators.md); the events service reads.
+REGIONAL_ACTIVITIES = "regional.activities"
+REGIONAL_ATTENDANCE = "regional.attendance"
+REGIONAL_ASSESSMENTS = "regional.assessments"
+REGIONAL_TRAININGS = "regional.trainings"
+REGIONAL_DEFICITS = "regional.deficits"
+
+INBOUND = (
+    REGIONAL_ACTIVITIES,
+    REGIONAL_ATTENDANCE,
+    REGIONAL_ASSESSMENTS,
+    REGIONAL_TRAININGS,
+    REGIONAL_DEFICITS,
+)
+
 DLQ_SUFFIX = ".dlq"
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import inbox, metrics
 from .db import Database
-from .errors import PermanentError
+from .errors import NotYetKnown, PermanentError
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,11 @@ async def ensure_topics(
 class GuardedConsumer:
     """One consumer group on one topic, dispatching by ``ce_type`` to typed handlers."""
 
+    deferrals: Any = None
+    """A :class:`~setka_runtime.deferred.Deferrals` that parks ``NotYetKnown`` messages, if set."""
+    reject_unknown_types: bool = False
+    """Dead-letter types with no handler (an inbound topic) instead of ignoring them."""
+
     def __init__(
         self,
         *,
@@ -138,6 +143,11 @@ class GuardedConsumer:
             return "dead-lettered"
         entry = self._handlers.get(event.type)
         if entry is None:
+            if self.reject_unknown_types:
+                accepted = ", ".join(sorted(self._handlers))
+                reason = f"type {event.type!r} is not accepted on {self.topic}; accepted: {accepted}"
+                await self._dead_letter(value, headers, reason, origin)
+                return "dead-lettered"
             return "ignored"  # a type this consumer does not need, or a newer version
         model, handler = entry
         try:
@@ -160,6 +170,8 @@ class GuardedConsumer:
                 await self._dead_letter(value, headers, f"rejected: {exc}", origin)
                 return "dead-lettered"
             except Exception as exc:
+                if isinstance(exc, NotYetKnown) and self.deferrals is not None:
+                    return await self.deferrals.defer(self, value, headers, str(exc), origin)
                 if attempt == self._max_attempts:
                     reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
                     await self._dead_letter(value, headers, reason, origin)

@@ -1,4 +1,4 @@
-"""The events process: consumers of domain events, its subgraph, health."""
+"""The events process: consumers of registry events and of regional systems, its subgraph, health."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from pathlib import Path
 
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
+from setka_runtime.deferred import Deferrals
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
+from . import demo
+from .regional import INBOUND
 from .registry_copy import HANDLERS
 from .schema import schema
 from .settings import EventsSettings
@@ -17,6 +20,24 @@ from .settings import EventsSettings
 def build(settings: EventsSettings) -> Service:
     service = Service.create(settings, topics=[topics.EVENTS])
     service.consume(topics.REGISTRY, HANDLERS)
+    deferrals = Deferrals(
+        service.db,
+        max_wait_seconds=settings.unknown_wait_seconds,
+        first_retry_seconds=settings.unknown_retry_seconds,
+    )
+    for topic, handlers in INBOUND.items():
+        service.consume(topic, handlers, group=f"setka.events.{topic}")
+        consumer = service.consumers[-1]
+        consumer.reject_unknown_types = True
+        deferrals.attach(consumer)
+
+    async def retry_waiting() -> None:
+        await service.connected.wait()  # dead-lettering needs the broker
+        await deferrals.run()
+
+    service.background.append(retry_waiting)
+    if settings.seed_demo:
+        service.background.append(lambda: demo.load_when_ready(service.db))
     return service
 
 

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 
 class EventsModel(SQLModel, registry=registry()):
     """Base of the events service's tables; their metadata is its alone."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(**extra: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **extra)
+
+
+# --- the local copy of the registry -------------------------------------------------------------
 
 
 class KnownOrganization(EventsModel, table=True):
@@ -24,7 +41,257 @@ class KnownOrganization(EventsModel, table=True):
     kind: str = Field(max_length=40)
     region_code: str = Field(max_length=3)
     inn: str | None = Field(default=None, max_length=10, index=True)
-    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = _when()
+    municipality: str | None = Field(default=None, max_length=200)
+    archived_at: datetime | None = _when(default=None)
+
+
+class KnownNetwork(EventsModel, table=True):
+    """A network (сеть) as the registry announced it."""
+
+    __tablename__ = "known_network"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=500)
+    level: str = Field(max_length=40)
+    region_code: str | None = Field(default=None, max_length=3)
+    started_on: date | None = None
+    ended_on: date | None = None
+    updated_at: datetime = _when()
+
+
+class KnownMembership(EventsModel, table=True):
+    """An organization's membership (участие) in a network, with its dates."""
+
+    __tablename__ = "known_membership"
+
+    id: uuid.UUID = Field(primary_key=True)
+    network_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    role: str = Field(max_length=40)
+    joined_on: date
+    left_on: date | None = Field(default=None, description="The first day no longer a member")
+    updated_at: datetime = _when()
+
+
+class KnownEducator(EventsModel, table=True):
+    """An educator: only the id and the subjects, no personal data."""
+
+    __tablename__ = "known_educator"
+
+    id: uuid.UUID = Field(primary_key=True)
+    subjects: list[str] = Field(default_factory=list, sa_type=JSON)
+    updated_at: datetime = _when()
+
+
+class KnownEmployment(EventsModel, table=True):
+    """Where an educator works; ``ended_on`` is the first day no longer employed."""
+
+    __tablename__ = "known_employment"
+
+    id: uuid.UUID = Field(primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    started_on: date | None = None
+    ended_on: date | None = None
+
+
+# --- plans ----------------------------------------------------------------------------------------
+
+
+class Plan(EventsModel, table=True):
+    """A network's joint plan of activities for a year (совместный план деятельности)."""
+
+    __table_args__ = (UniqueConstraint("network_id", "year", name="uq_plan_network_year"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    network_id: uuid.UUID = Field(index=True)
+    year: int
+    title: str = Field(max_length=500)
+    status: str = Field(default="draft", max_length=20)
+    created_at: datetime = _when(default_factory=now)
+    updated_at: datetime = _when(default_factory=now)
+
+
+class PlanItem(EventsModel, table=True):
+    __tablename__ = "plan_item"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="plan.id", index=True)
+    title: str = Field(max_length=500)
+    due_on: date
+    responsible_organization_id: uuid.UUID | None = None
+    responsible_person: str | None = Field(default=None, max_length=200)
+    expected_result: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when(default_factory=now)
+
+
+# --- activities -----------------------------------------------------------------------------------
+
+
+class Activity(EventsModel, table=True):
+    """An activity (мероприятие) of a network, or one a regional system recorded."""
+
+    __table_args__ = (UniqueConstraint("source_system", "external_id", name="uq_activity_source"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    title: str = Field(max_length=500)
+    activity_type: str = Field(max_length=40, index=True)
+    processes: list[str] = Field(default_factory=list, sa_type=JSON)
+    format: str = Field(max_length=20)
+    location: str | None = Field(default=None, max_length=500)
+    host_organization_id: uuid.UUID = Field(index=True)
+    network_id: uuid.UUID | None = Field(default=None, index=True)
+    plan_item_id: uuid.UUID | None = Field(default=None, foreign_key="plan_item.id", index=True)
+    responsible_educator_id: uuid.UUID | None = None
+    starts_at: datetime = _when(index=True)
+    ends_at: datetime = _when()
+    audience: str | None = Field(default=None, max_length=500)
+    capacity: int | None = None
+    status: str = Field(default="planned", max_length=20, index=True)
+    status_reason: str | None = Field(default=None, max_length=1000)
+    report: str | None = None
+    source_system: str | None = Field(default=None, max_length=100)
+    external_id: str | None = Field(default=None, max_length=200)
+    source_updated_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=now)
+    updated_at: datetime = _when(default_factory=now)
+
+
+class Material(EventsModel, table=True):
+    """A material of an activity: a link to slides, a recording, a methodological guide."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True)
+    title: str = Field(max_length=500)
+    url: str = Field(max_length=1000)
+    created_at: datetime = _when(default_factory=now)
+
+
+# --- participation --------------------------------------------------------------------------------
+
+
+def participant_key(organization_id: uuid.UUID, educator_id: uuid.UUID | None) -> str:
+    """One participant of an activity: an educator, or an organization as a whole."""
+    return f"{organization_id}:{educator_id or '-'}"
+
+
+class Registration(EventsModel, table=True):
+    __table_args__ = (UniqueConstraint("activity_id", "participant", name="uq_registration_participant"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    educator_id: uuid.UUID | None = Field(default=None, index=True)
+    participant: str = Field(max_length=80)
+    created_at: datetime = _when(default_factory=now)
+
+
+class Attendance(EventsModel, table=True):
+    __table_args__ = (UniqueConstraint("activity_id", "participant", name="uq_attendance_participant"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    educator_id: uuid.UUID | None = Field(default=None, index=True)
+    participant: str = Field(max_length=80)
+    hours: float
+    source_system: str | None = Field(default=None, max_length=100)
+    recorded_at: datetime = _when(default_factory=now)
+
+
+class Feedback(EventsModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True)
+    rating: int
+    comment: str | None = Field(default=None, max_length=2000)
+    organization_id: uuid.UUID | None = None
+    created_at: datetime = _when(default_factory=now)
+
+
+class Mobility(EventsModel, table=True):
+    """Students or teachers of one organization working at a partner's premises."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=20)
+    home_organization_id: uuid.UUID = Field(index=True)
+    host_organization_id: uuid.UUID = Field(index=True)
+    network_id: uuid.UUID | None = Field(default=None, index=True)
+    programme: str = Field(max_length=500)
+    participants: int
+    starts_on: date
+    ends_on: date
+    hours: float
+    created_at: datetime = _when(default_factory=now)
+
+
+# --- facts from regional systems ------------------------------------------------------------------
+
+
+class AssessmentResult(EventsModel, table=True):
+    """A school's results in one assessment procedure, subject, grade and year."""
+
+    __tablename__ = "assessment_result"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "procedure", "subject", "grade", "year", name="uq_assessment_result"
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(index=True)
+    procedure: str = Field(max_length=30)
+    subject: str = Field(max_length=100)
+    grade: int
+    year: int
+    participants: int
+    mean_score: float
+    mark_shares: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
+    source_system: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    recorded_at: datetime = _when(default_factory=now)
+
+
+class Training(EventsModel, table=True):
+    """Completed professional training of an educator."""
+
+    __table_args__ = (UniqueConstraint("source_system", "external_id", name="uq_training_source"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    course: str = Field(max_length=500)
+    provider: str = Field(max_length=300)
+    hours: int
+    completed_on: date
+    source_system: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    recorded_at: datetime = _when(default_factory=now)
+
+
+class Deficit(EventsModel, table=True):
+    """A diagnosed professional deficit of an educator."""
+
+    __table_args__ = (UniqueConstraint("source_system", "external_id", name="uq_deficit_source"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    competency: str = Field(max_length=300)
+    level: str = Field(max_length=20)
+    diagnosed_on: date
+    source_system: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    recorded_at: datetime = _when(default_factory=now)
+
+
+class DemoLoad(EventsModel, table=True):
+    """Marks that the demo year was loaded, so it is loaded once."""
+
+    __tablename__ = "demo_load"
+
+    name: str = Field(primary_key=True, max_length=50)
+    loaded_at: datetime = _when(default_factory=now)
 
 
 metadata = EventsModel.metadata

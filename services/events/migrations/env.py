@@ -1,6 +1,7 @@
+from setka_runtime.deferred import deferred_metadata
 from setka_runtime.migrations import run_env
 from setka_runtime.tables import plumbing_metadata
 
 from services.events.models import metadata
 
-run_env([plumbing_metadata, metadata])
+run_env([plumbing_metadata, deferred_metadata, metadata])

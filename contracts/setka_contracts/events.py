@@ -1,0 +1,317 @@
+"""Events of the events service: joint plans, activities, participation and regional facts.
+
+All go to ``setka.events``, keyed by the aggregate's id (the plan, the activity, the school).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from . import topics
+from .base import EventData
+
+
+class ActivityType(StrEnum):
+    """Kinds of мероприятие."""
+
+    seminar = "seminar"
+    webinar = "webinar"
+    master_class = "master_class"
+    internship_site = "internship_site"
+    conference = "conference"
+    pedagogical_marathon = "pedagogical_marathon"
+    open_lesson = "open_lesson"
+    consultation = "consultation"
+    mutual_visit = "mutual_visit"
+    methodological_association_meeting = "methodological_association_meeting"
+    course = "course"
+
+
+class LearningProcess(StrEnum):
+    """обучение, взаимообучение, совместное обучение, совместное обсуждение, обмен опытом,
+    исследование, проектирование, программирование."""
+
+    training = "training"
+    peer_learning = "peer_learning"
+    co_learning = "co_learning"
+    joint_discussion = "joint_discussion"
+    experience_exchange = "experience_exchange"
+    research = "research"
+    design = "design"
+    programming = "programming"
+
+
+class ActivityFormat(StrEnum):
+    in_person = "in_person"
+    remote = "remote"
+    blended = "blended"
+
+
+class ActivityStatus(StrEnum):
+    planned = "planned"
+    announced = "announced"
+    held = "held"
+    reported = "reported"
+    cancelled = "cancelled"
+    postponed = "postponed"
+
+
+class PlanStatus(StrEnum):
+    draft = "draft"
+    agreed = "agreed"
+    in_progress = "in_progress"
+    closed = "closed"
+
+
+class _EventsEvent(EventData):
+    topic: ClassVar[str] = topics.EVENTS
+
+
+class PlanDrafted(_EventsEvent):
+    """A network's joint plan of activities (совместный план деятельности) was started."""
+
+    event_type = "setka.events.plan.drafted.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    network_id: uuid.UUID
+    year: int
+    title: str
+
+
+class PlanItemAdded(_EventsEvent):
+    event_type = "setka.events.plan.item_added.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    item_id: uuid.UUID
+    title: str
+    due_on: date
+    responsible_organization_id: uuid.UUID | None = None
+    responsible_person: str | None = None
+    expected_result: str | None = None
+
+
+class _PlanTransition(_EventsEvent):
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    changed_at: datetime
+
+
+class PlanAgreed(_PlanTransition):
+    event_type = "setka.events.plan.agreed.v1"
+
+
+class PlanStarted(_PlanTransition):
+    event_type = "setka.events.plan.started.v1"
+
+
+class PlanClosed(_PlanTransition):
+    event_type = "setka.events.plan.closed.v1"
+
+
+class ActivityPlanned(_EventsEvent):
+    """An activity (мероприятие) was put in the calendar, or recorded by a regional system."""
+
+    event_type = "setka.events.activity.planned.v1"
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    title: str
+    activity_type: ActivityType
+    processes: list[LearningProcess] = Field(default_factory=list)
+    format: ActivityFormat
+    host_organization_id: uuid.UUID
+    network_id: uuid.UUID | None = None
+    plan_item_id: uuid.UUID | None = None
+    responsible_educator_id: uuid.UUID | None = None
+    starts_at: datetime
+    ends_at: datetime
+    audience: str | None = None
+    capacity: int | None = None
+    status: ActivityStatus = ActivityStatus.planned
+    source_system: str | None = Field(default=None, description="The regional system that recorded it")
+    external_id: str | None = None
+
+
+class ActivityUpdatedByRegion(ActivityPlanned):
+    """A regional system sent a newer version of an activity it had recorded."""
+
+    event_type = "setka.events.activity.updated.v1"
+
+
+class _ActivityTransition(_EventsEvent):
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    changed_at: datetime
+
+
+class ActivityAnnounced(_ActivityTransition):
+    event_type = "setka.events.activity.announced.v1"
+
+
+class ActivityHeld(_ActivityTransition):
+    event_type = "setka.events.activity.held.v1"
+
+
+class ActivityReported(_ActivityTransition):
+    event_type = "setka.events.activity.reported.v1"
+
+    report: str | None = None
+
+
+class ActivityCancelled(_ActivityTransition):
+    event_type = "setka.events.activity.cancelled.v1"
+
+    reason: str
+
+
+class ActivityPostponed(_ActivityTransition):
+    event_type = "setka.events.activity.postponed.v1"
+
+    reason: str
+    starts_at: datetime | None = Field(default=None, description="The new start, if already known")
+    ends_at: datetime | None = None
+
+
+class MaterialAdded(_EventsEvent):
+    event_type = "setka.events.activity.material_added.v1"
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    material_id: uuid.UUID
+    title: str
+    url: str
+
+
+class ParticipantRegistered(_EventsEvent):
+    event_type = "setka.events.activity.participant_registered.v1"
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    registration_id: uuid.UUID
+    organization_id: uuid.UUID
+    educator_id: uuid.UUID | None = None
+
+
+class AttendanceRecorded(_EventsEvent):
+    """Someone took part in an activity: an educator, or an organization as a whole."""
+
+    event_type = "setka.events.activity.attendance_recorded.v1"
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    attendance_id: uuid.UUID
+    organization_id: uuid.UUID
+    educator_id: uuid.UUID | None = None
+    hours: float
+    source_system: str | None = None
+
+
+class FeedbackGiven(_EventsEvent):
+    event_type = "setka.events.activity.feedback_given.v1"
+    key_field = "activity_id"
+
+    activity_id: uuid.UUID
+    feedback_id: uuid.UUID
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+    organization_id: uuid.UUID | None = None
+
+
+class MobilityRecorded(_EventsEvent):
+    """Students or teachers of one organization worked at a partner's premises (мобильность)."""
+
+    event_type = "setka.events.mobility.recorded.v1"
+    key_field = "mobility_id"
+
+    mobility_id: uuid.UUID
+    kind: str = Field(description="students or teachers")
+    home_organization_id: uuid.UUID
+    host_organization_id: uuid.UUID
+    network_id: uuid.UUID | None = None
+    programme: str
+    participants: int
+    starts_on: date
+    ends_on: date
+    hours: float
+
+
+class AssessmentResultRecorded(_EventsEvent):
+    """A school's results in ВПР, ОГЭ, ЕГЭ or a regional diagnostic, for one subject and grade."""
+
+    event_type = "setka.events.assessment.recorded.v1"
+    key_field = "organization_id"
+
+    result_id: uuid.UUID
+    organization_id: uuid.UUID
+    procedure: str
+    subject: str
+    grade: int
+    year: int
+    participants: int
+    mean_score: float
+    mark_shares: dict[str, float]
+    source_system: str
+
+
+class TrainingRecorded(_EventsEvent):
+    """An educator completed professional training (курсы повышения квалификации)."""
+
+    event_type = "setka.events.training.recorded.v1"
+    key_field = "organization_id"
+
+    training_id: uuid.UUID
+    educator_id: uuid.UUID
+    organization_id: uuid.UUID
+    course: str
+    provider: str
+    hours: int
+    completed_on: date
+    source_system: str
+
+
+class DeficitRecorded(_EventsEvent):
+    """A professional deficit of an educator was diagnosed."""
+
+    event_type = "setka.events.deficit.recorded.v1"
+    key_field = "organization_id"
+
+    deficit_id: uuid.UUID
+    educator_id: uuid.UUID
+    organization_id: uuid.UUID
+    competency: str
+    level: str
+    diagnosed_on: date
+    source_system: str
+
+
+OUTBOUND_TYPES: tuple[type[EventData], ...] = (
+    PlanDrafted,
+    PlanItemAdded,
+    PlanAgreed,
+    PlanStarted,
+    PlanClosed,
+    ActivityPlanned,
+    ActivityUpdatedByRegion,
+    ActivityAnnounced,
+    ActivityHeld,
+    ActivityReported,
+    ActivityCancelled,
+    ActivityPostponed,
+    MaterialAdded,
+    ParticipantRegistered,
+    AttendanceRecorded,
+    FeedbackGiven,
+    MobilityRecorded,
+    AssessmentResultRecorded,
+    TrainingRecorded,
+    DeficitRecorded,
+)

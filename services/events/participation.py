@@ -1,0 +1,183 @@
+"""Taking part in an activity: registration, attendance (who and how many hours), feedback."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from setka_contracts.events import ActivityStatus, AttendanceRecorded, FeedbackGiven, ParticipantRegistered
+from setka_runtime import outbox
+from setka_runtime.errors import DomainError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .common import SOURCE, known_educator, known_organization, optional_text
+from .models import Activity, Attendance, Feedback, Registration, aware, now, participant_key
+
+TOOK_PLACE = {ActivityStatus.held, ActivityStatus.reported}
+
+
+@dataclass(frozen=True)
+class Participant:
+    """An educator of an organization, or the organization as a whole (no educator)."""
+
+    organization_id: uuid.UUID
+    educator_id: uuid.UUID | None = None
+
+    @property
+    def key(self) -> str:
+        return participant_key(self.organization_id, self.educator_id)
+
+
+async def check_participant(session: AsyncSession, participant: Participant) -> None:
+    await known_organization(session, participant.organization_id, field="organizationId")
+    if participant.educator_id is not None:
+        await known_educator(
+            session, participant.educator_id, organization_id=participant.organization_id, field="educatorId"
+        )
+
+
+async def register(session: AsyncSession, activity: Activity, participant: Participant) -> Registration:
+    """Register for an activity that has not taken place, within its capacity."""
+    if activity.status not in (ActivityStatus.planned, ActivityStatus.announced, ActivityStatus.postponed):
+        raise DomainError(f"registration is closed: the activity is {activity.status}", field="activityId")
+    await check_participant(session, participant)
+    taken = await session.scalar(
+        select(func.count()).select_from(Registration).where(Registration.activity_id == activity.id)
+    )
+    if activity.capacity is not None and (taken or 0) >= activity.capacity:
+        raise DomainError(f"the activity is full ({activity.capacity} places)", field="activityId")
+    already = await session.scalar(
+        select(Registration.id).where(
+            Registration.activity_id == activity.id, Registration.participant == participant.key
+        )
+    )
+    if already:
+        raise DomainError(
+            "already registered", field="educatorId" if participant.educator_id else "organizationId"
+        )
+    registration = Registration(
+        activity_id=activity.id,
+        organization_id=participant.organization_id,
+        educator_id=participant.educator_id,
+        participant=participant.key,
+    )
+    session.add(registration)
+    await session.flush()
+    await outbox.record(
+        session,
+        ParticipantRegistered(
+            activity_id=activity.id,
+            registration_id=registration.id,
+            organization_id=registration.organization_id,
+            educator_id=registration.educator_id,
+        ),
+        source=SOURCE,
+    )
+    return registration
+
+
+def check_hours(activity: Activity, hours: float) -> float:
+    """Hours are positive and no more than the activity lasted (a course may span weeks)."""
+    length = (aware(activity.ends_at) - aware(activity.starts_at)).total_seconds() / 3600
+    if hours <= 0:
+        raise DomainError("hours must be positive", field="hours")
+    if hours > length + 1e-9:
+        raise DomainError(f"hours exceed the activity's length ({length:g} h)", field="hours")
+    return round(hours, 2)
+
+
+async def record_attendance(
+    session: AsyncSession,
+    activity: Activity,
+    participant: Participant,
+    hours: float,
+    *,
+    source_system: str | None = None,
+) -> tuple[Attendance, bool]:
+    """Record (or correct) who took part and how long; returns the row and whether it changed.
+
+    Recording the same attendance again changes nothing and records no event.
+    """
+    if activity.status not in TOOK_PLACE:
+        raise DomainError(
+            f"attendance is recorded once the activity is held; it is {activity.status}", field="activityId"
+        )
+    hours = check_hours(activity, hours)
+    await check_participant(session, participant)
+    row = await session.scalar(
+        select(Attendance)
+        .where(Attendance.activity_id == activity.id, Attendance.participant == participant.key)
+        .with_for_update()
+    )
+    if row is not None and row.hours == hours:
+        return row, False
+    if row is None:
+        row = Attendance(
+            activity_id=activity.id,
+            organization_id=participant.organization_id,
+            educator_id=participant.educator_id,
+            participant=participant.key,
+            hours=hours,
+            source_system=source_system,
+        )
+        session.add(row)
+    else:
+        row.hours = hours
+        row.recorded_at = now()
+    await session.flush()
+    await outbox.record(
+        session,
+        AttendanceRecorded(
+            activity_id=activity.id,
+            attendance_id=row.id,
+            organization_id=row.organization_id,
+            educator_id=row.educator_id,
+            hours=row.hours,
+            source_system=source_system,
+        ),
+        source=SOURCE,
+    )
+    return row, True
+
+
+async def give_feedback(
+    session: AsyncSession,
+    activity: Activity,
+    rating: int,
+    comment: str | None = None,
+    *,
+    organization_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+) -> Feedback:
+    """A participant's rating (1–5) and comment, once the activity has taken place."""
+    if activity.status not in TOOK_PLACE:
+        raise DomainError(
+            f"feedback is given once the activity is held; it is {activity.status}", field="activityId"
+        )
+    if not 1 <= rating <= 5:
+        raise DomainError("rating is from 1 to 5", field="rating")
+    if organization_id is not None:
+        await known_organization(session, organization_id, field="organizationId")
+    feedback = Feedback(
+        activity_id=activity.id,
+        rating=rating,
+        comment=optional_text(comment, field="comment", limit=2000),
+        organization_id=organization_id,
+        created_at=at or now(),
+    )
+    session.add(feedback)
+    await session.flush()
+    await outbox.record(
+        session,
+        FeedbackGiven(
+            activity_id=activity.id,
+            feedback_id=feedback.id,
+            rating=rating,
+            comment=feedback.comment,
+            organization_id=organization_id,
+        ),
+        source=SOURCE,
+    )
+    return feedback

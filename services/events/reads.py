@@ -1,0 +1,169 @@
+"""What the subgraph reads: the calendar, plans and their progress, participation, regional facts."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from setka_runtime.errors import DomainError
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import (
+    Activity,
+    Attendance,
+    Plan,
+    PlanItem,
+    Registration,
+    aware,
+)
+
+MAX_PAGE = 200
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CalendarFilter:
+    network_id: uuid.UUID | None = None
+    host_organization_id: uuid.UUID | None = None
+    participant_organization_id: uuid.UUID | None = None
+    participant_educator_id: uuid.UUID | None = None
+    activity_type: str | None = None
+    status: str | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+
+
+def encode_cursor(activity: Activity) -> str:
+    return base64.urlsafe_b64encode(
+        f"{aware(activity.starts_at).isoformat()}|{activity.id}".encode()
+    ).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(moment), uuid.UUID(ident)
+    except ValueError as exc:
+        raise DomainError("invalid cursor", field="after") from exc
+
+
+async def calendar(
+    session: AsyncSession, where: CalendarFilter, *, first: int, after: str | None
+) -> tuple[list[Activity], bool]:
+    """Activities by start time, a page at a time; returns the page and whether more follow."""
+    limit = max(1, min(first, MAX_PAGE))
+    query = select(Activity)
+    if where.network_id:
+        query = query.where(Activity.network_id == where.network_id)
+    if where.host_organization_id:
+        query = query.where(Activity.host_organization_id == where.host_organization_id)
+    if where.activity_type:
+        query = query.where(Activity.activity_type == where.activity_type)
+    if where.status:
+        query = query.where(Activity.status == where.status)
+    if where.starts_from:
+        query = query.where(Activity.starts_at >= where.starts_from)
+    if where.starts_before:
+        query = query.where(Activity.starts_at < where.starts_before)
+    if where.participant_organization_id or where.participant_educator_id:
+        took_part = []
+        for table in (Registration, Attendance):
+            sub = select(table.activity_id)
+            if where.participant_organization_id:
+                sub = sub.where(table.organization_id == where.participant_organization_id)
+            if where.participant_educator_id:
+                sub = sub.where(table.educator_id == where.participant_educator_id)
+            took_part.append(Activity.id.in_(sub))
+        query = query.where(or_(*took_part))
+    if after:
+        moment, ident = decode_cursor(after)
+        query = query.where(tuple_(Activity.starts_at, Activity.id) > (moment, ident))
+    rows = list(
+        (await session.scalars(query.order_by(Activity.starts_at, Activity.id).limit(limit + 1))).all()
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def _grouped(rows: Sequence[Any], keys: list[uuid.UUID], attribute: str) -> list[list[Any]]:
+    groups: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[getattr(row, attribute)].append(row)
+    return [groups.get(key, []) for key in keys]
+
+
+async def by_ids(session: AsyncSession, model: type[T], ids: list[uuid.UUID]) -> list[T | None]:
+    rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()  # type: ignore[attr-defined]
+    found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+    return [found.get(i) for i in ids]
+
+
+async def per_activity(session: AsyncSession, model: Any, activity_ids: list[uuid.UUID]) -> list[list[Any]]:
+    order = model.created_at if hasattr(model, "created_at") else model.recorded_at
+    rows = (
+        await session.scalars(select(model).where(model.activity_id.in_(activity_ids)).order_by(order))
+    ).all()
+    return _grouped(rows, activity_ids, "activity_id")
+
+
+async def registrations_count(session: AsyncSession, activity_ids: list[uuid.UUID]) -> list[int]:
+    rows = (
+        await session.execute(
+            select(Registration.activity_id, func.count())
+            .where(Registration.activity_id.in_(activity_ids))
+            .group_by(Registration.activity_id)
+        )
+    ).all()
+    counts = dict(rows)  # type: ignore[arg-type]
+    return [int(counts.get(i, 0)) for i in activity_ids]
+
+
+async def plans(session: AsyncSession, *, network_id: uuid.UUID | None, year: int | None) -> list[Plan]:
+    query = select(Plan)
+    if network_id:
+        query = query.where(Plan.network_id == network_id)
+    if year:
+        query = query.where(Plan.year == year)
+    return list((await session.scalars(query.order_by(Plan.year.desc(), Plan.title))).all())
+
+
+async def items_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanItem]]:
+    rows = (
+        await session.scalars(
+            select(PlanItem).where(PlanItem.plan_id.in_(plan_ids)).order_by(PlanItem.due_on)
+        )
+    ).all()
+    return _grouped(rows, plan_ids, "plan_id")
+
+
+async def activities_of_items(session: AsyncSession, item_ids: list[uuid.UUID]) -> list[list[Activity]]:
+    rows = (
+        await session.scalars(
+            select(Activity).where(Activity.plan_item_id.in_(item_ids)).order_by(Activity.starts_at)
+        )
+    ).all()
+    return _grouped(rows, item_ids, "plan_item_id")
+
+
+async def attendance_of(
+    session: AsyncSession, *, organization_id: uuid.UUID | None, educator_id: uuid.UUID | None
+) -> list[Attendance]:
+    query = select(Attendance)
+    if organization_id:
+        query = query.where(Attendance.organization_id == organization_id)
+    if educator_id:
+        query = query.where(Attendance.educator_id == educator_id)
+    return list((await session.scalars(query.order_by(Attendance.recorded_at))).all())
+
+
+async def facts(session: AsyncSession, model: Any, **where: Any) -> list[Any]:
+    query = select(model)
+    for name, value in where.items():
+        if value is not None:
+            query = query.where(getattr(model, name) == value)
+    return list((await session.scalars(query.order_by(model.id))).all())

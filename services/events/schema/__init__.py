@@ -1,0 +1,11 @@
+"""The events service's GraphQL subgraph (Apollo Federation 2): types, queries, mutations."""
+
+import strawberry
+
+from .mutations import Mutation
+from .queries import Query
+from .types import Activity, Plan, PlanItem
+
+schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=[Activity, Plan, PlanItem])
+
+__all__ = ["schema"]
