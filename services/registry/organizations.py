@@ -1,23 +1,28 @@
-"""Registering and finding organizations; each change records its event in the outbox."""
+"""Registering, updating, archiving and finding organizations; each change records its event."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from setka_contracts.registry import OrganizationKind, OrganizationRegistered
+from setka_contracts.registry import (
+    OrganizationArchived,
+    OrganizationKind,
+    OrganizationRegistered,
+    OrganizationUpdated,
+)
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import rules
-from .models import Organization
+from . import lookups, networks, reference, resources, rules
+from .models import Membership, Organization, OrganizationStatus
+from .paging import Page, fetch_page
 
 SOURCE = "/setka/registry"
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -28,33 +33,109 @@ class RegisterOrganization:
     region_code: str
     municipality: str | None = None
     inn: str | None = None
+    municipality_id: uuid.UUID | None = None
+    ogrn: str | None = None
+    school_code: str | None = None
+    address: str | None = None
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
 
 
-async def register_organization(session: AsyncSession, command: RegisterOrganization) -> Organization:
-    """Store a new organization and its ``organization.registered`` event in one transaction."""
-    try:
-        kind = OrganizationKind(command.kind)
-    except ValueError:
-        allowed = ", ".join(k.value for k in OrganizationKind)
-        raise DomainError(f"unknown kind; one of: {allowed}", field="kind") from None
-    inn = rules.check_inn(command.inn) if command.inn else None
-    if inn and await session.scalar(select(Organization.id).where(Organization.inn == inn)):
-        raise DomainError(f"an organization with ИНН {inn} is already registered", field="inn")
-    organization = Organization(
-        full_name=rules.check_name(command.full_name, field="fullName", limit=500),
-        short_name=rules.check_name(command.short_name, field="shortName", limit=200),
-        kind=kind.value,
-        region_code=rules.check_region_code(command.region_code),
-        municipality=command.municipality.strip() if command.municipality else None,
-        inn=inn,
-    )
-    session.add(organization)
+@dataclass(frozen=True)
+class UpdateOrganization:
+    """Changed details only: ``None`` leaves a field as it is, ``""`` clears an optional one."""
+
+    organization_id: uuid.UUID
+    full_name: str | None = None
+    short_name: str | None = None
+    kind: str | None = None
+    municipality_id: uuid.UUID | None = None
+    inn: str | None = None
+    ogrn: str | None = None
+    school_code: str | None = None
+    address: str | None = None
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+async def _check_unique(
+    session: AsyncSession,
+    organization_id: uuid.UUID | None,
+    *,
+    inn: str | None,
+    ogrn: str | None,
+    code: str | None,
+) -> None:
+    for column, value, field, label in (
+        (Organization.inn, inn, "inn", "ИНН"),
+        (Organization.ogrn, ogrn, "ogrn", "ОГРН"),
+        (Organization.school_code, code, "schoolCode", "school code"),
+    ):
+        if not value:
+            continue
+        other = await session.scalar(select(Organization.id).where(column == value))
+        if other is not None and other != organization_id:
+            raise DomainError(f"an organization with {label} {value} is already registered", field=field)
+
+
+async def _flush_unique(session: AsyncSession) -> None:
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        # a concurrent registration of the same ИНН won the race past the check above
-        raise DomainError(f"an organization with ИНН {inn} is already registered", field="inn") from None
+        # a concurrent registration of the same identifier won the race past the check
+        raise DomainError("an organization with the same ИНН, ОГРН or code is already registered") from None
+
+
+def _refresh_search(organization: Organization) -> None:
+    organization.search_text = rules.search_key(
+        organization.full_name,
+        organization.short_name,
+        organization.inn,
+        organization.ogrn,
+        organization.school_code,
+    )
+
+
+async def register_organization(session: AsyncSession, command: RegisterOrganization) -> Organization:
+    """Store a new organization and its ``organization.registered`` event in one transaction."""
+    kind = rules.check_choice(command.kind, OrganizationKind, field="kind")
+    region_code = rules.check_region_code(command.region_code)
+    inn = rules.check_inn(command.inn) if command.inn else None
+    ogrn = rules.check_ogrn(command.ogrn) if command.ogrn else None
+    code = rules.check_school_code(command.school_code) if command.school_code else None
+    await _check_unique(session, None, inn=inn, ogrn=ogrn, code=code)
+    municipality = await reference.find_municipality(
+        session,
+        region_code=region_code,
+        name=command.municipality,
+        municipality_id=command.municipality_id,
+    )
+    municipality_name = (
+        municipality.name
+        if municipality
+        else rules.optional_text(command.municipality, field="municipality", limit=200)
+    )
+    organization = Organization(
+        full_name=rules.check_name(command.full_name, field="fullName", limit=500),
+        short_name=rules.check_name(command.short_name, field="shortName", limit=200),
+        kind=kind.value,
+        region_code=region_code,
+        municipality=municipality_name,
+        municipality_id=municipality.id if municipality else None,
+        inn=inn,
+        ogrn=ogrn,
+        school_code=code,
+        address=rules.optional_text(command.address, field="address", limit=500),
+        website=rules.check_link(command.website, field="website"),
+        email=rules.check_email(command.email),
+        phone=rules.check_phone(command.phone),
+    )
+    _refresh_search(organization)
+    session.add(organization)
+    await _flush_unique(session)
     await outbox.record(
         session,
         OrganizationRegistered(
@@ -66,38 +147,193 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
             municipality=organization.municipality,
             inn=organization.inn,
             registered_at=organization.created_at,
+            municipality_id=organization.municipality_id,
+            ogrn=organization.ogrn,
+            school_code=organization.school_code,
+            address=organization.address,
+            website=organization.website,
         ),
         source=SOURCE,
     )
     return organization
 
 
-def encode_cursor(organization: Organization) -> str:
-    return base64.urlsafe_b64encode(f"{organization.full_name}\x00{organization.id}".encode()).decode()
+def _changed_text(value: str | None, current: str | None) -> tuple[bool, str | None]:
+    if value is None:
+        return False, current
+    return True, value.strip() or None
 
 
-def decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    try:
-        name, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("\x00")
-        return name, uuid.UUID(ident)
-    except ValueError as exc:
-        raise DomainError("invalid cursor", field="after") from exc
+async def update_organization(session: AsyncSession, command: UpdateOrganization) -> Organization:
+    """Change an active organization's details; records ``organization.updated`` if anything changed."""
+    organization = await lookups.organization(session, command.organization_id, field="id")
+    before = _details(organization)
+    if command.full_name is not None:
+        organization.full_name = rules.check_name(command.full_name, field="fullName", limit=500)
+    if command.short_name is not None:
+        organization.short_name = rules.check_name(command.short_name, field="shortName", limit=200)
+    if command.kind is not None:
+        organization.kind = rules.check_choice(command.kind, OrganizationKind, field="kind").value
+    if command.municipality_id is not None:
+        municipality = await reference.find_municipality(
+            session, region_code=organization.region_code, name=None, municipality_id=command.municipality_id
+        )
+        assert municipality is not None
+        organization.municipality_id = municipality.id
+        organization.municipality = municipality.name
+    changed, inn = _changed_text(command.inn, organization.inn)
+    if changed:
+        organization.inn = rules.check_inn(inn) if inn else None
+    changed, ogrn = _changed_text(command.ogrn, organization.ogrn)
+    if changed:
+        organization.ogrn = rules.check_ogrn(ogrn) if ogrn else None
+    changed, code = _changed_text(command.school_code, organization.school_code)
+    if changed:
+        organization.school_code = rules.check_school_code(code) if code else None
+    if command.address is not None:
+        organization.address = rules.optional_text(command.address, field="address", limit=500)
+    if command.website is not None:
+        organization.website = rules.check_link(command.website, field="website")
+    if command.email is not None:
+        organization.email = rules.check_email(command.email)
+    if command.phone is not None:
+        organization.phone = rules.check_phone(command.phone)
+    if _details(organization) == before:
+        return organization
+    await _check_unique(
+        session, organization.id, inn=organization.inn, ogrn=organization.ogrn, code=organization.school_code
+    )
+    organization.updated_at = datetime.now(UTC)
+    _refresh_search(organization)
+    await _flush_unique(session)
+    await outbox.record(
+        session,
+        OrganizationUpdated(
+            organization_id=organization.id,
+            full_name=organization.full_name,
+            short_name=organization.short_name,
+            kind=OrganizationKind(organization.kind),
+            region_code=organization.region_code,
+            municipality=organization.municipality,
+            municipality_id=organization.municipality_id,
+            inn=organization.inn,
+            ogrn=organization.ogrn,
+            school_code=organization.school_code,
+            address=organization.address,
+            website=organization.website,
+            updated_at=organization.updated_at,
+        ),
+        source=SOURCE,
+    )
+    return organization
+
+
+def _details(organization: Organization) -> tuple[object, ...]:
+    return (
+        organization.full_name,
+        organization.short_name,
+        organization.kind,
+        organization.municipality_id,
+        organization.inn,
+        organization.ogrn,
+        organization.school_code,
+        organization.address,
+        organization.website,
+        organization.email,
+        organization.phone,
+    )
+
+
+async def archive_organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, reason: str | None = None, on: date | None = None
+) -> Organization:
+    """Archive an organization: it leaves its networks and withdraws its resources that day.
+
+    The row stays (history refers to it); its events carry ИНН, ОГРН and the code.
+    """
+    organization = await lookups.organization(session, organization_id, field="id")
+    day = on or date.today()
+    await networks.end_memberships_of(session, organization, day)
+    await resources.withdraw_all_of(session, organization)
+    organization.archived_at = datetime.now(UTC)
+    await session.flush()
+    await outbox.record(
+        session,
+        OrganizationArchived(
+            organization_id=organization.id,
+            inn=organization.inn,
+            ogrn=organization.ogrn,
+            school_code=organization.school_code,
+            region_code=organization.region_code,
+            reason=rules.optional_text(reason, field="reason", limit=500),
+            archived_at=organization.archived_at,
+        ),
+        source=SOURCE,
+    )
+    return organization
+
+
+@dataclass(frozen=True)
+class OrganizationFilter:
+    region_code: str | None = None
+    municipality_id: uuid.UUID | None = None
+    kind: str | None = None
+    status: str | None = None
+    network_id: uuid.UUID | None = None
+    role: str | None = None
+    on: date | None = None
+    """The date ``status``, ``network_id`` and ``role`` refer to; today if not given."""
+    search: str | None = None
+    """Words that must all occur in the names, ИНН, ОГРН or code (case and «ё» do not matter)."""
+    include_archived: bool = False
+
+
+def filtered(query: Select[tuple[Organization]], criteria: OrganizationFilter) -> Select[tuple[Organization]]:
+    on = criteria.on or date.today()
+    if not criteria.include_archived:
+        query = query.where(Organization.archived_at.is_(None))
+    if criteria.region_code:
+        query = query.where(Organization.region_code == criteria.region_code)
+    if criteria.municipality_id:
+        query = query.where(Organization.municipality_id == criteria.municipality_id)
+    if criteria.kind:
+        query = query.where(Organization.kind == criteria.kind)
+    if criteria.status:
+        query = query.where(
+            exists().where(
+                OrganizationStatus.organization_id == Organization.id,
+                OrganizationStatus.status == criteria.status,
+                OrganizationStatus.entered_on <= on,
+                (OrganizationStatus.left_on.is_(None)) | (OrganizationStatus.left_on > on),
+            )
+        )
+    if criteria.network_id or criteria.role:
+        membership = [
+            Membership.organization_id == Organization.id,
+            Membership.joined_on <= on,
+            (Membership.left_on.is_(None)) | (Membership.left_on > on),
+        ]
+        if criteria.network_id:
+            membership.append(Membership.network_id == criteria.network_id)
+        if criteria.role:
+            membership.append(Membership.role == criteria.role)
+        query = query.where(exists().where(*membership))
+    for word in rules.fold(criteria.search or "").split():
+        query = query.where(Organization.search_text.contains(word, autoescape=True))
+    return query
 
 
 async def list_organizations(
-    session: AsyncSession, *, region_code: str | None, first: int, after: str | None
-) -> tuple[list[Organization], bool]:
-    """A page of organizations ordered by name; returns the page and whether more follow."""
-    limit = max(1, min(first, MAX_PAGE))
-    query = select(Organization).where(Organization.archived_at.is_(None))
-    if region_code:
-        query = query.where(Organization.region_code == region_code)
-    if after:
-        name, ident = decode_cursor(after)
-        query = query.where(tuple_(Organization.full_name, Organization.id) > (name, ident))
-    query = query.order_by(Organization.full_name, Organization.id).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    return rows[:limit], len(rows) > limit
+    session: AsyncSession, criteria: OrganizationFilter, *, first: int, after: str | None
+) -> Page[Organization]:
+    """A page of organizations ordered by full name."""
+    return await fetch_page(
+        session,
+        filtered(select(Organization), criteria),
+        order=[Organization.full_name, Organization.id],
+        first=first,
+        after=after,
+    )
 
 
 async def organizations_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> list[Organization]:

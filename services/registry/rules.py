@@ -1,12 +1,29 @@
-"""Rules of the registry, as plain functions that raise :class:`DomainError`."""
+"""Rules of the registry that need no database, as plain functions that raise :class:`DomainError`.
+
+Dated periods are half-open ``[start, end)``: ``end`` is the first day the fact no longer holds,
+``None`` means it still holds.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+from typing import TypeVar
 
+from setka_contracts.registry import SchoolStatus
 from setka_runtime.errors import DomainError
 
 _INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+_SCHOOL_CODE = re.compile(r"sch\d{6}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?[\d\s()\-]{5,30}")
+
+E = TypeVar("E", bound=StrEnum)
+
+EXCLUSIVE_STATUSES = frozenset({SchoolStatus.low_results, SchoolStatus.stable_results})
+"""A school cannot be both in the low-results list and a stable-results school on one date."""
 
 
 def check_inn(inn: str, *, field: str = "inn") -> str:
@@ -20,10 +37,28 @@ def check_inn(inn: str, *, field: str = "inn") -> str:
     return value
 
 
-def check_region_code(code: str) -> str:
+def check_ogrn(ogrn: str, *, field: str = "ogrn") -> str:
+    """An organization's ОГРН: 13 digits, the last being the first twelve mod 11 (mod 10)."""
+    value = ogrn.strip()
+    if not re.fullmatch(r"\d{13}", value):
+        raise DomainError("ОГРН of an organization must be exactly 13 digits", field=field)
+    if int(value[:12]) % 11 % 10 != int(value[12]):
+        raise DomainError("ОГРН checksum does not match: check the digits", field=field)
+    return value
+
+
+def check_school_code(code: str, *, field: str = "schoolCode") -> str:
+    """The federal assessment system's login of a school: ``sch`` and six digits, e.g. sch390101."""
+    value = code.strip().lower()
+    if not _SCHOOL_CODE.fullmatch(value):
+        raise DomainError("school code is 'sch' followed by 6 digits, e.g. sch390101", field=field)
+    return value
+
+
+def check_region_code(code: str, *, field: str = "regionCode") -> str:
     value = code.strip()
     if not re.fullmatch(r"\d{2,3}", value):
-        raise DomainError("region code is the 2-digit code of the subject, e.g. 39", field="regionCode")
+        raise DomainError("region code is the 2-digit code of the subject, e.g. 39", field=field)
     return value
 
 
@@ -34,3 +69,121 @@ def check_name(name: str, *, field: str, limit: int) -> str:
     if len(value) > limit:
         raise DomainError(f"must be at most {limit} characters", field=field)
     return value
+
+
+def optional_text(text: str | None, *, field: str, limit: int) -> str | None:
+    """Blank means absent; otherwise as :func:`check_name`."""
+    if text is None or not text.strip():
+        return None
+    return check_name(text, field=field, limit=limit)
+
+
+def check_choice(value: str, choices: type[E], *, field: str) -> E:
+    try:
+        return choices(value.strip())
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise DomainError(f"unknown value {value!r}; one of: {allowed}", field=field) from None
+
+
+def check_link(link: str | None, *, field: str) -> str | None:
+    """A web address people can open: http(s) only."""
+    value = (link or "").strip()
+    if not value:
+        return None
+    if "://" not in value and "." in value and " " not in value:
+        value = f"https://{value}"
+    if not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value) or len(value) > 300:
+        raise DomainError("must be a web address starting with http:// or https://", field=field)
+    return value
+
+
+def check_email(email: str | None, *, field: str = "email") -> str | None:
+    value = (email or "").strip()
+    if not value:
+        return None
+    if not _EMAIL.fullmatch(value) or len(value) > 200:
+        raise DomainError("not an e-mail address", field=field)
+    return value
+
+
+def check_phone(phone: str | None, *, field: str = "phone") -> str | None:
+    value = (phone or "").strip()
+    if not value:
+        return None
+    if not _PHONE.fullmatch(value) or sum(ch.isdigit() for ch in value) < 5:
+        raise DomainError("not a phone number", field=field)
+    return value
+
+
+def check_period(start: date | None, end: date | None, *, field: str) -> None:
+    """``end`` is the first day outside the period, so it must come after ``start``."""
+    if start is not None and end is not None and end <= start:
+        raise DomainError("the end date must be after the start date", field=field)
+
+
+def overlaps(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
+    """Whether two half-open periods ``[start, end)`` share a day; ``None`` is open-ended."""
+    return (a_end is None or b_start < a_end) and (b_end is None or a_start < b_end)
+
+
+def holds_on(start: date, end: date | None, on: date) -> bool:
+    return start <= on and (end is None or on < end)
+
+
+def check_positive(value: int | None, *, field: str) -> int | None:
+    if value is not None and value < 1:
+        raise DomainError("must be a positive number", field=field)
+    return value
+
+
+def normalize_subjects(subjects: Iterable[str], *, field: str = "subjects") -> list[str]:
+    """Subject names in lower case, single-spaced, each once, in the given order."""
+    result: list[str] = []
+    for subject in subjects:
+        value = " ".join(subject.split()).lower().replace("ё", "е")
+        if not value:
+            continue
+        if len(value) > 100:
+            raise DomainError("a subject name is at most 100 characters", field=field)
+        if value not in result:
+            result.append(value)
+    return result
+
+
+def search_key(*parts: str | None) -> str:
+    """What a text search compares against: case-folded in Python, the same on every database."""
+    return fold(" ".join(part for part in parts if part))
+
+
+def fold(text: str) -> str:
+    return " ".join(text.split()).casefold().replace("ё", "е")
+
+
+def check_status_conflict(
+    status: SchoolStatus,
+    start: date,
+    end: date | None,
+    existing: Iterable[tuple[SchoolStatus, date, date | None]],
+) -> None:
+    """A new status period must not overlap one of the same status, nor an exclusive one."""
+    for other, other_start, other_end in existing:
+        if not overlaps(start, end, other_start, other_end):
+            continue
+        if other == status:
+            raise DomainError(
+                f"the school already holds {status.value} from {other_start.isoformat()}",
+                field="enteredOn",
+            )
+        if {status, other} == EXCLUSIVE_STATUSES:
+            raise DomainError(
+                f"{status.value} and {other.value} cannot both hold at one date "
+                f"({other.value} from {other_start.isoformat()})",
+                field="status",
+            )
+
+
+def statuses_on(periods: Iterable[tuple[SchoolStatus, date, date | None]], on: date) -> list[SchoolStatus]:
+    """The statuses a school holds on a date, derived from its history, in a stable order."""
+    held = {status for status, start, end in periods if holds_on(start, end, on)}
+    return [status for status in SchoolStatus if status in held]

@@ -1,0 +1,11 @@
+"""The registry's GraphQL subgraph (Apollo Federation 2): types, queries and mutations merged."""
+
+import strawberry
+
+from .mutations import Mutation
+from .queries import Query
+from .types import ENTITIES
+
+schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=ENTITIES)
+
+__all__ = ["schema"]

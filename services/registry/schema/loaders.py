@@ -1,0 +1,50 @@
+"""Per-request DataLoaders of the subgraph: every per-row lookup of one request is one query."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from setka_runtime.graphql import loader, reading
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Fetch = Callable[[AsyncSession, list[Any]], Awaitable[dict[Any, Any]]]
+
+
+def as_uuid(value: Any) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def grouped(info: Info, name: str, fetch: Fetch, key: Any, *, default: Callable[[], Any] = list) -> Any:
+    """``fetch(session, keys)`` returns ``{key: value}``; keys it does not return get ``default()``."""
+
+    async def load(keys: Sequence[Any]) -> list[Any]:
+        async with reading(info) as session:
+            found = await fetch(session, list(keys))
+        return [found.get(k, default()) for k in keys]
+
+    return await loader(info, name, load).load(key)
+
+
+async def by_id(info: Info, model: type[V], ident: Any) -> V | None:
+    """The row of ``model`` with id ``ident`` (None for an unknown or malformed id), batched."""
+    key = as_uuid(ident)
+    if key is None:
+        return None
+
+    async def fetch(session: AsyncSession, keys: list[uuid.UUID]) -> dict[uuid.UUID, V]:
+        rows = (await session.scalars(select(model).where(model.id.in_(keys)))).all()  # type: ignore[attr-defined]
+        return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+    return await grouped(info, f"{model.__name__}:id", fetch, key, default=lambda: None)
