@@ -75,7 +75,8 @@ async def _check_unique(
     ):
         if not value:
             continue
-        other = await session.scalar(select(Organization.id).where(column == value))
+        with session.no_autoflush:  # the changed row must not be written before it is checked
+            other = await session.scalar(select(Organization.id).where(column == value))
         if other is not None and other != organization_id:
             raise DomainError(f"an organization with {label} {value} is already registered", field=field)
 
