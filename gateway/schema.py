@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -17,6 +17,11 @@ from .subgraphs import SubgraphError, Subgraphs
 
 ORGANIZATION_FIELDS = "id fullName shortName kind regionCode municipality inn createdAt"
 REGION_FIELDS = "regionCode organizations schools updatedAt"
+MEMBERSHIP_FIELDS = "id organizationId role joinedOn leftOn"
+NETWORK_FIELDS = (
+    "id name level regionCode status startedOn endedOn governingBodyId coordinatorId"
+    f" members {{ {MEMBERSHIP_FIELDS} }} centres {{ {MEMBERSHIP_FIELDS} }}"
+)
 
 
 def subgraphs(info: Info) -> Subgraphs:
@@ -32,7 +37,16 @@ def loaders(subgraphs: Subgraphs) -> dict[str, DataLoader[Any, Any]]:
         )
         return [RegionSummary.of(row) for row in rows]
 
-    return {"region_summary": DataLoader(load_fn=region_summaries)}
+    async def organizations(ids: list[str]) -> list[Organization | None]:
+        rows = await subgraphs.entities(
+            "registry", "Organization", [{"id": ident} for ident in ids], ORGANIZATION_FIELDS
+        )
+        return [Organization.of(row) if row else None for row in rows]
+
+    return {
+        "region_summary": DataLoader(load_fn=region_summaries),
+        "organization": DataLoader(load_fn=organizations),
+    }
 
 
 @strawberry.type(description="Network figures of one region, from analytics")
@@ -81,6 +95,78 @@ class Organization:
         return await info.context["loaders"]["region_summary"].load(self.region_code)
 
 
+@strawberry.type(description="An organization's participation in a network, from the registry")
+class Membership:
+    id: strawberry.ID
+    organization_id: strawberry.ID
+    role: str = strawberry.field(
+        description="centre, partner, supported, methodological_support or coordinator"
+    )
+    joined_on: date
+    left_on: date | None = strawberry.field(description="The first day no longer a member")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Membership:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            organization_id=strawberry.ID(row["organizationId"]),
+            role=row["role"],
+            joined_on=date.fromisoformat(row["joinedOn"]),
+            left_on=date.fromisoformat(row["leftOn"]) if row.get("leftOn") else None,
+        )
+
+    @strawberry.field(description="The member organization (one batched registry call per request)")
+    async def organization(self, info: Info) -> Organization | None:
+        return await info.context["loaders"]["organization"].load(str(self.organization_id))
+
+
+@strawberry.type(description="A network of interaction (сеть), from the registry")
+class Network:
+    id: strawberry.ID
+    name: str
+    level: str = strawberry.field(description="municipal, inter_municipal or regional")
+    region_code: str
+    status: str
+    started_on: date
+    ended_on: date | None
+    governing_body_id: strawberry.ID
+    coordinator_id: strawberry.ID | None
+    members: list[Membership] = strawberry.field(description="Every membership, past and present")
+    centres: list[Membership] = strawberry.field(description="Centres in force today")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Network:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            level=row["level"],
+            region_code=row["regionCode"],
+            status=row["status"],
+            started_on=date.fromisoformat(row["startedOn"]),
+            ended_on=date.fromisoformat(row["endedOn"]) if row.get("endedOn") else None,
+            governing_body_id=strawberry.ID(row["governingBodyId"]),
+            coordinator_id=strawberry.ID(row["coordinatorId"]) if row.get("coordinatorId") else None,
+            members=[Membership.of(m) for m in row["members"]],
+            centres=[Membership.of(m) for m in row["centres"]],
+        )
+
+    @strawberry.field(description="The education authority governing the network")
+    async def governing_body(self, info: Info) -> Organization | None:
+        return await info.context["loaders"]["organization"].load(str(self.governing_body_id))
+
+    @strawberry.field
+    async def coordinator(self, info: Info) -> Organization | None:
+        if self.coordinator_id is None:
+            return None
+        return await info.context["loaders"]["organization"].load(str(self.coordinator_id))
+
+
+@strawberry.type
+class NetworkEdge:
+    cursor: str
+    node: Network
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -96,6 +182,12 @@ class OrganizationEdge:
 @strawberry.type
 class OrganizationConnection:
     edges: list[OrganizationEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class NetworkConnection:
+    edges: list[NetworkEdge]
     page_info: PageInfo
 
 
@@ -148,6 +240,39 @@ class Query:
                 end_cursor=page["pageInfo"]["endCursor"],
             ),
         )
+
+    @strawberry.field(description="Networks with their members and centres, by name (at most 100 a page)")
+    async def networks(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        level: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> NetworkConnection:
+        data = await subgraphs(info).query(
+            "registry",
+            "query($region: String, $level: String, $first: Int!, $after: String) {"
+            " networks(regionCode: $region, level: $level, first: $first, after: $after) {"
+            f" edges {{ cursor node {{ {NETWORK_FIELDS} }} }}"
+            " pageInfo { hasNextPage endCursor } } }",
+            {"region": region_code, "level": level, "first": first, "after": after},
+        )
+        page = data["networks"]
+        return NetworkConnection(
+            edges=[
+                NetworkEdge(cursor=edge["cursor"], node=Network.of(edge["node"])) for edge in page["edges"]
+            ],
+            page_info=PageInfo(
+                has_next_page=page["pageInfo"]["hasNextPage"],
+                end_cursor=page["pageInfo"]["endCursor"],
+            ),
+        )
+
+    @strawberry.field(description="One network with its members and centres")
+    async def network(self, info: Info, id: strawberry.ID) -> Network | None:
+        rows = await subgraphs(info).entities("registry", "Network", [{"id": str(id)}], NETWORK_FIELDS)
+        return Network.of(rows[0]) if rows and rows[0] else None
 
     @strawberry.field(description="Network figures of every region that has any")
     async def region_summaries(self, info: Info) -> list[RegionSummary]:
