@@ -10,6 +10,7 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 
 from . import demo
+from .importing import cli as importing
 from .schema import schema
 from .settings import RegistrySettings
 
@@ -28,4 +29,5 @@ ENTRY = ServiceEntry(
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
     seed=demo.load,
+    commands={"import": importing.COMMAND},
 )

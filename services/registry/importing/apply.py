@@ -1,0 +1,532 @@
+"""Upserting imported rows through the registry's domain functions.
+
+Nothing here writes a table itself: a new organization is registered, a known one updated, a
+membership joined or ended by the same functions the subgraph calls, so every change records
+its event and every rule applies. What the importers add is finding what a row refers to (by
+ИНН or the assessment-system code, a few queries per chunk) and telling created, updated and
+unchanged apart — an unchanged row calls nothing that writes, so it emits no event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from setka_runtime.errors import DomainError
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import educators, networks, rules
+from ..models import Educator, Employment, Municipality, Network, Organization, Region
+from ..organizations import (
+    RegisterOrganization,
+    UpdateOrganization,
+    register_organization,
+    update_organization,
+)
+from .engine import Outcome, RowImporter
+from .mapping import (
+    MEMBERSHIP_ROLES,
+    ORGANIZATION_KINDS,
+    QUALIFICATION_CATEGORIES,
+    ImportKind,
+    digits,
+    parse_date,
+    split_list,
+    vocabulary_value,
+)
+
+_SHORT_NAME_LIMIT = 200
+
+
+def _inn(record: dict[str, str], name: str, *, field: str) -> str | None:
+    text = record.get(name)
+    return rules.check_inn(digits(text, width=10), field=field) if text else None
+
+
+def _code(record: dict[str, str], name: str, *, field: str) -> str | None:
+    text = record.get(name)
+    return rules.check_school_code(text, field=field) if text else None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a chunk's rows refer to, as plain values (never ORM objects a rollback could expire)."""
+
+    by_inn: dict[str, uuid.UUID] = field(default_factory=dict)
+    by_code: dict[str, uuid.UUID] = field(default_factory=dict)
+    loaded: list[Organization] = field(default_factory=list)
+    """Held so the session's (weak) identity map keeps them for the domain functions' lookups."""
+
+    def find(self, inn: str | None, code: str | None) -> uuid.UUID | None:
+        """The organization with this ИНН or code; a row naming two different ones is refused."""
+        by_inn = self.by_inn.get(inn) if inn else None
+        by_code = self.by_code.get(code) if code else None
+        if by_inn and by_code and by_inn != by_code:
+            raise DomainError(
+                f"ИНН {inn} and code {code} belong to two different registered organizations",
+                field="schoolCode",
+            )
+        return by_inn or by_code
+
+
+async def _organizations(
+    session: AsyncSession, inns: set[str], codes: set[str], *, include_archived: bool = True
+) -> _Known:
+    """One query for a chunk; the rows also land in the session, so the domain functions that
+    look an organization up by id find it there without another query."""
+    known = _Known()
+    if not inns and not codes:
+        return known
+    conditions = []
+    if inns:
+        conditions.append(Organization.inn.in_(inns))
+    if codes:
+        conditions.append(Organization.school_code.in_(codes))
+    query = select(Organization).where(or_(*conditions))
+    if not include_archived:
+        query = query.where(Organization.archived_at.is_(None))
+    known.loaded.extend((await session.scalars(query)).all())
+    for organization in known.loaded:
+        if organization.inn:
+            known.by_inn[organization.inn] = organization.id
+        if organization.school_code:
+            known.by_code[organization.school_code] = organization.id
+    return known
+
+
+# ---------------------------------------------------------------------------------------------
+# organizations
+
+
+@dataclass(frozen=True)
+class OrganizationRow:
+    """One organization as the file gives it; ``None`` means the file says nothing about it."""
+
+    full_name: str
+    short_name: str | None
+    kind: str | None
+    region: str | None
+    municipality: str | None
+    inn: str | None
+    ogrn: str | None
+    school_code: str | None
+    address: str | None
+    website: str | None
+    email: str | None
+    phone: str | None
+
+
+class OrganizationImporter(RowImporter[OrganizationRow]):
+    """Registers organizations not yet known and updates known ones, found by ИНН or code."""
+
+    kind = ImportKind.organizations
+
+    def __init__(self) -> None:
+        self._known = _Known()
+        self._regions: dict[str, str] | None = None
+        self._municipalities: dict[tuple[str, str], uuid.UUID] = {}
+
+    def parse(self, record: dict[str, str]) -> OrganizationRow:
+        inn = _inn(record, "inn", field="inn")
+        code = _code(record, "school_code", field="schoolCode")
+        if not inn and not code:
+            raise DomainError("a row needs an ИНН or a school code to be matched on", field="inn")
+        full_name = rules.check_name(record.get("full_name", ""), field="fullName", limit=500)
+        kind = record.get("kind")
+        ogrn = record.get("ogrn")
+        return OrganizationRow(
+            full_name=full_name,
+            short_name=record.get("short_name"),
+            kind=vocabulary_value(ORGANIZATION_KINDS, kind, field="kind") if kind else None,
+            region=record.get("region_code"),
+            municipality=record.get("municipality"),
+            inn=inn,
+            ogrn=rules.check_ogrn(digits(ogrn, width=13)) if ogrn else None,
+            school_code=code,
+            address=record.get("address"),
+            website=record.get("website"),
+            email=record.get("email"),
+            phone=record.get("phone"),
+        )
+
+    def keys(self, value: OrganizationRow) -> Sequence[tuple[str, Hashable]]:
+        keys: list[tuple[str, Hashable]] = []
+        if value.inn:
+            keys.append(("inn", value.inn))
+        if value.school_code:
+            keys.append(("school_code", value.school_code))
+        return keys
+
+    async def prepare(self, session: AsyncSession, rows: Sequence[OrganizationRow]) -> None:
+        if self._regions is None:
+            self._regions = {
+                rules.fold(name): code
+                for code, name in (await session.execute(select(Region.code, Region.name)))
+            }
+            for ident, region_code, name in await session.execute(
+                select(Municipality.id, Municipality.region_code, Municipality.name)
+            ):
+                self._municipalities[(region_code, rules.fold(name))] = ident
+        self._known = await _organizations(
+            session, {r.inn for r in rows if r.inn}, {r.school_code for r in rows if r.school_code}
+        )
+
+    def _region_code(self, row: OrganizationRow) -> str:
+        """Given as a code or a name; otherwise the tax region in the ИНН or the code's digits."""
+        if row.region:
+            text = row.region.strip()
+            if text.isdigit():
+                return rules.check_region_code(text.zfill(2))
+            code = (self._regions or {}).get(rules.fold(text))
+            if code is None:
+                raise DomainError(f"unknown region {text!r}: give its code, e.g. 39", field="regionCode")
+            return code
+        if row.inn:
+            return row.inn[:2]
+        assert row.school_code is not None
+        return row.school_code[3:5]
+
+    async def apply(self, session: AsyncSession, value: OrganizationRow) -> Outcome:
+        existing = self._known.find(value.inn, value.school_code)
+        if existing is None:
+            organization = await register_organization(
+                session,
+                RegisterOrganization(
+                    full_name=value.full_name,
+                    short_name=value.short_name or _shortened(value.full_name),
+                    kind=value.kind or "school",
+                    region_code=self._region_code(value),
+                    municipality=value.municipality,
+                    inn=value.inn,
+                    ogrn=value.ogrn,
+                    school_code=value.school_code,
+                    address=value.address,
+                    website=value.website,
+                    email=value.email,
+                    phone=value.phone,
+                ),
+            )
+            # a later row of the same chunk can not name it again (duplicates are refused), but
+            # keep the chunk's view true anyway
+            if organization.inn:
+                self._known.by_inn[organization.inn] = organization.id
+            if organization.school_code:
+                self._known.by_code[organization.school_code] = organization.id
+            return Outcome.created
+        organization = await session.get(Organization, existing)
+        assert organization is not None
+        stamp = organization.updated_at
+        updated = await update_organization(
+            session,
+            UpdateOrganization(
+                organization_id=existing,
+                full_name=value.full_name,
+                short_name=value.short_name,
+                kind=value.kind,
+                municipality_id=self._municipality_id(organization, value.municipality),
+                inn=value.inn,
+                ogrn=value.ogrn,
+                school_code=value.school_code,
+                address=value.address,
+                website=value.website,
+                email=value.email,
+                phone=value.phone,
+            ),
+        )
+        return Outcome.unchanged if updated.updated_at == stamp else Outcome.updated
+
+    def _municipality_id(self, organization: Organization, name: str | None) -> uuid.UUID | None:
+        """A known municipality to move the organization to; ``None`` when nothing moves."""
+        if not name or rules.fold(name) == rules.fold(organization.municipality or ""):
+            return None
+        ident = self._municipalities.get((organization.region_code, rules.fold(name)))
+        if ident is None:
+            raise DomainError(
+                f"unknown municipality {name!r} in region {organization.region_code}; load it first",
+                field="municipality",
+            )
+        return ident
+
+
+def _shortened(full_name: str) -> str:
+    return full_name if len(full_name) <= _SHORT_NAME_LIMIT else full_name[: _SHORT_NAME_LIMIT - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# memberships
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    network: str
+    organization_inn: str | None
+    organization_code: str | None
+    role: str
+    joined_on: date | None
+    left_on: date | None
+
+
+class MembershipImporter(RowImporter[MembershipRow]):
+    """Joins organizations to networks (found by name) in a role, or ends their membership.
+
+    A row that matches a membership already recorded (same network, organization and role,
+    and the same joining date when the file gives one) changes nothing unless it adds a date
+    of leaving.
+    """
+
+    kind = ImportKind.memberships
+
+    def __init__(self, *, today: date | None = None) -> None:
+        self._today = today or date.today()
+        self._networks: dict[str, uuid.UUID] | None = None
+        self._known = _Known()
+
+    def parse(self, record: dict[str, str]) -> MembershipRow:
+        inn = _inn(record, "organization_inn", field="organizationInn")
+        code = _code(record, "organization_code", field="organizationCode")
+        if not inn and not code:
+            raise DomainError("a row needs the organization's ИНН or code", field="organizationInn")
+        joined = record.get("joined_on")
+        left = record.get("left_on")
+        return MembershipRow(
+            network=rules.check_name(record.get("network", ""), field="network", limit=500),
+            organization_inn=inn,
+            organization_code=code,
+            role=vocabulary_value(MEMBERSHIP_ROLES, record.get("role", ""), field="role"),
+            joined_on=parse_date(joined, field="joinedOn") if joined else None,
+            left_on=parse_date(left, field="leftOn") if left else None,
+        )
+
+    def keys(self, value: MembershipRow) -> Sequence[tuple[str, Hashable]]:
+        who = value.organization_inn or value.organization_code
+        return [("membership", f"{rules.fold(value.network)} / {who} / {value.role} / {value.joined_on}")]
+
+    async def prepare(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
+        if self._networks is None:
+            self._networks = {}
+            for ident, name in await session.execute(select(Network.id, Network.name)):
+                self._networks[rules.fold(name)] = ident
+        self._known = await _organizations(
+            session,
+            {r.organization_inn for r in rows if r.organization_inn},
+            {r.organization_code for r in rows if r.organization_code},
+        )
+
+    async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:
+        network_id = (self._networks or {}).get(rules.fold(value.network))
+        if network_id is None:
+            raise DomainError(f"no network named {value.network!r}; create it first", field="network")
+        organization_id = self._known.find(value.organization_inn, value.organization_code)
+        if organization_id is None:
+            who = (
+                f"ИНН {value.organization_inn}"
+                if value.organization_inn
+                else f"code {value.organization_code}"
+            )
+            raise DomainError(
+                f"no organization with {who}; import the organizations first", field="organization"
+            )
+        same = [
+            m
+            for m in await networks.memberships_in(session, network_id, organization_id)
+            if m.role == value.role and (value.joined_on is None or m.joined_on == value.joined_on)
+        ]
+        if same:
+            membership = same[-1]
+            if value.left_on is None or value.left_on == membership.left_on:
+                return Outcome.unchanged
+            if membership.left_on is not None:
+                raise DomainError(
+                    f"the membership already ended on {membership.left_on.isoformat()}", field="leftOn"
+                )
+            await networks.leave_network(session, membership.id, value.left_on)
+            return Outcome.updated
+        await networks.join_network(
+            session,
+            networks.JoinNetwork(
+                network_id=network_id,
+                organization_id=organization_id,
+                role=value.role,
+                joined_on=value.joined_on or self._today,
+                left_on=value.left_on,
+            ),
+        )
+        return Outcome.created
+
+
+# ---------------------------------------------------------------------------------------------
+# educators
+
+
+@dataclass(frozen=True)
+class EducatorRow:
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    position: str
+    subjects: list[str] | None
+    qualification_category: str | None
+    external_id: str | None
+    organization_inn: str | None
+    organization_code: str | None
+
+    @property
+    def search(self) -> str:
+        return rules.search_key(self.last_name, self.first_name, self.middle_name)
+
+
+def _split_name(full_name: str) -> tuple[str, str, str | None]:
+    """«Иванова Мария Петровна» → (last, first, middle); «… Гасан оглы» keeps the rest as middle."""
+    parts = full_name.split()
+    if len(parts) < 2:
+        raise DomainError("the full name needs at least a surname and a first name", field="fullName")
+    return parts[0], parts[1], " ".join(parts[2:]) or None
+
+
+class EducatorImporter(RowImporter[EducatorRow]):
+    """Registers educators with their post, or updates them; found by their external id if the
+    file has one, otherwise by the same full name among the people working at the organization.
+
+    Without an external id a person working at two organizations becomes two records: nothing in
+    such a file says they are one person.
+    """
+
+    kind = ImportKind.educators
+
+    def __init__(self) -> None:
+        self._known = _Known()
+        self._by_external: dict[str, uuid.UUID] = {}
+        self._by_name: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+        self._posts: set[tuple[uuid.UUID, uuid.UUID]] = set()
+
+    def parse(self, record: dict[str, str]) -> EducatorRow:
+        inn = _inn(record, "organization_inn", field="organizationInn")
+        code = _code(record, "organization_code", field="organizationCode")
+        if not inn and not code:
+            raise DomainError("a row needs the organization's ИНН or code", field="organizationInn")
+        if record.get("full_name"):
+            last, first, middle = _split_name(record["full_name"])
+        else:
+            last = record.get("last_name", "")
+            first = record.get("first_name", "")
+            middle = record.get("middle_name")
+            if not last or not first:
+                raise DomainError("a surname and a first name are needed", field="firstName")
+        category = record.get("qualification_category")
+        subjects = record.get("subjects")
+        return EducatorRow(
+            last_name=rules.check_name(last, field="lastName", limit=100),
+            first_name=rules.check_name(first, field="firstName", limit=100),
+            middle_name=rules.optional_text(middle, field="middleName", limit=100),
+            position=rules.check_name(record.get("position") or "учитель", field="position", limit=200),
+            subjects=rules.normalize_subjects(split_list(subjects)) if subjects else None,
+            qualification_category=(
+                vocabulary_value(QUALIFICATION_CATEGORIES, category, field="qualificationCategory")
+                if category
+                else None
+            ),
+            external_id=rules.optional_text(record.get("external_id"), field="externalId", limit=100),
+            organization_inn=inn,
+            organization_code=code,
+        )
+
+    def keys(self, value: EducatorRow) -> Sequence[tuple[str, Hashable]]:
+        who = value.external_id or value.search
+        where = value.organization_inn or value.organization_code
+        return [("educator", f"{who} @ {where}")]
+
+    async def prepare(self, session: AsyncSession, rows: Sequence[EducatorRow]) -> None:
+        self._known = await _organizations(
+            session,
+            {r.organization_inn for r in rows if r.organization_inn},
+            {r.organization_code for r in rows if r.organization_code},
+            include_archived=False,
+        )
+        organizations = set(self._known.by_inn.values()) | set(self._known.by_code.values())
+        externals = {r.external_id for r in rows if r.external_id}
+        self._by_external = {}
+        if externals:
+            query = select(Educator.external_id, Educator.id).where(Educator.external_id.in_(externals))
+            self._by_external = {ext: ident for ext, ident in (await session.execute(query)).all() if ext}
+        self._by_name = {}
+        self._posts = set()
+        if organizations:
+            current = (
+                select(Employment.organization_id, Educator.search_text, Educator.id)
+                .join(Educator, Educator.id == Employment.educator_id)
+                .where(Employment.organization_id.in_(organizations), Employment.ended_on.is_(None))
+            )
+            for organization_id, search, ident in (await session.execute(current)).all():
+                self._by_name.setdefault((organization_id, search), ident)
+                self._posts.add((ident, organization_id))
+        if self._by_external:
+            posts = select(Employment.educator_id, Employment.organization_id).where(
+                Employment.educator_id.in_(self._by_external.values()), Employment.ended_on.is_(None)
+            )
+            self._posts.update((e, o) for e, o in (await session.execute(posts)).all())
+
+    async def apply(self, session: AsyncSession, value: EducatorRow) -> Outcome:
+        organization_id = self._known.find(value.organization_inn, value.organization_code)
+        if organization_id is None:
+            who = (
+                f"ИНН {value.organization_inn}"
+                if value.organization_inn
+                else f"code {value.organization_code}"
+            )
+            raise DomainError(
+                f"no active organization with {who}; import the organizations first", field="organization"
+            )
+        if value.external_id:
+            existing = self._by_external.get(value.external_id)
+        else:
+            existing = self._by_name.get((organization_id, value.search))
+        if existing is None:
+            educator = await educators.register_educator(
+                session,
+                educators.RegisterEducator(
+                    last_name=value.last_name,
+                    first_name=value.first_name,
+                    middle_name=value.middle_name,
+                    qualification_category=value.qualification_category or "none",
+                    subjects=value.subjects or [],
+                    posts=[educators.Post(organization_id=organization_id, position=value.position)],
+                    external_id=value.external_id,
+                ),
+            )
+            if value.external_id:
+                self._by_external[value.external_id] = educator.id
+            self._posts.add((educator.id, organization_id))
+            return Outcome.created
+        educator = await session.get(Educator, existing)
+        assert educator is not None
+        stamp = educator.updated_at
+        await educators.update_educator(
+            session,
+            educators.UpdateEducator(
+                educator_id=existing,
+                last_name=value.last_name,
+                first_name=value.first_name,
+                middle_name=value.middle_name,
+                qualification_category=value.qualification_category,
+                subjects=value.subjects,
+            ),
+        )
+        if (existing, organization_id) not in self._posts:
+            await educators.employ(
+                session, existing, educators.Post(organization_id=organization_id, position=value.position)
+            )
+            self._posts.add((existing, organization_id))
+        return Outcome.unchanged if educator.updated_at == stamp else Outcome.updated
+
+
+def importer_for(kind: ImportKind) -> RowImporter[Any]:
+    """A fresh importer (its caches belong to one run)."""
+    if kind == ImportKind.organizations:
+        return OrganizationImporter()
+    if kind == ImportKind.educators:
+        return EducatorImporter()
+    return MembershipImporter()
