@@ -94,7 +94,7 @@ class Deferrals:
     def attach(self, consumer: GuardedConsumer) -> None:
         """Let ``consumer`` defer its messages here (and be handed them back)."""
         consumer.deferrals = self
-        self._consumers[consumer.group + "\x00" + consumer.topic] = consumer
+        self._consumers[f"{consumer.group}|{consumer.topic}"] = consumer
 
     async def defer(
         self, consumer: GuardedConsumer, value: bytes, headers: Mapping[str, str], reason: str, origin: Any
@@ -102,7 +102,7 @@ class Deferrals:
         """Store (or re-schedule) a message that is waiting; dead-letter it once it waited too long."""
         now = datetime.now(UTC)
         event_id = headers.get("ce_id", "")
-        name = consumer.group + "\x00" + consumer.topic
+        name = f"{consumer.group}|{consumer.topic}"
         async with self._db.session() as session, session.begin():
             row = (
                 await session.execute(

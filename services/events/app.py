@@ -7,6 +7,8 @@ from pathlib import Path
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
 from setka_runtime.deferred import Deferrals
+from setka_runtime.kafka import GuardedConsumer
+from setka_runtime.routing import SharedSubscription
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
@@ -18,18 +20,31 @@ from .settings import EventsSettings
 
 
 def build(settings: EventsSettings) -> Service:
+    """The registry copy and the inbound topics share one subscription of the group ``setka.events``."""
     service = Service.create(settings, topics=[topics.EVENTS])
-    service.consume(topics.REGISTRY, HANDLERS)
+    group = f"setka.{settings.service_name}"
     deferrals = Deferrals(
         service.db,
         max_wait_seconds=settings.unknown_wait_seconds,
         first_retry_seconds=settings.unknown_retry_seconds,
     )
-    for topic, handlers in INBOUND.items():
-        service.consume(topic, handlers, group=f"setka.events.{topic}")
-        consumer = service.consumers[-1]
-        consumer.reject_unknown_types = True
-        deferrals.attach(consumer)
+    consumers = []
+    for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():
+        consumer = GuardedConsumer(
+            topic=topic,
+            group=group,
+            db=service.db,
+            broker=service.broker,
+            handlers=handlers,
+            max_attempts=settings.consumer_max_attempts,
+            backoff_seconds=settings.consumer_backoff_seconds,
+        )
+        if topic in INBOUND:
+            consumer.reject_unknown_types = True  # an integrator's typo must not vanish silently
+            deferrals.attach(consumer)
+        consumers.append(consumer)
+    SharedSubscription(service.broker, group, consumers).subscribe()
+    service.consumers.extend(consumers)
 
     async def retry_waiting() -> None:
         await service.connected.wait()  # dead-lettering needs the broker
