@@ -1,5 +1,5 @@
 # The project's verbs. Each is a one-liner over a script; nothing lives only here.
-.PHONY: env run test test-fast lint format token clean
+.PHONY: env run test test-fast lint format token clean docs
 
 env:
 	@scripts/bootstrap.sh
@@ -19,6 +19,9 @@ lint: env
 
 format: env
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+docs: env
+	.venv/bin/python -m setka_contracts.asyncapi docs/asyncapi.json
 
 token: env
 	.venv/bin/python -m gateway token --role regional_admin
