@@ -139,6 +139,7 @@ class DemoResource:
 
 @dataclass(frozen=True)
 class DemoAgreement:
+    network: str
     number: str
     signed_on: date
     parties: tuple[str, ...]
@@ -149,6 +150,7 @@ class DemoAgreement:
 
 @dataclass(frozen=True)
 class DemoRegulation:
+    network: str
     kind: str
     number: str
     issued_on: date
@@ -160,6 +162,7 @@ class DemoRegulation:
 @dataclass(frozen=True)
 class DemoInteractionGroup:
     network: str
+    name: str
     purpose: str
     organizations: tuple[str, ...]
     educators: tuple[str, ...]
@@ -552,7 +555,7 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
         "Минобр КО",
         "education_authority",
         KALININGRAD,
-        "г. Калининград",
+        "городской округ «Город Калининград»",
         "г. Калининград",
         inn_prefix="3906",
     )
@@ -730,11 +733,11 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
         date(2021, 3, 1),
     )
     memberships: list[DemoMembership] = [
-        DemoMembership(baltiysk_net.key, authority.key, "coordinator", baltiysk_net.started_on),
-        DemoMembership(baltiysk_net.key, office.key, "methodological_support", baltiysk_net.started_on),
+        # the methodological office coordinates the district's network (приказ № 474)
+        DemoMembership(baltiysk_net.key, office.key, "coordinator", baltiysk_net.started_on),
         DemoMembership(baltiysk_net.key, house.key, "partner", date(2018, 9, 1)),
+        # КРИПКРО coordinates the republic's network (приказ № 52); the ministry governs it
         DemoMembership(kalmykia_net.key, institute.key, "coordinator", kalmykia_net.started_on),
-        DemoMembership(kalmykia_net.key, ministry.key, "methodological_support", kalmykia_net.started_on),
     ]
     today = date(2025, 9, 1)
     centres: dict[str, list[str]] = {baltiysk_net.key: [], kalmykia_net.key: []}
@@ -838,6 +841,7 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
             signed = date(2024, 8, 20) + timedelta(days=index)
             agreements.append(
                 DemoAgreement(
+                    network.key,
                     f"{number}-СВ/2024",
                     signed,
                     (centre_key, *assigned),
@@ -849,6 +853,7 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
 
     regulations = (
         DemoRegulation(
+            baltiysk_net.key,
             "order",
             "474",
             date(2017, 8, 10),
@@ -858,6 +863,7 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
             None,
         ),
         DemoRegulation(
+            baltiysk_net.key,
             "provision",
             "Приложение № 1 к приказу № 474",
             date(2017, 8, 10),
@@ -867,6 +873,7 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
             None,
         ),
         DemoRegulation(
+            kalmykia_net.key,
             "order",
             "52",
             date(2021, 3, 1),
@@ -888,7 +895,8 @@ def generate(seed: int = DEFAULT_SEED, *, scale: int = 1) -> DemoDataset:
             groups.append(
                 DemoInteractionGroup(
                     network.key,
-                    f"Районное методическое объединение учителей: {subject}",
+                    f"Методическое объединение учителей сети: {subject}",
+                    f"Взаимообучение и разбор результатов оценочных процедур по предмету «{subject}»",
                     tuple(members),
                     teachers,
                 )

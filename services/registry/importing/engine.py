@@ -101,7 +101,14 @@ class RowImporter(Protocol[Parsed]):
         ...
 
 
-_KEY_WORDS = {"inn": "ИНН", "school_code": "код ОО", "external_id": "идентификатор"}
+_KEY_WORDS = {
+    "inn": "ИНН",
+    "school_code": "код ОО",
+    "organization_inn": "ИНН ОО",
+    "organization_code": "код ОО",
+    "external_id": "идентификатор",
+    "full_name": "наименование",
+}
 
 
 async def run_import(
@@ -146,10 +153,11 @@ async def run_import(
             break
         line = last_line = source.line
         summary.read += 1
+        record = header.record(source.cells)
         try:
-            value = importer.parse(header.record(source.cells))
+            value = importer.parse(record)
         except DomainError as error:
-            summary.rejections.append(Rejection(line, error.message, error.field))
+            summary.rejections.append(Rejection(line, error.message, error.field, _raw_key(record)))
             if progress:
                 progress(1)
             continue
@@ -169,6 +177,19 @@ async def run_import(
     summary.committed_through_line = max(summary.committed_through_line, last_line)
     summary.rejections.sort(key=lambda r: r.line)
     return summary
+
+
+_IDENTIFYING = ("inn", "school_code", "organization_inn", "organization_code", "external_id", "full_name")
+
+
+def _raw_key(record: dict[str, str]) -> str | None:
+    """What identifies a row that could not be parsed, as the file wrote it."""
+    return (
+        "; ".join(
+            f"{_KEY_WORDS.get(name, name)} {record[name]}" for name in _IDENTIFYING if record.get(name)
+        )[:200]
+        or None
+    )
 
 
 def _describe(keys: Sequence[tuple[str, Hashable]]) -> str | None:
