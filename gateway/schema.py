@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -327,9 +328,9 @@ def build_schema(settings: GatewaySettings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            MaskErrors(should_mask_error=lambda error: not _visible(error)),
+            partial(QueryDepthLimiter, max_depth=settings.max_depth),
+            partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+            partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+            partial(MaskErrors, should_mask_error=lambda error: not _visible(error)),
         ],
     )
