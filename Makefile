@@ -1,5 +1,5 @@
 # The project's verbs. Each is a one-liner over a script; nothing lives only here.
-.PHONY: env run test test-fast lint format token clean docs
+.PHONY: env run test test-fast bench lint format token clean docs
 
 env:
 	@scripts/bootstrap.sh
@@ -13,6 +13,10 @@ test: env
 
 test-fast: env
 	.venv/bin/python -m pytest -m unit
+
+bench: env
+	@scripts/ensure-postgres.sh
+	.venv/bin/python -m benchmarks
 
 lint: env
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

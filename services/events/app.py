@@ -65,4 +65,5 @@ ENTRY = ServiceEntry(
     settings=EventsSettings,
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
+    seed=demo.load,
 )

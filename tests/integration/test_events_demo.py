@@ -1,0 +1,62 @@
+"""The demo year is derived from the registry's own demo data, through the events' local copy."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from setka_contracts import EVENT_TYPES, CloudEvent
+from setka_runtime.db import Database
+from setka_runtime.tables import outbox
+from sqlalchemy import func, select
+
+from services.events import demo
+from services.events.models import Activity, AssessmentResult, Attendance, KnownNetwork, Plan, Training
+from services.events.registry_copy import HANDLERS
+from services.registry.demo import loading as registry_demo
+from tests.conftest import DatabaseFactory
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_demo_year_is_built_on_the_registry_demo_and_loaded_once(databases: DatabaseFactory) -> None:
+    registry = Database(databases.create("demo_registry", migrate="registry"))
+    events = Database(databases.create("demo_events", migrate="events"))
+    try:
+        assert await registry_demo.load(registry) > 0
+        async with registry.session() as session:
+            rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()
+        handlers = {model.event_type: (model, handler) for model, handler in HANDLERS.items()}
+        async with events.session() as session, session.begin():
+            for row in rows:  # what the events service would consume from setka.registry
+                if row.event_type in handlers:
+                    model, handler = handlers[row.event_type]
+                    data = model.model_validate(json.loads(row.payload))
+                    await handler(session, data, CloudEvent(type=row.event_type, source=row.source, data={}))
+
+        loaded = await demo.load(events, today=date(2026, 11, 22))
+        assert loaded > 100
+        assert await demo.load(events, today=date(2026, 11, 22)) == 0
+
+        async def count(model: Any, *where: Any) -> int:
+            async with events.session() as session:
+                return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+        networks = await count(KnownNetwork)
+        assert networks >= 2
+        assert await count(Plan, Plan.status == "in_progress") == networks
+        assert await count(Activity, Activity.status == "reported") > 10
+        assert await count(Activity, Activity.status == "announced") > 0
+        assert await count(Activity, Activity.status == "cancelled") == networks
+        assert await count(Attendance) > 50
+        assert await count(AssessmentResult) > 20
+        assert await count(Training) > 0
+        async with events.session() as session:
+            types = set((await session.scalars(select(outbox.c.event_type))).all())
+        assert {"setka.events.activity.reported.v1", "setka.events.assessment.recorded.v1"} <= types
+        assert types <= set(EVENT_TYPES)
+    finally:
+        await registry.dispose()
+        await events.dispose()
