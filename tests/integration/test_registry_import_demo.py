@@ -61,3 +61,31 @@ async def test_demo_loads_into_an_empty_registry_once(service_databases: dict[st
         assert "г. Элиста" in centres
     finally:
         await db.dispose()
+
+
+async def test_national_scale_rows_load_in_bulk_and_are_found_by_the_registry_queries(
+    service_databases: dict[str, str],
+) -> None:
+    from services.registry import educators, organizations
+    from services.registry.demo.bulk import load_national
+
+    db = Database(service_databases["registry"])
+    try:
+        counts = await load_national(db, organizations=2_000, educators=6_000)
+        assert (counts.organizations, counts.educators, counts.employments) == (2_000, 6_000, 6_000)
+        async with db.session() as session:
+            low = await organizations.list_organizations(
+                session, organizations.OrganizationFilter(status="low_results"), first=100, after=None
+            )
+            found = await organizations.list_organizations(
+                session, organizations.OrganizationFilter(search="школа № 3"), first=5, after=None
+            )
+            someone = await session.scalar(select(Organization.id).where(Organization.inn.is_not(None)))
+            staff = await educators.list_educators(
+                session, educators.EducatorFilter(organization_id=someone), first=100, after=None
+            )
+        assert len(low.rows) == 100 and low.has_next_page
+        assert found.rows and all("школа" in o.search_text and "3" in o.search_text for o in found.rows)
+        assert staff.rows
+    finally:
+        await db.dispose()
