@@ -284,3 +284,22 @@ async def test_dry_run_writes_nothing(registry: Database, tmp_path: Path) -> Non
     assert await count(registry, Organization) == 0
     assert await count(registry, outbox) == 0
     assert await count(registry, OrganizationStatus) == 0
+
+
+async def test_school_statuses_come_in_with_the_organizations(registry: Database, tmp_path: Path) -> None:
+    header = ["ИНН", "Полное наименование", "Статус", "Дата включения"]
+    rows: list[list[Any]] = [
+        ["0800000017", "МКОУ «Уластинская СОШ» (демо)", "ШНОР, ШФНСУ", "01.09.2022"],
+        ["0800000024", "МБОУ «ЭСОШ № 3» (демо)", "стабильные результаты", "01.09.2020"],
+        ["0814000000", "МКОУ «Адыковская СОШ» (демо)", "ШНОР; стабильные результаты", "01.09.2022"],
+    ]
+    path = write_rows(tmp_path / "statuses.csv", header, rows, encoding="cp1251")
+    first = await import_file(registry, path, ImportKind.organizations)
+    assert (first.created, first.rejected) == (2, 1)
+    assert first.rejections[0].line == 4 and "cannot both hold" in first.rejections[0].reason
+    assert await count(registry, OrganizationStatus) == 3
+    events = await count(registry, outbox)
+
+    again = await import_file(registry, path, ImportKind.organizations)
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 2, 1)
+    assert (await count(registry, OrganizationStatus), await count(registry, outbox)) == (3, events)

@@ -11,6 +11,7 @@ from services.registry.importing.mapping import (
     MEMBERSHIP_ROLES,
     ORGANIZATION_KINDS,
     QUALIFICATION_CATEGORIES,
+    SCHOOL_STATUSES,
     ImportKind,
     UnmappableHeader,
     digits,
@@ -92,6 +93,9 @@ def test_a_header_without_a_needed_column_is_refused(
         (MEMBERSHIP_ROLES, "ШНОР", "supported"),
         (QUALIFICATION_CATEGORIES, "Высшая", "highest"),
         (QUALIFICATION_CATEGORIES, "соответствие занимаемой должности", "none"),
+        (SCHOOL_STATUSES, "ШНОР", "low_results"),
+        (SCHOOL_STATUSES, "ШФНСУ", "adverse_social_conditions"),
+        (SCHOOL_STATUSES, "Стабильные результаты", "stable_results"),
     ],
 )
 def test_cell_vocabularies(table: dict[str, str], text: str, value: str) -> None:

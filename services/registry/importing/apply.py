@@ -19,7 +19,7 @@ from setka_runtime.errors import DomainError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import educators, networks, rules
+from .. import educators, networks, rules, statuses
 from ..models import Educator, Employment, Municipality, Network, Organization, Region
 from ..organizations import (
     RegisterOrganization,
@@ -32,6 +32,7 @@ from .mapping import (
     MEMBERSHIP_ROLES,
     ORGANIZATION_KINDS,
     QUALIFICATION_CATEGORIES,
+    SCHOOL_STATUSES,
     ImportKind,
     digits,
     parse_date,
@@ -118,6 +119,9 @@ class OrganizationRow:
     website: str | None
     email: str | None
     phone: str | None
+    statuses: tuple[str, ...] = ()
+    """School statuses (ШНОР, ШФНСУ, stable results) the school holds from ``status_since``."""
+    status_since: date | None = None
 
 
 class OrganizationImporter(RowImporter[OrganizationRow]):
@@ -125,7 +129,8 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
 
     kind = ImportKind.organizations
 
-    def __init__(self) -> None:
+    def __init__(self, *, today: date | None = None) -> None:
+        self._today = today or date.today()
         self._known = _Known()
         self._regions: dict[str, str] | None = None
         self._municipalities: dict[tuple[str, str], uuid.UUID] = {}
@@ -138,6 +143,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         full_name = rules.check_name(record.get("full_name", ""), field="fullName", limit=500)
         kind = record.get("kind")
         ogrn = record.get("ogrn")
+        since = record.get("status_since")
         return OrganizationRow(
             full_name=full_name,
             short_name=record.get("short_name"),
@@ -151,6 +157,13 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
             website=record.get("website"),
             email=record.get("email"),
             phone=record.get("phone"),
+            statuses=tuple(
+                dict.fromkeys(
+                    vocabulary_value(SCHOOL_STATUSES, word, field="status")
+                    for word in split_list(record.get("statuses", ""))
+                )
+            ),
+            status_since=parse_date(since, field="statusSince") if since else None,
         )
 
     def keys(self, value: OrganizationRow) -> Sequence[tuple[str, Hashable]]:
@@ -216,6 +229,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
                 self._known.by_inn[organization.inn] = organization.id
             if organization.school_code:
                 self._known.by_code[organization.school_code] = organization.id
+            await self._enter_statuses(session, organization.id, value)
             return Outcome.created
         organization = await session.get(Organization, existing)
         assert organization is not None
@@ -237,7 +251,33 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
                 phone=value.phone,
             ),
         )
-        return Outcome.unchanged if updated.updated_at == stamp else Outcome.updated
+        entered = await self._enter_statuses(session, existing, value)
+        return Outcome.unchanged if updated.updated_at == stamp and not entered else Outcome.updated
+
+    async def _enter_statuses(
+        self, session: AsyncSession, organization_id: uuid.UUID, value: OrganizationRow
+    ) -> int:
+        """Enter the statuses the school does not hold on that date yet; returns how many.
+
+        A status that contradicts one held (low and stable results at once) is refused by the
+        rule, and the row with it.
+        """
+        if not value.statuses:
+            return 0
+        on = value.status_since or self._today
+        held = {s.value for s in await statuses.statuses_on(session, organization_id, on)}
+        entered = 0
+        for status in value.statuses:
+            if status in held:
+                continue
+            await statuses.enter_status(
+                session,
+                statuses.EnterStatus(
+                    organization_id=organization_id, status=status, entered_on=on, basis="импорт из файла"
+                ),
+            )
+            entered += 1
+        return entered
 
     def _municipality_id(self, organization: Organization, name: str | None) -> uuid.UUID | None:
         """A known municipality to move the organization to; ``None`` when nothing moves."""
