@@ -7,123 +7,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from setka_contracts import CloudEvent
 from setka_contracts.events import PlanStatus
-from setka_contracts.registry import (
-    EducatorEmployment,
-    EducatorRegistered,
-    MemberJoined,
-    MemberLeft,
-    NetworkCreated,
-    OrganizationRegistered,
-)
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
 from setka_runtime.tables import outbox
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.events import activities, mobility, participation, plans, registry_copy
+from services.events import activities, mobility, participation, plans
 from services.events.models import EventsModel
 from tests.conftest import DatabaseFactory
+from tests.integration.events_world import NOW, World, make_world
 
 pytestmark = pytest.mark.integration
-
-NOW = datetime.now(UTC)
-
-
-@dataclass
-class World:
-    """A network with a member host, an outsider, a member who left, and an educator of the host."""
-
-    db: Database
-    network: uuid.UUID
-    host: uuid.UUID
-    outsider: uuid.UUID
-    former: uuid.UUID
-    educator: uuid.UUID
-
-
-def _event(data: Any) -> CloudEvent:
-    return CloudEvent(type=data.event_type, source="/test", data=data.model_dump(mode="json"))
-
-
-async def _apply(session: AsyncSession, handler: Any, data: Any) -> None:
-    await handler(session, data, _event(data))
 
 
 @pytest.fixture(scope="module")
 async def world(databases: DatabaseFactory) -> AsyncIterator[World]:
-    db = Database(databases.create("events_rules", migrate="events"))
-    network, host, outsider, former, educator = (uuid.uuid4() for _ in range(5))
-    async with db.session() as session, session.begin():
-        for org, name in ((host, "Центр"), (outsider, "Чужая"), (former, "Бывшая")):
-            await _apply(
-                session,
-                registry_copy.organization_registered,
-                OrganizationRegistered(
-                    organization_id=org,
-                    full_name=name,
-                    short_name=name,
-                    kind="school",
-                    region_code="39",
-                    registered_at=NOW,
-                ),
-            )
-        await _apply(
-            session,
-            registry_copy.network_created,
-            NetworkCreated(
-                network_id=network,
-                name="Сеть (тест)",
-                level="municipal",
-                region_code="39",
-                governing_body_id=outsider,
-                started_on=date(2020, 1, 1),
-            ),
-        )
-        for org in (host, former):
-            await _apply(
-                session,
-                registry_copy.member_joined,
-                MemberJoined(
-                    network_id=network,
-                    membership_id=uuid.uuid4(),
-                    organization_id=org,
-                    role="partner",
-                    joined_on=date(2020, 1, 1),
-                ),
-            )
-        left = MemberLeft(
-            network_id=network,
-            membership_id=uuid.uuid4(),
-            organization_id=former,
-            role="supported",
-            joined_on=date(2019, 1, 1),
-            left_on=date(2020, 1, 1),
-        )
-        # «former» left its first membership; its second one starts the same day, so it is a member
-        await _apply(session, registry_copy.member_joined, left)
-        await _apply(
-            session,
-            registry_copy.educator_registered,
-            EducatorRegistered(
-                educator_id=educator,
-                last_name="Иванова",
-                first_name="Анна",
-                qualification_category="first",
-                employments=[
-                    EducatorEmployment(employment_id=uuid.uuid4(), organization_id=host, position="учитель")
-                ],
-            ),
-        )
-    yield World(db=db, network=network, host=host, outsider=outsider, former=former, educator=educator)
-    await db.dispose()
+    async for made in make_world(databases, "events_rules"):
+        yield made
 
 
 async def state(db: Database) -> dict[str, Any]:
