@@ -71,6 +71,9 @@ class Stack:
             env[f"{prefix}_PORT"] = str(self.ports[name])
             env[f"GATEWAY_{prefix}_URL"] = f"{self.service_url(name)}/graphql"
         env["GATEWAY_PORT"] = str(self.ports["gateway"])
+        if self.seed_demo:
+            # the events service derives its demo year from the registry's demo data, once it arrives
+            env.setdefault("EVENTS_SEED_DEMO", "1")
         return env
 
     def start(self) -> None:
