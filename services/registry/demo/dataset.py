@@ -505,6 +505,7 @@ class _Builder:
         subjects = SUBJECTS + (_KALMYK_SUBJECTS if org.region_code == KALMYKIA.code else ())
         for number in range(1, count + 1):
             last, first, middle, _ = _person(self.rng, kalmyk_share=kalmyk_share)
+            taught: tuple[str, ...] = ()
             if org.kind == "school":
                 if number == 1:
                     position, taught = "директор", ()

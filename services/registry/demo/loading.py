@@ -93,7 +93,7 @@ async def load_dataset(session: AsyncSession, dataset: DemoDataset) -> int:
     written += len(dataset.risk_profiles)
     educator_ids: dict[str, uuid.UUID] = {}
     for person in dataset.educators:
-        row = await educators.register_educator(
+        person_row = await educators.register_educator(
             session,
             educators.RegisterEducator(
                 last_name=person.last_name,
@@ -108,7 +108,7 @@ async def load_dataset(session: AsyncSession, dataset: DemoDataset) -> int:
                 external_id=f"demo-{person.key}",
             ),
         )
-        educator_ids[person.key] = row.id
+        educator_ids[person.key] = person_row.id
     written += len(dataset.educators)
     network_ids: dict[str, uuid.UUID] = {}
     for network in dataset.networks:
@@ -118,7 +118,7 @@ async def load_dataset(session: AsyncSession, dataset: DemoDataset) -> int:
             municipality = await reference.find_municipality(
                 session, region_code=governing.region_code, name=governing.municipality, municipality_id=None
             )
-        row = await networks.create_network(
+        network_row = await networks.create_network(
             session,
             networks.CreateNetwork(
                 name=network.name,
@@ -130,7 +130,7 @@ async def load_dataset(session: AsyncSession, dataset: DemoDataset) -> int:
                 municipality_id=municipality.id if municipality else None,
             ),
         )
-        network_ids[network.key] = row.id
+        network_ids[network.key] = network_row.id
     for membership in dataset.memberships:
         await networks.join_network(
             session,

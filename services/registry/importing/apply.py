@@ -231,9 +231,9 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
                 self._known.by_code[organization.school_code] = organization.id
             await self._enter_statuses(session, organization.id, value)
             return Outcome.created
-        organization = await session.get(Organization, existing)
-        assert organization is not None
-        stamp = organization.updated_at
+        current = await session.get(Organization, existing)
+        assert current is not None
+        stamp = current.updated_at
         updated = await update_organization(
             session,
             UpdateOrganization(
@@ -241,7 +241,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
                 full_name=value.full_name,
                 short_name=value.short_name,
                 kind=value.kind,
-                municipality_id=self._municipality_id(organization, value.municipality),
+                municipality_id=self._municipality_id(current, value.municipality),
                 inn=value.inn,
                 ogrn=value.ogrn,
                 school_code=value.school_code,
@@ -541,9 +541,9 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 self._by_external[value.external_id] = educator.id
             self._posts.add((educator.id, organization_id))
             return Outcome.created
-        educator = await session.get(Educator, existing)
-        assert educator is not None
-        stamp = educator.updated_at
+        person = await session.get(Educator, existing)
+        assert person is not None
+        stamp = person.updated_at
         await educators.update_educator(
             session,
             educators.UpdateEducator(
@@ -560,7 +560,7 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 session, existing, educators.Post(organization_id=organization_id, position=value.position)
             )
             self._posts.add((existing, organization_id))
-        return Outcome.unchanged if educator.updated_at == stamp else Outcome.updated
+        return Outcome.unchanged if person.updated_at == stamp else Outcome.updated
 
 
 def importer_for(kind: ImportKind) -> RowImporter[Any]:
