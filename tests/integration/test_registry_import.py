@@ -303,3 +303,35 @@ async def test_school_statuses_come_in_with_the_organizations(registry: Database
     again = await import_file(registry, path, ImportKind.organizations)
     assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 2, 1)
     assert (await count(registry, OrganizationStatus), await count(registry, outbox)) == (3, events)
+
+
+async def test_a_crash_mid_file_leaves_whole_chunks_and_a_rerun_finishes(
+    registry: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.registry.importing import apply
+    from services.registry.importing.engine import ImportStopped
+
+    source = tmp_path / "schools.csv"
+    malformed_file(source, 300, every=10_000)  # no defects
+    doomed = list(national_organizations(300, seed=7))[249].inn  # line 251, in the third chunk
+    register = apply.register_organization
+
+    async def crash_on_the_doomed_row(session: AsyncSession, command: Any) -> Any:
+        organization = await register(session, command)
+        if command.inn == doomed:
+            raise ConnectionResetError("the database went away")
+        return organization
+
+    monkeypatch.setattr(apply, "register_organization", crash_on_the_doomed_row)
+    with pytest.raises(ImportStopped) as stopped:
+        await import_file(registry, source, ImportKind.organizations, chunk_size=100)
+    assert stopped.value.summary.committed_through_line == 201
+    assert stopped.value.summary.created == 200
+    assert await count(registry, Organization) == 200  # nothing of the third chunk
+    assert await count(registry, outbox) == 200
+
+    monkeypatch.setattr(apply, "register_organization", register)
+    finished = await import_file(registry, source, ImportKind.organizations, chunk_size=100)
+    assert (finished.created, finished.unchanged, finished.rejected) == (100, 200, 0)
+    assert await count(registry, Organization) == 300
+    assert await count(registry, outbox) == 300
