@@ -253,6 +253,19 @@ async def test_memberships_and_educators_import_through_the_rules(registry: Data
     assert (again.created, again.unchanged, again.rejected) == (0, 2, 2)
     assert await count(registry, outbox) == before + 3
 
+    leaving = write_rows(
+        tmp_path / "leaving.csv",
+        ["Сеть", "ИНН ОО", "Роль в сети", "Дата вступления", "Дата выхода"],
+        [["Региональная сеть (демо)", "0800000024", "сопровождаемая", "01.09.2021", "01.06.2024"]],
+    )
+    left = await import_file(registry, leaving, ImportKind.memberships)
+    assert (left.updated, left.rejected) == (1, 0)
+    async with registry.session() as session:
+        last_event = await session.scalar(select(outbox.c.event_type).order_by(outbox.c.id.desc()).limit(1))
+    assert last_event == "setka.registry.membership.left.v1"
+    assert (await import_file(registry, leaving, ImportKind.memberships)).unchanged == 1
+    assert await count(registry, outbox) == before + 4
+
     staff = write_rows(
         tmp_path / "staff.xlsx",
         ["ФИО", "Должность", "Предметы", "Квалификационная категория", "ИНН ОО"],

@@ -115,6 +115,10 @@ def test_separator_detection_ignores_separators_inside_quotes() -> None:
     assert detect_separator('"Школа, лицей";ИНН;ОГРН') == ";"
     assert detect_separator("ИНН,ОГРН") == ","
     assert detect_separator("ИНН") == ";"
+    assert (
+        detect_separator("Реестр школ на 01.09.2024\n", "ИНН,ОГРН\n", "3901;г. Балтийск, ул. Ленина, 5")
+        == ","
+    )
 
 
 def test_cell_text() -> None:
@@ -132,3 +136,15 @@ def test_unreadable_files_are_refused_as_a_whole(tmp_path: Path, name: str, cont
     path.write_bytes(content)
     with pytest.raises(UnreadableFile):
         open_table(path)
+
+
+def test_title_rows_above_the_header_are_skipped(tmp_path: Path) -> None:
+    from services.registry.importing.mapping import ImportKind, locate_header
+
+    text = "Реестр образовательных организаций (демо)\n\nна 01.09.2024\n" + csv_text(",")
+    table = open_table(write_csv(tmp_path / "a.csv", text, "cp1251"))
+    assert table.layout is not None and table.layout.separator == ","
+    pairs = ((row.line, row.cells) for row in table.rows)
+    header, skipped = locate_header(ImportKind.organizations, table.header, pairs)
+    assert skipped == 2 and header.columns["inn"] == 1
+    assert [row.line for row in table.rows] == [5, 6]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .apply import importer_for
 from .engine import DEFAULT_CHUNK, ImportStopped, ImportSummary
 from .engine import run_import as run_rows
-from .mapping import ImportKind, UnmappableHeader, map_header
+from .mapping import ImportKind, UnmappableHeader, locate_header
 from .reading import UnreadableFile, open_table
 
 EXIT_OK = 0
@@ -41,7 +41,8 @@ async def import_file(
 ) -> ImportSummary:
     """Import one file; raises :class:`UnreadableFile` or :class:`UnmappableHeader` before any write."""
     table = open_table(path)
-    header = map_header(kind, table.header)
+    rows = table.rows
+    header, _title_rows = locate_header(kind, table.header, ((row.line, row.cells) for row in rows))
     bar = tqdm(
         total=table.estimated_rows,
         unit="rows",
@@ -55,7 +56,7 @@ async def import_file(
             db,
             importer_for(kind),
             header,
-            table.rows,
+            rows,
             dry_run=dry_run,
             chunk_size=chunk_size,
             progress=bar.update,

@@ -7,7 +7,7 @@ that :mod:`apply` sees only our field names and enum values.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -201,6 +201,27 @@ def map_header(kind: ImportKind, header: Sequence[str]) -> HeaderMap:
             f"no column for: {'; '.join(missing)} (header: {', '.join(h for h in header if h)})"
         )
     return HeaderMap(kind=kind, columns=columns, ignored=tuple(ignored))
+
+
+MAX_PREAMBLE = 10
+"""Title rows an export may have above its header («Реестр ОО на 01.09.2024», a blank, …)."""
+
+
+def locate_header(
+    kind: ImportKind, first: Sequence[str], rest: Iterator[tuple[int, Sequence[str]]]
+) -> tuple[HeaderMap, int]:
+    """The header among the first rows: the first that maps; returns it and how many title rows
+    above it were skipped. ``rest`` is advanced past the header."""
+    try:
+        return map_header(kind, first), 0
+    except UnmappableHeader as error:
+        for skipped, (_line, cells) in enumerate(rest, start=1):
+            try:
+                return map_header(kind, cells), skipped
+            except UnmappableHeader:
+                if skipped >= MAX_PREAMBLE:
+                    break
+        raise error from None
 
 
 def _vocabulary(entries: Mapping[str, tuple[str, ...]]) -> dict[str, str]:

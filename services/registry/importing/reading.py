@@ -152,11 +152,18 @@ def detect_encoding(sample: bytes) -> str:
     return "utf-8"
 
 
-def detect_separator(header_line: str) -> str:
-    """The separator that splits the header into the most columns (outside quotes)."""
-    counts = {sep: len(next(csv.reader([header_line], delimiter=sep), [])) for sep in _SEPARATORS}
-    best = max(_SEPARATORS, key=lambda sep: counts[sep])
-    return best if counts[best] > 1 else ";"
+def detect_separator(*lines: str) -> str:
+    """The separator that splits the header into the most columns (outside quotes).
+
+    The header is the first of ``lines`` that any separator splits: an export may open with a
+    title line that has none. Data lines are not counted, as an address is full of commas.
+    """
+    for line in lines:
+        counts = {sep: len(next(csv.reader([line], delimiter=sep), [])) for sep in _SEPARATORS}
+        best = max(_SEPARATORS, key=lambda sep: counts[sep])
+        if counts[best] > 1:
+            return best
+    return ";"
 
 
 def detect_layout(path: Path) -> Layout:
@@ -164,7 +171,8 @@ def detect_layout(path: Path) -> Layout:
         sample = raw.read(_SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     text = io.TextIOWrapper(io.BytesIO(sample), encoding=encoding, errors="replace", newline="")
-    header_line = next((line for line in text if line.strip()), "")
-    if header_line.lower().startswith("sep=") and len(header_line.strip()) == 5:
-        return Layout(encoding=encoding, separator=header_line.strip()[4], excel_sep_line=True)
-    return Layout(encoding=encoding, separator=detect_separator(header_line))
+    first_lines = [line for line, _ in zip((line for line in text if line.strip()), range(12), strict=False)]
+    first = first_lines[0].strip() if first_lines else ""
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return Layout(encoding=encoding, separator=first[4], excel_sep_line=True)
+    return Layout(encoding=encoding, separator=detect_separator(*first_lines))
