@@ -25,6 +25,12 @@ class ValidationError:
         return cls(field=error.field, message=error.message)
 
 
+@strawberry.federation.type(shareable=True, description="Where a page of a Relay connection ends")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
 def database(info: Info) -> Database:
     return info.context["db"]
 

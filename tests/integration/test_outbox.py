@@ -155,7 +155,9 @@ async def test_two_replicas_of_a_service_publish_each_event_once(
     broker: Any, service_databases: dict[str, str]
 ) -> None:
     settings = RegistrySettings(
-        database_url=service_databases["registry"], kafka_bootstrap_servers=broker.bootstrap, outbox_poll_seconds=0.1
+        database_url=service_databases["registry"],
+        kafka_bootstrap_servers=broker.bootstrap,
+        outbox_poll_seconds=0.1,
     )
     first, second = registry.build(settings), registry.build(settings)
     async with first.running(), second.running():

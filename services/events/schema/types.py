@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from setka_runtime.graphql import loader, reading
+from setka_runtime.graphql import PageInfo, loader, reading
 from strawberry.types import Info
 
 from .. import reads
@@ -201,12 +201,6 @@ class Activity:
 class ActivityEdge:
     cursor: str
     node: Activity
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type

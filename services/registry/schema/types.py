@@ -8,6 +8,7 @@ from asyncio import gather
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from setka_runtime.graphql import PageInfo
 from strawberry.types import Info
 
 from .. import agreements, educators, networks, resources, rules, statuses
@@ -16,12 +17,6 @@ from ..paging import Page
 from .loaders import by_id, grouped
 
 T = TypeVar("T")
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
