@@ -73,6 +73,10 @@ class _Known:
             )
         return by_inn or by_code
 
+    def any_of(self, inn: str | None, code: str | None) -> uuid.UUID | None:
+        """Like :meth:`find`, never refusing: for looking ahead, the row itself is refused later."""
+        return (self.by_inn.get(inn) if inn else None) or (self.by_code.get(code) if code else None)
+
 
 async def _organizations(
     session: AsyncSession, inns: set[str], codes: set[str], *, include_archived: bool = True
@@ -442,6 +446,8 @@ class EducatorImporter(RowImporter[EducatorRow]):
         self._by_external: dict[str, uuid.UUID] = {}
         self._by_name: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
         self._posts: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        self._loaded: list[Educator] = []
+        """Held so the session's (weak) identity map keeps them for the domain functions' lookups."""
 
     def parse(self, record: dict[str, str]) -> EducatorRow:
         inn = _inn(record, "organization_inn", field="organizationInn")
@@ -486,26 +492,28 @@ class EducatorImporter(RowImporter[EducatorRow]):
             {r.organization_code for r in rows if r.organization_code},
             include_archived=False,
         )
-        organizations = set(self._known.by_inn.values()) | set(self._known.by_code.values())
+        self._by_external, self._by_name, self._posts, self._loaded = {}, {}, set(), []
         externals = {r.external_id for r in rows if r.external_id}
-        self._by_external = {}
         if externals:
-            query = select(Educator.external_id, Educator.id).where(Educator.external_id.in_(externals))
-            self._by_external = {ext: ident for ext, ident in (await session.execute(query)).all() if ext}
-        self._by_name = {}
-        self._posts = set()
-        if organizations:
-            current = (
-                select(Employment.organization_id, Educator.search_text, Educator.id)
-                .join(Educator, Educator.id == Employment.educator_id)
-                .where(Employment.organization_id.in_(organizations), Employment.ended_on.is_(None))
+            self._loaded.extend(
+                (await session.scalars(select(Educator).where(Educator.external_id.in_(externals)))).all()
             )
-            for organization_id, search, ident in (await session.execute(current)).all():
-                self._by_name.setdefault((organization_id, search), ident)
-                self._posts.add((ident, organization_id))
-        if self._by_external:
+            self._by_external = {e.external_id: e.id for e in self._loaded if e.external_id}
+        unnamed = {
+            self._known.any_of(r.organization_inn, r.organization_code) for r in rows if not r.external_id
+        } - {None}
+        if unnamed:
+            current = (
+                select(Employment.organization_id, Educator)
+                .join(Educator, Educator.id == Employment.educator_id)
+                .where(Employment.organization_id.in_(unnamed), Employment.ended_on.is_(None))
+            )
+            for organization_id, educator in (await session.execute(current)).all():
+                self._loaded.append(educator)
+                self._by_name.setdefault((organization_id, educator.search_text), educator.id)
+        if self._loaded:
             posts = select(Employment.educator_id, Employment.organization_id).where(
-                Employment.educator_id.in_(self._by_external.values()), Employment.ended_on.is_(None)
+                Employment.educator_id.in_({e.id for e in self._loaded}), Employment.ended_on.is_(None)
             )
             self._posts.update((e, o) for e, o in (await session.execute(posts)).all())
 
