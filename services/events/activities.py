@@ -33,7 +33,7 @@ from .common import (
     known_organization,
     optional_text,
 )
-from .models import Activity, Material, Plan, PlanItem, aware, now
+from .models import Activity, Material, Plan, PlanItem, aware, now, utc
 
 OPEN = {ActivityStatus.planned, ActivityStatus.announced, ActivityStatus.postponed}
 """Statuses in which an activity has not taken place and may still change."""
@@ -114,8 +114,8 @@ async def plan_activity(session: AsyncSession, command: PlanActivity) -> Activit
         network_id=command.network_id,
         plan_item_id=command.plan_item_id,
         responsible_educator_id=command.responsible_educator_id,
-        starts_at=command.starts_at,
-        ends_at=command.ends_at,
+        starts_at=utc(command.starts_at),
+        ends_at=utc(command.ends_at),
         audience=optional_text(command.audience, field="audience", limit=500),
         capacity=command.capacity,
     )
@@ -238,7 +238,7 @@ async def postpone(
     if starts_at is not None and ends_at is not None:
         check_period(starts_at, ends_at)
         await check_host(session, activity.host_organization_id, activity.network_id, starts_at)
-        activity.starts_at, activity.ends_at = starts_at, ends_at
+        activity.starts_at, activity.ends_at = utc(starts_at), utc(ends_at)
     activity.status_reason = text
     changed = await _changed(session, activity, ActivityStatus.postponed)
     await outbox.record(

@@ -45,6 +45,8 @@ async def known_organization(
     organization = await session.get(KnownOrganization, organization_id)
     if organization is None:
         raise DomainError(f"organization {organization_id} is not in the registry", field=field)
+    if organization.archived_at is not None:
+        raise DomainError(f"organization {organization.short_name} has left the registry", field=field)
     return organization
 
 

@@ -194,7 +194,7 @@ async def _network_year(session: AsyncSession, rng: random.Random, network: Know
     members = await _members(session, network.id)
     if not members:
         return 0
-    year = today.year
+    year = today.year if today.month >= 6 else today.year - 1  # a year with most of it behind us
     schools = {
         row.id: row
         for row in await session.scalars(
@@ -292,7 +292,7 @@ async def _network_year(session: AsyncSession, rng: random.Random, network: Know
                     )
                     count += 1
                 continue
-            if not cancelled and month in (3, 4) and repeat == 1:
+            if not cancelled and month == 3 and repeat == 0:
                 await activities.cancel(session, activity.id, "карантин по гриппу в школе-организаторе")
                 cancelled = True
                 continue
@@ -331,6 +331,9 @@ async def _network_year(session: AsyncSession, rng: random.Random, network: Know
                     session, activity.id, "Проведено по плану; материалы размещены в сети"
                 )
                 count += 1
+
+    if year < today.year:
+        await plans.advance_plan(session, plan.id, PlanStatus.closed)
 
     centre_ids = [
         m.organization_id

@@ -24,6 +24,11 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def utc(moment: datetime) -> datetime:
+    """Stored in UTC: SQLite keeps the wall time and drops the offset."""
+    return aware(moment).astimezone(UTC)
+
+
 def _when(**extra: Any) -> Any:
     return Field(sa_type=DateTime(timezone=True), **extra)
 

@@ -21,6 +21,7 @@ from .models import (
     PlanItem,
     Registration,
     aware,
+    utc,
 )
 
 MAX_PAGE = 200
@@ -68,9 +69,9 @@ async def calendar(
     if where.status:
         query = query.where(Activity.status == where.status)
     if where.starts_from:
-        query = query.where(Activity.starts_at >= where.starts_from)
+        query = query.where(Activity.starts_at >= utc(where.starts_from))
     if where.starts_before:
-        query = query.where(Activity.starts_at < where.starts_before)
+        query = query.where(Activity.starts_at < utc(where.starts_before))
     if where.participant_organization_id or where.participant_educator_id:
         took_part = []
         for table in (Registration, Attendance):
@@ -83,7 +84,7 @@ async def calendar(
         query = query.where(or_(*took_part))
     if after:
         moment, ident = decode_cursor(after)
-        query = query.where(tuple_(Activity.starts_at, Activity.id) > (moment, ident))
+        query = query.where(tuple_(Activity.starts_at, Activity.id) > (utc(moment), ident))
     rows = list(
         (await session.scalars(query.order_by(Activity.starts_at, Activity.id).limit(limit + 1))).all()
     )

@@ -47,6 +47,7 @@ from .models import (
     Training,
     aware,
     now,
+    utc,
 )
 
 NAMESPACE = uuid.UUID("6f1d8f0e-4d55-4c7a-9a55-2b1c3f7f5e10")
@@ -123,8 +124,8 @@ async def activity_recorded(session: AsyncSession, data: ActivityRecordedByRegio
             title=data.title,
             activity_type=data.activity_type.value,
             format=data.format.value,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
+            starts_at=utc(data.starts_at),
+            ends_at=utc(data.ends_at),
         )
         session.add(activity)
     activity.title = data.title
@@ -133,11 +134,11 @@ async def activity_recorded(session: AsyncSession, data: ActivityRecordedByRegio
     activity.format = data.format.value
     activity.host_organization_id = host.id
     activity.network_id = data.network_id
-    activity.starts_at, activity.ends_at = data.starts_at, data.ends_at
+    activity.starts_at, activity.ends_at = utc(data.starts_at), utc(data.ends_at)
     activity.audience = data.audience
     activity.capacity = data.capacity
     activity.status = ActivityStatus(data.status.value).value
-    activity.source_updated_at = data.updated_at
+    activity.source_updated_at = utc(data.updated_at)
     activity.updated_at = now()
     await session.flush()
     model = activities.ActivityPlanned if fresh else ActivityUpdatedByRegion
