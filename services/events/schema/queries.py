@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
@@ -45,8 +46,12 @@ class EventsStatus:
     )
 
 
+NOTHING = uuid.UUID(int=0)
+"""Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
+
+
 def _uuid(value: strawberry.ID | None) -> object:
-    return to_uuid(value) if value else None
+    return (to_uuid(value) or NOTHING) if value else None
 
 
 @strawberry.type
