@@ -119,7 +119,12 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch; return how many rows were published."""
+        """Publish one batch; return how many rows were published.
+
+        Rows of one aggregate (topic and key) go out one after another, each awaiting the broker's
+        acknowledgement; different aggregates go out concurrently, so the producer batches them.
+        When a row fails, the later rows of its aggregate stay unpublished for the next try.
+        """
         async with self._db.session() as session:
             rows = (
                 await session.execute(
@@ -129,13 +134,20 @@ class OutboxRelay:
                     .limit(self._batch_size)
                 )
             ).all()
-            pending = await session.scalar(
-                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            )
-        metrics.OUTBOX_PENDING.set(pending or 0)
+            if len(rows) < self._batch_size:
+                metrics.OUTBOX_PENDING.set(len(rows))
+            else:
+                pending = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+                metrics.OUTBOX_PENDING.set(pending or 0)
+        aggregates: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            aggregates.setdefault((row.topic, row.key), []).append(row)
         published: list[int] = []
-        try:
-            for row in rows:
+
+        async def in_order(chain: list[Any]) -> None:
+            for row in chain:
                 event = CloudEvent(
                     id=row.event_id,
                     type=row.event_type,
@@ -147,9 +159,17 @@ class OutboxRelay:
                 await self._publish(row.topic, row.key, event.body(), event.headers())
                 published.append(row.id)
                 metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
+
+        try:
+            outcomes = await asyncio.gather(
+                *(in_order(chain) for chain in aggregates.values()), return_exceptions=True
+            )
         finally:
             if published:
                 await self._mark(published)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(published)
 
     async def _mark(self, ids: list[int]) -> None:
