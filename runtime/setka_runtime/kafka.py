@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +88,24 @@ async def ensure_topics(
         await admin.close()
 
 
+def subscribe(
+    broker: KafkaBroker,
+    topics: Sequence[str],
+    *,
+    group: str,
+    handler: Callable[[Any, KafkaMessage], Awaitable[None]],
+) -> None:
+    """The one way Setka subscribes: its group, from the earliest offset, raw bytes, and an offset
+    committed only after the handler returned (a cancelled or failed handler commits nothing)."""
+    broker.subscriber(
+        *topics,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        decoder=_raw_body,
+    )(handler)
+
+
 class GuardedConsumer:
     """One consumer group on one topic, dispatching by ``ce_type`` to typed handlers."""
 
@@ -117,13 +135,7 @@ class GuardedConsumer:
 
     def subscribe(self) -> None:
         """Register with the broker; call before the broker starts."""
-        self._broker.subscriber(
-            self.topic,
-            group_id=self.group,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            decoder=_raw_body,
-        )(self._on_message)
+        subscribe(self._broker, [self.topic], group=self.group, handler=self._on_message)
 
     async def _on_message(self, body: Any, message: KafkaMessage) -> None:
         record = message.raw_message

@@ -12,15 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from .kafka import GuardedConsumer
-
-
-async def _raw_body(message: Any) -> Any:
-    return message.body
+from .kafka import GuardedConsumer, subscribe
 
 
 class SharedSubscription:
@@ -35,13 +30,7 @@ class SharedSubscription:
         self._by_topic = {consumer.topic: consumer for consumer in consumers}
 
     def subscribe(self) -> None:
-        self._broker.subscriber(
-            *self._by_topic,
-            group_id=self.group,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            decoder=_raw_body,
-        )(self._on_message)
+        subscribe(self._broker, list(self._by_topic), group=self.group, handler=self._on_message)
 
     async def _on_message(self, body: Any, message: KafkaMessage) -> None:
         consumer = self._by_topic[message.raw_message.topic]
