@@ -226,10 +226,9 @@ class EducatorEmployment(BaseModel):
     ended_on: date | None = Field(default=None, description="The first day no longer employed")
 
 
-class EducatorRegistered(EventData):
-    """A pedagogical worker (педагогический работник) joined the registry. Minimal personal data."""
+class _EducatorState(EventData):
+    """The whole state of an educator, as both educator events carry it. Minimal personal data."""
 
-    event_type = "setka.registry.educator.registered.v1"
     topic = topics.REGISTRY
     key_field = "educator_id"
 
@@ -243,21 +242,16 @@ class EducatorRegistered(EventData):
     employments: list[EducatorEmployment] = Field(default_factory=list)
 
 
-class EducatorUpdated(EventData):
+class EducatorRegistered(_EducatorState):
+    """A pedagogical worker (педагогический работник) joined the registry."""
+
+    event_type = "setka.registry.educator.registered.v1"
+
+
+class EducatorUpdated(_EducatorState):
     """The educator's details or employments changed; the data is the whole new state."""
 
     event_type = "setka.registry.educator.updated.v1"
-    topic = topics.REGISTRY
-    key_field = "educator_id"
-
-    educator_id: uuid.UUID
-    external_id: str | None = None
-    last_name: str
-    first_name: str
-    middle_name: str | None = None
-    qualification_category: QualificationCategory
-    subjects: list[str] = Field(default_factory=list)
-    employments: list[EducatorEmployment] = Field(default_factory=list)
 
 
 class NetworkCreated(EventData):
