@@ -34,3 +34,12 @@ def test_setka_receives_on_inbound_topics_and_sends_on_outbound_ones() -> None:
         channel = operation["channel"]["$ref"].rsplit("/", 1)[-1]
         for ref in operation["messages"]:
             assert ref["$ref"].rsplit("/", 1)[-1] in doc["channels"][channel]["messages"]
+
+
+def test_the_committed_document_matches_the_contracts() -> None:
+    """docs/asyncapi.json is what `make docs` writes from the code; a stale one misleads integrators."""
+    import json
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
+    assert json.loads(committed.read_text(encoding="utf-8")) == document(), "run `make docs`"
