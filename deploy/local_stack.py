@@ -50,6 +50,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     seed_demo: bool = True
     color: bool = False
+    echo: bool = True
+    """Print the processes' logs (always written to ``var_dir/<name>.log``)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     broker: subprocess.Popen[bytes] | None = None
     _pumps: list[threading.Thread] = field(default_factory=list)
@@ -123,6 +125,8 @@ class Stack:
                 self._say(name, line.decode("utf-8", "replace").rstrip())
 
     def _say(self, name: str, text: str) -> None:
+        if not self.echo:
+            return
         label = f"{name:<9}|"
         if self.color:
             label = f"\033[{COLORS.get(name, 0)}m{label}\033[0m"

@@ -27,7 +27,7 @@ def stack(
         "CONSUMER_GRACEFUL_SECONDS": "3",
         "OUTBOX_POLL_SECONDS": "0.2",
     }
-    running = Stack(var_dir=tmp_path / "var", ports=ports, env=env, seed_demo=False)
+    running = Stack(var_dir=tmp_path / "var", ports=ports, env=env, seed_demo=False, echo=False)
     try:
         running.start()
         yield running

@@ -33,7 +33,9 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for name in unset:
             patch.delenv(name, raising=False)
         ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
-        running = Stack(var_dir=tmp_path_factory.mktemp("demo") / "var", ports=ports, seed_demo=True)
+        running = Stack(
+            var_dir=tmp_path_factory.mktemp("demo") / "var", ports=ports, seed_demo=True, echo=False
+        )
         try:
             running.start()
             yield running
