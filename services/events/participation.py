@@ -95,10 +95,13 @@ async def record_attendance(
     hours: float,
     *,
     source_system: str | None = None,
+    as_of: datetime | None = None,
 ) -> tuple[Attendance, bool]:
     """Record (or correct) who took part and how long; returns the row and whether it changed.
 
-    Recording the same attendance again changes nothing and records no event.
+    Recording the same attendance again changes nothing and records no event. ``as_of`` is when
+    the sender recorded the fact: a fact older than the one already kept (a retried, parked
+    message overtaken by a newer one) changes nothing either.
     """
     if activity.status not in TOOK_PLACE:
         raise DomainError(
@@ -111,7 +114,7 @@ async def record_attendance(
         .where(Attendance.activity_id == activity.id, Attendance.participant == participant.key)
         .with_for_update()
     )
-    if row is not None and row.hours == hours:
+    if row is not None and (row.hours == hours or (as_of is not None and aware(row.recorded_at) > as_of)):
         return row, False
     if row is None:
         row = Attendance(
@@ -121,11 +124,12 @@ async def record_attendance(
             participant=participant.key,
             hours=hours,
             source_system=source_system,
+            recorded_at=as_of or now(),
         )
         session.add(row)
     else:
         row.hours = hours
-        row.recorded_at = now()
+        row.recorded_at = as_of or now()
     await session.flush()
     await outbox.record(
         session,

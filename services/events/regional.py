@@ -184,6 +184,7 @@ async def attendance_recorded(
             participation.Participant(organization.id, data.educator_id),
             data.hours,
             source_system=data.source_system,
+            as_of=aware(event.time),
         )
     except DomainError as error:
         raise _domain(error) from None

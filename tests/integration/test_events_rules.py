@@ -271,3 +271,22 @@ async def test_mobility_is_between_two_members(world: World) -> None:
     fine = mobility.RecordMobility(**{**command.__dict__, "host_organization_id": world.former})
     row = await done(world.db, lambda s: mobility.record_mobility(s, fine))
     assert row.participants == 12
+
+
+async def test_an_older_attendance_fact_does_not_overwrite_a_newer_one(world: World) -> None:
+    """A parked message retried late must not undo what a newer message of the sender recorded."""
+    activity = await done(world.db, an_activity(world, starts_in=timedelta(hours=-4)))
+    await done(world.db, lambda s: activities.hold(s, activity.id))
+    who = participation.Participant(world.host, world.educator)
+
+    async def attend(session: AsyncSession, hours: float, recorded: timedelta) -> Any:
+        found = await activities.get_activity(session, activity.id)
+        return await participation.record_attendance(session, found, who, hours, as_of=NOW + recorded)
+
+    _, changed = await done(world.db, lambda s: attend(s, 3, timedelta(minutes=10)))
+    assert changed
+    before = await state(world.db)
+    _, changed = await done(world.db, lambda s: attend(s, 2, timedelta(minutes=5)))  # older, retried late
+    assert not changed and await state(world.db) == before
+    row, changed = await done(world.db, lambda s: attend(s, 2.5, timedelta(minutes=20)))  # a real correction
+    assert changed and row.hours == 2.5
