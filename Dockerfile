@@ -7,30 +7,21 @@ FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy \
-    UV_NO_CACHE=1 \
-    UV_PYTHON_DOWNLOADS=never \
-    PATH="/app/.venv/bin:${PATH}"
-
-# The same uv version as scripts/bootstrap.sh, so the lock file is read the same way.
-RUN pip install --no-cache-dir --disable-pip-version-check "uv==0.13.9"
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app:/app/contracts:/app/runtime
 
 WORKDIR /app
 
-# Third-party dependencies first, from the lock file only: a change of source reuses this layer.
-COPY pyproject.toml uv.lock ./
-COPY contracts/pyproject.toml contracts/pyproject.toml
-COPY runtime/pyproject.toml runtime/pyproject.toml
-RUN uv sync --frozen --no-dev --no-install-workspace
+# Third-party dependencies first, pinned and hashed: a change of source reuses this layer.
+COPY requirements.prod.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.prod.lock
 
-COPY README.md README.md
 COPY contracts contracts
 COPY runtime runtime
 COPY services services
 COPY gateway gateway
-RUN uv sync --frozen --no-dev \
-    && python -m compileall -q contracts runtime services gateway
+RUN python -m compileall -q contracts runtime services gateway
 
 # An unprivileged user; var/ is only written when a service falls back to its SQLite default.
 RUN groupadd --system --gid 10001 setka \

@@ -1,8 +1,11 @@
 # The project's verbs. Each is a one-liner over a script; nothing lives only here.
-.PHONY: env run test test-fast bench lint format token clean docs
+.PHONY: env lock run test test-fast bench lint format token clean docs
 
 env:
 	@scripts/bootstrap.sh
+
+lock:
+	scripts/lock.sh
 
 run: env
 	.venv/bin/python deploy/local_stack.py

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Create the project's environment from the lock file: a private uv, then .venv with Python 3.11.
+# Create the project's environment: .venv with Python 3.11 and exactly the pinned, hashed
+# dependencies of requirements.lock; the project's own packages are put on the path, not built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-UV_VERSION=0.13.9
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
-export UV_PYTHON_DOWNLOADS=never
-if [ ! -x .tools/bin/uv ] || ! .tools/bin/uv --version | grep -q "$UV_VERSION"; then
-  "$PYTHON" -m venv .tools
-  .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+if [ ! -x .venv/bin/pip ]; then
+  rm -rf .venv
+  "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.setka-synced
-if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .tools/bin/uv sync --frozen --python "$PYTHON" --quiet
+stamp=.venv/.setka-installed
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n' "$PWD" "$PWD/contracts" "$PWD/runtime" > "$site/setka.pth"
   touch "$stamp"
 fi
