@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from setka_contracts import CloudEvent, topics
+from setka_contracts.identifiers import inn_check_digit
 from setka_contracts.regional import AssessmentResultPublished
 from setka_runtime import migrations
 from setka_runtime.kafka import ensure_topics
@@ -41,12 +42,11 @@ SUBJECTS = (
     "география",
     "информатика",
 )
-WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 
 
 def _inn(number: int) -> str:
     body = f"39{number:07d}"
-    return body + str(sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11 % 10)
+    return body + inn_check_digit(body)
 
 
 def messages(count: int, schools: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:

@@ -9,7 +9,6 @@ newer version of it, replaces what we had instead of adding a second copy.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -19,9 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import topics
 from .base import EventData
 from .events import ActivityFormat, ActivityType, LearningProcess
-
-_INN = re.compile(r"\d{10}")
-_INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+from .identifiers import inn_problem
 
 
 class OrganizationRef(BaseModel):
@@ -40,11 +37,8 @@ class OrganizationRef(BaseModel):
         if value is None:
             return None
         value = value.strip()
-        if not _INN.fullmatch(value):
-            raise ValueError("ИНН of an organization must be exactly 10 digits")
-        checksum = sum(int(d) * w for d, w in zip(value, _INN_WEIGHTS, strict=False)) % 11 % 10
-        if checksum != int(value[9]):
-            raise ValueError("ИНН checksum does not match: check the digits")
+        if problem := inn_problem(value):
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -12,10 +12,10 @@ from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
+from setka_contracts.identifiers import inn_problem, ogrn_problem
 from setka_contracts.registry import SchoolStatus
 from setka_runtime.errors import DomainError
 
-_INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _SCHOOL_CODE = re.compile(r"sch\d{6}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[\d\s()\-]{5,30}")
@@ -29,21 +29,16 @@ EXCLUSIVE_STATUSES = frozenset({SchoolStatus.low_results, SchoolStatus.stable_re
 def check_inn(inn: str, *, field: str = "inn") -> str:
     """An organization's ИНН: 10 digits whose last one is the checksum of the first nine."""
     value = inn.strip()
-    if not re.fullmatch(r"\d{10}", value):
-        raise DomainError("ИНН of an organization must be exactly 10 digits", field=field)
-    checksum = sum(int(d) * w for d, w in zip(value, _INN_WEIGHTS, strict=False)) % 11 % 10
-    if checksum != int(value[9]):
-        raise DomainError("ИНН checksum does not match: check the digits", field=field)
+    if problem := inn_problem(value):
+        raise DomainError(problem, field=field)
     return value
 
 
 def check_ogrn(ogrn: str, *, field: str = "ogrn") -> str:
     """An organization's ОГРН: 13 digits, the last being the first twelve mod 11 (mod 10)."""
     value = ogrn.strip()
-    if not re.fullmatch(r"\d{13}", value):
-        raise DomainError("ОГРН of an organization must be exactly 13 digits", field=field)
-    if int(value[:12]) % 11 % 10 != int(value[12]):
-        raise DomainError("ОГРН checksum does not match: check the digits", field=field)
+    if problem := ogrn_problem(value):
+        raise DomainError(problem, field=field)
     return value
 
 

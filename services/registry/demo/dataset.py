@@ -19,29 +19,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from setka_contracts.identifiers import inn_check_digit, ogrn_check_digit
 from setka_contracts.registry import RiskFactor, RiskLevel
 
 SYNTHETIC = "(демо)"
 DEFAULT_SEED = 2026
 
-_INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-
-
-def inn_checksum(nine: str) -> str:
-    return str(sum(int(d) * w for d, w in zip(nine, _INN_WEIGHTS, strict=True)) % 11 % 10)
-
 
 def synthetic_inn(rng: random.Random, prefix: str) -> str:
     """A 10-digit ИНН with a valid checksum, starting with the region's tax office code."""
     body = prefix + "".join(str(rng.randrange(10)) for _ in range(9 - len(prefix)))
-    return body + inn_checksum(body)
+    return body + inn_check_digit(body)
 
 
 def synthetic_ogrn(rng: random.Random, region_code: str) -> str:
     """A 13-digit ОГРН: sign 1, year, region, random record number, checksum (mod 11, mod 10)."""
     body = "1" + f"{rng.randrange(2, 24):02d}" + region_code.zfill(2)[-2:]
     body += "".join(str(rng.randrange(10)) for _ in range(12 - len(body)))
-    return body + str(int(body) % 11 % 10)
+    return body + ogrn_check_digit(body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -985,7 +980,7 @@ def national_organizations(count: int, *, seed: int = DEFAULT_SEED) -> Iterator[
             kind=kind,
             region_code=region,
             municipality=municipality,
-            inn=body + inn_checksum(body),
+            inn=body + inn_check_digit(body),
             school_code=f"sch{region}{serial % 10_000:04d}",
         )
 
