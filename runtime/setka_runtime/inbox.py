@@ -1,17 +1,57 @@
-"""Idempotent consumption: a processed event id is written in the same transaction as its effect."""
+"""Idempotent consumption: a processed event is written in the same transaction as its effect.
+
+An event is known by its ``ce_source`` and ``ce_id`` together (CloudEvents makes only the pair
+unique), so two senders that happen to use the same id do not shadow each other's facts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .sql import insert_ignoring_conflicts
 from .tables import inbox
 
+EventKey = tuple[str, str]
+"""(ce_source, ce_id)"""
 
-async def claim(session: AsyncSession, *, consumer: str, event_id: str, event_type: str) -> bool:
-    """Mark ``event_id`` processed by ``consumer``; False when it already was (a redelivery)."""
+
+async def claim(session: AsyncSession, *, consumer: str, source: str, event_id: str, event_type: str) -> bool:
+    """Mark the event processed by ``consumer``; False when it already was (a redelivery)."""
     statement = insert_ignoring_conflicts(session, inbox).values(
-        consumer=consumer, event_id=event_id, event_type=event_type
+        consumer=consumer, source=source, event_id=event_id, event_type=event_type
     )
     result = await session.execute(statement)
     return bool(result.rowcount)
+
+
+async def claim_many(
+    session: AsyncSession, *, consumer: str, events: Sequence[tuple[str, str, str]]
+) -> set[EventKey]:
+    """Claim ``(source, id, type)`` events at once; return the keys that were new."""
+    if not events:
+        return set()
+    rows = [
+        {"consumer": consumer, "source": source, "event_id": event_id, "event_type": event_type}
+        for source, event_id, event_type in dict.fromkeys(events)
+    ]
+    statement = insert_ignoring_conflicts(session, inbox).returning(inbox.c.source, inbox.c.event_id)
+    fresh: set[EventKey] = set()
+    for start in range(0, len(rows), 1000):
+        result = await session.execute(statement.values(rows[start : start + 1000]))
+        fresh.update((row.source, row.event_id) for row in result)
+    return fresh
+
+
+async def release_many(session: AsyncSession, *, consumer: str, keys: Iterable[EventKey]) -> None:
+    """Forget claims made in this transaction for events that were not applied after all."""
+    keys = list(dict.fromkeys(keys))
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        await session.execute(
+            delete(inbox).where(
+                inbox.c.consumer == consumer, tuple_(inbox.c.source, inbox.c.event_id).in_(chunk)
+            )
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,24 +30,37 @@ _PENDING_FLAG = "setka_outbox_pending"
 RELAY_LOCK = 0x5E7CA0  # one relay per service database: replicas stand by while one publishes
 
 
-async def record(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
-    """Add ``data`` as an event to the session's transaction; it is published after commit."""
+def _row(data: EventData, source: str) -> tuple[CloudEvent, dict[str, Any]]:
     event = CloudEvent(
         type=data.event_type, source=source, data=data.model_dump(mode="json"), subject=data.key()
     )
-    await session.execute(
-        insert(outbox).values(
-            event_id=event.id,
-            event_type=event.type,
-            topic=data.topic,
-            key=data.key(),
-            source=event.source,
-            occurred_at=event.time,
-            payload=json.dumps(event.data, ensure_ascii=False),
-        )
-    )
+    row = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "topic": data.topic,
+        "key": data.key(),
+        "source": event.source,
+        "occurred_at": event.time,
+        "payload": json.dumps(event.data, ensure_ascii=False, allow_nan=False),
+    }
+    return event, row
+
+
+async def record(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
+    """Add ``data`` as an event to the session's transaction; it is published after commit."""
+    return (await record_many(session, [data], source=source))[0]
+
+
+async def record_many(session: AsyncSession, items: Sequence[EventData], *, source: str) -> list[CloudEvent]:
+    """Add several events to the session's transaction in one statement, in the given order."""
+    if not items:
+        return []
+    pairs = [_row(data, source) for data in items]
+    rows = [row for _, row in pairs]
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(outbox), rows[start : start + 1000])
     session.sync_session.info[_PENDING_FLAG] = True
-    return event
+    return [event for event, _ in pairs]
 
 
 class OutboxRelay:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
 )
 
 plumbing_metadata = MetaData()
@@ -47,16 +48,43 @@ inbox = Table(
     "inbox",
     plumbing_metadata,
     Column("consumer", String(200), primary_key=True),
+    # two senders may use the same id: an event is known by its source and id (CloudEvents)
+    Column("source", String(200), primary_key=True),
     Column("event_id", String(200), primary_key=True),
     Column("event_type", String(200), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 
+relay_lease = Table(
+    "relay_lease",
+    plumbing_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Who may relay the outbox now: one holder at a time, a fencing token that grows on every take-over."""
+
+
 def create_plumbing_tables(op: Any) -> None:
     """Create the outbox and inbox from a service's first Alembic migration."""
     bind = op.get_bind()
     plumbing_metadata.create_all(bind)
+
+
+def upgrade_plumbing_tables(op: Any) -> None:
+    """Bring the plumbing tables of an existing database to their current shape (idempotent).
+
+    Adds the tables that are missing (the relay lease) and rebuilds an inbox keyed without its
+    event source; a fresh database already has the current shape from its first migration.
+    """
+    bind = op.get_bind()
+    plumbing_metadata.create_all(bind, checkfirst=True)
+    columns = {column["name"] for column in inspect(bind).get_columns("inbox")}
+    if "source" not in columns:
+        op.drop_table("inbox")
+        inbox.create(bind)
 
 
 def drop_plumbing_tables(op: Any) -> None:
