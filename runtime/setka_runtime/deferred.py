@@ -28,7 +28,9 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    inspect,
     select,
+    text,
     update,
 )
 
@@ -36,7 +38,7 @@ from .db import Database
 from .sql import insert_ignoring_conflicts
 
 if TYPE_CHECKING:
-    from .kafka import GuardedConsumer
+    from .consumer import GuardedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ deferred = Table(
     "deferred",
     deferred_metadata,
     Column("consumer", String(200), primary_key=True),
+    Column("source", String(200), primary_key=True),
     Column("event_id", String(200), primary_key=True),
     Column("topic", String(200), nullable=False),
     Column("event_type", String(200), nullable=False),
@@ -62,6 +65,21 @@ deferred = Table(
 def create_deferred_table(op: Any) -> None:
     """Create the ``deferred`` table from a service's migration."""
     deferred_metadata.create_all(op.get_bind())
+
+
+def upgrade_deferred_table(op: Any) -> None:
+    """Key waiting messages by their event source too (idempotent); waiting rows are kept."""
+    bind = op.get_bind()
+    columns = {column["name"] for column in inspect(bind).get_columns("deferred")}
+    if "source" in columns:
+        return
+    rows = [dict(row._mapping) for row in bind.execute(select(text("*")).select_from(text("deferred")))]
+    op.drop_table("deferred")
+    deferred.create(bind)
+    for row in rows:
+        row["source"] = json.loads(row["headers"]).get("ce_source", "")
+    if rows:
+        bind.execute(deferred.insert(), rows)
 
 
 def drop_deferred_table(op: Any) -> None:
@@ -101,20 +119,20 @@ class Deferrals:
     ) -> str:
         """Store (or re-schedule) a message that is waiting; dead-letter it once it waited too long."""
         now = datetime.now(UTC)
-        event_id = headers.get("ce_id", "")
+        event_id, source = headers.get("ce_id", ""), headers.get("ce_source", "")
         name = f"{consumer.group}|{consumer.topic}"
+        this = (deferred.c.consumer == name, deferred.c.source == source, deferred.c.event_id == event_id)
         async with self._db.session() as session, session.begin():
             row = (
                 await session.execute(
-                    select(deferred.c.first_seen_at, deferred.c.attempts).where(
-                        deferred.c.consumer == name, deferred.c.event_id == event_id
-                    )
+                    select(deferred.c.first_seen_at, deferred.c.attempts).where(*this)
                 )
             ).first()
             if row is None:
                 await session.execute(
                     insert_ignoring_conflicts(session, deferred).values(
                         consumer=name,
+                        source=source,
                         event_id=event_id,
                         topic=consumer.topic,
                         event_type=headers.get("ce_type", ""),
@@ -132,20 +150,18 @@ class Deferrals:
             waited = now - _aware(row.first_seen_at)
             if waited >= self.max_wait:
                 seconds = int(self.max_wait.total_seconds())
-                await consumer._dead_letter(
+                await consumer.dead_letter(
                     value,
                     headers,
                     f"still refers to something unknown after waiting {seconds}s: {reason}",
                     origin if origin is not None else SimpleNamespace(key=None, partition="", offset=""),
                 )
-                await session.execute(
-                    delete(deferred).where(deferred.c.consumer == name, deferred.c.event_id == event_id)
-                )
+                await session.execute(delete(deferred).where(*this))
                 return "dead-lettered"
             delay = min(self._first_retry * 2**row.attempts, self._max_retry)
             await session.execute(
                 update(deferred)
-                .where(deferred.c.consumer == name, deferred.c.event_id == event_id)
+                .where(*this)
                 .values(
                     attempts=row.attempts + 1,
                     reason=reason,
@@ -177,7 +193,9 @@ class Deferrals:
                 async with self._db.session() as session, session.begin():
                     await session.execute(
                         delete(deferred).where(
-                            deferred.c.consumer == row.consumer, deferred.c.event_id == row.event_id
+                            deferred.c.consumer == row.consumer,
+                            deferred.c.source == row.source,
+                            deferred.c.event_id == row.event_id,
                         )
                     )
         return len(rows)

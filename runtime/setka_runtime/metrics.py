@@ -12,3 +12,8 @@ DEAD_LETTERS = Counter("setka_dead_letters_total", "Messages sent to a dead-lett
 OUTBOX_PUBLISHED = Counter("setka_outbox_published_total", "Outbox events published", ["topic"])
 OUTBOX_PENDING = Gauge("setka_outbox_pending", "Outbox events not yet published")
 OUTBOX_FAILURES = Counter("setka_outbox_failures_total", "Failed attempts to publish the outbox")
+INFRASTRUCTURE_WAITS = Counter(
+    "setka_infrastructure_waits_total",
+    "Times a consumer waited for its database or the broker to come back, by topic",
+    ["topic"],
+)

@@ -18,9 +18,10 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
+from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
 from .health import health_routes
-from .kafka import GuardedConsumer, ensure_topics, make_broker, publisher
+from .kafka import ensure_topics, make_broker, publisher
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -37,6 +38,8 @@ class Service:
     relay: OutboxRelay
     topics: Sequence[str] = ()
     consumers: list[GuardedConsumer] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    health: Health = field(default_factory=Health)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -52,9 +55,11 @@ class Service:
         )
         return cls(settings=settings, db=db, broker=broker, relay=relay, topics=topics)
 
-    def consume(self, topic: str, handlers: dict[Any, Any], *, group: str | None = None) -> None:
-        """Add a guarded consumer of ``topic`` in this service's consumer group."""
-        consumer = GuardedConsumer(
+    def guarded(
+        self, topic: str, handlers: dict[Any, Any], *, group: str | None = None
+    ) -> GuardedConsumer:
+        """A guarded consumer of ``topic`` in this service's consumer group (not yet subscribed)."""
+        return GuardedConsumer(
             topic=topic,
             group=group or f"setka.{self.settings.service_name}",
             db=self.db,
@@ -62,9 +67,36 @@ class Service:
             handlers=handlers,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
+            health=self.health,
         )
-        consumer.subscribe()
-        self.consumers.append(consumer)
+
+    def subscribe(self, consumers: Sequence[GuardedConsumer]) -> Subscription:
+        """Read the consumers' topics with one subscription of their group (one join at start)."""
+        subscription = Subscription(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group=consumers[0].group,
+            consumers=consumers,
+            client_id=f"setka-{self.settings.service_name}",
+            max_records=self.settings.consumer_batch_size,
+            graceful_seconds=self.settings.consumer_graceful_seconds,
+            health=self.health,
+        )
+        self.consumers.extend(consumers)
+        self.subscriptions.append(subscription)
+        return subscription
+
+    def consume(self, topic: str, handlers: dict[Any, Any], *, group: str | None = None) -> GuardedConsumer:
+        """Add a guarded consumer of ``topic`` in this service's consumer group."""
+        consumer = self.guarded(topic, handlers, group=group)
+        self.subscribe([consumer])
+        return consumer
+
+    async def consumers_ping(self) -> None:
+        """Readiness of the consumers: reading, and not waiting for the database or the broker."""
+        for subscription in self.subscriptions:
+            subscription.check()
+        if self.health.waiting:
+            raise ConnectionError("; ".join(f"{who}: {why}" for who, why in self.health.waiting.items()))
 
     async def broker_ping(self) -> None:
         if not self.connected.is_set():
@@ -87,6 +119,8 @@ class Service:
                             replication_factor=self.settings.kafka_replication_factor,
                         )
                 await self.broker.start()
+                for subscription in self.subscriptions:
+                    await subscription.start()
                 self.connected.set()
                 log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
                 return
@@ -94,6 +128,8 @@ class Service:
                 raise
             except Exception as exc:
                 log.warning("Kafka not available (%s); retrying in %.1fs", exc, delay)
+                for subscription in self.subscriptions:
+                    await subscription.stop()
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
@@ -113,6 +149,8 @@ class Service:
         try:
             yield
         finally:
+            for subscription in self.subscriptions:
+                await subscription.stop()
             self.relay.stop()
             for task in tasks:
                 task.cancel()
@@ -136,7 +174,9 @@ class Service:
         graphql = SubgraphView(schema)
         routes = [
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            *health_routes({"database": self.db.ping, "kafka": self.broker_ping}),
+            *health_routes(
+                {"database": self.db.ping, "kafka": self.broker_ping, "consumers": self.consumers_ping}
+            ),
             *extra_routes,
         ]
         return Starlette(routes=routes, lifespan=lifespan)

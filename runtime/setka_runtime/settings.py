@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
         validation_alias=shared("CONSUMER_BACKOFF_SECONDS"),
         description="First pause between tries; it doubles on every further try",
     )
+    consumer_batch_size: int = Field(
+        default=500,
+        validation_alias=shared("CONSUMER_BATCH_SIZE"),
+        description="Most messages read and applied in one transaction",
+    )
     consumer_graceful_seconds: float = Field(
         default=10.0,
         validation_alias=shared("CONSUMER_GRACEFUL_SECONDS"),

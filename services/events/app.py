@@ -7,8 +7,6 @@ from pathlib import Path
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
 from setka_runtime.deferred import Deferrals
-from setka_runtime.kafka import GuardedConsumer
-from setka_runtime.routing import SharedSubscription
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
@@ -30,21 +28,12 @@ def build(settings: EventsSettings) -> Service:
     )
     consumers = []
     for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():
-        consumer = GuardedConsumer(
-            topic=topic,
-            group=group,
-            db=service.db,
-            broker=service.broker,
-            handlers=handlers,
-            max_attempts=settings.consumer_max_attempts,
-            backoff_seconds=settings.consumer_backoff_seconds,
-        )
+        consumer = service.guarded(topic, handlers, group=group)
         if topic in INBOUND:
             consumer.reject_unknown_types = True  # an integrator's typo must not vanish silently
             deferrals.attach(consumer)
         consumers.append(consumer)
-    SharedSubscription(service.broker, group, consumers).subscribe()
-    service.consumers.extend(consumers)
+    service.subscribe(consumers)
 
     async def retry_waiting() -> None:
         await service.connected.wait()  # dead-lettering needs the broker

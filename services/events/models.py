@@ -202,6 +202,8 @@ class Attendance(EventsModel, table=True):
     participant: str = Field(max_length=80)
     hours: float
     source_system: str | None = Field(default=None, max_length=100)
+    source_version: datetime | None = _when(default=None)
+    """The sending system's version of the fact: an older one never replaces it."""
     recorded_at: datetime = _when(default_factory=now)
 
 
@@ -254,6 +256,8 @@ class AssessmentResult(EventsModel, table=True):
     mark_shares: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
     source_system: str = Field(max_length=100)
     external_id: str = Field(max_length=200)
+    source_version: datetime | None = _when(default=None)
+    """The sending system's version of the fact: an older one never replaces it."""
     recorded_at: datetime = _when(default_factory=now)
 
 
@@ -271,6 +275,8 @@ class Training(EventsModel, table=True):
     completed_on: date
     source_system: str = Field(max_length=100)
     external_id: str = Field(max_length=200)
+    source_version: datetime | None = _when(default=None)
+    """The sending system's version of the fact: an older one never replaces it."""
     recorded_at: datetime = _when(default_factory=now)
 
 
@@ -287,6 +293,8 @@ class Deficit(EventsModel, table=True):
     diagnosed_on: date
     source_system: str = Field(max_length=100)
     external_id: str = Field(max_length=200)
+    source_version: datetime | None = _when(default=None)
+    """The sending system's version of the fact: an older one never replaces it."""
     recorded_at: datetime = _when(default_factory=now)
 
 

@@ -120,7 +120,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
         if data.full_name == "always fails":
             raise RuntimeError("the projection is broken")
         if data.full_name == "fails twice" and calls[event.id] <= 2:
-            raise ConnectionError("database hiccup")
+            raise RuntimeError("a passing fault")
         await organization_registered(session, data, event)
 
     service.consume(topics.REGISTRY, {OrganizationRegistered: flaky})
@@ -143,3 +143,35 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
         "failed after 3 attempts: RuntimeError: the projection is broken"
     )
     assert json.loads(dead[0].value)["full_name"] == "always fails"
+
+
+async def test_an_unavailable_database_is_waited_out_not_counted_as_attempts(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    """More connection failures than attempts: nothing is dead-lettered, readiness says why meanwhile."""
+    url = service_databases["analytics"]
+    service = analytics.Service.create(settings_for(broker, url))
+    failures = {"left": 6}
+    readiness: list[str] = []
+
+    async def unreachable_for_a_while(session: Any, data: OrganizationRegistered, event: CloudEvent) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            try:
+                await service.consumers_ping()
+            except ConnectionError as exc:
+                readiness.append(str(exc))
+            raise ConnectionRefusedError("connection refused by 127.0.0.1:5432")
+        await organization_registered(session, data, event)
+
+    service.consume(topics.REGISTRY, {OrganizationRegistered: unreachable_for_a_while})
+    events = [registration("93") for _ in range(3)]
+    async with service.running():
+        await asyncio.wait_for(service.connected.wait(), 60)
+        await produce(broker.bootstrap, topics.REGISTRY, [wire(e) for e in events])
+        await eventually(lambda: _equals(count_in(url, "93"), 3))
+        await service.consumers_ping()  # ready again
+    dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGISTRY), at_least=0, timeout=2)
+    assert [m for m in dead if headers_of(m)["ce_id"] in {e.id for e in events}] == []
+    assert failures["left"] == 0
+    assert any("connection refused" in reason for reason in readiness)

@@ -1,0 +1,570 @@
+"""Guarded consumers: every message ends applied, parked or dead-lettered, and a batch is one
+transaction.
+
+A :class:`Subscription` reads records of one consumer group in batches straight from aiokafka
+(FastStream's parser decodes every header as UTF-8 before any code of ours runs, so one header of
+bad bytes from a regional system would stall a partition there). Each topic's records go to its
+:class:`GuardedConsumer`, which:
+
+1. reads each record — envelope, strict JSON, contract — and dead-letters at once whatever cannot
+   be read, whatever the exception;
+2. applies the rest in one transaction: a bulk inbox claim (so a redelivery changes nothing), the
+   handlers in arrival order (a *batch handler* takes a whole run of one type and applies the
+   domain rules per message with bulk reads and writes), the claims of messages that were not
+   applied released again;
+3. after the commit, parks the messages that refer to something not known yet and dead-letters
+   the ones the rules rejected; only then are the offsets committed.
+
+If a batch fails for a reason of one of its messages, it is rolled back and its messages are
+applied one at a time, in order, so the bad one is isolated (retried a bounded number of times,
+then dead-lettered) and the others go on. If the database or the broker is unavailable, nothing
+counts as an attempt: the consumer waits with bounded backoff and tries the same batch again,
+readiness saying why meanwhile; nothing is committed and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+from setka_contracts import CloudEvent, EnvelopeError, EventData, decode_headers, parse
+from setka_contracts.topics import dead_letter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import inbox, metrics
+from .db import Database
+from .errors import NotYetKnown, PermanentError
+from .faults import is_infrastructure
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+"""handler(session, data, event): apply one event inside the caller's transaction.
+
+Raise :class:`PermanentError` to reject the message (dead-letter topic) and :class:`NotYetKnown`
+when it refers to something not known yet (it waits)."""
+
+
+@dataclass(slots=True)
+class Item:
+    """One readable message of a batch, as a batch handler sees it."""
+
+    data: Any
+    """The event's data, validated against its contract model."""
+    event: CloudEvent
+    value: bytes
+    headers: dict[str, str]
+    key: bytes | None = None
+    partition: int | str = ""
+    offset: int | str = ""
+    outcome: str = "processed"
+    reason: str = ""
+
+    def reject(self, reason: str) -> None:
+        """The message breaks a rule: nothing of it may be written; it goes to the dead-letter topic."""
+        self.outcome, self.reason = "dead-lettered", f"rejected: {reason}"
+
+    def defer(self, reason: str) -> None:
+        """The message refers to something not known yet: nothing of it is written; it waits."""
+        self.outcome, self.reason = "deferred", reason
+
+    @property
+    def pending(self) -> bool:
+        """Still to be applied (not rejected, deferred or found a duplicate)."""
+        return self.outcome == "processed"
+
+    @property
+    def identity(self) -> inbox.EventKey:
+        return (self.event.source, self.event.id)
+
+
+BatchHandler = Callable[[AsyncSession, list[Item]], Awaitable[None]]
+"""handler(session, items): apply a run of events of one type, in order, in the caller's transaction.
+
+Apply the rules to each item as the single-message handler would, reading and writing in bulk;
+call ``item.reject(reason)`` or ``item.defer(reason)`` for an item that must leave no effect.
+Raise only for the unexpected: the batch is then rolled back and applied one message at a time."""
+
+
+def batch(handler: BatchHandler) -> BatchHandler:
+    """Mark ``handler`` as a :data:`BatchHandler` in a consumer's handler map."""
+    handler.setka_batch = True  # type: ignore[attr-defined]
+    return handler
+
+
+def _is_batch(handler: Any) -> bool:
+    return bool(getattr(handler, "setka_batch", False))
+
+
+@dataclass(slots=True)
+class _Record:
+    """What a guarded consumer needs of a Kafka record (a deferred message has no offset)."""
+
+    value: bytes
+    headers: dict[str, str]
+    key: bytes | None = None
+    partition: int | str = ""
+    offset: int | str = ""
+
+
+@dataclass
+class Health:
+    """Why the consumers of a process are not making progress, if they are not."""
+
+    waiting: dict[str, str] = field(default_factory=dict)
+
+    def trouble(self, who: str, reason: str) -> None:
+        self.waiting[who] = reason
+
+    def clear(self, who: str) -> None:
+        self.waiting.pop(who, None)
+
+
+class Backoff:
+    """Pauses that double from ``first`` up to ``limit`` seconds, for waiting out an outage."""
+
+    def __init__(self, first: float, limit: float = 10.0) -> None:
+        self.first, self.limit, self.next = first, limit, first
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.next)
+        self.next = min(self.next * 2, self.limit)
+
+
+class GuardedConsumer:
+    """The handlers of one topic in one consumer group, dispatched by ``ce_type``."""
+
+    deferrals: Any = None
+    """A :class:`~setka_runtime.deferred.Deferrals` that parks ``NotYetKnown`` messages, if set."""
+    reject_unknown_types: bool = False
+    """Dead-letter types with no handler (an inbound topic) instead of ignoring them."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        group: str,
+        db: Database,
+        broker: KafkaBroker,
+        handlers: Mapping[type[EventData], Handler | BatchHandler],
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.2,
+        health: Health | None = None,
+    ) -> None:
+        self.topic = topic
+        self.group = group
+        self._db = db
+        self._broker = broker
+        self._handlers = {model.event_type: (model, handler) for model, handler in handlers.items()}
+        self._max_attempts = max_attempts
+        self._backoff_seconds = backoff_seconds
+        self.health = health or Health()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, record: _Record) -> Item | str:
+        """The record as an :class:`Item`, ``"ignored"``, or the reason it cannot be read."""
+        try:
+            event = parse(record.headers, record.value)
+        except EnvelopeError as exc:
+            return f"invalid envelope: {exc}"
+        except Exception as exc:  # a reader must never let a record stop the partition
+            return f"invalid envelope: {type(exc).__name__}: {exc}"
+        entry = self._handlers.get(event.type)
+        if entry is None:
+            if self.reject_unknown_types:
+                accepted = ", ".join(sorted(self._handlers))
+                return f"type {event.type!r} is not accepted on {self.topic}; accepted: {accepted}"
+            return "ignored"  # a type this consumer does not need, or a newer version
+        model, _ = entry
+        try:
+            data = model.model_validate(event.data)
+        except ValidationError as exc:
+            return f"does not match {event.type}: {_brief(exc)}"
+        except Exception as exc:
+            return f"does not match {event.type}: {type(exc).__name__}: {exc}"
+        return Item(
+            data=data,
+            event=event,
+            value=record.value,
+            headers=record.headers,
+            key=record.key,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    async def process(self, records: Sequence[_Record]) -> list[str]:
+        """Handle records in order; return each one's outcome. Returns only when every record
+        has ended applied, parked, ignored, a duplicate, or dead-lettered."""
+        started = time.perf_counter()
+        outcomes: list[str] = ["processed"] * len(records)
+        items: list[tuple[int, Item]] = []
+        for index, record in enumerate(records):
+            read = self._read(record)
+            if isinstance(read, Item):
+                items.append((index, read))
+            elif read == "ignored":
+                outcomes[index] = "ignored"
+            else:
+                await self.dead_letter(record.value, record.headers, read, record)
+                outcomes[index] = "dead-lettered"
+        if items:
+            applied = await self._apply([item for _, item in items])
+            for (index, _), outcome in zip(items, applied, strict=True):
+                outcomes[index] = outcome
+        elapsed = time.perf_counter() - started
+        for record, outcome in zip(records, outcomes, strict=True):
+            metrics.MESSAGES.labels(self.topic, record.headers.get("ce_type", "?")[:200], outcome).inc()
+        if records:
+            metrics.HANDLING_SECONDS.labels(self.topic).observe(elapsed / len(records))
+        return outcomes
+
+    async def handle(self, value: bytes, headers: Mapping[str, str], *, origin: Any = None) -> str:
+        """Handle one message (a deferred one handed back, or a test's); return its outcome."""
+        record = _Record(
+            value=value,
+            headers=dict(headers),
+            key=getattr(origin, "key", None),
+            partition=getattr(origin, "partition", ""),
+            offset=getattr(origin, "offset", ""),
+        )
+        return (await self.process([record]))[0]
+
+    async def _apply(self, items: list[Item]) -> list[str]:
+        """Apply readable items: the whole batch at once, else one by one."""
+        if len(items) > 1:
+            try:
+                await self._until_infrastructure_is_back(lambda: self._transaction(items))
+            except Exception as exc:
+                log.info(
+                    "%s: a batch of %d on %s failed (%s: %s); applying its messages one by one",
+                    self.group,
+                    len(items),
+                    self.topic,
+                    type(exc).__name__,
+                    exc,
+                )
+                for item in items:
+                    item.outcome, item.reason = "processed", ""
+            else:
+                await self._settle(items)
+                return [item.outcome for item in items]
+        for item in items:
+            await self._apply_alone(item)
+        return [item.outcome for item in items]
+
+    async def _apply_alone(self, item: Item) -> None:
+        for attempt in range(1, self._max_attempts + 1):
+            item.outcome, item.reason = "processed", ""
+            try:
+                await self._until_infrastructure_is_back(lambda: self._transaction([item]))
+            except PermanentError as exc:
+                item.reject(str(exc))
+            except NotYetKnown as exc:
+                if self.deferrals is not None:
+                    item.defer(str(exc))
+                elif attempt < self._max_attempts:
+                    await self._pause(item, attempt, exc)
+                    continue
+                else:
+                    item.outcome = "dead-lettered"
+                    item.reason = f"failed after {attempt} attempts: NotYetKnown: {exc}"
+            except Exception as exc:
+                if attempt < self._max_attempts:
+                    await self._pause(item, attempt, exc)
+                    continue
+                item.outcome = "dead-lettered"
+                item.reason = f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
+            await self._settle([item])
+            return
+
+    async def _pause(self, item: Item, attempt: int, exc: BaseException) -> None:
+        delay = self._backoff_seconds * 2 ** (attempt - 1)
+        log.warning(
+            "%s: %s %s failed (attempt %d/%d: %s: %s); retrying in %.2fs",
+            self.group,
+            item.event.type,
+            item.event.id,
+            attempt,
+            self._max_attempts,
+            type(exc).__name__,
+            exc,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    async def _transaction(self, items: list[Item]) -> None:
+        """Claim, apply and release in one transaction; raise if it must be rolled back."""
+        for item in items:
+            item.outcome, item.reason = "processed", ""
+        alone = len(items) == 1
+        async with self._db.session() as session, session.begin():
+            fresh = await inbox.claim_many(
+                session,
+                consumer=self.group,
+                events=[(item.event.source, item.event.id, item.event.type) for item in items],
+            )
+            for item in items:
+                if item.identity in fresh:
+                    fresh.discard(item.identity)  # a second copy in the same batch is a duplicate
+                else:
+                    item.outcome = "duplicate"
+            savepoints = not alone and session.get_bind().dialect.name == "postgresql"
+            for run in _runs([item for item in items if item.pending]):
+                _, handler = self._handlers[run[0].event.type]
+                if _is_batch(handler):
+                    await handler(session, run)
+                    continue
+                for item in run:
+                    if alone:
+                        await handler(session, item.data, item.event)  # its errors end the transaction
+                        continue
+                    if not savepoints:
+                        try:
+                            await handler(session, item.data, item.event)
+                        except (PermanentError, NotYetKnown):
+                            raise  # no savepoints here: let the messages go one by one
+                        continue
+                    try:
+                        async with session.begin_nested():
+                            await handler(session, item.data, item.event)
+                    except PermanentError as exc:
+                        item.reject(str(exc))
+                    except NotYetKnown as exc:
+                        item.defer(str(exc))
+            unapplied = [item for item in items if item.outcome in ("dead-lettered", "deferred")]
+            if unapplied and self.deferrals is None and any(i.outcome == "deferred" for i in unapplied):
+                if alone:
+                    raise NotYetKnown(unapplied[0].reason)
+                raise NotYetKnown("a message of the batch refers to something not known yet")
+            if unapplied:
+                await inbox.release_many(
+                    session, consumer=self.group, keys=[item.identity for item in unapplied]
+                )
+
+    async def _settle(self, items: Sequence[Item]) -> None:
+        """After the commit: park what waits, dead-letter what was rejected."""
+        for item in items:
+            if item.outcome == "deferred":
+                if self.deferrals is not None:
+                    # the waiting room dead-letters by itself a message that waited too long
+                    item.outcome = await self._until_infrastructure_is_back(
+                        lambda item=item: self.deferrals.defer(
+                            self, item.value, item.headers, item.reason, item
+                        )
+                    )
+                    continue
+                item.outcome = "dead-lettered"
+            if item.outcome == "dead-lettered":
+                await self.dead_letter(item.value, item.headers, item.reason, item)
+
+    async def _until_infrastructure_is_back(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``work``; while the database or broker is unavailable, wait and run it again."""
+        backoff = Backoff(max(self._backoff_seconds, 0.1))
+        who = f"{self.group} {self.topic}"
+        while True:
+            try:
+                result = await work()
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    self.health.clear(who)
+                    raise
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                self.health.trouble(who, reason)
+                metrics.INFRASTRUCTURE_WAITS.labels(self.topic).inc()
+                log.warning("%s: waiting for the database or broker (%s); retrying", who, reason)
+                await backoff.wait()
+                continue
+            self.health.clear(who)
+            return result
+
+    # -- dead letters --------------------------------------------------------------------------
+
+    async def dead_letter(self, value: bytes, headers: Mapping[str, str], reason: str, origin: Any) -> None:
+        """Send the original message with the reason to ``<topic>.dlq``; wait until the broker has it.
+
+        Until it does, the offset is not committed: a message is never skipped."""
+        dlq_headers = {name: value[:8192] for name, value in list(headers.items())[:64]}
+        dlq_headers.update(
+            {
+                "dlq_reason": reason[:2000],
+                "dlq_topic": self.topic,
+                "dlq_consumer": self.group,
+                "dlq_failed_at": datetime.now(UTC).isoformat(),
+                "dlq_partition": str(getattr(origin, "partition", "")),
+                "dlq_offset": str(getattr(origin, "offset", "")),
+            }
+        )
+        key = getattr(origin, "key", None)
+        target = dead_letter(self.topic)
+
+        async def send() -> None:
+            try:
+                await self._broker.publish(value, target, key=key, headers=dlq_headers)
+            except MessageSizeTooLargeError:
+                # too big for the dead-letter topic: keep the reason, the key, the headers and the size
+                dlq_headers["dlq_body_omitted"] = f"{len(value)} bytes, too large for {target}"
+                await self._broker.publish(b"", target, key=key, headers=dlq_headers)
+
+        backoff = Backoff(max(self._backoff_seconds, 0.1))
+        while True:
+            try:
+                await send()
+                break
+            except Exception as exc:
+                self.health.trouble(f"{self.group} {target}", f"cannot publish to {target}: {exc}"[:300])
+                log.warning("%s: cannot dead-letter to %s (%s); retrying", self.group, target, exc)
+                await backoff.wait()
+        self.health.clear(f"{self.group} {target}")
+        metrics.DEAD_LETTERS.labels(self.topic).inc()
+        log.warning("%s: message dead-lettered to %s: %s", self.group, target, reason[:500])
+
+
+def _runs(items: list[Item]) -> list[list[Item]]:
+    """Consecutive items of one event type, in order."""
+    runs: list[list[Item]] = []
+    for item in items:
+        if runs and runs[-1][0].event.type == item.event.type:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def _brief(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(item) for item in error["loc"]) or "(data)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)[:1500]
+
+
+class Subscription:
+    """One consumer group reading its topics in batches and routing records to their consumers."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group: str,
+        consumers: Sequence[GuardedConsumer],
+        client_id: str,
+        max_records: int = 500,
+        graceful_seconds: float = 10.0,
+        health: Health | None = None,
+    ) -> None:
+        wrong = [c.topic for c in consumers if c.group != group]
+        if wrong:
+            raise ValueError(f"consumers of {', '.join(wrong)} are not in group {group}")
+        self.group = group
+        self._by_topic = {consumer.topic: consumer for consumer in consumers}
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._max_records = max_records
+        self._graceful = graceful_seconds
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.health = health or Health()
+        self.assigned = asyncio.Event()
+        """Set once the group has given this process its partitions (tests and benchmarks wait)."""
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._by_topic)
+
+    async def start(self) -> None:
+        """Join the group; raise if the broker cannot be reached (the caller retries)."""
+        consumer = AIOKafkaConsumer(
+            *self._by_topic,
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._max_records,
+            max_poll_interval_ms=3_600_000,  # an outage waited out inside a batch is not a dead consumer
+        )
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name=f"consume {self.group}")
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        backoff = Backoff(0.5)
+        while not self._stopping.is_set():
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if self._consumer.assignment():
+                    self.assigned.set()
+                if not batches:
+                    continue
+                await self._handle(batches)
+                self.health.clear(f"{self.group} broker")
+                backoff = Backoff(0.5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let the loop end: wait and read again
+                self.health.trouble(f"{self.group} broker", f"{type(exc).__name__}: {exc}"[:300])
+                log.warning("%s: consuming failed (%s: %s); retrying", self.group, type(exc).__name__, exc)
+                await backoff.wait()
+
+    async def _handle(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Handle one fetch: per topic one batch (partitions kept in order), then commit offsets."""
+        by_topic: dict[str, list[_Record]] = {}
+        for partition, records in batches.items():
+            by_topic.setdefault(partition.topic, []).extend(
+                _Record(
+                    value=record.value or b"",
+                    headers=decode_headers(record.headers or []),
+                    key=record.key,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                for record in records
+            )
+        for topic, records in by_topic.items():
+            await self._by_topic[topic].process(records)
+        offsets = {partition: records[-1].offset + 1 for partition, records in batches.items() if records}
+        assert self._consumer is not None
+        try:
+            await self._consumer.commit(offsets)
+        except Exception as exc:
+            # the partitions moved to another member meanwhile: it reads them again, and the inbox
+            # makes the repeat change nothing
+            log.warning("%s: offsets not committed (%s); the messages will be read again", self.group, exc)
+
+    def check(self) -> None:
+        """Raise when the loop has ended or is waiting for the database or the broker."""
+        if self._task is None:
+            raise ConnectionError(f"{self.group}: not consuming yet")
+        if self._task.done():
+            raise RuntimeError(f"{self.group}: the consumer has stopped")
+
+    async def stop(self) -> None:
+        """Let the batch in hand finish (up to the graceful time), then leave the group.
+
+        A batch cut short commits nothing: the next run reads it again."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._graceful)
+            except (TimeoutError, Exception):
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
