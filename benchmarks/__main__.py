@@ -34,7 +34,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
     parser.add_argument("--only", choices=["import", "queries", "events"], help="run one of them")
     parser.add_argument(
-        "--inbound-messages", type=int, default=3_000, help="messages for the events inbound run"
+        "--inbound-messages", type=int, default=20_000, help="messages for the events inbound run"
     )
     parser.add_argument(
         "--postgres-url",

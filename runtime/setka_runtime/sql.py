@@ -9,6 +9,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """``INSERT`` of the session's dialect, with its ``ON CONFLICT`` clauses."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
 def insert_ignoring_conflicts(session: AsyncSession, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` in the dialect of the session's database."""
     dialect = session.get_bind().dialect.name

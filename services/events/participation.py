@@ -99,9 +99,9 @@ async def record_attendance(
 ) -> tuple[Attendance, bool]:
     """Record (or correct) who took part and how long; returns the row and whether it changed.
 
-    Recording the same attendance again changes nothing and records no event. ``as_of`` is when
-    the sender recorded the fact: a fact older than the one already kept (a retried, parked
-    message overtaken by a newer one) changes nothing either.
+    Recording the same attendance again changes nothing and records no event. ``as_of`` is the
+    sender's version of the fact: a version not newer than the one kept (a repeat, or a retried,
+    parked message overtaken by a newer one) changes nothing either.
     """
     if activity.status not in TOOK_PLACE:
         raise DomainError(
@@ -114,7 +114,11 @@ async def record_attendance(
         .where(Attendance.activity_id == activity.id, Attendance.participant == participant.key)
         .with_for_update()
     )
-    if row is not None and (row.hours == hours or (as_of is not None and aware(row.recorded_at) > as_of)):
+    if row is not None and as_of is not None and row.source_version and aware(row.source_version) >= as_of:
+        return row, False  # the same version again, or an older one arriving late
+    if row is not None and row.hours == hours:
+        if as_of is not None:
+            row.source_version = as_of
         return row, False
     if row is None:
         row = Attendance(
@@ -124,12 +128,13 @@ async def record_attendance(
             participant=participant.key,
             hours=hours,
             source_system=source_system,
-            recorded_at=as_of or now(),
+            source_version=as_of,
         )
         session.add(row)
     else:
         row.hours = hours
-        row.recorded_at = as_of or now()
+        row.recorded_at = now()
+        row.source_version = as_of
     await session.flush()
     await outbox.record(
         session,

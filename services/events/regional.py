@@ -31,7 +31,9 @@ from setka_contracts.regional import (
     TrainingCompleted,
 )
 from setka_runtime import outbox
+from setka_runtime.consumer import BatchHandler, Item, batch
 from setka_runtime.errors import DomainError, NotYetKnown, PermanentError
+from setka_runtime.sql import dialect_insert
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +44,7 @@ from .models import (
     AssessmentResult,
     Deficit,
     KnownEducator,
+    KnownEmployment,
     KnownNetwork,
     KnownOrganization,
     Training,
@@ -111,7 +114,7 @@ async def activity_recorded(session: AsyncSession, data: ActivityRecordedByRegio
     if (
         activity is not None
         and activity.source_updated_at
-        and aware(activity.source_updated_at) >= data.updated_at
+        and not _newer(activity.source_updated_at, data.version())
     ):
         return  # the same version again, or an older one arriving late
     fresh = activity is None
@@ -184,169 +187,274 @@ async def attendance_recorded(
             participation.Participant(organization.id, data.educator_id),
             data.hours,
             source_system=data.source_system,
-            as_of=aware(event.time),
+            as_of=utc(data.version()),
         )
     except DomainError as error:
         raise _domain(error) from None
 
 
-async def assessment_published(
-    session: AsyncSession, data: AssessmentResultPublished, event: CloudEvent
-) -> None:
-    """One row per school, procedure, subject, grade and year; a correction replaces the numbers."""
-    organization = await resolve_organization(session, data.organization, role="school")
-    if organization.kind != "school":
-        raise PermanentError(
-            f"{organization.short_name} ({organization.id}) is a {organization.kind}, not a school"
+def _newer(stored: datetime | None, version: datetime) -> bool:
+    """Whether a fact of sender's ``version`` replaces what is kept (an equal version is a repeat)."""
+    return stored is None or aware(stored) < version
+
+
+class _Facts:
+    """What a run of inbound facts refers to, read in bulk: organizations, educators, employments."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[uuid.UUID, Any] = {}
+        self.by_inn: dict[str, Any] = {}
+        self.educators: set[uuid.UUID] = set()
+        self.employments: set[tuple[uuid.UUID, uuid.UUID]] = set()
+
+    @classmethod
+    async def load(cls, session: AsyncSession, items: list[Item], *, educators: bool = False) -> _Facts:
+        facts = cls()
+        refs = [item.data.organization for item in items]
+        ids = {ref.id for ref in refs if ref.id is not None}
+        inns = {ref.inn for ref in refs if ref.id is None and ref.inn is not None}
+        table = KnownOrganization.__table__
+        columns = (table.c.id, table.c.inn, table.c.kind, table.c.short_name)
+        for chunk in _chunks(sorted(ids, key=str)):
+            for row in await session.execute(select(*columns).where(table.c.id.in_(chunk))):
+                facts.by_id[row.id] = row
+        for chunk in _chunks(sorted(inns)):
+            for row in await session.execute(select(*columns).where(table.c.inn.in_(chunk))):
+                facts.by_inn[row.inn] = row
+        if educators:
+            wanted = sorted({item.data.educator_id for item in items}, key=str)
+            employment = KnownEmployment.__table__
+            for chunk in _chunks(wanted):
+                educator = KnownEducator.__table__
+                facts.educators.update(
+                    (await session.scalars(select(educator.c.id).where(educator.c.id.in_(chunk)))).all()
+                )
+                pairs = await session.execute(
+                    select(employment.c.educator_id, employment.c.organization_id).where(
+                        employment.c.educator_id.in_(chunk)
+                    )
+                )
+                facts.employments.update((row.educator_id, row.organization_id) for row in pairs)
+        return facts
+
+    def organization(self, item: Item, ref: OrganizationRef, *, role: str) -> Any | None:
+        """The organization, or None with the item deferred: it is not registered yet."""
+        found = self.by_id.get(ref.id) if ref.id is not None else self.by_inn.get(ref.inn or "")
+        if found is None:
+            item.defer(f"{role} ({ref.describe()}) is not registered in Setka yet")
+        return found
+
+    def educator(self, item: Item, educator_id: uuid.UUID, organization: Any) -> bool:
+        """Whether the educator is known and works at the organization; else the item is set aside."""
+        if educator_id not in self.educators:
+            item.defer(f"educator {educator_id} is not registered in Setka yet")
+            return False
+        if (educator_id, organization.id) not in self.employments:
+            item.reject(
+                f"educator {educator_id} does not work at {organization.short_name} ({organization.id})"
+            )
+            return False
+        return True
+
+
+def _chunks(values: list[Any], size: int = 1000) -> list[list[Any]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+async def _stored(session: AsyncSession, table: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The kept rows of ``table`` with these ids, as dictionaries."""
+    kept: dict[uuid.UUID, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(ids, key=str)):
+        for row in await session.execute(select(table).where(table.c.id.in_(chunk))):
+            kept[row.id] = dict(row._mapping)
+    return kept
+
+
+async def _write(session: AsyncSession, table: Any, rows: dict[uuid.UUID, dict[str, Any]]) -> None:
+    """Insert or replace the final state of every changed row, by id, in one statement per chunk."""
+    values = list(rows.values())
+    for chunk in _chunks(values, 500):
+        columns = [name for name in chunk[0] if name != "id"]
+        statement = dialect_insert(session, table).values(chunk)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["id"], set_={name: statement.excluded[name] for name in columns}
+            )
         )
-    row = await session.scalar(
-        select(AssessmentResult)
-        .where(
-            AssessmentResult.organization_id == organization.id,
-            AssessmentResult.procedure == data.procedure.value,
-            AssessmentResult.subject == data.subject,
-            AssessmentResult.grade == data.grade,
-            AssessmentResult.year == data.year,
+
+
+@batch
+async def assessments_published(session: AsyncSession, items: list[Item]) -> None:
+    """One row per school, procedure, subject, grade and year; a newer version replaces the numbers."""
+    facts = await _Facts.load(session, items)
+    table = AssessmentResult.__table__
+    keyed: list[tuple[Item, Any, uuid.UUID]] = []
+    for item in items:
+        data: AssessmentResultPublished = item.data
+        organization = facts.organization(item, data.organization, role="school")
+        if organization is None:
+            continue
+        if organization.kind != "school":
+            item.reject(
+                f"{organization.short_name} ({organization.id}) is a {organization.kind}, not a school"
+            )
+            continue
+        key = fact_id(
+            "assessment", organization.id, data.procedure.value, data.subject, data.grade, data.year
         )
-        .with_for_update()
-    )
-    numbers = {
-        "participants": data.participants,
-        "mean_score": data.mean_score,
-        "mark_shares": data.mark_shares,
-    }
-    if row is not None and all(getattr(row, name) == value for name, value in numbers.items()):
-        return
-    if row is None:
-        row = AssessmentResult(
-            id=fact_id(
-                "assessment", organization.id, data.procedure.value, data.subject, data.grade, data.year
-            ),
-            organization_id=organization.id,
-            procedure=data.procedure.value,
-            subject=data.subject,
-            grade=data.grade,
-            year=data.year,
-            source_system=data.source_system,
-            external_id=data.external_id,
+        keyed.append((item, organization, key))
+    state = await _stored(session, table, {key for _, _, key in keyed})
+    changed: dict[uuid.UUID, dict[str, Any]] = {}
+    events: list[AssessmentResultRecorded] = []
+    for item, organization, key in keyed:
+        data = item.data
+        version = utc(data.version())
+        row = state.get(key)
+        if row is not None and not _newer(row.get("source_version"), version):
+            continue  # the same version again, or an older one arriving late
+        numbers = {
+            "participants": data.participants,
+            "mean_score": data.mean_score,
+            "mark_shares": data.mark_shares,
+        }
+        same = row is not None and all(row[name] == value for name, value in numbers.items())
+        row = {
+            "id": key,
+            "organization_id": organization.id,
+            "procedure": data.procedure.value,
+            "subject": data.subject,
+            "grade": data.grade,
+            "year": data.year,
             **numbers,
-        )
-        session.add(row)
-    else:
-        for name, value in numbers.items():
-            setattr(row, name, value)
-        row.source_system, row.external_id, row.recorded_at = data.source_system, data.external_id, now()
-    await session.flush()
-    await outbox.record(
-        session,
-        AssessmentResultRecorded(
-            result_id=row.id,
-            organization_id=organization.id,
-            procedure=row.procedure,
-            subject=row.subject,
-            grade=row.grade,
-            year=row.year,
-            participants=row.participants,
-            mean_score=row.mean_score,
-            mark_shares=row.mark_shares,
-            source_system=row.source_system,
-        ),
-        source=SOURCE,
-    )
+            "source_system": data.source_system,
+            "external_id": data.external_id,
+            "recorded_at": (row or {}).get("recorded_at") if same else now(),
+            "source_version": version,
+        }
+        row["recorded_at"] = row["recorded_at"] or now()
+        state[key] = changed[key] = row
+        if not same:
+            events.append(
+                AssessmentResultRecorded(
+                    result_id=key,
+                    organization_id=organization.id,
+                    procedure=row["procedure"],
+                    subject=row["subject"],
+                    grade=row["grade"],
+                    year=row["year"],
+                    participants=row["participants"],
+                    mean_score=row["mean_score"],
+                    mark_shares=row["mark_shares"],
+                    source_system=row["source_system"],
+                )
+            )
+    if changed:
+        await _write(session, table, changed)
+    await outbox.record_many(session, events, source=SOURCE)
 
 
-async def _educator_fact(
+async def _educator_facts(
     session: AsyncSession,
+    items: list[Item],
     model: type[Training] | type[Deficit],
-    data: TrainingCompleted | DeficitDiagnosed,
-    values: dict[str, Any],
-) -> Training | Deficit | None:
-    """Upsert a fact about an educator by (source system, external id); None when unchanged."""
-    organization = await resolve_organization(session, data.organization, role="educator's organization")
-    await resolve_educator(session, data.educator_id, organization)
-    values = {"educator_id": data.educator_id, "organization_id": organization.id, **values}
-    row = await session.scalar(
-        select(model)
-        .where(model.source_system == data.source_system, model.external_id == data.external_id)
-        .with_for_update()
-    )
-    if row is not None and all(getattr(row, name) == value for name, value in values.items()):
-        return None
-    if row is None:
-        row = model(
-            id=fact_id(model.__tablename__, data.source_system, data.external_id),
-            source_system=data.source_system,
-            external_id=data.external_id,
-            **values,
+    values: Callable[[Any], dict[str, Any]],
+    event: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Upsert facts about educators by (source system, external id); a newer version replaces."""
+    facts = await _Facts.load(session, items, educators=True)
+    table = model.__table__
+    accepted: list[tuple[Item, Any, uuid.UUID]] = []
+    for item in items:
+        data = item.data
+        organization = facts.organization(item, data.organization, role="educator's organization")
+        if organization is None or not facts.educator(item, data.educator_id, organization):
+            continue
+        accepted.append(
+            (item, organization, fact_id(model.__tablename__, data.source_system, data.external_id))
         )
-        session.add(row)
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.recorded_at = now()
-    await session.flush()
-    return row
+    state = await _stored(session, table, {key for _, _, key in accepted})
+    changed: dict[uuid.UUID, dict[str, Any]] = {}
+    events = []
+    for item, organization, key in accepted:
+        data = item.data
+        version = utc(data.version())
+        row = state.get(key)
+        if row is not None and not _newer(row.get("source_version"), version):
+            continue
+        fields = {"educator_id": data.educator_id, "organization_id": organization.id, **values(data)}
+        same = row is not None and all(row[name] == value for name, value in fields.items())
+        row = {
+            "id": key,
+            "source_system": data.source_system,
+            "external_id": data.external_id,
+            **fields,
+            "recorded_at": (row or {}).get("recorded_at") if same else now(),
+            "source_version": version,
+        }
+        row["recorded_at"] = row["recorded_at"] or now()
+        state[key] = changed[key] = row
+        if not same:
+            events.append(event(row))
+    if changed:
+        await _write(session, table, changed)
+    await outbox.record_many(session, events, source=SOURCE)
 
 
-async def training_completed(session: AsyncSession, data: TrainingCompleted, event: CloudEvent) -> None:
-    row = await _educator_fact(
+@batch
+async def trainings_completed(session: AsyncSession, items: list[Item]) -> None:
+    await _educator_facts(
         session,
+        items,
         Training,
-        data,
-        {
+        lambda data: {
             "course": data.course,
             "provider": data.provider,
             "hours": data.hours,
             "completed_on": data.completed_on,
         },
+        lambda row: TrainingRecorded(
+            training_id=row["id"],
+            educator_id=row["educator_id"],
+            organization_id=row["organization_id"],
+            course=row["course"],
+            provider=row["provider"],
+            hours=row["hours"],
+            completed_on=row["completed_on"],
+            source_system=row["source_system"],
+        ),
     )
-    if isinstance(row, Training):
-        await outbox.record(
-            session,
-            TrainingRecorded(
-                training_id=row.id,
-                educator_id=row.educator_id,
-                organization_id=row.organization_id,
-                course=row.course,
-                provider=row.provider,
-                hours=row.hours,
-                completed_on=row.completed_on,
-                source_system=row.source_system,
-            ),
-            source=SOURCE,
-        )
 
 
-async def deficit_diagnosed(session: AsyncSession, data: DeficitDiagnosed, event: CloudEvent) -> None:
-    row = await _educator_fact(
+@batch
+async def deficits_diagnosed(session: AsyncSession, items: list[Item]) -> None:
+    await _educator_facts(
         session,
+        items,
         Deficit,
-        data,
-        {"competency": data.competency, "level": data.level.value, "diagnosed_on": data.diagnosed_on},
+        lambda data: {
+            "competency": data.competency,
+            "level": data.level.value,
+            "diagnosed_on": data.diagnosed_on,
+        },
+        lambda row: DeficitRecorded(
+            deficit_id=row["id"],
+            educator_id=row["educator_id"],
+            organization_id=row["organization_id"],
+            competency=row["competency"],
+            level=row["level"],
+            diagnosed_on=row["diagnosed_on"],
+            source_system=row["source_system"],
+        ),
     )
-    if isinstance(row, Deficit):
-        await outbox.record(
-            session,
-            DeficitRecorded(
-                deficit_id=row.id,
-                educator_id=row.educator_id,
-                organization_id=row.organization_id,
-                competency=row.competency,
-                level=row.level,
-                diagnosed_on=row.diagnosed_on,
-                source_system=row.source_system,
-            ),
-            source=SOURCE,
-        )
 
 
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 
-INBOUND: dict[str, dict[Any, Handler]] = {
+INBOUND: dict[str, dict[Any, Handler | BatchHandler]] = {
     topics.REGIONAL_ACTIVITIES: {ActivityRecordedByRegion: activity_recorded},
     topics.REGIONAL_ATTENDANCE: {AttendanceRecordedByRegion: attendance_recorded},
-    topics.REGIONAL_ASSESSMENTS: {AssessmentResultPublished: assessment_published},
-    topics.REGIONAL_TRAININGS: {TrainingCompleted: training_completed},
-    topics.REGIONAL_DEFICITS: {DeficitDiagnosed: deficit_diagnosed},
+    topics.REGIONAL_ASSESSMENTS: {AssessmentResultPublished: assessments_published},
+    topics.REGIONAL_TRAININGS: {TrainingCompleted: trainings_completed},
+    topics.REGIONAL_DEFICITS: {DeficitDiagnosed: deficits_diagnosed},
 }
 """The handlers of each inbound topic."""

@@ -1,0 +1,195 @@
+"""Done when: poison of every kind, each followed by valid messages of the same key, stalls nothing.
+
+A plain aiokafka producer (as a regional system would) sends to ``regional.assessments`` and
+``regional.activities``, under ONE key, valid facts with poison between them: deeply nested JSON,
+NaN, a body over the size limit, wrong types, an unknown type, a non-UTF-8 header, a datetime
+without an offset beside one with an offset. Every valid fact is applied, every poison is in the
+topic's dead-letter topic exactly once with a reason a sender can act on, and the events service
+is ready afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from setka_contracts import CloudEvent, topics
+from setka_contracts.registry import OrganizationRegistered
+from setka_runtime.db import Database
+from sqlalchemy import text
+
+from services.events import app as events
+from services.events.settings import EventsSettings
+from tests.helpers import eventually, headers_of, read_topic
+
+pytestmark = pytest.mark.integration
+
+WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+KEY = b"poisoned-key"
+
+
+def inn(body: str) -> str:
+    return body + str(sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11 % 10)
+
+
+SCHOOL, SCHOOL_INN = uuid.uuid4(), inn("390200001")
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def assessment(number: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "source_system": "rcoi",
+        "external_id": f"R-{number}",
+        "organization": {"inn": SCHOOL_INN},
+        "procedure": "vpr",
+        "subject": f"предмет {number}",
+        "grade": 5,
+        "year": 2025,
+        "participants": 40,
+        "mean_score": 3.9,
+        "mark_shares": {"2": 0.1, "3": 0.4, "4": 0.35, "5": 0.15},
+        "recorded_at": (NOW - timedelta(hours=1)).isoformat(),
+        **overrides,
+    }
+
+
+def headers(event_type: str, **extra: str) -> list[tuple[str, bytes]]:
+    base = {
+        "ce_specversion": "1.0",
+        "ce_id": str(uuid.uuid4()),
+        "ce_type": event_type,
+        "ce_source": "/regional/rcoi",
+        "content-type": "application/json",
+        **extra,
+    }
+    return [(name, value.encode()) for name, value in base.items()]
+
+
+ASSESSMENT = "setka.regional.assessment.published.v1"
+ACTIVITY = "setka.regional.activity.recorded.v1"
+
+
+def valid(number: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return json.dumps(assessment(number), ensure_ascii=False).encode(), headers(ASSESSMENT)
+
+
+def poison() -> list[tuple[str, bytes, list[tuple[str, bytes]], str]]:
+    """(name, body, headers, a fragment the dead-letter reason must contain)"""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    nan = json.dumps(assessment(900)).replace('"mean_score": 3.9', '"mean_score": NaN').encode()
+    wrong = json.dumps(assessment(901, grade="пятый", participants=[1])).encode()
+    oversize = json.dumps(assessment(902, subject="a" * 1_200_000)).encode()
+    bad_header = headers(ASSESSMENT)
+    bad_header.append(("x-origin", b"\xff\xfe\xfa"))
+    bad_header_body = json.dumps(assessment(903, participants=10**12)).encode()
+    return [
+        ("deep nesting", deep, headers(ASSESSMENT), "envelope"),
+        ("NaN", nan, headers(ASSESSMENT), "NaN"),
+        ("wrong types", wrong, headers(ASSESSMENT), "grade"),
+        ("oversize", oversize, headers(ASSESSMENT), "bytes"),
+        ("unknown type", b"{}", headers("setka.regional.something.v1"), "not accepted"),
+        ("out of range, bad header bytes", bad_header_body, bad_header, "participants"),
+    ]
+
+
+def mixed_offsets() -> bytes:
+    return json.dumps(
+        {
+            "source_system": "rcoi",
+            "external_id": "A-1",
+            "title": "Семинар",
+            "activity_type": "seminar",
+            "host": {"inn": SCHOOL_INN},
+            "starts_at": "2025-03-01T10:00:00",
+            "ends_at": "2025-03-01T12:00:00+03:00",
+            "updated_at": NOW.isoformat(),
+        }
+    ).encode()
+
+
+async def scalar(url: str, sql: str) -> Any:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            return await session.scalar(text(sql))
+    finally:
+        await db.dispose()
+
+
+async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows_on(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    url = service_databases["events"]
+    service = events.build(
+        EventsSettings(
+            database_url=url,
+            kafka_bootstrap_servers=broker.bootstrap,
+            consumer_max_attempts=3,
+            consumer_backoff_seconds=0.05,
+            consumer_graceful_seconds=2,
+        )
+    )
+    school = OrganizationRegistered(
+        organization_id=SCHOOL,
+        full_name="МБОУ СОШ (яды)",
+        short_name="СОШ (яды)",
+        kind="school",
+        region_code="39",
+        inn=SCHOOL_INN,
+        registered_at=NOW,
+    )
+    registered = CloudEvent(
+        type=school.event_type, source="/setka/registry", data=school.model_dump(mode="json")
+    )
+    poisons = poison()
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", max_request_size=8_000_000)
+    async with service.running():
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topics.REGISTRY,
+                registered.body(),
+                key=str(SCHOOL).encode(),
+                headers=[(k, v.encode()) for k, v in registered.headers().items()],
+            )
+            await eventually(lambda: scalar(url, "SELECT count(*) FROM known_organization"), timeout=60)
+            number = 0
+            for _, body, poison_headers, _ in poisons:
+                number += 1
+                await producer.send_and_wait(
+                    topics.REGIONAL_ASSESSMENTS, body, key=KEY, headers=poison_headers
+                )
+                body, good = valid(number)
+                await producer.send_and_wait(topics.REGIONAL_ASSESSMENTS, body, key=KEY, headers=good)
+            await producer.send_and_wait(
+                topics.REGIONAL_ACTIVITIES, mixed_offsets(), key=KEY, headers=headers(ACTIVITY)
+            )
+        finally:
+            await producer.stop()
+
+        async def all_valid_applied() -> bool:
+            return await scalar(url, "SELECT count(*) FROM assessment_result") == len(poisons)
+
+        await eventually(all_valid_applied, timeout=60)
+        dead = await read_topic(
+            broker.bootstrap, topics.dead_letter(topics.REGIONAL_ASSESSMENTS), at_least=len(poisons)
+        )
+        dead_activities = await read_topic(
+            broker.bootstrap, topics.dead_letter(topics.REGIONAL_ACTIVITIES), at_least=1
+        )
+        await service.consumers_ping()  # ready: nothing is waiting
+
+    assert len(dead) == len(poisons), [headers_of(d)["dlq_reason"] for d in dead]
+    for (name, _, _, fragment), letter in zip(poisons, dead, strict=True):
+        reason = headers_of(letter)["dlq_reason"]
+        assert fragment in reason, (name, reason)
+        assert letter.key == KEY
+    assert len(dead_activities) == 1
+    assert (
+        "offset" in headers_of(dead_activities[0])["dlq_reason"]
+        or "timezone" in (headers_of(dead_activities[0])["dlq_reason"])
+    )
