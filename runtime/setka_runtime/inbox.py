@@ -38,11 +38,8 @@ async def claim_many(
         for source, event_id, event_type in dict.fromkeys(events)
     ]
     statement = insert_ignoring_conflicts(session, inbox).returning(inbox.c.source, inbox.c.event_id)
-    fresh: set[EventKey] = set()
-    for start in range(0, len(rows), 1000):
-        result = await session.execute(statement.values(rows[start : start + 1000]))
-        fresh.update((row.source, row.event_id) for row in result)
-    return fresh
+    result = await session.execute(statement, rows)  # one compiled statement, many rows
+    return {(row.source, row.event_id) for row in result}
 
 
 async def release_many(session: AsyncSession, *, consumer: str, keys: Iterable[EventKey]) -> None:

@@ -271,16 +271,13 @@ async def _stored(session: AsyncSession, table: Any, ids: set[uuid.UUID]) -> dic
 
 
 async def _write(session: AsyncSession, table: Any, rows: dict[uuid.UUID, dict[str, Any]]) -> None:
-    """Insert or replace the final state of every changed row, by id, in one statement per chunk."""
+    """Insert or replace the final state of every changed row, by id (one statement, many rows)."""
     values = list(rows.values())
-    for chunk in _chunks(values, 500):
-        columns = [name for name in chunk[0] if name != "id"]
-        statement = dialect_insert(session, table).values(chunk)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["id"], set_={name: statement.excluded[name] for name in columns}
-            )
-        )
+    statement = dialect_insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"], set_={name: statement.excluded[name] for name in values[0] if name != "id"}
+    )
+    await session.execute(statement, values)
 
 
 @batch
