@@ -102,6 +102,21 @@ def batch(handler: BatchHandler) -> BatchHandler:
     return handler
 
 
+def one_at_a_time(handler: BatchHandler) -> Handler:
+    """A batch handler as a per-message handler (for code that applies one event, like demo data):
+    an item it rejects raises :class:`PermanentError`, one it defers :class:`NotYetKnown`."""
+
+    async def apply(session: AsyncSession, data: Any, event: CloudEvent) -> None:
+        item = Item(data=data, event=event, value=b"", headers={})
+        await handler(session, [item])
+        if item.outcome == "dead-lettered":
+            raise PermanentError(item.reason.removeprefix("rejected: "))
+        if item.outcome == "deferred":
+            raise NotYetKnown(item.reason)
+
+    return apply
+
+
 def _is_batch(handler: Any) -> bool:
     return bool(getattr(handler, "setka_batch", False))
 

@@ -31,7 +31,7 @@ from setka_contracts.regional import (
     TrainingCompleted,
 )
 from setka_runtime import outbox
-from setka_runtime.consumer import BatchHandler, Item, batch
+from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.errors import DomainError, NotYetKnown, PermanentError
 from setka_runtime.sql import dialect_insert
 from sqlalchemy import select
@@ -444,6 +444,10 @@ async def deficits_diagnosed(session: AsyncSession, items: list[Item]) -> None:
         ),
     )
 
+
+assessment_published = one_at_a_time(assessments_published)
+training_completed = one_at_a_time(trainings_completed)
+deficit_diagnosed = one_at_a_time(deficits_diagnosed)
 
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 
