@@ -3,8 +3,9 @@
 The events service reads assessment results from ``regional.assessments`` the way it does in
 production: batches read from the broker, each message's envelope and contract checked, then one
 transaction per batch (bulk inbox claim, bulk reads of the schools, the rules per message, bulk
-upsert, bulk outbox rows) while the outbox relay publishes in the same process. The reference, in the same run and on the same broker and database
-server, is a bare aiokafka consumer of the same messages that bulk-inserts them into a table.
+upsert, bulk outbox rows) while the outbox relay publishes in the same process. The reference,
+in the same run and on the same broker and database server, is a bare aiokafka consumer of the
+same messages that bulk-inserts them into a table.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def messages(count: int, schools: int) -> list[tuple[bytes, bytes, list[tuple[st
             participants=rng.randrange(10, 120),
             mean_score=round(rng.uniform(2.8, 4.6), 2),
             mark_shares={"2": 0.1, "3": 0.4, "4": 0.35, "5": 0.15},
+            recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
         )
         event = CloudEvent(type=data.event_type, source="/bench/rcoi", data=data.model_dump(mode="json"))
         headers = [(name, value.encode()) for name, value in event.headers().items()]

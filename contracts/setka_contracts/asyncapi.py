@@ -53,6 +53,7 @@ INBOUND_EXAMPLES: dict[str, dict[str, Any]] = {
         "organization": {"inn": EXAMPLE_INN},
         "educator_id": "4b0e6c1e-0f5e-4a8e-9a51-5c2f9d0b7a11",
         "hours": 3,
+        "recorded_at": "2026-03-12T18:05:00+03:00",
     },
     "setka.regional.assessment.published.v1": {
         "source_system": "rcoi-08",
@@ -65,6 +66,7 @@ INBOUND_EXAMPLES: dict[str, dict[str, Any]] = {
         "participants": 48,
         "mean_score": 3.52,
         "mark_shares": {"2": 0.1, "3": 0.38, "4": 0.37, "5": 0.15},
+        "recorded_at": "2026-03-12T09:30:00+03:00",
     },
     "setka.regional.training.completed.v1": {
         "source_system": "kripkro-courses",
@@ -75,6 +77,7 @@ INBOUND_EXAMPLES: dict[str, dict[str, Any]] = {
         "provider": "КРИПКРО",
         "hours": 36,
         "completed_on": "2026-02-20",
+        "recorded_at": "2026-02-21T12:00:00+03:00",
     },
     "setka.regional.deficit.diagnosed.v1": {
         "source_system": "kripkro-diagnostics",
@@ -84,6 +87,7 @@ INBOUND_EXAMPLES: dict[str, dict[str, Any]] = {
         "competency": "формирующее оценивание",
         "level": "high",
         "diagnosed_on": "2026-01-15",
+        "recorded_at": "2026-01-16T12:00:00+03:00",
     },
 }
 

@@ -9,16 +9,78 @@ newer version of it, replaces what we had instead of adding a second copy.
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from . import topics
 from .base import EventData
 from .events import ActivityFormat, ActivityType, LearningProcess
 from .identifiers import inn_problem
+
+FUTURE_TOLERANCE = timedelta(minutes=10)
+"""How far ahead of Setka's clock a sender's clock may run: a version or a past date later than
+now + this is refused (a fact dated 2099 would otherwise freeze every later correction)."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No fact of the network's life is older than this."""
+PLANNING_HORIZON = timedelta(days=5 * 366)
+"""How far ahead an activity may be planned."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _version(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError(f"must not be before {EARLIEST.date()}")
+    if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+        minutes = int(FUTURE_TOLERANCE.total_seconds() // 60)
+        raise ValueError(
+            f"is more than {minutes} minutes ahead of Setka's clock; send when the fact was recorded"
+        )
+    return value
+
+
+def _moment(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError(f"must not be before {EARLIEST.date()}")
+    if value > datetime.now(UTC) + PLANNING_HORIZON:
+        raise ValueError("is more than five years ahead")
+    return value
+
+
+def _past_day(value: date) -> date:
+    if value < EARLIEST.date():
+        raise ValueError(f"must not be before {EARLIEST.date()}")
+    if value > (datetime.now(UTC) + FUTURE_TOLERANCE).date() + timedelta(days=1):
+        raise ValueError("must not be in the future")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control)]
+"""Text without control characters (length limits are set per field)."""
+Version = Annotated[AwareDatetime, AfterValidator(_version)]
+"""The sender's version of a fact: with a UTC offset, from 2000, not ahead of Setka's clock."""
+Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
+"""A time with a UTC offset, from 2000 to five years ahead."""
+PastDay = Annotated[date, AfterValidator(_past_day)]
+"""A day that has come: from 2000 to today."""
 
 
 class OrganizationRef(BaseModel):
@@ -52,22 +114,31 @@ class OrganizationRef(BaseModel):
 
 
 class RegionalFact(EventData):
-    """What every inbound fact carries: who sent it and the sender's own id of it."""
+    """What every inbound fact carries: who sent it, the sender's own id of it, and its version.
+
+    The version (``recorded_at``; ``updated_at`` for an activity) orders the versions of one fact:
+    an older version never replaces a newer one, whatever order they arrive in, and the same
+    version again is a repeat.
+    """
 
     key_field = "external_id"
 
-    source_system: str = Field(
+    source_system: Text = Field(
         min_length=1,
         max_length=100,
         description="The sending system, stable over time",
         examples=["kripkro-lms"],
     )
-    external_id: str = Field(
+    external_id: Text = Field(
         min_length=1,
         max_length=200,
         description="The sending system's id of this fact",
         examples=["A-2026-0042"],
     )
+
+    def version(self) -> datetime:
+        """The sender's version of this fact."""
+        return self.recorded_at  # type: ignore[attr-defined, no-any-return]
 
 
 class RegionalActivityStatus(StrEnum):
@@ -86,23 +157,32 @@ class ActivityRecordedByRegion(RegionalFact):
     event_type = "setka.regional.activity.recorded.v1"
     topic = topics.REGIONAL_ACTIVITIES
 
-    title: str = Field(min_length=1, max_length=500)
+    title: Text = Field(min_length=1, max_length=500)
     activity_type: ActivityType
-    processes: list[LearningProcess] = Field(default_factory=list)
+    processes: list[LearningProcess] = Field(default_factory=list, max_length=len(LearningProcess))
     format: ActivityFormat = ActivityFormat.in_person
     host: OrganizationRef = Field(description="The organization that holds the activity")
     network_id: uuid.UUID | None = Field(default=None, description="Setka's id of the network, if known")
-    starts_at: datetime
-    ends_at: datetime
-    audience: str | None = Field(default=None, max_length=500)
-    capacity: int | None = Field(default=None, ge=1)
+    starts_at: Moment = Field(description="With a UTC offset, e.g. 2026-03-01T10:00:00+03:00")
+    ends_at: Moment = Field(description="With a UTC offset; after starts_at")
+    audience: Text | None = Field(default=None, max_length=500)
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
     status: RegionalActivityStatus = RegionalActivityStatus.planned
-    updated_at: datetime = Field(description="When the sending system last changed this activity")
+    updated_at: Version = Field(
+        description="The version: when the sending system last changed this activity (with a UTC offset)"
+    )
+
+    def version(self) -> datetime:
+        return self.updated_at
 
     @model_validator(mode="after")
     def _period(self) -> ActivityRecordedByRegion:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        if self.ends_at - self.starts_at > timedelta(days=366):
+            raise ValueError("an activity lasts at most a year")
+        if len(set(self.processes)) != len(self.processes):
+            raise ValueError("processes must not repeat")
         return self
 
 
@@ -116,12 +196,16 @@ class AttendanceRecordedByRegion(RegionalFact):
     event_type = "setka.regional.attendance.recorded.v1"
     topic = topics.REGIONAL_ATTENDANCE
 
-    activity_external_id: str = Field(min_length=1, max_length=200)
+    activity_external_id: Text = Field(min_length=1, max_length=200)
     organization: OrganizationRef = Field(description="The participating organization")
     educator_id: uuid.UUID | None = Field(
         default=None, description="Setka's id of the participating educator; none if the whole organization"
     )
-    hours: float = Field(gt=0, le=200)
+    hours: float = Field(gt=0, le=200, allow_inf_nan=False)
+    recorded_at: Version = Field(
+        description="The version: when the sending system recorded or last changed this fact "
+        "(with a UTC offset)"
+    )
 
 
 class AssessmentProcedure(StrEnum):
@@ -141,15 +225,27 @@ class AssessmentResultPublished(RegionalFact):
 
     organization: OrganizationRef
     procedure: AssessmentProcedure
-    subject: str = Field(min_length=1, max_length=100, examples=["математика"])
+    subject: Text = Field(min_length=1, max_length=100, examples=["математика"])
     grade: int = Field(ge=1, le=11)
     year: int = Field(ge=2000, le=2100)
-    participants: int = Field(ge=0)
-    mean_score: float = Field(ge=0)
+    participants: int = Field(ge=0, le=100_000)
+    mean_score: float = Field(ge=0, le=100, allow_inf_nan=False)
     mark_shares: dict[str, float] = Field(
         description="Share of each mark, '2'..'5', each 0..1, summing to 1",
         examples=[{"2": 0.1, "3": 0.4, "4": 0.35, "5": 0.15}],
+        max_length=4,
     )
+    recorded_at: Version = Field(
+        description="The version: when the sending system recorded or last changed this fact "
+        "(with a UTC offset)"
+    )
+
+    @field_validator("year")
+    @classmethod
+    def _year(cls, value: int) -> int:
+        if value > datetime.now(UTC).year + 1:
+            raise ValueError("must not be later than next year")
+        return value
 
     @field_validator("mark_shares")
     @classmethod
@@ -157,7 +253,7 @@ class AssessmentResultPublished(RegionalFact):
         unknown = sorted(set(value) - {"2", "3", "4", "5"})
         if unknown:
             raise ValueError(f"marks are '2', '3', '4', '5'; not {', '.join(unknown)}")
-        if any(share < 0 or share > 1 for share in value.values()):
+        if any(not 0 <= share <= 1 for share in value.values()):
             raise ValueError("each share is between 0 and 1")
         if value and abs(sum(value.values()) - 1) > 0.011:
             raise ValueError(f"shares must sum to 1, they sum to {sum(value.values()):.3f}")
@@ -172,10 +268,14 @@ class TrainingCompleted(RegionalFact):
 
     educator_id: uuid.UUID = Field(description="Setka's id of the educator")
     organization: OrganizationRef = Field(description="The educator's organization")
-    course: str = Field(min_length=1, max_length=500)
-    provider: str = Field(min_length=1, max_length=300)
+    course: Text = Field(min_length=1, max_length=500)
+    provider: Text = Field(min_length=1, max_length=300)
     hours: int = Field(gt=0, le=2000)
-    completed_on: date
+    completed_on: PastDay
+    recorded_at: Version = Field(
+        description="The version: when the sending system recorded or last changed this fact "
+        "(with a UTC offset)"
+    )
 
 
 class DeficitLevel(StrEnum):
@@ -192,9 +292,13 @@ class DeficitDiagnosed(RegionalFact):
 
     educator_id: uuid.UUID = Field(description="Setka's id of the educator")
     organization: OrganizationRef = Field(description="The educator's organization")
-    competency: str = Field(min_length=1, max_length=300, examples=["формирующее оценивание"])
+    competency: Text = Field(min_length=1, max_length=300, examples=["формирующее оценивание"])
     level: DeficitLevel
-    diagnosed_on: date
+    diagnosed_on: PastDay
+    recorded_at: Version = Field(
+        description="The version: when the sending system recorded or last changed this fact "
+        "(with a UTC offset)"
+    )
 
 
 INBOUND_TYPES: tuple[type[RegionalFact], ...] = (

@@ -31,6 +31,8 @@ def assessment_result(inn: str) -> dict[str, object]:
         "participants": 48,
         "mean_score": 3.52,
         "mark_shares": {"2": 0.1, "3": 0.38, "4": 0.37, "5": 0.15},
+        # the version of this fact in the sending system: a correction sends a later one
+        "recorded_at": datetime.now(UTC).isoformat(),
     }
 
 

@@ -124,9 +124,7 @@ class Deferrals:
         this = (deferred.c.consumer == name, deferred.c.source == source, deferred.c.event_id == event_id)
         async with self._db.session() as session, session.begin():
             row = (
-                await session.execute(
-                    select(deferred.c.first_seen_at, deferred.c.attempts).where(*this)
-                )
+                await session.execute(select(deferred.c.first_seen_at, deferred.c.attempts).where(*this))
             ).first()
             if row is None:
                 await session.execute(

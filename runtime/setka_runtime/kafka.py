@@ -15,6 +15,7 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+
 def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,

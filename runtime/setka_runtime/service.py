@@ -55,9 +55,7 @@ class Service:
         )
         return cls(settings=settings, db=db, broker=broker, relay=relay, topics=topics)
 
-    def guarded(
-        self, topic: str, handlers: dict[Any, Any], *, group: str | None = None
-    ) -> GuardedConsumer:
+    def guarded(self, topic: str, handlers: dict[Any, Any], *, group: str | None = None) -> GuardedConsumer:
         """A guarded consumer of ``topic`` in this service's consumer group (not yet subscribed)."""
         return GuardedConsumer(
             topic=topic,

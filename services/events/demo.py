@@ -378,6 +378,15 @@ async def _regional_facts(
 ) -> int:
     """What the regional assessment and course systems would have published for these schools."""
     event = CloudEvent(type="demo", source="/setka/events/demo", data={})
+    moment = datetime.now(UTC)
+
+    def past(day: date) -> date:
+        return min(day, moment.date())
+
+    def version(day: date) -> datetime:
+        """When the demo's regional system recorded a fact of that day (its version)."""
+        return min(datetime(day.year, day.month, day.day, 12, tzinfo=UTC), moment)
+
     count = 0
     for member in members:
         school = schools.get(member.organization_id)
@@ -406,6 +415,7 @@ async def _regional_facts(
                         participants=rng.randrange(18, 90),
                         mean_score=mean,
                         mark_shares=shares,
+                        recorded_at=version(date(result_year, 5, 31)),
                     ),
                     event,
                 )
@@ -423,7 +433,10 @@ async def _regional_facts(
                         course=course,
                         provider="институт развития образования (демо)",
                         hours=hours,
-                        completed_on=date(year, rng.randrange(1, 11), rng.randrange(1, 28)),
+                        completed_on=(
+                            completed := past(date(year, rng.randrange(1, 11), rng.randrange(1, 28)))
+                        ),
+                        recorded_at=version(completed),
                     ),
                     event,
                 )
@@ -438,7 +451,8 @@ async def _regional_facts(
                         organization=OrganizationRef(id=school.id),
                         competency=rng.choice(COMPETENCIES),
                         level=rng.choice(("medium", "high")),
-                        diagnosed_on=date(year, 1, rng.randrange(10, 28)),
+                        diagnosed_on=(diagnosed := past(date(year, 1, rng.randrange(10, 28)))),
+                        recorded_at=version(diagnosed),
                     ),
                     event,
                 )

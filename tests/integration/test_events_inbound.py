@@ -90,6 +90,7 @@ def attendance(external_id: str, activity_id: str, org_inn: str, hours: float, *
         "activity_external_id": activity_id,
         "organization": {"inn": org_inn},
         "hours": hours,
+        "recorded_at": NOW.isoformat(),
     } | extra
     return fact("setka.regional.attendance.recorded.v1", external_id, data)
 
@@ -106,6 +107,7 @@ def assessment(external_id: str, org_inn: str, subject: str, **extra: Any) -> Cl
         "participants": 48,
         "mean_score": 3.6,
         "mark_shares": {"2": 0.08, "3": 0.35, "4": 0.4, "5": 0.17},
+        "recorded_at": NOW.isoformat(),
     } | extra
     return fact("setka.regional.assessment.published.v1", external_id, data)
 
@@ -116,6 +118,7 @@ def educator_fact(kind: str, external_id: str, **extra: Any) -> CloudEvent:
         "external_id": external_id,
         "educator_id": str(EDUCATOR),
         "organization": {"id": str(ORG_A)},
+        "recorded_at": NOW.isoformat(),
     } | extra
     return fact(f"setka.regional.{kind}.v1", external_id, data)
 

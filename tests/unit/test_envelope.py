@@ -90,3 +90,54 @@ def test_every_event_type_is_versioned_and_has_a_json_schema() -> None:
         assert name.startswith("setka.") and name.rsplit(".", 1)[1].startswith("v")
         assert schema["type"] == "object" and schema["required"]
         json.dumps(schema)
+
+
+def _headers(**change: str) -> dict[str, str]:
+    return {
+        "ce_id": "fact-1",
+        "ce_type": "setka.regional.assessment.published.v1",
+        "ce_source": "/regional/rcoi",
+        "ce_specversion": "1.0",
+        "content-type": "application/json",
+    } | change
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        (_headers(), b'{"mean_score": NaN}', "NaN is not a JSON number"),
+        (_headers(), b'{"mean_score": -Infinity}', "-Infinity is not a JSON number"),
+        (_headers(), b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (_headers(), b'{"a":' * 40 + b"1" + b"}" * 40, "nested too deeply"),
+        (_headers(), b'{"a": 1, "a": 2}', "the key 'a' twice"),
+        (_headers(), b'{"x": "' + b"a" * 1_100_000 + b'"}', "at most 1048576 bytes"),
+        (_headers(), b"\xff\xfe{}", "not valid JSON"),
+        (_headers(ce_id="x" * 201), b"{}", "ce_id must be 1 to 200"),
+        (_headers(ce_id="has space"), b"{}", "ce_id must be"),
+        (_headers(ce_source="/a\x00b"), b"{}", "ce_source must be"),
+        (_headers(ce_type="кириллица"), b"{}", "ce_type must be"),
+        (_headers(ce_time="2026-03-01T10:00:00"), b"{}", "with a UTC offset"),
+        (_headers(ce_time="2026-03-01"), b"{}", "with a UTC offset"),
+        (_headers(ce_time="вчера"), b"{}", "not an RFC 3339"),
+        (_headers(x_trace="t" * 5000), b"{}", "longer than 4096 bytes"),
+        ({**_headers(), **{f"h{n}": "v" for n in range(70)}}, b"{}", "at most 64"),
+    ],
+)
+def test_everything_that_arrives_is_bounded_and_refused_with_a_reason(
+    headers: dict[str, str], body: bytes, reason: str
+) -> None:
+    with pytest.raises(EnvelopeError, match=reason):
+        parse(headers, body)
+
+
+def test_bodies_are_written_as_strict_json() -> None:
+    event = CloudEvent(type="setka.test.v1", source="/test", data={"x": float("nan")})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        event.body()
+
+
+def test_header_values_of_any_bytes_decode_without_raising() -> None:
+    assert decode_headers([("ce_id", b"\xff\xfe"), ("empty", None), ("CE_TYPE", b"t")]) == {
+        "ce_id": "\ufffd\ufffd",
+        "ce_type": "t",
+    }

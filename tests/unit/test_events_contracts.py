@@ -12,7 +12,10 @@ from setka_contracts import EVENT_TYPES
 from setka_contracts.regional import (
     ActivityRecordedByRegion,
     AssessmentResultPublished,
+    AttendanceRecordedByRegion,
+    DeficitDiagnosed,
     OrganizationRef,
+    TrainingCompleted,
 )
 from setka_runtime.errors import DomainError
 
@@ -42,6 +45,7 @@ def assessment(**change: Any) -> dict[str, Any]:
         "participants": 40,
         "mean_score": 3.4,
         "mark_shares": {"2": 0.1, "3": 0.4, "4": 0.35, "5": 0.15},
+        "recorded_at": "2026-03-01T10:00:00+03:00",
     } | change
 
 
@@ -112,3 +116,74 @@ def test_period_and_hours_rules() -> None:
         check_hours(activity, 0)
     with pytest.raises(DomainError, match="exceed"):
         check_hours(activity, 2.5)
+
+
+@pytest.mark.parametrize(
+    "model", [AttendanceRecordedByRegion, AssessmentResultPublished, TrainingCompleted, DeficitDiagnosed]
+)
+def test_every_fact_with_a_natural_key_carries_the_senders_version(model: Any) -> None:
+    assert "recorded_at" in model.model_fields
+    assert model.model_fields["recorded_at"].is_required()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"recorded_at": None}, "recorded_at"),
+        ({"recorded_at": "2026-03-01T10:00:00"}, "timezone"),
+        ({"recorded_at": "2099-01-01T00:00:00+00:00"}, "ahead of Setka's clock"),
+        ({"recorded_at": "1999-12-31T00:00:00+00:00"}, "before 2000"),
+        ({"participants": 10**12}, "participants"),
+        ({"mean_score": float("nan")}, "finite"),
+        ({"mean_score": 1e9}, "mean_score"),
+        ({"grade": "пятый"}, "grade"),
+        ({"year": 9999}, "year"),
+        ({"subject": "мат\x00ематика"}, "control characters"),
+        ({"subject": "я" * 101}, "subject"),
+        ({"mark_shares": {"2": float("inf")}}, "mark_shares"),
+        ({"organization": []}, "organization"),
+    ],
+)
+def test_an_assessment_out_of_bounds_is_refused_with_the_field_named(
+    change: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        AssessmentResultPublished.model_validate(assessment(**change))
+
+
+def test_the_version_orders_facts_and_an_activity_is_versioned_by_updated_at() -> None:
+    data = AssessmentResultPublished.model_validate(assessment())
+    assert data.version() == datetime(2026, 3, 1, 7, tzinfo=UTC)
+    start = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    activity = ActivityRecordedByRegion.model_validate(
+        {
+            "source_system": "lms",
+            "external_id": "A-1",
+            "title": "Вебинар",
+            "activity_type": "webinar",
+            "host": {"inn": _inn()},
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "updated_at": start.isoformat(),
+        }
+    )
+    assert activity.version() == start
+
+
+def test_a_regional_activity_with_a_naive_time_beside_an_aware_one_is_a_clear_refusal() -> None:
+    data = {
+        "source_system": "lms",
+        "external_id": "A-1",
+        "title": "Вебинар",
+        "activity_type": "webinar",
+        "host": {"inn": _inn()},
+        "starts_at": "2026-03-01T10:00:00",
+        "ends_at": "2026-03-01T12:00:00+03:00",
+        "updated_at": "2026-03-01T09:00:00+03:00",
+    }
+    with pytest.raises(ValidationError, match="timezone"):
+        ActivityRecordedByRegion.model_validate(data)
+    with pytest.raises(ValidationError, match="five years"):
+        ActivityRecordedByRegion.model_validate(
+            data | {"starts_at": "9999-12-30T10:00:00+00:00", "ends_at": "9999-12-31T10:00:00+00:00"}
+        )
