@@ -149,11 +149,11 @@ async def test_the_newer_version_stays_whatever_arrives_later(broker: Any, world
     async with service.running():
         await service.connected.wait()
         # the older attendance comes first, while its activity is unknown: it is parked
-        await send(attendance(OLD, 2.0))
+        await send(attendance(OLD, 1.0))
         await eventually(lambda: rows(world.db, "SELECT event_id FROM deferred"))
         await send(
             activity(NEW, "Семинар (новая версия)"),
-            attendance(NEW, 5.0),
+            attendance(NEW, 2.5),
             activity(OLD, "Семинар (старая версия)"),
             assessment(NEW, 4.2),
             assessment(OLD, 3.1),
@@ -171,7 +171,7 @@ async def test_the_newer_version_stays_whatever_arrives_later(broker: Any, world
         await eventually(settled, timeout=60)
 
     assert await rows(world.db, "SELECT title FROM activity") == [("Семинар (новая версия)",)]
-    assert await rows(world.db, "SELECT hours FROM attendance") == [(5.0,)]
+    assert await rows(world.db, "SELECT hours FROM attendance") == [(2.5,)]
     assert await rows(world.db, "SELECT mean_score FROM assessment_result") == [(4.2,)]
     assert await rows(world.db, "SELECT hours FROM training") == [(72,)]
     assert await rows(world.db, "SELECT level FROM deficit") == [("low",)]
