@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
@@ -35,6 +36,16 @@ def publisher(broker: KafkaBroker) -> Callable[[str, str, bytes, dict[str, str]]
         await broker.publish(body, topic, key=key.encode(), headers=headers)
 
     return publish
+
+
+def sender(broker: KafkaBroker) -> Callable[[str, str, bytes, dict[str, str]], Awaitable[Any]]:
+    """send(topic, key, body, headers): hand the message to the producer; return the future of
+    its acknowledgement (so a batch goes out together and is awaited once)."""
+
+    async def send(topic: str, key: str, body: bytes, headers: dict[str, str]) -> Any:
+        return await broker.publish(body, topic, key=key.encode(), headers=headers, no_confirm=True)
+
+    return send
 
 
 async def ensure_topics(

@@ -2,6 +2,10 @@
 
 A crash between commit and publish loses nothing (the row stays unpublished); a crash between
 publish and marking publishes the row again with the same ``ce_id``, which consumers absorb.
+
+One relay publishes per database, provably (:mod:`setka_runtime.fencing`): on PostgreSQL the
+holder of a lease row with a fencing token, on SQLite the holder of a file lock; the others stand
+by, surviving database errors, and take over when the holder is gone.
 """
 
 from __future__ import annotations
@@ -9,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from setka_contracts import CloudEvent, EventData
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import metrics
 from .db import Database
+from .fencing import Fence, LostFence, fence_for
 from .tables import outbox
 
 log = logging.getLogger(__name__)
@@ -27,7 +33,8 @@ Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
 """publish(topic, key, body, headers): returns once the broker has the message."""
 
 _PENDING_FLAG = "setka_outbox_pending"
-RELAY_LOCK = 0x5E7CA0  # one relay per service database: replicas stand by while one publishes
+Send = Callable[[str, str, bytes, dict[str, str]], Awaitable["asyncio.Future[Any]"]]
+"""send(topic, key, body, headers): enqueue with the producer; the future resolves on the broker's ack."""
 
 
 def _row(data: EventData, source: str) -> tuple[CloudEvent, dict[str, Any]]:
@@ -64,21 +71,38 @@ async def record_many(session: AsyncSession, items: Sequence[EventData], *, sour
 
 
 class OutboxRelay:
-    """Publishes unpublished rows in id order and marks them.
+    """Publishes unpublished rows in id order, in batches, and marks them, while it holds the fence.
 
-    Rows go out strictly in order: on a failure the relay waits and starts again from the
-    first unpublished row, so one aggregate's events never overtake each other.
+    A batch's messages are all handed to the producer at once (in id order, so each key's order
+    holds within its partition) and then awaited; rows whose send failed, and the later rows of
+    their key, stay unpublished for the next try.
     """
 
     def __init__(
-        self, db: Database, publish: Publish, *, poll_seconds: float = 0.5, batch_size: int = 200
+        self,
+        db: Database,
+        publish: Publish,
+        *,
+        send: Send | None = None,
+        poll_seconds: float = 0.5,
+        batch_size: int = 200,
+        lease_seconds: float = 15.0,
+        fence: Fence | None = None,
     ) -> None:
         self._db = db
         self._publish = publish
+        self._send = send
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._stopping = False
+        self.fence = fence or fence_for(db, lease_seconds=lease_seconds)
+        self.state = "starting"
+        self.failing_since: float | None = None
+        self.last_error = ""
+        self.unhealthy_after_seconds = 30.0
+        """Readiness fails once the relay has failed for this long without a success."""
+        self._task: asyncio.Task[None] | None = None
         db.on_commit(self._after_commit)
 
     def _after_commit(self, session: Any) -> None:
@@ -93,21 +117,32 @@ class OutboxRelay:
         loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
-        """Relay until stopped; on PostgreSQL only the holder of the relay lock publishes."""
-        if self._db.is_sqlite:
-            await self._relay()
-            return
+        """Relay until stopped: publish while holding the fence, stand by otherwise. Never ends on
+        an error: a database or broker that is away is waited out."""
+        self._task = asyncio.current_task()  # type: ignore[assignment]
+        standby = self.fence.standby_seconds
         while not self._stopping:
-            async with self._db.engine.connect() as connection:
-                held = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": RELAY_LOCK})
-                if held:
-                    try:
-                        await self._relay()
-                    finally:
-                        await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": RELAY_LOCK})
-                    return
-            log.info("outbox: another replica holds the relay lock; standing by")
-            await asyncio.sleep(5.0)
+            try:
+                if await self.fence.acquire():
+                    self.state = "publishing"
+                    log.info("outbox: this relay publishes (%s)", self.fence.describe())
+                    await self._relay()
+                else:
+                    if self.state != "standing by":
+                        log.info("outbox: another relay publishes; standing by")
+                    self.state = "standing by"
+                    self._ok()
+            except asyncio.CancelledError:
+                raise
+            except LostFence as exc:
+                self.state = "standing by"
+                log.warning("outbox: %s; standing by", exc)
+            except Exception as exc:
+                self._failed(exc)
+                log.warning("outbox: relay failed (%s: %s); trying again", type(exc).__name__, exc)
+            if not self._stopping:
+                await asyncio.sleep(standby)
+        await self.fence.release()
 
     async def _relay(self) -> None:
         failures = 0
@@ -115,10 +150,12 @@ class OutboxRelay:
             try:
                 sent = await self.publish_pending()
                 failures = 0
-            except asyncio.CancelledError:
+                self._ok()
+            except (asyncio.CancelledError, LostFence):
                 raise
             except Exception as exc:
                 failures += 1
+                self._failed(exc)
                 metrics.OUTBOX_FAILURES.inc()
                 delay = min(self._poll_seconds * 2**failures, 10.0)
                 log.warning("outbox: publishing failed (%s); next try in %.1fs", exc, delay)
@@ -131,13 +168,29 @@ class OutboxRelay:
                     pass
                 self._wake.clear()
 
-    async def publish_pending(self) -> int:
-        """Publish one batch; return how many rows were published.
+    def _ok(self) -> None:
+        self.failing_since, self.last_error = None, ""
 
-        Rows of one aggregate (topic and key) go out one after another, each awaiting the broker's
-        acknowledgement; different aggregates go out concurrently, so the producer batches them.
-        When a row fails, the later rows of its aggregate stay unpublished for the next try.
-        """
+    def _failed(self, exc: BaseException) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    async def check(self) -> None:
+        """Readiness: raise when the relay has ended, or keeps failing (``unhealthy_after_seconds``)."""
+        if self._task is not None and self._task.done() and not self._stopping:
+            raise RuntimeError("the outbox relay has stopped")
+        if (
+            self.failing_since is not None
+            and time.monotonic() - self.failing_since > self.unhealthy_after_seconds
+        ):
+            raise ConnectionError(f"the outbox relay ({self.state}) keeps failing: {self.last_error}")
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many rows were published and marked.
+
+        Raises :class:`LostFence` when another relay holds the fence now: nothing is marked then."""
+        deadline = await self.fence.renew()
         async with self._db.session() as session:
             rows = (
                 await session.execute(
@@ -154,44 +207,52 @@ class OutboxRelay:
                     select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
                 )
                 metrics.OUTBOX_PENDING.set(pending or 0)
-        aggregates: dict[tuple[str, str], list[Any]] = {}
-        for row in rows:
-            aggregates.setdefault((row.topic, row.key), []).append(row)
-        published: list[int] = []
-
-        async def in_order(chain: list[Any]) -> None:
-            for row in chain:
-                event = CloudEvent(
-                    id=row.event_id,
-                    type=row.event_type,
-                    source=row.source,
-                    time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
-                    subject=row.key,
-                    data=json.loads(row.payload),
-                )
-                await self._publish(row.topic, row.key, event.body(), event.headers())
-                published.append(row.id)
-                metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
-
-        try:
-            outcomes = await asyncio.gather(
-                *(in_order(chain) for chain in aggregates.values()), return_exceptions=True
-            )
-        finally:
-            if published:
-                await self._mark(published)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        if not rows:
+            return 0
+        published = await self._send_all(rows, deadline)
+        if published:
+            await self.fence.mark(published)
+            for row in rows:
+                if row.id in published:
+                    metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
         return len(published)
 
-    async def _mark(self, ids: list[int]) -> None:
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
+    async def _send_all(self, rows: Sequence[Any], deadline: float) -> set[int]:
+        """Hand every row to the producer, then await the acks until ``deadline`` (monotonic)."""
+        futures: list[tuple[Any, asyncio.Future[Any] | None]] = []
+        for row in rows:
+            event = CloudEvent(
+                id=row.event_id,
+                type=row.event_type,
+                source=row.source,
+                time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
+                subject=row.key,
+                data=json.loads(row.payload),
             )
+            if self._send is not None:
+                futures.append((row, await self._send(row.topic, row.key, event.body(), event.headers())))
+            else:
+                futures.append((row, None))
+                await self._publish(row.topic, row.key, event.body(), event.headers())
+        pending = [future for _, future in futures if future is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+        published: set[int] = set()
+        broken: set[tuple[str, str]] = set()
+        for row, future in futures:
+            aggregate = (row.topic, row.key)
+            ok = future is None or (future.done() and not future.cancelled() and future.exception() is None)
+            if ok and aggregate not in broken:
+                published.add(row.id)
+            else:
+                broken.add(aggregate)  # later rows of this key wait for the one that failed
+        if len(published) < len(rows):
+            failed = next((f for _, f in futures if f is not None and f.done() and f.exception()), None)
+            reason = repr(failed.exception()) if failed is not None else "no acknowledgement in time"
+            log.warning(
+                "outbox: %d of %d events not acknowledged (%s)", len(rows) - len(published), len(rows), reason
+            )
+        return published
 
     def stop(self) -> None:
         self._stopping = True

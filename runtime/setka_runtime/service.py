@@ -21,7 +21,7 @@ from strawberry.federation import Schema
 from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
 from .health import health_routes
-from .kafka import ensure_topics, make_broker, publisher
+from .kafka import ensure_topics, make_broker, publisher, sender
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -50,8 +50,10 @@ class Service:
         relay = OutboxRelay(
             db,
             publisher(broker),
+            send=sender(broker),
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
+            lease_seconds=settings.outbox_lease_seconds,
         )
         return cls(settings=settings, db=db, broker=broker, relay=relay, topics=topics)
 
@@ -173,7 +175,12 @@ class Service:
         routes = [
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *health_routes(
-                {"database": self.db.ping, "kafka": self.broker_ping, "consumers": self.consumers_ping}
+                {
+                    "database": self.db.ping,
+                    "kafka": self.broker_ping,
+                    "consumers": self.consumers_ping,
+                    "relay": self.relay.check,
+                }
             ),
             *extra_routes,
         ]

@@ -62,7 +62,12 @@ class ServiceSettings(BaseSettings):
         "and its offset is not committed, so the next run handles it again",
     )
     outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("OUTBOX_POLL_SECONDS"))
-    outbox_batch_size: int = Field(default=200, validation_alias=shared("OUTBOX_BATCH_SIZE"))
+    outbox_batch_size: int = Field(default=500, validation_alias=shared("OUTBOX_BATCH_SIZE"))
+    outbox_lease_seconds: float = Field(
+        default=15.0,
+        validation_alias=shared("OUTBOX_LEASE_SECONDS"),
+        description="How long a relay's lease lasts unless renewed; a standby takes over after it",
+    )
 
     @property
     def source(self) -> str:

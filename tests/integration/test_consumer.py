@@ -136,7 +136,11 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
         await eventually(lambda: _equals(count_in(url, "92"), 2))
         dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGISTRY), at_least=1)
 
-    assert [calls[e.id] for e in events] == [3, 3, 1]
+    # a batch that fails is applied again one message at a time: the always failing message may
+    # have had one try in its batch before its own three
+    assert calls[events[0].id] == 3
+    assert calls[events[1].id] in (3, 4)
+    assert calls[events[2].id] == 1
     assert len(dead) == 1
     assert headers_of(dead[0])["ce_id"] == events[1].id
     assert headers_of(dead[0])["dlq_reason"] == (
