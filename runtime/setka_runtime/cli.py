@@ -1,4 +1,4 @@
-"""The command line of every service: ``python -m services.<name> serve|migrate|seed``."""
+"""The command line of every service: ``python -m services.<name> serve|migrate|seed|dead-letters``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from . import logs, migrations
+from . import deadletters, logs, migrations
 from .db import Database
 from .settings import ServiceSettings
 
@@ -86,12 +86,17 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     serve.add_argument("--seed-demo", action="store_true", help="load demo data into an empty database")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("seed", help="migrate, then load demo data into an empty database")
+    deadletters.arguments(
+        commands.add_parser("dead-letters", help="list a topic's dead letters, or re-drive chosen ones")
+    )
     for name, command in entry.commands.items():
         command.arguments(commands.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
     settings = entry.settings()
     logs.configure(settings.log_level)
+    if args.command == "dead-letters":
+        raise SystemExit(deadletters.run(args, settings))
     if args.command in ("serve", "migrate", "seed", *entry.commands):
         wait_for_database(settings.database_url)
         migrations.upgrade(entry.migrations, settings.database_url, entry.name)

@@ -1,0 +1,187 @@
+"""Dead letters for operators: list what a topic's consumers gave up on, and re-drive chosen ones.
+
+``python -m services.<name> dead-letters list --topic regional.assessments`` reads
+``regional.assessments.dlq`` from its beginning (without a consumer group, so nobody's offsets
+move) and prints the count by reason and every letter with its original key, headers and body.
+``... dead-letters redrive --topic regional.assessments --offset 0:12`` (or ``--reason-contains``,
+or ``--all``) publishes the chosen letters back to their original topic, with their original key,
+body and headers (the ``dlq_*`` ones dropped, ``setka_redriven_from`` added), once the broker has
+acknowledged each. The consumers' inbox knows an event by its ``ce_source`` and ``ce_id``: a
+letter re-driven twice is applied once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from setka_contracts import decode_headers
+from setka_contracts.topics import dead_letter
+
+from .settings import ServiceSettings
+
+REDRIVEN_FROM = "setka_redriven_from"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One message of a dead-letter topic."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: dict[str, str]
+    raw_headers: list[tuple[str, bytes]]
+    body: bytes
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get("dlq_reason", "(no reason recorded)")
+
+    @property
+    def kind(self) -> str:
+        """The reason without its particulars, for counting: its first clause, ids and numbers out."""
+        head = re.split(r"[:;(]", self.reason, maxsplit=1)[0].strip()
+        return re.sub(r"\d+", "N", head)[:120] or "(no reason recorded)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "reason": self.reason,
+            "key": self.key.decode("utf-8", "replace") if self.key is not None else None,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", "replace"),
+        }
+
+
+async def read_letters(bootstrap: str, topic: str, *, timeout: float = 5.0) -> list[Letter]:
+    """Every letter of ``<topic>.dlq`` from the beginning, read without a consumer group."""
+    name = dead_letter(topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    letters: list[Letter] = []
+    try:
+        partitions = consumer.partitions_for_topic(name)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(name) or set()
+        if not partitions:
+            return []
+        assigned = [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            positions = [await consumer.position(tp) for tp in assigned]
+            if all(position >= ends[tp] for position, tp in zip(positions, assigned, strict=True)):
+                break
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for record in records:
+                    raw = [(k, v or b"") for k, v in (record.headers or [])]
+                    letters.append(
+                        Letter(
+                            partition=record.partition,
+                            offset=record.offset,
+                            key=record.key,
+                            headers=decode_headers(raw),
+                            raw_headers=raw,
+                            body=record.value or b"",
+                        )
+                    )
+    finally:
+        await consumer.stop()
+    return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
+
+
+def choose(letters: list[Letter], *, positions: list[str], reason: str | None, every: bool) -> list[Letter]:
+    if every:
+        return letters
+    wanted = set(positions)
+    return [
+        letter
+        for letter in letters
+        if letter.position in wanted or (reason is not None and reason.lower() in letter.reason.lower())
+    ]
+
+
+async def redrive(bootstrap: str, topic: str, letters: list[Letter]) -> list[Letter]:
+    """Publish each letter back to the topic it came from; return those the broker acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    done: list[Letter] = []
+    try:
+        for letter in letters:
+            target = letter.headers.get("dlq_topic") or topic
+            headers = [(k, v) for k, v in letter.raw_headers if not k.lower().startswith("dlq_")]
+            headers = [(k, v) for k, v in headers if k != REDRIVEN_FROM]
+            headers.append((REDRIVEN_FROM, f"{dead_letter(topic)}:{letter.position}".encode()))
+            await producer.send_and_wait(target, letter.body, key=letter.key, headers=headers)
+            done.append(letter)
+    finally:
+        await producer.stop()
+    return done
+
+
+def print_letters(letters: list[Letter], *, full: bool, out: TextIO) -> None:
+    counts = Counter(letter.kind for letter in letters)
+    print(f"{len(letters)} dead letters", file=out)
+    for kind, count in counts.most_common():
+        print(f"  {count:6d}  {kind}", file=out)
+    for letter in letters:
+        body = letter.body.decode("utf-8", "replace")
+        if not full and len(body) > 500:
+            body = body[:500] + f"… ({len(letter.body)} bytes; --full shows all)"
+        key = letter.key.decode("utf-8", "replace") if letter.key is not None else "(none)"
+        print(f"\n[{letter.position}] {letter.reason}", file=out)
+        print(f"  key: {key}", file=out)
+        for name, value in letter.headers.items():
+            if not name.startswith("dlq_"):
+                print(f"  {name}: {value}", file=out)
+        print(f"  body: {body}", file=out)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="count by reason, then every letter")
+    listing.add_argument("--topic", required=True, help="the original topic, e.g. regional.assessments")
+    listing.add_argument("--json", action="store_true", help="one JSON object per letter")
+    listing.add_argument("--full", action="store_true", help="whole bodies")
+    again = actions.add_parser("redrive", help="publish chosen letters back to their topic")
+    again.add_argument("--topic", required=True)
+    again.add_argument("--offset", action="append", default=[], metavar="PARTITION:OFFSET")
+    again.add_argument("--reason-contains", metavar="TEXT")
+    again.add_argument("--all", action="store_true")
+
+
+def run(args: argparse.Namespace, settings: ServiceSettings, *, out: TextIO = sys.stdout) -> int:
+    bootstrap = settings.kafka_bootstrap_servers
+    letters = asyncio.run(read_letters(bootstrap, args.topic))
+    if args.action == "list":
+        if args.json:
+            for letter in letters:
+                print(json.dumps(letter.as_json(), ensure_ascii=False), file=out)
+        else:
+            print_letters(letters, full=args.full, out=out)
+        return 0
+    if not (args.offset or args.reason_contains or args.all):
+        print("choose letters with --offset P:O, --reason-contains TEXT or --all", file=out)
+        return 2
+    chosen = choose(letters, positions=args.offset, reason=args.reason_contains, every=args.all)
+    done = asyncio.run(redrive(bootstrap, args.topic, chosen))
+    for letter in done:
+        target = letter.headers.get("dlq_topic", args.topic)
+        print(f"re-driven {dead_letter(args.topic)}:{letter.position} → {target}", file=out)
+    print(f"{len(done)} of {len(letters)} dead letters re-driven", file=out)
+    return 0
