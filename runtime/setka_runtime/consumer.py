@@ -117,6 +117,14 @@ def one_at_a_time(handler: BatchHandler) -> Handler:
     return apply
 
 
+async def apply(handler: Handler | BatchHandler, session: AsyncSession, data: Any, event: CloudEvent) -> None:
+    """Apply one event with a handler of either kind (a batch handler as a batch of one)."""
+    if _is_batch(handler):
+        await one_at_a_time(handler)(session, data, event)  # type: ignore[arg-type]
+    else:
+        await handler(session, data, event)  # type: ignore[call-arg]
+
+
 def _is_batch(handler: Any) -> bool:
     return bool(getattr(handler, "setka_batch", False))
 

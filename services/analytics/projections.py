@@ -1,34 +1,56 @@
-"""Event handlers that keep the read models; each runs inside the consumer's transaction."""
+"""Event handlers that keep the read models; each runs inside the consumer's transaction.
+
+The projections take a whole run of events at once (a batch handler): the counts of a batch are
+added up in memory and written with one upsert per region.
+"""
 
 from __future__ import annotations
 
-from setka_contracts import CloudEvent
+from collections import Counter
+
 from setka_contracts.registry import OrganizationKind, OrganizationRegistered
-from sqlalchemy.dialects import postgresql, sqlite
+from setka_runtime.consumer import Item, batch, one_at_a_time
+from setka_runtime.sql import dialect_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import RegionSummary
 
 
-async def organization_registered(
-    session: AsyncSession, data: OrganizationRegistered, event: CloudEvent
-) -> None:
-    """Count the organization in its region; the inbox makes a redelivery count nothing."""
-    is_school = 1 if data.kind == OrganizationKind.school else 0
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+@batch
+async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
+    """Count each organization in its region; the inbox makes a redelivery count nothing."""
+    organizations: Counter[str] = Counter()
+    schools: Counter[str] = Counter()
+    latest = {}
+    for item in items:
+        data: OrganizationRegistered = item.data
+        organizations[data.region_code] += 1
+        schools[data.region_code] += 1 if data.kind == OrganizationKind.school else 0
+        latest[data.region_code] = max(item.event.time, latest.get(data.region_code, item.event.time))
     table = RegionSummary.__table__
-    statement = module.insert(table).values(
-        region_code=data.region_code, organizations=1, schools=is_school, updated_at=event.time
-    )
+    statement = dialect_insert(session, table)
     statement = statement.on_conflict_do_update(
         index_elements=["region_code"],
         set_={
-            "organizations": table.c.organizations + 1,
-            "schools": table.c.schools + is_school,
+            "organizations": table.c.organizations + statement.excluded.organizations,
+            "schools": table.c.schools + statement.excluded.schools,
             "updated_at": statement.excluded.updated_at,
         },
     )
-    await session.execute(statement)
+    await session.execute(
+        statement,
+        [
+            {
+                "region_code": region,
+                "organizations": organizations[region],
+                "schools": schools[region],
+                "updated_at": latest[region],
+            }
+            for region in sorted(organizations)
+        ],
+    )
 
 
-HANDLERS = {OrganizationRegistered: organization_registered}
+organization_registered = one_at_a_time(organizations_registered)
+
+HANDLERS = {OrganizationRegistered: organizations_registered}

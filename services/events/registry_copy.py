@@ -1,7 +1,9 @@
 """Keeps the local copy of the registry from its events (natural upserts by id).
 
 Only what the events service's rules need: organizations (with ИНН, to resolve inbound facts),
-networks, memberships with their dates, educators and where they work — no personal data.
+networks, memberships with their dates, educators and where they work — no personal data. The
+frequent events (organizations, memberships, educators) are applied a run at a time: the last
+state of each id in the run is written with one statement.
 """
 
 from __future__ import annotations
@@ -20,32 +22,12 @@ from setka_contracts.registry import (
     OrganizationRegistered,
     OrganizationUpdated,
 )
-from setka_runtime.sql import upsert
+from setka_runtime.consumer import Item, batch, one_at_a_time
+from setka_runtime.sql import dialect_insert, upsert
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import KnownEducator, KnownEmployment, KnownMembership, KnownNetwork, KnownOrganization
-
-
-async def organization_registered(
-    session: AsyncSession, data: OrganizationRegistered | OrganizationUpdated, event: CloudEvent
-) -> None:
-    await session.execute(
-        upsert(
-            session,
-            KnownOrganization.__table__,
-            index=["id"],
-            values={
-                "id": data.organization_id,
-                "short_name": data.short_name,
-                "kind": data.kind.value,
-                "region_code": data.region_code,
-                "municipality": data.municipality,
-                "inn": data.inn,
-                "updated_at": event.time,
-            },
-        )
-    )
 
 
 async def organization_archived(session: AsyncSession, data: OrganizationArchived, event: CloudEvent) -> None:
@@ -88,63 +70,112 @@ async def network_closed(session: AsyncSession, data: NetworkClosed, event: Clou
     )
 
 
-async def member_joined(session: AsyncSession, data: MemberJoined | MemberLeft, event: CloudEvent) -> None:
-    await session.execute(
-        upsert(
-            session,
-            KnownMembership.__table__,
-            index=["id"],
-            values={
-                "id": data.membership_id,
-                "network_id": data.network_id,
-                "organization_id": data.organization_id,
-                "role": data.role.value,
-                "joined_on": data.joined_on,
-                "left_on": data.left_on if isinstance(data, MemberLeft) else None,
-                "updated_at": event.time,
-            },
-        )
+async def _upsert_many(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert or replace rows by id: one compiled statement for the whole run."""
+    if not rows:
+        return
+    statement = dialect_insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"], set_={name: statement.excluded[name] for name in rows[0] if name != "id"}
+    )
+    await session.execute(statement, rows)
+
+
+def _last_by(items: list[Item], key: Any) -> list[Item]:
+    """The last item of each id, in order of first appearance: a run's later events win."""
+    last: dict[Any, Item] = {}
+    for item in items:
+        last[key(item.data)] = item
+    return list(last.values())
+
+
+@batch
+async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
+    await _upsert_many(
+        session,
+        KnownOrganization.__table__,
+        [
+            {
+                "id": item.data.organization_id,
+                "short_name": item.data.short_name,
+                "kind": item.data.kind.value,
+                "region_code": item.data.region_code,
+                "municipality": item.data.municipality,
+                "inn": item.data.inn,
+                "updated_at": item.event.time,
+            }
+            for item in _last_by(items, lambda data: data.organization_id)
+        ],
     )
 
 
-async def educator_registered(
-    session: AsyncSession, data: EducatorRegistered | EducatorUpdated, event: CloudEvent
-) -> None:
-    """The educator's employments are the whole new state: replace the ones we had."""
-    await session.execute(
-        upsert(
-            session,
-            KnownEducator.__table__,
-            index=["id"],
-            values={"id": data.educator_id, "subjects": list(data.subjects), "updated_at": event.time},
-        )
+@batch
+async def members_joined(session: AsyncSession, items: list[Item]) -> None:
+    await _upsert_many(
+        session,
+        KnownMembership.__table__,
+        [
+            {
+                "id": item.data.membership_id,
+                "network_id": item.data.network_id,
+                "organization_id": item.data.organization_id,
+                "role": item.data.role.value,
+                "joined_on": item.data.joined_on,
+                "left_on": item.data.left_on if isinstance(item.data, MemberLeft) else None,
+                "updated_at": item.event.time,
+            }
+            for item in _last_by(items, lambda data: data.membership_id)
+        ],
     )
-    await session.execute(delete(KnownEmployment).where(KnownEmployment.educator_id == data.educator_id))
-    for employment in data.employments:
+
+
+@batch
+async def educators_registered(session: AsyncSession, items: list[Item]) -> None:
+    """Each educator's employments are the whole new state: replace the ones we had."""
+    last = _last_by(items, lambda data: data.educator_id)
+    latest = [item.data for item in last]
+    await _upsert_many(
+        session,
+        KnownEducator.__table__,
+        [
+            {"id": item.data.educator_id, "subjects": list(item.data.subjects), "updated_at": item.event.time}
+            for item in last
+        ],
+    )
+    ids = [data.educator_id for data in latest]
+    for start in range(0, len(ids), 1000):
         await session.execute(
-            upsert(
-                session,
-                KnownEmployment.__table__,
-                index=["id"],
-                values={
-                    "id": employment.employment_id,
-                    "educator_id": data.educator_id,
-                    "organization_id": employment.organization_id,
-                    "started_on": employment.started_on,
-                    "ended_on": employment.ended_on,
-                },
-            )
+            delete(KnownEmployment).where(KnownEmployment.educator_id.in_(ids[start : start + 1000]))
         )
+    await _upsert_many(
+        session,
+        KnownEmployment.__table__,
+        [
+            {
+                "id": employment.employment_id,
+                "educator_id": data.educator_id,
+                "organization_id": employment.organization_id,
+                "started_on": employment.started_on,
+                "ended_on": employment.ended_on,
+            }
+            for data in latest
+            for employment in data.employments
+        ],
+    )
 
+
+organization_registered = one_at_a_time(organizations_registered)
+member_joined = one_at_a_time(members_joined)
+educator_registered = one_at_a_time(educators_registered)
 
 HANDLERS: dict[Any, Any] = {
-    OrganizationRegistered: organization_registered,
-    OrganizationUpdated: organization_registered,
+    OrganizationRegistered: organizations_registered,
+    OrganizationUpdated: organizations_registered,
     OrganizationArchived: organization_archived,
     NetworkCreated: network_created,
     NetworkClosed: network_closed,
-    MemberJoined: member_joined,
-    MemberLeft: member_joined,
-    EducatorRegistered: educator_registered,
-    EducatorUpdated: educator_registered,
+    MemberJoined: members_joined,
+    MemberLeft: members_joined,
+    EducatorRegistered: educators_registered,
+    EducatorUpdated: educators_registered,
 }

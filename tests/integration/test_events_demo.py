@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from setka_contracts import EVENT_TYPES, CloudEvent
+from setka_runtime.consumer import apply
 from setka_runtime.db import Database
 from setka_runtime.tables import outbox
 from sqlalchemy import func, select
@@ -29,7 +30,9 @@ async def copy_registry(db: Database, rows: list[Any]) -> None:
             if row.event_type in handlers:
                 model, handler = handlers[row.event_type]
                 data = model.model_validate(json.loads(row.payload))
-                await handler(session, data, CloudEvent(type=row.event_type, source=row.source, data={}))
+                await apply(
+                    handler, session, data, CloudEvent(type=row.event_type, source=row.source, data={})
+                )
 
 
 async def test_a_demo_year_is_built_on_the_registry_demo_and_loaded_once(databases: DatabaseFactory) -> None:
