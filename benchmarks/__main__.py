@@ -1,4 +1,5 @@
-"""``make bench``: the registry's import speed and query time, each next to a raw reference.
+"""``make bench``: import, queries, inbound events and the analytics projection, each next to a raw
+reference measured in the same run.
 
 Needs a PostgreSQL server (``SETKA_BENCH_POSTGRES_URL``, else the test server's URL, else the
 local one); creates scratch databases on it and drops them afterwards.
@@ -17,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import events_inbound, import_speed, query_speed  # noqa: E402
+from benchmarks import analytics_projection, events_inbound, import_speed, query_speed  # noqa: E402
 from benchmarks.databases import ScratchDatabases  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -32,7 +33,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--national", action="store_true", help="national scale: 40,000 organizations, 1,000,000 educators"
     )
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
-    parser.add_argument("--only", choices=["import", "queries", "events"], help="run one of them")
+    parser.add_argument(
+        "--only", choices=["import", "queries", "events", "analytics"], help="run one of them"
+    )
+    parser.add_argument(
+        "--projected-events", type=int, default=20_000, help="registrations for the analytics run"
+    )
     parser.add_argument(
         "--inbound-messages", type=int, default=20_000, help="messages for the events inbound run"
     )
@@ -64,6 +70,8 @@ async def main(args: argparse.Namespace) -> None:
                 )
             if args.only in (None, "events"):
                 await events_inbound.run(dbs, args.inbound_messages, Path(workdir))
+            if args.only in (None, "analytics"):
+                await analytics_projection.run(dbs, args.projected_events, Path(workdir))
     finally:
         await dbs.drop_all()
 
