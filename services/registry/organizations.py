@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -14,12 +15,12 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, networks, reference, resources, rules
-from .models import Membership, Organization, OrganizationStatus
+from .models import Membership, Municipality, Organization, OrganizationStatus
 from .paging import Page, fetch_page
 
 SOURCE = "/setka/registry"
@@ -100,20 +101,25 @@ def _refresh_search(organization: Organization) -> None:
     )
 
 
-async def register_organization(session: AsyncSession, command: RegisterOrganization) -> Organization:
-    """Store a new organization and its ``organization.registered`` event in one transaction."""
+def _identifiers(
+    command: RegisterOrganization,
+) -> tuple[OrganizationKind, str, str | None, str | None, str | None]:
+    """The registration's kind, region and identifiers, checked (no I/O)."""
     kind = rules.check_choice(command.kind, OrganizationKind, field="kind")
     region_code = rules.check_region_code(command.region_code)
     inn = rules.check_inn(command.inn) if command.inn else None
     ogrn = rules.check_ogrn(command.ogrn) if command.ogrn else None
     code = rules.check_school_code(command.school_code) if command.school_code else None
-    await _check_unique(session, None, inn=inn, ogrn=ogrn, code=code)
-    municipality = await reference.find_municipality(
-        session,
-        region_code=region_code,
-        name=command.municipality,
-        municipality_id=command.municipality_id,
-    )
+    return kind, region_code, inn, ogrn, code
+
+
+def _new_organization(
+    command: RegisterOrganization,
+    identifiers: tuple[OrganizationKind, str, str | None, str | None, str | None],
+    municipality: Municipality | None,
+) -> Organization:
+    """The organization a registration stores, every rule of its details applied (no I/O)."""
+    kind, region_code, inn, ogrn, code = identifiers
     municipality_name = (
         municipality.name
         if municipality
@@ -135,28 +141,94 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
         phone=rules.check_phone(command.phone),
     )
     _refresh_search(organization)
+    return organization
+
+
+def _registered(organization: Organization) -> OrganizationRegistered:
+    return OrganizationRegistered(
+        organization_id=organization.id,
+        full_name=organization.full_name,
+        short_name=organization.short_name,
+        kind=OrganizationKind(organization.kind),
+        region_code=organization.region_code,
+        municipality=organization.municipality,
+        inn=organization.inn,
+        registered_at=organization.created_at,
+        municipality_id=organization.municipality_id,
+        ogrn=organization.ogrn,
+        school_code=organization.school_code,
+        address=organization.address,
+        website=organization.website,
+    )
+
+
+async def register_organization(session: AsyncSession, command: RegisterOrganization) -> Organization:
+    """Store a new organization and its ``organization.registered`` event in one transaction."""
+    identifiers = _identifiers(command)
+    _, region_code, inn, ogrn, code = identifiers
+    await _check_unique(session, None, inn=inn, ogrn=ogrn, code=code)
+    municipality = await reference.find_municipality(
+        session,
+        region_code=region_code,
+        name=command.municipality,
+        municipality_id=command.municipality_id,
+    )
+    organization = _new_organization(command, identifiers, municipality)
     session.add(organization)
     await _flush_unique(session)
-    await outbox.record(
-        session,
-        OrganizationRegistered(
-            organization_id=organization.id,
-            full_name=organization.full_name,
-            short_name=organization.short_name,
-            kind=kind,
-            region_code=organization.region_code,
-            municipality=organization.municipality,
-            inn=organization.inn,
-            registered_at=organization.created_at,
-            municipality_id=organization.municipality_id,
-            ogrn=organization.ogrn,
-            school_code=organization.school_code,
-            address=organization.address,
-            website=organization.website,
-        ),
-        source=SOURCE,
-    )
+    await outbox.record(session, _registered(organization), source=SOURCE)
     return organization
+
+
+async def register_organizations(
+    session: AsyncSession, commands: Sequence[RegisterOrganization]
+) -> list[Organization]:
+    """Register many organizations with the rules of :func:`register_organization`, reading and
+    writing in bulk (an import's chunk). The first command a rule refuses raises its
+    :class:`DomainError` and nothing is written: the caller then registers them one by one."""
+    if not commands:
+        return []
+    checked = [_identifiers(command) for command in commands]
+    wanted = {
+        "inn": {ids[2] for ids in checked if ids[2]},
+        "ogrn": {ids[3] for ids in checked if ids[3]},
+        "school_code": {ids[4] for ids in checked if ids[4]},
+    }
+    labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("school code", "schoolCode")}
+    for name, values in wanted.items():
+        column = getattr(Organization, name)
+        for start in range(0, len(values), 1000):
+            chunk = sorted(values)[start : start + 1000]
+            taken = await session.scalar(select(column).where(column.in_(chunk)).limit(1))
+            if taken is not None:
+                label, field = labels[name]
+                raise DomainError(f"an organization with {label} {taken} is already registered", field=field)
+    for position, name in ((2, "inn"), (3, "ogrn"), (4, "school_code")):
+        values = [ids[position] for ids in checked if ids[position]]
+        if len(values) != len(set(values)):
+            label, field = labels[name]
+            raise DomainError(f"two organizations of one batch have the same {label}", field=field)
+    municipalities = await reference.municipalities_named(
+        session, {(ids[1], command.municipality) for command, ids in zip(commands, checked, strict=True)}
+    )
+    organizations = []
+    for command, ids in zip(commands, checked, strict=True):
+        if command.municipality_id is not None:
+            municipality = await reference.find_municipality(
+                session, region_code=ids[1], name=None, municipality_id=command.municipality_id
+            )
+        else:
+            municipality = municipalities.get((ids[1], " ".join((command.municipality or "").split())))
+        organizations.append(_new_organization(command, ids, municipality))
+    table = Organization.__table__
+    rows = [
+        {column.name: getattr(organization, column.name) for column in table.columns}
+        for organization in organizations
+    ]
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(table), rows[start : start + 1000])
+    await outbox.record_many(session, [_registered(o) for o in organizations], source=SOURCE)
+    return organizations
 
 
 def _changed_text(value: str | None, current: str | None) -> tuple[bool, str | None]:

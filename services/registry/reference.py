@@ -102,3 +102,14 @@ async def find_municipality(
             select(Municipality).where(Municipality.region_code == region_code, Municipality.name == clean)
         )
     return None
+
+
+async def municipalities_named(
+    session: AsyncSession, wanted: set[tuple[str, str | None]]
+) -> dict[tuple[str, str], Municipality]:
+    """The known municipalities among (region code, name) pairs, by (region code, name), in one query."""
+    regions = {region for region, name in wanted if name}
+    if not regions:
+        return {}
+    found = await session.scalars(select(Municipality).where(Municipality.region_code.in_(sorted(regions))))
+    return {(m.region_code, m.name): m for m in found}

@@ -327,15 +327,15 @@ async def test_a_crash_mid_file_leaves_whole_chunks_and_a_rerun_finishes(
     source = tmp_path / "schools.csv"
     malformed_file(source, 300, every=10_000)  # no defects
     doomed = list(national_organizations(300, seed=7))[249].inn  # line 251, in the third chunk
-    register = apply.register_organization
+    register = apply.register_organizations
 
-    async def crash_on_the_doomed_row(session: AsyncSession, command: Any) -> Any:
-        organization = await register(session, command)
-        if command.inn == doomed:
+    async def crash_on_the_doomed_row(session: AsyncSession, commands: Any) -> Any:
+        organizations = await register(session, commands)
+        if any(command.inn == doomed for command in commands):
             raise ConnectionResetError("the database went away")
-        return organization
+        return organizations
 
-    monkeypatch.setattr(apply, "register_organization", crash_on_the_doomed_row)
+    monkeypatch.setattr(apply, "register_organizations", crash_on_the_doomed_row)
     with pytest.raises(ImportStopped) as stopped:
         await import_file(registry, source, ImportKind.organizations, chunk_size=100)
     assert stopped.value.summary.committed_through_line == 201
@@ -343,7 +343,7 @@ async def test_a_crash_mid_file_leaves_whole_chunks_and_a_rerun_finishes(
     assert await count(registry, Organization) == 200  # nothing of the third chunk
     assert await count(registry, outbox) == 200
 
-    monkeypatch.setattr(apply, "register_organization", register)
+    monkeypatch.setattr(apply, "register_organizations", register)
     finished = await import_file(registry, source, ImportKind.organizations, chunk_size=100)
     assert (finished.created, finished.unchanged, finished.rejected) == (100, 200, 0)
     assert await count(registry, Organization) == 300

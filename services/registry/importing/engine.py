@@ -1,9 +1,12 @@
-"""Running an import: rows in chunks, each chunk one transaction, each row its own savepoint.
+"""Running an import: rows in chunks, each chunk one transaction.
 
-A chunk commits whole or not at all, so a crash leaves the file imported up to some chunk
-boundary and nothing half-written; the upserts make a re-run of the same file change nothing
-where nothing differs. A row a rule refuses rolls back to its savepoint and is reported with
-its line number; the rest of the chunk goes on.
+An importer that has ``apply_many`` applies a chunk's rows together through the batch versions
+of the domain functions (the same rules, bulk reads and writes); when a rule refuses any row,
+the chunk is redone a row at a time, each row in its own savepoint. A chunk commits whole or not
+at all, so a crash leaves the file imported up to some chunk boundary and nothing half-written;
+the upserts make a re-run of the same file change nothing where nothing differs. A row a rule
+refuses rolls back to its savepoint and is reported with its line number; the rest of the chunk
+goes on.
 """
 
 from __future__ import annotations
@@ -238,19 +241,14 @@ async def _chunk_pass(
         transaction = await session.begin()
         try:
             await importer.prepare(session, [row.value for row in chunk])
-            for row in chunk:
-                savepoint = await session.begin_nested() if careful else None
+            apply_many = getattr(importer, "apply_many", None)
+            if not careful and apply_many is not None:
                 try:
-                    outcome = await importer.apply(session, row.value)
+                    outcomes = list(await apply_many(session, [row.value for row in chunk]))
                 except (DomainError, IntegrityError) as error:
-                    if savepoint is None:
-                        raise _RowRefused from error
-                    await savepoint.rollback()
-                    rejections.append(_rejection(row, error, importer))
-                    continue
-                if savepoint is not None:
-                    await savepoint.commit()
-                outcomes.append(outcome)
+                    raise _RowRefused from error
+            else:
+                outcomes = await _rows_one_by_one(session, importer, chunk, rejections, careful=careful)
             if dry_run:
                 await transaction.rollback()
             else:
@@ -260,6 +258,31 @@ async def _chunk_pass(
                 await transaction.rollback()
             raise
     return outcomes, rejections
+
+
+async def _rows_one_by_one(
+    session: AsyncSession,
+    importer: RowImporter[Any],
+    chunk: Sequence[Row[Any]],
+    rejections: list[Rejection],
+    *,
+    careful: bool,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for row in chunk:
+        savepoint = await session.begin_nested() if careful else None
+        try:
+            outcome = await importer.apply(session, row.value)
+        except (DomainError, IntegrityError) as error:
+            if savepoint is None:
+                raise _RowRefused from error
+            await savepoint.rollback()
+            rejections.append(_rejection(row, error, importer))
+            continue
+        if savepoint is not None:
+            await savepoint.commit()
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _rejection(row: Row[Any], error: Exception, importer: RowImporter[Any]) -> Rejection:
