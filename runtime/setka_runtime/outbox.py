@@ -14,8 +14,9 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from setka_contracts import CloudEvent, EventData
@@ -37,29 +38,30 @@ Send = Callable[[str, str, bytes, dict[str, str]], Awaitable["asyncio.Future[Any
 """send(topic, key, body, headers): enqueue with the producer; the future resolves on the broker's ack."""
 
 
-def _row(data: EventData, source: str) -> tuple[CloudEvent, dict[str, Any]]:
-    event = CloudEvent(
-        type=data.event_type, source=source, data=data.model_dump(mode="json"), subject=data.key()
-    )
+def _row(data: EventData, source: str) -> tuple[str, dict[str, Any]]:
+    event_id = str(uuid.uuid4())
     row = {
-        "event_id": event.id,
-        "event_type": event.type,
+        "event_id": event_id,
+        "event_type": data.event_type,
         "topic": data.topic,
         "key": data.key(),
-        "source": event.source,
-        "occurred_at": event.time,
-        "payload": json.dumps(event.data, ensure_ascii=False, allow_nan=False),
+        "source": source,
+        "occurred_at": datetime.now(UTC),
+        "payload": data.model_dump_json(),  # strict JSON: pydantic writes no NaN
     }
-    return event, row
+    return event_id, row
 
 
-async def record(session: AsyncSession, data: EventData, *, source: str) -> CloudEvent:
-    """Add ``data`` as an event to the session's transaction; it is published after commit."""
+async def record(session: AsyncSession, data: EventData, *, source: str) -> str:
+    """Add ``data`` as an event to the session's transaction; it is published after commit.
+
+    Returns the event's id (``ce_id``)."""
     return (await record_many(session, [data], source=source))[0]
 
 
-async def record_many(session: AsyncSession, items: Sequence[EventData], *, source: str) -> list[CloudEvent]:
-    """Add several events to the session's transaction in one statement, in the given order."""
+async def record_many(session: AsyncSession, items: Sequence[EventData], *, source: str) -> list[str]:
+    """Add several events to the session's transaction in one statement, in the given order;
+    return their ids."""
     if not items:
         return []
     pairs = [_row(data, source) for data in items]
@@ -67,7 +69,7 @@ async def record_many(session: AsyncSession, items: Sequence[EventData], *, sour
     for start in range(0, len(rows), 1000):
         await session.execute(insert(outbox), rows[start : start + 1000])
     session.sync_session.info[_PENDING_FLAG] = True
-    return [event for event, _ in pairs]
+    return [event_id for event_id, _ in pairs]
 
 
 class OutboxRelay:

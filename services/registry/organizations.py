@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from setka_contracts.registry import (
     OrganizationArchived,
@@ -117,48 +118,55 @@ def _new_organization(
     command: RegisterOrganization,
     identifiers: tuple[OrganizationKind, str, str | None, str | None, str | None],
     municipality: Municipality | None,
-) -> Organization:
-    """The organization a registration stores, every rule of its details applied (no I/O)."""
+) -> dict[str, Any]:
+    """The row a registration stores, every rule of its details applied (no I/O)."""
     kind, region_code, inn, ogrn, code = identifiers
     municipality_name = (
         municipality.name
         if municipality
         else rules.optional_text(command.municipality, field="municipality", limit=200)
     )
-    organization = Organization(
-        full_name=rules.check_name(command.full_name, field="fullName", limit=500),
-        short_name=rules.check_name(command.short_name, field="shortName", limit=200),
-        kind=kind.value,
-        region_code=region_code,
-        municipality=municipality_name,
-        municipality_id=municipality.id if municipality else None,
-        inn=inn,
-        ogrn=ogrn,
-        school_code=code,
-        address=rules.optional_text(command.address, field="address", limit=500),
-        website=rules.check_link(command.website, field="website"),
-        email=rules.check_email(command.email),
-        phone=rules.check_phone(command.phone),
-    )
-    _refresh_search(organization)
-    return organization
+    full_name = rules.check_name(command.full_name, field="fullName", limit=500)
+    short_name = rules.check_name(command.short_name, field="shortName", limit=200)
+    return {
+        "id": uuid.uuid4(),
+        "full_name": full_name,
+        "short_name": short_name,
+        "kind": kind.value,
+        "region_code": region_code,
+        "municipality": municipality_name,
+        "municipality_id": municipality.id if municipality else None,
+        "inn": inn,
+        "ogrn": ogrn,
+        "school_code": code,
+        "address": rules.optional_text(command.address, field="address", limit=500),
+        "website": rules.check_link(command.website, field="website"),
+        "email": rules.check_email(command.email),
+        "phone": rules.check_phone(command.phone),
+        "created_at": datetime.now(UTC),
+        "archived_at": None,
+        "updated_at": None,
+        "search_text": rules.search_key(full_name, short_name, inn, ogrn, code),
+    }
 
 
-def _registered(organization: Organization) -> OrganizationRegistered:
+def _registered(organization: Any) -> OrganizationRegistered:
+    """The event of a registered organization (a row's values or the stored organization)."""
+    value = organization.get if isinstance(organization, dict) else lambda name: getattr(organization, name)
     return OrganizationRegistered(
-        organization_id=organization.id,
-        full_name=organization.full_name,
-        short_name=organization.short_name,
-        kind=OrganizationKind(organization.kind),
-        region_code=organization.region_code,
-        municipality=organization.municipality,
-        inn=organization.inn,
-        registered_at=organization.created_at,
-        municipality_id=organization.municipality_id,
-        ogrn=organization.ogrn,
-        school_code=organization.school_code,
-        address=organization.address,
-        website=organization.website,
+        organization_id=value("id"),
+        full_name=value("full_name"),
+        short_name=value("short_name"),
+        kind=OrganizationKind(value("kind")),
+        region_code=value("region_code"),
+        municipality=value("municipality"),
+        inn=value("inn"),
+        registered_at=value("created_at"),
+        municipality_id=value("municipality_id"),
+        ogrn=value("ogrn"),
+        school_code=value("school_code"),
+        address=value("address"),
+        website=value("website"),
     )
 
 
@@ -173,7 +181,7 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
         name=command.municipality,
         municipality_id=command.municipality_id,
     )
-    organization = _new_organization(command, identifiers, municipality)
+    organization = Organization(**_new_organization(command, identifiers, municipality))
     session.add(organization)
     await _flush_unique(session)
     await outbox.record(session, _registered(organization), source=SOURCE)
@@ -182,7 +190,7 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
 
 async def register_organizations(
     session: AsyncSession, commands: Sequence[RegisterOrganization]
-) -> list[Organization]:
+) -> list[dict[str, Any]]:
     """Register many organizations with the rules of :func:`register_organization`, reading and
     writing in bulk (an import's chunk). The first command a rule refuses raises its
     :class:`DomainError` and nothing is written: the caller then registers them one by one."""
@@ -220,13 +228,8 @@ async def register_organizations(
         else:
             municipality = municipalities.get((ids[1], " ".join((command.municipality or "").split())))
         organizations.append(_new_organization(command, ids, municipality))
-    table = Organization.__table__
-    rows = [
-        {column.name: getattr(organization, column.name) for column in table.columns}
-        for organization in organizations
-    ]
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(table), rows[start : start + 1000])
+    for start in range(0, len(organizations), 1000):
+        await session.execute(insert(Organization.__table__), organizations[start : start + 1000])
     await outbox.record_many(session, [_registered(o) for o in organizations], source=SOURCE)
     return organizations
 

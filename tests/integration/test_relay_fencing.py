@@ -63,7 +63,7 @@ async def add_events(db: Database, count: int) -> list[str]:
     for _ in range(count):
         async with db.session() as session, session.begin():
             data = OrganizationRegistered.model_validate(registration("39").data)
-            ids.append((await record(session, data, source="/test")).id)
+            ids.append(await record(session, data, source="/test"))
     return ids
 
 

@@ -224,13 +224,13 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
             phone=value.phone,
         )
 
-    def _remember(self, organization: Organization) -> None:
+    def _remember(self, ident: uuid.UUID, inn: str | None, code: str | None) -> None:
         # a later row of the same chunk can not name it again (duplicates are refused), but keep
         # the chunk's view true anyway
-        if organization.inn:
-            self._known.by_inn[organization.inn] = organization.id
-        if organization.school_code:
-            self._known.by_code[organization.school_code] = organization.id
+        if inn:
+            self._known.by_inn[inn] = ident
+        if code:
+            self._known.by_code[code] = ident
 
     async def apply_many(self, session: AsyncSession, values: Sequence[OrganizationRow]) -> list[Outcome]:
         """A chunk at once: the new organizations registered together (the same rules, in bulk),
@@ -239,8 +239,8 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         registered = await register_organizations(session, [self._registration(value) for value in new])
         fresh = set()
         for value, organization in zip(new, registered, strict=True):
-            self._remember(organization)
-            await self._enter_statuses(session, organization.id, value)
+            self._remember(organization["id"], organization["inn"], organization["school_code"])
+            await self._enter_statuses(session, organization["id"], value)
             fresh.add(id(value))
         return [
             Outcome.created if id(value) in fresh else await self.apply(session, value) for value in values
@@ -250,7 +250,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         existing = self._known.find(value.inn, value.school_code)
         if existing is None:
             organization = await register_organization(session, self._registration(value))
-            self._remember(organization)
+            self._remember(organization.id, organization.inn, organization.school_code)
             await self._enter_statuses(session, organization.id, value)
             return Outcome.created
         current = await session.get(Organization, existing)

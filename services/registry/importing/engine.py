@@ -27,7 +27,7 @@ from .reading import SourceRow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 500
+DEFAULT_CHUNK = 1000
 
 Parsed = TypeVar("Parsed")
 
