@@ -26,7 +26,7 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--import-rows", type=int, default=5_000, help="rows in the imported CSV")
+    parser.add_argument("--import-rows", type=int, default=20_000, help="rows in the imported CSV")
     parser.add_argument("--organizations", type=int, default=40_000, help="organizations for the queries")
     parser.add_argument("--educators", type=int, default=200_000, help="educators for the queries")
     parser.add_argument(

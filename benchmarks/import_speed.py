@@ -115,7 +115,8 @@ async def run(dbs: ScratchDatabases, rows: int, workdir: Path) -> None:
     write_staff(staff, rows, rows)
     print(
         f"\nImport of {rows:,} organizations, then {rows:,} educators working at them, from cp1251 ';' CSV"
-        " files (each row through the domain rules, one event each)"
+        " files (each row through the domain rules, one event each; new organizations registered a"
+        " chunk at a time through the batch domain function, educators still a row at a time)"
     )
     db = Database(await dbs.create("import"))
     summaries: list[Any] = []
