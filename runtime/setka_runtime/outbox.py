@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from setka_contracts import CloudEvent, EventData
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import metrics
 from .db import Database
 from .fencing import Fence, LostFence, fence_for
+from .sql import insert_many
 from .tables import outbox
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ async def record_many(session: AsyncSession, items: Sequence[EventData], *, sour
     if not items:
         return []
     pairs = [_row(data, source) for data in items]
-    rows = [row for _, row in pairs]
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(outbox), rows[start : start + 1000])
+    await insert_many(session, outbox, [row for _, row in pairs])
     session.sync_session.info[_PENDING_FLAG] = True
     return [event_id for event_id, _ in pairs]
 

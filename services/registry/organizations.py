@@ -16,7 +16,8 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from sqlalchemy import Select, exists, insert, select
+from setka_runtime.sql import insert_many, one_of
+from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -205,9 +206,10 @@ async def register_organizations(
     labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("school code", "schoolCode")}
     for name, values in wanted.items():
         column = getattr(Organization, name)
-        for start in range(0, len(values), 1000):
-            chunk = sorted(values)[start : start + 1000]
-            taken = await session.scalar(select(column).where(column.in_(chunk)).limit(1))
+        if values:
+            taken = await session.scalar(
+                select(column).where(one_of(session, column, sorted(values))).limit(1)
+            )
             if taken is not None:
                 label, field = labels[name]
                 raise DomainError(f"an organization with {label} {taken} is already registered", field=field)
@@ -228,8 +230,7 @@ async def register_organizations(
         else:
             municipality = municipalities.get((ids[1], " ".join((command.municipality or "").split())))
         organizations.append(_new_organization(command, ids, municipality))
-    for start in range(0, len(organizations), 1000):
-        await session.execute(insert(Organization.__table__), organizations[start : start + 1000])
+    await insert_many(session, Organization.__table__, organizations)
     await outbox.record_many(session, [_registered(o) for o in organizations], source=SOURCE)
     return organizations
 

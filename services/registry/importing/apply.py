@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from setka_runtime.errors import DomainError
+from setka_runtime.sql import one_of
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,9 +90,9 @@ async def _organizations(
         return known
     conditions = []
     if inns:
-        conditions.append(Organization.inn.in_(inns))
+        conditions.append(one_of(session, Organization.inn, sorted(inns)))
     if codes:
-        conditions.append(Organization.school_code.in_(codes))
+        conditions.append(one_of(session, Organization.school_code, sorted(codes)))
     query = select(Organization).where(or_(*conditions))
     if not include_archived:
         query = query.where(Organization.archived_at.is_(None))
