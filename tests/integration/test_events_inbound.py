@@ -276,9 +276,13 @@ async def test_a_mixed_regional_stream_is_stored_exactly_once_and_bad_messages_a
             await produce(broker.bootstrap, topic, [(key, value, headers)])
 
         async def copied() -> bool:
-            return (await graphql(client, "{ eventsStatus { knownOrganizations knownNetworks } }"))[
-                "eventsStatus"
-            ] == {"knownOrganizations": 2, "knownNetworks": 1}
+            query = "{ eventsStatus { knownOrganizations knownNetworks knownMemberships knownEducators } }"
+            return (await graphql(client, query))["eventsStatus"] == {
+                "knownOrganizations": 2,
+                "knownNetworks": 1,
+                "knownMemberships": 1,
+                "knownEducators": 1,
+            }
 
         await eventually(copied, timeout=30)
         for topic, key, value, headers in stream:

@@ -15,7 +15,7 @@ from .. import reads
 from ..models import Activity as ActivityRow
 from ..models import AssessmentResult as AssessmentRow
 from ..models import Deficit as DeficitRow
-from ..models import KnownNetwork, KnownOrganization
+from ..models import KnownEducator, KnownMembership, KnownNetwork, KnownOrganization
 from ..models import Mobility as MobilityRow
 from ..models import Plan as PlanRow
 from ..models import Training as TrainingRow
@@ -41,6 +41,8 @@ class EventsStatus:
         description="Organizations this service has learned of from the registry's events"
     )
     known_networks: int
+    known_memberships: int = strawberry.field(description="Memberships of networks, current and ended")
+    known_educators: int = strawberry.field(description="Educators (ids and subjects only)")
     waiting_messages: int = strawberry.field(
         description="Inbound messages waiting for something they refer to (an organization, an activity)"
     )
@@ -61,10 +63,14 @@ class Query:
         async with reading(info) as session:
             organizations = await session.scalar(select(func.count()).select_from(KnownOrganization))
             networks = await session.scalar(select(func.count()).select_from(KnownNetwork))
+            memberships = await session.scalar(select(func.count()).select_from(KnownMembership))
+            educators = await session.scalar(select(func.count()).select_from(KnownEducator))
             waiting = await session.scalar(select(func.count()).select_from(deferred))
         return EventsStatus(
             known_organizations=organizations or 0,
             known_networks=networks or 0,
+            known_memberships=memberships or 0,
+            known_educators=educators or 0,
             waiting_messages=waiting or 0,
         )
 
