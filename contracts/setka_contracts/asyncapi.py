@@ -23,7 +23,7 @@ from pydantic.json_schema import models_json_schema
 from . import topics
 from .base import EventData
 from .catalog import EVENT_TYPES
-from .envelope import SPEC_VERSION
+from .envelope import MAX_BODY_BYTES, MAX_DEPTH, MAX_HEADER_BYTES, MAX_HEADERS, MAX_ID_CHARS, SPEC_VERSION
 from .regional import INBOUND_TYPES
 
 REF = "#/components/schemas/{model}"
@@ -150,16 +150,32 @@ def _headers(event_type: str) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["ce_specversion", "ce_id", "ce_type", "ce_source"],
+        "maxProperties": MAX_HEADERS,
         "properties": {
             "ce_specversion": {"type": "string", "const": SPEC_VERSION},
-            "ce_id": {"type": "string", "description": "Unique per event; a redelivery keeps the same id"},
+            "ce_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_ID_CHARS,
+                "pattern": "^\\S+$",
+                "description": "Unique per event and source; a redelivery keeps the same id. "
+                "Printable, no spaces or control characters.",
+            },
             "ce_type": {"type": "string", "const": event_type},
             "ce_source": {
                 "type": "string",
+                "format": "uri-reference",
+                "minLength": 1,
+                "maxLength": MAX_ID_CHARS,
+                "pattern": "^[A-Za-z0-9\\-._~:/?#\\[\\]@!$&'()*+,;=%]+$",
                 "description": "URI of the sending system, e.g. /regional/kripkro-lms",
             },
-            "ce_time": {"type": "string", "format": "date-time"},
-            "ce_subject": {"type": "string"},
+            "ce_time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Optional; RFC 3339 with a UTC offset. Not used to order facts.",
+            },
+            "ce_subject": {"type": "string", "maxLength": MAX_HEADER_BYTES},
             "content-type": {"type": "string", "const": "application/json"},
         },
     }
@@ -214,7 +230,10 @@ def document() -> dict[str, Any]:
             "address": topic,
             "description": (
                 "Inbound: regional systems publish here; invalid messages go to "
-                f"{topics.dead_letter(topic)} with the reason in the dlq_reason header"
+                f"{topics.dead_letter(topic)} with the reason in the dlq_reason header. "
+                f"Data: strict JSON (no NaN/Infinity, no key twice), at most {MAX_BODY_BYTES} bytes, "
+                f"nested at most {MAX_DEPTH} levels; headers at most {MAX_HEADERS}, "
+                f"each value at most {MAX_HEADER_BYTES} bytes"
                 if topic in inbound
                 else f"Outbound domain events, keyed by aggregate id (dead letters of consumers: {topic}.dlq)"
             ),

@@ -6,6 +6,7 @@ This is the whole envelope contract, usable by a regional system without the res
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -21,11 +22,22 @@ MAX_BODY_BYTES = 1_048_576
 """The largest data accepted (1 MiB): one fact is a few hundred bytes."""
 MAX_DEPTH = 32
 """The deepest nesting of objects and arrays accepted in the data."""
+MAX_NUMBER_DIGITS = 40
+"""The most characters of one JSON number: larger ones are not numbers any system exchanges."""
 MAX_HEADERS = 64
+MAX_HEADER_NAME_BYTES = 256
 MAX_HEADER_BYTES = 4096
-"""Most headers of one message, and the longest value of one."""
-_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,200}")
+"""Most headers of one message, the longest name and the longest value of one."""
+MAX_ID_CHARS = 200
+"""The longest ``ce_id``, ``ce_source`` and ``ce_type``."""
 _TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_URI_REFERENCE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,200}")
+"""The characters of an RFC 3986 URI reference (anything else is percent-encoded)."""
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+"""What changes the nesting depth of JSON text, or says whether we are inside a string."""
 
 
 class EnvelopeError(ValueError):
@@ -63,21 +75,45 @@ class CloudEvent:
         return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def decode_headers(raw: Iterable[tuple[str, bytes | str | None]] | Mapping[str, Any]) -> dict[str, str]:
-    """Kafka headers as text; header names are case-insensitive in our reading."""
+def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[str, str]:
+    """Kafka headers as text; header names are case-insensitive in our reading.
+
+    Never raises on what a broker hands over: bytes that are not UTF-8 are replaced (``\ufffd``),
+    a header without a value is left out."""
     items = raw.items() if isinstance(raw, Mapping) else raw
     decoded: dict[str, str] = {}
     for name, value in items:
-        if value is None:
+        if value is None or name is None:
             continue
-        decoded[name.lower()] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        decoded[_text(name).lower()] = _text(value)
     return decoded
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
 
 
 def _constant(name: str) -> Any:
     raise EnvelopeError(
         f"data is not strict JSON: {name} is not a JSON number (send null or leave the field out)"
     )
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise EnvelopeError(f"data has a number of more than {MAX_NUMBER_DIGITS} characters: {text[:20]}…")
+    value = float(text)
+    if not math.isfinite(value):
+        raise EnvelopeError(f"data has the number {text[:20]}, too large for a 64-bit float")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise EnvelopeError(f"data has a number of more than {MAX_NUMBER_DIGITS} characters: {text[:20]}…")
+    return int(text)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -89,50 +125,78 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _depth(data: Any) -> int:
-    """The nesting depth of decoded JSON, without recursion."""
-    deepest, pending = 0, [(data, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-            children = value.values() if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)
-    return deepest
+def _too_deep(text: bytes) -> bool:
+    """Whether JSON text nests deeper than :data:`MAX_DEPTH`, read without parsing or recursion.
+
+    Only brackets, quotes and backslashes are looked at; stops at the first level too deep."""
+    depth, in_string, escaped = 0, False, -1
+    for match in _STRUCTURE.finditer(text):
+        at = match.start()
+        if at == escaped:
+            continue
+        char = text[at]
+        if in_string:
+            if char == 0x5C:  # backslash: the next character is escaped
+                escaped = at + 1
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in (0x5D, 0x7D):
+            depth -= 1
+    return False
 
 
 def _headers(headers: Mapping[str, str]) -> None:
     if len(headers) > MAX_HEADERS:
         raise EnvelopeError(f"{len(headers)} headers; at most {MAX_HEADERS}")
     for name, value in headers.items():
+        if len(name.encode("utf-8", "replace")) > MAX_HEADER_NAME_BYTES:
+            raise EnvelopeError(f"a header name is longer than {MAX_HEADER_NAME_BYTES} bytes: {name[:50]!r}…")
         if len(value.encode("utf-8", "replace")) > MAX_HEADER_BYTES:
             raise EnvelopeError(f"header {name[:50]!r} is longer than {MAX_HEADER_BYTES} bytes")
-    if not _ID.fullmatch(headers["ce_id"]):
-        raise EnvelopeError("ce_id must be 1 to 200 characters without spaces or control characters")
-    if not _ID.fullmatch(headers["ce_source"]):
+    ce_id = headers["ce_id"]
+    if len(ce_id) > MAX_ID_CHARS or not ce_id.isprintable() or any(char.isspace() for char in ce_id):
         raise EnvelopeError(
-            "ce_source must be a URI reference of 1 to 200 characters without spaces, "
-            "e.g. /regional/kripkro-lms"
+            f"ce_id must be 1 to {MAX_ID_CHARS} printable characters without spaces or control characters"
+        )
+    if not _URI_REFERENCE.fullmatch(headers["ce_source"]):
+        raise EnvelopeError(
+            f"ce_source must be a URI reference of 1 to {MAX_ID_CHARS} characters without spaces "
+            "(other characters percent-encoded), e.g. /regional/kripkro-lms"
         )
     if not _TYPE.fullmatch(headers["ce_type"]):
-        raise EnvelopeError("ce_type must be 1 to 200 letters, digits, dots, dashes or underscores")
+        raise EnvelopeError(
+            f"ce_type must be 1 to {MAX_ID_CHARS} letters, digits, dots, dashes or underscores"
+        )
+    if _CONTROL.search(headers.get("ce_subject", "")):
+        raise EnvelopeError("ce_subject must not contain control characters")
 
 
 def _time(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
+    example = "e.g. 2026-03-12T18:05:00+03:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise EnvelopeError(f"ce_time is not an RFC 3339 timestamp: {text[:60]!r}") from exc
-    if "T" not in text.upper() or moment.tzinfo is None:
-        raise EnvelopeError(f"ce_time must be an RFC 3339 timestamp with a UTC offset: {text[:60]!r}")
+        raise EnvelopeError(f"ce_time is not an RFC 3339 timestamp ({example}): {text[:60]!r}") from exc
+    if moment.tzinfo is None or not _RFC3339.fullmatch(text):
+        raise EnvelopeError(
+            f"ce_time must be an RFC 3339 timestamp with a UTC offset ({example}): {text[:60]!r}"
+        )
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise EnvelopeError(f"ce_time is out of range: {text[:60]!r}") from None
     return moment
 
 
-def parse(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+def parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
     """Read a binary-mode CloudEvent, or raise :class:`EnvelopeError` with the reason.
 
     Whatever the input, the only exception is :class:`EnvelopeError`."""
@@ -146,7 +210,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> CloudEvent:
         raise EnvelopeError(f"unreadable message: {type(exc).__name__}: {exc}"[:500]) from None
 
 
-def _parse(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
     missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
     if missing:
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
@@ -158,16 +222,41 @@ def _parse(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     if content_type != CONTENT_TYPE:
         raise EnvelopeError(f"content-type must be {CONTENT_TYPE!r}, got {content_type[:60]!r}")
     _headers(headers)
+    if body is None:
+        raise EnvelopeError("the message has no value: send the data as a JSON object")
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise EnvelopeError(f"the message value must be bytes, not {type(body).__name__}")
+    body = bytes(body)
     if len(body) > MAX_BODY_BYTES:
         raise EnvelopeError(f"data is {len(body)} bytes; at most {MAX_BODY_BYTES} bytes")
+    # exact for JSON text, so nothing deeper is ever parsed (a RecursionError is caught in parse)
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _too_deep(body):
+        raise EnvelopeError(f"data is nested too deeply; at most {MAX_DEPTH} levels")
     try:
-        data = json.loads(body, parse_constant=_constant, object_pairs_hook=_object)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError(
+            f"data is not valid JSON: it is not UTF-8 text (byte {body[exc.start]:#04x} at {exc.start})"
+        ) from None
+    try:
+        data = json.loads(
+            text,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+            object_pairs_hook=_object,
+        )
+    except json.JSONDecodeError as exc:
         raise EnvelopeError(f"data is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EnvelopeError("data must be a JSON object")
-    if _depth(data) > MAX_DEPTH:
-        raise EnvelopeError(f"data is nested too deeply; at most {MAX_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(text):  # half of a pair, or a whole one (an emoji)
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise EnvelopeError(
+                "data has an unpaired surrogate escape (e.g. \\ud800): text must be valid Unicode"
+            ) from None
     return CloudEvent(
         id=headers["ce_id"],
         type=headers["ce_type"],

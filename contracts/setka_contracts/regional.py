@@ -5,6 +5,11 @@ one CloudEvent per fact, in Kafka binary mode, to the topic named by the model's
 Organizations are referred to by our id or by their ИНН. Every fact carries the sending system
 (``source_system``) and its own id of the fact (``external_id``), so that sending it again, or a
 newer version of it, replaces what we had instead of adding a second copy.
+
+Every field is bounded (see ``docs/integrators.md``): times carry a UTC offset and lie in sane
+ranges, numbers are JSON numbers (not strings or booleans), finite and within real ranges, text
+has a length and no control characters. Fields a model does not know are ignored (``extra =
+"ignore"``), so a sender may already send fields of a later minor version.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     field_validator,
     model_validator,
 )
@@ -37,13 +44,46 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """No fact of the network's life is older than this."""
 PLANNING_HORIZON = timedelta(days=5 * 366)
 """How far ahead an activity may be planned."""
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+LONGEST_ACTIVITY = timedelta(days=366)
+"""The longest an activity may last."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 controls (tab and line breaks included), DEL and C1 controls."""
+_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+TIME_EXAMPLE = "2026-03-12T18:05:00+03:00"
 
 
 def _no_control(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+        raise ValueError("must not contain control characters (tab, line break, NUL, …)")
+    if not value.strip():
+        raise ValueError("must not be blank")
     return value
+
+
+def _identifier(value: str) -> str:
+    _no_control(value)
+    if value != value.strip():
+        raise ValueError("must not start or end with a space")
+    if not value.isprintable():
+        raise ValueError("must consist of printable characters (no invisible or formatting characters)")
+    return value
+
+
+def _time_text(value: Any) -> Any:
+    """A time arrives as RFC 3339 text (or, from Python, as a datetime); never as a number."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _TIME_TEXT.match(value)):
+        return value
+    raise ValueError(f"must be a time as RFC 3339 text with a UTC offset, e.g. {TIME_EXAMPLE}")
+
+
+def _day_text(value: Any) -> Any:
+    """A day arrives as YYYY-MM-DD text (or, from Python, as a date); never as a number or a time."""
+    if (isinstance(value, date) and not isinstance(value, datetime)) or (
+        isinstance(value, str) and _DAY_TEXT.fullmatch(value)
+    ):
+        return value
+    raise ValueError("must be a day as YYYY-MM-DD text, e.g. 2026-02-20")
 
 
 def _version(value: datetime) -> datetime:
@@ -68,19 +108,31 @@ def _moment(value: datetime) -> datetime:
 def _past_day(value: date) -> date:
     if value < EARLIEST.date():
         raise ValueError(f"must not be before {EARLIEST.date()}")
+    # "today" anywhere in Russia: up to a day ahead of the UTC date
     if value > (datetime.now(UTC) + FUTURE_TOLERANCE).date() + timedelta(days=1):
         raise ValueError("must not be in the future")
     return value
 
 
 Text = Annotated[str, AfterValidator(_no_control)]
-"""Text without control characters (length limits are set per field)."""
-Version = Annotated[AwareDatetime, AfterValidator(_version)]
+"""Text without control characters, not blank (length limits are set per field)."""
+Identifier = Annotated[str, AfterValidator(_identifier)]
+"""An id or a name of a system: printable, no control characters, no surrounding spaces."""
+Version = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_version)]
 """The sender's version of a fact: with a UTC offset, from 2000, not ahead of Setka's clock."""
-Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_moment)]
 """A time with a UTC offset, from 2000 to five years ahead."""
-PastDay = Annotated[date, AfterValidator(_past_day)]
+PastDay = Annotated[date, BeforeValidator(_day_text), AfterValidator(_past_day)]
 """A day that has come: from 2000 to today."""
+RECORDED_AT = (
+    "The version: when the sending system recorded or last changed this fact, with a UTC offset; "
+    "from 2000, at most 10 minutes ahead of Setka's clock. An older version never replaces a "
+    "newer one; the same version again is a repeat."
+)
+Count = Annotated[int, Strict()]
+"""A whole JSON number (not a string, a boolean or 5.0)."""
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+"""A finite JSON number (not a string or a boolean)."""
 
 
 class OrganizationRef(BaseModel):
@@ -123,13 +175,13 @@ class RegionalFact(EventData):
 
     key_field = "external_id"
 
-    source_system: Text = Field(
+    source_system: Identifier = Field(
         min_length=1,
         max_length=100,
         description="The sending system, stable over time",
         examples=["kripkro-lms"],
     )
-    external_id: Text = Field(
+    external_id: Identifier = Field(
         min_length=1,
         max_length=200,
         description="The sending system's id of this fact",
@@ -159,17 +211,24 @@ class ActivityRecordedByRegion(RegionalFact):
 
     title: Text = Field(min_length=1, max_length=500)
     activity_type: ActivityType
-    processes: list[LearningProcess] = Field(default_factory=list, max_length=len(LearningProcess))
+    processes: list[LearningProcess] = Field(
+        default_factory=list,
+        max_length=len(LearningProcess),
+        description="Each at most once",
+        json_schema_extra={"uniqueItems": True},
+    )
     format: ActivityFormat = ActivityFormat.in_person
     host: OrganizationRef = Field(description="The organization that holds the activity")
     network_id: uuid.UUID | None = Field(default=None, description="Setka's id of the network, if known")
     starts_at: Moment = Field(description="With a UTC offset, e.g. 2026-03-01T10:00:00+03:00")
     ends_at: Moment = Field(description="With a UTC offset; after starts_at")
     audience: Text | None = Field(default=None, max_length=500)
-    capacity: int | None = Field(default=None, ge=1, le=100_000)
+    capacity: Count | None = Field(default=None, ge=1, le=100_000)
     status: RegionalActivityStatus = RegionalActivityStatus.planned
     updated_at: Version = Field(
-        description="The version: when the sending system last changed this activity (with a UTC offset)"
+        description="The version: when the sending system last changed this activity, with a UTC "
+        "offset; from 2000, at most 10 minutes ahead of Setka's clock. An older version never "
+        "replaces a newer one; the same version again is a repeat."
     )
 
     def version(self) -> datetime:
@@ -179,11 +238,18 @@ class ActivityRecordedByRegion(RegionalFact):
     def _period(self) -> ActivityRecordedByRegion:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        if self.ends_at - self.starts_at > timedelta(days=366):
-            raise ValueError("an activity lasts at most a year")
-        if len(set(self.processes)) != len(self.processes):
-            raise ValueError("processes must not repeat")
+        if self.ends_at - self.starts_at > LONGEST_ACTIVITY:
+            raise ValueError(
+                "an activity lasts at most a year: ends_at is more than 366 days after starts_at"
+            )
         return self
+
+    @field_validator("processes")
+    @classmethod
+    def _distinct(cls, value: list[LearningProcess]) -> list[LearningProcess]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a process")
+        return value
 
 
 class AttendanceRecordedByRegion(RegionalFact):
@@ -196,16 +262,15 @@ class AttendanceRecordedByRegion(RegionalFact):
     event_type = "setka.regional.attendance.recorded.v1"
     topic = topics.REGIONAL_ATTENDANCE
 
-    activity_external_id: Text = Field(min_length=1, max_length=200)
+    activity_external_id: Identifier = Field(
+        min_length=1, max_length=200, description="The sending system's id of the activity"
+    )
     organization: OrganizationRef = Field(description="The participating organization")
     educator_id: uuid.UUID | None = Field(
         default=None, description="Setka's id of the participating educator; none if the whole organization"
     )
-    hours: float = Field(gt=0, le=200, allow_inf_nan=False)
-    recorded_at: Version = Field(
-        description="The version: when the sending system recorded or last changed this fact "
-        "(with a UTC offset)"
-    )
+    hours: Number = Field(gt=0, le=200, description="Hours of the activity attended; at most its length")
+    recorded_at: Version = Field(description=RECORDED_AT)
 
 
 class AssessmentProcedure(StrEnum):
@@ -226,19 +291,17 @@ class AssessmentResultPublished(RegionalFact):
     organization: OrganizationRef
     procedure: AssessmentProcedure
     subject: Text = Field(min_length=1, max_length=100, examples=["математика"])
-    grade: int = Field(ge=1, le=11)
-    year: int = Field(ge=2000, le=2100)
-    participants: int = Field(ge=0, le=100_000)
-    mean_score: float = Field(ge=0, le=100, allow_inf_nan=False)
-    mark_shares: dict[str, float] = Field(
+    grade: Count = Field(ge=1, le=11)
+    year: Count = Field(ge=2000, le=2100, description="The year of the procedure: from 2000 to next year")
+    participants: Count = Field(ge=0, le=100_000)
+    mean_score: Number = Field(ge=0, le=100)
+    mark_shares: dict[str, Annotated[Number, Field(ge=0, le=1)]] = Field(
         description="Share of each mark, '2'..'5', each 0..1, summing to 1",
         examples=[{"2": 0.1, "3": 0.4, "4": 0.35, "5": 0.15}],
         max_length=4,
+        json_schema_extra={"propertyNames": {"enum": ["2", "3", "4", "5"]}},
     )
-    recorded_at: Version = Field(
-        description="The version: when the sending system recorded or last changed this fact "
-        "(with a UTC offset)"
-    )
+    recorded_at: Version = Field(description=RECORDED_AT)
 
     @field_validator("year")
     @classmethod
@@ -253,8 +316,6 @@ class AssessmentResultPublished(RegionalFact):
         unknown = sorted(set(value) - {"2", "3", "4", "5"})
         if unknown:
             raise ValueError(f"marks are '2', '3', '4', '5'; not {', '.join(unknown)}")
-        if any(not 0 <= share <= 1 for share in value.values()):
-            raise ValueError("each share is between 0 and 1")
         if value and abs(sum(value.values()) - 1) > 0.011:
             raise ValueError(f"shares must sum to 1, they sum to {sum(value.values()):.3f}")
         return value
@@ -270,12 +331,9 @@ class TrainingCompleted(RegionalFact):
     organization: OrganizationRef = Field(description="The educator's organization")
     course: Text = Field(min_length=1, max_length=500)
     provider: Text = Field(min_length=1, max_length=300)
-    hours: int = Field(gt=0, le=2000)
-    completed_on: PastDay
-    recorded_at: Version = Field(
-        description="The version: when the sending system recorded or last changed this fact "
-        "(with a UTC offset)"
-    )
+    hours: Count = Field(gt=0, le=2000)
+    completed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
+    recorded_at: Version = Field(description=RECORDED_AT)
 
 
 class DeficitLevel(StrEnum):
@@ -294,11 +352,8 @@ class DeficitDiagnosed(RegionalFact):
     organization: OrganizationRef = Field(description="The educator's organization")
     competency: Text = Field(min_length=1, max_length=300, examples=["формирующее оценивание"])
     level: DeficitLevel
-    diagnosed_on: PastDay
-    recorded_at: Version = Field(
-        description="The version: when the sending system recorded or last changed this fact "
-        "(with a UTC offset)"
-    )
+    diagnosed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
+    recorded_at: Version = Field(description=RECORDED_AT)
 
 
 INBOUND_TYPES: tuple[type[RegionalFact], ...] = (
