@@ -40,6 +40,11 @@ _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 """What changes the nesting depth of JSON text, or says whether we are inside a string."""
 
 
+_TOO_DEEP = (
+    f"data is nested too deeply; at most {MAX_DEPTH} levels of objects and arrays, the data itself included"
+)
+
+
 class EnvelopeError(ValueError):
     """The message is not a CloudEvent we can read; the reason says what to fix."""
 
@@ -205,7 +210,7 @@ def parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
     except EnvelopeError:
         raise
     except RecursionError:
-        raise EnvelopeError(f"data is nested too deeply; at most {MAX_DEPTH} levels") from None
+        raise EnvelopeError(_TOO_DEEP) from None
     except Exception as exc:
         raise EnvelopeError(f"unreadable message: {type(exc).__name__}: {exc}"[:500]) from None
 
@@ -231,7 +236,7 @@ def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
         raise EnvelopeError(f"data is {len(body)} bytes; at most {MAX_BODY_BYTES} bytes")
     # exact for JSON text, so nothing deeper is ever parsed (a RecursionError is caught in parse)
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _too_deep(body):
-        raise EnvelopeError(f"data is nested too deeply; at most {MAX_DEPTH} levels")
+        raise EnvelopeError(_TOO_DEEP)
     try:
         text = body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:

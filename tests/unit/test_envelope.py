@@ -121,6 +121,28 @@ def _headers(**change: str) -> dict[str, str]:
         (_headers(ce_time="вчера"), b"{}", "not an RFC 3339"),
         (_headers(x_trace="t" * 5000), b"{}", "longer than 4096 bytes"),
         ({**_headers(), **{f"h{n}": "v" for n in range(70)}}, b"{}", "at most 64"),
+        ({**_headers(), "h" * 300: "v"}, b"{}", "header name is longer than 256 bytes"),
+        (_headers(), b'{"mean_score": Infinity}', "Infinity is not a JSON number"),
+        (_headers(), b'{"mean_score": 1e400}', "the number 1e400, too large for a 64-bit float"),
+        (_headers(), b'{"participants": ' + b"9" * 5000 + b"}", "a number of more than 40 characters"),
+        (_headers(), b'{"a": ' + b"[" * 33 + b"]" * 33 + b"}", "nested too deeply; at most 32 levels"),
+        (_headers(), b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+        (_headers(), b"[" * 1_000_000, "nested too deeply"),
+        (_headers(), b'{"a": "\\ud800"}', "unpaired surrogate escape"),
+        (_headers(), b'{"a": "\xed\xa0\x80"}', "not UTF-8 text"),
+        (_headers(), '{"a": 1}'.encode("utf-16"), "not UTF-8 text"),
+        (_headers(), None, "the message has no value"),
+        (_headers(), b"", "not valid JSON"),
+        (_headers(ce_id="a\u200bb"), b"{}", "ce_id must be 1 to 200 printable characters"),
+        (_headers(ce_id="a\tb"), b"{}", "ce_id must be"),
+        (_headers(ce_source="/regional/<rcoi>"), b"{}", "ce_source must be a URI reference"),
+        (_headers(ce_source="/regional/рцои"), b"{}", "percent-encoded"),
+        (_headers(ce_source="/" + "s" * 200), b"{}", "ce_source must be a URI reference of 1 to 200"),
+        (_headers(ce_type="t" * 201), b"{}", "ce_type must be 1 to 200"),
+        (_headers(ce_subject="a\x00b"), b"{}", "ce_subject must not contain control characters"),
+        (_headers(ce_time="20260301T100000+0300"), b"{}", "RFC 3339 timestamp with a UTC offset"),
+        (_headers(ce_time="2026-03-01 10:00:00+03:00"), b"{}", "RFC 3339 timestamp with a UTC offset"),
+        (_headers(ce_time="9999-12-31T23:59:59-23:59"), b"{}", "ce_time is out of range"),
     ],
 )
 def test_everything_that_arrives_is_bounded_and_refused_with_a_reason(
@@ -140,4 +162,55 @@ def test_header_values_of_any_bytes_decode_without_raising() -> None:
     assert decode_headers([("ce_id", b"\xff\xfe"), ("empty", None), ("CE_TYPE", b"t")]) == {
         "ce_id": "\ufffd\ufffd",
         "ce_type": "t",
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
+        b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
+        b'{"a": ' + b"[" * 31 + b"]" * 31 + b"}",  # the object is level 1
+        b'{"a": [' + b"[], " * 1000 + b"[]]}",
+        b'\xef\xbb\xbf{"a": "\\ud83d\\ude00 \\u0441"}',
+    ],
+)
+def test_what_is_within_the_bounds_is_read(body: bytes) -> None:
+    assert isinstance(parse(_headers(ce_time="2026-03-12T18:05:00.123+03:00"), body).data, dict)
+
+
+def test_ce_time_is_an_rfc_3339_time_with_an_offset() -> None:
+    for text in ("2026-03-12T18:05:00+03:00", "2026-03-12T15:05:00Z", "2026-03-12T15:05:00.123456+00:00"):
+        assert parse(_headers(ce_time=text), b"{}").time == datetime(2026, 3, 12, 15, 5, tzinfo=UTC).replace(
+            microsecond=123456 if "." in text else 0
+        )
+
+
+def test_setkas_own_events_pass_its_own_envelope_checks() -> None:
+    event = CloudEvent(
+        type=OrganizationRegistered.event_type,
+        source="/setka/registry",
+        data=registered(),
+        subject=str(uuid.uuid4()),
+        time=datetime.now(UTC),
+    )
+    assert parse(event.headers(), event.body()).data == event.data
+
+
+def test_nothing_but_envelope_errors_escapes_parse() -> None:
+    weird: list[tuple[object, object]] = [
+        ({}, b"{}"),
+        ({"ce_id": 1, "ce_type": "t", "ce_source": "s", "ce_specversion": "1.0"}, b"{}"),
+        (_headers(), "{}"),
+        (_headers(), 12),
+    ]
+    for headers, body in weird:
+        with pytest.raises(EnvelopeError):
+            parse(headers, body)  # type: ignore[arg-type]
+
+
+def test_header_names_and_values_of_any_kind_decode_without_raising() -> None:
+    assert decode_headers([(b"CE_ID", bytearray(b"1")), ("x", memoryview(b"\xff")), (None, b"v")]) == {
+        "ce_id": "1",
+        "x": "\ufffd",
     }

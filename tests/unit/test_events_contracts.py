@@ -187,3 +187,255 @@ def test_a_regional_activity_with_a_naive_time_beside_an_aware_one_is_a_clear_re
         ActivityRecordedByRegion.model_validate(
             data | {"starts_at": "9999-12-30T10:00:00+00:00", "ends_at": "9999-12-31T10:00:00+00:00"}
         )
+
+
+def _activity(**change: Any) -> dict[str, Any]:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    return {
+        "source_system": "lms",
+        "external_id": "A-1",
+        "title": "Вебинар",
+        "activity_type": "webinar",
+        "processes": ["training"],
+        "host": {"inn": _inn()},
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "capacity": 40,
+        "updated_at": "2026-01-10T09:00:00+03:00",
+    } | change
+
+
+def _attendance(**change: Any) -> dict[str, Any]:
+    return {
+        "source_system": "lms",
+        "external_id": "P-1",
+        "activity_external_id": "A-1",
+        "organization": {"inn": _inn()},
+        "hours": 2,
+        "recorded_at": "2026-01-10T09:00:00+03:00",
+    } | change
+
+
+def _training(**change: Any) -> dict[str, Any]:
+    return {
+        "source_system": "kpk",
+        "external_id": "T-1",
+        "educator_id": str(uuid.uuid4()),
+        "organization": {"inn": _inn()},
+        "course": "Функциональная грамотность",
+        "provider": "КРИПКРО",
+        "hours": 36,
+        "completed_on": "2026-01-09",
+        "recorded_at": "2026-01-10T09:00:00+03:00",
+    } | change
+
+
+def _deficit(**change: Any) -> dict[str, Any]:
+    return {
+        "source_system": "diag",
+        "external_id": "D-1",
+        "educator_id": str(uuid.uuid4()),
+        "organization": {"inn": _inn()},
+        "competency": "формирующее оценивание",
+        "level": "high",
+        "diagnosed_on": "2026-01-09",
+        "recorded_at": "2026-01-10T09:00:00+03:00",
+    } | change
+
+
+FACTS: dict[str, tuple[Any, Any]] = {
+    "activity": (ActivityRecordedByRegion, _activity),
+    "attendance": (AttendanceRecordedByRegion, _attendance),
+    "assessment": (AssessmentResultPublished, assessment),
+    "training": (TrainingCompleted, _training),
+    "deficit": (DeficitDiagnosed, _deficit),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FACTS))
+def test_the_valid_example_of_each_fact_passes(kind: str) -> None:
+    model, build = FACTS[kind]
+    assert model.model_validate(build()).external_id
+
+
+def _brief(exc: ValidationError) -> str:
+    """What the consumer writes as the dead-letter reason: the field and pydantic's message."""
+    return "; ".join(".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors())
+
+
+_SOON = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+_TOMORROW_PLUS = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "reason"),
+    [
+        # versions: required, with an offset, from 2000, not ahead of Setka's clock
+        ("activity", {"updated_at": None}, "updated_at: Value error, must be a time as RFC 3339 text"),
+        ("attendance", {"recorded_at": 1767000000}, "recorded_at: Value error, must be a time as RFC 3339"),
+        ("training", {"recorded_at": "1700000000"}, "recorded_at: Value error, must be a time as RFC 3339"),
+        ("deficit", {"recorded_at": "2026-01-10T09:00:00"}, "recorded_at: Input should have timezone info"),
+        ("assessment", {"recorded_at": _SOON}, "recorded_at: Value error, is more than 10 minutes ahead"),
+        (
+            "attendance",
+            {"recorded_at": "9999-12-31T23:59:59-23:59"},
+            "recorded_at: Value error, is more than",
+        ),
+        (
+            "training",
+            {"recorded_at": "1999-12-31T23:00:00+00:00"},
+            "recorded_at: Value error, must not be before 2000",
+        ),
+        # activity times: offsets, range, order, length
+        ("activity", {"starts_at": "2026-03-01T10:00:00"}, "starts_at: Input should have timezone info"),
+        (
+            "activity",
+            {"ends_at": "9999-12-31T10:00:00+00:00"},
+            "ends_at: Value error, is more than five years ahead",
+        ),
+        (
+            "activity",
+            {"starts_at": "1990-01-01T10:00:00+00:00"},
+            "starts_at: Value error, must not be before 2000",
+        ),
+        ("activity", {"starts_at": 1767000000}, "starts_at: Value error, must be a time as RFC 3339 text"),
+        (
+            "activity",
+            {"starts_at": "2026-01-01T10:00:00+00:00", "ends_at": "2027-06-01T10:00:00+00:00"},
+            "at most a year",
+        ),
+        # days: YYYY-MM-DD, from 2000 to today
+        ("training", {"completed_on": "9999-12-31"}, "completed_on: Value error, must not be in the future"),
+        (
+            "training",
+            {"completed_on": _TOMORROW_PLUS},
+            "completed_on: Value error, must not be in the future",
+        ),
+        (
+            "deficit",
+            {"diagnosed_on": "1999-12-31"},
+            "diagnosed_on: Value error, must not be before 2000-01-01",
+        ),
+        (
+            "deficit",
+            {"diagnosed_on": "2026-01-09T00:00:00"},
+            "diagnosed_on: Value error, must be a day as YYYY-MM-DD",
+        ),
+        ("training", {"completed_on": 20260109}, "completed_on: Value error, must be a day as YYYY-MM-DD"),
+        # numbers: JSON numbers, finite, in range
+        (
+            "assessment",
+            {"participants": 100_001},
+            "participants: Input should be less than or equal to 100000",
+        ),
+        ("assessment", {"participants": -1}, "participants: Input should be greater than or equal to 0"),
+        ("assessment", {"participants": "40"}, "participants: Input should be a valid integer"),
+        ("assessment", {"grade": True}, "grade: Input should be a valid integer"),
+        ("assessment", {"grade": 12}, "grade: Input should be less than or equal to 11"),
+        ("assessment", {"year": 1999}, "year: Input should be greater than or equal to 2000"),
+        (
+            "assessment",
+            {"year": datetime.now(UTC).year + 2},
+            "year: Value error, must not be later than next year",
+        ),
+        ("assessment", {"mean_score": 100.5}, "mean_score: Input should be less than or equal to 100"),
+        ("assessment", {"mean_score": float("inf")}, "mean_score: Input should be a finite number"),
+        ("assessment", {"mean_score": "3.4"}, "mean_score: Input should be a valid number"),
+        ("attendance", {"hours": 0}, "hours: Input should be greater than 0"),
+        ("attendance", {"hours": 201}, "hours: Input should be less than or equal to 200"),
+        ("attendance", {"hours": float("nan")}, "hours: Input should be a finite number"),
+        ("training", {"hours": 2001}, "hours: Input should be less than or equal to 2000"),
+        ("training", {"hours": 36.5}, "hours: Input should be a valid integer"),
+        ("activity", {"capacity": 100_001}, "capacity: Input should be less than or equal to 100000"),
+        ("activity", {"capacity": 0}, "capacity: Input should be greater than or equal to 1"),
+        # mark shares: at most the four marks, each 0..1, summing to 1
+        (
+            "assessment",
+            {"mark_shares": {"2": 0.2, "3": 0.2, "4": 0.2, "5": 0.2, "6": 0.2}},
+            "mark_shares: Dictionary should have at most 4 items",
+        ),
+        ("assessment", {"mark_shares": {"2": 1.5}}, "mark_shares.2: Input should be less than or equal to 1"),
+        (
+            "assessment",
+            {"mark_shares": {"2": "0.5", "3": 0.5}},
+            "mark_shares.2: Input should be a valid number",
+        ),
+        ("assessment", {"mark_shares": [0.5, 0.5]}, "mark_shares: Input should be a valid dictionary"),
+        # lists: known values, each once, bounded
+        (
+            "activity",
+            {"processes": ["training", "training"]},
+            "processes: Value error, must not repeat a process",
+        ),
+        ("activity", {"processes": ["sport"]}, "processes.0: Input should be"),
+        ("activity", {"processes": {"training": True}}, "processes: Input should be a valid list"),
+        # text: lengths, no control characters, not blank; ids printable without surrounding spaces
+        ("activity", {"title": ""}, "title: String should have at least 1 character"),
+        ("activity", {"title": "я" * 501}, "title: String should have at most 500 characters"),
+        (
+            "activity",
+            {"title": "Вебинар\nв две строки"},
+            "title: Value error, must not contain control characters",
+        ),
+        ("activity", {"audience": "   "}, "audience: Value error, must not be blank"),
+        ("training", {"course": "курс\x85"}, "course: Value error, must not contain control characters"),
+        ("training", {"provider": "я" * 301}, "provider: String should have at most 300 characters"),
+        ("deficit", {"competency": 5}, "competency: Input should be a valid string"),
+        (
+            "attendance",
+            {"external_id": " P-1"},
+            "external_id: Value error, must not start or end with a space",
+        ),
+        (
+            "attendance",
+            {"activity_external_id": "A\u200b1"},
+            "activity_external_id: Value error, must consist of printable",
+        ),
+        (
+            "attendance",
+            {"activity_external_id": "A" * 201},
+            "activity_external_id: String should have at most 200",
+        ),
+        ("deficit", {"source_system": "d" * 101}, "source_system: String should have at most 100 characters"),
+        # references
+        ("training", {"educator_id": "not-a-uuid"}, "educator_id: Input should be a valid UUID"),
+        (
+            "attendance",
+            {"organization": {"inn": 3901000019}},
+            "organization.inn: Input should be a valid string",
+        ),
+        ("attendance", {"organization": "3901000019"}, "organization: Input should be a valid dictionary"),
+        ("deficit", {"level": "extreme"}, "level: Input should be 'low', 'medium' or 'high'"),
+    ],
+)
+def test_every_field_of_every_inbound_fact_is_bounded_with_an_actionable_reason(
+    kind: str, change: dict[str, Any], reason: str
+) -> None:
+    model, build = FACTS[kind]
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(build(**change))
+    assert reason in _brief(caught.value)
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    data = TrainingCompleted.model_validate(_training(certificate_number="12-345"))
+    assert "certificate_number" not in data.model_dump()
+
+
+def test_a_version_within_the_tolerance_is_accepted_and_is_the_facts_version() -> None:
+    from setka_contracts.regional import FUTURE_TOLERANCE
+
+    ahead = datetime.now(UTC).replace(microsecond=0) + FUTURE_TOLERANCE / 2
+    for kind, (model, build) in FACTS.items():
+        field = "updated_at" if kind == "activity" else "recorded_at"
+        assert model.model_validate(build(**{field: ahead.isoformat()})).version() == ahead
+
+
+def test_a_naive_start_with_an_aware_end_never_raises_a_type_error() -> None:
+    """The mixed offsets once reached the period check and raised TypeError; now it is a
+    validation error naming the field (and the period check never runs on it)."""
+    with pytest.raises(ValidationError) as caught:
+        ActivityRecordedByRegion.model_validate(
+            _activity(starts_at="2026-03-01T10:00:00", ends_at="2026-03-01T12:00:00+03:00")
+        )
+    assert _brief(caught.value) == "starts_at: Input should have timezone info"
