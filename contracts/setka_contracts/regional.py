@@ -40,6 +40,7 @@ from .identifiers import inn_problem
 FUTURE_TOLERANCE = timedelta(minutes=10)
 """How far ahead of Setka's clock a sender's clock may run: a version or a past date later than
 now + this is refused (a fact dated 2099 would otherwise freeze every later correction)."""
+_TOLERANCE_MINUTES = int(FUTURE_TOLERANCE.total_seconds() // 60)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """No fact of the network's life is older than this."""
 PLANNING_HORIZON = timedelta(days=5 * 366)
@@ -90,9 +91,9 @@ def _version(value: datetime) -> datetime:
     if value < EARLIEST:
         raise ValueError(f"must not be before {EARLIEST.date()}")
     if value > datetime.now(UTC) + FUTURE_TOLERANCE:
-        minutes = int(FUTURE_TOLERANCE.total_seconds() // 60)
         raise ValueError(
-            f"is more than {minutes} minutes ahead of Setka's clock; send when the fact was recorded"
+            f"is more than {_TOLERANCE_MINUTES} minutes ahead of Setka's clock; "
+            "send when the fact was recorded"
         )
     return value
 
@@ -126,8 +127,8 @@ PastDay = Annotated[date, BeforeValidator(_day_text), AfterValidator(_past_day)]
 """A day that has come: from 2000 to today."""
 RECORDED_AT = (
     "The version: when the sending system recorded or last changed this fact, with a UTC offset; "
-    "from 2000, at most 10 minutes ahead of Setka's clock. An older version never replaces a "
-    "newer one; the same version again is a repeat."
+    f"from 2000, at most {_TOLERANCE_MINUTES} minutes ahead of Setka's clock. An older version "
+    "never replaces a newer one; the same version again is a repeat."
 )
 Count = Annotated[int, Strict()]
 """A whole JSON number (not a string, a boolean or 5.0)."""
@@ -226,9 +227,7 @@ class ActivityRecordedByRegion(RegionalFact):
     capacity: Count | None = Field(default=None, ge=1, le=100_000)
     status: RegionalActivityStatus = RegionalActivityStatus.planned
     updated_at: Version = Field(
-        description="The version: when the sending system last changed this activity, with a UTC "
-        "offset; from 2000, at most 10 minutes ahead of Setka's clock. An older version never "
-        "replaces a newer one; the same version again is a repeat."
+        description=RECORDED_AT.replace("recorded or last changed this fact", "last changed this activity")
     )
 
     def version(self) -> datetime:
