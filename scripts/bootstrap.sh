@@ -15,3 +15,15 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   printf '%s\n' "$PWD" "$PWD/contracts" "$PWD/runtime" > "$site/setka.pth"
   touch "$stamp"
 fi
+# The GraphQL tooling (supergraph composition, the GraphQL-over-HTTP audit, the reference router):
+# exactly the packages of tools/graphql/package-lock.json, again whenever that lock changes.
+if command -v npm >/dev/null 2>&1; then
+  tools=tools/graphql
+  npm_stamp=$tools/node_modules/.setka-installed
+  if [ ! -f "$npm_stamp" ] || [ "$tools/package-lock.json" -nt "$npm_stamp" ]; then
+    (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$npm_stamp"
+  fi
+else
+  echo "bootstrap: npm not found; the supergraph tools in tools/graphql are not installed" >&2
+fi
