@@ -1,5 +1,5 @@
 # The project's verbs. Each is a one-liner over a script; nothing lives only here.
-.PHONY: env lock run test test-fast bench lint format token clean docs
+.PHONY: env lock run test test-fast bench lint format token clean docs supergraph
 
 env:
 	@scripts/bootstrap.sh
@@ -29,6 +29,9 @@ format: env
 
 docs: env
 	.venv/bin/python -m setka_contracts.asyncapi docs/asyncapi.json
+
+supergraph: env
+	.venv/bin/python -m gateway supergraph
 
 token: env
 	.venv/bin/python -m gateway token --role regional_admin

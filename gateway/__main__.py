@@ -1,4 +1,5 @@
-"""``python -m gateway serve`` runs the gateway; ``token`` prints a signed token for a role."""
+"""``python -m gateway serve`` runs the gateway; ``token`` prints a signed token for a role;
+``supergraph`` composes the subgraphs into supergraph.graphql (``--check``: is it up to date?)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ def main() -> None:
     token.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
     token.add_argument("--organization")
     token.add_argument("--hours", type=int, default=12)
+    supergraph = commands.add_parser("supergraph", help="compose the subgraphs into supergraph.graphql")
+    supergraph.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the committed supergraph is stale"
+    )
     args = parser.parse_args()
+    if args.command == "supergraph":
+        from .supergraph_build import build
+
+        raise SystemExit(build(check=args.check))
     settings = GatewaySettings()
     if args.command == "token":
         print(

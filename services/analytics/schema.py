@@ -63,4 +63,4 @@ class Query:
         return await RegionSummary.load(info, region_code)
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RegionSummary])
+schema = strawberry.federation.Schema(query=Query, types=[RegionSummary], federation_version="2.7")

@@ -6,6 +6,8 @@ from .mutations import Mutation
 from .queries import Query
 from .types import Activity, Plan, PlanItem
 
-schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=[Activity, Plan, PlanItem])
+schema = strawberry.federation.Schema(
+    query=Query, mutation=Mutation, types=[Activity, Plan, PlanItem], federation_version="2.7"
+)
 
 __all__ = ["schema"]

@@ -6,6 +6,8 @@ from .mutations import Mutation
 from .queries import Query
 from .types import ENTITIES
 
-schema = strawberry.federation.Schema(query=Query, mutation=Mutation, types=ENTITIES)
+schema = strawberry.federation.Schema(
+    query=Query, mutation=Mutation, types=ENTITIES, federation_version="2.7"
+)
 
 __all__ = ["schema"]
