@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from setka_runtime.graphql import loader, reading
 from sqlalchemy import select
 from strawberry.types import Info
 
+from .models import Organization as OrganizationRow
 from .models import RegionSummary as RegionSummaryRow
 
 
@@ -50,6 +52,54 @@ class RegionSummary:
         return await loader(info, "region_summary", load).load(region_code)
 
 
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def _summaries_of_organizations(info: Info, ids: list[uuid.UUID]) -> list[RegionSummary | None]:
+    """The figures of each organization's region, one query for all of them; None for an
+    organization analytics has not heard of."""
+    query = (
+        select(OrganizationRow.id, OrganizationRow.region_code, RegionSummaryRow)
+        .outerjoin(RegionSummaryRow, RegionSummaryRow.region_code == OrganizationRow.region_code)
+        .where(OrganizationRow.id.in_(ids))  # type: ignore[attr-defined]
+    )
+    async with reading(info) as session:
+        rows = (await session.execute(query)).all()
+    found = {
+        ident: RegionSummary.of(summary) if summary else RegionSummary.empty(region)
+        for ident, region, summary in rows
+    }
+    return [found.get(ident) for ident in ids]
+
+
+@strawberry.federation.type(keys=["id"])
+class Organization:
+    """An organization of the registry (which owns it), with what analytics knows of it."""
+
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **key: Any) -> Organization:
+        return cls(id=strawberry.ID(str(key["id"])))
+
+    @strawberry.field(
+        description="Figures of the organization's region; null while analytics has not heard of it"
+    )
+    async def region_summary(self, info: Info) -> RegionSummary | None:
+        ident = _uuid(self.id)
+        if ident is None:
+            return None
+
+        async def load(ids: list[uuid.UUID]) -> list[RegionSummary | None]:
+            return await _summaries_of_organizations(info, ids)
+
+        return await loader(info, "organization_region_summary", load).load(ident)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Figures of every region that has any")
@@ -63,4 +113,6 @@ class Query:
         return await RegionSummary.load(info, region_code)
 
 
-schema = strawberry.federation.Schema(query=Query, types=[RegionSummary], federation_version="2.7")
+schema = strawberry.federation.Schema(
+    query=Query, types=[RegionSummary, Organization], federation_version="2.7"
+)
