@@ -1,23 +1,23 @@
-"""The gateway process: one GraphQL endpoint for portals over the services' subgraphs."""
+"""The gateway process: one GraphQL endpoint for portals, executing the composed supergraph."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from functools import partial
 
 from setka_runtime.health import health_routes
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
-from .auth import AuthError, viewer_from_header
-from .schema import build_schema, loaders
+from .auth import viewer_from_header
+from .federation.engine import Engine, Limits
+from .federation.supergraph import Supergraph
+from .federation.transport import Subgraphs
+from .http import GraphQLHttp, HttpOptions, load_persisted
 from .settings import GatewaySettings
-from .subgraphs import Subgraphs
+from .subscriptions import SubscriptionEndpoint
 
 
 class AsgiEndpoint:
@@ -32,37 +32,40 @@ class AsgiEndpoint:
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
     settings = settings or GatewaySettings()
+    urls = {
+        "registry": settings.registry_url,
+        "events": settings.events_url,
+        "analytics": settings.analytics_url,
+    }
+    supergraph = Supergraph.load(settings.supergraph, urls)
     graph = Subgraphs(
-        {
-            "registry": settings.registry_url,
-            "events": settings.events_url,
-            "analytics": settings.analytics_url,
-        },
+        supergraph.graphs,
         timeout=settings.subgraph_timeout_seconds,
+        connections=settings.subgraph_connections,
     )
-
-    class GatewayView(GraphQL):
-        async def get_context(self, request: Request, response: Response | None = None) -> Any:
-            return {
-                "request": request,
-                "response": response,
-                "viewer": request.state.viewer,
-                "subgraphs": graph,
-                "loaders": loaders(graph),
-            }
-
-    view = GatewayView(build_schema(settings))
-
-    async def graphql(scope: Scope, receive: Receive, send: Send) -> None:
-        """Authenticate, then hand over to GraphQL; a bad token is a 401, not an anonymous call."""
-        request = Request(scope)
-        try:
-            request.state.viewer = viewer_from_header(settings, request.headers.get("authorization"))
-        except AuthError as exc:
-            response = JSONResponse({"errors": [{"message": str(exc)}]}, status_code=401)
-            await response(scope, receive, send)
-            return
-        await view(scope, receive, send)
+    engine = Engine(
+        supergraph,
+        graph,
+        Limits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            introspection=settings.introspection_enabled,
+        ),
+    )
+    authenticate = partial(viewer_from_header, settings)
+    endpoint = GraphQLHttp(
+        engine,
+        HttpOptions(
+            max_body_bytes=settings.max_body_bytes,
+            graphiql=settings.graphiql_enabled,
+            persisted_documents=load_persisted(settings.persisted_documents),
+            persisted_only=settings.persisted_only,
+        ),
+        authenticate,
+    )
+    subscriptions = SubscriptionEndpoint(engine, authenticate)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -71,10 +74,12 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", AsgiEndpoint(graphql), methods=["GET", "POST"]),
+            Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", subscriptions),
             *health_routes({"subgraphs": graph.ready}),
         ],
         lifespan=lifespan,
     )
     app.state.subgraphs = graph
+    app.state.engine = engine
     return app

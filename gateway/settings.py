@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,9 +29,36 @@ class GatewaySettings(BaseSettings):
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "setka"
 
+    supergraph: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "supergraph.graphql",
+        description="The composed supergraph the gateway executes (make supergraph writes it)",
+    )
+    subgraph_connections: int = 64
+
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_cost: int = 20_000
+    max_body_bytes: int = 1_048_576
+
+    introspection: bool | None = Field(default=None, description="default: on unless in production")
+    graphiql: bool | None = Field(default=None, description="default: on unless in production")
+    persisted_documents: Path | None = Field(
+        default=None, description="a JSON manifest of trusted documents: {id: document}"
+    )
+    persisted_only: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return not self.production if self.introspection is None else self.introspection
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return not self.production if self.graphiql is None else self.graphiql
 
     @model_validator(mode="after")
     def _no_placeholder_in_production(self) -> GatewaySettings:

@@ -1,0 +1,1 @@
+"""The gateway's federation engine: the supergraph, query plans, their execution."""

@@ -1,0 +1,290 @@
+"""One GraphQL request from text to response: parse, validate, limit, plan (all cached), execute."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    execute,
+    get_named_type,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.language import FragmentDefinitionNode
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from .executor import Executor, Outcome
+from .planner import Plan, PlanError, Planner, inline_fragments
+from .supergraph import Supergraph
+from .transport import Subgraphs, SubgraphUnavailable
+
+LIST_SIZE_ARGUMENTS = ("first", "last", "limit")
+DEFAULT_LIST_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_cost: int = 20_000
+    introspection: bool = True
+
+
+class RequestError(Exception):
+    """The request cannot be executed at all (GraphQL over HTTP: a 4xx with graphql-response+json)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "bad request")
+        self.errors = errors
+
+
+@dataclass
+class Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    plan: Plan
+    single_operation: bool
+
+    @property
+    def kind(self) -> str:
+        return self.plan.kind
+
+
+def _error(error: GraphQLError) -> dict[str, Any]:
+    formatted = error.formatted
+    return {key: value for key, value in formatted.items() if value is not None}
+
+
+class Engine:
+    def __init__(
+        self, supergraph: Supergraph, subgraphs: Subgraphs, limits: Limits, *, cache_size: int = 1000
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema: GraphQLSchema = supergraph.schema
+        self.subgraphs = subgraphs
+        self.limits = limits
+        self.planner = Planner(supergraph)
+        self.executor = Executor(self.schema, subgraphs)
+        self._documents: OrderedDict[str, DocumentNode | RequestError] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Prepared | RequestError] = OrderedDict()
+        self.cache_size = cache_size
+        rules = list(specified_rules)
+        if not limits.introspection:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        self._rules = rules
+
+    # -- preparing -------------------------------------------------------------------------
+    def prepare(self, query: str, operation_name: str | None) -> Prepared:
+        """The cached plan of this document and operation; a RequestError when it is not valid."""
+        key = (query, operation_name)
+        prepared = self._plans.get(key)
+        if prepared is None:
+            try:
+                prepared = self._prepare(query, operation_name)
+            except RequestError as exc:
+                prepared = exc
+            self._plans[key] = prepared
+            if len(self._plans) > self.cache_size:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        if isinstance(prepared, RequestError):
+            raise prepared
+        return prepared
+
+    def _document(self, query: str) -> DocumentNode:
+        document = self._documents.get(query)
+        if document is None:
+            try:
+                parsed = parse(query, max_tokens=self.limits.max_tokens)
+            except GraphQLError as exc:
+                document = RequestError([_error(exc)])
+            else:
+                errors = validate(self.schema, parsed, self._rules)
+                document = RequestError([_error(e) for e in errors]) if errors else parsed
+            self._documents[query] = document
+            if len(self._documents) > self.cache_size:
+                self._documents.popitem(last=False)
+        if isinstance(document, RequestError):
+            raise document
+        return document
+
+    def _prepare(self, query: str, operation_name: str | None) -> Prepared:
+        document = self._document(query)
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            message = (
+                f"Unknown operation named '{operation_name}'."
+                if operation_name
+                else "Must provide operation name if query contains multiple operations."
+            )
+            raise RequestError([{"message": message}])
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self._check_limits(operation, fragments)
+        try:
+            plan = self.planner.plan(operation, fragments)
+        except PlanError as exc:
+            raise RequestError([{"message": f"This operation cannot be planned: {exc}"}]) from exc
+        single = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) == 1
+        return Prepared(document=document, operation=operation, plan=plan, single_operation=single)
+
+    def _check_limits(
+        self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+    ) -> None:
+        selection_set = inline_fragments(operation.selection_set, fragments)
+        name = operation.name.value if operation.name else "anonymous"
+        depth = _depth(selection_set)
+        if depth > self.limits.max_depth:
+            raise RequestError(
+                [{"message": f"'{name}' exceeds maximum operation depth of {self.limits.max_depth}"}]
+            )
+        aliases = _aliases(selection_set)
+        if aliases > self.limits.max_aliases:
+            raise RequestError([{"message": f"{aliases} aliases found. Allowed: {self.limits.max_aliases}"}])
+        root = self.schema.get_root_type(operation.operation)
+        if root is not None:
+            cost = _cost(self.schema, selection_set, root, 1)
+            if cost > self.limits.max_cost:
+                raise RequestError(
+                    [{"message": f"The operation costs {cost}, more than the allowed {self.limits.max_cost}"}]
+                )
+
+    def variables(self, prepared: Prepared, raw: dict[str, Any]) -> dict[str, Any]:
+        coerced = get_variable_values(self.schema, prepared.operation.variable_definitions or (), raw)
+        if isinstance(coerced, list):
+            raise RequestError([_error(e) for e in coerced])
+        return coerced
+
+    # -- executing -------------------------------------------------------------------------
+    async def execute(
+        self,
+        prepared: Prepared,
+        query: str,
+        raw_variables: dict[str, Any],
+        headers: dict[str, str],
+    ) -> bytes:
+        """The response body (JSON) of a query or mutation."""
+        coerced = self.variables(prepared, raw_variables)
+        plan = prepared.plan
+        if plan.passthrough and prepared.single_operation:
+            fetch = plan.steps[0][0]
+            body: dict[str, Any] = {"query": query}
+            if prepared.operation.name:
+                body["operationName"] = prepared.operation.name.value
+            if raw_variables:
+                body["variables"] = raw_variables
+            try:
+                return await self.subgraphs.send(fetch.graph, body, headers, share=plan.kind == "query")
+            except SubgraphUnavailable:
+                pass  # shaped below with the service's fields null and an error saying which
+        run = await self.executor.run(plan, raw_variables, coerced, headers)
+        if plan.introspection:
+            return orjson.dumps(self._with_introspection(prepared, run.data, raw_variables, run.errors))
+        outcome = self.executor.shape(run, coerced)
+        return orjson.dumps(outcome.body())
+
+    def _with_introspection(
+        self,
+        prepared: Prepared,
+        data: dict[str, Any],
+        variables: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        def resolve(source: Any, info: Any, **_: Any) -> Any:
+            return source.get(info.path.key) if isinstance(source, dict) else None
+
+        def resolve_type(value: Any, *_: Any) -> Any:
+            return value.get("__typename") if isinstance(value, dict) else None
+
+        result = execute(
+            self.schema,
+            prepared.document,
+            root_value=data,
+            variable_values=variables,
+            operation_name=prepared.operation.name.value if prepared.operation.name else None,
+            field_resolver=resolve,
+            type_resolver=resolve_type,
+        )
+        outcome = Outcome(data=result.data, errors=[_error(e) for e in result.errors or ()] + errors)
+        return outcome.body()
+
+    def is_query(self, prepared: Prepared) -> bool:
+        return prepared.operation.operation == OperationType.QUERY
+
+
+def _depth(selection_set: SelectionSetNode | None) -> int:
+    if selection_set is None:
+        return 0
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value.startswith("__"):
+                continue
+            deepest = max(deepest, 1 + _depth(selection.selection_set))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, _depth(selection.selection_set))
+    return deepest
+
+
+def _aliases(selection_set: SelectionSetNode | None) -> int:
+    if selection_set is None:
+        return 0
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += (1 if selection.alias else 0) + _aliases(selection.selection_set)
+        elif isinstance(selection, InlineFragmentNode):
+            count += _aliases(selection.selection_set)
+    return count
+
+
+def _cost(schema: GraphQLSchema, selection_set: SelectionSetNode, parent: Any, multiplier: int) -> int:
+    """Fields the operation may resolve: each field once per parent, lists by their page size."""
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, InlineFragmentNode):
+            condition = (
+                schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+            )
+            total += _cost(schema, selection.selection_set, condition, multiplier)
+            continue
+        if not isinstance(selection, FieldNode) or selection.name.value.startswith("__"):
+            continue
+        fields = getattr(parent, "fields", {})
+        definition = fields.get(selection.name.value)
+        total += multiplier
+        if definition is None or selection.selection_set is None:
+            continue
+        size = 1
+        field_type = (
+            definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
+        )
+        if isinstance(field_type, GraphQLList):
+            size = DEFAULT_LIST_SIZE
+        for argument in selection.arguments or ():
+            if argument.name.value in LIST_SIZE_ARGUMENTS:
+                if isinstance(argument.value, IntValueNode):
+                    size = max(1, int(argument.value.value))
+                elif isinstance(argument.value, VariableNode):
+                    size = max(size, 100)
+        total += _cost(schema, selection.selection_set, get_named_type(definition.type), multiplier * size)
+    return total

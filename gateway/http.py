@@ -1,0 +1,250 @@
+"""GraphQL over HTTP (the GraphQL Foundation's specification) in front of the engine.
+
+POST with ``application/json``; GET for queries only; responses in
+``application/graphql-response+json`` when the client accepts it (request errors are then 4xx
+without a ``data`` entry) or ``application/json`` (request errors are 200, as that media type
+always had it). Bodies are bounded; a bad token is a 401; GraphiQL is served to browsers when
+it is enabled; persisted documents can be required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from .auth import EDITORS, AuthError, Viewer
+from .federation.engine import Engine, Prepared, RequestError
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    max_body_bytes: int = 1_048_576
+    graphiql: bool = True
+    persisted_documents: dict[str, str] | None = None
+    persisted_only: bool = False
+
+
+def load_persisted(path: Path | None) -> dict[str, str] | None:
+    """A manifest of trusted documents: ``{"<id>": "<document>", ...}`` (ids are often sha256)."""
+    if path is None:
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict) or not all(isinstance(v, str) for v in manifest.values()):
+        raise ValueError(f"{path.name}: a persisted document manifest maps ids to documents")
+    return {str(key): value for key, value in manifest.items()}
+
+
+def _media_type(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when nothing we speak is acceptable."""
+    if not accept:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        quality = 1.0
+        for parameter in pieces[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "*/*", "application/*"):
+            chosen = JSON
+        else:
+            continue
+        candidate = (quality, -position, chosen)
+        if best is None or candidate > best:
+            best = candidate
+    return best[2] if best else None
+
+
+class GraphQLHttp:
+    """The ``/graphql`` endpoint as a raw ASGI application."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: HttpOptions,
+        authenticate: Callable[[str | None], Viewer],
+        forward: Callable[[Viewer, Request], dict[str, str]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.authenticate = authenticate
+        self.forward = forward or (lambda viewer, request: {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        media = _media_type(request.headers.get("accept"))
+        try:
+            response = await self._handle(request, media)
+        except HttpError as exc:
+            response = _errors_response([{"message": str(exc)}], exc.status, media or JSON, exc.headers)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, media: str | None) -> Response:
+        if request.method == "GET" and self._wants_graphiql(request):
+            return HTMLResponse(_graphiql_page())
+        if media is None:
+            raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}")
+        params = await self._params(request)
+        try:
+            viewer = self.authenticate(request.headers.get("authorization"))
+        except AuthError as exc:
+            raise HttpError(401, str(exc), {"www-authenticate": "Bearer"}) from exc
+        query = self._document_text(params)
+        operation_name = params.get("operationName")
+        variables = params.get("variables") or {}
+        try:
+            prepared = self.engine.prepare(query, operation_name)
+            if request.method == "GET" and not self.engine.is_query(prepared):
+                raise HttpError(405, "Only queries may be sent with GET; use POST", {"allow": "POST"})
+            refusal = _refusal(prepared, viewer)
+            if refusal is not None:
+                status = 403 if viewer.authenticated else 401
+                if media == GRAPHQL_RESPONSE:
+                    return _errors_response([{"message": refusal}], status, media)
+                return _errors_response([{"message": refusal}], 200, media, with_data=True)
+            if prepared.kind == "subscription":
+                raise HttpError(400, "Subscriptions are served over WebSocket (graphql-transport-ws)")
+            body = await self.engine.execute(prepared, query, variables, self.forward(viewer, request))
+        except RequestError as exc:
+            return _errors_response(exc.errors, 400 if media == GRAPHQL_RESPONSE else 200, media)
+        return Response(body, media_type=media, headers={"content-type": f"{media}; charset=utf-8"})
+
+    def _wants_graphiql(self, request: Request) -> bool:
+        if not self.options.graphiql or "query" in request.query_params:
+            return False
+        return "text/html" in request.headers.get("accept", "")
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            for name in ("variables", "extensions"):
+                if name in params:
+                    try:
+                        params[name] = orjson.loads(params[name])
+                    except orjson.JSONDecodeError as exc:
+                        raise HttpError(400, f"{name} is not valid JSON") from exc
+        else:
+            content_type = request.headers.get("content-type")
+            if not content_type:
+                raise HttpError(415, "Send the request as application/json")
+            media, *parameters = [piece.strip().lower() for piece in content_type.split(";")]
+            if media != JSON:
+                raise HttpError(415, "Send the request as application/json")
+            for parameter in parameters:
+                name, _, value = parameter.partition("=")
+                if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+                    raise HttpError(415, "Send the request in UTF-8")
+            raw = await self._body(request)
+            if not raw:
+                raise HttpError(400, "The request has no body")
+            try:
+                params = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise HttpError(400, "The request body is not valid JSON") from exc
+            if not isinstance(params, dict):
+                raise HttpError(400, "The request body must be a JSON object")
+        for name, kind in (("variables", dict), ("extensions", dict), ("operationName", str)):
+            value = params.get(name)
+            if value is not None and not isinstance(value, kind):
+                raise HttpError(400, f"{name} must be {'a map' if kind is dict else 'a string'}")
+        return params
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.options.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise HttpError(413, f"The request body is larger than {limit} bytes")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HttpError(413, f"The request body is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _document_text(self, params: dict[str, Any]) -> str:
+        query = params.get("query")
+        persisted = self.options.persisted_documents
+        extensions = params.get("extensions") or {}
+        document_id = params.get("documentId")
+        if document_id is None and isinstance(extensions.get("persistedQuery"), dict):
+            document_id = extensions["persistedQuery"].get("sha256Hash")
+        if document_id is not None:
+            if persisted is None:
+                raise HttpError(400, "Persisted documents are not enabled")
+            known = persisted.get(str(document_id)) or persisted.get(f"sha256:{document_id}")
+            if known is None:
+                raise HttpError(400, "PersistedQueryNotFound")
+            if query is not None and query != known:
+                raise HttpError(400, "The query does not match the persisted document")
+            return known
+        if not isinstance(query, str):
+            raise HttpError(400, "The request must carry a query string")
+        if self.options.persisted_only:
+            digest = hashlib.sha256(query.encode()).hexdigest()
+            if persisted is None or (digest not in persisted and f"sha256:{digest}" not in persisted):
+                raise HttpError(400, "Only persisted documents are accepted here")
+        return query
+
+
+def _refusal(prepared: Prepared, viewer: Viewer) -> str | None:
+    """Why the caller may not run this operation at all, or None."""
+    if prepared.kind == "mutation" and not viewer.roles & EDITORS:
+        return "This needs the role of a regional admin or a municipal coordinator"
+    return None
+
+
+def _errors_response(
+    errors: list[dict[str, Any]],
+    status: int,
+    media: str,
+    headers: dict[str, str] | None = None,
+    *,
+    with_data: bool = False,
+) -> Response:
+    body: dict[str, Any] = {"errors": errors}
+    if with_data:
+        body["data"] = None
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        headers={"content-type": f"{media}; charset=utf-8", **(headers or {})},
+    )
+
+
+def _graphiql_page() -> str:
+    from strawberry.http.ides import get_graphql_ide_html
+
+    return get_graphql_ide_html(subscription_enabled=True)

@@ -1,0 +1,226 @@
+"""Subscriptions through the gateway over ``graphql-transport-ws``.
+
+A client's subscription is planned like any operation; its root field goes to the owning
+subgraph over its own ``graphql-transport-ws`` connection, and every event that comes back is
+completed with the fields other subgraphs own (entity fetches) before it is passed on. Queries
+and mutations sent over the socket are answered once and completed, as the protocol allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import websockets
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .auth import AuthError, Viewer
+from .federation.engine import Engine, Prepared, RequestError
+from .federation.executor import Run
+from .federation.transport import SubgraphUnavailable
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "graphql-transport-ws"
+INIT_TIMEOUT_SECONDS = 10
+
+
+class SubscriptionEndpoint:
+    def __init__(self, engine: Engine, authenticate: Callable[[str | None], Viewer]) -> None:
+        self.engine = engine
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        socket = WebSocket(scope, receive, send)
+        offered = scope.get("subprotocols") or []
+        if PROTOCOL not in offered:
+            await socket.close(code=4406, reason="Subprotocol not acceptable")
+            return
+        await socket.accept(subprotocol=PROTOCOL)
+        await _Connection(self, socket).serve()
+
+
+class _Connection:
+    def __init__(self, endpoint: SubscriptionEndpoint, socket: WebSocket) -> None:
+        self.engine = endpoint.engine
+        self.authenticate = endpoint.authenticate
+        self.socket = socket
+        self.viewer: Viewer | None = None
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.socket.send_text(orjson.dumps(message).decode())
+
+    async def serve(self) -> None:
+        try:
+            await asyncio.wait_for(self._initialise(), INIT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await self.socket.close(code=4408, reason="Connection initialisation timeout")
+            return
+        except _Closed:
+            return
+        try:
+            while True:
+                message = await self._receive()
+                if message is None:
+                    return
+                kind = message.get("type")
+                if kind == "ping":
+                    await self.send({"type": "pong"})
+                elif kind == "pong":
+                    continue
+                elif kind == "subscribe":
+                    await self._subscribe(message)
+                elif kind == "complete":
+                    task = self.running.pop(str(message.get("id")), None)
+                    if task:
+                        task.cancel()
+                elif kind == "connection_init":
+                    await self.socket.close(code=4429, reason="Too many initialisation requests")
+                    return
+                else:
+                    await self.socket.close(code=4400, reason=f"Unexpected message type {kind!r}")
+                    return
+        except (WebSocketDisconnect, _Closed):
+            return
+        finally:
+            for task in self.running.values():
+                task.cancel()
+
+    async def _receive(self) -> dict[str, Any] | None:
+        try:
+            text = await self.socket.receive_text()
+        except WebSocketDisconnect:
+            return None
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            await self.socket.close(code=4400, reason="Invalid message")
+            raise _Closed from None
+        if not isinstance(message, dict):
+            await self.socket.close(code=4400, reason="Invalid message")
+            raise _Closed
+        return message
+
+    async def _initialise(self) -> None:
+        message = await self._receive()
+        if message is None:
+            raise _Closed
+        if message.get("type") != "connection_init":
+            await self.socket.close(code=4401, reason="Unauthorized")
+            raise _Closed
+        payload = message.get("payload") or {}
+        authorization = None
+        if isinstance(payload, dict):
+            authorization = payload.get("Authorization") or payload.get("authorization")
+        authorization = authorization or self.socket.headers.get("authorization")
+        try:
+            self.viewer = self.authenticate(authorization if isinstance(authorization, str) else None)
+        except AuthError:
+            await self.socket.close(code=4403, reason="Forbidden")
+            raise _Closed from None
+        await self.send({"type": "connection_ack"})
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        ident = message.get("id")
+        payload = message.get("payload")
+        if (
+            not isinstance(ident, str)
+            or not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+        ):
+            await self.socket.close(code=4400, reason="Invalid subscribe message")
+            raise _Closed
+        if ident in self.running:
+            await self.socket.close(code=4409, reason=f"Subscriber for {ident} already exists")
+            raise _Closed
+        variables = payload.get("variables") or {}
+        try:
+            prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
+            self.engine.variables(prepared, variables)
+        except RequestError as exc:
+            await self.send({"id": ident, "type": "error", "payload": exc.errors})
+            return
+        task = asyncio.create_task(self._run(ident, prepared, payload["query"], variables))
+        self.running[ident] = task
+        task.add_done_callback(lambda _: self.running.pop(ident, None))
+
+    async def _run(self, ident: str, prepared: Prepared, query: str, variables: dict[str, Any]) -> None:
+        try:
+            if prepared.kind != "subscription":
+                if prepared.kind == "mutation":
+                    await self.send(
+                        {"id": ident, "type": "error", "payload": [{"message": "Send mutations over HTTP"}]}
+                    )
+                    return
+                body = await self.engine.execute(prepared, query, variables, {})
+                await self.send({"id": ident, "type": "next", "payload": orjson.loads(body)})
+            else:
+                await self._stream(ident, prepared, variables)
+            await self.send({"id": ident, "type": "complete"})
+        except asyncio.CancelledError:
+            raise
+        except SubgraphUnavailable as exc:
+            with contextlib.suppress(Exception):
+                await self.send({"id": ident, "type": "error", "payload": [{"message": str(exc)}]})
+        except Exception:
+            log.exception("subscription %s failed", ident)
+            with contextlib.suppress(Exception):
+                await self.send({"id": ident, "type": "error", "payload": [{"message": "Unexpected error."}]})
+
+    async def _stream(self, ident: str, prepared: Prepared, variables: dict[str, Any]) -> None:
+        plan = prepared.plan
+        fetch = plan.steps[0][0]
+        coerced = self.engine.variables(prepared, variables)
+        url = self.engine.subgraphs.urls[fetch.graph].replace("http", "ws", 1)
+        from .federation.executor import root_document
+
+        document = root_document(plan.operation, fetch)
+        try:
+            upstream = await websockets.connect(url, subprotocols=[PROTOCOL], open_timeout=10)  # type: ignore[list-item]
+        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            raise SubgraphUnavailable(fetch.graph) from exc
+        async with upstream:
+            await upstream.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+            ack = orjson.loads(await upstream.recv())
+            if ack.get("type") != "connection_ack":
+                raise SubgraphUnavailable(fetch.graph)
+            sent_variables = {name: variables[name] for name in fetch.variables if name in variables}
+            await upstream.send(
+                orjson.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": document, "variables": sent_variables},
+                    }
+                ).decode()
+            )
+            async for raw in upstream:
+                message = orjson.loads(raw)
+                kind = message.get("type")
+                if kind == "ping":
+                    await upstream.send(orjson.dumps({"type": "pong"}).decode())
+                elif kind == "next":
+                    result = message.get("payload") or {}
+                    run = Run(plan=plan, raw_variables=variables, headers={})
+                    run.data = result.get("data") or {}
+                    run.errors.extend(result.get("errors") or [])
+                    await self.engine.executor.run_from(run, [fetch])
+                    outcome = self.engine.executor.shape(run, coerced)
+                    await self.send({"id": ident, "type": "next", "payload": outcome.body()})
+                elif kind == "error":
+                    await self.send({"id": ident, "type": "error", "payload": message.get("payload")})
+                    return
+                elif kind == "complete":
+                    return
+
+
+class _Closed(Exception):
+    pass
