@@ -31,13 +31,14 @@ from graphql.execution.values import get_variable_values
 from graphql.language import FragmentDefinitionNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from .executor import Executor, Outcome
+from .executor import Executor, Outcome, Run
 from .planner import Plan, PlanError, Planner, inline_fragments
 from .supergraph import Supergraph
 from .transport import Subgraphs, SubgraphUnavailable
 
 LIST_SIZE_ARGUMENTS = ("first", "last", "limit")
-DEFAULT_LIST_SIZE = 20
+DEFAULT_LIST_SIZE = 10
+PAGE_FIELDS = ("edges", "nodes")  # lists inside a connection: sized by the connection's page
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,10 @@ class Engine:
                 body["variables"] = raw_variables
             try:
                 return await self.subgraphs.send(fetch.graph, body, headers, share=plan.kind == "query")
-            except SubgraphUnavailable:
-                pass  # shaped below with the service's fields null and an error saying which
+            except SubgraphUnavailable as exc:
+                run = Run(plan=plan, raw_variables=raw_variables, headers=headers)
+                self.executor.unavailable(run, fetch, exc)
+                return orjson.dumps(self.executor.shape(run, coerced).body())
         run = await self.executor.run(plan, raw_variables, coerced, headers)
         if plan.introspection:
             return orjson.dumps(self._with_introspection(prepared, run.data, raw_variables, run.errors))
@@ -278,7 +281,7 @@ def _cost(schema: GraphQLSchema, selection_set: SelectionSetNode, parent: Any, m
         field_type = (
             definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
         )
-        if isinstance(field_type, GraphQLList):
+        if isinstance(field_type, GraphQLList) and selection.name.value not in PAGE_FIELDS:
             size = DEFAULT_LIST_SIZE
         for argument in selection.arguments or ():
             if argument.name.value in LIST_SIZE_ARGUMENTS:

@@ -99,6 +99,12 @@ class Executor:
             )
             level = [child for fetched in done for fetch in fetched for child in fetch.children]
 
+    def unavailable(self, run: Run, fetch: Fetch, error: SubgraphUnavailable) -> None:
+        """The root fields of a fetch whose subgraph did not answer: null, each with the reason."""
+        for key in fetch.root_keys:
+            run.data[key] = None
+            run.gateway_nulls[(key,)] = _service_error(error, (key,))
+
     async def _root(self, run: Run, fetch: Fetch) -> None:
         operation = run.plan.operation
         query = root_document(operation, fetch)
@@ -109,9 +115,7 @@ class Executor:
         try:
             answer = await self.subgraphs.query(fetch.graph, body, run.headers)
         except SubgraphUnavailable as exc:
-            for key in fetch.root_keys:
-                run.data[key] = None
-                run.gateway_nulls[(key,)] = _service_error(exc, (key,))
+            self.unavailable(run, fetch, exc)
             return
         data = answer.get("data")
         if isinstance(data, dict):
