@@ -1,5 +1,5 @@
 # The project's verbs. Each is a one-liner over a script; nothing lives only here.
-.PHONY: env lock run test test-fast bench lint format token clean docs supergraph
+.PHONY: env lock run test test-fast bench lint format token clean docs supergraph router
 
 env:
 	@scripts/bootstrap.sh
@@ -38,3 +38,6 @@ token: env
 
 clean:
 	rm -rf var .venv .tools
+
+router: env
+	.venv/bin/python -m gateway router

@@ -1,4 +1,4 @@
-"""``make bench``: import, queries, inbound events and the analytics projection, each next to a raw
+"""``make bench``: import, queries, inbound events, the analytics projection and the gateway, each next to a
 reference measured in the same run.
 
 Needs a PostgreSQL server (``SETKA_BENCH_POSTGRES_URL``, else the test server's URL, else the
@@ -18,7 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import analytics_projection, events_inbound, import_speed, query_speed  # noqa: E402
+from benchmarks import (  # noqa: E402
+    analytics_projection,
+    events_inbound,
+    gateway_speed,
+    import_speed,
+    query_speed,
+)
 from benchmarks.databases import ScratchDatabases  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -34,7 +40,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
     parser.add_argument(
-        "--only", choices=["import", "queries", "events", "analytics"], help="run one of them"
+        "--only", choices=["import", "queries", "events", "analytics", "gateway"], help="run one of them"
     )
     parser.add_argument(
         "--projected-events", type=int, default=20_000, help="registrations for the analytics run"
@@ -42,6 +48,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--inbound-messages", type=int, default=20_000, help="messages for the events inbound run"
     )
+    parser.add_argument("--gateway-clients", type=int, default=8, help="concurrent clients of the gateway")
+    parser.add_argument("--gateway-requests", type=int, default=400, help="requests per gateway line")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("SETKA_BENCH_POSTGRES_URL")
@@ -72,6 +80,10 @@ async def main(args: argparse.Namespace) -> None:
                 await events_inbound.run(dbs, args.inbound_messages, Path(workdir))
             if args.only in (None, "analytics"):
                 await analytics_projection.run(dbs, args.projected_events, Path(workdir))
+            if args.only in (None, "gateway"):
+                await gateway_speed.run(
+                    Path(workdir), clients=args.gateway_clients, requests=args.gateway_requests
+                )
     finally:
         await dbs.drop_all()
 

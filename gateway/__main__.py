@@ -1,5 +1,6 @@
 """``python -m gateway serve`` runs the gateway; ``token`` prints a signed token for a role;
-``supergraph`` composes the subgraphs into supergraph.graphql (``--check``: is it up to date?)."""
+``supergraph`` composes the subgraphs into supergraph.graphql (``--check``: is it up to date?);
+``router`` serves the same supergraph with Hive Gateway, a standard federation router."""
 
 from __future__ import annotations
 
@@ -11,6 +12,28 @@ from setka_runtime import logs
 from .app import create_app
 from .auth import Role, issue_token
 from .settings import GatewaySettings
+
+
+def serve_router(settings: GatewaySettings, port: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from . import router
+
+    urls = {
+        "registry": settings.registry_url,
+        "events": settings.events_url,
+        "analytics": settings.analytics_url,
+    }
+    with tempfile.TemporaryDirectory(prefix="setka-router-") as workdir:
+        process = router.start_hive_gateway(settings.supergraph, urls, port=port, workdir=Path(workdir))
+        print(f"Hive Gateway on the supergraph: http://127.0.0.1:{port}/graphql (Ctrl-C stops it)")
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            router.stop(process)
 
 
 def main() -> None:
@@ -26,7 +49,14 @@ def main() -> None:
     supergraph.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the committed supergraph is stale"
     )
+    router = commands.add_parser(
+        "router", help="serve the supergraph with Hive Gateway (a standard federation router)"
+    )
+    router.add_argument("--port", type=int, default=4000)
     args = parser.parse_args()
+    if args.command == "router":
+        serve_router(GatewaySettings(), args.port)
+        return
     if args.command == "supergraph":
         from .supergraph_build import build
 
