@@ -8,11 +8,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from setka_runtime.errors import DomainError
-from sqlalchemy import func, or_, select, tuple_
+from setka_runtime.sql import one_of
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from .models import (
     Activity,
@@ -54,11 +56,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise DomainError("invalid cursor", field="after") from exc
 
 
-async def calendar(
-    session: AsyncSession, where: CalendarFilter, *, first: int, after: str | None
-) -> tuple[list[Activity], bool]:
-    """Activities by start time, a page at a time; returns the page and whether more follow."""
-    limit = max(1, min(first, MAX_PAGE))
+def _calendar_query(where: CalendarFilter, after: str | None) -> Select[Any]:
+    """The activities ``where`` selects, past the cursor ``after`` (no order, no limit yet)."""
     query = select(Activity)
     if where.network_id:
         query = query.where(Activity.network_id == where.network_id)
@@ -85,10 +84,51 @@ async def calendar(
     if after:
         moment, ident = decode_cursor(after)
         query = query.where(tuple_(Activity.starts_at, Activity.id) > (utc(moment), ident))
-    rows = list(
-        (await session.scalars(query.order_by(Activity.starts_at, Activity.id).limit(limit + 1))).all()
-    )
+    return query
+
+
+def page_size(first: int) -> int:
+    """The asked page size, capped at :data:`MAX_PAGE`."""
+    return max(1, min(first, MAX_PAGE))
+
+
+async def calendar(
+    session: AsyncSession, where: CalendarFilter, *, first: int, after: str | None
+) -> tuple[list[Activity], bool]:
+    """Activities by start time, a page at a time; returns the page and whether more follow."""
+    limit = page_size(first)
+    query = _calendar_query(where, after).order_by(Activity.starts_at, Activity.id).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
     return rows[:limit], len(rows) > limit
+
+
+CalendarOwner = Literal["host_organization_id", "network_id"]
+
+
+async def calendars(
+    session: AsyncSession,
+    owner: CalendarOwner,
+    keys: list[uuid.UUID],
+    where: CalendarFilter,
+    *,
+    first: int,
+    after: str | None,
+) -> list[tuple[list[Activity], bool]]:
+    """The calendar page of each of many hosts or networks (``owner`` says which), in one query:
+    the activities are numbered per owner in calendar order and each owner's first page is kept."""
+    limit = page_size(first)
+    column = getattr(Activity, owner)
+    position = func.row_number().over(partition_by=column, order_by=(Activity.starts_at, Activity.id))
+    ranked = (
+        _calendar_query(where, after)
+        .where(one_of(session, column, keys))
+        .add_columns(position.label("position"))
+        .subquery()
+    )
+    page = aliased(Activity, ranked)
+    query = select(page).where(ranked.c.position <= limit + 1).order_by(page.starts_at, page.id)
+    rows = (await session.scalars(query)).all()
+    return [(group[:limit], len(group) > limit) for group in _grouped(rows, keys, owner)]
 
 
 def _grouped(rows: Sequence[Any], keys: list[uuid.UUID], attribute: str) -> list[list[Any]]:
@@ -131,6 +171,17 @@ async def plans(session: AsyncSession, *, network_id: uuid.UUID | None, year: in
     if year:
         query = query.where(Plan.year == year)
     return list((await session.scalars(query.order_by(Plan.year.desc(), Plan.title))).all())
+
+
+async def plans_of_networks(
+    session: AsyncSession, network_ids: list[uuid.UUID], *, year: int | None
+) -> list[list[Plan]]:
+    """The plans of each network (of ``year`` if given), newest year first; one query for all."""
+    query = select(Plan).where(one_of(session, Plan.network_id, network_ids))
+    if year:
+        query = query.where(Plan.year == year)
+    rows = (await session.scalars(query.order_by(Plan.year.desc(), Plan.title))).all()
+    return _grouped(rows, network_ids, "network_id")
 
 
 async def items_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanItem]]:

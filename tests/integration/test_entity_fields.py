@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +22,10 @@ from services.analytics import app as analytics
 from services.analytics.models import RegionSummary
 from services.analytics.projections import organizations_registered
 from services.analytics.settings import AnalyticsSettings
+from services.events import app as events
+from services.events.models import Activity as ActivityRow
+from services.events.models import Plan as PlanRow
+from services.events.settings import EventsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +57,9 @@ def statements(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
-def entities(selection: str) -> str:
-    return f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ {selection} }} }}"
+def entities(selection: str, variables: str = "") -> str:
+    """A query of ``_entities`` for representations ``$r`` (and ``variables``, declared)."""
+    return f"query($r: [_Any!]!{variables}) {{ _entities(representations: $r) {{ {selection} }} }}"
 
 
 def registration(organization: uuid.UUID, region: str, kind: str = "school") -> Item:
@@ -132,3 +138,188 @@ async def test_an_organization_of_a_region_without_figures_has_zeros(
     assert data["_entities"] == [
         {"regionSummary": {"regionCode": "77", "organizations": 0, "updatedAt": None}}
     ]
+
+
+# --- events: Organization.activities, Network.plans and .calendar, references ---------------------
+
+
+@dataclass
+class Calendar:
+    app: Any
+    db: Database
+    first: uuid.UUID
+    second: uuid.UUID
+    idle: uuid.UUID
+    network: uuid.UUID
+    other_network: uuid.UUID
+    activities: dict[str, uuid.UUID]
+
+
+ACTIVITY_PAGE = (
+    "edges { cursor node { id title status host { id } network { id } } } pageInfo { hasNextPage endCursor }"
+)
+
+
+@pytest.fixture
+async def calendar(service_databases: dict[str, str]) -> AsyncIterator[Calendar]:
+    service = events.build(EventsSettings(database_url=service_databases["events"]))
+    first, second, idle, network, other_network = (uuid.uuid4() for _ in range(5))
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    rows = {
+        "first-1": (first, network, 0, "held"),
+        "first-2": (first, network, 1, "planned"),
+        "first-3": (first, None, 2, "planned"),
+        "second-1": (second, other_network, 0, "announced"),
+        "second-2": (second, network, 3, "planned"),
+    }
+    ids = {title: uuid.uuid4() for title in rows}
+    async with service.db.session() as session, session.begin():
+        for title, (host, network_id, day, status) in rows.items():
+            session.add(
+                ActivityRow(
+                    id=ids[title],
+                    title=title,
+                    activity_type="seminar",
+                    format="in_person",
+                    host_organization_id=host,
+                    network_id=network_id,
+                    starts_at=start + timedelta(days=day),
+                    ends_at=start + timedelta(days=day, hours=2),
+                    status=status,
+                )
+            )
+        for network_id, years in ((network, (2025, 2026)), (other_network, (2026,))):
+            for year in years:
+                session.add(PlanRow(network_id=network_id, year=year, title=f"План {year}"))
+    yield Calendar(
+        app=service.asgi(events.schema),
+        db=service.db,
+        first=first,
+        second=second,
+        idle=idle,
+        network=network,
+        other_network=other_network,
+        activities=ids,
+    )
+    await service.db.dispose()
+
+
+def titles(page: dict[str, Any]) -> list[str]:
+    return [edge["node"]["title"] for edge in page["edges"]]
+
+
+async def test_the_activities_an_organization_hosts_come_a_page_at_a_time_in_one_query(
+    calendar: Calendar,
+) -> None:
+    asked = [calendar.second, calendar.first, calendar.idle, UNKNOWN, "not-a-uuid"]
+    query = entities(f"... on Organization {{ id activities(first: 2) {{ {ACTIVITY_PAGE} }} }}")
+    with statements(calendar.db) as sent:
+        data = await ask(
+            calendar.app, query, {"r": [{"__typename": "Organization", "id": str(i)} for i in asked]}
+        )
+    found = data["_entities"]
+    assert [e["id"] for e in found] == [str(i) for i in asked]
+    second, first, idle, unknown, malformed = (e["activities"] for e in found)
+    assert titles(second) == ["second-1", "second-2"] and not second["pageInfo"]["hasNextPage"]
+    assert titles(first) == ["first-1", "first-2"] and first["pageInfo"]["hasNextPage"]
+    assert {edge["node"]["host"]["id"] for edge in first["edges"]} == {str(calendar.first)}
+    assert first["edges"][0]["node"]["network"] == {"id": str(calendar.network)}
+    for empty in (idle, unknown, malformed):
+        assert empty == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert len(sent) == 1, sent
+
+    following = await ask(
+        calendar.app,
+        entities(
+            "... on Organization { activities(first: 2, after: $after) {"
+            " edges { node { title network { id } } } pageInfo { hasNextPage } } }",
+            ", $after: String",
+        ),
+        {
+            "r": [{"__typename": "Organization", "id": str(calendar.first)}],
+            "after": first["pageInfo"]["endCursor"],
+        },
+    )
+    rest = following["_entities"][0]["activities"]
+    assert rest == {
+        "edges": [{"node": {"title": "first-3", "network": None}}],
+        "pageInfo": {"hasNextPage": False},
+    }
+
+
+async def test_an_organizations_activities_filter_like_the_calendar(calendar: Calendar) -> None:
+    representations = [{"__typename": "Organization", "id": str(calendar.first)}]
+    planned = await ask(
+        calendar.app,
+        entities('... on Organization { activities(status: "planned") { edges { node { title } } } }'),
+        {"r": representations},
+    )
+    assert titles(planned["_entities"][0]["activities"]) == ["first-2", "first-3"]
+    in_network = await ask(
+        calendar.app,
+        entities(
+            "... on Organization { activities(networkId: $n) { edges { node { title } } } }", ", $n: ID"
+        ),
+        {"r": representations, "n": str(calendar.network)},
+    )
+    assert titles(in_network["_entities"][0]["activities"]) == ["first-1", "first-2"]
+    root = await ask(
+        calendar.app,
+        "query($h: ID) { activities(hostOrganizationId: $h) { edges { node { title } } } }",
+        {"h": str(calendar.first)},
+    )
+    everything = await ask(
+        calendar.app,
+        entities("... on Organization { activities { edges { node { title } } } }"),
+        {"r": representations},
+    )
+    assert titles(everything["_entities"][0]["activities"]) == titles(root["activities"])
+
+
+async def test_a_networks_plans_and_calendar_resolve_one_query_per_field(calendar: Calendar) -> None:
+    asked = [calendar.network, calendar.other_network, UNKNOWN]
+    query = entities(
+        f"... on Network {{ id plans {{ year network {{ id }} }} calendar(first: 10) {{ {ACTIVITY_PAGE} }} }}"
+    )
+    with statements(calendar.db) as sent:
+        data = await ask(calendar.app, query, {"r": [{"__typename": "Network", "id": str(i)} for i in asked]})
+    network, other, unknown = data["_entities"]
+    assert [p["year"] for p in network["plans"]] == [2026, 2025]
+    assert {p["network"]["id"] for p in network["plans"]} == {str(calendar.network)}
+    assert [p["year"] for p in other["plans"]] == [2026]
+    assert titles(network["calendar"]) == ["first-1", "first-2", "second-2"]
+    assert titles(other["calendar"]) == ["second-1"]
+    assert unknown["plans"] == [] and unknown["calendar"]["edges"] == []
+    assert len(sent) == 2, sent  # one for the plans of all networks, one for their calendars
+
+    hosted = await ask(
+        calendar.app,
+        entities(
+            "... on Network { calendar(hostOrganizationId: $h) { edges { node { title } } }"
+            " plans(year: 2025) { year } }",
+            ", $h: ID",
+        ),
+        {"r": [{"__typename": "Network", "id": str(calendar.network)}], "h": str(calendar.second)},
+    )
+    assert hosted["_entities"] == [
+        {"calendar": {"edges": [{"node": {"title": "second-2"}}]}, "plans": [{"year": 2025}]}
+    ]
+
+
+async def test_an_activity_refers_to_its_host_and_network_in_the_registry(calendar: Calendar) -> None:
+    asked = [calendar.activities["first-3"], calendar.activities["second-1"]]
+    with statements(calendar.db) as sent:
+        data = await ask(
+            calendar.app,
+            entities("... on Activity { hostOrganizationId host { id } network { id } }"),
+            {"r": [{"__typename": "Activity", "id": str(i)} for i in asked]},
+        )
+    assert data["_entities"] == [
+        {"hostOrganizationId": str(calendar.first), "host": {"id": str(calendar.first)}, "network": None},
+        {
+            "hostOrganizationId": str(calendar.second),
+            "host": {"id": str(calendar.second)},
+            "network": {"id": str(calendar.other_network)},
+        },
+    ]
+    assert len(sent) == 1, sent

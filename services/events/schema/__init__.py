@@ -4,10 +4,13 @@ import strawberry
 
 from .mutations import Mutation
 from .queries import Query
-from .types import Activity, Plan, PlanItem
+from .types import Activity, Network, Organization, Plan, PlanItem
 
 schema = strawberry.federation.Schema(
-    query=Query, mutation=Mutation, types=[Activity, Plan, PlanItem], federation_version="2.7"
+    query=Query,
+    mutation=Mutation,
+    types=[Activity, Plan, PlanItem, Organization, Network],
+    federation_version="2.7",
 )
 
 __all__ = ["schema"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import strawberry
@@ -22,15 +21,15 @@ from ..models import Training as TrainingRow
 from .types import (
     Activity,
     ActivityConnection,
-    ActivityEdge,
     AssessmentResult,
     AttendanceRecord,
     DeficitRecord,
     MobilityRecord,
-    PageInfo,
     Participation,
     Plan,
     TrainingRecord,
+    calendar_filter,
+    filter_id,
     to_uuid,
 )
 
@@ -46,14 +45,6 @@ class EventsStatus:
     waiting_messages: int = strawberry.field(
         description="Inbound messages waiting for something they refer to (an organization, an activity)"
     )
-
-
-NOTHING = uuid.UUID(int=0)
-"""Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
-
-
-def _uuid(value: strawberry.ID | None) -> object:
-    return (to_uuid(value) or NOTHING) if value else None
 
 
 @strawberry.type
@@ -91,11 +82,11 @@ class Query:
         first: int = 50,
         after: str | None = None,
     ) -> ActivityConnection:
-        where = reads.CalendarFilter(
-            network_id=_uuid(network_id),  # type: ignore[arg-type]
-            host_organization_id=_uuid(host_organization_id),  # type: ignore[arg-type]
-            participant_organization_id=_uuid(participant_organization_id),  # type: ignore[arg-type]
-            participant_educator_id=_uuid(participant_educator_id),  # type: ignore[arg-type]
+        where = calendar_filter(
+            network_id=network_id,
+            host_organization_id=host_organization_id,
+            participant_organization_id=participant_organization_id,
+            participant_educator_id=participant_educator_id,
             activity_type=activity_type,
             status=status,
             starts_from=starts_from,
@@ -103,11 +94,7 @@ class Query:
         )
         async with reading(info) as session:
             rows, more = await reads.calendar(session, where, first=first, after=after)
-        edges = [ActivityEdge(cursor=reads.encode_cursor(r), node=Activity.of(r)) for r in rows]
-        return ActivityConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        )
+        return ActivityConnection.of(rows, more)
 
     @strawberry.field
     async def activity(self, info: Info, id: strawberry.ID) -> Activity | None:
@@ -123,7 +110,7 @@ class Query:
         self, info: Info, network_id: strawberry.ID | None = None, year: int | None = None
     ) -> list[Plan]:
         async with reading(info) as session:
-            rows = await reads.plans(session, network_id=_uuid(network_id), year=year)  # type: ignore[arg-type]
+            rows = await reads.plans(session, network_id=filter_id(network_id), year=year)
         return [Plan.of(r) for r in rows]
 
     @strawberry.field
@@ -145,8 +132,8 @@ class Query:
         async with reading(info) as session:
             rows = await reads.attendance_of(
                 session,
-                organization_id=_uuid(organization_id),  # type: ignore[arg-type]
-                educator_id=_uuid(educator_id),  # type: ignore[arg-type]
+                organization_id=filter_id(organization_id),
+                educator_id=filter_id(educator_id),
             )
         return Participation(
             activities=len({r.activity_id for r in rows}),
@@ -157,7 +144,7 @@ class Query:
     @strawberry.field
     async def mobility(self, info: Info, network_id: strawberry.ID | None = None) -> list[MobilityRecord]:
         async with reading(info) as session:
-            rows = await reads.facts(session, MobilityRow, network_id=_uuid(network_id))
+            rows = await reads.facts(session, MobilityRow, network_id=filter_id(network_id))
         return [MobilityRecord.of(r) for r in rows]
 
     @strawberry.field(description="Assessment results per school (ВПР, ОГЭ, ЕГЭ, regional diagnostics)")
@@ -170,7 +157,11 @@ class Query:
     ) -> list[AssessmentResult]:
         async with reading(info) as session:
             rows = await reads.facts(
-                session, AssessmentRow, organization_id=_uuid(organization_id), year=year, procedure=procedure
+                session,
+                AssessmentRow,
+                organization_id=filter_id(organization_id),
+                year=year,
+                procedure=procedure,
             )
         return [AssessmentResult.of(r) for r in rows]
 
@@ -183,7 +174,10 @@ class Query:
     ) -> list[TrainingRecord]:
         async with reading(info) as session:
             rows = await reads.facts(
-                session, TrainingRow, organization_id=_uuid(organization_id), educator_id=_uuid(educator_id)
+                session,
+                TrainingRow,
+                organization_id=filter_id(organization_id),
+                educator_id=filter_id(educator_id),
             )
         return [TrainingRecord.of(r) for r in rows]
 
@@ -196,6 +190,9 @@ class Query:
     ) -> list[DeficitRecord]:
         async with reading(info) as session:
             rows = await reads.facts(
-                session, DeficitRow, organization_id=_uuid(organization_id), educator_id=_uuid(educator_id)
+                session,
+                DeficitRow,
+                organization_id=filter_id(organization_id),
+                educator_id=filter_id(educator_id),
             )
         return [DeficitRecord.of(r) for r in rows]

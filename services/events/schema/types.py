@@ -36,6 +36,39 @@ def _id(value: uuid.UUID | None) -> strawberry.ID | None:
     return strawberry.ID(str(value)) if value else None
 
 
+NOTHING = uuid.UUID(int=0)
+"""Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
+
+
+def filter_id(value: strawberry.ID | None) -> uuid.UUID | None:
+    """A filter's id: None when not given, :data:`NOTHING` when it is not a UUID."""
+    return (to_uuid(value) or NOTHING) if value else None
+
+
+def calendar_filter(
+    *,
+    network_id: strawberry.ID | None = None,
+    host_organization_id: strawberry.ID | None = None,
+    participant_organization_id: strawberry.ID | None = None,
+    participant_educator_id: strawberry.ID | None = None,
+    activity_type: str | None = None,
+    status: str | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+) -> reads.CalendarFilter:
+    """The calendar's filter from GraphQL arguments (every calendar field filters alike)."""
+    return reads.CalendarFilter(
+        network_id=filter_id(network_id),
+        host_organization_id=filter_id(host_organization_id),
+        participant_organization_id=filter_id(participant_organization_id),
+        participant_educator_id=filter_id(participant_educator_id),
+        activity_type=activity_type,
+        status=status,
+        starts_from=starts_from,
+        starts_before=starts_before,
+    )
+
+
 def by_key_loader(info: Info, name: str, model: Any) -> Any:
     """A per-request loader of rows by id: one query for every id asked in the request."""
 
@@ -90,6 +123,10 @@ class AttendanceRecord:
         row = await by_key_loader(info, "activity", ActivityRow).load(uuid.UUID(self.activity_id))
         return Activity.of(row) if row else None
 
+    @strawberry.field(description="The organization that took part (the registry's)")
+    def organization(self) -> Organization:
+        return Organization(id=self.organization_id)
+
 
 @strawberry.type
 class RegistrationRecord:
@@ -106,6 +143,10 @@ class RegistrationRecord:
             organization_id=strawberry.ID(str(row.organization_id)),
             educator_id=_id(row.educator_id),
         )
+
+    @strawberry.field(description="The organization that registered (the registry's)")
+    def organization(self) -> Organization:
+        return Organization(id=self.organization_id)
 
 
 @strawberry.type
@@ -171,6 +212,14 @@ class Activity:
         row = await by_key_loader(info, "activity", ActivityRow).load(ident) if ident else None
         return cls.of(row) if row else None
 
+    @strawberry.field(description="The organization that hosts it (the registry's)")
+    def host(self) -> Organization:
+        return Organization(id=self.host_organization_id)
+
+    @strawberry.field(description="The network whose activity it is, if it is one's (the registry's)")
+    def network(self) -> Network | None:
+        return Network(id=self.network_id) if self.network_id else None
+
     @strawberry.field
     async def attendance(self, info: Info) -> list[AttendanceRecord]:
         rows = await per_activity_loader(info, AttendanceRow).load(uuid.UUID(self.id))
@@ -208,6 +257,37 @@ class ActivityConnection:
     edges: list[ActivityEdge]
     page_info: PageInfo
 
+    @classmethod
+    def of(cls, rows: list[ActivityRow], more: bool) -> ActivityConnection:
+        """A page of activities in calendar order, and whether more follow."""
+        edges = [ActivityEdge(cursor=reads.encode_cursor(r), node=Activity.of(r)) for r in rows]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+
+async def calendar_page(
+    info: Info,
+    owner: reads.CalendarOwner,
+    key: str,
+    where: reads.CalendarFilter,
+    *,
+    first: int,
+    after: str | None,
+) -> ActivityConnection:
+    """The calendar page of one host or network; every one asked alike in a request is one query."""
+    ident = to_uuid(key)
+    if ident is None:
+        return ActivityConnection.of([], False)
+
+    async def load(keys: list[uuid.UUID]) -> list[tuple[list[ActivityRow], bool]]:
+        async with reading(info) as session:
+            return await reads.calendars(session, owner, keys, where, first=first, after=after)
+
+    rows, more = await loader(info, f"calendar:{owner}:{where!r}:{first}:{after}", load).load(ident)
+    return ActivityConnection.of(rows, more)
+
 
 @strawberry.federation.type(keys=["id"], description="An item of a joint plan")
 class PlanItem:
@@ -236,6 +316,17 @@ class PlanItem:
         ident = to_uuid(key["id"])
         row = await by_key_loader(info, "plan-item", PlanItemRow).load(ident) if ident else None
         return cls.of(row) if row else None
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan:
+        row = await by_key_loader(info, "plan", PlanRow).load(uuid.UUID(self.plan_id))
+        if row is None:
+            raise LookupError(f"plan {self.plan_id} of item {self.id} is missing")
+        return Plan.of(row)
+
+    @strawberry.field(description="The organization responsible for it, if one is (the registry's)")
+    def responsible_organization(self) -> Organization | None:
+        return Organization(id=self.responsible_organization_id) if self.responsible_organization_id else None
 
     @strawberry.field(description="The activities that carry out this item")
     async def activities(self, info: Info) -> list[Activity]:
@@ -293,6 +384,10 @@ class Plan:
 
         return await loader(info, "plan-items", load).load(uuid.UUID(self.id))
 
+    @strawberry.field(description="The network whose plan it is (the registry's)")
+    def network(self) -> Network:
+        return Network(id=self.network_id)
+
     @strawberry.field
     async def items(self, info: Info) -> list[PlanItem]:
         return [PlanItem.of(r) for r in await self._items(info)]
@@ -314,6 +409,91 @@ class Plan:
             overdue=overdue,
             share_done=round(done / len(items), 3) if items else 0.0,
         )
+
+
+@strawberry.federation.type(keys=["id"])
+class Organization:
+    """An organization of the registry (which owns it), with the activities it hosts."""
+
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **key: Any) -> Organization:
+        return cls(id=strawberry.ID(str(key["id"])))
+
+    @strawberry.field(
+        description="The activities it hosts: its calendar by start time, filtered, a page at a time (≤ 200)"
+    )
+    async def activities(
+        self,
+        info: Info,
+        network_id: strawberry.ID | None = None,
+        activity_type: str | None = None,
+        status: str | None = None,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> ActivityConnection:
+        where = calendar_filter(
+            network_id=network_id,
+            activity_type=activity_type,
+            status=status,
+            starts_from=starts_from,
+            starts_before=starts_before,
+        )
+        return await calendar_page(info, "host_organization_id", self.id, where, first=first, after=after)
+
+
+@strawberry.federation.type(keys=["id"])
+class Network:
+    """A network of the registry (which owns it), with its plans and its calendar."""
+
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **key: Any) -> Network:
+        return cls(id=strawberry.ID(str(key["id"])))
+
+    @strawberry.field(description="The network's joint plans, newest year first; of `year` if given")
+    async def plans(self, info: Info, year: int | None = None) -> list[Plan]:
+        ident = to_uuid(self.id)
+        if ident is None:
+            return []
+
+        async def load(keys: list[uuid.UUID]) -> list[list[PlanRow]]:
+            async with reading(info) as session:
+                return await reads.plans_of_networks(session, keys, year=year)
+
+        rows = await loader(info, f"network-plans:{year}", load).load(ident)
+        return [Plan.of(r) for r in rows]
+
+    @strawberry.field(
+        description="The network's activities: its calendar by start time, filtered, a page at a time (≤ 200)"
+    )
+    async def calendar(
+        self,
+        info: Info,
+        host_organization_id: strawberry.ID | None = None,
+        participant_organization_id: strawberry.ID | None = None,
+        participant_educator_id: strawberry.ID | None = None,
+        activity_type: str | None = None,
+        status: str | None = None,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> ActivityConnection:
+        where = calendar_filter(
+            host_organization_id=host_organization_id,
+            participant_organization_id=participant_organization_id,
+            participant_educator_id=participant_educator_id,
+            activity_type=activity_type,
+            status=status,
+            starts_from=starts_from,
+            starts_before=starts_before,
+        )
+        return await calendar_page(info, "network_id", self.id, where, first=first, after=after)
 
 
 @strawberry.type(description="What an organization or educator took part in")
