@@ -14,7 +14,7 @@ from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
@@ -174,6 +174,7 @@ class Service:
         graphql = SubgraphView(schema)
         routes = [
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
             *health_routes(
                 {
                     "database": self.db.ping,
