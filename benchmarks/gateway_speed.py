@@ -1,7 +1,8 @@
 """The gateway under load, next to references measured in the same run.
 
 The local stack runs with its demo data (real processes, SQLite, the local broker). Eight
-concurrent clients send the same operation again and again:
+concurrent clients send one operation again and again, each under its own operation name (so
+neither gateway can answer two clients with one subgraph request):
 
 - a page of 50 organizations (one subgraph) through the gateway, and the same query sent straight
   to the registry's subgraph: the gateway's own cost (goal: p50 within 1.3x);
@@ -66,16 +67,21 @@ class Load:
         return len(self.latencies) / self.seconds
 
     def line(self) -> str:
-        return f"  {self.name:<44} p50 {self.p50:7.1f} ms   p99 {self.p99:7.1f} ms   {self.rps:7.1f} req/s"
+        return f"  {self.name:<48} p50 {self.p50:7.1f} ms   p99 {self.p99:7.1f} ms   {self.rps:7.1f} req/s"
 
 
-async def load(name: str, url: str, query: str, *, clients: int, requests: int) -> Load:
-    body = orjson.dumps({"query": query})
+async def load(name: str, url: str, query: str, *, clients: int, requests: int, shared: bool = False) -> Load:
+    """``clients`` loops sending ``query``; each client names its operation differently unless
+    ``shared``, so no layer can answer two clients with one subgraph request."""
+    bodies = [
+        orjson.dumps({"query": query if shared else f"query Client{number} {query.strip()}"})
+        for number in range(clients)
+    ]
     headers = {"content-type": "application/json", "accept": "application/json"}
     latencies: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
 
-        async def once(record: bool) -> None:
+        async def once(body: bytes, record: bool) -> None:
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as reply:
                 payload = await reply.read()
@@ -84,19 +90,15 @@ async def load(name: str, url: str, query: str, *, clients: int, requests: int) 
             if record:
                 latencies.append(time.perf_counter() - started)
 
-        async def client(count: int, record: bool) -> None:
+        async def client(body: bytes, count: int, record: bool) -> None:
             for _ in range(count):
-                await once(record)
+                await once(body, record)
 
-        await asyncio.gather(*(client(max(2, requests // clients // 10), False) for _ in range(clients)))
+        await asyncio.gather(*(client(body, max(2, requests // clients // 10), False) for body in bodies))
         started = time.perf_counter()
-        await asyncio.gather(*(client(requests // clients, True) for _ in range(clients)))
+        await asyncio.gather(*(client(body, requests // clients, True) for body in bodies))
         seconds = time.perf_counter() - started
     return Load(name, latencies, seconds)
-
-
-def same_answer(first: Any, second: Any) -> bool:
-    return first == second
 
 
 async def run(workdir: Path, *, clients: int = 8, requests: int = 400) -> None:
@@ -129,30 +131,46 @@ async def run(workdir: Path, *, clients: int = 8, requests: int = 400) -> None:
         page_gateway = await load(
             "page of 50, through the gateway", stack.gateway_url, PAGE, clients=clients, requests=requests
         )
-        for line in (page_direct, page_gateway):
-            print(line.line())
-        print(f"  gateway / subgraph p50: {page_gateway.p50 / page_direct.p50:.2f}x (goal <= 1.3x)")
-        deep_gateway = await load(
-            "deep, 3 subgraphs, through the gateway",
+        page_shared = await load(
+            "page of 50, through the gateway, same request",
             stack.gateway_url,
-            DEEP,
+            PAGE,
             clients=clients,
             requests=requests,
+            shared=True,
         )
-        print(deep_gateway.line())
+        for line in (page_direct, page_gateway, page_shared):
+            print(line.line())
+        print(f"  gateway / subgraph p50: {page_gateway.p50 / page_direct.p50:.2f}x (goal <= 1.3x);")
+        print("  with every client asking the same, identical requests in flight are sent once:")
+        print(f"  {page_shared.p50 / page_direct.p50:.2f}x")
+        routers = [("the gateway", stack.gateway_url)]
         if hive is not None:
             hive_url = f"http://127.0.0.1:{hive_port}/graphql"
             await _same_answers(stack.gateway_url, hive_url)
-            deep_hive = await load(
-                "deep, 3 subgraphs, through Hive Gateway", hive_url, DEEP, clients=clients, requests=requests
-            )
-            print(deep_hive.line())
-            throughput = deep_gateway.rps / deep_hive.rps
-            print(
-                f"  gateway / Hive Gateway throughput: {throughput:.2f}x (goal >= 1.0x),"
-                f" p50 {deep_gateway.p50 / deep_hive.p50:.2f}x"
-            )
-        else:
+            routers.append(("Hive Gateway", hive_url))
+        for shared in (False, True):
+            lines = []
+            for label, url in routers:
+                how = ", same request" if shared else ""
+                lines.append(
+                    await load(
+                        f"deep, 3 subgraphs, {label}{how}",
+                        url,
+                        DEEP,
+                        clients=clients,
+                        requests=requests,
+                        shared=shared,
+                    )
+                )
+                print(lines[-1].line())
+            if len(lines) == 2:
+                ours, theirs = lines
+                print(
+                    f"  gateway / Hive Gateway throughput: {ours.rps / theirs.rps:.2f}x (goal >= 1.0x),"
+                    f" p50 {ours.p50 / theirs.p50:.2f}x, p99 {ours.p99 / theirs.p99:.2f}x"
+                )
+        if hive is None:
             print("  Hive Gateway is not installed (make env needs Node.js): no router reference")
     finally:
         if hive is not None:

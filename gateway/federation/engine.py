@@ -27,7 +27,7 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.language import FragmentDefinitionNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
@@ -64,6 +64,7 @@ class Prepared:
     operation: OperationDefinitionNode
     plan: Plan
     single_operation: bool
+    sized_by_variables: bool = False
 
     @property
     def kind(self) -> str:
@@ -146,7 +147,13 @@ class Engine:
         except PlanError as exc:
             raise RequestError([{"message": f"This operation cannot be planned: {exc}"}]) from exc
         single = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) == 1
-        return Prepared(document=document, operation=operation, plan=plan, single_operation=single)
+        return Prepared(
+            document=document,
+            operation=operation,
+            plan=plan,
+            single_operation=single,
+            sized_by_variables=_sized_by_variables(plan.operation.selection_set),
+        )
 
     def _check_limits(
         self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
@@ -161,18 +168,29 @@ class Engine:
         aliases = _aliases(selection_set)
         if aliases > self.limits.max_aliases:
             raise RequestError([{"message": f"{aliases} aliases found. Allowed: {self.limits.max_aliases}"}])
-        root = self.schema.get_root_type(operation.operation)
-        if root is not None:
-            cost = _cost(self.schema, selection_set, root, 1)
-            if cost > self.limits.max_cost:
-                raise RequestError(
-                    [{"message": f"The operation costs {cost}, more than the allowed {self.limits.max_cost}"}]
-                )
+        self._check_cost(operation.operation, selection_set, None)
 
-    def variables(self, prepared: Prepared, raw: dict[str, Any]) -> dict[str, Any]:
+    def _check_cost(
+        self, kind: OperationType, selection_set: SelectionSetNode, variables: dict[str, Any] | None
+    ) -> None:
+        """Refuse what may resolve too many fields; sizes given by variables count once known."""
+        root = self.schema.get_root_type(kind)
+        if root is None:
+            return
+        cost = _cost(self.schema, selection_set, root, 1, variables)
+        if cost > self.limits.max_cost:
+            raise RequestError(
+                [{"message": f"The operation costs {cost}, more than the allowed {self.limits.max_cost}"}]
+            )
+
+    def variables(self, prepared: Prepared, raw: dict[str, Any]) -> VariableValues:
         coerced = get_variable_values(self.schema, prepared.operation.variable_definitions or (), raw)
         if isinstance(coerced, list):
             raise RequestError([_error(e) for e in coerced])
+        if prepared.sized_by_variables:
+            self._check_cost(
+                prepared.operation.operation, prepared.plan.operation.selection_set, coerced.coerced
+            )
         return coerced
 
     # -- executing -------------------------------------------------------------------------
@@ -234,6 +252,20 @@ class Engine:
         return prepared.operation.operation == OperationType.QUERY
 
 
+def _sized_by_variables(selection_set: SelectionSetNode | None) -> bool:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode) and any(
+            a.name.value in LIST_SIZE_ARGUMENTS and isinstance(a.value, VariableNode)
+            for a in selection.arguments or ()
+        ):
+            return True
+        if isinstance(selection, FieldNode | InlineFragmentNode) and _sized_by_variables(
+            selection.selection_set
+        ):
+            return True
+    return False
+
+
 def _depth(selection_set: SelectionSetNode | None) -> int:
     if selection_set is None:
         return 0
@@ -260,7 +292,13 @@ def _aliases(selection_set: SelectionSetNode | None) -> int:
     return count
 
 
-def _cost(schema: GraphQLSchema, selection_set: SelectionSetNode, parent: Any, multiplier: int) -> int:
+def _cost(
+    schema: GraphQLSchema,
+    selection_set: SelectionSetNode,
+    parent: Any,
+    multiplier: int,
+    variables: dict[str, Any] | None,
+) -> int:
     """Fields the operation may resolve: each field once per parent, lists by their page size."""
     total = 0
     for selection in selection_set.selections:
@@ -268,7 +306,7 @@ def _cost(schema: GraphQLSchema, selection_set: SelectionSetNode, parent: Any, m
             condition = (
                 schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
             )
-            total += _cost(schema, selection.selection_set, condition, multiplier)
+            total += _cost(schema, selection.selection_set, condition, multiplier, variables)
             continue
         if not isinstance(selection, FieldNode) or selection.name.value.startswith("__"):
             continue
@@ -288,6 +326,10 @@ def _cost(schema: GraphQLSchema, selection_set: SelectionSetNode, parent: Any, m
                 if isinstance(argument.value, IntValueNode):
                     size = max(1, int(argument.value.value))
                 elif isinstance(argument.value, VariableNode):
-                    size = max(size, 100)
-        total += _cost(schema, selection.selection_set, get_named_type(definition.type), multiplier * size)
+                    # unknown until the request comes: counted as one, then checked with the value
+                    given = (variables or {}).get(argument.value.name.value)
+                    size = max(1, given) if isinstance(given, int) else 1
+        total += _cost(
+            schema, selection.selection_set, get_named_type(definition.type), multiplier * size, variables
+        )
     return total

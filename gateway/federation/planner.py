@@ -303,7 +303,11 @@ class Planner:
             if is_abstract_type(parent):
                 raise PlanError(f"{parent.name}.{name} is not resolvable by the {graph} subgraph")
             target_graph, key = self._entity_route(parent.name, graph, owners)
-            kept.extend(key_selection(key).selections)
+            kept.extend(
+                selection
+                for selection in key_selection(key).selections
+                if not any(_same_bare_field(selection, other) for other in kept)
+            )
             entry = deferred.setdefault((target_graph, parent.name, path), (key, []))
             entry[1].append(selection)
         return kept
@@ -321,6 +325,17 @@ class Planner:
             if key is not None:
                 return target, key
         raise PlanError(f"{type_name} has no key that {source} can give to any of {', '.join(owners)}")
+
+
+def _same_bare_field(one: SelectionNode, other: SelectionNode) -> bool:
+    """Two selections of one field with no alias, arguments, directives or sub-selections."""
+    return (
+        isinstance(one, FieldNode)
+        and isinstance(other, FieldNode)
+        and one.name.value == other.name.value
+        and not (one.alias or other.alias or one.arguments or other.arguments)
+        and not (one.directives or other.directives or one.selection_set or other.selection_set)
+    )
 
 
 def _with_selections(node: FieldNode, selection_set: SelectionSetNode) -> FieldNode:
