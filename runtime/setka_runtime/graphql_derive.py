@@ -21,7 +21,7 @@ import inspect
 import operator
 import types
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
@@ -132,6 +132,21 @@ def _to_domain(value: Any, hint: Any, field: str) -> Any:
     if hint is uuid.UUID:
         return require_id(value, field)
     return value
+
+
+@functools.cache
+def _hints(target: Callable[..., Any]) -> dict[str, Any]:
+    return get_type_hints(target)
+
+
+def domain_values(target: Callable[..., Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """GraphQL's values (by python name) as ``target``'s parameters or fields take them.
+
+    Ids are read (a malformed one is a DomainError on that argument), nested inputs become their
+    commands; names ``target`` does not annotate pass as they are.
+    """
+    hints = _hints(target)
+    return {name: _to_domain(value, hints.get(name), to_camel_case(name)) for name, value in given.items()}
 
 
 def _shown(value: Any) -> Any:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-from setka_runtime.errors import DomainError
 from setka_runtime.graphql import reading
+from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import select
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resources
 from .. import models as m
-from .. import organizations as orgs
-from .loaders import by_id
+from ..agreements import list_agreements, list_regulations
+from ..educators import EducatorFilter, list_educators
+from ..networks import MembershipFilter, NetworkFilter, list_memberships, list_networks
+from ..organizations import OrganizationFilter, list_organizations
+from ..paging import Page
+from ..resources import ResourceFilter, list_resources
 from .types import (
     Agreement,
     Connection,
@@ -31,18 +35,37 @@ from .types import (
 )
 
 
-def _id(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise DomainError("not a valid id", field=field) from None
+def _listing(
+    search: Callable[..., Awaitable[Page[Any]]],
+    present: Callable[[Any], Any],
+    criteria: type | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
+    """A page of a list: the arguments, besides ``first`` and ``after``, are read by name as the
+    fields of ``criteria`` or, without one, as the keywords of ``search``.
+
+    The decorated function declares the arguments as GraphQL shows them; its body never runs.
+    """
+
+    def wrap(arguments: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(arguments)
+        async def resolve(root: Any, info: Info, first: int, after: str | None, **given: Any) -> Any:
+            if criteria is None:
+                filters, keywords = (), domain_values(search, given)
+            else:
+                filters, keywords = (criteria(**domain_values(criteria, given)),), {}
+            async with reading(info) as session:
+                page = await search(session, *filters, first=first, after=after, **keywords)
+            return connection(page, present)
+
+        return resolve
+
+    return wrap
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="Organizations ordered by full name, a page at a time (at most 100)")
+    @_listing(list_organizations, Organization.of, OrganizationFilter)
     async def organizations(
         self,
         info: Info,
@@ -67,28 +90,14 @@ class Query:
             str | None, strawberry.argument(description="Words of the name, or the ИНН, ОГРН or school code")
         ] = None,
         include_archived: bool = False,
-    ) -> Connection[Organization]:
-        criteria = orgs.OrganizationFilter(
-            region_code=region_code,
-            municipality_id=_id(municipality_id, "municipalityId"),
-            kind=kind,
-            status=status,
-            network_id=_id(network_id, "networkId"),
-            role=role,
-            on=on,
-            search=search,
-            include_archived=include_archived,
-        )
-        async with reading(info) as session:
-            page = await orgs.list_organizations(session, criteria, first=first, after=after)
-        return connection(page, Organization.of)
+    ) -> Connection[Organization]: ...
 
     @strawberry.field
     async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
-        row = await by_id(info, m.Organization, id)
-        return Organization.of(row) if row else None
+        return await Organization.load(info, id)
 
     @strawberry.field(description="Networks ordered by name")
+    @_listing(list_networks, Network.of, NetworkFilter)
     async def networks(
         self,
         info: Info,
@@ -103,25 +112,14 @@ class Query:
         search: str | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Network]:
-        criteria = networks.NetworkFilter(
-            region_code=region_code,
-            level=level,
-            status=status,
-            organization_id=_id(organization_id, "organizationId"),
-            on=on,
-            search=search,
-        )
-        async with reading(info) as session:
-            page = await networks.list_networks(session, criteria, first=first, after=after)
-        return connection(page, Network.of)
+    ) -> Connection[Network]: ...
 
     @strawberry.field
     async def network(self, info: Info, id: strawberry.ID) -> Network | None:
-        row = await by_id(info, m.Network, id)
-        return Network.of(row) if row else None
+        return await Network.load(info, id)
 
     @strawberry.field(description="Memberships in joining order; in force on `on` if given")
+    @_listing(list_memberships, Membership.of, MembershipFilter)
     async def memberships(
         self,
         info: Info,
@@ -131,18 +129,10 @@ class Query:
         on: dt.date | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Membership]:
-        criteria = networks.MembershipFilter(
-            network_id=_id(network_id, "networkId"),
-            organization_id=_id(organization_id, "organizationId"),
-            role=role,
-            on=on,
-        )
-        async with reading(info) as session:
-            page = await networks.list_memberships(session, criteria, first=first, after=after)
-        return connection(page, Membership.of)
+    ) -> Connection[Membership]: ...
 
     @strawberry.field(description="Resources ordered by title; offered ones unless `status` says otherwise")
+    @_listing(list_resources, Resource.of, ResourceFilter)
     async def resources(
         self,
         info: Info,
@@ -155,26 +145,14 @@ class Query:
         search: str | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Resource]:
-        criteria = resources.ResourceFilter(
-            kind=kind,
-            subject=subject,
-            owner_id=_id(owner_id, "ownerId"),
-            region_code=region_code,
-            status=status,
-            available_on=available_on,
-            search=search,
-        )
-        async with reading(info) as session:
-            page = await resources.list_resources(session, criteria, first=first, after=after)
-        return connection(page, Resource.of)
+    ) -> Connection[Resource]: ...
 
     @strawberry.field
     async def resource(self, info: Info, id: strawberry.ID) -> Resource | None:
-        row = await by_id(info, m.Resource, id)
-        return Resource.of(row) if row else None
+        return await Resource.load(info, id)
 
     @strawberry.field(description="Educators ordered by name (personal data: for authorized users only)")
+    @_listing(list_educators, Educator.of, EducatorFilter)
     async def educators(
         self,
         info: Info,
@@ -183,22 +161,14 @@ class Query:
         search: str | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Educator]:
-        criteria = educators.EducatorFilter(
-            organization_id=_id(organization_id, "organizationId"),
-            qualification_category=qualification_category,
-            search=search,
-        )
-        async with reading(info) as session:
-            page = await educators.list_educators(session, criteria, first=first, after=after)
-        return connection(page, Educator.of)
+    ) -> Connection[Educator]: ...
 
     @strawberry.field
     async def educator(self, info: Info, id: strawberry.ID) -> Educator | None:
-        row = await by_id(info, m.Educator, id)
-        return Educator.of(row) if row else None
+        return await Educator.load(info, id)
 
     @strawberry.field(description="Agreements by signing date")
+    @_listing(list_agreements, Agreement.of)
     async def agreements(
         self,
         info: Info,
@@ -206,18 +176,10 @@ class Query:
         network_id: strawberry.ID | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Agreement]:
-        async with reading(info) as session:
-            page = await agreements.list_agreements(
-                session,
-                organization_id=_id(organization_id, "organizationId"),
-                network_id=_id(network_id, "networkId"),
-                first=first,
-                after=after,
-            )
-        return connection(page, Agreement.of)
+    ) -> Connection[Agreement]: ...
 
     @strawberry.field(description="Regulating documents by date of issue")
+    @_listing(list_regulations, Regulation.of)
     async def regulations(
         self,
         info: Info,
@@ -225,16 +187,7 @@ class Query:
         issuer_id: strawberry.ID | None = None,
         first: int = 20,
         after: str | None = None,
-    ) -> Connection[Regulation]:
-        async with reading(info) as session:
-            page = await agreements.list_regulations(
-                session,
-                network_id=_id(network_id, "networkId"),
-                issuer_id=_id(issuer_id, "issuerId"),
-                first=first,
-                after=after,
-            )
-        return connection(page, Regulation.of)
+    ) -> Connection[Regulation]: ...
 
     @strawberry.field
     async def regions(self, info: Info) -> list[Region]:
