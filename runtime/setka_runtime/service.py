@@ -41,6 +41,8 @@ class Service:
     subscriptions: list[Subscription] = field(default_factory=list)
     health: Health = field(default_factory=Health)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    """What the subgraph's resolvers find in their context besides the database."""
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -164,7 +166,7 @@ class Service:
 
         class SubgraphView(GraphQL):
             async def get_context(self, request: Request, response: Response | None = None) -> Any:
-                return {"request": request, "response": response, "db": service.db}
+                return {"request": request, "response": response, "db": service.db, **service.context}
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 
 from . import demo
+from .live import LiveActivities
 from .regional import INBOUND
 from .registry_copy import HANDLERS
 from .schema import schema
@@ -40,6 +41,14 @@ def build(settings: EventsSettings) -> Service:
         await deferrals.run()
 
     service.background.append(retry_waiting)
+    live = LiveActivities(
+        settings.kafka_bootstrap_servers,
+        topics.EVENTS,
+        service.db,
+        client_id=f"setka-{settings.service_name}-live",
+    )
+    service.context["live"] = live
+    service.background.append(live.run)
     if settings.seed_demo:
         service.background.append(lambda: demo.load_when_ready(service.db))
     return service

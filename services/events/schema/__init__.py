@@ -4,11 +4,13 @@ import strawberry
 
 from .mutations import Mutation
 from .queries import Query
+from .subscriptions import Subscription
 from .types import Activity, Network, Organization, Plan, PlanItem
 
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network],
     federation_version="2.7",
 )

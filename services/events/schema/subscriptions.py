@@ -1,0 +1,51 @@
+"""Subscriptions of the events subgraph: activity changes of a network, live from Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from setka_runtime.graphql import reading
+from strawberry.types import Info
+
+from ..live import LiveActivities
+from ..models import Activity as ActivityRow
+from .types import Activity, to_uuid
+
+
+@strawberry.type(description="Something happened to an activity: planned, announced, held, cancelled, ...")
+class ActivityChange:
+    kind: str = strawberry.field(
+        description="planned, updated, announced, held, reported, cancelled, postponed, ..."
+    )
+    occurred_at: datetime
+    event_id: strawberry.ID = strawberry.field(
+        description="The event's id (ce_id): a client can skip repeats"
+    )
+    activity: Activity | None = strawberry.field(description="The activity as it is now")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Changes of the activities of one network (or of every network), as they are published"
+    )
+    async def activity_changes(
+        self, info: Info, network_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[ActivityChange, None]:
+        live: LiveActivities = info.context["live"]
+        network = to_uuid(network_id) if network_id is not None else None
+        if network_id is not None and network is None:
+            raise ValueError("networkId is not a valid id")
+        async with live.subscribe(network) as queue:
+            while True:
+                change = await queue.get()
+                async with reading(info) as session:
+                    row = await session.get(ActivityRow, change.activity_id)
+                yield ActivityChange(
+                    kind=change.kind,
+                    occurred_at=change.occurred_at,
+                    event_id=strawberry.ID(change.event_id),
+                    activity=Activity.of(row) if row else None,
+                )
