@@ -36,23 +36,12 @@ Description = str | type[Enum]
 """A field's description, or the enumeration whose values it takes (listed as the description)."""
 
 
-def parse_id(value: object, field: str) -> uuid.UUID | None:
-    """The id given for ``field``, None if none is given; a malformed one is a DomainError."""
-    if value is None:
-        return None
-    if isinstance(value, uuid.UUID):
-        return value
+def require_id(value: object, field: str) -> uuid.UUID:
+    """The id given for ``field``; a malformed one is a DomainError on that field."""
     try:
-        return uuid.UUID(str(value))
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
         raise DomainError("not a valid id", field=field) from None
-
-
-def require_id(value: object, field: str) -> uuid.UUID:
-    ident = parse_id(value, field)
-    if ident is None:
-        raise DomainError("an id is required", field=field)
-    return ident
 
 
 def choices(enum: type[Enum]) -> str:

@@ -26,15 +26,21 @@ def as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def grouped(info: Info, name: str, fetch: Fetch, key: Any, *, default: Callable[[], Any] = list) -> Any:
-    """``fetch(session, keys)`` returns ``{key: value}``; keys it does not return get ``default()``."""
+async def grouped(
+    info: Info, fetch: Fetch, key: Any, *, name: str | None = None, default: Callable[[], Any] = list
+) -> Any:
+    """``fetch(session, keys)`` returns ``{key: value}``; keys it does not return get ``default()``.
+
+    One loader a request for each ``name``, by default the fetch's own: resolvers that fetch the
+    same thing share it.
+    """
 
     async def load(keys: Sequence[Any]) -> list[Any]:
         async with reading(info) as session:
             found = await fetch(session, list(keys))
         return [found.get(k, default()) for k in keys]
 
-    return await loader(info, name, load).load(key)
+    return await loader(info, name or f"{fetch.__module__}.{fetch.__qualname__}", load).load(key)
 
 
 async def by_id(info: Info, model: type[V], ident: Any) -> V | None:
@@ -47,4 +53,4 @@ async def by_id(info: Info, model: type[V], ident: Any) -> V | None:
         rows = (await session.scalars(select(model).where(model.id.in_(keys)))).all()  # type: ignore[attr-defined]
         return {row.id: row for row in rows}  # type: ignore[attr-defined]
 
-    return await grouped(info, f"{model.__name__}:id", fetch, key, default=lambda: None)
+    return await grouped(info, fetch, key, name=f"{model.__name__}:id", default=lambda: None)

@@ -26,7 +26,7 @@ from strawberry.types import Info
 from .. import agreements, educators, networks, resources, rules, statuses
 from .. import models as m
 from ..paging import Page
-from .loaders import by_id, grouped
+from .loaders import Fetch, by_id, grouped
 
 T = TypeVar("T")
 
@@ -70,8 +70,9 @@ class Entity(ModelType):
         return await cls.load(info, key["id"])
 
 
-def _uuid(ident: str) -> uuid.UUID:
-    return uuid.UUID(str(ident))
+async def _owned(info: Info, fetch: Fetch, owner_id: str) -> Any:
+    """What ``fetch`` finds for one owner, fetched with every other owner of the request at once."""
+    return await grouped(info, fetch, uuid.UUID(str(owner_id)))
 
 
 @strawberry.type(description="A subject of the Russian Federation")
@@ -102,8 +103,7 @@ class RiskFactorLevel(
 class RiskProfile(ModelType, model=m.RiskProfile, exclude=["recorded_at"]):
     @strawberry.field
     async def factors(self, info: Info) -> list[RiskFactorLevel]:
-        rows = await grouped(info, "risk_factor_levels", statuses.factor_levels, _uuid(self.id))
-        return [RiskFactorLevel.of(r) for r in rows]
+        return [RiskFactorLevel.of(r) for r in await _owned(info, statuses.factor_levels, self.id)]
 
 
 @strawberry.federation.type(keys=["id"], description="An educational organization")
@@ -121,27 +121,25 @@ class Organization(
 
     @strawberry.field(description="Every status period, oldest first")
     async def status_history(self, info: Info) -> list[StatusPeriod]:
-        rows = await grouped(info, "status_histories", statuses.histories, _uuid(self.id))
-        return [StatusPeriod.of(r) for r in rows]
+        return [StatusPeriod.of(r) for r in await _owned(info, statuses.histories, self.id)]
 
     @strawberry.field(description="Statuses held on a date (today if not given), derived from the history")
     async def statuses(self, info: Info, on: dt.date | None = None) -> list[str]:
-        rows = await grouped(info, "status_histories", statuses.histories, _uuid(self.id))
+        rows = await _owned(info, statuses.histories, self.id)
         return [s.value for s in rules.statuses_on(statuses.periods(rows), _today(on))]
 
     @strawberry.field(description="Risk profiles, newest first")
     async def risk_profiles(self, info: Info) -> list[RiskProfile]:
-        rows = await grouped(info, "risk_profiles", statuses.profiles_of, _uuid(self.id))
-        return [RiskProfile.of(r) for r in rows]
+        return [RiskProfile.of(r) for r in await _owned(info, statuses.profiles_of, self.id)]
 
     @strawberry.field(description="Memberships in networks; only those in force on `on` if given")
     async def memberships(self, info: Info, on: dt.date | None = None) -> list[Membership]:
-        rows = await grouped(info, "memberships_by_org", networks.memberships_by_organization, _uuid(self.id))
+        rows = await _owned(info, networks.memberships_by_organization, self.id)
         return [Membership.of(r) for r in rows if on is None or rules.holds_on(r.joined_on, r.left_on, on)]
 
     @strawberry.field(description="Resources the organization offers or has offered")
     async def resources(self, info: Info, include_withdrawn: bool = False) -> list[Resource]:
-        rows = await grouped(info, "resources_by_owner", resources.resources_by_owner, _uuid(self.id))
+        rows = await _owned(info, resources.resources_by_owner, self.id)
         return [Resource.of(r) for r in rows if include_withdrawn or r.status == "offered"]
 
 
@@ -156,8 +154,7 @@ class Employment(ModelType, model=m.Employment):
 class Educator(Entity, model=m.Educator, exclude=["search_text", "created_at", "updated_at"]):
     @strawberry.field
     async def employments(self, info: Info) -> list[Employment]:
-        rows = await grouped(info, "employments", educators.employments_of, _uuid(self.id))
-        return [Employment.of(r) for r in rows]
+        return [Employment.of(r) for r in await _owned(info, educators.employments_of, self.id)]
 
 
 @strawberry.federation.type(keys=["id"], description="An organization's participation in a network")
@@ -178,7 +175,7 @@ class Membership(
 @strawberry.federation.type(keys=["id"], description="A group of interaction (группа взаимодействия, РМО)")
 class InteractionGroup(Entity, model=m.InteractionGroup, exclude=["created_at"]):
     async def _members(self, info: Info) -> list[m.InteractionGroupMember]:
-        return await grouped(info, "group_members", networks.group_members, _uuid(self.id))
+        return await _owned(info, networks.group_members, self.id)
 
     @strawberry.field
     async def educators(self, info: Info) -> list[Educator]:
@@ -211,7 +208,7 @@ class Network(
         return await Organization.load(info, self.coordinator_id)
 
     async def _memberships(self, info: Info) -> list[m.Membership]:
-        return await grouped(info, "memberships_by_network", networks.memberships_by_network, _uuid(self.id))
+        return await _owned(info, networks.memberships_by_network, self.id)
 
     @strawberry.field(
         description="Members in joining order; those in force on `on` if given; of `role` if given"
@@ -238,8 +235,7 @@ class Network(
 
     @strawberry.field
     async def interaction_groups(self, info: Info) -> list[InteractionGroup]:
-        rows = await grouped(info, "groups_by_network", networks.groups_by_network, _uuid(self.id))
-        return [InteractionGroup.of(r) for r in rows]
+        return [InteractionGroup.of(r) for r in await _owned(info, networks.groups_by_network, self.id)]
 
 
 @strawberry.federation.type(keys=["id"], description="A resource shared with a network")
@@ -255,7 +251,7 @@ class Resource(
 ):
     @strawberry.field
     async def subjects(self, info: Info) -> list[str]:
-        return await grouped(info, "resource_subjects", resources.subjects_of, _uuid(self.id))
+        return await _owned(info, resources.subjects_of, self.id)
 
     @strawberry.field
     async def owner(self, info: Info) -> Organization | None:
@@ -266,7 +262,7 @@ class Resource(
 class Agreement(Entity, model=m.Agreement, exclude=["created_at"], describe={"status": AgreementStatus}):
     @strawberry.field
     async def parties(self, info: Info) -> list[Organization]:
-        ids = await grouped(info, "agreement_parties", agreements.parties_of, _uuid(self.id))
+        ids = await _owned(info, agreements.parties_of, self.id)
         found = await gather(*(Organization.load(info, i) for i in ids))
         return [o for o in found if o]
 
