@@ -6,7 +6,8 @@ dataclass command — and receives that class's fields in that class's order, wi
 declares itself come after them (to change a type, or to keep a field's place in the schema);
 resolvers come last, as strawberry puts them. ``of`` copies a domain object into a type;
 ``to_command`` builds the command an input stands for, reading ids, where a malformed id is a
-:class:`DomainError` on that input field (named as GraphQL names it).
+:class:`DomainError` on that input field (named as GraphQL names it); ``domain_values`` does the
+same for a resolver's arguments.
 
 Why not ``strawberry.experimental.pydantic.type(all_fields=True)``: it would publish every column
 (search keys, timestamps), a ``UUID`` scalar instead of ``ID``, drop descriptions given in the
@@ -146,8 +147,8 @@ class _Derived:
     """What both kinds share: the fields of ``__source__`` written into the class at its creation."""
 
     __source__: ClassVar[type]
-    __renamed__: ClassVar[Mapping[str, str]] = {}
-    """The domain's name of each field shown under another name."""
+    __rename__: ClassVar[Mapping[str, str]] = {}
+    """The name each field shown under another name has in GraphQL, by its name in the domain."""
 
     @classmethod
     def _derive(
@@ -160,7 +161,7 @@ class _Derived:
         defaults: bool,
     ) -> None:
         cls.__source__ = source
-        cls.__renamed__ = {shown: name for name, shown in rename.items()}
+        cls.__rename__ = dict(rename)
         own: dict[str, Any] = dict(inspect.get_annotations(cls))
         derived: dict[str, Any] = {}
         skipped = set(exclude)
@@ -187,7 +188,8 @@ class _Derived:
 
 
 class ModelType(_Derived):
-    """A type showing a domain model's fields: ``class Network(ModelType, model=m.Network)``.
+    """A type (or an input no command stands behind) showing a model's fields by their names:
+    ``class Network(ModelType, model=m.Network)``.
 
     ``exclude`` keeps internal fields (search keys, bookkeeping) out of the schema; ``describe``
     gives fields their descriptions (an enumeration: the values the field takes).
@@ -209,7 +211,7 @@ class ModelType(_Derived):
     def of(cls, obj: Any) -> Self:
         """The type showing ``obj`` (a row, a model): every data field read by name."""
         values = {
-            f.name: _shown(getattr(obj, cls.__renamed__.get(f.name, f.name)))
+            f.name: _shown(getattr(obj, f.name))
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init
         }
@@ -239,11 +241,10 @@ class CommandInput(_Derived):
 
     def to_command(self, **given: Any) -> Any:
         """The command this input stands for; ``given`` supplies fields the input holds otherwise."""
-        source = type(self).__source__
-        shown_as = {name: shown for shown, name in type(self).__renamed__.items()}
+        source, rename = type(self).__source__, type(self).__rename__
         values = dict(given)
         for field in _source_fields(source):
             if field.name not in values:
-                shown = shown_as.get(field.name, field.name)
+                shown = rename.get(field.name, field.name)
                 values[field.name] = _to_domain(getattr(self, shown), field.hint, to_camel_case(shown))
         return source(**values)
