@@ -34,6 +34,12 @@ metadata, never of meaning; the rules are applied to both answers):
    leaves the others open, so both answers are right: errors that differ only by list indices of
    their paths are collapsed to the first.
 
+Not compared: mutations without a token. Ours refuses them (401, the editor roles are the
+gateway's rule) while Hive runs them (it checks and forwards nothing). So every mutation of the
+corpus carries a regional admin's token, sent to both, and is one the subgraphs refuse with a
+``ValidationError``: both can run it and nothing changes. The supergraph has no interfaces, so
+the corpus has none; unions are the mutation results.
+
 Where our gateway answers differently in substance, the case carries ``defect`` and is a strict
 xfail: the suite stays green, the difference stays visible, and the xfail turns red once fixed.
 """
@@ -516,7 +522,9 @@ def ordered(value: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo_stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) -> Iterator[Stack]:
+def conformance_stack(
+    tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory
+) -> Iterator[Stack]:
     """The stack on PostgreSQL databases of its own, with the demo data loaded everywhere."""
     names = ("registry", "events", "analytics")
     urls = {name: databases.create(f"conf_{name}", migrate=name) for name in names}
@@ -567,7 +575,7 @@ async def _demo_loaded(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def hive(demo_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hive(conformance_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Hive Gateway serving our supergraph with the stack's subgraph URLs; its GraphQL URL."""
     if not HIVE_GATEWAY.exists():
         pytest.fail(f"{HIVE_GATEWAY} is missing: run `make env`")
@@ -578,7 +586,7 @@ def hive(demo_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     def to_stack(match: re.Match[str]) -> str:
         name = match["name"]
-        return f'@join__graph(name: "{name}", url: "{demo_stack.service_url(name)}/graphql")'
+        return f'@join__graph(name: "{name}", url: "{conformance_stack.service_url(name)}/graphql")'
 
     pointed, count = JOIN_GRAPH.subn(to_stack, supergraph)
     assert count == 3, "the supergraph names three subgraphs"
@@ -631,13 +639,13 @@ def _wait_for_hive(process: subprocess.Popen[bytes], url: str, log: Path, timeou
 
 
 @pytest.fixture(scope="module")
-def refs(demo_stack: Stack) -> dict[str, str]:
+def refs(conformance_stack: Stack) -> dict[str, str]:
     """Ids and cursors of the demo data the corpus refers to as "@name"."""
 
     async def collect() -> dict[str, str]:
         body = (
             await post(
-                demo_stack.gateway_url,
+                conformance_stack.gateway_url,
                 """{ networks(regionCode: "39", level: "municipal", first: 1) { edges { node { id } } }
                   plans { id }
                   organizations(regionCode: "08", first: 4) { pageInfo { endCursor } }
@@ -750,9 +758,9 @@ def test_the_corpus_is_large_and_its_names_unique() -> None:
 
 @pytest.mark.parametrize("case", [_param(case) for case in CORPUS])
 async def test_same_answer_as_hive_gateway(
-    case: Case, demo_stack: Stack, hive: str, refs: dict[str, str], admin_header: dict[str, str]
+    case: Case, conformance_stack: Stack, hive: str, refs: dict[str, str], admin_header: dict[str, str]
 ) -> None:
-    ours, reference = await ask_both(demo_stack.gateway_url, hive, case, refs, admin_header)
+    ours, reference = await ask_both(conformance_stack.gateway_url, hive, case, refs, admin_header)
     assert_same(ours, reference, siblings_unreported=case.siblings_unreported)
 
 
@@ -789,7 +797,7 @@ ANALYTICS_DOWN: list[Case] = [
 
 
 @pytest.fixture(scope="module")
-def analytics_down(demo_stack: Stack, hive: str) -> dict[str, tuple[Answer, Answer]]:
+def analytics_down(conformance_stack: Stack, hive: str) -> dict[str, tuple[Answer, Answer]]:
     """The answers of both routers to ``ANALYTICS_DOWN`` while analytics is stopped.
 
     Analytics is started again before any comparison, so the tests that follow find it running.
@@ -799,17 +807,17 @@ def analytics_down(demo_stack: Stack, hive: str) -> dict[str, tuple[Answer, Answ
         answers = {}
         for case in ANALYTICS_DOWN:
             answers[case.name] = (
-                Answer.of(await post(demo_stack.gateway_url, case.query)),
+                Answer.of(await post(conformance_stack.gateway_url, case.query)),
                 Answer.of(await post(hive, case.query)),
             )
         return answers
 
-    demo_stack.stop_process("analytics")
+    conformance_stack.stop_process("analytics")
     try:
         return run_sync(ask_all())
     finally:
-        demo_stack.start_process("analytics")
-        demo_stack.wait_ready("analytics")
+        conformance_stack.start_process("analytics")
+        conformance_stack.wait_ready("analytics")
 
 
 async def test_with_analytics_down_organizations_still_answer_and_region_summaries_are_null(
