@@ -247,4 +247,4 @@ def _errors_response(
 def _graphiql_page() -> str:
     from strawberry.http.ides import get_graphql_ide_html
 
-    return get_graphql_ide_html(subscription_enabled=True)
+    return get_graphql_ide_html("graphiql")
