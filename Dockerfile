@@ -21,6 +21,8 @@ COPY contracts contracts
 COPY runtime runtime
 COPY services services
 COPY gateway gateway
+# The composed supergraph the gateway executes (make supergraph writes it; a test keeps it fresh).
+COPY supergraph.graphql ./
 RUN python -m compileall -q contracts runtime services gateway
 
 # An unprivileged user; var/ is only written when a service falls back to its SQLite default.
