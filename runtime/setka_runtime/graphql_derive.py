@@ -3,11 +3,12 @@
 A strawberry class names the domain class it shows — a pydantic (or SQLModel) model, or a
 dataclass command — and receives that class's fields in that class's order, with GraphQL's types:
 ``uuid.UUID`` becomes ``ID`` and a nested command becomes its input. Fields the class body
-declares itself come after them (to change a type, or to keep a field's place in the schema);
-resolvers come last, as strawberry puts them. ``of`` copies a domain object into a type;
-``to_command`` builds the command an input stands for, reading ids, where a malformed id is a
-:class:`DomainError` on that input field (named as GraphQL names it); ``domain_values`` does the
-same for a resolver's arguments.
+declares itself come after them (to keep a field's place in the schema; ``retype`` changes a
+field's type where it stands); resolvers come last, as strawberry puts them. ``of`` copies a
+domain object into a type; ``to_command`` builds the command an input stands for, reading ids,
+where a malformed id is a :class:`DomainError` on that input field (named as GraphQL names it);
+``domain_values`` does the same for a resolver's arguments, and ``filtered`` gives a resolver a
+filter's fields as its arguments.
 
 Why not ``strawberry.experimental.pydantic.type(all_fields=True)``: it would publish every column
 (search keys, timestamps), a ``UUID`` scalar instead of ``ID``, drop descriptions given in the
@@ -22,27 +23,24 @@ import inspect
 import operator
 import types
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Self, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import strawberry
 from pydantic import BaseModel
 from strawberry.utils.str_converters import to_camel_case
 
-from .errors import DomainError
+from .graphql import require_id
 
 Description = str | type[Enum]
 """A field's description, or the enumeration whose values it takes (listed as the description)."""
 
+IdReader = Callable[[Any, str], uuid.UUID | None]
+"""How an id given for a field (named as GraphQL names it) is read; :func:`require_id` unless told."""
 
-def require_id(value: object, field: str) -> uuid.UUID:
-    """The id given for ``field``; a malformed one is a DomainError on that field."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise DomainError("not a valid id", field=field) from None
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def choices(enum: type[Enum]) -> str:
@@ -58,6 +56,14 @@ class _SourceField:
     default: Any = dataclasses.MISSING
     default_factory: Any = dataclasses.MISSING
     description: str | None = None
+
+    def argument_default(self) -> Any:
+        """The default of an argument standing for the field (none for a required field)."""
+        if self.default is not dataclasses.MISSING:
+            return self.default
+        if self.default_factory is not dataclasses.MISSING:
+            return self.default_factory()
+        return inspect.Parameter.empty
 
 
 @functools.cache
@@ -80,6 +86,11 @@ def _source_fields(source: type) -> tuple[_SourceField, ...]:
             for name, info in source.model_fields.items()
         )
     raise TypeError(f"{source.__name__} is neither a dataclass nor a pydantic model")
+
+
+def _unknown(source: type, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that are no field of ``source``."""
+    return set(names) - {f.name for f in _source_fields(source)}
 
 
 _INPUTS: dict[type, type] = {}
@@ -110,7 +121,7 @@ def _graphql_type(hint: Any) -> Any:
     return hint
 
 
-def _to_domain(value: Any, hint: Any, field: str) -> Any:
+def _to_domain(value: Any, hint: Any, field: str, read_id: IdReader = require_id) -> Any:
     """The domain's value for what an input holds: ids read, nested inputs made commands."""
     if value is None:
         return None
@@ -118,9 +129,9 @@ def _to_domain(value: Any, hint: Any, field: str) -> Any:
         return value.to_command()
     hint = _optional_of(hint)
     if get_origin(hint) is list:
-        return [_to_domain(item, get_args(hint)[0], field) for item in value]
+        return [_to_domain(item, get_args(hint)[0], field, read_id) for item in value]
     if hint is uuid.UUID:
-        return require_id(value, field)
+        return read_id(value, field)
     return value
 
 
@@ -129,14 +140,67 @@ def _hints(target: Callable[..., Any]) -> dict[str, Any]:
     return get_type_hints(target)
 
 
-def domain_values(target: Callable[..., Any], given: Mapping[str, Any]) -> dict[str, Any]:
+def domain_values(
+    target: Callable[..., Any], given: Mapping[str, Any], *, read_id: IdReader = require_id
+) -> dict[str, Any]:
     """GraphQL's values (by python name) as ``target``'s parameters or fields take them.
 
-    Ids are read (a malformed one is a DomainError on that argument), nested inputs become their
-    commands; names ``target`` does not annotate pass as they are.
+    Ids are read by ``read_id`` (by default a malformed one is a DomainError on that argument),
+    nested inputs become their commands; names ``target`` does not annotate pass as they are.
     """
     hints = _hints(target)
-    return {name: _to_domain(value, hints.get(name), to_camel_case(name)) for name, value in given.items()}
+    return {
+        name: _to_domain(value, hints.get(name), to_camel_case(name), read_id)
+        for name, value in given.items()
+    }
+
+
+def filtered(
+    criteria: type, *, exclude: Iterable[str] = (), read_id: IdReader = require_id
+) -> Callable[[F], F]:
+    """A resolver whose arguments are the fields of a filter, written once, in the filter.
+
+    The resolver declares a parameter ``where: criteria``; in its place GraphQL shows the fields of
+    ``criteria`` but ``exclude``, in their order, with their defaults and GraphQL's types. The
+    resolver receives them read (ids by ``read_id``) into ``where``.
+    """
+    skipped = set(exclude)
+    if unknown := _unknown(criteria, skipped):
+        raise TypeError(f"{criteria.__name__} has no field {', '.join(sorted(unknown))} to exclude")
+    fields = [f for f in _source_fields(criteria) if f.name not in skipped]
+    arguments = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=_graphql_type(f.hint),
+            default=f.argument_default(),
+        )
+        for f in fields
+    ]
+
+    def wrap(resolver: F) -> F:
+        signature = inspect.signature(resolver)
+        if "where" not in signature.parameters:
+            raise TypeError(f"{resolver.__qualname__} has no parameter `where` for its {criteria.__name__}")
+        shown: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "where":
+                shown.extend(arguments)
+            elif shown and shown[-1].kind is inspect.Parameter.KEYWORD_ONLY:
+                shown.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+            else:
+                shown.append(parameter)
+
+        @functools.wraps(resolver)
+        async def resolve(*args: Any, **given: Any) -> Any:
+            values = {f.name: given.pop(f.name) for f in fields if f.name in given}
+            where = criteria(**domain_values(criteria, values, read_id=read_id))
+            return await resolver(*args, where=where, **given)
+
+        resolve.__signature__ = signature.replace(parameters=shown)  # type: ignore[attr-defined]
+        return resolve  # type: ignore[return-value]
+
+    return wrap
 
 
 def _shown(value: Any) -> Any:
@@ -156,10 +220,12 @@ class _Derived:
         source: type,
         *,
         exclude: Iterable[str],
-        rename: Mapping[str, str],
-        describe: Mapping[str, Description],
+        describe: Mapping[str, Description] | None,
         defaults: bool,
+        rename: Mapping[str, str] | None = None,
+        retype: Mapping[str, Any] | None = None,
     ) -> None:
+        describe, rename, retype = describe or {}, rename or {}, retype or {}
         cls.__source__ = source
         cls.__rename__ = dict(rename)
         own: dict[str, Any] = dict(inspect.get_annotations(cls))
@@ -169,7 +235,7 @@ class _Derived:
             shown = rename.get(field.name, field.name)
             if field.name in skipped or shown in own:
                 continue
-            derived[shown] = _graphql_type(field.hint)
+            derived[shown] = retype[shown] if shown in retype else _graphql_type(field.hint)
             options: dict[str, Any] = {}
             description = describe.get(shown, field.description)
             if description is not None:
@@ -180,10 +246,10 @@ class _Derived:
                 options["default_factory"] = field.default_factory
             if options:
                 setattr(cls, shown, strawberry.field(**options))
-        unknown = (skipped - {f.name for f in _source_fields(source)}) | (set(describe) - set(derived))
+        unknown = _unknown(source, skipped) | ((set(describe) | set(retype)) - set(derived))
         if unknown:
             names = ", ".join(sorted(unknown))
-            raise TypeError(f"{cls.__name__}: no derived field {names} to exclude or describe")
+            raise TypeError(f"{cls.__name__}: no derived field {names} to exclude, describe or retype")
         cls.__annotations__ = {**derived, **own}
 
 
@@ -192,7 +258,8 @@ class ModelType(_Derived):
     ``class Network(ModelType, model=m.Network)``.
 
     ``exclude`` keeps internal fields (search keys, bookkeeping) out of the schema; ``describe``
-    gives fields their descriptions (an enumeration: the values the field takes).
+    gives fields their descriptions (an enumeration: the values the field takes); ``retype`` shows
+    a field as another GraphQL type where it stands (``of`` is then given its value).
     """
 
     def __init_subclass__(
@@ -201,17 +268,19 @@ class ModelType(_Derived):
         model: type | None = None,
         exclude: Iterable[str] = (),
         describe: Mapping[str, Description] | None = None,
+        retype: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if model is not None:
-            cls._derive(model, exclude=exclude, rename={}, describe=describe or {}, defaults=False)
+            cls._derive(model, exclude=exclude, describe=describe, retype=retype, defaults=False)
 
     @classmethod
-    def of(cls, obj: Any) -> Self:
-        """The type showing ``obj`` (a row, a model): every data field read by name."""
+    def of(cls, obj: Any, **given: Any) -> Self:
+        """The type showing ``obj`` (a row, a model): every data field read by name, but those
+        ``given`` (shown otherwise than the domain holds them)."""
         values = {
-            f.name: _shown(getattr(obj, f.name))
+            f.name: given[f.name] if f.name in given else _shown(getattr(obj, f.name))
             for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             if f.init
         }
@@ -236,7 +305,7 @@ class CommandInput(_Derived):
     ) -> None:
         super().__init_subclass__(**kwargs)
         if command is not None:
-            cls._derive(command, exclude=exclude, rename=rename or {}, describe=describe or {}, defaults=True)
+            cls._derive(command, exclude=exclude, describe=describe, rename=rename, defaults=True)
             _INPUTS[command] = cls
 
     def to_command(self, **given: Any) -> Any:

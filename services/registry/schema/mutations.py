@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
 from setka_contracts.registry import (
@@ -18,9 +17,8 @@ from setka_contracts.registry import (
     SchoolStatus,
 )
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import ValidationError, transaction
-from setka_runtime.graphql_derive import CommandInput, ModelType, require_id
-from sqlalchemy.ext.asyncio import AsyncSession
+from setka_runtime.graphql import ValidationError, require_id, run_command
+from setka_runtime.graphql_derive import CommandInput, ModelType
 from strawberry.types import Info
 
 from .. import agreements, educators, networks, resources, statuses
@@ -40,9 +38,6 @@ from .types import (
     StatusPeriod,
 )
 
-R = TypeVar("R")
-T = TypeVar("T")
-
 
 def _result(name: str, entity: type) -> Any:
     return Annotated[entity | ValidationError, strawberry.union(name)]
@@ -60,18 +55,6 @@ InteractionGroupResult = _result("InteractionGroupResult", InteractionGroup)
 ResourceResult = _result("ResourceResult", Resource)
 AgreementResult = _result("AgreementResult", Agreement)
 RegulationResult = _result("RegulationResult", Regulation)
-
-
-async def _run(
-    info: Info, present: Callable[[R], T], action: Callable[[AsyncSession], Awaitable[R]]
-) -> T | ValidationError:
-    """Run a command in one transaction (state and outbox event together) or report why not."""
-    try:
-        async with transaction(info) as session:
-            row = await action(session)
-    except DomainError as error:
-        return ValidationError.of(error)
-    return present(row)
 
 
 @strawberry.input
@@ -190,11 +173,15 @@ class Mutation:
     async def register_organization(
         self, info: Info, input: RegisterOrganizationInput
     ) -> RegisterOrganizationResult:
-        return await _run(info, Organization.of, lambda s: orgs.register_organization(s, input.to_command()))
+        return await run_command(
+            info, Organization.of, lambda s: orgs.register_organization(s, input.to_command())
+        )
 
     @strawberry.mutation(description="Change an organization's details; emits organization.updated")
     async def update_organization(self, info: Info, input: UpdateOrganizationInput) -> OrganizationResult:
-        return await _run(info, Organization.of, lambda s: orgs.update_organization(s, input.to_command()))
+        return await run_command(
+            info, Organization.of, lambda s: orgs.update_organization(s, input.to_command())
+        )
 
     @strawberry.mutation(
         description="Archive an organization (never deleted): it leaves its networks and withdraws "
@@ -203,7 +190,7 @@ class Mutation:
     async def archive_organization(
         self, info: Info, id: strawberry.ID, reason: str | None = None, on: dt.date | None = None
     ) -> OrganizationResult:
-        return await _run(
+        return await run_command(
             info,
             Organization.of,
             lambda s: orgs.archive_organization(s, require_id(id, "id"), reason=reason, on=on),
@@ -211,29 +198,39 @@ class Mutation:
 
     @strawberry.mutation(description="A school enters a status list; emits organization.status_changed")
     async def enter_status(self, info: Info, input: EnterStatusInput) -> StatusPeriodResult:
-        return await _run(info, StatusPeriod.of, lambda s: statuses.enter_status(s, input.to_command()))
+        return await run_command(
+            info, StatusPeriod.of, lambda s: statuses.enter_status(s, input.to_command())
+        )
 
     @strawberry.mutation(description="A school leaves a status list; emits organization.status_changed")
     async def leave_status(self, info: Info, input: LeaveStatusInput) -> StatusPeriodResult:
-        return await _run(info, StatusPeriod.of, lambda s: statuses.leave_status(s, input.to_command()))
+        return await run_command(
+            info, StatusPeriod.of, lambda s: statuses.leave_status(s, input.to_command())
+        )
 
     @strawberry.mutation(description="Record a school's risk profile; emits risk_profile.assessed")
     async def assess_risk_profile(self, info: Info, input: AssessRiskProfileInput) -> RiskProfileResult:
-        return await _run(info, RiskProfile.of, lambda s: statuses.assess_risk_profile(s, input.to_command()))
+        return await run_command(
+            info, RiskProfile.of, lambda s: statuses.assess_risk_profile(s, input.to_command())
+        )
 
     @strawberry.mutation(description="Register an educator with their posts; emits educator.registered")
     async def register_educator(self, info: Info, input: RegisterEducatorInput) -> EducatorResult:
-        return await _run(info, Educator.of, lambda s: educators.register_educator(s, input.to_command()))
+        return await run_command(
+            info, Educator.of, lambda s: educators.register_educator(s, input.to_command())
+        )
 
     @strawberry.mutation(description="Change an educator's details; emits educator.updated")
     async def update_educator(self, info: Info, input: UpdateEducatorInput) -> EducatorResult:
-        return await _run(info, Educator.of, lambda s: educators.update_educator(s, input.to_command()))
+        return await run_command(
+            info, Educator.of, lambda s: educators.update_educator(s, input.to_command())
+        )
 
     @strawberry.mutation(description="The educator takes a post (also a second one); emits educator.updated")
     async def employ_educator(
         self, info: Info, educator_id: strawberry.ID, post: PostInput
     ) -> EmploymentResult:
-        return await _run(
+        return await run_command(
             info,
             Employment.of,
             lambda s: educators.employ(s, require_id(educator_id, "educatorId"), post.to_command()),
@@ -243,7 +240,7 @@ class Mutation:
     async def end_employment(
         self, info: Info, employment_id: strawberry.ID, ended_on: dt.date
     ) -> EmploymentResult:
-        return await _run(
+        return await run_command(
             info,
             Employment.of,
             lambda s: educators.end_employment(s, require_id(employment_id, "employmentId"), ended_on),
@@ -251,11 +248,11 @@ class Mutation:
 
     @strawberry.mutation(description="Set up a network under an education authority; emits network.created")
     async def create_network(self, info: Info, input: CreateNetworkInput) -> NetworkResult:
-        return await _run(info, Network.of, lambda s: networks.create_network(s, input.to_command()))
+        return await run_command(info, Network.of, lambda s: networks.create_network(s, input.to_command()))
 
     @strawberry.mutation(description="Close a network; its open memberships end; emits network.closed")
     async def close_network(self, info: Info, network_id: strawberry.ID, ended_on: dt.date) -> NetworkResult:
-        return await _run(
+        return await run_command(
             info,
             Network.of,
             lambda s: networks.close_network(s, require_id(network_id, "networkId"), ended_on),
@@ -265,13 +262,13 @@ class Mutation:
         description="An organization joins a network; emits membership.joined (and centre_designated)"
     )
     async def join_network(self, info: Info, input: JoinNetworkInput) -> MembershipResult:
-        return await _run(info, Membership.of, lambda s: networks.join_network(s, input.to_command()))
+        return await run_command(info, Membership.of, lambda s: networks.join_network(s, input.to_command()))
 
     @strawberry.mutation(description="End a membership (leftOn: the first day out); emits membership.left")
     async def leave_network(
         self, info: Info, membership_id: strawberry.ID, left_on: dt.date
     ) -> MembershipResult:
-        return await _run(
+        return await run_command(
             info,
             Membership.of,
             lambda s: networks.leave_network(s, require_id(membership_id, "membershipId"), left_on),
@@ -283,7 +280,7 @@ class Mutation:
     async def designate_centre(
         self, info: Info, network_id: strawberry.ID, organization_id: strawberry.ID, on: dt.date
     ) -> MembershipResult:
-        return await _run(
+        return await run_command(
             info,
             Membership.of,
             lambda s: networks.designate_centre(
@@ -295,7 +292,7 @@ class Mutation:
     async def form_interaction_group(
         self, info: Info, input: FormInteractionGroupInput
     ) -> InteractionGroupResult:
-        return await _run(
+        return await run_command(
             info, InteractionGroup.of, lambda s: networks.form_interaction_group(s, input.to_command())
         )
 
@@ -303,17 +300,17 @@ class Mutation:
     async def change_interaction_group(
         self, info: Info, input: ChangeInteractionGroupInput
     ) -> InteractionGroupResult:
-        return await _run(
+        return await run_command(
             info, InteractionGroup.of, lambda s: networks.change_group_members(s, input.to_command())
         )
 
     @strawberry.mutation(description="Offer a resource to the network; emits resource.offered")
     async def offer_resource(self, info: Info, input: OfferResourceInput) -> ResourceResult:
-        return await _run(info, Resource.of, lambda s: resources.offer_resource(s, input.to_command()))
+        return await run_command(info, Resource.of, lambda s: resources.offer_resource(s, input.to_command()))
 
     @strawberry.mutation(description="Withdraw a resource; emits resource.withdrawn")
     async def withdraw_resource(self, info: Info, resource_id: strawberry.ID) -> ResourceResult:
-        return await _run(
+        return await run_command(
             info, Resource.of, lambda s: resources.withdraw_resource(s, require_id(resource_id, "resourceId"))
         )
 
@@ -321,7 +318,9 @@ class Mutation:
         description="Record a signed agreement (two or more parties); emits agreement.signed"
     )
     async def sign_agreement(self, info: Info, input: SignAgreementInput) -> AgreementResult:
-        return await _run(info, Agreement.of, lambda s: agreements.sign_agreement(s, input.to_command()))
+        return await run_command(
+            info, Agreement.of, lambda s: agreements.sign_agreement(s, input.to_command())
+        )
 
     @strawberry.mutation(
         description="End an agreement early (on: the first day out); emits agreement.terminated"
@@ -329,7 +328,7 @@ class Mutation:
     async def terminate_agreement(
         self, info: Info, agreement_id: strawberry.ID, on: dt.date
     ) -> AgreementResult:
-        return await _run(
+        return await run_command(
             info,
             Agreement.of,
             lambda s: agreements.terminate_agreement(s, require_id(agreement_id, "agreementId"), on),
@@ -337,4 +336,6 @@ class Mutation:
 
     @strawberry.mutation(description="Record a regulating document; emits regulation.issued")
     async def issue_regulation(self, info: Info, input: IssueRegulationInput) -> RegulationResult:
-        return await _run(info, Regulation.of, lambda s: agreements.issue_regulation(s, input.to_command()))
+        return await run_command(
+            info, Regulation.of, lambda s: agreements.issue_regulation(s, input.to_command())
+        )
