@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 from setka_runtime.deferred import deferred
 from setka_runtime.graphql import reading
+from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import func, select
 from strawberry.types import Info
 
+from .. import models as m
 from .. import reads
-from ..models import Activity as ActivityRow
-from ..models import AssessmentResult as AssessmentRow
-from ..models import Deficit as DeficitRow
-from ..models import KnownEducator, KnownMembership, KnownNetwork, KnownOrganization
-from ..models import Mobility as MobilityRow
-from ..models import Plan as PlanRow
-from ..models import Training as TrainingRow
 from .types import (
     Activity,
     ActivityConnection,
@@ -28,10 +25,30 @@ from .types import (
     Participation,
     Plan,
     TrainingRecord,
-    calendar_filter,
+    calendar_filtered,
     filter_id,
-    to_uuid,
 )
+
+
+def _facts(
+    model: type, present: Callable[[Any], Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
+    """A list of facts of ``model`` by id: the arguments are read by name as its columns (an id
+    that is not one matches nothing).
+
+    The decorated function declares the arguments as GraphQL shows them; its body never runs.
+    """
+
+    def wrap(arguments: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(arguments)
+        async def resolve(root: Any, info: Info, **given: Any) -> list[Any]:
+            async with reading(info) as session:
+                rows = await reads.facts(session, model, **domain_values(model, given, read_id=filter_id))
+            return [present(r) for r in rows]
+
+        return resolve
+
+    return wrap
 
 
 @strawberry.type
@@ -51,59 +68,32 @@ class EventsStatus:
 class Query:
     @strawberry.field
     async def events_status(self, info: Info) -> EventsStatus:
+        tables = (m.KnownOrganization, m.KnownNetwork, m.KnownMembership, m.KnownEducator, deferred)
         async with reading(info) as session:
-            organizations = await session.scalar(select(func.count()).select_from(KnownOrganization))
-            networks = await session.scalar(select(func.count()).select_from(KnownNetwork))
-            memberships = await session.scalar(select(func.count()).select_from(KnownMembership))
-            educators = await session.scalar(select(func.count()).select_from(KnownEducator))
-            waiting = await session.scalar(select(func.count()).select_from(deferred))
+            counts = [await session.scalar(select(func.count()).select_from(t)) or 0 for t in tables]
+        organizations, networks, memberships, educators, waiting = counts
         return EventsStatus(
-            known_organizations=organizations or 0,
-            known_networks=networks or 0,
-            known_memberships=memberships or 0,
-            known_educators=educators or 0,
-            waiting_messages=waiting or 0,
+            known_organizations=organizations,
+            known_networks=networks,
+            known_memberships=memberships,
+            known_educators=educators,
+            waiting_messages=waiting,
         )
 
     @strawberry.field(
         description="The calendar: activities by start time, filtered, a page at a time (≤ 200)"
     )
+    @calendar_filtered()
     async def activities(
-        self,
-        info: Info,
-        network_id: strawberry.ID | None = None,
-        host_organization_id: strawberry.ID | None = None,
-        participant_organization_id: strawberry.ID | None = None,
-        participant_educator_id: strawberry.ID | None = None,
-        activity_type: str | None = None,
-        status: str | None = None,
-        starts_from: datetime | None = None,
-        starts_before: datetime | None = None,
-        first: int = 50,
-        after: str | None = None,
+        self, info: Info, where: reads.CalendarFilter, first: int = 50, after: str | None = None
     ) -> ActivityConnection:
-        where = calendar_filter(
-            network_id=network_id,
-            host_organization_id=host_organization_id,
-            participant_organization_id=participant_organization_id,
-            participant_educator_id=participant_educator_id,
-            activity_type=activity_type,
-            status=status,
-            starts_from=starts_from,
-            starts_before=starts_before,
-        )
         async with reading(info) as session:
             rows, more = await reads.calendar(session, where, first=first, after=after)
         return ActivityConnection.of(rows, more)
 
     @strawberry.field
     async def activity(self, info: Info, id: strawberry.ID) -> Activity | None:
-        ident = to_uuid(id)
-        if ident is None:
-            return None
-        async with reading(info) as session:
-            row = await session.get(ActivityRow, ident)
-        return Activity.of(row) if row else None
+        return await Activity.load(info, id)
 
     @strawberry.field(description="Joint plans, newest year first")
     async def plans(
@@ -115,12 +105,7 @@ class Query:
 
     @strawberry.field
     async def plan(self, info: Info, id: strawberry.ID) -> Plan | None:
-        ident = to_uuid(id)
-        if ident is None:
-            return None
-        async with reading(info) as session:
-            row = await session.get(PlanRow, ident)
-        return Plan.of(row) if row else None
+        return await Plan.load(info, id)
 
     @strawberry.field(description="What an organization or an educator took part in, and for how many hours")
     async def participation(
@@ -131,9 +116,7 @@ class Query:
     ) -> Participation:
         async with reading(info) as session:
             rows = await reads.attendance_of(
-                session,
-                organization_id=filter_id(organization_id),
-                educator_id=filter_id(educator_id),
+                session, organization_id=filter_id(organization_id), educator_id=filter_id(educator_id)
             )
         return Participation(
             activities=len({r.activity_id for r in rows}),
@@ -142,57 +125,33 @@ class Query:
         )
 
     @strawberry.field
-    async def mobility(self, info: Info, network_id: strawberry.ID | None = None) -> list[MobilityRecord]:
-        async with reading(info) as session:
-            rows = await reads.facts(session, MobilityRow, network_id=filter_id(network_id))
-        return [MobilityRecord.of(r) for r in rows]
+    @_facts(m.Mobility, MobilityRecord.of)
+    async def mobility(self, info: Info, network_id: strawberry.ID | None = None) -> list[MobilityRecord]: ...
 
     @strawberry.field(description="Assessment results per school (ВПР, ОГЭ, ЕГЭ, regional diagnostics)")
+    @_facts(m.AssessmentResult, AssessmentResult.of)
     async def assessment_results(
         self,
         info: Info,
         organization_id: strawberry.ID | None = None,
         year: int | None = None,
         procedure: str | None = None,
-    ) -> list[AssessmentResult]:
-        async with reading(info) as session:
-            rows = await reads.facts(
-                session,
-                AssessmentRow,
-                organization_id=filter_id(organization_id),
-                year=year,
-                procedure=procedure,
-            )
-        return [AssessmentResult.of(r) for r in rows]
+    ) -> list[AssessmentResult]: ...
 
     @strawberry.field(description="Completed professional training of educators")
+    @_facts(m.Training, TrainingRecord.of)
     async def trainings(
         self,
         info: Info,
         organization_id: strawberry.ID | None = None,
         educator_id: strawberry.ID | None = None,
-    ) -> list[TrainingRecord]:
-        async with reading(info) as session:
-            rows = await reads.facts(
-                session,
-                TrainingRow,
-                organization_id=filter_id(organization_id),
-                educator_id=filter_id(educator_id),
-            )
-        return [TrainingRecord.of(r) for r in rows]
+    ) -> list[TrainingRecord]: ...
 
     @strawberry.field(description="Diagnosed professional deficits of educators")
+    @_facts(m.Deficit, DeficitRecord.of)
     async def deficits(
         self,
         info: Info,
         organization_id: strawberry.ID | None = None,
         educator_id: strawberry.ID | None = None,
-    ) -> list[DeficitRecord]:
-        async with reading(info) as session:
-            rows = await reads.facts(
-                session,
-                DeficitRow,
-                organization_id=filter_id(organization_id),
-                educator_id=filter_id(educator_id),
-            )
-        return [DeficitRecord.of(r) for r in rows]
+    ) -> list[DeficitRecord]: ...
