@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from setka_runtime.graphql import loader, reading
+from setka_runtime.graphql import ForeignEntity, batched, reading, to_uuid
+from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from .models import Organization as OrganizationRow
@@ -16,24 +18,13 @@ from .models import RegionSummary as RegionSummaryRow
 
 
 @strawberry.federation.type(keys=["regionCode"], description="Network figures of one region")
-class RegionSummary:
-    region_code: str
-    organizations: int
-    schools: int
-    updated_at: datetime | None
-
-    @classmethod
-    def of(cls, row: RegionSummaryRow) -> RegionSummary:
-        return cls(
-            region_code=row.region_code,
-            organizations=row.organizations,
-            schools=row.schools,
-            updated_at=row.updated_at,
-        )
+class RegionSummary(ModelType, model=RegionSummaryRow):
+    updated_at: datetime | None  # declared here: a region nothing is known of yet has none
 
     @classmethod
     def empty(cls, region_code: str) -> RegionSummary:
-        return cls(region_code=region_code, organizations=0, schools=0, updated_at=None)
+        """The figures of a region nothing is known of yet: the model's defaults."""
+        return cls.of(RegionSummaryRow(region_code=region_code), updated_at=None)
 
     @classmethod
     async def resolve_reference(cls, info: Info, **key: Any) -> RegionSummary:
@@ -41,25 +32,19 @@ class RegionSummary:
 
     @classmethod
     async def load(cls, info: Info, region_code: str) -> RegionSummary:
-        async def load(codes: list[str]) -> list[RegionSummary]:
-            async with reading(info) as session:
-                rows = await session.scalars(
-                    select(RegionSummaryRow).where(RegionSummaryRow.region_code.in_(codes))
-                )
-                found = {row.region_code: cls.of(row) for row in rows}
-            return [found.get(code) or cls.empty(code) for code in codes]
-
-        return await loader(info, "region_summary", load).load(region_code)
+        return await batched(info, "region_summary", _summaries_of_regions, region_code)
 
 
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+async def _summaries_of_regions(session: AsyncSession, codes: list[str]) -> list[RegionSummary]:
+    """The figures of each region, one query for all of them; zeros for a region with none."""
+    rows = await session.scalars(select(RegionSummaryRow).where(RegionSummaryRow.region_code.in_(codes)))
+    found = {row.region_code: RegionSummary.of(row) for row in rows}
+    return [found.get(code) or RegionSummary.empty(code) for code in codes]
 
 
-async def _summaries_of_organizations(info: Info, ids: list[uuid.UUID]) -> list[RegionSummary | None]:
+async def _summaries_of_organizations(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> list[RegionSummary | None]:
     """The figures of each organization's region, one query for all of them; None for an
     organization analytics has not heard of."""
     query = (
@@ -67,8 +52,7 @@ async def _summaries_of_organizations(info: Info, ids: list[uuid.UUID]) -> list[
         .outerjoin(RegionSummaryRow, RegionSummaryRow.region_code == OrganizationRow.region_code)
         .where(OrganizationRow.id.in_(ids))  # type: ignore[attr-defined]
     )
-    async with reading(info) as session:
-        rows = (await session.execute(query)).all()
+    rows = (await session.execute(query)).all()
     found = {
         ident: RegionSummary.of(summary) if summary else RegionSummary.empty(region)
         for ident, region, summary in rows
@@ -77,27 +61,17 @@ async def _summaries_of_organizations(info: Info, ids: list[uuid.UUID]) -> list[
 
 
 @strawberry.federation.type(keys=["id"])
-class Organization:
+class Organization(ForeignEntity):
     """An organization of the registry (which owns it), with what analytics knows of it."""
-
-    id: strawberry.ID
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **key: Any) -> Organization:
-        return cls(id=strawberry.ID(str(key["id"])))
 
     @strawberry.field(
         description="Figures of the organization's region; null while analytics has not heard of it"
     )
     async def region_summary(self, info: Info) -> RegionSummary | None:
-        ident = _uuid(self.id)
+        ident = to_uuid(self.id)
         if ident is None:
             return None
-
-        async def load(ids: list[uuid.UUID]) -> list[RegionSummary | None]:
-            return await _summaries_of_organizations(info, ids)
-
-        return await loader(info, "organization_region_summary", load).load(ident)
+        return await batched(info, "organization_region_summary", _summaries_of_organizations, ident)
 
 
 @strawberry.type
