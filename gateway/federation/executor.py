@@ -254,6 +254,9 @@ class _Shaper:
         self, value: Any, type_: Any, nodes: list[FieldNode], path: Path, parent: GraphQLObjectType, name: str
     ) -> Any:
         if isinstance(type_, GraphQLNonNull):
+            if value is None:
+                self._null_error(path, parent, name)
+                raise _Bubble
             completed = self.value(value, type_.of_type, nodes, path, parent, name)
             if completed is None:
                 self._null_error(path, parent, name)

@@ -785,18 +785,10 @@ ANALYTICS_DOWN: list[Case] = [
     Case(
         "a_non_null_root_field_of_analytics_beside_a_registry_field",
         """{ regions { code } regionSummary(regionCode: "39") { schools } }""",
-        defect=(
-            "with analytics down, the error of the root field regionSummary is reported twice "
-            "(same message, same path); one field, one error"
-        ),
     ),
     Case(
         "only_analytics_root_fields",
         """{ regionSummaries { regionCode organizations } }""",
-        defect=(
-            "with analytics down, the error of the root field regionSummaries is reported twice "
-            "(same message, same path); one field, one error"
-        ),
     ),
 ]
 
