@@ -108,6 +108,9 @@ class GraphQLHttp:
             response = await self._handle(request, media)
         except HttpError as exc:
             response = _errors_response([{"message": str(exc)}], exc.status, media or JSON, exc.headers)
+        except Exception:
+            log.exception("the gateway failed on a request")  # the details stay in the log
+            response = _errors_response([{"message": "Unexpected error."}], 500, media or JSON)
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, media: str | None) -> Response:
