@@ -1,11 +1,17 @@
-"""Read models of analytics, built from events only; no personal data is kept here."""
+"""Read models of analytics, built from events only (the registry's and the events service's
+topics); never read from another service's database.
+
+No personal data is kept here: people are ids (educators), never names; organizations, networks
+and activities are public facts of the system. Each table is a projection one handler keeps.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, Column, DateTime, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -26,8 +32,8 @@ class RegionSummary(AnalyticsModel, table=True):
 
 
 class Organization(AnalyticsModel, table=True):
-    """An organization as far as analytics needs it: where it is and what it is (no names, no data
-    about people); learned from the registry's ``organization.registered`` events."""
+    """An organization: where it is and what it is (``organization.registered``/``updated``/
+    ``archived``)."""
 
     __tablename__ = "organization"
 
@@ -35,6 +41,243 @@ class Organization(AnalyticsModel, table=True):
     region_code: str = Field(max_length=3, index=True)
     kind: str = Field(max_length=40)
     registered_at: datetime = Field(sa_type=DateTime(timezone=True))
+    short_name: str | None = Field(default=None, max_length=500)
+    municipality: str | None = Field(default=None, max_length=200)
+    municipality_id: uuid.UUID | None = Field(default=None, index=True)
+    archived_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class OrganizationStatus(AnalyticsModel, table=True):
+    """A dated status of a school (low results, adverse conditions, stable results): held from
+    ``entered_on`` up to, not including, ``left_on``."""
+
+    __tablename__ = "organization_status"
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    status: str = Field(primary_key=True, max_length=40)
+    entered_on: date = Field(primary_key=True)
+    left_on: date | None = None
+
+
+class RiskProfile(AnalyticsModel, table=True):
+    """A school's latest risk profile: each risk factor rated low, medium or high."""
+
+    __tablename__ = "risk_profile"
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    assessed_on: date
+    factors: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Network(AnalyticsModel, table=True):
+    __tablename__ = "network"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=500)
+    level: str = Field(max_length=40)
+    region_code: str = Field(max_length=3, index=True)
+    municipality_id: uuid.UUID | None = None
+    governing_body_id: uuid.UUID | None = None
+    started_on: date
+    ended_on: date | None = None
+
+
+class Membership(AnalyticsModel, table=True):
+    """An organization's participation in a network in a role (centre, partner, supported, ...)."""
+
+    __tablename__ = "membership"
+    __table_args__ = (Index("ix_membership_network_org", "network_id", "organization_id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    network_id: uuid.UUID
+    organization_id: uuid.UUID = Field(index=True)
+    role: str = Field(max_length=40)
+    joined_on: date
+    left_on: date | None = None
+
+
+class Educator(AnalyticsModel, table=True):
+    """An educator by id only: qualification category and subjects, never a name."""
+
+    __tablename__ = "educator"
+
+    id: uuid.UUID = Field(primary_key=True)
+    qualification_category: str | None = Field(default=None, max_length=40)
+    subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Employment(AnalyticsModel, table=True):
+    """An educator's post at an organization (ids and dates only)."""
+
+    __tablename__ = "employment"
+
+    id: uuid.UUID = Field(primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    started_on: date | None = None
+    ended_on: date | None = None
+
+
+class Resource(AnalyticsModel, table=True):
+    """A resource an organization offers to the network (premises, equipment, programme, ...)."""
+
+    __tablename__ = "resource"
+
+    id: uuid.UUID = Field(primary_key=True)
+    owner_id: uuid.UUID = Field(index=True)
+    kind: str = Field(max_length=40)
+    subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    available_from: date | None = None
+    available_to: date | None = None
+    withdrawn_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Activity(AnalyticsModel, table=True):
+    """An activity (мероприятие): what, who hosts it, in which network, when, in which state.
+    ``held_on`` is the day it was recorded as held (or reported), if it was."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_network_starts", "network_id", "starts_at"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    network_id: uuid.UUID | None = None
+    host_organization_id: uuid.UUID = Field(index=True)
+    plan_item_id: uuid.UUID | None = Field(default=None, index=True)
+    activity_type: str = Field(max_length=60)
+    processes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    format: str = Field(max_length=20)
+    starts_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ends_at: datetime = Field(sa_type=DateTime(timezone=True))
+    status: str = Field(max_length=20)
+    held_on: date | None = None
+
+
+class Attendance(AnalyticsModel, table=True):
+    """Who attended an activity, for how many hours; the activity's day, host and network are
+    copied in so indicators over millions of rows need no join."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        Index("ix_attendance_org_day", "organization_id", "activity_day"),
+        Index("ix_attendance_network_day", "network_id", "activity_day"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    activity_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID
+    educator_id: uuid.UUID | None = Field(default=None, index=True)
+    hours: float
+    activity_day: date
+    host_organization_id: uuid.UUID
+    network_id: uuid.UUID | None = None
+
+
+class Feedback(AnalyticsModel, table=True):
+    __tablename__ = "feedback"
+
+    id: uuid.UUID = Field(primary_key=True)
+    activity_id: uuid.UUID = Field(index=True)
+    rating: int
+    organization_id: uuid.UUID | None = None
+
+
+class Plan(AnalyticsModel, table=True):
+    __tablename__ = "plan"
+
+    id: uuid.UUID = Field(primary_key=True)
+    network_id: uuid.UUID = Field(index=True)
+    year: int
+    status: str = Field(default="draft", max_length=20)
+
+
+class PlanItem(AnalyticsModel, table=True):
+    """An item of a network's joint plan, due on a day; held on time when an activity of the
+    item was held on or before that day."""
+
+    __tablename__ = "plan_item"
+
+    id: uuid.UUID = Field(primary_key=True)
+    plan_id: uuid.UUID = Field(index=True)
+    network_id: uuid.UUID = Field(index=True)
+    due_on: date
+    responsible_organization_id: uuid.UUID | None = None
+
+
+class Mobility(AnalyticsModel, table=True):
+    """Students or teachers of one organization learning at another (academic mobility)."""
+
+    __tablename__ = "mobility"
+
+    id: uuid.UUID = Field(primary_key=True)
+    kind: str = Field(max_length=20)
+    home_organization_id: uuid.UUID = Field(index=True)
+    host_organization_id: uuid.UUID = Field(index=True)
+    network_id: uuid.UUID | None = None
+    programme: str = Field(max_length=500)
+    participants: int
+    starts_on: date
+    ends_on: date
+    hours: float
+
+
+class AssessmentResult(AnalyticsModel, table=True):
+    """One school's result in one assessment procedure, subject, grade and year."""
+
+    __tablename__ = "assessment_result"
+    __table_args__ = (Index("ix_assessment_org_year", "organization_id", "year"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    organization_id: uuid.UUID
+    procedure: str = Field(max_length=40)
+    subject: str = Field(max_length=200)
+    grade: int
+    year: int
+    participants: int
+    mean_score: float
+    lowest_mark_share: float = Field(description="Share (0–1) of participants with the lowest mark")
+
+
+class Training(AnalyticsModel, table=True):
+    """Professional training an educator completed (by id)."""
+
+    __tablename__ = "training"
+
+    id: uuid.UUID = Field(primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID
+    course: str = Field(max_length=500)
+    hours: int
+    completed_on: date
+
+
+class Deficit(AnalyticsModel, table=True):
+    """A professional deficit diagnosed for an educator (by id): competency and level."""
+
+    __tablename__ = "deficit"
+
+    id: uuid.UUID = Field(primary_key=True)
+    educator_id: uuid.UUID = Field(index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    competency: str = Field(max_length=300)
+    level: str = Field(max_length=40)
+    diagnosed_on: date
+
+
+class Alert(AnalyticsModel, table=True):
+    """An alert raised by a rule about one subject (a school, a plan item, a deficit, an
+    activity); open until ``resolved_at``."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_open", "rule", "subject_id", "resolved_at"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    rule: str = Field(max_length=60)
+    subject_id: uuid.UUID
+    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    network_id: uuid.UUID | None = Field(default=None, index=True)
+    raised_at: datetime = Field(sa_type=DateTime(timezone=True))
+    resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 metadata = AnalyticsModel.metadata
