@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .analytics import EVENTS as ANALYTICS_EVENTS
 from .base import EventData
 from .events import OUTBOUND_TYPES as EVENTS_OUTBOUND
 from .regional import INBOUND_TYPES as REGIONAL_INBOUND
@@ -11,7 +12,9 @@ from .registry import EVENTS as REGISTRY_EVENTS
 
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in REGISTRY_EVENTS}
 
-EVENT_TYPES.update({model.event_type: model for model in (*EVENTS_OUTBOUND, *REGIONAL_INBOUND)})
+EVENT_TYPES.update(
+    {model.event_type: model for model in (*EVENTS_OUTBOUND, *REGIONAL_INBOUND, *ANALYTICS_EVENTS)}
+)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
