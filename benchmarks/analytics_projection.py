@@ -1,10 +1,13 @@
-"""The analytics projection's rate, publish → region summary, next to a bare consumer's raw rate.
+"""The analytics read models' incremental update rate, publish → projection, next to a bare
+consumer's raw rate.
 
-The analytics service reads ``setka.registry`` the way it does in production: batches from the
-broker, each event's envelope and contract checked, one transaction per batch (bulk inbox claim,
-the counts of the batch added up in memory, one upsert per region). The reference, in the same run
-and on the same broker and database server, is the bare aiokafka consumer with bulk inserts of
-the events benchmark, reading the same messages.
+A realistic mix: organizations registered on ``setka.registry`` (a tenth of the stream), then on
+``setka.events`` activities planned at them and attendance recorded at those activities (the
+bulk of what analytics reads). The analytics service reads them the way it does in production:
+batches from the broker, each event's envelope and contract checked, one transaction per batch
+(bulk inbox claim, bulk upserts). The reference, in the same run and on the same broker and
+database server, is the bare aiokafka consumer with bulk inserts of the events benchmark, reading
+the same messages from one topic.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import asyncio
 import random
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from setka_contracts import CloudEvent, topics
+from setka_contracts.events import ActivityPlanned, AttendanceRecorded
 from setka_contracts.registry import OrganizationRegistered
 from setka_runtime import migrations
 from setka_runtime.kafka import ensure_topics
@@ -34,12 +38,23 @@ ANALYTICS_MIGRATIONS = ROOT / "services" / "analytics" / "migrations"
 REGIONS = ("39", "08", "47", "78", "50", "77", "66", "16")
 
 
-def messages(count: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    """``count`` registrations of organizations, spread over a few regions."""
+Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+def _message(data: Any, source: str) -> Message:
+    event = CloudEvent(type=data.event_type, source=source, data=data.model_dump(mode="json"))
+    headers = [(name, value.encode()) for name, value in event.headers().items()]
+    return data.key().encode(), event.body(), headers
+
+
+def messages(count: int) -> tuple[list[Message], list[Message], int]:
+    """About ``count`` events: registrations (a tenth), activities (a tenth), attendance (the rest);
+    returns the registry's, the events service's and how many attendance records there are."""
     rng = random.Random(11)
-    result = []
     now = datetime.now(UTC)
-    for number in range(count):
+    registry: list[Message] = []
+    organizations = []
+    for number in range(max(1, count // 10)):
         data = OrganizationRegistered(
             organization_id=uuid.uuid4(),
             full_name=f"МБОУ СОШ № {number} (бенчмарк)",
@@ -48,22 +63,58 @@ def messages(count: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
             region_code=rng.choice(REGIONS),
             registered_at=now,
         )
-        event = CloudEvent(type=data.event_type, source="/setka/registry", data=data.model_dump(mode="json"))
-        headers = [(name, value.encode()) for name, value in event.headers().items()]
-        result.append((data.key().encode(), event.body(), headers))
-    return result
+        organizations.append(data.organization_id)
+        registry.append(_message(data, "/setka/registry"))
+    events: list[Message] = []
+    activities = []
+    for number in range(max(1, count // 10)):
+        starts = now - timedelta(days=rng.randint(1, 300))
+        planned = ActivityPlanned(
+            activity_id=uuid.uuid4(),
+            title=f"Семинар № {number}",
+            activity_type="seminar",
+            format="in_person",
+            host_organization_id=rng.choice(organizations),
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+        )
+        activities.append(planned)
+        events.append(_message(planned, "/setka/events"))
+    attendance = count - len(registry) - len(events)
+    for _ in range(max(0, attendance)):
+        activity = rng.choice(activities)
+        events.append(
+            _message(
+                AttendanceRecorded(
+                    activity_id=activity.activity_id,
+                    attendance_id=uuid.uuid4(),
+                    organization_id=rng.choice(organizations),
+                    educator_id=uuid.uuid4(),
+                    hours=2.0,
+                ),
+                "/setka/events",
+            )
+        )
+    return registry, events, max(0, attendance)
 
 
-async def counted(url: str) -> int:
+async def counted(url: str) -> tuple[int, int]:
+    """Organizations counted in the region summaries, attendance records kept."""
     connection = await asyncpg.connect(url)
     try:
-        return int(await connection.fetchval("SELECT coalesce(sum(organizations), 0) FROM region_summary"))
+        organizations = await connection.fetchval(
+            "SELECT coalesce(sum(organizations), 0) FROM region_summary"
+        )
+        attendance = await connection.fetchval("SELECT count(*) FROM attendance")
+        return int(organizations), int(attendance)
     finally:
         await connection.close()
 
 
-async def through_the_service(bootstrap: str, url: str, plain: str, batch: list[Any]) -> float:
-    """Seconds from the first publish until the region summaries count every organization."""
+async def through_the_service(
+    bootstrap: str, url: str, plain: str, registry: list[Message], events: list[Message], attendance: int
+) -> float:
+    """Seconds from the first publish until every organization is counted and every attendance kept."""
     from services.analytics import app as analytics
     from services.analytics.settings import AnalyticsSettings
 
@@ -73,16 +124,23 @@ async def through_the_service(bootstrap: str, url: str, plain: str, batch: list[
         # the group's first join (seconds on Tansu) is start-up, not throughput
         await asyncio.wait_for(service.subscriptions[0].assigned.wait(), 120)
         started = time.perf_counter()
-        await publish(bootstrap, topics.REGISTRY, batch)
-        while await counted(plain) < len(batch):  # noqa: ASYNC110 - polling another process's effect
+        await publish(bootstrap, topics.REGISTRY, registry)
+        await publish(bootstrap, topics.EVENTS, events)
+        while True:
+            organizations, kept = await counted(plain)
+            if organizations >= len(registry) and kept >= attendance:
+                break
             await asyncio.sleep(0.05)
         return time.perf_counter() - started
 
 
 async def run(dbs: ScratchDatabases, count: int, workdir: Path) -> None:
+    registry, events, attendance = messages(count)
+    total = len(registry) + len(events)
     print(
-        f"\nAnalytics projection: {count:,} organization registrations on {topics.REGISTRY}"
-        " (local Tansu broker)"
+        f"\nAnalytics read models: {total:,} events ({len(registry):,} registrations on {topics.REGISTRY},"
+        f" {len(events) - attendance:,} activities and {attendance:,} attendance records on {topics.EVENTS};"
+        " local Tansu broker)"
     )
     port = free_port()
     broker = start_tansu(port, log_path=workdir / "tansu-analytics-bench.log")
@@ -91,17 +149,16 @@ async def run(dbs: ScratchDatabases, count: int, workdir: Path) -> None:
         url = await dbs.create("analytics", migrate=False)
         await asyncio.to_thread(migrations.upgrade, ANALYTICS_MIGRATIONS, url, "analytics")
         plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        batch = messages(count)
-        await ensure_topics(bootstrap, [topics.REGISTRY, "bench.raw.registry"])
-        service_seconds = await through_the_service(bootstrap, url, plain, batch)
-        await publish(bootstrap, "bench.raw.registry", batch)
-        raw_seconds = await bare_consumer(bootstrap, plain, "bench.raw.registry", count)
-        print(f"  bare consumer + bulk insert (reference)   {rate(count, raw_seconds)}")
-        print(f"  analytics service, publish → projection   {rate(count, service_seconds)}")
+        await ensure_topics(bootstrap, [topics.REGISTRY, topics.EVENTS, "bench.raw.analytics"])
+        service_seconds = await through_the_service(bootstrap, url, plain, registry, events, attendance)
+        await publish(bootstrap, "bench.raw.analytics", registry + events)
+        raw_seconds = await bare_consumer(bootstrap, plain, "bench.raw.analytics", total)
+        print(f"  bare consumer + bulk insert (reference)   {rate(total, raw_seconds)}")
+        print(f"  analytics service, publish → read models  {rate(total, service_seconds)}")
         print(
             "  the service takes "
             + ratio(service_seconds, raw_seconds, what="the reference's time").strip()
-            + " (a transaction per batch: inbox claim, counts added up, one upsert per region)"
+            + " (a transaction per batch: inbox claim, bulk upserts of every read model)"
         )
     finally:
         broker.terminate()
