@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
 
@@ -10,3 +11,24 @@ class AnalyticsSettings(ServiceSettings):
 
     database_url: str = "sqlite:///var/analytics.db"
     port: int = 8003
+
+    alert_no_activity_days: int = Field(
+        default=30,
+        ge=1,
+        description="A supported school that took part in no activity of its network for this many "
+        "days is alerted (counted from its last activity there, or from its joining)",
+    )
+    alert_deficit_training_days: int = Field(
+        default=90,
+        ge=1,
+        description="A diagnosed deficit followed by no training of the educator for this many days "
+        "is alerted",
+    )
+    alert_attendance_grace_days: int = Field(
+        default=3,
+        ge=0,
+        description="Days a held activity's attendance may take to arrive before it is alerted",
+    )
+    alert_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the alert rules are evaluated"
+    )
