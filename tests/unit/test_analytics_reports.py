@@ -1,0 +1,342 @@
+"""The analysis as files: the workbook, the HTML document and the PDF, from an Analysis made by
+hand (no database)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import uuid
+import zipfile
+from datetime import UTC, date, datetime
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from services.analytics.analysis_model import (
+    Analysis,
+    Better,
+    IndicatorDefinition,
+    IndicatorValue,
+    Period,
+    SchoolAttention,
+    Scope,
+    ScopeKind,
+    Status,
+    Trend,
+)
+from services.analytics.reports import (
+    ReportRequestError,
+    file_name,
+    format_number,
+    html_document,
+    parse_period,
+    parse_scope,
+    pdf_document,
+    period_short,
+    plural,
+    summary,
+    workbook,
+)
+
+pytestmark = pytest.mark.unit
+
+NETWORK_ID = uuid.UUID("5b0c1f7e-8d1a-4c59-9a40-1f1e2d3c4b5a")
+
+
+def indicator(
+    id: str,
+    title: str,
+    unit: str,
+    value: float | None,
+    previous: float | None,
+    status: Status,
+    trend: Trend,
+    *,
+    target: float | None = None,
+    schools: int = 0,
+    **more: object,
+) -> IndicatorValue:
+    definition = IndicatorDefinition(
+        id=id,
+        title=title,
+        definition=f"Как считается «{title.lower()}»: по событиям сети за период.",
+        unit=unit,
+        better=Better.higher,
+        target=target,
+    )
+    return IndicatorValue(
+        definition=definition,
+        value=value,
+        previous=previous,
+        status=status,
+        trend=trend,
+        schools=schools,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def sample_analysis() -> Analysis:
+    """A network's year: indicators with and without data, one worsening into the negative, one
+    with a breakdown, two schools needing attention."""
+    return Analysis(
+        scope=Scope(ScopeKind.network, str(NETWORK_ID)),
+        scope_title="Сеть школ Гусевского округа «Вместе»",
+        period=Period.year(2025),
+        previous_period=Period.year(2024),
+        generated_at=datetime(2026, 1, 15, 9, 30, tzinfo=UTC),
+        indicators=[
+            indicator(
+                "coverage",
+                "Охват поддерживаемых школ сетевыми мероприятиями",
+                "%",
+                83.3,
+                60.0,
+                Status.attention,
+                Trend.up,
+                target=90.0,
+                schools=12,
+                numerator=10,
+                denominator=12,
+                breakdown={"Методический семинар": 8.0, "Открытый урок": 5.0, "Стажировка": 3.0},
+            ),
+            indicator(
+                "educators",
+                "Доля педагогов поддерживаемых школ, участвовавших в мероприятиях",
+                "%",
+                41.5,
+                45.25,
+                Status.bad,
+                Trend.down,
+                target=50.0,
+                schools=12,
+            ),
+            indicator(
+                "hours",
+                "Часы участия на одного педагога",
+                "ч",
+                1234.5,
+                980.0,
+                Status.good,
+                Trend.up,
+                schools=12,
+            ),
+            indicator(
+                "results",
+                "Динамика результатов оценочных процедур относительно базового уровня",
+                "балл",
+                -1.5,
+                0.8,
+                Status.bad,
+                Trend.down,
+                schools=9,
+                note="По 3 школам результатов за 2025 год ещё нет.",
+            ),
+            indicator(
+                "reporting",
+                "Единство оценки: доля участников, представивших сведения",
+                "%",
+                None,
+                None,
+                Status.no_data,
+                Trend.unknown,
+                target=100.0,
+            ),
+        ],
+        schools_needing_attention=[
+            SchoolAttention(
+                uuid.UUID("0f6b8a52-2f57-4a0e-9d47-4a1d6f0e7c11"),
+                "МБОУ «Средняя школа № 3» г. Гусева",
+                ["Нет участия в сетевых мероприятиях 94 дня", "Просрочен пункт плана «Стажировка»"],
+            ),
+            SchoolAttention(
+                uuid.UUID("a3d9c2e1-7b6f-4e58-8c1a-2b3c4d5e6f70"),
+                "МАОУ «Лицей № 10»",
+                ["Дефицит «Формирующее оценивание» без обучения 120 дней"],
+            ),
+        ],
+    )
+
+
+ANALYSIS = sample_analysis()
+
+
+def titles(analysis: Analysis) -> list[str]:
+    return [item.definition.title for item in analysis.indicators]
+
+
+def test_numbers_read_as_a_russian_reader_writes_them() -> None:
+    assert format_number(1234.5, "ч") == "1\u00a0234,5\u00a0ч"
+    assert format_number(45.26, "%") == "45,3\u00a0%"
+    assert format_number(12.0) == "12"
+    assert format_number(-1.5, "балл") == "−1,5\u00a0балл"
+    assert format_number(0.456) == "0,46"
+    assert format_number(None, "%") == "—"
+    assert [plural(n, "школа", "школы", "школ") for n in (1, 3, 5, 11, 21, 112)] == [
+        "1 школа",
+        "3 школы",
+        "5 школ",
+        "11 школ",
+        "21 школа",
+        "112 школ",
+    ]
+
+
+def test_the_summary_counts_statuses_and_names_the_schools() -> None:
+    sentences = summary(ANALYSIS)
+    assert sentences[0].startswith("Показателей в анализе: 5 (в норме — 1, требуют внимания — 1, отстают — 2")
+    assert any("Отстают и ухудшаются" in sentence and "«Часы" not in sentence for sentence in sentences)
+    assert sentences[-1].startswith("Требуют внимания 2 школы: МБОУ «Средняя школа № 3» г. Гусева")
+
+
+def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns() -> None:
+    content = workbook(ANALYSIS)
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames == ["Показатели", "Диаграммы", "Школы, требующие внимания", "Разрезы", "Сведения"]
+
+    sheet = book["Показатели"]
+    header = [cell.value for cell in sheet[1]]
+    assert header[:9] == [
+        "№",
+        "Показатель",
+        "Ед. изм.",
+        "Предыдущий период (2024)",
+        "Значение (2025)",
+        "Целевое значение",
+        "Динамика",
+        "Статус",
+        "Школ в расчёте",
+    ]
+    assert sheet.freeze_panes == "A2"
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
+    assert [row[1] for row in rows] == titles(ANALYSIS)
+    coverage, _, hours, _, reporting = rows
+    assert coverage[2:9] == ["%", 60, 83.3, 90, "↑ рост", "Требует внимания", 12]
+    assert coverage[9:11] == [10, 12]
+    assert coverage[11].startswith("Как считается «охват")
+    assert hours[3:5] == [980, 1234.5]
+    assert reporting[3:5] == [None, None] and reporting[7] == "Нет данных"
+    assert sheet["E4"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
+    assert sheet["H3"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
+    assert sheet.column_dimensions["B"].width == 46
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        charts = [name for name in archive.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", name)]
+        first_chart = archive.read("xl/charts/chart1.xml").decode()
+    assert len(charts) == 5  # four indicators with data, one breakdown
+    assert "'Показатели'!$D$2:$F$2" in first_chart and "<barChart>" in first_chart
+    assert book["Диаграммы"]._charts  # openpyxl reads them back too
+
+    schools = [[cell.value for cell in row] for row in book["Школы, требующие внимания"].iter_rows(min_row=2)]
+    assert [row[1] for row in schools] == [school.name for school in ANALYSIS.schools_needing_attention]
+    assert schools[0][2] == "Нет участия в сетевых мероприятиях 94 дня\nПросрочен пункт плана «Стажировка»"
+
+    parts = [[cell.value for cell in row] for row in book["Разрезы"].iter_rows(min_row=2)]
+    assert [row[1:3] for row in parts] == [
+        ["Методический семинар", 8],
+        ["Открытый урок", 5],
+        ["Стажировка", 3],
+    ]
+
+    about = [cell.value for row in book["Сведения"].iter_rows() for cell in row if cell.value]
+    assert "Сеть: Сеть школ Гусевского округа «Вместе»" in about
+    assert "01.01.2025 – 31.12.2025" in about and "15.01.2026 09:30 (UTC)" in about
+
+
+def test_the_html_document_reads_in_russian_with_charts_inside() -> None:
+    page = html_document(ANALYSIS)
+    assert "<title>Анализ эффективности сетевого взаимодействия — Сеть школ Гусевского округа «Вместе»" in (
+        page.replace("&#34;", '"').replace("&laquo;", "«")
+    )
+    assert '<html lang="ru">' in page and "<h1>Анализ эффективности сетевого взаимодействия</h1>" in page
+    assert "Сеть: Сеть школ Гусевского округа «Вместе»" in page
+    assert "01.01.2025 – 31.12.2025" in page and "01.01.2024 – 31.12.2024" in page
+    for title in titles(ANALYSIS):
+        assert title in page
+    assert 'class="status status-bad">Отстаёт</td>' in page
+    assert "1\u00a0234,5\u00a0ч" in page
+    assert "МБОУ «Средняя школа № 3» г. Гусева" in page and "Просрочен пункт плана «Стажировка»" in page
+    assert "Методика расчёта" in page and "Как считается «охват" in page
+    images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 2  # the indicators (one figure for five) and the one breakdown
+    svg = base64.b64decode(images[0]).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched from elsewhere
+
+
+def test_the_html_document_escapes_names() -> None:
+    analysis = sample_analysis()
+    analysis.scope_title = "Сеть <script>alert(1)</script>"
+    assert "<script>" not in html_document(analysis)
+
+
+def test_the_pdf_has_the_cyrillic_titles_as_text() -> None:
+    content = pdf_document(ANALYSIS)
+    assert content.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(content))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    flat = re.sub(r"\s+", " ", text)
+    assert "Анализ эффективности сетевого взаимодействия" in flat
+    for title in titles(ANALYSIS):
+        assert title in flat, title
+    assert "МБОУ «Средняя школа № 3» г. Гусева" in flat and "Методика расчёта" in flat
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 2
+    assert reader.metadata is not None and reader.metadata.title.startswith("Анализ эффективности")
+
+
+def test_an_analysis_without_any_data_still_renders() -> None:
+    empty = sample_analysis()
+    empty.indicators = [item for item in empty.indicators if item.status == Status.no_data]
+    empty.schools_needing_attention = []
+    book = load_workbook(io.BytesIO(workbook(empty)))
+    assert book["Диаграммы"]["B3"].value == "Ни по одному показателю нет данных для диаграмм."
+    page = html_document(empty)
+    assert "data:image" not in page and "Школ, требующих особого внимания, не выявлено." in page
+    pages = PdfReader(io.BytesIO(pdf_document(empty))).pages
+    text = " ".join(each.extract_text() for each in pages)
+    assert "нет данных для диаграмм" in text
+
+
+def test_periods_and_scopes_are_read_from_the_query() -> None:
+    assert parse_period({"year": "2025"}) == Period.year(2025)
+    assert parse_period({"year": "2025", "quarter": "2"}) == Period.quarter(2025, 2)
+    assert parse_period({"from": "2025-09-01", "to": "2026-05-31"}) == Period(
+        date(2025, 9, 1), date(2026, 6, 1)
+    )
+    assert parse_scope({"scope": "region", "id": "39"}) == Scope(ScopeKind.region, "39")
+    assert parse_scope({"scope": "network", "id": str(NETWORK_ID).upper()}).key == str(NETWORK_ID)
+    wrong = [
+        ({"year": "2025", "from": "2025-01-01", "to": "2025-02-01"}, "not both"),
+        ({"from": "2025-01-01"}, "give both from and to"),
+        ({"from": "2025-02-01", "to": "2025-01-01"}, "must not be before"),
+        ({"from": "01.02.2025", "to": "2025-03-01"}, "from must be a date"),
+        ({"year": "twenty"}, "year must be a whole number"),
+        ({"year": "2025", "quarter": "5"}, "quarter must be a whole number from 1 to 4"),
+        ({"quarter": "1"}, "give the year of the quarter"),
+        ({}, "give the period"),
+    ]
+    for params, message in wrong:
+        with pytest.raises(ReportRequestError, match=message):
+            parse_period(params)
+    for params, message in [
+        ({}, "give scope"),
+        ({"scope": "planet", "id": "1"}, "not one of school, network, municipality, region"),
+        ({"scope": "network", "id": "42"}, "the network's id, a UUID"),
+        ({"scope": "region", "id": ""}, "the region's code"),
+    ]:
+        with pytest.raises(ReportRequestError, match=message):
+            parse_scope(params)
+
+
+def test_file_names_carry_the_scope_and_the_period() -> None:
+    scope = Scope(ScopeKind.network, str(NETWORK_ID))
+    assert file_name(scope, Period.year(2025), "pdf") == f"analysis-network-{NETWORK_ID}-2025.pdf"
+    assert file_name(Scope(ScopeKind.region, "39"), Period.quarter(2025, 1), "xlsx") == (
+        "analysis-region-39-2025-q1.xlsx"
+    )
+    custom = Period(date(2025, 9, 1), date(2026, 6, 1))
+    assert file_name(scope, custom, "html").endswith("-2025-09-01--2026-05-31.html")
+    assert period_short(Period.quarter(2025, 4)) == "IV кв. 2025"
+    assert period_short(custom) == "01.09.2025–31.05.2026"
