@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
+from urllib.parse import quote
 
+import httpx
 from setka_runtime.health import health_routes
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -19,6 +25,8 @@ from .http import GraphQLHttp, HttpOptions, load_persisted
 from .settings import GatewaySettings
 from .subscriptions import SubscriptionEndpoint
 
+log = logging.getLogger(__name__)
+
 
 class AsgiEndpoint:
     """Starlette treats a plain function as a request handler; this keeps it a raw ASGI app."""
@@ -28,6 +36,60 @@ class AsgiEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+class ReportDownloads:
+    """``GET /reports/{path}`` passed through to the analytics service, so portals download the
+    analysis (XLSX, HTML, PDF) from the gateway: the body streamed, the status and the content
+    headers kept."""
+
+    KEPT_HEADERS = (
+        "content-type",
+        "content-disposition",
+        "content-length",
+        "content-encoding",
+        "cache-control",
+        "etag",
+        "last-modified",
+    )
+    TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # a year's analysis with charts takes seconds
+
+    def __init__(self, analytics_graphql_url: str) -> None:
+        self.base_url = analytics_graphql_url.rstrip("/").removesuffix("/graphql")
+        self.client = httpx.AsyncClient(timeout=self.TIMEOUT)
+
+    async def download(self, request: Request) -> Response:
+        url = f"{self.base_url}/reports/{quote(request.path_params['path'])}"
+        upstream = self.client.build_request(
+            "GET", url, params=request.url.query, headers=self._forwarded(request)
+        )
+        try:
+            answer = await self.client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            log.warning("report download from %s failed: %r", url, exc)
+            return PlainTextResponse("The analytics service is unavailable.", 502)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in answer.aiter_raw():
+                    yield chunk
+            finally:  # also when the client goes away mid-download
+                await answer.aclose()
+
+        return StreamingResponse(
+            body(),
+            status_code=answer.status_code,
+            headers={name: answer.headers[name] for name in self.KEPT_HEADERS if name in answer.headers},
+            background=BackgroundTask(answer.aclose),
+        )
+
+    @staticmethod
+    def _forwarded(request: Request) -> dict[str, str]:
+        names = ("authorization", "accept", "accept-language", "if-none-match")
+        return {name: request.headers[name] for name in names if name in request.headers}
+
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
@@ -66,16 +128,19 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         authenticate,
     )
     subscriptions = SubscriptionEndpoint(engine, authenticate)
+    reports = ReportDownloads(settings.analytics_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await graph.close()
+        await reports.close()
 
     app = Starlette(
         routes=[
             Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", subscriptions),
+            Route("/reports/{path:path}", reports.download, methods=["GET"]),
             *health_routes({"subgraphs": graph.ready}),
         ],
         lifespan=lifespan,
