@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import strawberry
 from setka_contracts.analytics import AlertRaised, AlertResolved, AlertRule
 from setka_runtime import migrations
 from setka_runtime.db import Database
@@ -20,6 +21,7 @@ from setka_runtime.tables import outbox
 from sqlalchemy import select, update
 from sqlmodel import SQLModel
 
+from services.analytics.advice_schema import AdviceQuery
 from services.analytics.alerts import alert_loop, evaluate
 from services.analytics.models import (
     Activity,
@@ -405,3 +407,59 @@ async def test_the_loop_evaluates_every_interval_and_two_evaluations_at_once_rai
 
 async def _count_open(db: Database, expected: int) -> bool:
     return len(await open_alerts(db)) == expected
+
+
+ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+ALERTS = """query($network: ID, $organization: ID, $open: Boolean) {
+    alerts(networkId: $network, organizationId: $organization, open: $open) {
+        id rule subjectId organizationId networkId raisedAt resolvedAt sinceOn thresholdDays } }"""
+
+
+async def alerts_of(db: Database, **variables: Any) -> list[dict[str, Any]]:
+    result = await ADVICE.execute(ALERTS, variable_values=variables, context_value={"db": db})
+    assert result.errors is None and result.data is not None, result.errors
+    return result.data["alerts"]
+
+
+async def test_the_advice_query_lists_open_and_resolved_alerts_by_network_and_organization(
+    db: Database,
+) -> None:
+    school, other, net = organization(), organization(), network()
+    await add(
+        db,
+        school,
+        other,
+        net,
+        Membership(
+            id=uuid.uuid4(),
+            network_id=net.id,
+            organization_id=school.id,
+            role="supported",
+            joined_on=date(2026, 1, 1),
+        ),
+        held_activity(other.id, None, date(2026, 1, 20)),
+    )
+    await run(db, date(2026, 2, 15))
+
+    (idle,) = await alerts_of(db, network=str(net.id))
+    assert idle | {"id": None} == {
+        "id": None,
+        "rule": "no_network_activity",
+        "subjectId": str(school.id),
+        "organizationId": str(school.id),
+        "networkId": str(net.id),
+        "raisedAt": at(date(2026, 2, 15)).isoformat(),
+        "resolvedAt": None,
+        "sinceOn": "2026-01-01",
+        "thresholdDays": 30,
+    }
+    assert [a["rule"] for a in await alerts_of(db, organization=str(other.id))] == ["attendance_missing"]
+    assert len(await alerts_of(db)) == 2 and len(await alerts_of(db, open=None)) == 2
+    assert await alerts_of(db, open=False) == [] and await alerts_of(db, network="не-id") == []
+
+    seminar = held_activity(other.id, net.id, date(2026, 2, 20))
+    await add(db, seminar, attendance(seminar, school.id))
+    await run(db, date(2026, 2, 21))
+    (resolved,) = await alerts_of(db, network=str(net.id), open=False)
+    assert resolved["id"] == idle["id"] and resolved["resolvedAt"] == at(date(2026, 2, 21)).isoformat()
+    assert await alerts_of(db, network=str(net.id)) == []

@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
+import strawberry
 from setka_runtime.db import Database
 from sqlmodel import SQLModel
 
 from services.analytics import recommendations as weights
+from services.analytics.advice_schema import AdviceQuery
 from services.analytics.analysis_model import Period
 from services.analytics.models import (
     Activity,
@@ -329,3 +331,86 @@ async def test_activities_worth_repeating_are_well_attended_and_well_rated(db: D
     )
     assert found.reasons[0] == "Средняя оценка 4,7 из 5 (отзывов: 3)"
     assert "медиана 19" in found.reasons[1] and found.reasons[2] == "Вид мероприятия: мастер-класс"
+
+
+ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+
+
+async def ask(db: Database, query: str, **variables: Any) -> Any:
+    result = await ADVICE.execute(query, variable_values=variables, context_value={"db": db})
+    if result.errors:
+        return result.errors
+    return result.data
+
+
+async def test_the_advice_query_answers_recommended_partners_and_activities_worth_repeating(
+    db: Database,
+) -> None:
+    today = date.today()
+    network = Network(
+        id=uuid.uuid4(), name="Сеть", level="municipal", region_code="39", started_on=date(2020, 1, 1)
+    )
+    school, centre = organization("СОШ № 5"), organization("Гимназия № 1")
+    seminar = held(centre, network, today, "seminar")
+    await add(
+        db,
+        network,
+        school,
+        centre,
+        RiskProfile(
+            organization_id=school.id, assessed_on=today, factors={"low_learning_motivation": "high"}
+        ),
+        member(school, network, "supported"),
+        member(centre, network, "centre"),
+        offered := resource(centre, "material", "Робототехника"),
+        seminar,
+    )
+    await add(db, *attended(seminar, [school], 12), *ratings(seminar, 5, 4))
+
+    data = await ask(
+        db,
+        """query($id: ID!) { recommendedPartners(organizationId: $id) {
+            organizationId name score resourceIds reasons { kind text points } } }""",
+        id=str(school.id),
+    )
+    (partner,) = data["recommendedPartners"]
+    assert partner["organizationId"] == str(centre.id) and partner["name"] == "Гимназия № 1"
+    assert partner["resourceIds"] == [str(offered.id)]
+    assert partner["reasons"][0] == {
+        "kind": "risk_factor",
+        "text": "Материально-технический ресурс («Робототехника») отвечает фактору риска "
+        "«низкая учебная мотивация обучающихся» (высокий уровень)",
+        "points": weights.RESOURCE_FOR_RISK * weights.LEVEL_WEIGHT["high"],
+    }
+    assert partner["score"] == sum(reason["points"] for reason in partner["reasons"])
+    assert {reason["kind"] for reason in partner["reasons"]} == {
+        "risk_factor",
+        "centre",
+        "same_network",
+        "same_municipality",
+        "rating",
+    }
+    for malformed in ("не-id", str(uuid.uuid4())):
+        assert (
+            await ask(
+                db,
+                "query($id: ID!) { recommendedPartners(organizationId: $id, limit: 5) { score } }",
+                id=malformed,
+            )
+        ) == {"recommendedPartners": []}
+
+    worth = """query($id: ID!, $year: Int) { activitiesWorthRepeating(networkId: $id, year: $year) {
+        activityId activityType startsAt participants organizations hours meanRating ratings reasons } }"""
+    (found,) = (await ask(db, worth, id=str(network.id)))["activitiesWorthRepeating"]
+    assert found["activityId"] == str(seminar.id) and found["activityType"] == "seminar"
+    assert (
+        found["participants"],
+        found["organizations"],
+        found["hours"],
+        found["meanRating"],
+        found["ratings"],
+    ) == (12, 1, 36.0, 4.5, 2)
+    assert datetime.fromisoformat(found["startsAt"]) == seminar.starts_at
+    assert (await ask(db, worth, id=str(network.id), year=today.year - 1)) == {"activitiesWorthRepeating": []}
+    (error,) = await ask(db, worth, id=str(network.id), year=1990)
+    assert error.message == "year must be between 2000 and 2100"
