@@ -1,0 +1,316 @@
+"""The effectiveness analysis (анализ эффективности сетевого взаимодействия) of a school, network,
+municipality or region for a period: every indicator next to the previous period's value and its
+target, the trend and a status, and the supported schools that need attention, with the reasons.
+
+Also the readers of what a request names (a scope, a period), so the GraphQL layer and any other
+entrypoint refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, distinct, exists, func, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from .analysis_model import (
+    Analysis,
+    Better,
+    IndicatorDefinition,
+    IndicatorValue,
+    Period,
+    SchoolAttention,
+    Scope,
+    ScopeKind,
+    Status,
+    Trend,
+)
+from .indicators import FOLLOW_UP_DAYS, INDICATORS, Figure, Frame, result_changes, with_unicode_lower
+from .models import AssessmentResult, Deficit, Network, Organization
+
+TOLERANCE = 0.02
+"""A change within 2 % of the larger of the two values is no change (the trend is flat)."""
+ENGAGEMENT_FLOOR = 0.3
+"""A supported school whose educators took part less than this (a share) needs attention."""
+REGION_CODE = re.compile(r"\d{2,3}")
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class AnalysisRequestError(ValueError):
+    """A scope or a period that cannot be analysed; the message says why, to the one who asked."""
+
+
+class UnknownScope(LookupError):
+    """The network, school or municipality analysed is not known to analytics."""
+
+
+# --- what a request names ---------------------------------------------------------------------------
+
+
+def parse_scope(kind: ScopeKind | str, key: str) -> Scope:
+    """The scope ``kind`` + ``key``: a region by its code (``39``), anything else by its id."""
+    try:
+        kind = ScopeKind(kind)
+    except ValueError:
+        choices = ", ".join(k.value for k in ScopeKind)
+        raise AnalysisRequestError(f"unknown scope kind {kind!r}: one of {choices}") from None
+    key = key.strip()
+    if kind == ScopeKind.region:
+        if not REGION_CODE.fullmatch(key):
+            raise AnalysisRequestError(f"{key!r} is not a region code (two or three digits, e.g. 39)")
+        return Scope(kind, key)
+    try:
+        return Scope(kind, str(uuid.UUID(key)))
+    except ValueError:
+        raise AnalysisRequestError(f"{key!r} is not a valid id of a {kind.value}") from None
+
+
+def parse_scope_reference(text: str) -> Scope:
+    """A scope written as ``kind:key``, e.g. ``network:<uuid>`` or ``region:39``."""
+    kind, separator, key = text.partition(":")
+    if not separator:
+        raise AnalysisRequestError(f"{text!r} is not a scope: write kind:key, e.g. region:39")
+    return parse_scope(kind.strip(), key)
+
+
+def period_of(
+    *,
+    year: int | None = None,
+    quarter: int | None = None,
+    start: date | None = None,
+    last: date | None = None,
+) -> Period:
+    """A calendar year, a quarter of one, or the days from ``start`` to ``last`` inclusive."""
+    if start is not None or last is not None:
+        if year is not None or quarter is not None:
+            raise AnalysisRequestError("give either a year (and a quarter) or dates from and to, not both")
+        if start is None or last is None:
+            raise AnalysisRequestError("a period of dates needs both from and to")
+        if last < start:
+            raise AnalysisRequestError("a period ends on or after the day it starts")
+        return Period(start, last + timedelta(days=1))
+    if year is None:
+        raise AnalysisRequestError(
+            "quarter needs a year"
+            if quarter is not None
+            else "give a year (and a quarter) or dates from and to"
+        )
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise AnalysisRequestError(f"{year} is not a year from {FIRST_YEAR} to {LAST_YEAR}")
+    if quarter is None:
+        return Period.year(year)
+    if quarter not in (1, 2, 3, 4):
+        raise AnalysisRequestError("a quarter is 1, 2, 3 or 4")
+    return Period.quarter(year, quarter)
+
+
+# --- how an indicator stands --------------------------------------------------------------------------
+
+
+def trend_of(value: float | None, previous: float | None) -> Trend:
+    """Up, down, or flat within :data:`TOLERANCE`; unknown without both values."""
+    if value is None or previous is None:
+        return Trend.unknown
+    if abs(value - previous) <= TOLERANCE * max(abs(value), abs(previous)) + 1e-9:
+        return Trend.flat
+    return Trend.up if value > previous else Trend.down
+
+
+def status_of(definition: IndicatorDefinition, value: float | None, trend: Trend) -> Status:
+    """Good at or past the target (or improving without one); bad when short of it (or without
+    one) and worsening; attention otherwise."""
+    if value is None:
+        return Status.no_data
+    improving = Trend.up if definition.better == Better.higher else Trend.down
+    worsening = Trend.down if definition.better == Better.higher else Trend.up
+    if definition.target is not None:
+        met = value >= definition.target if definition.better == Better.higher else value <= definition.target
+        if met:
+            return Status.good
+    elif trend == improving:
+        return Status.good
+    return Status.bad if trend == worsening else Status.attention
+
+
+def _valued(definition: IndicatorDefinition, now: Figure, before: Figure) -> IndicatorValue:
+    trend = trend_of(now.value, before.value)
+    return IndicatorValue(
+        definition=definition,
+        value=now.value,
+        previous=before.value,
+        numerator=now.numerator,
+        denominator=now.denominator,
+        schools=now.schools,
+        breakdown=now.breakdown,
+        trend=trend,
+        status=status_of(definition, now.value, trend),
+        note=now.note,
+    )
+
+
+# --- the analysis ------------------------------------------------------------------------------------
+
+
+async def scope_title(session: AsyncSession, scope: Scope) -> str:
+    """What the scope is called, in Russian; :class:`UnknownScope` for what analytics never heard of."""
+    if scope.kind == ScopeKind.region:
+        return f"Субъект РФ {scope.key}"
+    if scope.kind == ScopeKind.network:
+        name = await session.scalar(select(col(Network.name)).where(col(Network.id) == scope.id))
+        if name is None:
+            raise UnknownScope(f"no network with id {scope.key}")
+        return str(name)
+    if scope.kind == ScopeKind.school:
+        found = (
+            await session.execute(
+                select(col(Organization.short_name)).where(col(Organization.id) == scope.id)
+            )
+        ).first()
+        if found is None:
+            raise UnknownScope(f"no organization with id {scope.key}")
+        return str(found[0] or f"Организация {scope.key}")
+    found = (
+        await session.execute(
+            select(func.count(), func.max(Organization.municipality)).where(
+                col(Organization.municipality_id) == scope.id
+            )
+        )
+    ).one()
+    if not found[0]:
+        raise UnknownScope(f"no organization in municipality {scope.key}")
+    return str(found[1] or f"Муниципальное образование {scope.key}")
+
+
+async def indicator_values(
+    session: AsyncSession, scope: Scope, period: Period, *, now: datetime | None = None
+) -> list[IndicatorValue]:
+    """Every indicator for ``period``, next to its value for the period before."""
+    today = (now or datetime.now(UTC)).date()
+    current, previous = Frame(scope, period, today), Frame(scope, period.previous(), today)
+    values = []
+    for indicator in INDICATORS:
+        figure = await indicator.compute(session, current)
+        before = await indicator.compute(session, previous)
+        values.append(_valued(indicator.definition, figure, before))
+    return values
+
+
+async def build_analysis(
+    session: AsyncSession, scope: Scope, period: Period, *, now: datetime | None = None
+) -> Analysis:
+    now = now or datetime.now(UTC)
+    title = await scope_title(session, scope)
+    values = await indicator_values(session, scope, period, now=now)
+    attention = await schools_needing_attention(session, Frame(scope, period, now.date()))
+    return Analysis(
+        scope=scope,
+        scope_title=title,
+        period=period,
+        previous_period=period.previous(),
+        generated_at=now,
+        indicators=values,
+        schools_needing_attention=attention,
+    )
+
+
+# --- the schools that need attention ------------------------------------------------------------------
+
+
+def _number(value: float) -> str:
+    """A figure as a Russian reader writes it: one decimal, a decimal comma."""
+    return f"{value:.1f}".replace(".", ",")
+
+
+async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list[SchoolAttention]:
+    """The supported schools of the frame with a reason to look at them: no network activity in
+    the period, few of their educators taking part, results worse than the baseline year, no
+    assessment results for the year, deficits left without training or activity past 90 days."""
+    await with_unicode_lower(session)
+    supported = frame.supported()
+    reasons: dict[uuid.UUID, list[str]] = {}
+
+    def add(rows: Iterable[tuple[uuid.UUID, str]]) -> None:
+        for ident, reason in rows:
+            reasons.setdefault(ident, []).append(reason)
+
+    idle = select(col(Organization.id)).where(
+        col(Organization.id).in_(supported), not_(frame.took_part(Organization.id))
+    )
+    add((ident, "ни одного сетевого мероприятия за период") for ident in await session.scalars(idle))
+
+    employed = frame.educators().subquery()
+    engaged = frame.engaged().subquery()
+    engagement = (
+        select(
+            employed.c.organization_id,
+            func.count(distinct(employed.c.educator_id)),
+            func.count(distinct(engaged.c.educator_id)),
+        )
+        .select_from(employed.outerjoin(engaged, engaged.c.educator_id == employed.c.educator_id))
+        .group_by(employed.c.organization_id)
+    )
+    add(
+        (ident, f"в сетевых мероприятиях участвовали {took} из {educators} педагогов")
+        for ident, educators, took in (await session.execute(engagement)).all()
+        if took < ENGAGEMENT_FLOOR * educators
+    )
+
+    changes = result_changes(frame, supported).subquery()
+    baseline = f"относительно {frame.year - 1} года"
+    for ident, mean_change, lowest_change in (await session.execute(select(changes))).all():
+        if mean_change is not None and mean_change < 0:
+            add([(ident, f"средний балл снизился на {_number(-mean_change)} {baseline}")])
+        if lowest_change is not None and lowest_change > 0:
+            add([(ident, f"доля низших отметок выросла на {_number(lowest_change)} п.п. {baseline}")])
+
+    unreported = select(col(Organization.id)).where(
+        col(Organization.id).in_(supported),
+        not_(
+            exists().where(
+                AssessmentResult.organization_id == Organization.id, AssessmentResult.year == frame.year
+            )
+        ),
+    )
+    add(
+        (ident, f"нет результатов оценочных процедур за {frame.year} год")
+        for ident in await session.scalars(unreported)
+    )
+
+    for ident, count in (await session.execute(_overdue_deficits(frame, supported))).all():
+        add([(ident, f"дефицитов без курса или сетевого мероприятия за {FOLLOW_UP_DAYS} дней: {count}")])
+
+    if not reasons:
+        return []
+    names = dict(
+        (
+            await session.execute(
+                select(col(Organization.id), col(Organization.short_name)).where(
+                    col(Organization.id).in_(list(reasons))
+                )
+            )
+        ).all()
+    )
+    found = [
+        SchoolAttention(ident, names.get(ident) or f"Организация {ident}", listed)
+        for ident, listed in reasons.items()
+    ]
+    return sorted(found, key=lambda school: (-len(school.reasons), school.name, str(school.organization_id)))
+
+
+def _overdue_deficits(frame: Frame, supported: Select[Any]) -> Select[Any]:
+    """Per supported school: deficits diagnosed in the period, past their 90 days, unaddressed."""
+    return (
+        select(col(Deficit.organization_id), func.count())
+        .where(
+            col(Deficit.organization_id).in_(supported),
+            frame.attended(Deficit.diagnosed_on),
+            Deficit.diagnosed_on <= frame.today - timedelta(days=FOLLOW_UP_DAYS),
+            not_(frame.addressed()),
+        )
+        .group_by(col(Deficit.organization_id))
+    )

@@ -1,0 +1,880 @@
+"""The indicators of the effectiveness analysis (показатели эффективности сетевого взаимодействия),
+each defined once: what it is called and means (in Russian, as a methodologist reads it), its unit,
+which direction is better, its target if there is one, and one function computing it for a scope
+in a period.
+
+Every figure is computed by the database (GROUP BY, COUNT DISTINCT, EXISTS) over the read models,
+so a region at national scale costs a few indexed queries, never rows loaded into Python; the SQL
+is the portable subset PostgreSQL and SQLite share (a date moved by days and a Unicode lower case
+are the two constructs each spells its own way, below).
+
+Who is in a scope, and which schools are supported, is decided in :class:`Frame` once for all of
+them; the decisions are written into the definitions a reader sees.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import col
+
+from .analysis_model import Better, IndicatorDefinition, Period, Scope, ScopeKind
+from .models import (
+    Activity,
+    AssessmentResult,
+    Attendance,
+    Deficit,
+    Employment,
+    Feedback,
+    Membership,
+    Mobility,
+    Network,
+    Organization,
+    OrganizationStatus,
+    PlanItem,
+    Training,
+)
+
+SUPPORT_STATUSES = ("low_results", "adverse_social_conditions")
+"""Statuses that make a school supported: ШНОР and ШФНСУ."""
+SUPPORTED_ROLE = "supported"
+HOST_ROLES = ("centre", "partner")
+HELD = ("held", "reported")
+"""States of an activity that took place."""
+ON_PREMISES = ("in_person", "blended")
+FOLLOW_UP_DAYS = 90
+"""Days after a diagnosis within which a deficit counts as addressed."""
+FEW_SCHOOLS = 5
+"""Fewer schools than this on either side of a comparison: the estimate is shown with a warning."""
+
+SUPPORTED_TERM = (
+    "Сопровождаемая школа — школа охвата, которая в периоде хотя бы день имела статус ШНОР "
+    "(низкие образовательные результаты) или ШФНСУ (неблагоприятные социальные условия) либо "
+    "состояла в сети в роли «сопровождаемая школа»; при анализе одной школы — сама школа."
+)
+NETWORK_ACTIVITY_TERM = (
+    "Сетевое мероприятие — мероприятие, проведённое в рамках сети (при анализе сети — этой сети); "
+    "день мероприятия — день его начала."
+)
+SCOPE_TERM = (
+    "Охват: сеть — её участники в периоде; муниципалитет и субъект РФ — организации с этим "
+    "муниципалитетом или кодом региона (кроме закрытых до начала периода); школа — сама школа."
+)
+
+
+# --- two constructs PostgreSQL and SQLite spell differently ------------------------------------
+
+
+class days_after(FunctionElement[date]):
+    """``day + days`` for a date column and a whole number of days."""
+
+    type = Date()
+    inherit_cache = True
+    name = "days_after"
+
+    def __init__(self, day: Any, days: int) -> None:
+        super().__init__(day, literal_column(str(int(days))))
+
+
+@compiles(days_after, "postgresql")
+def _days_after_postgresql(element: days_after, compiler: SQLCompiler, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} + {compiler.process(days, **kw)})"
+
+
+@compiles(days_after, "sqlite")
+def _days_after_sqlite(element: days_after, compiler: SQLCompiler, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"date({compiler.process(day, **kw)}, '+' || {compiler.process(days, **kw)} || ' days')"
+
+
+class folded(FunctionElement[str]):
+    """Text in lower case, Cyrillic included (SQLite's own ``lower`` folds ASCII only)."""
+
+    type = String()
+    inherit_cache = True
+    name = "folded"
+
+
+SQLITE_LOWER = "setka_lower"
+
+
+@compiles(folded)
+def _folded(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+async def with_unicode_lower(session: AsyncSession) -> None:
+    """Give the session's SQLite connection a ``lower`` that folds every letter (no-op elsewhere)."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)  # type: ignore[union-attr]
+
+
+# --- who and what a scope covers in a period -----------------------------------------------------
+
+
+def _overlaps(start: Any, end: Any, period: Period) -> ColumnElement[bool]:
+    """Held from ``start`` (none: always) up to, not including, ``end`` (none: still) at some day of
+    the period."""
+    return and_(
+        or_(start.is_(None), start < period.end),
+        or_(end.is_(None), end > period.start),
+    )
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+@dataclass
+class Frame:
+    """A scope in a period as the SQL that selects who is in it and which activities count.
+
+    ``today`` decides what is not due yet (plan items, deficits still within their 90 days).
+    Figures several indicators share are kept in ``memo`` for the frame's life.
+    """
+
+    scope: Scope
+    period: Period
+    today: date
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def year(self) -> int:
+        """The year of the period's last day: assessments are yearly."""
+        return (self.period.end - timedelta(days=1)).year
+
+    def _key(self) -> uuid.UUID:
+        ident = self.scope.id
+        assert ident is not None, "a region has a code, not an id"
+        return ident
+
+    def _alive(self) -> ColumnElement[bool]:
+        return or_(
+            col(Organization.archived_at).is_(None),
+            col(Organization.archived_at) >= _moment(self.period.start),
+        )
+
+    def _in_network(self, membership: Any = Membership) -> ColumnElement[bool]:
+        return and_(
+            membership.network_id == self._key(),
+            _overlaps(membership.joined_on, membership.left_on, self.period),
+        )
+
+    def members(self) -> Select[Any]:
+        """Ids of the organizations in the scope during the period."""
+        kind = self.scope.kind
+        if kind == ScopeKind.network:
+            return select(col(Membership.organization_id)).where(self._in_network()).distinct()
+        ids = select(col(Organization.id).label("id"))
+        if kind == ScopeKind.school:
+            return ids.where(col(Organization.id) == self._key())
+        if kind == ScopeKind.municipality:
+            return ids.where(col(Organization.municipality_id) == self._key(), self._alive())
+        return ids.where(col(Organization.region_code) == self.scope.key, self._alive())
+
+    def _schools(self) -> Select[Any]:
+        query = select(col(Organization.id).label("id"))
+        if self.scope.kind == ScopeKind.school:
+            return query.where(col(Organization.id) == self._key())
+        if self.scope.kind == ScopeKind.network:
+            return query.where(col(Organization.kind) == "school", col(Organization.id).in_(self.members()))
+        return self.members().where(col(Organization.kind) == "school")
+
+    def member_schools(self) -> Select[Any]:
+        """Schools of the scope that took part in a network during the period (for a network: its
+        schools; for a school: the school)."""
+        if self.scope.kind in (ScopeKind.school, ScopeKind.network):
+            return self._schools()
+        return self._schools().where(
+            exists().where(
+                Membership.organization_id == Organization.id,
+                _overlaps(Membership.joined_on, Membership.left_on, self.period),
+            )
+        )
+
+    def supported(self) -> Select[Any]:
+        """Ids of the supported schools of the scope (see :data:`SUPPORTED_TERM`)."""
+        if self.scope.kind == ScopeKind.school:
+            return self._schools()
+        status = exists().where(
+            OrganizationStatus.organization_id == Organization.id,
+            col(OrganizationStatus.status).in_(SUPPORT_STATUSES),
+            _overlaps(OrganizationStatus.entered_on, OrganizationStatus.left_on, self.period),
+        )
+        role = [
+            Membership.organization_id == Organization.id,
+            Membership.role == SUPPORTED_ROLE,
+            _overlaps(Membership.joined_on, Membership.left_on, self.period),
+        ]
+        if self.scope.kind == ScopeKind.network:
+            role.append(Membership.network_id == self._key())
+        return self._schools().where(or_(status, exists().where(*role)))
+
+    def networked(self, network_id: Any) -> ColumnElement[bool]:
+        """The activity (attendance, mobility) belongs to the scope's network, or to any network."""
+        if self.scope.kind == ScopeKind.network:
+            return network_id == self._key()
+        return network_id.is_not(None)  # type: ignore[no-any-return]
+
+    def attended(self, day: Any) -> ColumnElement[bool]:
+        return and_(day >= self.period.start, day < self.period.end)
+
+    def held(self) -> ColumnElement[bool]:
+        """The activity took place in the period, in the scope's network (or any network)."""
+        return and_(
+            col(Activity.status).in_(HELD),
+            col(Activity.starts_at) >= _moment(self.period.start),
+            col(Activity.starts_at) < _moment(self.period.end),
+            self.networked(Activity.network_id),
+        )
+
+    def took_part(self, organization_id: Any) -> ColumnElement[bool]:
+        """The organization attended a network activity of the period, or hosted one."""
+        return or_(
+            exists().where(
+                Attendance.organization_id == organization_id,
+                self.attended(Attendance.activity_day),
+                self.networked(Attendance.network_id),
+            ),
+            exists().where(Activity.host_organization_id == organization_id, self.held()),
+        )
+
+    def educators(self) -> Select[Any]:
+        """Employments at supported schools during the period: (organization, educator) pairs."""
+        return (
+            select(col(Employment.organization_id), col(Employment.educator_id))
+            .where(
+                col(Employment.organization_id).in_(self.supported()),
+                _overlaps(Employment.started_on, Employment.ended_on, self.period),
+            )
+            .distinct()
+        )
+
+    def engaged(self) -> Select[Any]:
+        """Educators who attended a network activity of the period for a supported school."""
+        return (
+            select(col(Attendance.educator_id))
+            .where(
+                col(Attendance.educator_id).is_not(None),
+                col(Attendance.organization_id).in_(self.supported()),
+                self.attended(Attendance.activity_day),
+                self.networked(Attendance.network_id),
+            )
+            .distinct()
+        )
+
+    def addressed(self) -> ColumnElement[bool]:
+        """The deficit was followed, within :data:`FOLLOW_UP_DAYS`, by a training of the same
+        educator whose course names the competency, or by the educator attending a network
+        activity (SQLite needs :func:`with_unicode_lower` on the session first)."""
+        deadline = days_after(Deficit.diagnosed_on, FOLLOW_UP_DAYS)
+        return or_(
+            exists().where(
+                Training.educator_id == Deficit.educator_id,
+                Training.completed_on >= Deficit.diagnosed_on,
+                Training.completed_on <= deadline,
+                folded(Training.course).contains(folded(Deficit.competency)),
+            ),
+            exists().where(
+                Attendance.educator_id == Deficit.educator_id,
+                Attendance.activity_day >= Deficit.diagnosed_on,
+                Attendance.activity_day <= deadline,
+                self.networked(Attendance.network_id),
+            ),
+        )
+
+    def mobility(self) -> ColumnElement[bool]:
+        """Mobility of the scope's organizations (as the sending side) starting in the period; for
+        a network, the mobility recorded for that network."""
+        conditions = [
+            col(Mobility.home_organization_id).in_(self.members()),
+            self.attended(Mobility.starts_on),
+        ]
+        if self.scope.kind == ScopeKind.network:
+            conditions.append(Mobility.network_id == self._key())
+        return and_(*conditions)
+
+
+# --- what an indicator computes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One indicator's figure for one frame: the value and what stands behind it."""
+
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    schools: int = 0
+    breakdown: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+
+Compute = Callable[[AsyncSession, Frame], Awaitable[Figure]]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    definition: IndicatorDefinition
+    compute: Compute
+
+
+def _share(part: float, whole: float, **extra: Any) -> Figure:
+    """A percentage, none when there is nothing to take it of."""
+    return Figure(value=100.0 * part / whole if whole else None, numerator=part, denominator=whole, **extra)
+
+
+def _ratio(part: float, whole: float, **extra: Any) -> Figure:
+    return Figure(value=part / whole if whole else None, numerator=part, denominator=whole, **extra)
+
+
+async def _count(session: AsyncSession, query: Select[Any]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+async def coverage(session: AsyncSession, frame: Frame) -> Figure:
+    supported = frame.supported().subquery()
+    query = select(func.count(), func.count(case((frame.took_part(supported.c.id), 1)))).select_from(
+        supported
+    )
+    schools, reached = (await session.execute(query)).one()
+    return _share(reached, schools, schools=schools)
+
+
+async def activities_per_school(session: AsyncSession, frame: Frame) -> Figure:
+    supported = frame.supported()
+    attended = select(
+        col(Attendance.organization_id).label("school"), col(Attendance.activity_id).label("activity")
+    ).where(
+        col(Attendance.organization_id).in_(supported),
+        frame.attended(Attendance.activity_day),
+        frame.networked(Attendance.network_id),
+    )
+    hosted = select(col(Activity.host_organization_id), col(Activity.id)).where(
+        col(Activity.host_organization_id).in_(supported), frame.held()
+    )
+    pairs = union(attended, hosted).subquery()
+    processes = cast(Activity.processes, String)
+    query = (
+        select(col(Activity.activity_type), processes, func.count())
+        .join(pairs, pairs.c.activity == Activity.id)
+        .group_by(col(Activity.activity_type), processes)
+    )
+    by_type: dict[str, int] = {}
+    by_process: dict[str, int] = {}
+    for activity_type, listed, count in (await session.execute(query)).all():
+        by_type[activity_type] = by_type.get(activity_type, 0) + count
+        for process in json.loads(listed or "[]"):
+            by_process[process] = by_process.get(process, 0) + count
+    schools = await _count(session, frame.supported())
+    total = sum(by_type.values())
+    breakdown = (
+        {f"type:{name}": count / schools for name, count in sorted(by_type.items())} if schools else {}
+    )
+    if schools:
+        breakdown |= {f"process:{name}": count / schools for name, count in sorted(by_process.items())}
+    return _ratio(total, schools, schools=schools, breakdown=breakdown)
+
+
+async def educator_engagement(session: AsyncSession, frame: Frame) -> Figure:
+    employed = frame.educators().subquery()
+    engaged = frame.engaged().subquery()
+    query = select(
+        func.count(distinct(employed.c.educator_id)),
+        func.count(distinct(engaged.c.educator_id)),
+        func.count(distinct(employed.c.organization_id)),
+    ).select_from(employed.outerjoin(engaged, engaged.c.educator_id == employed.c.educator_id))
+    educators, took_part, schools = (await session.execute(query)).one()
+    return _share(took_part, educators, schools=schools)
+
+
+async def hours_per_educator(session: AsyncSession, frame: Frame) -> Figure:
+    employed = frame.educators().subquery()
+    hours = select(func.coalesce(func.sum(Attendance.hours), 0.0)).where(
+        col(Attendance.educator_id).in_(select(employed.c.educator_id)),
+        col(Attendance.organization_id).in_(frame.supported()),
+        frame.attended(Attendance.activity_day),
+        frame.networked(Attendance.network_id),
+    )
+    counts = select(
+        func.count(distinct(employed.c.educator_id)), func.count(distinct(employed.c.organization_id))
+    )
+    educators, schools = (await session.execute(counts)).one()
+    total = float(await session.scalar(hours) or 0.0)
+    return _ratio(total, educators, schools=schools)
+
+
+async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
+    hosts = select(col(Membership.organization_id).label("id")).where(
+        col(Membership.role).in_(HOST_ROLES),
+        _overlaps(Membership.joined_on, Membership.left_on, frame.period),
+    )
+    if frame.scope.kind == ScopeKind.network:
+        hosts = hosts.where(Membership.network_id == frame.scope.id)
+    else:
+        hosts = hosts.where(col(Membership.organization_id).in_(frame.members()))
+    partners = hosts.distinct().subquery()
+    received = [Mobility.host_organization_id == partners.c.id, frame.attended(Mobility.starts_on)]
+    if frame.scope.kind == ScopeKind.network:
+        received.append(Mobility.network_id == frame.scope.id)
+    active = or_(
+        exists().where(Activity.host_organization_id == partners.c.id, frame.held()),
+        exists().where(*received),
+    )
+    query = select(func.count(), func.count(case((active, 1)))).select_from(partners)
+    total, activated = (await session.execute(query)).one()
+    return _share(activated, total, schools=total)
+
+
+async def widened_services(session: AsyncSession, frame: Frame) -> Figure:
+    query = (
+        select(func.count(distinct(Attendance.activity_id)), func.count(distinct(Attendance.organization_id)))
+        .join(Activity, col(Activity.id) == Attendance.activity_id)
+        .where(
+            col(Attendance.organization_id).in_(frame.members()),
+            Attendance.host_organization_id != Attendance.organization_id,
+            frame.attended(Attendance.activity_day),
+            frame.networked(Attendance.network_id),
+            col(Activity.format).in_(ON_PREMISES),
+        )
+    )
+    activities, organizations = (await session.execute(query)).one()
+    return Figure(value=float(activities), numerator=activities, schools=organizations)
+
+
+async def mobility_hours(session: AsyncSession, frame: Frame) -> Figure:
+    by_kind = (
+        select(col(Mobility.kind), func.sum(Mobility.hours))
+        .where(frame.mobility())
+        .group_by(col(Mobility.kind))
+        .order_by(col(Mobility.kind))
+    )
+    breakdown = {kind: float(hours) for kind, hours in (await session.execute(by_kind)).all()}
+    organizations = await session.scalar(
+        select(func.count(distinct(Mobility.home_organization_id))).where(frame.mobility())
+    )
+    return Figure(value=sum(breakdown.values()), schools=int(organizations or 0), breakdown=breakdown)
+
+
+async def joint_programmes(session: AsyncSession, frame: Frame) -> Figure:
+    programmes = (
+        select(col(Mobility.host_organization_id), col(Mobility.programme)).where(frame.mobility()).distinct()
+    )
+    organizations = await session.scalar(
+        select(func.count(distinct(Mobility.home_organization_id))).where(frame.mobility())
+    )
+    count = await _count(session, programmes)
+    return Figure(value=float(count), numerator=count, schools=int(organizations or 0))
+
+
+async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
+    await with_unicode_lower(session)
+    addressed = frame.addressed()
+    waiting = and_(not_(addressed), Deficit.diagnosed_on > frame.today - timedelta(days=FOLLOW_UP_DAYS))
+    query = select(
+        func.count(),
+        func.count(case((addressed, 1))),
+        func.count(case((waiting, 1))),
+        func.count(distinct(Deficit.organization_id)),
+    ).where(col(Deficit.organization_id).in_(frame.members()), frame.attended(Deficit.diagnosed_on))
+    diagnosed, done, pending, schools = (await session.execute(query)).one()
+    note = (
+        f"Ещё {pending} дефицитов выявлены менее {FOLLOW_UP_DAYS} дней назад и не учтены."
+        if pending
+        else None
+    )
+    return _share(done, diagnosed - pending, schools=schools, note=note)
+
+
+# --- results against the school's own baseline and against comparable schools ---------------------
+
+
+def result_changes(frame: Frame, schools: Select[Any]) -> Select[Any]:
+    """Per school of ``schools``: the change of its mean score and of its share of the lowest mark
+    (in percentage points) from the baseline year to the period's year, each the mean over the
+    procedures, subjects and grades it has results for in both years."""
+
+    def cells(year: int) -> Any:
+        return (
+            select(
+                col(AssessmentResult.organization_id),
+                col(AssessmentResult.procedure),
+                col(AssessmentResult.subject),
+                col(AssessmentResult.grade),
+                func.avg(AssessmentResult.mean_score).label("mean"),
+                func.avg(AssessmentResult.lowest_mark_share).label("lowest"),
+            )
+            .where(AssessmentResult.year == year, col(AssessmentResult.organization_id).in_(schools))
+            .group_by(
+                col(AssessmentResult.organization_id),
+                col(AssessmentResult.procedure),
+                col(AssessmentResult.subject),
+                col(AssessmentResult.grade),
+            )
+            .subquery()
+        )
+
+    now, base = cells(frame.year), cells(frame.year - 1)
+    return (
+        select(
+            now.c.organization_id,
+            func.avg(now.c.mean - base.c.mean).label("mean_change"),
+            func.avg(100.0 * (now.c.lowest - base.c.lowest)).label("lowest_change"),
+        )
+        .join(
+            base,
+            and_(
+                base.c.organization_id == now.c.organization_id,
+                base.c.procedure == now.c.procedure,
+                base.c.subject == now.c.subject,
+                base.c.grade == now.c.grade,
+            ),
+        )
+        .group_by(now.c.organization_id)
+    )
+
+
+@dataclass(frozen=True)
+class Side:
+    schools: int
+    mean_change: float | None
+    lowest_change: float | None
+
+
+async def _result_sides(session: AsyncSession, frame: Frame) -> dict[str, Side]:
+    """The supported schools' mean changes and the comparison schools' (see the definitions)."""
+    if "sides" in frame.memo:
+        return frame.memo["sides"]  # type: ignore[no-any-return]
+    supported = frame.supported()
+    window = Period(date(frame.year - 1, 1, 1), date(frame.year + 1, 1, 1))
+    comparison = select(col(Organization.id)).where(
+        col(Organization.kind) == "school",
+        col(Organization.region_code).in_(
+            select(col(Organization.region_code)).where(col(Organization.id).in_(supported)).distinct()
+        ),
+        col(Organization.id).not_in(supported),
+        not_(
+            exists().where(
+                Membership.organization_id == Organization.id,
+                _overlaps(Membership.joined_on, Membership.left_on, window),
+            )
+        ),
+    )
+    cohort = union_all(
+        select(supported.subquery().c.id.label("organization_id"), literal("supported").label("side")),
+        select(comparison.subquery().c.id, literal("comparison")),
+    ).cte("cohort")
+    changes = result_changes(frame, select(cohort.c.organization_id)).subquery()
+    query = (
+        select(
+            cohort.c.side, func.count(), func.avg(changes.c.mean_change), func.avg(changes.c.lowest_change)
+        )
+        .join(changes, changes.c.organization_id == cohort.c.organization_id)
+        .group_by(cohort.c.side)
+    )
+    sides = {
+        side: Side(count, mean, lowest) for side, count, mean, lowest in (await session.execute(query)).all()
+    }
+    frame.memo["sides"] = sides
+    return sides
+
+
+async def _difference_in_differences(session: AsyncSession, frame: Frame, measure: str) -> Figure:
+    sides = await _result_sides(session, frame)
+    empty = Side(0, None, None)
+    ours, theirs = sides.get("supported", empty), sides.get("comparison", empty)
+    ours_change, their_change = getattr(ours, measure), getattr(theirs, measure)
+    breakdown = {"supported_schools": float(ours.schools), "comparison_schools": float(theirs.schools)}
+    if ours_change is not None:
+        breakdown["supported_change"] = float(ours_change)
+    if their_change is not None:
+        breakdown["comparison_change"] = float(their_change)
+    value = None
+    if ours_change is not None and their_change is not None:
+        value = float(ours_change) - float(their_change)
+    note = None
+    if value is None:
+        note = f"Нет результатов за {frame.year - 1} и {frame.year} годы " + (
+            "у сопровождаемых школ." if ours_change is None else "у школ для сравнения."
+        )
+    elif min(ours.schools, theirs.schools) < FEW_SCHOOLS:
+        note = (
+            f"Оценка по малому числу школ ({ours.schools} сопровождаемых, {theirs.schools} для сравнения): "
+            "доверять с осторожностью."
+        )
+    return Figure(
+        value=value,
+        numerator=None if ours_change is None else float(ours_change),
+        denominator=None,
+        schools=ours.schools + theirs.schools,
+        breakdown=breakdown,
+        note=note,
+    )
+
+
+async def results_mean_score_did(session: AsyncSession, frame: Frame) -> Figure:
+    return await _difference_in_differences(session, frame, "mean_change")
+
+
+async def results_lowest_mark_did(session: AsyncSession, frame: Frame) -> Figure:
+    return await _difference_in_differences(session, frame, "lowest_change")
+
+
+async def assessment_unity(session: AsyncSession, frame: Frame) -> Figure:
+    schools = frame.member_schools().subquery()
+    reported = exists().where(
+        AssessmentResult.organization_id == schools.c.id, AssessmentResult.year == frame.year
+    )
+    query = select(func.count(), func.count(case((reported, 1)))).select_from(schools)
+    total, with_results = (await session.execute(query)).one()
+    return _share(with_results, total, schools=total)
+
+
+async def plan_on_time(session: AsyncSession, frame: Frame) -> Figure:
+    scope, key = frame.scope, frame.scope.id
+    if scope.kind == ScopeKind.school:
+        whose = PlanItem.responsible_organization_id == key
+    elif scope.kind == ScopeKind.network:
+        whose = PlanItem.network_id == key
+    else:
+        networks = select(col(Network.id)).where(
+            Network.municipality_id == key
+            if scope.kind == ScopeKind.municipality
+            else Network.region_code == scope.key
+        )
+        whose = col(PlanItem.network_id).in_(networks)
+    on_time = exists().where(
+        Activity.plan_item_id == PlanItem.id,
+        col(Activity.status).in_(HELD),
+        col(Activity.held_on).is_not(None),
+        col(Activity.held_on) <= PlanItem.due_on,
+    )
+    due = or_(on_time, PlanItem.due_on < frame.today)
+    query = select(
+        func.count(case((due, 1))),
+        func.count(case((on_time, 1))),
+        func.count(case((not_(due), 1))),
+        func.count(distinct(PlanItem.responsible_organization_id)),
+    ).where(whose, frame.attended(PlanItem.due_on))
+    counted, done, ahead, schools = (await session.execute(query)).one()
+    note = f"Ещё {ahead} пунктов со сроком после сегодняшнего дня не учтены." if ahead else None
+    return _share(done, counted, schools=schools, note=note)
+
+
+async def feedback_rating(session: AsyncSession, frame: Frame) -> Figure:
+    query = (
+        select(func.sum(Feedback.rating), func.count(), func.count(distinct(Activity.host_organization_id)))
+        .join(Activity, col(Activity.id) == Feedback.activity_id)
+        .where(frame.held())
+    )
+    if frame.scope.kind != ScopeKind.network:
+        query = query.where(col(Activity.host_organization_id).in_(frame.members()))
+    total, ratings, hosts = (await session.execute(query)).one()
+    return _ratio(float(total or 0), ratings, schools=hosts)
+
+
+# --- the registry of indicators --------------------------------------------------------------------
+
+
+def _defined(
+    id: str,
+    title: str,
+    definition: str,
+    unit: str,
+    compute: Compute,
+    *,
+    better: Better = Better.higher,
+    target: float | None = None,
+) -> Indicator:
+    return Indicator(IndicatorDefinition(id, title, definition, unit, better, target), compute)
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    _defined(
+        "coverage",
+        "Охват сопровождаемых школ сетевыми мероприятиями",
+        "Доля сопровождаемых школ охвата, которые за период хотя бы раз участвовали в сетевом "
+        "мероприятии (школа или её педагог отмечены в посещаемости) или провели его у себя. "
+        f"{SUPPORTED_TERM} {NETWORK_ACTIVITY_TERM}",
+        "%",
+        coverage,
+        target=90.0,
+    ),
+    _defined(
+        "activities_per_school",
+        "Сетевые мероприятия на одну сопровождаемую школу",
+        "Среднее число сетевых мероприятий периода, в которых участвовала или которые провела одна "
+        "сопровождаемая школа: число пар «школа — мероприятие», делённое на число сопровождаемых "
+        "школ. Разбивка — по видам мероприятий (type:…) и по процессам сетевого взаимодействия "
+        f"(process:…); мероприятие с несколькими процессами учитывается в каждом. {SUPPORTED_TERM}",
+        "на школу",
+        activities_per_school,
+    ),
+    _defined(
+        "educator_engagement",
+        "Вовлечённость педагогов сопровождаемых школ",
+        "Доля педагогов, работавших в периоде в сопровождаемых школах охвата, которые хотя бы раз "
+        "отмечены в посещаемости сетевого мероприятия периода от сопровождаемой школы. "
+        f"{SUPPORTED_TERM}",
+        "%",
+        educator_engagement,
+        target=50.0,
+    ),
+    _defined(
+        "hours_per_educator",
+        "Часы участия в сетевых мероприятиях на одного педагога",
+        "Сумма часов посещения сетевых мероприятий периода педагогами сопровождаемых школ (от "
+        "сопровождаемой школы), делённая на число всех педагогов этих школ, включая не "
+        f"участвовавших. {SUPPORTED_TERM}",
+        "ч",
+        hours_per_educator,
+    ),
+    _defined(
+        "partner_activation",
+        "Активность центров и партнёров сети",
+        "Доля организаций охвата, состоявших в периоде в сети в роли «центр» или «партнёр», "
+        "которые провели у себя хотя бы одно сетевое мероприятие периода или приняли у себя "
+        "академическую мобильность учащихся или педагогов другой организации (их ресурсы были "
+        "использованы).",
+        "%",
+        partner_activation,
+        target=75.0,
+    ),
+    _defined(
+        "widened_services",
+        "Услуги, полученные на базе партнёров",
+        "Число сетевых мероприятий периода в очном или смешанном формате, которые прошли на "
+        "площадке одной организации и в которых участвовала другая организация охвата (её "
+        f"педагоги или представители). {NETWORK_ACTIVITY_TERM}",
+        "мероприятий",
+        widened_services,
+    ),
+    _defined(
+        "mobility_hours",
+        "Часы академической мобильности",
+        "Сумма часов программ, по которым учащиеся или педагоги организаций охвата занимались в "
+        "другой организации, с началом в периоде (при анализе сети — мобильность этой сети). "
+        "Разбивка — по видам мобильности (учащиеся, педагоги).",
+        "ч",
+        mobility_hours,
+    ),
+    _defined(
+        "joint_programmes",
+        "Совместные образовательные программы",
+        "Число различных программ (пар «принимающая организация — программа»), по которым "
+        "учащиеся или педагоги организаций охвата занимались в другой организации, с началом в "
+        "периоде (при анализе сети — мобильность этой сети).",
+        "программ",
+        joint_programmes,
+    ),
+    _defined(
+        "deficits_addressed",
+        "Адресная работа с профессиональными дефицитами",
+        "Доля профессиональных дефицитов педагогов организаций охвата, выявленных в периоде, за "
+        f"которыми в течение {FOLLOW_UP_DAYS} дней после диагностики последовали курс повышения "
+        "квалификации того же педагога, в названии которого есть название компетенции (без учёта "
+        "регистра), или участие этого педагога в сетевом мероприятии. Дефициты, выявленные менее "
+        f"{FOLLOW_UP_DAYS} дней назад и ещё не закрытые, не учитываются.",
+        "%",
+        deficits_addressed,
+        target=80.0,
+    ),
+    _defined(
+        "results_mean_score_did",
+        "Динамика среднего балла сопровождаемых школ относительно сравнимых",
+        "Разность разностей: изменение среднего балла сопровождаемых школ охвата от базового года "
+        "(года перед годом периода) к году периода минус такое же изменение у сравнимых школ — школ "
+        "тех же субъектов РФ, которые в эти два года не состояли ни в одной сети и не являются "
+        "сопровождаемыми. Изменение школы — среднее по процедурам, предметам и классам, по которым "
+        "у неё есть результаты в оба года; изменение группы — среднее по её школам. Больше нуля — "
+        "сопровождаемые школы выросли сильнее сравнимых; рядом указано число школ каждой группы. "
+        f"{SUPPORTED_TERM}",
+        "балл",
+        results_mean_score_did,
+        target=0.0,
+    ),
+    _defined(
+        "results_lowest_mark_did",
+        "Динамика доли низших отметок сопровождаемых школ относительно сравнимых",
+        "Разность разностей, как для среднего балла, по доле участников оценочных процедур с "
+        "низшей отметкой (в процентных пунктах): изменение у сопровождаемых школ от базового года к "
+        "году периода минус изменение у сравнимых школ вне сетей того же субъекта РФ. Меньше нуля — "
+        f"доля низших отметок у сопровождаемых школ снизилась сильнее. {SUPPORTED_TERM}",
+        "п.п.",
+        results_lowest_mark_did,
+        better=Better.lower,
+        target=0.0,
+    ),
+    _defined(
+        "assessment_unity",
+        "Единство подходов к оценке качества образования",
+        "Доля школ охвата, состоявших в периоде в сети (при анализе сети — её школ), по которым "
+        "за год периода получены результаты хотя бы одной оценочной процедуры (ВПР, ОГЭ, ЕГЭ, "
+        "региональная диагностика).",
+        "%",
+        assessment_unity,
+        target=100.0,
+    ),
+    _defined(
+        "plan_on_time",
+        "Выполнение совместного плана в срок",
+        "Доля пунктов совместных планов со сроком в периоде, по которым мероприятие пункта "
+        "проведено не позже срока. Планы — сети (при анализе сети), сетей муниципалитета или "
+        "субъекта РФ; при анализе школы — пункты, за которые она отвечает. Пункты, срок которых "
+        "ещё не наступил и которые ещё не выполнены, не учитываются.",
+        "%",
+        plan_on_time,
+        target=90.0,
+    ),
+    _defined(
+        "feedback_rating",
+        "Оценка мероприятий участниками",
+        "Средняя оценка (от 1 до 5) в отзывах участников о сетевых мероприятиях, проведённых в "
+        "периоде организациями охвата (при анализе сети — о мероприятиях сети).",
+        "балл",
+        feedback_rating,
+        target=4.0,
+    ),
+)
+
+DEFINITIONS: dict[str, IndicatorDefinition] = {i.definition.id: i.definition for i in INDICATORS}
