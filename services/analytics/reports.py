@@ -48,6 +48,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from setka_contracts.events import LearningProcess
 from setka_runtime.db import Database
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -64,6 +65,7 @@ from .analysis_model import (
     Status,
     Trend,
 )
+from .recommendations import ACTIVITY_TYPE_LABELS
 
 matplotlib.use("Agg")  # files only, never a window; charts are drawn on Figure objects, not pyplot
 
@@ -226,6 +228,68 @@ def calculation_label(indicator: IndicatorValue) -> str | None:
     )
 
 
+PROCESS_LABELS = {
+    LearningProcess.training: "обучение",
+    LearningProcess.peer_learning: "взаимообучение",
+    LearningProcess.co_learning: "совместное обучение",
+    LearningProcess.joint_discussion: "совместное обсуждение",
+    LearningProcess.experience_exchange: "обмен опытом",
+    LearningProcess.research: "исследование",
+    LearningProcess.design: "проектирование",
+    LearningProcess.programming: "программирование",
+}
+MOBILITY_LABELS = {"students": "учащиеся", "teachers": "педагоги"}
+# The parts of a comparison with schools outside the networks: (group, label, unit or None for the
+# indicator's own, whether to chart the group)
+COMPARISON_PARTS = {
+    "supported_change": ("изменение от базового года", "сопровождаемые школы", None, True),
+    "comparison_change": ("изменение от базового года", "сравнимые школы вне сетей", None, True),
+    "supported_schools": ("число школ в сравнении", "сопровождаемые школы", "школ", False),
+    "comparison_schools": ("число школ в сравнении", "сравнимые школы вне сетей", "школ", False),
+}
+PREFIXED_PARTS = {
+    "type": ("по видам мероприятий", ACTIVITY_TYPE_LABELS),
+    "process": ("по процессам сетевого взаимодействия", PROCESS_LABELS),
+}
+
+
+@dataclass(frozen=True)
+class BreakdownGroup:
+    """Parts of one indicator that belong together (e.g. by kind of activity), named in Russian."""
+
+    title: str  # "по видам мероприятий"; "" when the breakdown has one kind of part
+    unit: str
+    parts: dict[str, float]
+    charted: bool = True
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def breakdown_groups(indicator: IndicatorValue) -> list[BreakdownGroup]:
+    """The indicator's breakdown as groups of like parts, in the order they first appear; a key
+    this module does not know is shown as it is."""
+    unit = indicator.definition.unit
+    found: dict[str, BreakdownGroup] = {}
+    for key, value in indicator.breakdown.items():
+        prefix, separator, name = key.partition(":")
+        if key in COMPARISON_PARTS:
+            title, label, own_unit, charted = COMPARISON_PARTS[key]
+        elif separator and prefix in PREFIXED_PARTS:
+            title, labels = PREFIXED_PARTS[prefix]
+            label, own_unit, charted = labels.get(name, name), None, True
+        else:
+            title, label, own_unit, charted = "", MOBILITY_LABELS.get(key, key), None, True
+        group = found.setdefault(title, BreakdownGroup(title, own_unit or unit, {}, charted))
+        group.parts[_capital(label)] = value
+    return list(found.values())
+
+
+def breakdown_title(indicator: IndicatorValue, group: BreakdownGroup) -> str:
+    return f"{indicator.definition.title} — {group.title or 'в разрезе'}"
+
+
 # Charts (matplotlib; the same figures become SVG in the HTML and PNG in the PDF)
 
 
@@ -290,7 +354,7 @@ def _indicator_panel(axis: Axes, indicator: IndicatorValue, analysis: Analysis) 
     axis.set_xticks([0, 1], names)
     axis.set_xlim(-0.55, 1.85)
     axis.set_ylim(bottom - span * 0.2 if bottom < 0 else 0, top + span * 0.25)
-    axis.set_title(textwrap.fill(definition.title, 42), fontsize=8.5, loc="left", color="#111111")
+    axis.set_title(textwrap.fill(definition.title, 36), fontsize=8.5, loc="left", color="#111111")
     _axis_numbers(axis, definition.unit)
 
 
@@ -328,34 +392,50 @@ def _indicator_charts(analysis: Analysis) -> list[Chart]:
     return charts
 
 
-def _breakdown_chart(indicator: IndicatorValue) -> Chart:
-    """The parts of one indicator (e.g. by kind of activity), largest first, at most twelve."""
-    parts = sorted(indicator.breakdown.items(), key=lambda item: item[1], reverse=True)[:12]
+def _breakdown_chart(indicator: IndicatorValue, group: BreakdownGroup) -> Chart:
+    """The parts of one group, largest first, at most twelve."""
+    parts = sorted(group.parts.items(), key=lambda item: item[1], reverse=True)[:12]
     names = [textwrap.fill(name, 38) for name, _ in reversed(parts)]
     values = [value for _, value in reversed(parts)]
-    figure = Figure(figsize=(7.2, 0.9 + 0.34 * len(parts)), layout="constrained")
+    figure = Figure(figsize=(7.2, 0.7 + 0.34 * len(parts)), layout="constrained")
     axis = figure.subplots()
     axis.barh(names, values, color=ACCENT_COLOUR, height=0.6)
     largest = max([abs(value) for value in values] + [1e-9])
     for place, value in enumerate(values):
-        axis.text(value + largest * 0.01, place, " " + format_number(value), va="center", fontsize=7.5)
+        axis.text(
+            max(value, 0) + largest * 0.01,
+            place,
+            " " + format_number(value, group.unit),
+            va="center",
+            fontsize=7.5,
+        )
     axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_number(value)))
-    axis.set_xlim(min([0.0, *values]), largest * 1.15)
+    axis.set_xlim(min([0.0, *values]) * 1.15, largest * 1.25)
     axis.tick_params(labelsize=7.5)
     axis.spines[["top", "right"]].set_visible(False)
     axis.grid(axis="x", color="#E5E7EB", linewidth=0.6)
     axis.set_axisbelow(True)
     return Chart(
-        title=f"{indicator.definition.title} — в разрезе",
-        description="; ".join(f"{name}: {format_number(value)}" for name, value in parts),
+        title=breakdown_title(indicator, group),
+        description="; ".join(f"{name}: {format_number(value, group.unit)}" for name, value in parts),
         figure=figure,
     )
+
+
+def _charted_groups(analysis: Analysis) -> list[tuple[IndicatorValue, BreakdownGroup]]:
+    """The breakdown groups worth a chart: two parts or more."""
+    return [
+        (indicator, group)
+        for indicator in analysis.indicators
+        for group in breakdown_groups(indicator)
+        if group.charted and len(group.parts) > 1
+    ]
 
 
 def charts(analysis: Analysis) -> list[Chart]:
     """The document's charts, freshly drawn (a Figure is not shared between renderings)."""
     return _indicator_charts(analysis) + [
-        _breakdown_chart(indicator) for indicator in analysis.indicators if indicator.breakdown
+        _breakdown_chart(indicator, group) for indicator, group in _charted_groups(analysis)
     ]
 
 
@@ -464,27 +544,33 @@ def _summary_sheet(sheet: Worksheet, analysis: Analysis) -> None:
     sheet.print_title_rows = "1:1"
 
 
-def _breakdown_sheet(sheet: Worksheet, analysis: Analysis) -> dict[int, tuple[int, int]]:
-    """One row per part of each indicator; returns each indicator's rows (first, last) by its
-    place in the analysis, for the charts."""
-    _header(sheet, ["Показатель", "Разрез", "Значение", "Ед. изм. показателя"], [46, 46, 14, 16])
-    rows: dict[int, tuple[int, int]] = {}
+def _breakdown_sheet(
+    sheet: Worksheet, analysis: Analysis
+) -> list[tuple[IndicatorValue, BreakdownGroup, int, int]]:
+    """One row per part of each indicator's breakdown; returns the rows (first, last) of each
+    group worth a chart."""
+    _header(
+        sheet,
+        ["Показатель", "Разрез", "Составляющая", "Значение", "Ед. изм."],
+        [46, 30, 40, 14, 12],
+    )
+    charted: list[tuple[IndicatorValue, BreakdownGroup, int, int]] = []
     row = 2
-    for place, indicator in enumerate(analysis.indicators):
-        if not indicator.breakdown:
-            continue
-        first = row
-        number_format = _number_format(indicator.breakdown.values())
-        for name, value in indicator.breakdown.items():
-            sheet.cell(row=row, column=1, value=indicator.definition.title).alignment = WRAP_TOP
-            sheet.cell(row=row, column=2, value=name).alignment = WRAP_TOP
-            sheet.cell(row=row, column=3, value=value).number_format = number_format
-            sheet.cell(row=row, column=4, value=indicator.definition.unit)
-            row += 1
-        rows[place] = (first, row - 1)
+    for indicator in analysis.indicators:
+        for group in breakdown_groups(indicator):
+            first = row
+            number_format = _number_format(group.parts.values())
+            for name, value in group.parts.items():
+                values = (indicator.definition.title, group.title, name, value, group.unit)
+                for column, cell_value in enumerate(values, start=1):
+                    sheet.cell(row=row, column=column, value=cell_value).alignment = WRAP_TOP
+                sheet.cell(row=row, column=4).number_format = number_format
+                row += 1
+            if group.charted and len(group.parts) > 1:
+                charted.append((indicator, group, first, row - 1))
     if row == 2:
         sheet.cell(row=2, column=1, value="Разрезов в этом анализе нет.")
-    return rows
+    return charted
 
 
 def _schools_sheet(sheet: Worksheet, analysis: Analysis) -> None:
@@ -515,7 +601,7 @@ def _charts_sheet(
     summary_sheet: Worksheet,
     breakdown_sheet: Worksheet,
     analysis: Analysis,
-    breakdown_rows: Mapping[int, tuple[int, int]],
+    breakdown_rows: Sequence[tuple[IndicatorValue, BreakdownGroup, int, int]],
 ) -> None:
     """Native Excel charts over the other sheets' cells: for each indicator with data, the
     previous period, this one and the target; for each breakdown, its parts."""
@@ -546,14 +632,12 @@ def _charts_sheet(
             Reference(summary_sheet, min_col=PREVIOUS_COLUMN, max_col=TARGET_COLUMN, min_row=1)
         )
         place(chart)
-    for index, (first, last) in breakdown_rows.items():
-        indicator = analysis.indicators[index]
-        chart = _bar_chart(textwrap.fill(f"{indicator.definition.title} — в разрезе", 60), "")
+    for indicator, group, first, last in breakdown_rows:
+        chart = _bar_chart(textwrap.fill(breakdown_title(indicator, group), 60), group.unit)
         chart.type = "bar"
-        chart.add_data(Reference(breakdown_sheet, min_col=3, min_row=first, max_row=last))
-        chart.set_categories(Reference(breakdown_sheet, min_col=2, min_row=first, max_row=last))
+        chart.add_data(Reference(breakdown_sheet, min_col=4, min_row=first, max_row=last))
+        chart.set_categories(Reference(breakdown_sheet, min_col=3, min_row=first, max_row=last))
         chart.series[0].graphicalProperties.solidFill = _excel_colour(ACCENT_COLOUR)
-        chart.height = max(7.5, 1.5 + 0.6 * (last - first + 1))
         place(chart)
     if not placed:
         sheet.cell(row=3, column=2, value="Ни по одному показателю нет данных для диаграмм.")

@@ -99,7 +99,23 @@ def sample_analysis() -> Analysis:
                 schools=12,
                 numerator=10,
                 denominator=12,
-                breakdown={"Методический семинар": 8.0, "Открытый урок": 5.0, "Стажировка": 3.0},
+            ),
+            indicator(
+                "activities_per_school",
+                "Сетевые мероприятия на одну сопровождаемую школу",
+                "на школу",
+                2.5,
+                1.75,
+                Status.good,
+                Trend.up,
+                schools=12,
+                breakdown={
+                    "type:seminar": 1.5,
+                    "type:open_lesson": 0.75,
+                    "type:hackathon": 0.25,
+                    "process:training": 2.0,
+                    "process:experience_exchange": 0.5,
+                },
             ),
             indicator(
                 "educators",
@@ -130,8 +146,25 @@ def sample_analysis() -> Analysis:
                 0.8,
                 Status.bad,
                 Trend.down,
-                schools=9,
+                schools=40,
                 note="По 3 школам результатов за 2025 год ещё нет.",
+                breakdown={
+                    "supported_schools": 9.0,
+                    "comparison_schools": 31.0,
+                    "supported_change": -0.4,
+                    "comparison_change": 1.1,
+                },
+            ),
+            indicator(
+                "mobility_hours",
+                "Часы академической мобильности",
+                "ч",
+                156.0,
+                None,
+                Status.attention,
+                Trend.unknown,
+                schools=4,
+                breakdown={"students": 120.0, "teachers": 36.0},
             ),
             indicator(
                 "reporting",
@@ -185,7 +218,7 @@ def test_numbers_read_as_a_russian_reader_writes_them() -> None:
 
 def test_the_summary_counts_statuses_and_names_the_schools() -> None:
     sentences = summary(ANALYSIS)
-    assert sentences[0].startswith("Показателей в анализе: 5 (в норме — 1, требуют внимания — 1, отстают — 2")
+    assert sentences[0].startswith("Показателей в анализе: 7 (в норме — 2, требуют внимания — 2, отстают — 2")
     assert any("Отстают и ухудшаются" in sentence and "«Часы" not in sentence for sentence in sentences)
     assert sentences[-1].startswith("Требуют внимания 2 школы: МБОУ «Средняя школа № 3» г. Гусева")
 
@@ -211,20 +244,20 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
     assert sheet.freeze_panes == "A2"
     rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
     assert [row[1] for row in rows] == titles(ANALYSIS)
-    coverage, _, hours, _, reporting = rows
+    coverage, _, _, hours, _, _, reporting = rows
     assert coverage[2:9] == ["%", 60, 83.3, 90, "↑ рост", "Требует внимания", 12]
     assert coverage[9:11] == [10, 12]
     assert coverage[11].startswith("Как считается «охват")
     assert hours[3:5] == [980, 1234.5]
     assert reporting[3:5] == [None, None] and reporting[7] == "Нет данных"
-    assert sheet["E4"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
-    assert sheet["H3"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
+    assert sheet["E5"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
+    assert sheet["H4"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
     assert sheet.column_dimensions["B"].width == 46
 
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         charts = [name for name in archive.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", name)]
         first_chart = archive.read("xl/charts/chart1.xml").decode()
-    assert len(charts) == 5  # four indicators with data, one breakdown
+    assert len(charts) == 10  # six indicators with data; four breakdown groups of two parts or more
     assert "'Показатели'!$D$2:$F$2" in first_chart and "<barChart>" in first_chart
     assert book["Диаграммы"]._charts  # openpyxl reads them back too
 
@@ -233,11 +266,20 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
     assert schools[0][2] == "Нет участия в сетевых мероприятиях 94 дня\nПросрочен пункт плана «Стажировка»"
 
     parts = [[cell.value for cell in row] for row in book["Разрезы"].iter_rows(min_row=2)]
-    assert [row[1:3] for row in parts] == [
-        ["Методический семинар", 8],
-        ["Открытый урок", 5],
-        ["Стажировка", 3],
+    assert [row[1:5] for row in parts] == [
+        ["по видам мероприятий", "Семинар", 1.5, "на школу"],
+        ["по видам мероприятий", "Открытый урок", 0.75, "на школу"],
+        ["по видам мероприятий", "Hackathon", 0.25, "на школу"],  # a kind not known here: as it is
+        ["по процессам сетевого взаимодействия", "Обучение", 2, "на школу"],
+        ["по процессам сетевого взаимодействия", "Обмен опытом", 0.5, "на школу"],
+        ["число школ в сравнении", "Сопровождаемые школы", 9, "школ"],
+        ["число школ в сравнении", "Сравнимые школы вне сетей", 31, "школ"],
+        ["изменение от базового года", "Сопровождаемые школы", -0.4, "балл"],
+        ["изменение от базового года", "Сравнимые школы вне сетей", 1.1, "балл"],
+        [None, "Учащиеся", 120, "ч"],
+        [None, "Педагоги", 36, "ч"],
     ]
+    assert parts[0][0] == "Сетевые мероприятия на одну сопровождаемую школу"
 
     about = [cell.value for row in book["Сведения"].iter_rows() for cell in row if cell.value]
     assert "Сеть: Сеть школ Гусевского округа «Вместе»" in about
@@ -259,7 +301,8 @@ def test_the_html_document_reads_in_russian_with_charts_inside() -> None:
     assert "МБОУ «Средняя школа № 3» г. Гусева" in page and "Просрочен пункт плана «Стажировка»" in page
     assert "Методика расчёта" in page and "Как считается «охват" in page
     images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2  # the indicators (one figure for five) and the one breakdown
+    assert len(images) == 5  # the indicators (one figure for six) and four breakdown groups
+    assert "Сетевые мероприятия на одну сопровождаемую школу — по видам мероприятий" in page
     svg = base64.b64decode(images[0]).decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched from elsewhere
@@ -282,7 +325,7 @@ def test_the_pdf_has_the_cyrillic_titles_as_text() -> None:
         assert title in flat, title
     assert "МБОУ «Средняя школа № 3» г. Гусева" in flat and "Методика расчёта" in flat
     images = [image for page in reader.pages for image in page.images]
-    assert len(images) == 2
+    assert len(images) == 5
     assert reader.metadata is not None and reader.metadata.title.startswith("Анализ эффективности")
 
 
