@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from .analysis import AnalysisRequestError, UnknownScope, build_analysis, parse_scope, period_of
 from .analysis_model import (
     Analysis,
     Better,
@@ -999,67 +999,45 @@ def pdf_document(analysis: Analysis) -> bytes:
 # HTTP: GET /reports/analysis.{xlsx,html,pdf}
 
 
-class ReportRequestError(ValueError):
-    """A request for a report that cannot be answered as asked; the message says what to give."""
+def requested_scope(params: Mapping[str, str]) -> Scope:
+    """``scope`` (school, network, municipality, region) and ``id`` (a UUID; a region's code),
+    read by the analysis' own reader so every entrypoint refuses alike."""
+    if not params.get("scope"):
+        raise AnalysisRequestError(f"give scope: one of {', '.join(kind.value for kind in ScopeKind)}")
+    if not params.get("id"):
+        raise AnalysisRequestError("give id: the scope's id (a UUID), or a region's code, e.g. 39")
+    return parse_scope(params["scope"], params["id"])
 
 
-def parse_scope(params: Mapping[str, str]) -> Scope:
-    """``scope`` (school, network, municipality, region) and ``id`` (a UUID; a region's code)."""
-    kinds = ", ".join(kind.value for kind in ScopeKind)
-    kind_text = params.get("scope", "").strip()
-    if not kind_text:
-        raise ReportRequestError(f"give scope: one of {kinds}")
-    try:
-        kind = ScopeKind(kind_text)
-    except ValueError:
-        raise ReportRequestError(f"scope {kind_text!r} is not one of {kinds}") from None
-    key = params.get("id", "").strip()
-    if kind == ScopeKind.region:
-        if not (key.isascii() and key.isalnum() and len(key) <= 3):
-            raise ReportRequestError("give id: the region's code, e.g. id=39")
-        return Scope(kind, key)
-    try:
-        return Scope(kind, str(uuid.UUID(key)))
-    except ValueError:
-        raise ReportRequestError(f"give id: the {kind.value}'s id, a UUID") from None
-
-
-def _date(params: Mapping[str, str], name: str) -> date:
-    try:
-        return date.fromisoformat(params[name].strip())
-    except ValueError:
-        raise ReportRequestError(f"{name} must be a date as YYYY-MM-DD") from None
-
-
-def _whole(params: Mapping[str, str], name: str, low: int, high: int) -> int:
+def _whole(params: Mapping[str, str], name: str) -> int | None:
+    if name not in params:
+        return None
     text = params[name].strip()
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ReportRequestError(f"{name} must be a whole number from {low} to {high}")
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
+        raise AnalysisRequestError(
+            f"{name} must be a whole number, e.g. {name}={1 if name == 'quarter' else 2025}"
+        )
     return int(text)
 
 
-def parse_period(params: Mapping[str, str]) -> Period:
+def _date(params: Mapping[str, str], name: str) -> date | None:
+    if name not in params:
+        return None
+    try:
+        return date.fromisoformat(params[name].strip())
+    except ValueError:
+        raise AnalysisRequestError(f"{name} must be a date as YYYY-MM-DD") from None
+
+
+def requested_period(params: Mapping[str, str]) -> Period:
     """``year`` (with ``quarter`` 1–4 for a quarter), or ``from`` and ``to``: the first and the
     last day included, as YYYY-MM-DD."""
-    if "from" in params or "to" in params:
-        if "year" in params or "quarter" in params:
-            raise ReportRequestError("give either year (and quarter) or from and to, not both")
-        if "from" not in params or "to" not in params:
-            raise ReportRequestError("give both from and to: the first and the last day, as YYYY-MM-DD")
-        first, last = _date(params, "from"), _date(params, "to")
-        if last < first:
-            raise ReportRequestError("to (the last day included) must not be before from")
-        return Period(first, last + timedelta(days=1))
-    if "year" not in params:
-        if "quarter" in params:
-            raise ReportRequestError("give the year of the quarter, e.g. year=2025&quarter=1")
-        raise ReportRequestError(
-            "give the period: year=2025 (and quarter=1..4 for a quarter), or from=YYYY-MM-DD&to=YYYY-MM-DD"
-        )
-    year = _whole(params, "year", 2000, 2100)
-    if "quarter" in params:
-        return Period.quarter(year, _whole(params, "quarter", 1, 4))
-    return Period.year(year)
+    return period_of(
+        year=_whole(params, "year"),
+        quarter=_whole(params, "quarter"),
+        start=_date(params, "from"),
+        last=_date(params, "to"),
+    )
 
 
 @dataclass(frozen=True)
@@ -1090,19 +1068,15 @@ def report_routes(get_db: Callable[[], Database]) -> list[Route]:
         if report is None:
             return PlainTextResponse(f"no report as .{extension}: ask for .xlsx, .html or .pdf", 404)
         try:
-            scope = parse_scope(request.query_params)
-            period = parse_period(request.query_params)
-        except ReportRequestError as exc:
+            scope = requested_scope(request.query_params)
+            period = requested_period(request.query_params)
+        except AnalysisRequestError as exc:
             return PlainTextResponse(str(exc), 400)
-        from .analysis import build_analysis  # written beside this module; loaded when first asked
-
         async with get_db().session() as session:
             try:
                 analysis = await build_analysis(session, scope, period)
-            except LookupError as exc:  # build_analysis's word that the scope does not exist
-                if isinstance(exc, KeyError | IndexError):
-                    raise
-                return PlainTextResponse(str(exc) or f"no {scope.kind.value} {scope.key}", 404)
+            except UnknownScope as exc:
+                return PlainTextResponse(str(exc), 404)
         content = await run_in_threadpool(report.render, analysis)
         name = file_name(scope, period, extension)
         return Response(

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from services.analytics.analysis import AnalysisRequestError
 from services.analytics.analysis_model import (
     Analysis,
     Better,
@@ -27,15 +28,14 @@ from services.analytics.analysis_model import (
     Trend,
 )
 from services.analytics.reports import (
-    ReportRequestError,
     file_name,
     format_number,
     html_document,
-    parse_period,
-    parse_scope,
     pdf_document,
     period_short,
     plural,
+    requested_period,
+    requested_scope,
     summary,
     workbook,
 )
@@ -343,34 +343,36 @@ def test_an_analysis_without_any_data_still_renders() -> None:
 
 
 def test_periods_and_scopes_are_read_from_the_query() -> None:
-    assert parse_period({"year": "2025"}) == Period.year(2025)
-    assert parse_period({"year": "2025", "quarter": "2"}) == Period.quarter(2025, 2)
-    assert parse_period({"from": "2025-09-01", "to": "2026-05-31"}) == Period(
+    """The query's words become numbers and dates here; the analysis' readers judge them."""
+    assert requested_period({"year": "2025"}) == Period.year(2025)
+    assert requested_period({"year": " 2025", "quarter": "2"}) == Period.quarter(2025, 2)
+    assert requested_period({"from": "2025-09-01", "to": "2026-05-31"}) == Period(
         date(2025, 9, 1), date(2026, 6, 1)
     )
-    assert parse_scope({"scope": "region", "id": "39"}) == Scope(ScopeKind.region, "39")
-    assert parse_scope({"scope": "network", "id": str(NETWORK_ID).upper()}).key == str(NETWORK_ID)
-    wrong = [
+    assert requested_scope({"scope": "region", "id": "39"}) == Scope(ScopeKind.region, "39")
+    assert requested_scope({"scope": "network", "id": str(NETWORK_ID).upper()}).key == str(NETWORK_ID)
+    wrong_periods = [
+        ({"year": "twenty"}, "year must be a whole number, e.g. year=2025"),
+        ({"year": "2025", "quarter": "IV"}, "quarter must be a whole number, e.g. quarter=1"),
+        ({"year": "2025", "quarter": "5"}, "a quarter is 1, 2, 3 or 4"),
+        ({"from": "01.02.2025", "to": "2025-03-01"}, "from must be a date as YYYY-MM-DD"),
         ({"year": "2025", "from": "2025-01-01", "to": "2025-02-01"}, "not both"),
-        ({"from": "2025-01-01"}, "give both from and to"),
-        ({"from": "2025-02-01", "to": "2025-01-01"}, "must not be before"),
-        ({"from": "01.02.2025", "to": "2025-03-01"}, "from must be a date"),
-        ({"year": "twenty"}, "year must be a whole number"),
-        ({"year": "2025", "quarter": "5"}, "quarter must be a whole number from 1 to 4"),
-        ({"quarter": "1"}, "give the year of the quarter"),
-        ({}, "give the period"),
+        ({"from": "2025-01-01"}, "needs both from and to"),
+        ({}, "give a year"),
     ]
-    for params, message in wrong:
-        with pytest.raises(ReportRequestError, match=message):
-            parse_period(params)
-    for params, message in [
-        ({}, "give scope"),
-        ({"scope": "planet", "id": "1"}, "not one of school, network, municipality, region"),
-        ({"scope": "network", "id": "42"}, "the network's id, a UUID"),
-        ({"scope": "region", "id": ""}, "the region's code"),
-    ]:
-        with pytest.raises(ReportRequestError, match=message):
-            parse_scope(params)
+    for params, message in wrong_periods:
+        with pytest.raises(AnalysisRequestError, match=message):
+            requested_period(params)
+    wrong_scopes = [
+        ({"id": "39"}, "give scope: one of school, network, municipality, region"),
+        ({"scope": "network"}, "give id"),
+        ({"scope": "planet", "id": "1"}, "unknown scope kind"),
+        ({"scope": "network", "id": "42"}, "not a valid id of a network"),
+        ({"scope": "region", "id": "Калининград"}, "not a region code"),
+    ]
+    for params, message in wrong_scopes:
+        with pytest.raises(AnalysisRequestError, match=message):
+            requested_scope(params)
 
 
 def test_file_names_carry_the_scope_and_the_period() -> None:
