@@ -9,14 +9,19 @@ from setka_runtime.cli import ServiceEntry
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from .projections import HANDLERS
+from . import rebuild
+from .projections import CONSUMED
 from .schema import schema
 from .settings import AnalyticsSettings
 
 
-def build(settings: AnalyticsSettings) -> Service:
+def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
+    """The registry's and the events service's topics share one subscription of the group
+    ``setka.analytics``; another ``group`` builds an independent copy of the read models from the
+    earliest offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
     service = Service.create(settings, topics=[topics.ANALYTICS])
-    service.consume(topics.REGISTRY, HANDLERS)
+    group = group or rebuild.group_of(settings)
+    service.subscribe([service.guarded(topic, handlers, group=group) for topic, handlers in CONSUMED.items()])
     return service
 
 
@@ -29,4 +34,5 @@ ENTRY = ServiceEntry(
     settings=AnalyticsSettings,
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
+    commands={"rebuild": rebuild.COMMAND},
 )

@@ -1,71 +1,998 @@
-"""Event handlers that keep the read models; each runs inside the consumer's transaction.
+"""Event handlers that keep analytics' read models from the registry's and the events service's
+events; each runs inside the consumer's transaction. Nothing here reads another service's database.
 
-The projections take a whole run of events at once (a batch handler): the counts of a batch are
-added up in memory and written with one upsert per region, and the organizations with one insert.
+Every handler is a batch handler: it takes a run of events of one type, reads what it needs in one
+query, and writes with one bulk statement (an upsert keyed by the aggregate's id, or an update
+with one row of parameters per aggregate).
+
+Order and replay. One aggregate's events share a Kafka key and so arrive in order; a handler
+relies on that and never on the order of two aggregates (nor of the two topics), so replaying the
+topics from their earliest offsets rebuilds exactly the same state, whatever the batches. To make
+that hold, a handler's effect on a run is the effect of its events applied one by one: the last
+state of an id wins, except where a fact must not be undone by an earlier or repeated one —
+
+- an organization keeps its first registration and is counted in its region only when its row is
+  new (a repeated registration counts nothing); an update moves the count if the region or the
+  kind changed;
+- the first archiving, withdrawal, closing and held day are kept; a membership that has ended
+  stays ended; a plan's status only moves forward (draft → agreed → in progress → closed);
+- a school's latest risk profile is replaced only by one assessed on the same day or later;
+- creation events (network, plan, resource) are facts that happen once: a repeat changes nothing.
+
+The inbox already makes a redelivered event (same ``ce_source`` and ``ce_id``) change nothing; the
+rules above make the same fact sent again under a new id change nothing either.
+
+A fact about an activity, plan, network, organization or resource that is not known yet (only
+possible when its own earlier event is missing) is deferred with :meth:`Item.defer`: the consumer
+retries it, and never applies it half.
+
+Days are taken in UTC: the events service publishes its times in UTC and keeps no time zone.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
-from setka_contracts.registry import OrganizationKind, OrganizationRegistered
-from setka_runtime.consumer import Item, batch, one_at_a_time
-from setka_runtime.sql import dialect_insert, insert_ignoring_conflicts
+from setka_contracts import topics
+from setka_contracts.events import (
+    ActivityAnnounced,
+    ActivityCancelled,
+    ActivityHeld,
+    ActivityPlanned,
+    ActivityPostponed,
+    ActivityReported,
+    ActivityStatus,
+    ActivityUpdatedByRegion,
+    AssessmentResultRecorded,
+    AttendanceRecorded,
+    DeficitRecorded,
+    FeedbackGiven,
+    MobilityRecorded,
+    PlanAgreed,
+    PlanClosed,
+    PlanDrafted,
+    PlanItemAdded,
+    PlanStarted,
+    PlanStatus,
+    TrainingRecorded,
+)
+from setka_contracts.registry import (
+    CentreDesignated,
+    EducatorRegistered,
+    EducatorUpdated,
+    MemberJoined,
+    MemberLeft,
+    MemberRole,
+    NetworkClosed,
+    NetworkCreated,
+    OrganizationArchived,
+    OrganizationKind,
+    OrganizationRegistered,
+    OrganizationStatusChanged,
+    OrganizationUpdated,
+    ResourceOffered,
+    ResourceWithdrawn,
+    RiskProfileAssessed,
+    StatusChange,
+)
+from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
+from setka_runtime.sql import dialect_insert, one_of
+from sqlalchemy import Date, DateTime, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Organization, RegionSummary
+from .models import (
+    Activity,
+    AnalyticsModel,
+    AssessmentResult,
+    Attendance,
+    Deficit,
+    Educator,
+    Employment,
+    Feedback,
+    Membership,
+    Mobility,
+    Network,
+    Organization,
+    OrganizationStatus,
+    Plan,
+    PlanItem,
+    RegionSummary,
+    Resource,
+    RiskProfile,
+    Training,
+)
+
+LOWEST_MARK = "2"
+"""The lowest mark of the Russian five-mark scale («двойка»): its share is the share failing."""
+
+TOOK_PLACE = (ActivityStatus.held, ActivityStatus.reported)
+PLAN_STAGES = (PlanStatus.draft, PlanStatus.agreed, PlanStatus.in_progress, PlanStatus.closed)
 
 
-@batch
-async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
-    """Count each organization in its region and note where it is; the inbox makes a redelivery
-    count nothing, and an organization already noted keeps its first registration."""
-    organizations: Counter[str] = Counter()
-    schools: Counter[str] = Counter()
-    latest = {}
-    known: dict[str, dict[str, object]] = {}
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _table(model: type[AnalyticsModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+def _last_by(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any, Item]:
+    """The last item of each key, keys in order of first appearance: a run's later state wins."""
+    last: dict[Any, Item] = {}
     for item in items:
-        data: OrganizationRegistered = item.data
-        known.setdefault(
-            str(data.organization_id),
-            {
-                "id": data.organization_id,
-                "region_code": data.region_code,
-                "kind": data.kind.value,
-                "registered_at": data.registered_at,
-            },
-        )
-        organizations[data.region_code] += 1
-        schools[data.region_code] += 1 if data.kind == OrganizationKind.school else 0
-        latest[data.region_code] = max(item.event.time, latest.get(data.region_code, item.event.time))
-    table = RegionSummary.__table__
+        last[key(item.data)] = item
+    return last
+
+
+def _first_by(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any, Item]:
+    first: dict[Any, Item] = {}
+    for item in items:
+        first.setdefault(key(item.data), item)
+    return first
+
+
+def _day(moment: datetime) -> date:
+    """The UTC day of a moment (a naive one, as SQLite returns it, is in UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
+def _later(session: AsyncSession, kept: Any, given: Any) -> Any:
+    """The later of two timestamps in SQL (``greatest`` on PostgreSQL, two-argument ``max`` on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(kept, given)
+    return func.max(kept, given)
+
+
+async def _upsert(
+    session: AsyncSession,
+    model: type[AnalyticsModel],
+    rows: list[dict[str, Any]],
+    *,
+    index: tuple[str, ...] = ("id",),
+    changes: Callable[[Any, Table], dict[str, Any]] | None = None,
+    where: Callable[[Any, Table], Any] | None = None,
+    keep_existing: bool = False,
+) -> None:
+    """Insert ``rows`` (one per key) with one statement; a row whose key exists gets ``changes``
+    (every given column by default), only ``where`` that holds, or nothing with ``keep_existing``."""
+    if not rows:
+        return
+    table = _table(model)
     statement = dialect_insert(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["region_code"],
-        set_={
-            "organizations": table.c.organizations + statement.excluded.organizations,
-            "schools": table.c.schools + statement.excluded.schools,
-            "updated_at": statement.excluded.updated_at,
-        },
-    )
-    await session.execute(
-        statement,
+    if keep_existing:
+        statement = statement.on_conflict_do_nothing(index_elements=list(index))
+    else:
+        excluded = statement.excluded
+        sets = (
+            changes(excluded, table)
+            if changes
+            else {name: excluded[name] for name in rows[0] if name not in index}
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=list(index), set_=sets, where=where(excluded, table) if where else None
+        )
+    await session.execute(statement, rows)
+
+
+async def _known(session: AsyncSession, column: Any, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` have a row (``column`` is the table's id column)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(column).where(one_of(session, column, wanted))))
+
+
+def _defer_unknown(
+    items: list[Item], known: set[uuid.UUID], key: Callable[[Any], uuid.UUID], what: str
+) -> list[Item]:
+    """The items whose ``what`` is known; the others are deferred (they leave no effect)."""
+    ready = []
+    for item in items:
+        if key(item.data) in known:
+            ready.append(item)
+        else:
+            item.defer(f"{what} {key(item.data)} is not known to analytics yet")
+    return ready
+
+
+# -- organizations and their regions -----------------------------------------------------------------
+
+
+def _organization_row(data: OrganizationRegistered | OrganizationUpdated) -> dict[str, Any]:
+    return {
+        "id": data.organization_id,
+        "region_code": data.region_code,
+        "kind": data.kind.value,
+        "short_name": data.short_name,
+        "municipality": data.municipality,
+        "municipality_id": data.municipality_id,
+    }
+
+
+async def _count_in_regions(
+    session: AsyncSession,
+    organizations: Counter[str],
+    schools: Counter[str],
+    changed_at: Mapping[str, datetime],
+) -> None:
+    """Add the counts (negative ones too) to the regions' figures, one upsert for every region."""
+    regions = sorted(region for region in changed_at if organizations[region] or schools[region])
+    if not regions:
+        return
+    await _upsert(
+        session,
+        RegionSummary,
         [
             {
                 "region_code": region,
                 "organizations": organizations[region],
                 "schools": schools[region],
-                "updated_at": latest[region],
+                "updated_at": changed_at[region],
             }
-            for region in sorted(organizations)
+            for region in regions
+        ],
+        index=("region_code",),
+        changes=lambda excluded, table: {
+            "organizations": table.c.organizations + excluded.organizations,
+            "schools": table.c.schools + excluded.schools,
+            "updated_at": _later(session, table.c.updated_at, excluded.updated_at),
+        },
+    )
+
+
+def _note(
+    counts: tuple[Counter[str], Counter[str]],
+    changed_at: dict[str, datetime],
+    region: str,
+    kind: str,
+    at: datetime,
+    *,
+    by: int = 1,
+) -> None:
+    organizations, schools = counts
+    organizations[region] += by
+    schools[region] += by if kind == OrganizationKind.school.value else 0
+    changed_at[region] = max(at, changed_at.get(region, at))
+
+
+@batch
+async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
+    """Note each organization, counted in its region once: when its row is new. An organization
+    already noted keeps its first registration (a repeat, or one after an update, changes nothing)."""
+    first = _first_by(items, lambda data: data.organization_id)
+    if not first:
+        return
+    table = _table(Organization)
+    statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["id"])
+    inserted = await session.execute(
+        statement.returning(table.c.id),
+        [
+            _organization_row(item.data) | {"registered_at": item.data.registered_at}
+            for item in first.values()
         ],
     )
-    await session.execute(
-        insert_ignoring_conflicts(session, Organization.__table__),
-        [known[ident] for ident in sorted(known)],
+    counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    changed_at: dict[str, datetime] = {}
+    for ident in inserted.scalars():
+        item = first[ident]
+        _note(counts, changed_at, item.data.region_code, item.data.kind.value, item.event.time)
+    await _count_in_regions(session, *counts, changed_at)
+
+
+@batch
+async def organizations_updated(session: AsyncSession, items: list[Item]) -> None:
+    """The organization's details are its whole new state; a move to another region or kind moves
+    its count. One analytics has not heard of is noted (and counted) as registered when updated."""
+    last = _last_by(items, lambda data: data.organization_id)
+    table = _table(Organization)
+    before = {
+        row.id: (row.region_code, row.kind)
+        for row in await session.execute(
+            select(table.c.id, table.c.region_code, table.c.kind).where(
+                one_of(session, table.c.id, list(last))
+            )
+        )
+    }
+    counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    changed_at: dict[str, datetime] = {}
+    for ident, item in last.items():
+        data: OrganizationUpdated = item.data
+        now = (data.region_code, data.kind.value)
+        if before.get(ident) == now:
+            continue
+        if ident in before:
+            _note(counts, changed_at, *before[ident], item.event.time, by=-1)
+        _note(counts, changed_at, *now, item.event.time)
+    await _upsert(
+        session,
+        Organization,
+        [_organization_row(item.data) | {"registered_at": item.data.updated_at} for item in last.values()],
+        changes=lambda excluded, _: {
+            name: excluded[name]
+            for name in ("region_code", "kind", "short_name", "municipality", "municipality_id")
+        },
     )
+    await _count_in_regions(session, *counts, changed_at)
+
+
+@batch
+async def organizations_archived(session: AsyncSession, items: list[Item]) -> None:
+    """An archived organization keeps its row (and its count): the analysis of a past period
+    still includes it. The first archiving is kept."""
+    table = _table(Organization)
+    known = await _known(session, table.c.id, (item.data.organization_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.organization_id, "organization")
+    first = _first_by(ready, lambda data: data.organization_id)
+    if not first:
+        return
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            archived_at=func.coalesce(table.c.archived_at, bindparam("b_at", type_=DateTime(timezone=True)))
+        )
+    )
+    await session.execute(
+        statement, [{"b_id": ident, "b_at": item.data.archived_at} for ident, item in first.items()]
+    )
+
+
+Period = tuple[uuid.UUID, str, date]
+"""A status period's key: (organization, status, entered on)."""
+
+
+def apply_status_changes(periods: dict[Period, date | None], changes: list[Item]) -> set[Period]:
+    """Apply status changes in order to the known periods (key → ``left_on``); return the keys
+    changed. Entering opens a period (once); leaving ends the open period that began before; a
+    change that repeats what is known changes nothing; leaving with no period to end is deferred."""
+    changed: set[Period] = set()
+    for item in changes:
+        data: OrganizationStatusChanged = item.data
+        organization, status, on = data.organization_id, data.status.value, data.effective_on
+        if data.change == StatusChange.entered:
+            if (organization, status, on) not in periods:
+                periods[(organization, status, on)] = None
+                changed.add((organization, status, on))
+            continue
+        mine = sorted(key for key in periods if key[:2] == (organization, status) and key[2] < on)
+        if any(periods[key] == on for key in mine):
+            continue  # this period's end is known already
+        open_ones = [key for key in mine if periods[key] is None]
+        if not open_ones:
+            item.defer(f"organization {organization} has no open {status} period before {on} yet")
+            continue
+        periods[open_ones[-1]] = on
+        changed.add(open_ones[-1])
+    return changed
+
+
+@batch
+async def statuses_changed(session: AsyncSession, items: list[Item]) -> None:
+    """Dated statuses (ШНОР, ШФНСУ, stable results) as periods: entered on a day, left on a day."""
+    table = _table(OrganizationStatus)
+    organizations = list(dict.fromkeys(item.data.organization_id for item in items))
+    rows = await session.execute(select(table).where(one_of(session, table.c.organization_id, organizations)))
+    periods: dict[Period, date | None] = {
+        (row.organization_id, row.status, row.entered_on): row.left_on for row in rows
+    }
+    changed = apply_status_changes(periods, items)
+    await _upsert(
+        session,
+        OrganizationStatus,
+        [
+            {"organization_id": key[0], "status": key[1], "entered_on": key[2], "left_on": periods[key]}
+            for key in sorted(changed)
+        ],
+        index=("organization_id", "status", "entered_on"),
+    )
+
+
+@batch
+async def risk_profiles_assessed(session: AsyncSession, items: list[Item]) -> None:
+    """Each school's latest risk profile: one assessed earlier than the kept one changes nothing."""
+    latest: dict[uuid.UUID, RiskProfileAssessed] = {}
+    for item in items:
+        data: RiskProfileAssessed = item.data
+        kept = latest.get(data.organization_id)
+        if kept is None or kept.assessed_on <= data.assessed_on:
+            latest[data.organization_id] = data
+    await _upsert(
+        session,
+        RiskProfile,
+        [
+            {
+                "organization_id": data.organization_id,
+                "assessed_on": data.assessed_on,
+                "factors": {factor.value: level.value for factor, level in data.factors.items()},
+            }
+            for data in latest.values()
+        ],
+        index=("organization_id",),
+        where=lambda excluded, table: table.c.assessed_on <= excluded.assessed_on,
+    )
+
+
+# -- educators (by id: no names) ---------------------------------------------------------------------
+
+
+@batch
+async def educators_changed(session: AsyncSession, items: list[Item]) -> None:
+    """An educator event is the educator's whole state: category, subjects and every employment
+    (which replace the ones kept). Names are never read."""
+    last = {ident: item.data for ident, item in _last_by(items, lambda data: data.educator_id).items()}
+    if not last:
+        return
+    await _upsert(
+        session,
+        Educator,
+        [
+            {
+                "id": ident,
+                "qualification_category": data.qualification_category.value,
+                "subjects": list(data.subjects),
+            }
+            for ident, data in last.items()
+        ],
+    )
+    employments = _table(Employment)
+    await session.execute(delete(employments).where(one_of(session, employments.c.educator_id, list(last))))
+    await _upsert(
+        session,
+        Employment,
+        [
+            {
+                "id": employment.employment_id,
+                "educator_id": ident,
+                "organization_id": employment.organization_id,
+                "started_on": employment.started_on,
+                "ended_on": employment.ended_on,
+            }
+            for ident, data in last.items()
+            for employment in {e.employment_id: e for e in data.employments}.values()
+        ],
+    )
+
+
+# -- networks, memberships, resources ----------------------------------------------------------------
+
+
+@batch
+async def networks_created(session: AsyncSession, items: list[Item]) -> None:
+    await _upsert(
+        session,
+        Network,
+        [
+            {
+                "id": data.network_id,
+                "name": data.name,
+                "level": data.level.value,
+                "region_code": data.region_code,
+                "municipality_id": data.municipality_id,
+                "governing_body_id": data.governing_body_id,
+                "started_on": data.started_on,
+                "ended_on": data.ended_on,
+            }
+            for data in (item.data for item in _first_by(items, lambda data: data.network_id).values())
+        ],
+        keep_existing=True,
+    )
+
+
+@batch
+async def networks_closed(session: AsyncSession, items: list[Item]) -> None:
+    """The network ends on a day (the first closing is kept); memberships still open end with it."""
+    networks = _table(Network)
+    known = await _known(session, networks.c.id, (item.data.network_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.network_id, "network")
+    first = _first_by(ready, lambda data: data.network_id)
+    if not first:
+        return
+    ended = [{"b_id": ident, "b_on": item.data.ended_on} for ident, item in first.items()]
+    on = bindparam("b_on", type_=Date())
+    await session.execute(
+        update(networks)
+        .where(networks.c.id == bindparam("b_id"))
+        .values(ended_on=func.coalesce(networks.c.ended_on, on)),
+        ended,
+    )
+    memberships = _table(Membership)
+    await session.execute(
+        update(memberships)
+        .where(memberships.c.network_id == bindparam("b_id"), memberships.c.left_on.is_(None))
+        .values(left_on=bindparam("b_on", type_=Date())),
+        ended,
+    )
+
+
+@batch
+async def memberships_changed(session: AsyncSession, items: list[Item]) -> None:
+    """A membership by id: its role and dates as last sent; once it has ended it stays ended."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for item in items:
+        data: MemberJoined | MemberLeft = item.data
+        left_on = data.left_on if isinstance(data, MemberLeft) else None
+        kept = rows.get(data.membership_id)
+        rows[data.membership_id] = {
+            "id": data.membership_id,
+            "network_id": data.network_id,
+            "organization_id": data.organization_id,
+            "role": data.role.value,
+            "joined_on": data.joined_on,
+            "left_on": left_on or (kept["left_on"] if kept else None),
+        }
+    await _upsert(
+        session,
+        Membership,
+        list(rows.values()),
+        changes=lambda excluded, table: {
+            "network_id": excluded.network_id,
+            "organization_id": excluded.organization_id,
+            "role": excluded.role,
+            "joined_on": excluded.joined_on,
+            "left_on": func.coalesce(excluded.left_on, table.c.left_on),
+        },
+    )
+
+
+@batch
+async def centres_designated(session: AsyncSession, items: list[Item]) -> None:
+    """The membership becomes the network's centre (the registry sends it just after the joining)."""
+    await _upsert(
+        session,
+        Membership,
+        [
+            {
+                "id": data.membership_id,
+                "network_id": data.network_id,
+                "organization_id": data.organization_id,
+                "role": MemberRole.centre.value,
+                "joined_on": data.designated_on,
+                "left_on": None,
+            }
+            for data in (item.data for item in _last_by(items, lambda data: data.membership_id).values())
+        ],
+        changes=lambda excluded, _: {"role": excluded.role},
+    )
+
+
+@batch
+async def resources_offered(session: AsyncSession, items: list[Item]) -> None:
+    await _upsert(
+        session,
+        Resource,
+        [
+            {
+                "id": data.resource_id,
+                "owner_id": data.owner_id,
+                "kind": data.kind.value,
+                "subjects": list(data.subjects),
+                "available_from": data.available_from,
+                "available_to": data.available_to,
+            }
+            for data in (item.data for item in _first_by(items, lambda data: data.resource_id).values())
+        ],
+        keep_existing=True,
+    )
+
+
+@batch
+async def resources_withdrawn(session: AsyncSession, items: list[Item]) -> None:
+    table = _table(Resource)
+    known = await _known(session, table.c.id, (item.data.resource_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.resource_id, "resource")
+    first = _first_by(ready, lambda data: data.resource_id)
+    if not first:
+        return
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            withdrawn_at=func.coalesce(table.c.withdrawn_at, bindparam("b_at", type_=DateTime(timezone=True)))
+        ),
+        [{"b_id": ident, "b_at": item.data.withdrawn_at} for ident, item in first.items()],
+    )
+
+
+# -- plans -------------------------------------------------------------------------------------------
+
+
+@batch
+async def plans_drafted(session: AsyncSession, items: list[Item]) -> None:
+    await _upsert(
+        session,
+        Plan,
+        [
+            {
+                "id": data.plan_id,
+                "network_id": data.network_id,
+                "year": data.year,
+                "status": PlanStatus.draft.value,
+            }
+            for data in (item.data for item in _first_by(items, lambda data: data.plan_id).values())
+        ],
+        keep_existing=True,
+    )
+
+
+@batch
+async def plan_items_added(session: AsyncSession, items: list[Item]) -> None:
+    """An item of a plan, with the plan's network copied in."""
+    plans = _table(Plan)
+    wanted = list(dict.fromkeys(item.data.plan_id for item in items))
+    network_of = dict(
+        (
+            await session.execute(
+                select(plans.c.id, plans.c.network_id).where(one_of(session, plans.c.id, wanted))
+            )
+        ).all()
+    )
+    ready = _defer_unknown(items, set(network_of), lambda data: data.plan_id, "plan")
+    await _upsert(
+        session,
+        PlanItem,
+        [
+            {
+                "id": data.item_id,
+                "plan_id": data.plan_id,
+                "network_id": network_of[data.plan_id],
+                "due_on": data.due_on,
+                "responsible_organization_id": data.responsible_organization_id,
+            }
+            for data in (item.data for item in _last_by(ready, lambda data: data.item_id).values())
+        ],
+    )
+
+
+def plan_moved_to(status: PlanStatus) -> BatchHandler:
+    """The handler of the transition to ``status``: a plan only moves forward, so a late or
+    repeated transition to an earlier stage changes nothing."""
+    earlier = [stage.value for stage in PLAN_STAGES[: PLAN_STAGES.index(status)]]
+
+    @batch
+    async def moved(session: AsyncSession, items: list[Item]) -> None:
+        table = _table(Plan)
+        known = await _known(session, table.c.id, (item.data.plan_id for item in items))
+        ready = _defer_unknown(items, known, lambda data: data.plan_id, "plan")
+        ids = list(dict.fromkeys(item.data.plan_id for item in ready))
+        if ids:
+            await session.execute(
+                update(table)
+                .where(one_of(session, table.c.id, ids), table.c.status.in_(earlier))
+                .values(status=status.value)
+            )
+
+    moved.__name__ = moved.__qualname__ = f"plans_{status.value}"
+    return moved
+
+
+# -- activities and what happened at them ------------------------------------------------------------
+
+
+async def _copy_activity_into_attendance(session: AsyncSession, activity_ids: list[uuid.UUID]) -> None:
+    """Attendance carries its activity's day, host and network: refresh them after the activity
+    changed (an activity planned for the first time has none, and this changes nothing)."""
+    if not activity_ids:
+        return
+    attendance, activities = _table(Attendance), _table(Activity)
+    rows = (
+        await session.execute(
+            select(
+                activities.c.id,
+                activities.c.starts_at,
+                activities.c.host_organization_id,
+                activities.c.network_id,
+            ).where(one_of(session, activities.c.id, activity_ids))
+        )
+    ).all()
+    await session.execute(
+        update(attendance)
+        .where(attendance.c.activity_id == bindparam("b_id"))
+        .values(
+            activity_day=bindparam("b_day", type_=Date()),
+            host_organization_id=bindparam("b_host"),
+            network_id=bindparam("b_network"),
+        ),
+        [
+            {
+                "b_id": row.id,
+                "b_day": _day(row.starts_at),
+                "b_host": row.host_organization_id,
+                "b_network": row.network_id,
+            }
+            for row in rows
+        ],
+    )
+
+
+@batch
+async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
+    """An activity's whole state (planned by the events service, or recorded and updated by a
+    regional system). One recorded as already held is held on the day it started."""
+    last = _last_by(items, lambda data: data.activity_id)
+    held_on: dict[uuid.UUID, date] = {}
+    for item in items:
+        data: ActivityPlanned = item.data
+        if data.status in TOOK_PLACE:
+            held_on.setdefault(data.activity_id, _day(data.starts_at))
+    await _upsert(
+        session,
+        Activity,
+        [
+            {
+                "id": ident,
+                "network_id": data.network_id,
+                "host_organization_id": data.host_organization_id,
+                "plan_item_id": data.plan_item_id,
+                "activity_type": data.activity_type.value,
+                "processes": [process.value for process in data.processes],
+                "format": data.format.value,
+                "starts_at": data.starts_at,
+                "ends_at": data.ends_at,
+                "status": data.status.value,
+                "held_on": held_on.get(ident),
+            }
+            for ident, data in ((ident, item.data) for ident, item in last.items())
+        ],
+        changes=lambda excluded, table: {
+            **{
+                name: excluded[name]
+                for name in (
+                    "network_id",
+                    "host_organization_id",
+                    "plan_item_id",
+                    "activity_type",
+                    "processes",
+                    "format",
+                    "starts_at",
+                    "ends_at",
+                    "status",
+                )
+            },
+            "held_on": func.coalesce(table.c.held_on, excluded.held_on),
+        },
+    )
+    if any(isinstance(item.data, ActivityUpdatedByRegion) for item in items):
+        await _copy_activity_into_attendance(session, list(last))
+
+
+def activity_became(status: ActivityStatus) -> BatchHandler:
+    """The handler of an activity's transition to ``status``: held or reported keeps the first
+    day it was so; postponed takes the new dates when they are given."""
+
+    @batch
+    async def became(session: AsyncSession, items: list[Item]) -> None:
+        table = _table(Activity)
+        known = await _known(session, table.c.id, (item.data.activity_id for item in items))
+        ready = _defer_unknown(items, known, lambda data: data.activity_id, "activity")
+        changes: dict[uuid.UUID, dict[str, Any]] = {}
+        for item in ready:
+            data = item.data
+            change = changes.setdefault(
+                data.activity_id,
+                {"b_id": data.activity_id, "b_held_on": None, "b_starts_at": None, "b_ends_at": None},
+            )
+            if status in TOOK_PLACE and change["b_held_on"] is None:
+                change["b_held_on"] = _day(data.changed_at)
+            if (
+                isinstance(data, ActivityPostponed)
+                and data.starts_at is not None
+                and data.ends_at is not None
+            ):
+                change["b_starts_at"], change["b_ends_at"] = data.starts_at, data.ends_at
+        if not changes:
+            return
+        moment = DateTime(timezone=True)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                status=status.value,
+                held_on=func.coalesce(table.c.held_on, bindparam("b_held_on", type_=Date())),
+                starts_at=func.coalesce(bindparam("b_starts_at", type_=moment), table.c.starts_at),
+                ends_at=func.coalesce(bindparam("b_ends_at", type_=moment), table.c.ends_at),
+            ),
+            list(changes.values()),
+        )
+        moved = [ident for ident, change in changes.items() if change["b_starts_at"] is not None]
+        await _copy_activity_into_attendance(session, moved)
+
+    became.__name__ = became.__qualname__ = f"activities_{status.value}"
+    return became
+
+
+@batch
+async def attendance_recorded(session: AsyncSession, items: list[Item]) -> None:
+    """Who took part, with the activity's day, host and network copied in. The activity comes
+    first on the same partition (both are keyed by it); until it is known the attendance waits."""
+    activities = _table(Activity)
+    wanted = list(dict.fromkeys(item.data.activity_id for item in items))
+    found = {
+        row.id: row
+        for row in await session.execute(
+            select(
+                activities.c.id,
+                activities.c.starts_at,
+                activities.c.host_organization_id,
+                activities.c.network_id,
+            ).where(one_of(session, activities.c.id, wanted))
+        )
+    }
+    ready = _defer_unknown(items, set(found), lambda data: data.activity_id, "activity")
+    rows = []
+    for item in _last_by(ready, lambda data: data.attendance_id).values():
+        data: AttendanceRecorded = item.data
+        activity = found[data.activity_id]
+        rows.append(
+            {
+                "id": data.attendance_id,
+                "activity_id": data.activity_id,
+                "organization_id": data.organization_id,
+                "educator_id": data.educator_id,
+                "hours": data.hours,
+                "activity_day": _day(activity.starts_at),
+                "host_organization_id": activity.host_organization_id,
+                "network_id": activity.network_id,
+            }
+        )
+    await _upsert(session, Attendance, rows)
+
+
+def _facts(
+    model: type[AnalyticsModel], key: Callable[[Any], uuid.UUID], row: Callable[[Any], dict[str, Any]]
+) -> BatchHandler:
+    """The handler of a fact kept by its id as last sent (a corrected fact replaces the kept one)."""
+
+    @batch
+    async def recorded(session: AsyncSession, items: list[Item]) -> None:
+        await _upsert(session, model, [row(item.data) for item in _last_by(items, key).values()])
+
+    recorded.__name__ = recorded.__qualname__ = f"{_table(model).name}_recorded"
+    return recorded
+
+
+feedback_given = _facts(
+    Feedback,
+    lambda data: data.feedback_id,
+    lambda data: {
+        "id": data.feedback_id,
+        "activity_id": data.activity_id,
+        "rating": data.rating,
+        "organization_id": data.organization_id,
+    },
+)
+
+mobility_recorded = _facts(
+    Mobility,
+    lambda data: data.mobility_id,
+    lambda data: {
+        "id": data.mobility_id,
+        "kind": data.kind,
+        "home_organization_id": data.home_organization_id,
+        "host_organization_id": data.host_organization_id,
+        "network_id": data.network_id,
+        "programme": data.programme,
+        "participants": data.participants,
+        "starts_on": data.starts_on,
+        "ends_on": data.ends_on,
+        "hours": data.hours,
+    },
+)
+
+assessment_results_recorded = _facts(
+    AssessmentResult,
+    lambda data: data.result_id,
+    lambda data: {
+        "id": data.result_id,
+        "organization_id": data.organization_id,
+        "procedure": data.procedure,
+        "subject": data.subject,
+        "grade": data.grade,
+        "year": data.year,
+        "participants": data.participants,
+        "mean_score": data.mean_score,
+        "lowest_mark_share": float(data.mark_shares.get(LOWEST_MARK, 0.0)),
+    },
+)
+
+trainings_recorded = _facts(
+    Training,
+    lambda data: data.training_id,
+    lambda data: {
+        "id": data.training_id,
+        "educator_id": data.educator_id,
+        "organization_id": data.organization_id,
+        "course": data.course,
+        "hours": data.hours,
+        "completed_on": data.completed_on,
+    },
+)
+
+deficits_recorded = _facts(
+    Deficit,
+    lambda data: data.deficit_id,
+    lambda data: {
+        "id": data.deficit_id,
+        "educator_id": data.educator_id,
+        "organization_id": data.organization_id,
+        "competency": data.competency,
+        "level": data.level,
+        "diagnosed_on": data.diagnosed_on,
+    },
+)
 
 
 organization_registered = one_at_a_time(organizations_registered)
 
-HANDLERS = {OrganizationRegistered: organizations_registered}
+REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
+    OrganizationRegistered: organizations_registered,
+    OrganizationUpdated: organizations_updated,
+    OrganizationArchived: organizations_archived,
+    OrganizationStatusChanged: statuses_changed,
+    RiskProfileAssessed: risk_profiles_assessed,
+    EducatorRegistered: educators_changed,
+    EducatorUpdated: educators_changed,
+    NetworkCreated: networks_created,
+    NetworkClosed: networks_closed,
+    MemberJoined: memberships_changed,
+    MemberLeft: memberships_changed,
+    CentreDesignated: centres_designated,
+    ResourceOffered: resources_offered,
+    ResourceWithdrawn: resources_withdrawn,
+}
+"""What analytics keeps of the registry's events (``setka.registry``); other types are ignored."""
+
+EVENTS_HANDLERS: dict[Any, BatchHandler] = {
+    PlanDrafted: plans_drafted,
+    PlanItemAdded: plan_items_added,
+    PlanAgreed: plan_moved_to(PlanStatus.agreed),
+    PlanStarted: plan_moved_to(PlanStatus.in_progress),
+    PlanClosed: plan_moved_to(PlanStatus.closed),
+    ActivityPlanned: activities_planned,
+    ActivityUpdatedByRegion: activities_planned,
+    ActivityAnnounced: activity_became(ActivityStatus.announced),
+    ActivityHeld: activity_became(ActivityStatus.held),
+    ActivityReported: activity_became(ActivityStatus.reported),
+    ActivityCancelled: activity_became(ActivityStatus.cancelled),
+    ActivityPostponed: activity_became(ActivityStatus.postponed),
+    AttendanceRecorded: attendance_recorded,
+    FeedbackGiven: feedback_given,
+    MobilityRecorded: mobility_recorded,
+    AssessmentResultRecorded: assessment_results_recorded,
+    TrainingRecorded: trainings_recorded,
+    DeficitRecorded: deficits_recorded,
+}
+"""What analytics keeps of the events service's events (``setka.events``); registrations of
+participants (who signed up, not who came) are not needed and are ignored."""
+
+CONSUMED: dict[str, dict[Any, BatchHandler]] = {
+    topics.REGISTRY: REGISTRY_HANDLERS,
+    topics.EVENTS: EVENTS_HANDLERS,
+}
+"""The topics analytics reads, each with its handlers: one consumer group reads them all."""
+
+PROJECTED: tuple[type[AnalyticsModel], ...] = (
+    RegionSummary,
+    Organization,
+    OrganizationStatus,
+    RiskProfile,
+    Educator,
+    Employment,
+    Network,
+    Membership,
+    Resource,
+    Plan,
+    PlanItem,
+    Activity,
+    Attendance,
+    Feedback,
+    Mobility,
+    AssessmentResult,
+    Training,
+    Deficit,
+)
+"""Every table the handlers keep: what a rebuild empties and a replay fills again. Alerts are not
+here: rules raise them over the read models at a time, they are not a projection of events."""

@@ -1,0 +1,165 @@
+"""Rebuild the read models: empty them and read every event again from the earliest offsets.
+
+``python -m services.analytics rebuild``, run while analytics is stopped (every instance):
+
+1. moves the committed offsets of the consumer group (``setka.analytics``) on the topics it reads
+   back to each partition's earliest offset. The command joins the group and commits as its only
+   member, which any broker accepts; while another member still holds partitions (a running
+   analytics — or, on the local Tansu broker, one stopped less than a session ago, about 10 to
+   20 seconds) it waits, and gives up after ``--wait`` seconds without changing anything;
+2. then, in one transaction, empties every table the projections keep
+   (:data:`~services.analytics.projections.PROJECTED`), the group's inbox claims and its waiting
+   messages, if the database has a waiting room.
+
+When analytics starts again it reads every event again, and the projections build exactly the
+state they had (their rules do not depend on how the events fall into batches).
+
+Why offsets and not a new group id: the group id stays the one operators and monitoring know,
+and nothing about past rebuilds has to be kept. Why offsets first: if emptying fails, running the
+command again is safe; the other order could leave empty tables with the group resuming where it
+was. Messages that were dead-lettered are dead-lettered again by the replay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from setka_runtime.cli import Command
+from setka_runtime.db import Database
+from setka_runtime.deferred import deferred
+from setka_runtime.settings import ServiceSettings
+from setka_runtime.tables import inbox
+from sqlalchemy import Table, delete, inspect, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .projections import CONSUMED, PROJECTED
+
+log = logging.getLogger(__name__)
+
+
+class GroupBusy(RuntimeError):
+    """Another member of the consumer group holds partitions: analytics is still running."""
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    group: str
+    partitions: int
+    """Partitions whose committed offset now is their earliest one."""
+    claims: int
+    """Inbox claims of the group removed (events that will be applied again)."""
+
+
+def group_of(settings: ServiceSettings) -> str:
+    """The consumer group analytics reads with (the same as every service's: ``setka.<name>``)."""
+    return f"setka.{settings.service_name}"
+
+
+async def rewind(bootstrap_servers: str, group: str, topics: list[str], *, wait_seconds: float) -> int:
+    """Commit the earliest offset of every partition of ``topics`` (those that exist) for ``group``;
+    return how many partitions. Raise :class:`GroupBusy` if the group is not ours within the wait."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = [topic for topic in topics if topic in set(await admin.list_topics())]
+    finally:
+        await admin.close()
+    if not existing:
+        return 0
+    consumer = AIOKafkaConsumer(
+        *existing, bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        wanted = {
+            TopicPartition(topic, partition)
+            for topic in existing
+            for partition in consumer.partitions_for_topic(topic) or ()
+        }
+        deadline = time.monotonic() + wait_seconds
+        while not wanted <= consumer.assignment():
+            if time.monotonic() > deadline:
+                raise GroupBusy(
+                    f"the consumer group {group} still has another member after {wait_seconds:.0f}s: "
+                    "stop every analytics instance and run the command again"
+                )
+            await consumer.getmany(timeout_ms=200, max_records=1)  # joins the group meanwhile
+        earliest = await consumer.beginning_offsets(sorted(wanted))
+        await consumer.commit(earliest)
+        return len(earliest)
+    finally:
+        await consumer.stop()
+
+
+async def _has_table(session: AsyncSession, name: str) -> bool:
+    connection = await session.connection()
+    return bool(await connection.run_sync(lambda sync: inspect(sync).has_table(name)))
+
+
+async def empty(db: Database, group: str) -> int:
+    """Empty the projected tables and the group's inbox and waiting room in one transaction;
+    return how many inbox claims were removed."""
+    tables: list[Table] = [model.__table__ for model in PROJECTED]  # type: ignore[attr-defined]
+    async with db.session() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
+        else:
+            for table in tables:
+                await session.execute(delete(table))
+        claims = await session.execute(delete(inbox).where(inbox.c.consumer == group))
+        if await _has_table(session, deferred.name):
+            await session.execute(delete(deferred).where(deferred.c.consumer.startswith(f"{group}|")))
+        return int(claims.rowcount or 0)
+
+
+async def rebuild(
+    settings: ServiceSettings, *, group: str | None = None, wait_seconds: float = 60.0
+) -> Rebuilt:
+    """Rewind the group's offsets, then empty the read models (see the module's docstring)."""
+    group = group or group_of(settings)
+    partitions = await rewind(
+        settings.kafka_bootstrap_servers, group, list(CONSUMED), wait_seconds=wait_seconds
+    )
+    db = Database(settings.database_url)
+    try:
+        claims = await empty(db, group)
+    finally:
+        await db.dispose()
+    return Rebuilt(group=group, partitions=partitions, claims=claims)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", help="the consumer group to rewind (default: setka.analytics)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the group's other members to be gone (default: 60)",
+    )
+
+
+def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    try:
+        done = asyncio.run(rebuild(settings, group=args.group, wait_seconds=args.wait))
+    except GroupBusy as busy:
+        print(f"nothing changed: {busy}")
+        return 1
+    print(
+        f"{done.group}: {done.partitions} partitions of {', '.join(CONSUMED)} rewound to their earliest "
+        f"offsets; read models emptied, {done.claims} inbox claims removed. "
+        "Start analytics to replay every event."
+    )
+    return 0
+
+
+COMMAND = Command(
+    help="empty the read models and replay the registry's and the events service's events from the start",
+    arguments=_arguments,
+    run=_run,
+)
