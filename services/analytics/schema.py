@@ -1,20 +1,51 @@
-"""The analytics GraphQL subgraph (Apollo Federation 2)."""
+"""The analytics GraphQL subgraph (Apollo Federation 2): region figures, and the effectiveness
+analysis (its types take their fields from the analysis's dataclasses)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Self
 
 import strawberry
 from setka_runtime.graphql import ForeignEntity, batched, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from . import analysis_model as am
+from .analysis import (
+    UnknownScope,
+    build_analysis,
+    indicator_values,
+    parse_scope,
+    period_of,
+    scope_title,
+)
+from .indicators import DEFINITIONS
 from .models import Organization as OrganizationRow
 from .models import RegionSummary as RegionSummaryRow
+
+strawberry.enum(am.ScopeKind, description="What is analysed: one school, network, municipality or region")
+strawberry.enum(am.Better, description="Which direction of an indicator is better")
+strawberry.enum(am.Trend, description="How an indicator moved since the previous period")
+strawberry.enum(
+    am.Status,
+    description="How an indicator stands: good (at or past its target, or improving without one), attention "
+    "(short of it but improving, or steady), bad (short and worsening), no_data (nothing to compute it from)",
+)
+
+
+Year = Annotated[int | None, strawberry.argument(description="A calendar year, e.g. 2025")]
+Quarter = Annotated[int | None, strawberry.argument(description="A quarter (1–4) of the year")]
+From = Annotated[date | None, strawberry.argument(name="from", description="The first day (with to)")]
+To = Annotated[date | None, strawberry.argument(description="The last day, included (with from)")]
+
+
+def _period(year: int | None, quarter: int | None, start: date | None, last: date | None) -> am.Period:
+    return period_of(year=year, quarter=quarter, start=start, last=last)
 
 
 @strawberry.federation.type(keys=["regionCode"], description="Network figures of one region")
@@ -73,9 +104,117 @@ class Organization(ForeignEntity):
             return None
         return await batched(info, "organization_region_summary", _summaries_of_organizations, ident)
 
+    @strawberry.field(
+        description="The organization's own indicators for a year, a quarter or the days from–to (as a "
+        "school: did it take part, its educators, its results); null while analytics has not heard of it"
+    )
+    async def indicators(
+        self, info: Info, year: Year = None, quarter: Quarter = None, from_: From = None, to: To = None
+    ) -> list[IndicatorValue] | None:
+        period, ident = _period(year, quarter, from_, to), to_uuid(self.id)
+        if ident is None:
+            return None
+        scope = am.Scope(am.ScopeKind.school, str(ident))
+        async with reading(info) as session:
+            try:
+                await scope_title(session, scope)
+            except UnknownScope:
+                return None
+            return [IndicatorValue.present(value) for value in await indicator_values(session, scope, period)]
+
+
+@strawberry.type(description="Parts of a figure: e.g. per activity type (type:…) or per process (process:…)")
+class BreakdownEntry:
+    key: str
+    value: float
+
+
+@strawberry.type(description="An indicator of the effectiveness analysis: what it means and how it is judged")
+class IndicatorDefinition(
+    ModelType,
+    model=am.IndicatorDefinition,
+    describe={
+        "title": "The indicator's name, in Russian",
+        "definition": "How it is computed, in plain Russian words",
+        "unit": "%, на школу, ч, балл, п.п., …",
+        "target": "The value to reach (or not to exceed, when lower is better); null when none is set",
+    },
+):
+    pass
+
+
+@strawberry.type(description="One indicator for the period, next to the previous period's value")
+class IndicatorValue(
+    ModelType,
+    model=am.IndicatorValue,
+    retype={"definition": IndicatorDefinition, "breakdown": list[BreakdownEntry]},
+    describe={
+        "value": "The figure for the period; null when there is nothing to compute it from",
+        "previous": "The figure for the previous period",
+        "numerator": "What the figure is made of, where it is a share or a mean",
+        "denominator": "What the figure is taken of, where it is a share or a mean",
+        "schools": "How many schools stand behind the figure (how far to trust it)",
+        "note": "What a reader should know about the figure, in Russian",
+    },
+):
+    @classmethod
+    def present(cls, value: am.IndicatorValue) -> Self:
+        parts = [BreakdownEntry(key=key, value=part) for key, part in value.breakdown.items()]
+        return cls.of(value, definition=IndicatorDefinition.of(value.definition), breakdown=parts)
+
+
+@strawberry.type(name="AnalysisScope", description="Whose interaction is analysed")
+class Scope(ModelType, model=am.Scope, describe={"key": "The id, or the region's code"}):
+    pass
+
+
+@strawberry.type(name="AnalysisPeriod", description="Days from start up to, not including, end")
+class Period(ModelType, model=am.Period, describe={"end": "The first day after the period"}):
+    @strawberry.field(description="The period's last day")
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @strawberry.field(description="The period as a reader sees it: first and last day")
+    def label(self) -> str:
+        return am.Period(self.start, self.end).label()
+
+
+@strawberry.type(description="A supported school that needs attention, and why")
+class SchoolAttention(ModelType, model=am.SchoolAttention, describe={"reasons": "In Russian"}):
+    @strawberry.field(description="The organization, with what the other subgraphs know of it")
+    def organization(self) -> Organization:
+        return Organization(id=self.organization_id)
+
+
+@strawberry.type(description="The effectiveness analysis of network interaction for a period")
+class EffectivenessAnalysis(
+    ModelType,
+    model=am.Analysis,
+    retype={
+        "scope": Scope,
+        "period": Period,
+        "previous_period": Period,
+        "indicators": list[IndicatorValue],
+        "schools_needing_attention": list[SchoolAttention],
+    },
+    describe={"scope_title": "What the scope is called, in Russian"},
+):
+    @classmethod
+    def present(cls, analysis: am.Analysis) -> Self:
+        return cls.of(
+            analysis,
+            scope=Scope.of(analysis.scope),
+            period=Period.of(analysis.period),
+            previous_period=Period.of(analysis.previous_period),
+            indicators=[IndicatorValue.present(value) for value in analysis.indicators],
+            schools_needing_attention=[
+                SchoolAttention.of(school) for school in analysis.schools_needing_attention
+            ],
+        )
+
 
 @strawberry.type
-class Query:
+class RegionQuery:
     @strawberry.field(description="Figures of every region that has any")
     async def region_summaries(self, info: Info) -> list[RegionSummary]:
         async with reading(info) as session:
@@ -86,6 +225,35 @@ class Query:
     async def region_summary(self, info: Info, region_code: str) -> RegionSummary:
         return await RegionSummary.load(info, region_code)
 
+
+@strawberry.type
+class EffectivenessQuery:
+    @strawberry.field(description="Every indicator of the effectiveness analysis, as defined")
+    def indicator_definitions(self) -> list[IndicatorDefinition]:
+        return [IndicatorDefinition.of(definition) for definition in DEFINITIONS.values()]
+
+    @strawberry.field(
+        description="The effectiveness analysis of a school, network, municipality or region for a year, a "
+        "quarter or the days from–to: each indicator against the previous period and its target, and the "
+        "supported schools that need attention"
+    )
+    async def effectiveness_analysis(
+        self,
+        info: Info,
+        scope: am.ScopeKind,
+        id: Annotated[str, strawberry.argument(description="The id, or the region's code (e.g. 39)")],
+        year: Year = None,
+        quarter: Quarter = None,
+        from_: From = None,
+        to: To = None,
+    ) -> EffectivenessAnalysis:
+        chosen, period = parse_scope(scope, id), _period(year, quarter, from_, to)
+        async with reading(info) as session:
+            return EffectivenessAnalysis.present(await build_analysis(session, chosen, period))
+
+
+Query = merge_types("Query", (RegionQuery, EffectivenessQuery))
+"""Every root field, by domain; another domain's queries join by naming their type here."""
 
 schema = strawberry.federation.Schema(
     query=Query, types=[RegionSummary, Organization], federation_version="2.7"

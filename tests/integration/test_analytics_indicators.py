@@ -1,0 +1,688 @@
+"""The effectiveness indicators on a small dataset computed by hand, on PostgreSQL and on SQLite,
+and the analysis through the analytics subgraph.
+
+The world (region 39; network N of municipality M1; year 2025, the previous period 2024):
+
+    C   centre school (stable results)     member of N from 2024-01-01, educator e8
+    P   partner (additional education)     member of N from 2024-01-01
+    S1  school, low results since 2023     supported member from 2024-01-01, educators e1 e2 e3 e4
+    S2  school, adverse 2024-09-01..2025-06-01, supported member from 2024-01-01, educators e5 e6
+    S3  school, no status                  supported member from 2025-02-01, educator e7
+    X1, X2  schools of region 39 in no network (comparison); Z: low results since 2024, in no
+            network, educator e9; I: the development institute; Y: a school of region 47.
+
+    activities of N: A1 seminar (training, experience exchange) in person at C, 2025-03-10, plan
+    item I1; A2 webinar (training) remote at P, 2025-05-15, held on 2025-05-20, plan item I2; A3
+    master class (peer learning) blended at S1, 2025-10-01; A4 seminar at C, 2024-04-01, plan item
+    I5; A5 conference at C cancelled. A6: a course of the institute in no network, 2025-02-01.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from setka_runtime import migrations
+from setka_runtime.db import Database
+from sqlmodel import SQLModel
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from services.analytics import app as analytics
+from services.analytics.analysis import build_analysis, parse_scope, period_of
+from services.analytics.analysis_model import (
+    Analysis,
+    IndicatorValue,
+    Period,
+    Scope,
+    ScopeKind,
+    Status,
+    Trend,
+)
+from services.analytics.models import (
+    Activity,
+    AssessmentResult,
+    Attendance,
+    Deficit,
+    Employment,
+    Feedback,
+    Membership,
+    Mobility,
+    Network,
+    Organization,
+    OrganizationStatus,
+    Plan,
+    PlanItem,
+    Training,
+)
+from services.analytics.settings import AnalyticsSettings
+from tests.helpers import served
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "services" / "analytics" / "migrations"
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+D = date.fromisoformat
+
+
+def ids(*names: str) -> dict[str, uuid.UUID]:
+    return {name: uuid.uuid5(uuid.NAMESPACE_URL, f"setka-test:{name}") for name in names}
+
+
+ORG = ids("C", "P", "S1", "S2", "S3", "X1", "X2", "Z", "I", "Y")
+EDU = ids(*(f"e{n}" for n in range(1, 10)))
+ACT = ids("A1", "A2", "A3", "A4", "A5", "A6")
+ITEM = ids("I1", "I2", "I3", "I5")
+N = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:N")
+M1 = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:M1")
+M2 = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:M2")
+
+
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T10:00:00+00:00")
+
+
+def world() -> list[SQLModel]:
+    rows: list[SQLModel] = []
+    registered = at("2020-01-01")
+    places = {
+        "C": ("school", "39", M1, "Балтийский МО"),
+        "P": ("additional_education", "39", M1, "Балтийский МО"),
+        "S1": ("school", "39", M1, "Балтийский МО"),
+        "S2": ("school", "39", M1, "Балтийский МО"),
+        "S3": ("school", "39", M1, "Балтийский МО"),
+        "X1": ("school", "39", M2, "Гусевский МО"),
+        "X2": ("school", "39", M2, "Гусевский МО"),
+        "Z": ("school", "39", M2, "Гусевский МО"),
+        "I": ("development_institute", "39", None, None),
+        "Y": ("school", "47", None, None),
+    }
+    for name, (kind, region, municipality_id, municipality) in places.items():
+        rows.append(
+            Organization(
+                id=ORG[name],
+                region_code=region,
+                kind=kind,
+                registered_at=registered,
+                short_name=f"Школа {name}" if kind == "school" else name,
+                municipality=municipality,
+                municipality_id=municipality_id,
+            )
+        )
+    for name, status, entered, left in [
+        ("C", "stable_results", "2020-01-01", None),
+        ("S1", "low_results", "2023-01-01", None),
+        ("S2", "adverse_social_conditions", "2024-09-01", "2025-06-01"),
+        ("Z", "low_results", "2024-01-01", None),
+    ]:
+        rows.append(
+            OrganizationStatus(
+                organization_id=ORG[name], status=status, entered_on=D(entered), left_on=left and D(left)
+            )
+        )
+    rows.append(
+        Network(
+            id=N,
+            name="Сеть «Школы эффективного роста»",
+            level="municipal",
+            region_code="39",
+            municipality_id=M1,
+            started_on=D("2024-01-01"),
+        )
+    )
+    for name, role, joined in [
+        ("C", "centre", "2024-01-01"),
+        ("P", "partner", "2024-01-01"),
+        ("S1", "supported", "2024-01-01"),
+        ("S2", "supported", "2024-01-01"),
+        ("S3", "supported", "2025-02-01"),
+    ]:
+        rows.append(
+            Membership(
+                id=uuid.uuid4(), network_id=N, organization_id=ORG[name], role=role, joined_on=D(joined)
+            )
+        )
+    staff = {"e1": "S1", "e2": "S1", "e3": "S1", "e4": "S1", "e5": "S2", "e6": "S2", "e7": "S3"}
+    staff |= {"e8": "C", "e9": "Z"}
+    for educator, school in staff.items():
+        rows.append(Employment(id=uuid.uuid4(), educator_id=EDU[educator], organization_id=ORG[school]))
+    activities = [
+        ("A1", N, "C", "seminar", "training experience_exchange", "in_person", "2025-03-10", "held", "I1"),
+        ("A2", N, "P", "webinar", "training", "remote", "2025-05-15", "reported", "I2"),
+        ("A3", N, "S1", "master_class", "peer_learning", "blended", "2025-10-01", "held", None),
+        ("A4", N, "C", "seminar", "joint_discussion", "in_person", "2024-04-01", "held", "I5"),
+        ("A5", N, "C", "conference", "experience_exchange", "in_person", "2025-11-11", "cancelled", None),
+        ("A6", None, "I", "course", "training", "remote", "2025-02-01", "held", None),
+    ]
+    held_on = {"A2": "2025-05-20"}
+    for name, network, host, kind, processes, form, day, status, item in activities:
+        rows.append(
+            Activity(
+                id=ACT[name],
+                network_id=network,
+                host_organization_id=ORG[host],
+                plan_item_id=item and ITEM[item],
+                activity_type=kind,
+                processes=processes.split(),
+                format=form,
+                starts_at=at(day),
+                ends_at=at(day),
+                status=status,
+                held_on=D(held_on.get(name, day)) if status in ("held", "reported") else None,
+            )
+        )
+    days = {name: D(day) for name, _, _, _, _, _, day, _, _ in activities}
+    networks = {name: network for name, network, *_ in activities}
+    hosts = {name: host for name, _, host, *_ in activities}
+    for activity, school, educator, hours in [
+        ("A1", "S1", "e1", 3),
+        ("A1", "S1", "e2", 3),
+        ("A1", "S2", "e5", 3),
+        ("A1", "C", "e8", 3),
+        ("A2", "S1", "e1", 2),
+        ("A2", "S2", None, 2),
+        ("A3", "S2", "e5", 4),
+        ("A3", "S1", "e3", 4),
+        ("A6", "S1", "e4", 6),
+        ("A6", "S3", "e7", 6),
+        ("A6", "Z", "e9", 6),
+        ("A4", "S1", "e1", 2),
+        ("A4", "S2", "e6", 2),
+    ]:
+        rows.append(
+            Attendance(
+                id=uuid.uuid4(),
+                activity_id=ACT[activity],
+                organization_id=ORG[school],
+                educator_id=educator and EDU[educator],
+                hours=hours,
+                activity_day=days[activity],
+                host_organization_id=ORG[hosts[activity]],
+                network_id=networks[activity],
+            )
+        )
+    for activity, rating in [("A1", 5), ("A1", 4), ("A2", 3), ("A3", 5), ("A5", 1), ("A4", 4), ("A4", 2)]:
+        rows.append(Feedback(id=uuid.uuid4(), activity_id=ACT[activity], rating=rating))
+    for year in (2024, 2025):
+        rows.append(Plan(id=uuid.uuid5(N, str(year)), network_id=N, year=year, status="in_progress"))
+    for item, due, responsible in [
+        ("I1", "2025-03-15", "C"),
+        ("I2", "2025-05-16", "P"),
+        ("I3", "2025-09-01", "S1"),
+        ("I5", "2024-04-10", "C"),
+    ]:
+        rows.append(
+            PlanItem(
+                id=ITEM[item],
+                plan_id=uuid.uuid5(N, due[:4]),
+                network_id=N,
+                due_on=D(due),
+                responsible_organization_id=ORG[responsible],
+            )
+        )
+    for kind, home, host, programme, participants, starts, hours in [
+        ("students", "S2", "P", "Робототехника", 12, "2025-09-01", 36),
+        ("teachers", "S1", "C", "Наставничество", 2, "2025-02-01", 16),
+        ("students", "S1", "C", "Робототехника", 10, "2024-10-01", 20),
+    ]:
+        rows.append(
+            Mobility(
+                id=uuid.uuid4(),
+                kind=kind,
+                home_organization_id=ORG[home],
+                host_organization_id=ORG[host],
+                network_id=N,
+                programme=programme,
+                participants=participants,
+                starts_on=D(starts),
+                ends_on=D(starts),
+                hours=hours,
+            )
+        )
+    for educator, school, competency, diagnosed in [
+        ("e4", "S1", "Формирующее оценивание", "2025-02-01"),
+        ("e6", "S2", "Читательская грамотность", "2025-03-01"),
+        ("e7", "S3", "Работа с детьми с ОВЗ", "2025-12-15"),
+        ("e2", "S1", "Цифровая образовательная среда", "2025-03-01"),
+        ("e9", "Z", "Формирующее оценивание", "2025-02-01"),
+        ("e5", "S2", "Проектная деятельность", "2024-05-01"),
+    ]:
+        rows.append(
+            Deficit(
+                id=uuid.uuid4(),
+                educator_id=EDU[educator],
+                organization_id=ORG[school],
+                competency=competency,
+                level="high",
+                diagnosed_on=D(diagnosed),
+            )
+        )
+    for educator, school, course, completed in [
+        ("e4", "S1", "Курс «ФОРМИРУЮЩЕЕ ОЦЕНИВАНИЕ на уроках математики»", "2025-04-15"),
+        ("e6", "S2", "Читательская грамотность", "2025-07-15"),
+    ]:
+        rows.append(
+            Training(
+                id=uuid.uuid4(),
+                educator_id=EDU[educator],
+                organization_id=ORG[school],
+                course=course,
+                hours=36,
+                completed_on=D(completed),
+            )
+        )
+    for school, subject, year, mean, lowest in [
+        ("S1", "математика", 2023, 2.8, 0.25),
+        ("S1", "математика", 2024, 3.0, 0.20),
+        ("S1", "математика", 2025, 3.4, 0.10),
+        ("S1", "русский язык", 2024, 3.2, 0.15),
+        ("S1", "русский язык", 2025, 3.3, 0.15),
+        ("S2", "математика", 2024, 3.5, 0.10),
+        ("S2", "математика", 2025, 3.3, 0.20),
+        ("S3", "математика", 2025, 3.1, 0.30),
+        ("X1", "математика", 2023, 4.0, 0.05),
+        ("X1", "математика", 2024, 4.0, 0.05),
+        ("X1", "математика", 2025, 4.1, 0.05),
+        ("X2", "математика", 2024, 3.8, 0.10),
+        ("X2", "математика", 2025, 3.7, 0.12),
+        ("Z", "математика", 2024, 3.0, 0.30),
+        ("Z", "математика", 2025, 3.0, 0.30),
+        ("Y", "математика", 2024, 2.0, 0.50),
+        ("Y", "математика", 2025, 4.0, 0.00),
+    ]:
+        rows.append(
+            AssessmentResult(
+                id=uuid.uuid4(),
+                organization_id=ORG[school],
+                procedure="vpr",
+                subject=subject,
+                grade=5,
+                year=year,
+                participants=25,
+                mean_score=mean,
+                lowest_mark_share=lowest,
+            )
+        )
+    return rows
+
+
+@dataclass
+class Analytics:
+    db: Database
+    url: str
+
+
+async def seeded(url: str) -> Database:
+    db = Database(url)
+    async with db.session() as session, session.begin():
+        session.add_all(world())
+    return db
+
+
+@pytest.fixture
+async def on_postgres(service_databases: dict[str, str]) -> AsyncIterator[Analytics]:
+    url = service_databases["analytics"]
+    db = await seeded(url)
+    yield Analytics(db, url)
+    await db.dispose()
+
+
+@pytest.fixture
+async def on_sqlite(tmp_path: Path) -> AsyncIterator[Analytics]:
+    url = f"sqlite:///{tmp_path / 'analytics.db'}"
+    migrations.upgrade(MIGRATIONS, url, "analytics")
+    db = await seeded(url)
+    yield Analytics(db, url)
+    await db.dispose()
+
+
+async def analyse(db: Database, scope: Scope, period: Period) -> Analysis:
+    async with db.session() as session:
+        return await build_analysis(session, scope, period, now=NOW)
+
+
+def by_id(analysis: Analysis) -> dict[str, IndicatorValue]:
+    return {value.definition.id: value for value in analysis.indicators}
+
+
+approx = pytest.approx
+
+
+def check_network_2025(analysis: Analysis) -> None:
+    """Network N in 2025 against 2024, every figure computed by hand."""
+    assert analysis.scope_title == "Сеть «Школы эффективного роста»"
+    assert analysis.previous_period == Period.year(2024)
+    got = by_id(analysis)
+
+    # supported in 2025: S1 (status, role), S2 (status until 2025-06-01, role), S3 (role) — not C;
+    # S1 and S2 attended A1, S3 only the institute's course A6 (no network): 2 of 3.
+    # 2024: S1 and S2 (S3 joined in 2025) both attended A4: 2 of 2. Short of 90 and falling: bad.
+    coverage = got["coverage"]
+    assert (coverage.value, coverage.previous) == (approx(200 / 3), approx(100.0))
+    assert (coverage.numerator, coverage.denominator, coverage.schools) == (2, 3, 3)
+    assert (coverage.trend, coverage.status) == (Trend.down, Status.bad)
+
+    # pairs school–activity: S1–A1, S1–A2, S1–A3 (attended and hosted, once), S2–A1, S2–A2, S2–A3
+    # = 6 for 3 schools; 2024: S1–A4, S2–A4 = 2 for 2. No target, rising: good.
+    per_school = got["activities_per_school"]
+    assert (per_school.value, per_school.previous) == (approx(2.0), approx(1.0))
+    assert per_school.breakdown == {
+        "type:master_class": approx(2 / 3),
+        "type:seminar": approx(2 / 3),
+        "type:webinar": approx(2 / 3),
+        "process:experience_exchange": approx(2 / 3),
+        "process:peer_learning": approx(2 / 3),
+        "process:training": approx(4 / 3),
+    }
+    assert (per_school.trend, per_school.status) == (Trend.up, Status.good)
+
+    # educators of S1, S2, S3: e1–e7 = 7; at a network activity of 2025 for their school: e1, e2,
+    # e3, e5 = 4 (e4 and e7 only at A6, e6 not at all). 2024: e1–e6 = 6, of them e1 and e6 = 2.
+    engagement = got["educator_engagement"]
+    assert (engagement.value, engagement.previous) == (approx(400 / 7), approx(100 / 3))
+    assert (engagement.numerator, engagement.denominator, engagement.schools) == (4, 7, 3)
+    assert engagement.status == Status.good  # past the target of 50
+
+    # hours: e1 3+2, e2 3, e3 4, e5 3+4 = 19 for 7 educators (the 2 hours of S2 as a whole are no
+    # educator's); 2024: e1 2 + e6 2 = 4 for 6.
+    hours = got["hours_per_educator"]
+    assert (hours.value, hours.previous) == (approx(19 / 7), approx(4 / 6))
+
+    # centre C hosted A1, partner P hosted A2: 2 of 2; 2024: C hosted A4 (and received mobility),
+    # P nothing: 1 of 2.
+    partners = got["partner_activation"]
+    assert (partners.value, partners.previous, partners.status) == (approx(100.0), approx(50.0), Status.good)
+
+    # in person or blended, at another member's premises: A1 (S1, S2 at C), A3 (S2 at S1) = 2;
+    # A2 is remote, C at its own A1 does not count. 2024: A4 = 1.
+    widened = got["widened_services"]
+    assert (widened.value, widened.previous, widened.schools) == (2.0, 1.0, 2)
+
+    # mobility of N starting in 2025: S2's students at P 36 h, S1's teachers at C 16 h; 2024: 20 h
+    mobility = got["mobility_hours"]
+    assert (mobility.value, mobility.previous) == (approx(52.0), approx(20.0))
+    assert mobility.breakdown == {"students": approx(36.0), "teachers": approx(16.0)}
+    programmes = got["joint_programmes"]
+    assert (programmes.value, programmes.previous) == (2.0, 1.0)
+
+    # deficits of members in 2025: e4's (a course named «ФОРМИРУЮЩЕЕ ОЦЕНИВАНИЕ…» 73 days later:
+    # addressed; its A6 is no network's), e6's (the course came 136 days later: not), e2's (A1 nine
+    # days later: addressed), e7's (2025-12-15: within 90 days of now, open: left out). Z's is not a
+    # member's. 2 of 3; 2024: e5's, nothing followed: 0 of 1. Short of 80 but improving: attention.
+    deficits = got["deficits_addressed"]
+    assert (deficits.value, deficits.previous) == (approx(200 / 3), approx(0.0))
+    assert (deficits.numerator, deficits.denominator, deficits.schools) == (2, 3, 3)
+    assert deficits.note == "Ещё 1 дефицитов выявлены менее 90 дней назад и не учтены."
+    assert (deficits.trend, deficits.status) == (Trend.up, Status.attention)
+
+    # changes 2024 → 2025: S1 math +0.4 / −10 pp, russian +0.1 / 0 → +0.25 / −5; S2 −0.2 / +10;
+    # S3 has no 2024 results. Supported: +0.025 / +2.5 (2 schools). Comparison (region 39, in no
+    # network, not supported here): X1 +0.1 / 0, X2 −0.1 / +2, Z 0 / 0 → 0 / +2/3 (3 schools).
+    # 2024 (2023 → 2024): S1 math +0.2 / −5 against X1 0 / 0 (S3, not yet a member, compares too,
+    # but has no 2023 results).
+    mean_did = got["results_mean_score_did"]
+    assert (mean_did.value, mean_did.previous) == (approx(0.025), approx(0.2))
+    assert mean_did.schools == 5
+    assert mean_did.breakdown == {
+        "supported_schools": 2.0,
+        "comparison_schools": 3.0,
+        "supported_change": approx(0.025),
+        "comparison_change": approx(0.0, abs=1e-9),
+    }
+    assert mean_did.note is not None and "2 сопровождаемых, 3 для сравнения" in mean_did.note
+    assert (mean_did.trend, mean_did.status) == (Trend.down, Status.good)  # still past the target 0
+    lowest_did = got["results_lowest_mark_did"]
+    assert (lowest_did.value, lowest_did.previous) == (approx(2.5 - 2 / 3), approx(-5.0))
+    assert (lowest_did.trend, lowest_did.status) == (Trend.up, Status.bad)  # lower is better
+
+    # member schools C, S1, S2, S3: all but C reported 2025 = 3 of 4; 2024: C, S1, S2: 2 of 3
+    unity = got["assessment_unity"]
+    assert (unity.value, unity.previous, unity.status) == (approx(75.0), approx(200 / 3), Status.attention)
+
+    # items due in 2025: I1 (A1 held 5 days early), I2 (A2 held 4 days late), I3 (nothing): 1 of 3;
+    # 2024: I5 (A4 held before it): 1 of 1.
+    plan = got["plan_on_time"]
+    assert (plan.value, plan.previous, plan.status) == (approx(100 / 3), approx(100.0), Status.bad)
+
+    # ratings of N's activities held in 2025: A1 5 and 4, A2 3, A3 5 (the cancelled A5's 1 is
+    # not counted) = 17/4; 2024: A4 4 and 2 = 3.
+    rating = got["feedback_rating"]
+    assert (rating.value, rating.previous, rating.status) == (approx(4.25), approx(3.0), Status.good)
+
+    # S2: results fell, e6's deficit had nothing within 90 days; S3: no network activity, its one
+    # educator took no part. S1 is fine.
+    attention = [(school.name, school.reasons) for school in analysis.schools_needing_attention]
+    assert attention == [
+        (
+            "Школа S2",
+            [
+                "средний балл снизился на 0,2 относительно 2024 года",
+                "доля низших отметок выросла на 10,0 п.п. относительно 2024 года",
+                "дефицитов без курса или сетевого мероприятия за 90 дней: 1",
+            ],
+        ),
+        (
+            "Школа S3",
+            [
+                "ни одного сетевого мероприятия за период",
+                "в сетевых мероприятиях участвовали 0 из 1 педагогов",
+            ],
+        ),
+    ]
+
+
+async def test_a_network_in_a_year_on_postgresql(on_postgres: Analytics) -> None:
+    check_network_2025(await analyse(on_postgres.db, Scope(ScopeKind.network, str(N)), Period.year(2025)))
+
+
+async def test_a_network_in_a_year_on_sqlite(on_sqlite: Analytics) -> None:
+    check_network_2025(await analyse(on_sqlite.db, Scope(ScopeKind.network, str(N)), Period.year(2025)))
+
+
+async def test_a_region_counts_every_supported_school_and_compares_outside_networks(
+    on_postgres: Analytics,
+) -> None:
+    analysis = await analyse(on_postgres.db, Scope(ScopeKind.region, "39"), Period.year(2025))
+    got = by_id(analysis)
+    assert analysis.scope_title == "Субъект РФ 39"
+    # supported: S1, S2, S3 and Z (low results, in no network); S1 and S2 took part: 2 of 4
+    assert (got["coverage"].numerator, got["coverage"].denominator) == (2, 4)
+    # supported S1 +0.25 / −5, S2 −0.2 / +10, Z 0 / 0; comparison X1 +0.1 / 0, X2 −0.1 / +2
+    assert got["results_mean_score_did"].value == approx(0.05 / 3)
+    assert got["results_lowest_mark_did"].value == approx(5 / 3 - 1)
+    assert got["results_mean_score_did"].schools == 5
+    # the region's deficits: Z's e9 had only the institute's course (no network) and no training
+    assert (got["deficits_addressed"].numerator, got["deficits_addressed"].denominator) == (2, 4)
+    # member schools of a network in 2025: C, S1, S2, S3 (Z, X1, X2 are in none)
+    assert got["assessment_unity"].value == approx(75.0)
+    names = [school.name for school in analysis.schools_needing_attention]
+    assert names == ["Школа S2", "Школа Z", "Школа S3"]  # most reasons first
+    z = analysis.schools_needing_attention[1]
+    assert z.reasons == [
+        "ни одного сетевого мероприятия за период",
+        "в сетевых мероприятиях участвовали 0 из 1 педагогов",
+        "дефицитов без курса или сетевого мероприятия за 90 дней: 1",
+    ]
+
+
+async def test_a_quarter_is_compared_with_the_quarter_before(on_postgres: Analytics) -> None:
+    analysis = await analyse(on_postgres.db, Scope(ScopeKind.network, str(N)), Period.quarter(2025, 1))
+    # Period.previous(): the same number of days just before (90), not the calendar quarter
+    assert analysis.previous_period == Period(D("2024-10-03"), D("2025-01-01"))
+    coverage = by_id(analysis)["coverage"]
+    # Q1 2025: S1, S2 at A1 (March 10), S3 (a member since February) at none: 2 of 3;
+    # the 90 days before: S1 and S2 supported, no activity: 0 of 2
+    assert (coverage.numerator, coverage.denominator, coverage.previous) == (2, 3, approx(0.0))
+    assert coverage.trend == Trend.up and coverage.status == Status.attention
+
+
+async def test_a_municipality_and_a_school(on_postgres: Analytics) -> None:
+    municipality = await analyse(on_postgres.db, parse_scope("municipality", str(M1)), Period.year(2025))
+    assert municipality.scope_title == "Балтийский МО"
+    got = by_id(municipality)
+    assert (got["coverage"].numerator, got["coverage"].denominator) == (2, 3)
+    assert got["plan_on_time"].value == approx(100 / 3)  # N is M1's network
+
+    school = await analyse(on_postgres.db, parse_scope("school", str(ORG["S2"])), period_of(year=2025))
+    assert school.scope_title == "Школа S2"
+    got = by_id(school)
+    assert (got["coverage"].value, got["coverage"].schools) == (approx(100.0), 1)
+    assert got["activities_per_school"].value == approx(3.0)  # A1, A2, A3
+    assert got["mobility_hours"].value == approx(36.0)
+    assert got["results_mean_score_did"].value == approx(-0.2 - 0.0)  # against X1, X2, Z
+
+
+async def test_nothing_to_compute_is_no_data(on_postgres: Analytics) -> None:
+    analysis = await analyse(on_postgres.db, Scope(ScopeKind.region, "47"), Period.year(2025))
+    got = by_id(analysis)
+    assert got["coverage"].status == Status.no_data and got["coverage"].value is None
+    assert got["widened_services"].value == 0.0
+    assert analysis.schools_needing_attention == []
+
+
+async def ask(app: Any, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://subgraph"
+    ) as client:
+        response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    body: dict[str, Any] = response.json()
+    return body
+
+
+ANALYSIS = """
+query($id: String!, $year: Int, $quarter: Int, $from: Date, $to: Date) {
+  effectivenessAnalysis(scope: network, id: $id, year: $year, quarter: $quarter, from: $from, to: $to) {
+    scope { kind key }
+    scopeTitle
+    period { start end lastDay label }
+    previousPeriod { start end }
+    indicators {
+      definition { id title unit better target }
+      value previous numerator denominator schools trend status note
+      breakdown { key value }
+    }
+    schoolsNeedingAttention { organizationId name reasons organization { id } }
+  }
+}
+"""
+
+
+async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None:
+    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    app = service.asgi(analytics.schema)
+    try:
+        body = await ask(app, ANALYSIS, {"id": str(N), "year": 2025})
+        assert "errors" not in body, body
+        analysis = body["data"]["effectivenessAnalysis"]
+        assert analysis["scope"] == {"kind": "network", "key": str(N)}
+        assert analysis["period"] == {
+            "start": "2025-01-01",
+            "end": "2026-01-01",
+            "lastDay": "2025-12-31",
+            "label": "01.01.2025 – 31.12.2025",
+        }
+        assert analysis["previousPeriod"] == {"start": "2024-01-01", "end": "2025-01-01"}
+        coverage = analysis["indicators"][0]
+        assert coverage["definition"] == {
+            "id": "coverage",
+            "title": "Охват сопровождаемых школ сетевыми мероприятиями",
+            "unit": "%",
+            "better": "higher",
+            "target": 90.0,
+        }
+        assert coverage["value"] == approx(200 / 3) and coverage["previous"] == approx(100.0)
+        assert (coverage["trend"], coverage["status"], coverage["schools"]) == ("down", "bad", 3)
+        mobility = next(i for i in analysis["indicators"] if i["definition"]["id"] == "mobility_hours")
+        assert mobility["breakdown"] == [
+            {"key": "students", "value": 36.0},
+            {"key": "teachers", "value": 16.0},
+        ]
+        first = analysis["schoolsNeedingAttention"][0]
+        assert first["name"] == "Школа S2" and first["organization"] == {"id": str(ORG["S2"])}
+
+        dates = await ask(app, ANALYSIS, {"id": str(N), "from": "2025-01-01", "to": "2025-03-31"})
+        assert dates["data"]["effectivenessAnalysis"]["period"]["end"] == "2025-04-01"
+
+        definitions = await ask(app, "{ indicatorDefinitions { id title definition unit better target } }")
+        listed = [d["id"] for d in definitions["data"]["indicatorDefinitions"]]
+        assert listed[:3] == ["coverage", "activities_per_school", "educator_engagement"]
+        assert len(listed) == 14
+
+        own = await ask(
+            app,
+            "query($r: [_Any!]!) { _entities(representations: $r) {"
+            " ... on Organization { id indicators(year: 2025) { definition { id } value } } } }",
+            {
+                "r": [
+                    {"__typename": "Organization", "id": str(ORG["S2"])},
+                    {"__typename": "Organization", "id": "x"},
+                ]
+            },
+        )
+        assert "errors" not in own, own
+        school, unknown = own["data"]["_entities"]
+        assert school["indicators"][0] == {"definition": {"id": "coverage"}, "value": 100.0}
+        assert unknown["indicators"] is None
+    finally:
+        await service.db.dispose()
+
+
+async def test_the_analysis_through_the_gateway(on_postgres: Analytics) -> None:
+    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    try:
+        async with served(service.asgi(analytics.schema), lifespan="off") as analytics_url:
+            gateway = create_app(
+                GatewaySettings(
+                    analytics_url=f"{analytics_url}/graphql",
+                    registry_url="http://127.0.0.1:9/graphql",
+                    events_url="http://127.0.0.1:9/graphql",
+                )
+            )
+            async with served(gateway) as gateway_url, httpx.AsyncClient() as client:
+                response = await client.post(
+                    f"{gateway_url}/graphql",
+                    json={
+                        "query": "query($id: String!) {"
+                        " effectivenessAnalysis(scope: network, id: $id, year: 2025)"
+                        " { scopeTitle indicators { definition { id } status } } }",
+                        "variables": {"id": str(N)},
+                    },
+                )
+    finally:
+        await service.db.dispose()
+    body = response.json()
+    assert "errors" not in body, body
+    analysis = body["data"]["effectivenessAnalysis"]
+    assert analysis["scopeTitle"] == "Сеть «Школы эффективного роста»"
+    assert analysis["indicators"][0] == {"definition": {"id": "coverage"}, "status": "bad"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"id": "not-an-id", "year": 2025}, "'not-an-id' is not a valid id of a network"),
+        ({"id": str(N), "quarter": 2}, "quarter needs a year"),
+        ({"id": str(N), "year": 2025, "quarter": 5}, "a quarter is 1, 2, 3 or 4"),
+        ({"id": str(N), "from": "2025-01-01"}, "a period of dates needs both from and to"),
+        ({"id": str(N), "year": 2025, "from": "2025-01-01", "to": "2025-02-01"}, "not both"),
+        ({"id": str(N)}, "give a year (and a quarter) or dates from and to"),
+        ({"id": str(uuid.UUID(int=1)), "year": 2025}, f"no network with id {uuid.UUID(int=1)}"),
+    ],
+)
+async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
+    on_postgres: Analytics, arguments: dict[str, Any], message: str
+) -> None:
+    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    try:
+        body = await ask(service.asgi(analytics.schema), ANALYSIS, arguments)
+    finally:
+        await service.db.dispose()
+    assert body["data"] is None
+    assert len(body["errors"]) == 1 and message in body["errors"][0]["message"], body
