@@ -36,6 +36,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    CondPageBreak,
     Flowable,
     Image,
     KeepTogether,
@@ -793,7 +794,6 @@ class _Styles:
                 spaceBefore=12,
                 spaceAfter=6,
                 textColor=colors.HexColor(ACCENT_COLOUR),
-                keepWithNext=1,
             ),
             subheading=ParagraphStyle(
                 "subheading",
@@ -840,6 +840,7 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
     head = [
         "№",
         "Показатель",
+        "Ед. изм.",
         f"Пред. период ({period_short(analysis.previous_period)})",
         f"Значение ({period_short(analysis.period)})",
         "Цель",
@@ -850,7 +851,6 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
     rows: list[list[Flowable]] = [[Paragraph(_text(title), styles.cell_head) for title in head]]
     extra: list[tuple[object, ...]] = []
     for row, indicator in enumerate(analysis.indicators, start=1):
-        unit = indicator.definition.unit
         strong, pale = STATUS_COLOURS[indicator.status]
         title = f"<b>{_text(indicator.definition.title)}</b>"
         if indicator.note:
@@ -859,9 +859,10 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
             [
                 Paragraph(str(row), styles.cell),
                 Paragraph(title, styles.cell),
-                Paragraph(_text(format_number(indicator.previous, unit)), styles.cell_number),
-                Paragraph(f"<b>{_text(format_number(indicator.value, unit))}</b>", styles.cell_number),
-                Paragraph(_text(target_label(indicator)), styles.cell_number),
+                Paragraph(_text(indicator.definition.unit), styles.cell),
+                Paragraph(_text(format_number(indicator.previous)), styles.cell_number),
+                Paragraph(f"<b>{_text(format_number(indicator.value))}</b>", styles.cell_number),
+                Paragraph(_text(format_number(indicator.definition.target)), styles.cell_number),
                 Paragraph(_text(TREND_LABELS[indicator.trend]), styles.cell),
                 Paragraph(
                     f"<font color='{strong}'><b>{STATUS_LABELS[indicator.status]}</b></font>", styles.cell
@@ -869,8 +870,8 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
                 Paragraph(str(indicator.schools), styles.cell_number),
             ]
         )
-        extra.append(("BACKGROUND", (6, row), (6, row), colors.HexColor(pale)))
-    fractions = (0.04, 0.34, 0.11, 0.11, 0.09, 0.12, 0.12, 0.07)
+        extra.append(("BACKGROUND", (7, row), (7, row), colors.HexColor(pale)))
+    fractions = (0.03, 0.31, 0.125, 0.085, 0.1, 0.065, 0.11, 0.11, 0.065)
     return Table(rows, colWidths=[width * part for part in fractions], repeatRows=1, style=_grid_style(extra))
 
 
@@ -888,6 +889,20 @@ def _schools_table(analysis: Analysis, styles: _Styles, width: float) -> Table:
             ]
         )
     return Table(rows, colWidths=[width * 0.05, width * 0.4, width * 0.55], repeatRows=1, style=_grid_style())
+
+
+def _fitted(text: str, width: float, font: str, size: float) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` points."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _heading(text: str, styles: _Styles) -> list[Flowable]:
+    """A section heading that starts a new page rather than stand alone at the foot of one."""
+    return [CondPageBreak(40 * mm), Paragraph(text, styles.heading)]
 
 
 def _chart_image(chart: Chart, width: float) -> Image:
@@ -959,7 +974,7 @@ def pdf_document(analysis: Analysis) -> bytes:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(colors.HexColor("#6B7280"))
-        canvas.drawString(16 * mm, 10 * mm, footer[:120])
+        canvas.drawString(16 * mm, 10 * mm, _fitted(footer, width - 20 * mm, FONT, 7.5))
         canvas.drawRightString(A4[0] - 16 * mm, 10 * mm, f"стр. {canvas.getPageNumber()}")
         canvas.restoreState()
 
@@ -972,12 +987,12 @@ def pdf_document(analysis: Analysis) -> bytes:
             styles.subtitle,
         ),
         Paragraph(f"Сформировано: {_text(generated_label(analysis))}", styles.small),
-        Paragraph("Краткие выводы", styles.heading),
+        *_heading("Краткие выводы", styles),
         _bullets(map(_text, summary(analysis)), styles.body),
-        Paragraph("Показатели", styles.heading),
+        *_heading("Показатели", styles),
         _indicator_table(analysis, styles, width),
     ]
-    # a heading stays with what follows it: reportlab's keepWithNext does not join a KeepTogether
+    # the heading goes with the first chart: reportlab's keepWithNext does not join a KeepTogether
     heading: list[Flowable] = [Paragraph("Диаграммы", styles.heading)]
     for chart in charts(analysis):
         caption = Paragraph(_text(chart.title), styles.caption)
@@ -985,12 +1000,12 @@ def pdf_document(analysis: Analysis) -> bytes:
         heading = []
     if heading:
         story.extend([*heading, Paragraph("Ни по одному показателю нет данных для диаграмм.", styles.body)])
-    story.append(Paragraph("Школы, требующие внимания", styles.heading))
+    story.extend(_heading("Школы, требующие внимания", styles))
     if analysis.schools_needing_attention:
         story.append(_schools_table(analysis, styles, width))
     else:
         story.append(Paragraph("Школ, требующих особого внимания, не выявлено.", styles.body))
-    story.append(Paragraph("Методика расчёта", styles.heading))
+    story.extend(_heading("Методика расчёта", styles))
     story.extend(_methodology(analysis, styles))
     document.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()
