@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, distinct, exists, func, not_, select
+from sqlalchemy import Select, case, distinct, exists, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,7 +30,7 @@ from .analysis_model import (
     Status,
     Trend,
 )
-from .indicators import FOLLOW_UP_DAYS, INDICATORS, Figure, Frame, result_changes, with_unicode_lower
+from .indicators import FOLLOW_UP_DAYS, INDICATORS, Figure, Frame, prepared, result_changes
 from .models import AssessmentResult, Deficit, Network, Organization
 
 TOLERANCE = 0.02
@@ -190,6 +190,7 @@ async def indicator_values(
     session: AsyncSession, scope: Scope, period: Period, *, now: datetime | None = None
 ) -> list[IndicatorValue]:
     """Every indicator for ``period``, next to its value for the period before."""
+    await prepared(session)
     today = (now or datetime.now(UTC)).date()
     current, previous = Frame(scope, period, today), Frame(scope, period.previous(), today)
     values = []
@@ -230,7 +231,7 @@ async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list
     """The supported schools of the frame with a reason to look at them: no network activity in
     the period, few of their educators taking part, results worse than the baseline year, no
     assessment results for the year, deficits left without training or activity past 90 days."""
-    await with_unicode_lower(session)
+    await prepared(session)
     supported = frame.supported()
     reasons: dict[uuid.UUID, list[str]] = {}
 
@@ -244,16 +245,12 @@ async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list
     add((ident, "ни одного сетевого мероприятия за период") for ident in await session.scalars(idle))
 
     employed = frame.educators().subquery()
-    engaged = frame.engaged().subquery()
-    engagement = (
-        select(
-            employed.c.organization_id,
-            func.count(distinct(employed.c.educator_id)),
-            func.count(distinct(engaged.c.educator_id)),
-        )
-        .select_from(employed.outerjoin(engaged, engaged.c.educator_id == employed.c.educator_id))
-        .group_by(employed.c.organization_id)
-    )
+    took_part = frame.attended_for(employed.c.educator_id, employed.c.organization_id)
+    engagement = select(
+        employed.c.organization_id,
+        func.count(distinct(employed.c.educator_id)),
+        func.count(distinct(case((took_part, employed.c.educator_id)))),
+    ).group_by(employed.c.organization_id)
     add(
         (ident, f"в сетевых мероприятиях участвовали {took} из {educators} педагогов")
         for ident, educators, took in (await session.execute(engagement)).all()

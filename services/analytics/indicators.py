@@ -37,7 +37,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    union,
+    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,12 +141,16 @@ def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
 
-async def with_unicode_lower(session: AsyncSession) -> None:
-    """Give the session's SQLite connection a ``lower`` that folds every letter (no-op elsewhere)."""
+async def prepared(session: AsyncSession) -> None:
+    """Ready the session's transaction for the analysis' queries: on SQLite a ``lower`` that folds
+    every letter; on PostgreSQL no JIT compilation (each query runs in milliseconds to a second,
+    and compiling one of them to machine code took longer than running it)."""
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         raw = await connection.get_raw_connection()
         await raw.driver_connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)  # type: ignore[union-attr]
+    elif connection.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
 
 
 # --- who and what a scope covers in a period -----------------------------------------------------
@@ -290,23 +294,31 @@ class Frame:
             .distinct()
         )
 
-    def engaged(self) -> Select[Any]:
-        """Educators who attended a network activity of the period for a supported school."""
+    def _for_school(self, educator_id: Any, organization_id: Any) -> list[ColumnElement[bool]]:
+        return [
+            Attendance.educator_id == educator_id,
+            Attendance.organization_id == organization_id,
+            self.attended(Attendance.activity_day),
+            self.networked(Attendance.network_id),
+        ]
+
+    def attended_for(self, educator_id: Any, organization_id: Any) -> ColumnElement[bool]:
+        """The educator attended a network activity of the period for that school: looked up by
+        index for each of the (few) educators, never by reading all attendance."""
+        return exists().where(*self._for_school(educator_id, organization_id))
+
+    def hours_for(self, educator_id: Any, organization_id: Any) -> Any:
+        """Hours the educator attended network activities of the period for that school."""
         return (
-            select(col(Attendance.educator_id))
-            .where(
-                col(Attendance.educator_id).is_not(None),
-                col(Attendance.organization_id).in_(self.supported()),
-                self.attended(Attendance.activity_day),
-                self.networked(Attendance.network_id),
-            )
-            .distinct()
+            select(func.coalesce(func.sum(Attendance.hours), 0.0))
+            .where(*self._for_school(educator_id, organization_id))
+            .scalar_subquery()
         )
 
     def addressed(self) -> ColumnElement[bool]:
         """The deficit was followed, within :data:`FOLLOW_UP_DAYS`, by a training of the same
         educator whose course names the competency, or by the educator attending a network
-        activity (SQLite needs :func:`with_unicode_lower` on the session first)."""
+        activity (SQLite needs the session :func:`prepared` first)."""
         deadline = days_after(Deficit.diagnosed_on, FOLLOW_UP_DAYS)
         return or_(
             exists().where(
@@ -381,67 +393,101 @@ async def coverage(session: AsyncSession, frame: Frame) -> Figure:
     return _share(reached, schools, schools=schools)
 
 
-async def activities_per_school(session: AsyncSession, frame: Frame) -> Figure:
+@dataclass(frozen=True)
+class ActivityFigures:
+    """What one pass over the scope's attendance of the period says of activities: per activity
+    type and list of processes, the supported school–activity pairs (attended or hosted) and the
+    activities on premises one organization of the scope visited at another's."""
+
+    pairs: dict[tuple[str, str], int]
+    visited: int
+
+
+async def _activity_figures(session: AsyncSession, frame: Frame) -> ActivityFigures:
+    if "activities" in frame.memo:
+        return frame.memo["activities"]  # type: ignore[no-any-return]
     supported = frame.supported()
-    attended = select(
-        col(Attendance.organization_id).label("school"), col(Attendance.activity_id).label("activity")
-    ).where(
-        col(Attendance.organization_id).in_(supported),
-        frame.attended(Attendance.activity_day),
-        frame.networked(Attendance.network_id),
+    taking_part = union_all(
+        select(
+            col(Attendance.organization_id).label("organization_id"),
+            col(Attendance.activity_id).label("activity_id"),
+            col(Attendance.host_organization_id).label("host_id"),
+        ).where(
+            col(Attendance.organization_id).in_(frame.members()),
+            frame.attended(Attendance.activity_day),
+            frame.networked(Attendance.network_id),
+        ),
+        select(
+            col(Activity.host_organization_id), col(Activity.id), col(Activity.host_organization_id)
+        ).where(col(Activity.host_organization_id).in_(supported), frame.held()),
+    ).subquery()
+    school, host = taking_part.c.organization_id, taking_part.c.host_id
+    per_activity = (
+        select(
+            taking_part.c.activity_id,
+            func.count(distinct(case((school.in_(supported), school)))).label("schools"),
+            func.max(case((school != host, 1), else_=0)).label("visited"),
+        )
+        .group_by(taking_part.c.activity_id)
+        .subquery()
     )
-    hosted = select(col(Activity.host_organization_id), col(Activity.id)).where(
-        col(Activity.host_organization_id).in_(supported), frame.held()
-    )
-    pairs = union(attended, hosted).subquery()
     processes = cast(Activity.processes, String)
     query = (
-        select(col(Activity.activity_type), processes, func.count())
-        .join(pairs, pairs.c.activity == Activity.id)
+        select(
+            col(Activity.activity_type),
+            processes,
+            func.sum(per_activity.c.schools),
+            func.sum(case((col(Activity.format).in_(ON_PREMISES), per_activity.c.visited), else_=0)),
+        )
+        .join(per_activity, per_activity.c.activity_id == Activity.id)
         .group_by(col(Activity.activity_type), processes)
     )
+    rows = (await session.execute(query)).all()
+    figures = ActivityFigures(
+        pairs={(kind, listed or "[]"): int(pairs or 0) for kind, listed, pairs, _ in rows},
+        visited=sum(int(visited or 0) for *_, visited in rows),
+    )
+    frame.memo["activities"] = figures
+    return figures
+
+
+async def activities_per_school(session: AsyncSession, frame: Frame) -> Figure:
+    figures = await _activity_figures(session, frame)
     by_type: dict[str, int] = {}
     by_process: dict[str, int] = {}
-    for activity_type, listed, count in (await session.execute(query)).all():
+    for (activity_type, listed), count in figures.pairs.items():
         by_type[activity_type] = by_type.get(activity_type, 0) + count
-        for process in json.loads(listed or "[]"):
+        for process in json.loads(listed):
             by_process[process] = by_process.get(process, 0) + count
     schools = await _count(session, frame.supported())
-    total = sum(by_type.values())
-    breakdown = (
-        {f"type:{name}": count / schools for name, count in sorted(by_type.items())} if schools else {}
-    )
+    breakdown: dict[str, float] = {}
     if schools:
-        breakdown |= {f"process:{name}": count / schools for name, count in sorted(by_process.items())}
-    return _ratio(total, schools, schools=schools, breakdown=breakdown)
+        for prefix, counts in (("type", by_type), ("process", by_process)):
+            breakdown |= {f"{prefix}:{name}": n / schools for name, n in sorted(counts.items()) if n}
+    return _ratio(sum(by_type.values()), schools, schools=schools, breakdown=breakdown)
 
 
 async def educator_engagement(session: AsyncSession, frame: Frame) -> Figure:
     employed = frame.educators().subquery()
-    engaged = frame.engaged().subquery()
+    took_part = frame.attended_for(employed.c.educator_id, employed.c.organization_id)
     query = select(
         func.count(distinct(employed.c.educator_id)),
-        func.count(distinct(engaged.c.educator_id)),
+        func.count(distinct(case((took_part, employed.c.educator_id)))),
         func.count(distinct(employed.c.organization_id)),
-    ).select_from(employed.outerjoin(engaged, engaged.c.educator_id == employed.c.educator_id))
-    educators, took_part, schools = (await session.execute(query)).one()
-    return _share(took_part, educators, schools=schools)
+    )
+    educators, engaged, schools = (await session.execute(query)).one()
+    return _share(engaged, educators, schools=schools)
 
 
 async def hours_per_educator(session: AsyncSession, frame: Frame) -> Figure:
     employed = frame.educators().subquery()
-    hours = select(func.coalesce(func.sum(Attendance.hours), 0.0)).where(
-        col(Attendance.educator_id).in_(select(employed.c.educator_id)),
-        col(Attendance.organization_id).in_(frame.supported()),
-        frame.attended(Attendance.activity_day),
-        frame.networked(Attendance.network_id),
+    query = select(
+        func.coalesce(func.sum(frame.hours_for(employed.c.educator_id, employed.c.organization_id)), 0.0),
+        func.count(distinct(employed.c.educator_id)),
+        func.count(distinct(employed.c.organization_id)),
     )
-    counts = select(
-        func.count(distinct(employed.c.educator_id)), func.count(distinct(employed.c.organization_id))
-    )
-    educators, schools = (await session.execute(counts)).one()
-    total = float(await session.scalar(hours) or 0.0)
-    return _ratio(total, educators, schools=schools)
+    hours, educators, schools = (await session.execute(query)).one()
+    return _ratio(float(hours), educators, schools=schools)
 
 
 async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
@@ -467,19 +513,8 @@ async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
 
 
 async def widened_services(session: AsyncSession, frame: Frame) -> Figure:
-    query = (
-        select(func.count(distinct(Attendance.activity_id)), func.count(distinct(Attendance.organization_id)))
-        .join(Activity, col(Activity.id) == Attendance.activity_id)
-        .where(
-            col(Attendance.organization_id).in_(frame.members()),
-            Attendance.host_organization_id != Attendance.organization_id,
-            frame.attended(Attendance.activity_day),
-            frame.networked(Attendance.network_id),
-            col(Activity.format).in_(ON_PREMISES),
-        )
-    )
-    activities, organizations = (await session.execute(query)).one()
-    return Figure(value=float(activities), numerator=activities, schools=organizations)
+    visited = (await _activity_figures(session, frame)).visited
+    return Figure(value=float(visited), numerator=visited)
 
 
 async def mobility_hours(session: AsyncSession, frame: Frame) -> Figure:
@@ -508,7 +543,7 @@ async def joint_programmes(session: AsyncSession, frame: Frame) -> Figure:
 
 
 async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
-    await with_unicode_lower(session)
+    await prepared(session)
     addressed = frame.addressed()
     waiting = and_(not_(addressed), Deficit.diagnosed_on > frame.today - timedelta(days=FOLLOW_UP_DAYS))
     query = select(
@@ -754,7 +789,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "educator_engagement",
         "Вовлечённость педагогов сопровождаемых школ",
         "Доля педагогов, работавших в периоде в сопровождаемых школах охвата, которые хотя бы раз "
-        "отмечены в посещаемости сетевого мероприятия периода от сопровождаемой школы. "
+        "отмечены в посещаемости сетевого мероприятия периода от своей школы. "
         f"{SUPPORTED_TERM}",
         "%",
         educator_engagement,
@@ -763,8 +798,8 @@ INDICATORS: tuple[Indicator, ...] = (
     _defined(
         "hours_per_educator",
         "Часы участия в сетевых мероприятиях на одного педагога",
-        "Сумма часов посещения сетевых мероприятий периода педагогами сопровождаемых школ (от "
-        "сопровождаемой школы), делённая на число всех педагогов этих школ, включая не "
+        "Сумма часов посещения сетевых мероприятий периода педагогами сопровождаемых школ от своей "
+        "школы, делённая на число всех педагогов этих школ, включая не "
         f"участвовавших. {SUPPORTED_TERM}",
         "ч",
         hours_per_educator,
