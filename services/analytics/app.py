@@ -10,7 +10,9 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 
 from . import rebuild
+from .alerts import alert_loop
 from .projections import CONSUMED
+from .reports import report_routes
 from .schema import schema
 from .settings import AnalyticsSettings
 
@@ -22,11 +24,14 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
     service = Service.create(settings, topics=[topics.ANALYTICS])
     group = group or rebuild.group_of(settings)
     service.subscribe([service.guarded(topic, handlers, group=group) for topic, handlers in CONSUMED.items()])
+    service.background.append(lambda: alert_loop(service.db, settings))
     return service
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> Starlette:
-    return build(settings or AnalyticsSettings()).asgi(schema)
+    """The subgraph, health, and the analysis downloads (``/reports/analysis.{xlsx,html,pdf}``)."""
+    service = build(settings or AnalyticsSettings())
+    return service.asgi(schema, extra_routes=report_routes(lambda: service.db))
 
 
 ENTRY = ServiceEntry(

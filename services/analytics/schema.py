@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from . import analysis_model as am
+from .advice_schema import AdviceQuery
 from .analysis import (
     UnknownScope,
     build_analysis,
@@ -252,7 +253,7 @@ class EffectivenessQuery:
             return EffectivenessAnalysis.present(await build_analysis(session, chosen, period))
 
 
-Query = merge_types("Query", (RegionQuery, EffectivenessQuery))
+Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery))
 """Every root field, by domain; another domain's queries join by naming their type here."""
 
 schema = strawberry.federation.Schema(
