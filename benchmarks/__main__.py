@@ -1,5 +1,5 @@
-"""``make bench``: import, queries, inbound events, the analytics projection and the gateway, each next to a
-reference measured in the same run.
+"""``make bench``: import, queries, inbound events, the analytics projection, the effectiveness analysis and
+the gateway, each next to a reference measured in the same run.
 
 Needs a PostgreSQL server (``SETKA_BENCH_POSTGRES_URL``, else the test server's URL, else the
 local one); creates scratch databases on it and drops them afterwards.
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import (  # noqa: E402
+    analysis_speed,
     analytics_projection,
     events_inbound,
     gateway_speed,
@@ -40,13 +41,21 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
     parser.add_argument(
-        "--only", choices=["import", "queries", "events", "analytics", "gateway"], help="run one of them"
+        "--only",
+        choices=["import", "queries", "events", "analytics", "analysis", "gateway"],
+        help="run one of them",
     )
     parser.add_argument(
         "--projected-events", type=int, default=20_000, help="registrations for the analytics run"
     )
     parser.add_argument(
         "--inbound-messages", type=int, default=20_000, help="messages for the events inbound run"
+    )
+    parser.add_argument(
+        "--attendance-rows", type=int, default=10_000_000, help="attendance rows for the analysis run"
+    )
+    parser.add_argument(
+        "--analysis-runs", type=int, default=5, help="runs of the analysis (the median is shown)"
     )
     parser.add_argument("--gateway-clients", type=int, default=8, help="concurrent clients of the gateway")
     parser.add_argument("--gateway-requests", type=int, default=400, help="requests per gateway line")
@@ -80,6 +89,14 @@ async def main(args: argparse.Namespace) -> None:
                 await events_inbound.run(dbs, args.inbound_messages, Path(workdir))
             if args.only in (None, "analytics"):
                 await analytics_projection.run(dbs, args.projected_events, Path(workdir))
+            if args.only in (None, "analysis"):
+                await analysis_speed.run(
+                    dbs,
+                    organizations=args.organizations,
+                    educators=args.educators,
+                    attendance_rows=args.attendance_rows,
+                    times=args.analysis_runs,
+                )
             if args.only in (None, "gateway"):
                 await gateway_speed.run(
                     Path(workdir), clients=args.gateway_clients, requests=args.gateway_requests

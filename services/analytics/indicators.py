@@ -137,8 +137,8 @@ def _folded_sqlite(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
-def _lower(text: str | None) -> str | None:
-    return None if text is None else text.lower()
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 async def prepared(session: AsyncSession) -> None:
