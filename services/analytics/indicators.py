@@ -4,9 +4,10 @@ which direction is better, its target if there is one, and one function computin
 in a period.
 
 Every figure is computed by the database (GROUP BY, COUNT DISTINCT, EXISTS) over the read models,
-so a region at national scale costs a few indexed queries, never rows loaded into Python; the SQL
-is the portable subset PostgreSQL and SQLite share (a date moved by days and a Unicode lower case
-are the two constructs each spells its own way, below).
+never by loading rows into Python: at national scale a region's analysis reads its attendance once
+a period (the activity figures two indicators share) and finds the rest by index, per school or per
+educator. The SQL is the portable subset PostgreSQL and SQLite share (a date moved by days and a
+Unicode lower case are the two constructs each spells its own way, below).
 
 Who is in a scope, and which schools are supported, is decided in :class:`Frame` once for all of
 them; the decisions are written into the definitions a reader sees.
