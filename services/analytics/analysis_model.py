@@ -57,9 +57,13 @@ class Period:
         return (self.end - self.start).days
 
     def previous(self) -> Period:
-        """The period of the same length just before (the previous year for a calendar year)."""
-        if self.start.month == 1 and self.start.day == 1 and self.end == date(self.start.year + 1, 1, 1):
-            return Period.year(self.start.year - 1)
+        """The period of the same length just before: whole calendar months compare with as many
+        months before (a year with the year before, a quarter with the quarter before); other
+        periods with as many days before."""
+        if self.start.day == 1 and self.end.day == 1:
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+            index = self.start.year * 12 + self.start.month - 1 - months
+            return Period(date(index // 12, index % 12 + 1, 1), self.start)
         return Period(self.start - timedelta(days=self.days), self.start)
 
     def label(self) -> str:

@@ -514,11 +514,11 @@ async def test_a_region_counts_every_supported_school_and_compares_outside_netwo
 
 async def test_a_quarter_is_compared_with_the_quarter_before(on_postgres: Analytics) -> None:
     analysis = await analyse(on_postgres.db, Scope(ScopeKind.network, str(N)), Period.quarter(2025, 1))
-    # Period.previous(): the same number of days just before (90), not the calendar quarter
-    assert analysis.previous_period == Period(D("2024-10-03"), D("2025-01-01"))
+    # Period.previous(): the calendar quarter before
+    assert analysis.previous_period == Period(D("2024-10-01"), D("2025-01-01"))
     coverage = by_id(analysis)["coverage"]
     # Q1 2025: S1, S2 at A1 (March 10), S3 (a member since February) at none: 2 of 3;
-    # the 90 days before: S1 and S2 supported, no activity: 0 of 2
+    # Q4 2024: S1 and S2 supported, no activity: 0 of 2
     assert (coverage.numerator, coverage.denominator, coverage.previous) == (2, 3, approx(0.0))
     assert coverage.trend == Trend.up and coverage.status == Status.attention
 

@@ -42,6 +42,8 @@ def test_a_year_a_quarter_and_dates() -> None:
 
 def test_the_previous_period() -> None:
     assert Period.year(2025).previous() == Period.year(2024)
+    assert Period.quarter(2025, 1).previous() == Period.quarter(2024, 4)
+    assert Period.quarter(2025, 3).previous() == Period.quarter(2025, 2)
     assert period_of(start=D("2025-03-01"), last=D("2025-03-10")).previous() == Period(
         D("2025-02-19"), D("2025-03-01")
     )
