@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -75,21 +74,22 @@ async def rewind(bootstrap_servers: str, group: str, topics: list[str], *, wait_
     consumer = AIOKafkaConsumer(
         *existing, bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
     )
-    await consumer.start()
     try:
-        wanted = {
-            TopicPartition(topic, partition)
-            for topic in existing
-            for partition in consumer.partitions_for_topic(topic) or ()
-        }
-        deadline = time.monotonic() + wait_seconds
-        while not wanted <= consumer.assignment():
-            if time.monotonic() > deadline:
-                raise GroupBusy(
-                    f"the consumer group {group} still has another member after {wait_seconds:.0f}s: "
-                    "stop every analytics instance and run the command again"
-                )
-            await consumer.getmany(timeout_ms=200, max_records=1)  # joins the group meanwhile
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await consumer.start()  # joins the group
+                wanted = {
+                    TopicPartition(topic, partition)
+                    for topic in existing
+                    for partition in consumer.partitions_for_topic(topic) or ()
+                }
+                while not wanted <= consumer.assignment():
+                    await consumer.getmany(timeout_ms=200, max_records=1)
+        except TimeoutError:
+            raise GroupBusy(
+                f"the consumer group {group} still has another member after {wait_seconds:.0f}s: "
+                "stop every analytics instance and run the command again"
+            ) from None
         earliest = await consumer.beginning_offsets(sorted(wanted))
         await consumer.commit(earliest)
         return len(earliest)
