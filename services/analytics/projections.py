@@ -14,8 +14,8 @@ state of an id wins, except where a fact must not be undone by an earlier or rep
 - an organization keeps its first registration and is counted in its region only when its row is
   new (a repeated registration counts nothing); an update moves the count if the region or the
   kind changed;
-- the first archiving, withdrawal, closing and held day are kept; a membership that has ended
-  stays ended; a plan's status only moves forward (draft → agreed → in progress → closed);
+- the first archiving, withdrawal and held day are kept; a membership that has ended stays
+  ended; a plan's status only moves forward (draft → agreed → in progress → closed);
 - a school's latest risk profile is replaced only by one assessed on the same day or later;
 - creation events (network, plan, resource) are facts that happen once: a repeat changes nothing.
 
@@ -219,8 +219,9 @@ async def _count_in_regions(
     schools: Counter[str],
     changed_at: Mapping[str, datetime],
 ) -> None:
-    """Add the counts (negative ones too) to the regions' figures, one upsert for every region."""
-    regions = sorted(region for region in changed_at if organizations[region] or schools[region])
+    """Add the counts (negative ones too, or none when moves cancel out) to the figures of every
+    region changed, and note when it changed: one upsert for all of them."""
+    regions = sorted(changed_at)
     if not regions:
         return
     await _upsert(
@@ -286,31 +287,38 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
 @batch
 async def organizations_updated(session: AsyncSession, items: list[Item]) -> None:
     """The organization's details are its whole new state; a move to another region or kind moves
-    its count. One analytics has not heard of is noted (and counted) as registered when updated."""
-    last = _last_by(items, lambda data: data.organization_id)
+    its count. One analytics has not heard of is noted (and counted) as registered when first
+    updated."""
+    first = _first_by(items, lambda data: data.organization_id)
     table = _table(Organization)
-    before = {
+    held = {
         row.id: (row.region_code, row.kind)
         for row in await session.execute(
             select(table.c.id, table.c.region_code, table.c.kind).where(
-                one_of(session, table.c.id, list(last))
+                one_of(session, table.c.id, list(first))
             )
         )
     }
     counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     changed_at: dict[str, datetime] = {}
-    for ident, item in last.items():
+    for item in items:  # every move, in order, as one update at a time would note it
         data: OrganizationUpdated = item.data
         now = (data.region_code, data.kind.value)
-        if before.get(ident) == now:
+        before = held.get(data.organization_id)
+        if before == now:
             continue
-        if ident in before:
-            _note(counts, changed_at, *before[ident], item.event.time, by=-1)
+        if before is not None:
+            _note(counts, changed_at, *before, item.event.time, by=-1)
         _note(counts, changed_at, *now, item.event.time)
+        held[data.organization_id] = now
+    last = _last_by(items, lambda data: data.organization_id)
     await _upsert(
         session,
         Organization,
-        [_organization_row(item.data) | {"registered_at": item.data.updated_at} for item in last.values()],
+        [
+            _organization_row(item.data) | {"registered_at": first[ident].data.updated_at}
+            for ident, item in last.items()
+        ],
         changes=lambda excluded, _: {
             name: excluded[name]
             for name in ("region_code", "kind", "short_name", "municipality", "municipality_id")
@@ -484,26 +492,26 @@ async def networks_created(session: AsyncSession, items: list[Item]) -> None:
 
 @batch
 async def networks_closed(session: AsyncSession, items: list[Item]) -> None:
-    """The network ends on a day (the first closing is kept); memberships still open end with it."""
+    """The network ends on the day it was closed (which replaces an end planned when it was
+    created); memberships still open end with it. The registry closes a network once."""
     networks = _table(Network)
     known = await _known(session, networks.c.id, (item.data.network_id for item in items))
     ready = _defer_unknown(items, known, lambda data: data.network_id, "network")
-    first = _first_by(ready, lambda data: data.network_id)
-    if not first:
+    ended = [
+        {"b_id": ident, "b_on": item.data.ended_on}
+        for ident, item in _last_by(ready, lambda data: data.network_id).items()
+    ]
+    if not ended:
         return
-    ended = [{"b_id": ident, "b_on": item.data.ended_on} for ident, item in first.items()]
-    on = bindparam("b_on", type_=Date())
     await session.execute(
-        update(networks)
-        .where(networks.c.id == bindparam("b_id"))
-        .values(ended_on=func.coalesce(networks.c.ended_on, on)),
+        update(networks).where(networks.c.id == bindparam("b_id")).values(ended_on=bindparam("b_on")),
         ended,
     )
     memberships = _table(Membership)
     await session.execute(
         update(memberships)
         .where(memberships.c.network_id == bindparam("b_id"), memberships.c.left_on.is_(None))
-        .values(left_on=bindparam("b_on", type_=Date())),
+        .values(left_on=bindparam("b_on")),
         ended,
     )
 
@@ -755,8 +763,7 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
             "held_on": func.coalesce(table.c.held_on, excluded.held_on),
         },
     )
-    if any(isinstance(item.data, ActivityUpdatedByRegion) for item in items):
-        await _copy_activity_into_attendance(session, list(last))
+    await _copy_activity_into_attendance(session, list(last))
 
 
 def activity_became(status: ActivityStatus) -> BatchHandler:

@@ -83,6 +83,7 @@ class Ids:
     school_a: uuid.UUID = field(default_factory=uuid.uuid4)
     school_b: uuid.UUID = field(default_factory=uuid.uuid4)
     kindergarten: uuid.UUID = field(default_factory=uuid.uuid4)
+    college: uuid.UUID = field(default_factory=uuid.uuid4)
     authority: uuid.UUID = field(default_factory=uuid.uuid4)
     municipality: uuid.UUID = field(default_factory=uuid.uuid4)
     educator: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -143,6 +144,16 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
             registered_at=T0 + timedelta(days=day),
         )
 
+    def moved_to(org: uuid.UUID, region: str) -> OrganizationUpdated:
+        return OrganizationUpdated(
+            organization_id=org,
+            full_name="Колледж (полное имя)",
+            short_name="Колледж",
+            kind="college",
+            region_code=region,
+            updated_at=T0 + timedelta(days=6),
+        )
+
     def status(org: uuid.UUID, name: str, change: str, on: date) -> OrganizationStatusChanged:
         return OrganizationStatusChanged(
             organization_id=org, status=name, change=change, effective_on=on, current_statuses=[]
@@ -160,6 +171,7 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
         municipality_id=ids.municipality,
         governing_body_id=ids.authority,
         started_on=date(2024, 9, 1),
+        ended_on=date(2027, 8, 31),  # as planned; the closing replaces it
     )
     joined = cloud(
         member(MemberJoined, ids.supported, ids.school_a, role="supported", joined_on=date(2024, 9, 1))
@@ -197,6 +209,10 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
             ),
             at=T0 + timedelta(hours=5),
         ),
+        cloud(registered(ids.college, "Колледж", "college", "08", 4), at=T0 + timedelta(hours=6)),
+        # moved to 39 and back: the counts are as before, both regions changed at the last move
+        cloud(moved_to(ids.college, "39"), at=T0 + timedelta(hours=7)),
+        cloud(moved_to(ids.college, "08"), at=T0 + timedelta(hours=8)),
         cloud(status(ids.school_a, "low_results", "entered", date(2024, 9, 1))),
         cloud(status(ids.school_b, "stable_results", "entered", date(2023, 1, 1))),
         cloud(status(ids.school_a, "low_results", "left", date(2025, 9, 1))),
@@ -595,12 +611,13 @@ async def test_each_registry_event_keeps_its_read_model(service_databases: dict[
     await deliver(url, {topics.REGISTRY: registry_stream(ids)}, one_at_a_time=False)
 
     regions = by_id(await rows_of(url, "region_summary"), "region_code")
-    # a repeated registration counts nothing; the kindergarten moved to 39 as a school
+    # a repeated registration counts nothing; the kindergarten moved to 39 as a school; the
+    # college went to 39 and came back
     assert {code: (r["organizations"], r["schools"]) for code, r in regions.items()} == {
         "39": (4, 3),
-        "08": (0, 0),
+        "08": (1, 0),
     }
-    assert regions["39"]["updated_at"] == T0 + timedelta(hours=5)
+    assert regions["39"]["updated_at"] == regions["08"]["updated_at"] == T0 + timedelta(hours=8)
 
     organizations = by_id(await rows_of(url, "organization"))
     school_a = organizations[ids.school_a]
@@ -615,6 +632,8 @@ async def test_each_registry_event_keeps_its_read_model(service_databases: dict[
     assert moved["registered_at"] == T0 + timedelta(days=2)
     assert organizations[ids.authority]["archived_at"] == T0 + timedelta(days=40)
     assert school_a["archived_at"] is None
+    college = organizations[ids.college]
+    assert (college["region_code"], college["registered_at"]) == ("08", T0 + timedelta(days=4))
 
     statuses = sorted(
         (r["organization_id"] == ids.school_a, r["status"], r["entered_on"], r["left_on"])
