@@ -20,6 +20,7 @@ from strawberry.federation import Schema
 
 from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
+from .deferred import Deferrals
 from .health import health_routes
 from .kafka import ensure_topics, make_broker, publisher, sender
 from .outbox import OutboxRelay
@@ -86,6 +87,24 @@ class Service:
         self.consumers.extend(consumers)
         self.subscriptions.append(subscription)
         return subscription
+
+    def waiting_room(self, consumers: Sequence[GuardedConsumer]) -> Deferrals:
+        """Messages of these consumers that refer to something not known yet wait in the
+        ``deferred`` table and are tried again in the background, then dead-lettered."""
+        deferrals = Deferrals(
+            self.db,
+            max_wait_seconds=self.settings.unknown_wait_seconds,
+            first_retry_seconds=self.settings.unknown_retry_seconds,
+        )
+        for consumer in consumers:
+            deferrals.attach(consumer)
+
+        async def retry_waiting() -> None:
+            await self.connected.wait()  # dead-lettering needs the broker
+            await deferrals.run()
+
+        self.background.append(retry_waiting)
+        return deferrals
 
     def consume(self, topic: str, handlers: dict[Any, Any], *, group: str | None = None) -> GuardedConsumer:
         """Add a guarded consumer of ``topic`` in this service's consumer group."""

@@ -61,6 +61,16 @@ class ServiceSettings(BaseSettings):
         description="On stop, how long a message being handled may finish; then it is cancelled "
         "and its offset is not committed, so the next run handles it again",
     )
+    unknown_wait_seconds: float = Field(
+        default=86400.0,
+        description="How long a message that refers to something not known yet (an organization "
+        "not registered, an activity whose attendance came first) waits before it goes to the "
+        "dead-letter topic",
+    )
+    unknown_retry_seconds: float = Field(
+        default=1.0,
+        description="First pause before a waiting message is tried again; it doubles, up to a minute",
+    )
     outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("OUTBOX_POLL_SECONDS"))
     outbox_batch_size: int = Field(default=500, validation_alias=shared("OUTBOX_BATCH_SIZE"))
     outbox_lease_seconds: float = Field(

@@ -23,7 +23,9 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
     earliest offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
     service = Service.create(settings, topics=[topics.ANALYTICS])
     group = group or rebuild.group_of(settings)
-    service.subscribe([service.guarded(topic, handlers, group=group) for topic, handlers in CONSUMED.items()])
+    consumers = [service.guarded(topic, handlers, group=group) for topic, handlers in CONSUMED.items()]
+    service.subscribe(consumers)
+    service.waiting_room(consumers)
     service.background.append(lambda: alert_loop(service.db, settings))
     return service
 

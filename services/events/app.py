@@ -6,7 +6,6 @@ from pathlib import Path
 
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
-from setka_runtime.deferred import Deferrals
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
@@ -22,25 +21,14 @@ def build(settings: EventsSettings) -> Service:
     """The registry copy and the inbound topics share one subscription of the group ``setka.events``."""
     service = Service.create(settings, topics=[topics.EVENTS])
     group = f"setka.{settings.service_name}"
-    deferrals = Deferrals(
-        service.db,
-        max_wait_seconds=settings.unknown_wait_seconds,
-        first_retry_seconds=settings.unknown_retry_seconds,
-    )
     consumers = []
     for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():
         consumer = service.guarded(topic, handlers, group=group)
         if topic in INBOUND:
             consumer.reject_unknown_types = True  # an integrator's typo must not vanish silently
-            deferrals.attach(consumer)
         consumers.append(consumer)
     service.subscribe(consumers)
-
-    async def retry_waiting() -> None:
-        await service.connected.wait()  # dead-lettering needs the broker
-        await deferrals.run()
-
-    service.background.append(retry_waiting)
+    service.waiting_room([c for c in consumers if c.topic in INBOUND])
     live = LiveActivities(
         settings.kafka_bootstrap_servers,
         topics.EVENTS,

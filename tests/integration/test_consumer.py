@@ -179,3 +179,50 @@ async def test_an_unavailable_database_is_waited_out_not_counted_as_attempts(
     assert [m for m in dead if headers_of(m)["ce_id"] in {e.id for e in events}] == []
     assert failures["left"] == 0
     assert any("connection refused" in reason for reason in readiness)
+
+
+async def test_attendance_before_its_activity_waits_and_is_applied_once_the_activity_arrives(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    """Analytics' waiting room: nothing is dead-lettered, the attendance lands with the activity's day."""
+    from setka_contracts.events import ActivityPlanned, AttendanceRecorded
+
+    url = service_databases["analytics"]
+    settings = settings_for(broker, url).model_copy(update={"unknown_retry_seconds": 0.2})
+    service = analytics.build(settings)
+    activity = uuid.uuid4()
+    starts = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    attendance = AttendanceRecorded(
+        activity_id=activity, attendance_id=uuid.uuid4(), organization_id=uuid.uuid4(), hours=2.0
+    )
+    planned = ActivityPlanned(
+        activity_id=activity,
+        title="Семинар",
+        activity_type="seminar",
+        format="in_person",
+        host_organization_id=uuid.uuid4(),
+        starts_at=starts,
+        ends_at=starts.replace(hour=11),
+    )
+
+    def message(data: Any) -> tuple[bytes, bytes, dict[str, str]]:
+        event = CloudEvent(type=data.event_type, source="/setka/events", data=data.model_dump(mode="json"))
+        return str(activity).encode(), event.body(), event.headers()
+
+    async def kept_day() -> Any:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                return await session.scalar(text("SELECT activity_day FROM attendance"))
+        finally:
+            await db.dispose()
+
+    async with service.running():
+        await asyncio.wait_for(service.connected.wait(), 60)
+        await produce(broker.bootstrap, topics.EVENTS, [message(attendance)])
+        await asyncio.sleep(2)
+        assert await kept_day() is None, "the attendance waits for its activity"
+        await produce(broker.bootstrap, topics.EVENTS, [message(planned)])
+        await eventually(lambda: _equals(kept_day(), starts.date()), timeout=30)
+    dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.EVENTS), at_least=0, timeout=2)
+    assert dead == []
