@@ -38,7 +38,11 @@ from .transport import Subgraphs, SubgraphUnavailable
 
 LIST_SIZE_ARGUMENTS = ("first", "last", "limit")
 DEFAULT_LIST_SIZE = 10
-PAGE_FIELDS = ("edges", "nodes")  # lists inside a connection: sized by the connection's page
+PAGE_FIELDS = ("edges", "nodes")
+# Introspection is not bounded by the depth limit (GraphiQL's own query is deeper than 10), but
+# the lists that make it grow without end (fields → type → fields → ...) are: as graphql-js does.
+INTROSPECTION_LISTS = ("fields", "interfaces", "possibleTypes", "inputFields")
+MAX_INTROSPECTION_NESTING = 3  # lists inside a connection: sized by the connection's page
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,15 @@ class Engine:
             raise RequestError(
                 [{"message": f"'{name}' exceeds maximum operation depth of {self.limits.max_depth}"}]
             )
+        if _introspection_nesting(selection_set, 0) > MAX_INTROSPECTION_NESTING:
+            raise RequestError(
+                [
+                    {
+                        "message": "Maximum introspection depth exceeded: lists of fields, interfaces or "
+                        f"possible types nest at most {MAX_INTROSPECTION_NESTING} deep"
+                    }
+                ]
+            )
         aliases = _aliases(selection_set)
         if aliases > self.limits.max_aliases:
             raise RequestError([{"message": f"{aliases} aliases found. Allowed: {self.limits.max_aliases}"}])
@@ -264,6 +277,19 @@ def _sized_by_variables(selection_set: SelectionSetNode | None) -> bool:
         ):
             return True
     return False
+
+
+def _introspection_nesting(selection_set: SelectionSetNode | None, inside: int) -> int:
+    """How deep lists of fields, interfaces, possible types or input fields nest in introspection."""
+    deepest = inside
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, _introspection_nesting(selection.selection_set, inside))
+        elif isinstance(selection, FieldNode) and selection.selection_set is not None:
+            name = selection.name.value
+            nested = inside + 1 if name in INTROSPECTION_LISTS else inside
+            deepest = max(deepest, _introspection_nesting(selection.selection_set, nested))
+    return deepest
 
 
 def _depth(selection_set: SelectionSetNode | None) -> int:

@@ -75,3 +75,14 @@ async def test_introspection_is_off_in_production_unless_enabled() -> None:
     assert "introspection" in refused["errors"][0]["message"].lower()
     allowed = await ask("{ __schema { queryType { name } } }", introspection=True, **production)
     assert allowed["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_graphiqls_introspection_answers_but_endless_introspection_is_refused() -> None:
+    from graphql import get_introspection_query
+
+    full = await ask(get_introspection_query(descriptions=True))
+    assert "errors" not in full and full["data"]["__schema"]["queryType"]["name"] == "Query"
+    endless = "{ __schema { types { fields { type { fields { type { fields { type { fields { name }"
+    endless += " } } } } } } } } }"
+    refused = await ask(endless)
+    assert "introspection depth" in refused["errors"][0]["message"]
