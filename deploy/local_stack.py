@@ -76,6 +76,8 @@ class Stack:
         if self.seed_demo:
             # the events service derives its demo year from the registry's demo data, once it arrives
             env.setdefault("EVENTS_SEED_DEMO", "1")
+            # alerts of the demo a minute after its data arrives, not at the production's hour
+            env.setdefault("ANALYTICS_ALERT_INTERVAL_SECONDS", "60")
         return env
 
     def start(self) -> None:
