@@ -32,8 +32,10 @@ RUN groupadd --system --gid 10001 setka \
     && mkdir -p /app/var && chown setka:setka /app/var
 USER 10001:10001
 
-# Inside a container every process listens on all interfaces (the defaults are loopback).
-ENV GATEWAY_HOST=0.0.0.0 \
+# Inside a container every process listens on all interfaces (the defaults are loopback), and the
+# gateway is in production: it refuses to start with the development JWT secret.
+ENV GATEWAY_ENVIRONMENT=production \
+    GATEWAY_HOST=0.0.0.0 \
     REGISTRY_HOST=0.0.0.0 \
     EVENTS_HOST=0.0.0.0 \
     ANALYTICS_HOST=0.0.0.0

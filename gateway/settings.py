@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "setka-development-secret-change-me"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class GatewaySettings(BaseSettings):
@@ -63,7 +64,13 @@ class GatewaySettings(BaseSettings):
     @model_validator(mode="after")
     def _no_placeholder_in_production(self) -> GatewaySettings:
         secret = self.jwt_secret.get_secret_value()
-        if self.environment == "production" and (secret == DEV_SECRET or len(secret) < 32):
+        if secret == DEV_SECRET and (self.environment != "development" or self.host not in LOOPBACK):
+            raise ValueError(
+                "GATEWAY_JWT_SECRET is the development placeholder, which anyone can sign tokens with:"
+                " it is accepted only with GATEWAY_ENVIRONMENT=development on a loopback host."
+                " Set a real secret of at least 32 characters"
+            )
+        if self.environment == "production" and len(secret) < 32:
             raise ValueError(
                 "GATEWAY_JWT_SECRET must be a real secret of at least 32 characters in production"
             )

@@ -1,3 +1,7 @@
+import os
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -40,3 +44,30 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
         GatewaySettings()
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-real-secret-from-the-vault-0123456789")
     assert GatewaySettings().environment == "production"
+
+
+def test_the_development_secret_only_on_loopback_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
+    monkeypatch.delenv("GATEWAY_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("GATEWAY_HOST", raising=False)
+    assert GatewaySettings().host == "127.0.0.1"  # make run: development, loopback
+    with pytest.raises(ValidationError, match="development placeholder"):
+        GatewaySettings(host="0.0.0.0")
+    with pytest.raises(ValidationError, match="development placeholder"):
+        GatewaySettings(environment="staging")
+    assert GatewaySettings(host="0.0.0.0", jwt_secret="s" * 40).host == "0.0.0.0"
+
+
+def test_the_image_started_with_no_settings_refuses_the_development_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment the Dockerfile gives every container, and nothing else."""
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text(encoding="utf-8")
+    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    for statement in re.findall(r"^ENV\s+((?:.*\\\n)*.*)$", text, flags=re.MULTILINE):
+        for name, value in re.findall(r"([A-Z_]+)=(\S+)", statement.replace("\\\n", " ")):
+            monkeypatch.setenv(name, value)
+    assert os.environ["GATEWAY_ENVIRONMENT"] == "production"
+    with pytest.raises(ValidationError, match="GATEWAY_JWT_SECRET"):
+        GatewaySettings()
