@@ -38,7 +38,13 @@ def available() -> bool:
 
 
 def start_hive_gateway(
-    supergraph: Path, urls: dict[str, str], *, port: int, workdir: Path, log: Path | None = None
+    supergraph: Path,
+    urls: dict[str, str],
+    *,
+    port: int,
+    workdir: Path,
+    log: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Hive Gateway serving ``supergraph`` (with ``urls``) on 127.0.0.1:``port``; waits until it answers."""
     if not available():
@@ -48,7 +54,7 @@ def start_hive_gateway(
     local.write_text(with_urls(supergraph.read_text(encoding="utf-8"), urls), encoding="utf-8")
     output = open(log, "ab") if log else subprocess.DEVNULL  # handed to the child
     process = subprocess.Popen(
-        [str(HIVE_GATEWAY), "supergraph", str(local), "--host", "127.0.0.1", "--port", str(port)],
+        [str(HIVE_GATEWAY), "supergraph", str(local), "--host", "127.0.0.1", "--port", str(port), *options],
         cwd=workdir,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -59,7 +65,8 @@ def start_hive_gateway(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Hive Gateway exited with {process.returncode}")
+            said = log.read_text(errors="replace")[-2000:] if log else ""
+            raise RuntimeError(f"Hive Gateway exited with {process.returncode}\n{said}")
         try:
             reply = httpx.post(url, json={"query": "{ __typename }"}, timeout=2)
             if reply.status_code == 200:

@@ -48,12 +48,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,6 +57,7 @@ import pytest
 from setka_runtime.local_broker import free_port
 
 from deploy.local_stack import ROOT, Stack
+from gateway import router
 from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
 from tests.conftest import DatabaseFactory, run_sync
@@ -68,9 +65,7 @@ from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
-HIVE_GATEWAY = ROOT / "tools" / "graphql" / "node_modules" / ".bin" / "hive-gateway"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-JOIN_GRAPH = re.compile(r'@join__graph\(name: "(?P<name>[a-z_]+)", url: "[^"]*"\)')
 
 
 # -- the corpus ----------------------------------------------------------------------------------
@@ -577,65 +572,28 @@ async def _demo_loaded(stack: Stack) -> None:
 @pytest.fixture(scope="module")
 def hive(conformance_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Hive Gateway serving our supergraph with the stack's subgraph URLs; its GraphQL URL."""
-    if not HIVE_GATEWAY.exists():
-        pytest.fail(f"{HIVE_GATEWAY} is missing: run `make env`")
-    if shutil.which("node") is None:
-        pytest.fail("node is not on PATH")
+    if not router.available():
+        pytest.fail(f"{router.HIVE_GATEWAY} or node is missing: run `make env`")
+    supergraph = ROOT / "supergraph.graphql"
+    names = router.GRAPH_URL.findall(supergraph.read_text(encoding="utf-8"))
+    assert len(names) == 3, "the supergraph names three subgraphs"
     workdir = tmp_path_factory.mktemp("hive")  # no gateway.config.* here for it to pick up
-    supergraph = (ROOT / "supergraph.graphql").read_text(encoding="utf-8")
-
-    def to_stack(match: re.Match[str]) -> str:
-        name = match["name"]
-        return f'@join__graph(name: "{name}", url: "{conformance_stack.service_url(name)}/graphql")'
-
-    pointed, count = JOIN_GRAPH.subn(to_stack, supergraph)
-    assert count == 3, "the supergraph names three subgraphs"
-    (workdir / "supergraph.graphql").write_text(pointed, encoding="utf-8")
     port = free_port()
-    log = open(workdir / "hive.log", "wb")
-    process = subprocess.Popen(
-        [
-            str(HIVE_GATEWAY),
-            "supergraph",
-            "supergraph.graphql",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-masked-errors",  # see rule 5 of the module's docstring
-        ],
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    process = router.start_hive_gateway(
+        supergraph,
+        {
+            name: f"{conformance_stack.service_url(name)}/graphql"
+            for name in ("registry", "events", "analytics")
+        },
+        port=port,
+        workdir=workdir,
+        log=workdir / "hive.log",
+        options=("--no-masked-errors",),  # see rule 5 of the module's docstring
     )
-    url = f"http://127.0.0.1:{port}/graphql"
     try:
-        _wait_for_hive(process, url, workdir / "hive.log")
-        yield url
+        yield f"http://127.0.0.1:{port}/graphql"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_for_hive(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"hive-gateway exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            response = httpx.post(url, json={"query": "{ regions { code } }"}, timeout=5)
-            if response.status_code == 200 and response.json().get("data"):
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"hive-gateway not answering after {timeout:.0f}s:\n{log.read_text()}")
-        time.sleep(0.3)
+        router.stop(process)
 
 
 @pytest.fixture(scope="module")
