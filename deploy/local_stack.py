@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -48,6 +49,11 @@ class Stack:
     var_dir: Path
     ports: Mapping[str, int]
     env: dict[str, str] = field(default_factory=dict)
+    rate_limited: bool = False
+    """Whether the gateway limits requests per client (make run: yes; tests and benchmarks, which
+    send everything from one address, no)."""
+    internal_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    """Signs the callers' identities the gateway passes to the services; new for every stack."""
     seed_demo: bool = True
     color: bool = False
     echo: bool = True
@@ -73,6 +79,9 @@ class Stack:
             env[f"{prefix}_PORT"] = str(self.ports[name])
             env[f"GATEWAY_{prefix}_URL"] = f"{self.service_url(name)}/graphql"
         env["GATEWAY_PORT"] = str(self.ports["gateway"])
+        env.setdefault("INTERNAL_TOKEN_SECRET", self.internal_secret)
+        if not self.rate_limited:
+            env.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
         if self.seed_demo:
             # the events service derives its demo year from the registry's demo data, once it arrives
             env.setdefault("EVENTS_SEED_DEMO", "1")
@@ -195,7 +204,11 @@ def main() -> None:
     args = parser.parse_args()
 
     stack = Stack(
-        var_dir=args.var, ports=default_ports(), seed_demo=not args.no_demo, color=sys.stdout.isatty()
+        var_dir=args.var,
+        ports=default_ports(),
+        seed_demo=not args.no_demo,
+        color=sys.stdout.isatty(),
+        rate_limited=True,
     )
     stopping = threading.Event()
 
@@ -215,11 +228,13 @@ def main() -> None:
         from gateway.auth import issue_token
         from gateway.settings import GatewaySettings
 
-        token = issue_token(GatewaySettings(), subject="demo-admin", roles=["regional_admin"])
+        token = issue_token(
+            GatewaySettings(), subject="demo-admin", roles=["regional_admin"], region_code="*"
+        )
         print(
             "\n"
             f"  Setka is up. GraphQL (with the GraphiQL IDE): {stack.gateway_url}\n"
-            f"  A demo token of a regional admin, for mutations:\n    {token}\n"
+            f"  A demo token of an admin of every region (Authorization: Bearer …):\n    {token}\n"
             f"  Logs: {stack.var_dir}/*.log   Stop: Ctrl-C\n",
             flush=True,
         )

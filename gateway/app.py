@@ -5,23 +5,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
 from urllib.parse import quote
 
 import httpx
 from setka_runtime.health import health_routes
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from .auth import viewer_from_header
+from .auth import Authenticator, AuthError
 from .federation.engine import Engine, Limits
 from .federation.supergraph import Supergraph
 from .federation.transport import Subgraphs
-from .http import GraphQLHttp, HttpOptions, load_persisted
+from .http import GraphQLHttp, HttpOptions, load_persisted, upstream_headers
+from .ratelimit import RateLimit
 from .settings import GatewaySettings
 from .subscriptions import SubscriptionEndpoint
 
@@ -54,15 +55,19 @@ class ReportDownloads:
     )
     TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # a year's analysis with charts takes seconds
 
-    def __init__(self, analytics_graphql_url: str) -> None:
+    def __init__(self, analytics_graphql_url: str, authenticator: Authenticator) -> None:
         self.base_url = analytics_graphql_url.rstrip("/").removesuffix("/graphql")
         self.client = httpx.AsyncClient(timeout=self.TIMEOUT)
+        self.authenticator = authenticator
 
     async def download(self, request: Request) -> Response:
         url = f"{self.base_url}/reports/{quote(request.path_params['path'])}"
-        upstream = self.client.build_request(
-            "GET", url, params=request.url.query, headers=self._forwarded(request)
-        )
+        try:
+            identity = await self.authenticator.identify(request.headers.get("authorization"))
+        except AuthError as exc:
+            return PlainTextResponse(str(exc), 401, headers={"www-authenticate": "Bearer"})
+        headers = {**self._forwarded(request), **upstream_headers(self.authenticator, identity)}
+        upstream = self.client.build_request("GET", url, params=request.url.query, headers=headers)
         try:
             answer = await self.client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
@@ -85,7 +90,7 @@ class ReportDownloads:
 
     @staticmethod
     def _forwarded(request: Request) -> dict[str, str]:
-        names = ("authorization", "accept", "accept-language", "if-none-match")
+        names = ("accept", "accept-language", "if-none-match")
         return {name: request.headers[name] for name in names if name in request.headers}
 
     async def close(self) -> None:
@@ -116,7 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             introspection=settings.introspection_enabled,
         ),
     )
-    authenticate = partial(viewer_from_header, settings)
+    authenticator = Authenticator(settings)
     endpoint = GraphQLHttp(
         engine,
         HttpOptions(
@@ -125,25 +130,37 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             persisted_documents=load_persisted(settings.persisted_documents),
             persisted_only=settings.persisted_only,
         ),
-        authenticate,
+        authenticator,
     )
-    subscriptions = SubscriptionEndpoint(engine, authenticate)
-    reports = ReportDownloads(settings.analytics_url)
+    subscriptions = SubscriptionEndpoint(engine, authenticator)
+    reports = ReportDownloads(settings.analytics_url, authenticator)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await graph.close()
         await reports.close()
+        await authenticator.close()
 
     app = Starlette(
         routes=[
             Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", subscriptions),
             Route("/reports/{path:path}", reports.download, methods=["GET"]),
-            *health_routes({"subgraphs": graph.ready}),
+            *health_routes(
+                {"subgraphs": graph.ready},
+                metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+            ),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                RateLimit,
+                per_minute=settings.rate_limit_per_minute,
+                burst=settings.rate_limit_burst,
+                trust_forwarded=settings.trust_forwarded,
+            )
+        ],
     )
     app.state.subgraphs = graph
     app.state.engine = engine

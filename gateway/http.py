@@ -12,18 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from setka_runtime.access import Identity, Refusal
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .auth import EDITORS, AuthError, Viewer
-from .federation.engine import Engine, Prepared, RequestError
+from .auth import Authenticator, AuthError
+from .federation.engine import Engine, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +89,10 @@ def _media_type(accept: str | None) -> str | None:
 class GraphQLHttp:
     """The ``/graphql`` endpoint as a raw ASGI application."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        options: HttpOptions,
-        authenticate: Callable[[str | None], Viewer],
-        forward: Callable[[Viewer, Request], dict[str, str]] | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, options: HttpOptions, authenticator: Authenticator) -> None:
         self.engine = engine
         self.options = options
-        self.authenticate = authenticate
-        self.forward = forward or (lambda viewer, request: {})
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -120,7 +113,7 @@ class GraphQLHttp:
             raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}")
         params = await self._params(request)
         try:
-            viewer = self.authenticate(request.headers.get("authorization"))
+            identity = await self.authenticator.identify(request.headers.get("authorization"))
         except AuthError as exc:
             raise HttpError(401, str(exc), {"www-authenticate": "Bearer"}) from exc
         query = self._document_text(params)
@@ -130,15 +123,20 @@ class GraphQLHttp:
             prepared = self.engine.prepare(query, operation_name)
             if request.method == "GET" and not self.engine.is_query(prepared):
                 raise HttpError(405, "Only queries may be sent with GET; use POST", {"allow": "POST"})
-            refusal = _refusal(prepared, viewer)
-            if refusal is not None:
-                status = 403 if viewer.authenticated else 401
+            refused = self.engine.refused(prepared, identity)
+            if not refused and prepared.kind == "mutation" and not identity.authenticated:
+                refused = [Refusal("Mutation", "UNAUTHENTICATED")]  # no write is ever anonymous
+            if refused:
+                errors = [{"message": r.message, "extensions": {"code": r.code}} for r in refused]
                 if media == GRAPHQL_RESPONSE:
-                    return _errors_response([{"message": refusal}], status, media)
-                return _errors_response([{"message": refusal}], 200, media, with_data=True)
+                    status = 403 if identity.authenticated else 401
+                    return _errors_response(errors, status, media)
+                return _errors_response(errors, 200, media, with_data=True)
             if prepared.kind == "subscription":
                 raise HttpError(400, "Subscriptions are served over WebSocket (graphql-transport-ws)")
-            body = await self.engine.execute(prepared, query, variables, self.forward(viewer, request))
+            body = await self.engine.execute(
+                prepared, query, variables, upstream_headers(self.authenticator, identity)
+            )
         except RequestError as exc:
             return _errors_response(exc.errors, 400 if media == GRAPHQL_RESPONSE else 200, media)
         return Response(body, media_type=media, headers={"content-type": f"{media}; charset=utf-8"})
@@ -222,11 +220,11 @@ class GraphQLHttp:
         return query
 
 
-def _refusal(prepared: Prepared, viewer: Viewer) -> str | None:
-    """Why the caller may not run this operation at all, or None."""
-    if prepared.kind == "mutation" and not viewer.roles & EDITORS:
-        return "This needs the role of a regional admin or a municipal coordinator"
-    return None
+def upstream_headers(authenticator: Authenticator, identity: Identity) -> dict[str, str]:
+    """What the subgraphs are told of the caller: the internal token signed for them, or nothing."""
+    if not identity.authenticated:
+        return {}
+    return {"authorization": f"Bearer {authenticator.internal_token(identity)}"}
 
 
 def _errors_response(

@@ -33,6 +33,21 @@ def with_urls(supergraph: str, urls: dict[str, str]) -> str:
     return GRAPH_URL.sub(replace, supergraph)
 
 
+HIVE_CONFIG = """// Written by gateway/router.py: the caller's Authorization goes on to the subgraphs.
+// Setka's services trust only the internal token (INTERNAL_TOKEN_SECRET), so behind this router a
+// client sends one (python -m gateway token --internal …) or a plugin that verifies the portal's
+// token mints it; Setka's own gateway does both itself.
+export const gatewayConfig = {
+  propagateHeaders: {
+    fromClientToSubgraphs({ request }) {
+      const authorization = request.headers.get("authorization");
+      return authorization ? { authorization } : {};
+    },
+  },
+};
+"""
+
+
 def available() -> bool:
     return HIVE_GATEWAY.exists() and shutil.which("node") is not None
 
@@ -52,6 +67,7 @@ def start_hive_gateway(
     workdir.mkdir(parents=True, exist_ok=True)
     local = workdir / "supergraph.graphql"
     local.write_text(with_urls(supergraph.read_text(encoding="utf-8"), urls), encoding="utf-8")
+    (workdir / "gateway.config.mjs").write_text(HIVE_CONFIG, encoding="utf-8")
     output = open(log, "ab") if log else subprocess.DEVNULL  # handed to the child
     process = subprocess.Popen(
         [str(HIVE_GATEWAY), "supergraph", str(local), "--host", "127.0.0.1", "--port", str(port), *options],

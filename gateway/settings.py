@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from setka_runtime.access import DEV_INTERNAL_SECRET, LOOPBACK, check_internal_secret
 
 DEV_SECRET = "setka-development-secret-change-me"
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+SHARED_SECRET_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+"""Verified with ``GATEWAY_JWT_SECRET``."""
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""Verified with a key of ``GATEWAY_JWT_JWKS_URL``."""
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     environment: str = Field(
-        default="development", description="'production' refuses the development JWT secret"
+        default="development", description="'production' refuses the development secrets"
     )
 
     registry_url: str = "http://127.0.0.1:8001/graphql"
@@ -26,9 +34,49 @@ class GatewaySettings(BaseSettings):
     analytics_url: str = "http://127.0.0.1:8003/graphql"
     subgraph_timeout_seconds: float = 10.0
 
-    jwt_secret: SecretStr = SecretStr(DEV_SECRET)
-    jwt_algorithm: str = "HS256"
-    jwt_issuer: str = "setka"
+    # -- the portal's tokens ----------------------------------------------------------------------
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="Verifies (and `python -m gateway token` signs) HS256 tokens",
+    )
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("GATEWAY_JWT_ALGORITHMS", "GATEWAY_JWT_ALGORITHM"),
+        description="Accepted signing algorithms, comma-separated; default HS256, or RS256,ES256 "
+        "with GATEWAY_JWT_JWKS_URL",
+    )
+    jwt_issuer: str = Field(default="setka", description="The required `iss` claim")
+    jwt_audience: str | None = Field(
+        default=None, description="The required `aud` claim; must be set with GATEWAY_JWT_JWKS_URL"
+    )
+    jwt_leeway_seconds: float = Field(default=30.0, description="Clock skew allowed on exp, nbf, iat")
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="The JSON Web Key Set of an OpenID provider (Keycloak: "
+        "https://<host>/realms/<realm>/protocol/openid-connect/certs)",
+    )
+    jwt_jwks_max_age_seconds: float = Field(
+        default=300.0, description="Cached keys are refetched in the background after this long"
+    )
+    jwt_jwks_min_interval_seconds: float = Field(
+        default=30.0, description="At most one JWKS request this often, whatever tokens arrive"
+    )
+    jwt_jwks_timeout_seconds: float = 5.0
+    jwt_roles_claim: str | None = Field(
+        default=None,
+        description="Dotted path of the roles list (e.g. resource_access.setka.roles); default: "
+        "`roles`, else Keycloak's realm_access.roles",
+    )
+    jwt_region_claim: str = "region"
+    jwt_municipality_claim: str = "municipality"
+    jwt_organization_claim: str = "org"
+
+    # -- the identity passed on to the services ----------------------------------------------------
+    internal_token_secret: SecretStr = Field(
+        default=SecretStr(DEV_INTERNAL_SECRET),
+        validation_alias=AliasChoices("GATEWAY_INTERNAL_TOKEN_SECRET", "INTERNAL_TOKEN_SECRET"),
+        description="Signs the caller's identity for the services; the same secret as theirs",
+    )
 
     supergraph: Path = Field(
         default=Path(__file__).resolve().parent.parent / "supergraph.graphql",
@@ -41,6 +89,19 @@ class GatewaySettings(BaseSettings):
     max_tokens: int = 2000
     max_cost: int = 20_000
     max_body_bytes: int = 1_048_576
+    rate_limit_per_minute: int = Field(
+        default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"
+    )
+    rate_limit_burst: int = Field(default=60, description="Requests a client may send at once")
+    trust_forwarded: bool = Field(
+        default=False,
+        description="Take the client's address from X-Forwarded-For: only behind a proxy that sets it",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GATEWAY_METRICS_TOKEN", "METRICS_TOKEN"),
+        description="Bearer token Prometheus sends to /metrics; without it /metrics answers loopback only",
+    )
 
     introspection: bool | None = Field(default=None, description="default: on unless in production")
     graphiql: bool | None = Field(default=None, description="default: on unless in production")
@@ -61,8 +122,55 @@ class GatewaySettings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         return not self.production if self.graphiql is None else self.graphiql
 
+    @property
+    def accepts_shared_secret(self) -> bool:
+        """Whether tokens signed with GATEWAY_JWT_SECRET are accepted (and may be issued)."""
+        return bool(SHARED_SECRET_ALGORITHMS.intersection(self.jwt_algorithms))
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_audience", "jwt_jwks_url", "jwt_roles_claim", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
-    def _no_placeholder_in_production(self) -> GatewaySettings:
+    def _tokens_are_verifiable(self) -> GatewaySettings:
+        if not self.jwt_algorithms:
+            self.jwt_algorithms = ["RS256", "ES256"] if self.jwt_jwks_url else ["HS256"]
+        known = SHARED_SECRET_ALGORITHMS | PUBLIC_KEY_ALGORITHMS
+        unknown = [a for a in self.jwt_algorithms if a not in known]
+        if unknown:
+            raise ValueError(
+                f"GATEWAY_JWT_ALGORITHMS: {', '.join(unknown)} not accepted; choose from"
+                f" {', '.join(sorted(known))}"
+            )
+        if PUBLIC_KEY_ALGORITHMS.intersection(self.jwt_algorithms) and not self.jwt_jwks_url:
+            raise ValueError(
+                "GATEWAY_JWT_ALGORITHMS names public-key algorithms but GATEWAY_JWT_JWKS_URL is not set"
+            )
+        if self.jwt_jwks_url:
+            if not self.jwt_jwks_url.startswith(("https://", "http://")):
+                raise ValueError("GATEWAY_JWT_JWKS_URL must be an http(s) URL")
+            if not PUBLIC_KEY_ALGORITHMS.intersection(self.jwt_algorithms):
+                raise ValueError(
+                    "GATEWAY_JWT_JWKS_URL is set but GATEWAY_JWT_ALGORITHMS names no RS, ES, PS or EdDSA"
+                )
+            if not self.jwt_audience:
+                raise ValueError(
+                    "GATEWAY_JWT_AUDIENCE must be set with GATEWAY_JWT_JWKS_URL: an identity provider"
+                    " issues tokens for many clients, and only those meant for Setka may pass"
+                )
+        if self.accepts_shared_secret:
+            self._check_jwt_secret()
+        return self
+
+    def _check_jwt_secret(self) -> None:
         secret = self.jwt_secret.get_secret_value()
         if secret == DEV_SECRET and (self.environment != "development" or self.host not in LOOPBACK):
             raise ValueError(
@@ -74,4 +182,15 @@ class GatewaySettings(BaseSettings):
             raise ValueError(
                 "GATEWAY_JWT_SECRET must be a real secret of at least 32 characters in production"
             )
+
+    @model_validator(mode="after")
+    def _internal_secret_fits(self) -> GatewaySettings:
+        secret = self.internal_token_secret.get_secret_value()
+        if self.production and secret == DEV_INTERNAL_SECRET:
+            raise ValueError(
+                "the gateway: INTERNAL_TOKEN_SECRET (or GATEWAY_INTERNAL_TOKEN_SECRET) is the development"
+                " placeholder, refused in production; set the same secret of at least 32 characters"
+                " for the gateway and every service"
+            )
+        check_internal_secret(secret, self.host, who="the gateway")
         return self

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 import websockets
+from setka_runtime.access import ANONYMOUS, Identity
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .auth import AuthError, Viewer
+from .auth import Authenticator, AuthError
 from .federation.engine import Engine, Prepared, RequestError
 from .federation.executor import Run
 from .federation.transport import SubgraphUnavailable
+from .http import upstream_headers
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,9 @@ INIT_TIMEOUT_SECONDS = 10
 
 
 class SubscriptionEndpoint:
-    def __init__(self, engine: Engine, authenticate: Callable[[str | None], Viewer]) -> None:
+    def __init__(self, engine: Engine, authenticator: Authenticator) -> None:
         self.engine = engine
-        self.authenticate = authenticate
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         socket = WebSocket(scope, receive, send)
@@ -48,9 +49,9 @@ class SubscriptionEndpoint:
 class _Connection:
     def __init__(self, endpoint: SubscriptionEndpoint, socket: WebSocket) -> None:
         self.engine = endpoint.engine
-        self.authenticate = endpoint.authenticate
+        self.authenticator = endpoint.authenticator
         self.socket = socket
-        self.viewer: Viewer | None = None
+        self.identity: Identity | None = None
         self.running: dict[str, asyncio.Task[None]] = {}
         self.send_lock = asyncio.Lock()
 
@@ -122,7 +123,9 @@ class _Connection:
             authorization = payload.get("Authorization") or payload.get("authorization")
         authorization = authorization or self.socket.headers.get("authorization")
         try:
-            self.viewer = self.authenticate(authorization if isinstance(authorization, str) else None)
+            self.identity = await self.authenticator.identify(
+                authorization if isinstance(authorization, str) else None
+            )
         except AuthError:
             await self.socket.close(code=4403, reason="Forbidden")
             raise _Closed from None
@@ -148,6 +151,11 @@ class _Connection:
         except RequestError as exc:
             await self.send({"id": ident, "type": "error", "payload": exc.errors})
             return
+        refused = self.engine.refused(prepared, self.caller)
+        if refused:
+            errors = [{"message": r.message, "extensions": {"code": r.code}} for r in refused]
+            await self.send({"id": ident, "type": "error", "payload": errors})
+            return
         task = asyncio.create_task(self._run(ident, prepared, payload["query"], variables))
         self.running[ident] = task
         task.add_done_callback(lambda _: self.running.pop(ident, None))
@@ -160,7 +168,7 @@ class _Connection:
                         {"id": ident, "type": "error", "payload": [{"message": "Send mutations over HTTP"}]}
                     )
                     return
-                body = await self.engine.execute(prepared, query, variables, {})
+                body = await self.engine.execute(prepared, query, variables, self._headers())
                 await self.send({"id": ident, "type": "next", "payload": orjson.loads(body)})
             else:
                 await self._stream(ident, prepared, variables)
@@ -184,7 +192,12 @@ class _Connection:
 
         document = root_document(plan.operation, fetch)
         try:
-            upstream = await websockets.connect(url, subprotocols=[PROTOCOL], open_timeout=10)  # type: ignore[list-item]
+            upstream = await websockets.connect(
+                url,
+                subprotocols=[PROTOCOL],  # type: ignore[list-item]
+                open_timeout=10,
+                additional_headers=self._headers(),
+            )
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
             raise SubgraphUnavailable(fetch.graph) from exc
         async with upstream:
@@ -209,7 +222,7 @@ class _Connection:
                     await upstream.send(orjson.dumps({"type": "pong"}).decode())
                 elif kind == "next":
                     result = message.get("payload") or {}
-                    run = Run(plan=plan, raw_variables=variables, headers={})
+                    run = Run(plan=plan, raw_variables=variables, headers=self._headers())
                     run.data = result.get("data") or {}
                     run.errors.extend(result.get("errors") or [])
                     await self.engine.executor.run_from(run, [fetch])
@@ -220,6 +233,14 @@ class _Connection:
                     return
                 elif kind == "complete":
                     return
+
+    @property
+    def caller(self) -> Identity:
+        return self.identity or ANONYMOUS
+
+    def _headers(self) -> dict[str, str]:
+        """For each call to a subgraph, a fresh internal token (a subscription outlives one)."""
+        return upstream_headers(self.authenticator, self.caller)
 
 
 class _Closed(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .analytics import EVENTS as ANALYTICS_EVENTS
+from .audit import EVENTS as AUDIT_EVENTS
 from .base import EventData
 from .events import OUTBOUND_TYPES as EVENTS_OUTBOUND
 from .regional import INBOUND_TYPES as REGIONAL_INBOUND
@@ -13,7 +14,10 @@ from .registry import EVENTS as REGISTRY_EVENTS
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in REGISTRY_EVENTS}
 
 EVENT_TYPES.update(
-    {model.event_type: model for model in (*EVENTS_OUTBOUND, *REGIONAL_INBOUND, *ANALYTICS_EVENTS)}
+    {
+        model.event_type: model
+        for model in (*EVENTS_OUTBOUND, *REGIONAL_INBOUND, *ANALYTICS_EVENTS, *AUDIT_EVENTS)
+    }
 )
 
 

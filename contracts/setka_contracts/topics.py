@@ -3,8 +3,10 @@
 REGISTRY = "setka.registry"
 EVENTS = "setka.events"
 ANALYTICS = "setka.analytics"
+AUDIT = "setka.audit"
+"""Who changed what: every service's writes (see :mod:`setka_contracts.audit`)."""
 
-OUTBOUND = (REGISTRY, EVENTS, ANALYTICS)
+OUTBOUND = (REGISTRY, EVENTS, ANALYTICS, AUDIT)
 
 # Inbound topics: regional systems publish here (see docs/integrators.md); the events service reads.
 REGIONAL_ACTIVITIES = "regional.activities"

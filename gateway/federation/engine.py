@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.language import FragmentDefinitionNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from setka_runtime.access import Identity, Refusal, refusals
 
 from .executor import Executor, Outcome, Run
 from .planner import Plan, PlanError, Planner, inline_fragments
@@ -69,6 +70,8 @@ class Prepared:
     plan: Plan
     single_operation: bool
     sized_by_variables: bool = False
+    refusals: dict[tuple[bool, frozenset[str]], list[Refusal]] = field(default_factory=dict)
+    """The access check's answer for each kind of caller (signed in or not, their roles)."""
 
     @property
     def kind(self) -> str:
@@ -260,6 +263,23 @@ class Engine:
         )
         outcome = Outcome(data=result.data, errors=[_error(e) for e in result.errors or ()] + errors)
         return outcome.body()
+
+    def refused(self, prepared: Prepared, identity: Identity) -> list[Refusal]:
+        """The fields of the operation whose declared access the caller does not satisfy (the
+        answer depends only on being signed in and on the roles, so it is kept per plan)."""
+        key = (identity.authenticated, identity.scopes)
+        found = prepared.refusals.get(key)
+        if found is None:
+            found = refusals(
+                self.schema,
+                prepared.document,
+                prepared.operation.name.value if prepared.operation.name else None,
+                self.supergraph.access,
+                identity,
+            )
+            if len(prepared.refusals) < 64:
+                prepared.refusals[key] = found
+        return found
 
     def is_query(self, prepared: Prepared) -> bool:
         return prepared.operation.operation == OperationType.QUERY

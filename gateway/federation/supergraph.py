@@ -36,6 +36,7 @@ from graphql.language import (
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
 )
+from setka_runtime.access import AccessMap, access_map
 
 FEDERATION_PREFIXES = ("join__", "link__")
 # Directives that shape execution only; the API schema keeps none of them.
@@ -47,19 +48,6 @@ MACHINERY_DIRECTIVES |= {"composeDirective", "shareable", "external", "key", "re
 
 class SupergraphError(Exception):
     """The supergraph cannot be served: not composed, or using a feature the gateway lacks."""
-
-
-@dataclass(frozen=True)
-class Access:
-    """The federation access directives on a field or type (enforced by the gateway)."""
-
-    authenticated: bool = False
-    scopes: tuple[tuple[str, ...], ...] = ()
-    policies: tuple[tuple[str, ...], ...] = ()
-
-    @property
-    def open(self) -> bool:
-        return not (self.authenticated or self.scopes or self.policies)
 
 
 @dataclass
@@ -75,7 +63,8 @@ class Supergraph:
     type_graphs: dict[str, tuple[str, ...]]
     keys: dict[str, dict[str, list[str]]]  # type -> graph -> resolvable key field sets
     fields: dict[tuple[str, str], FieldOwners]
-    access: dict[tuple[str, str], Access]
+    access: AccessMap
+    """Declared @authenticated/@requiresScopes/@policy by (type, field)."""
     api_document: DocumentNode
 
     @cached_property
@@ -125,7 +114,6 @@ class Supergraph:
         type_graphs: dict[str, tuple[str, ...]] = {}
         keys: dict[str, dict[str, list[str]]] = {}
         fields: dict[tuple[str, str], FieldOwners] = {}
-        access: dict[tuple[str, str], Access] = {}
         for definition in document.definitions:
             if not isinstance(
                 definition,
@@ -140,7 +128,6 @@ class Supergraph:
                     keys.setdefault(type_name, {}).setdefault(graph_enum[arguments["graph"]], []).append(
                         " ".join(arguments["key"].split())
                     )
-            type_access = _access(definition.directives)
             for field_node in definition.fields or ():
                 joins = _directive_args(field_node.directives, "join__field")
                 if joins and any("graph" in j for j in joins):
@@ -159,21 +146,13 @@ class Supergraph:
                         },
                     )
                     fields[(type_name, field_node.name.value)] = owners
-                field_access = _access(field_node.directives)
-                merged = Access(
-                    authenticated=type_access.authenticated or field_access.authenticated,
-                    scopes=type_access.scopes + field_access.scopes,
-                    policies=type_access.policies + field_access.policies,
-                )
-                if not merged.open:
-                    access[(type_name, field_node.name.value)] = merged
         return cls(
             sdl=sdl,
             graphs=graphs,
             type_graphs=type_graphs,
             keys=keys,
             fields=fields,
-            access=access,
+            access=access_map(document),
             api_document=_api_document(document),
         )
 
@@ -193,22 +172,6 @@ def _directive_args(directives: Any, name: str) -> list[dict[str, Any]]:
         for d in directives or ()
         if d.name.value == name
     ]
-
-
-def _access(directives: Any) -> Access:
-    scopes = tuple(
-        tuple(alternative)
-        for arguments in _directive_args(directives, "requiresScopes")
-        for alternative in arguments.get("scopes", [])
-    )
-    policies = tuple(
-        tuple(alternative)
-        for arguments in _directive_args(directives, "policy")
-        for alternative in arguments.get("policies", [])
-    )
-    return Access(
-        authenticated=bool(_directive_args(directives, "authenticated")), scopes=scopes, policies=policies
-    )
 
 
 def _inaccessible(node: Any) -> bool:

@@ -1,18 +1,24 @@
-"""GraphQL pieces every subgraph shares: typed validation errors, ids, the request's session, and
-the one way a mutation runs its command."""
+"""GraphQL pieces every subgraph shares: typed validation errors, ids, the request's session, the
+caller, and the one way a mutation runs its command (in scope, audited)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
 import strawberry
+from graphql import ExecutionResult, GraphQLError, parse
+from setka_contracts.audit import AuditedEvent, AuditRecorded
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
+from . import outbox
+from .access import ANONYMOUS, EDITORS, AccessMap, Identity, Role, Target, access_map, refusals
 from .db import Database
 from .errors import DomainError
 
@@ -82,17 +88,101 @@ async def reading(info: Info) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def identity(info: Info) -> Identity:
+    """Who is asking: the identity the gateway's internal token carries, or anonymous."""
+    return info.context.get("identity", ANONYMOUS)
+
+
+_RULES: dict[int, AccessMap] = {}
+
+
+def declared_access(schema: Any) -> AccessMap:
+    """The access directives of a strawberry schema's fields, read once from its SDL."""
+    key = id(schema)
+    if key not in _RULES:
+        _RULES[key] = access_map(parse(schema.as_str(), no_location=True))
+    return _RULES[key]
+
+
+class AccessControl(SchemaExtension):
+    """A subgraph enforces its own ``@authenticated``/``@requiresScopes``/``@policy``: an operation
+    that selects a field the caller may not see is refused whole, before anything runs, as the
+    gateway refuses it (so a caller who reaches the service port gets no further)."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        values = context.context if isinstance(context.context, dict) else {}
+        problem = values.get("identity_error")
+        if problem:
+            context.result = ExecutionResult(
+                data=None, errors=[GraphQLError(problem, extensions={"code": "UNAUTHENTICATED"})]
+            )
+        elif context.graphql_document is not None:
+            found = refusals(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                declared_access(context.schema),
+                values.get("identity", ANONYMOUS),
+            )
+            if found:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[GraphQLError(r.message, extensions={"code": r.code}) for r in found],
+                )
+        yield
+
+
+Scope = Callable[[AsyncSession], Awaitable[Target]]
+"""Where a write lands, read in its transaction before it runs (see :meth:`Identity.require`)."""
+
+
 async def run_command(
-    info: Info, present: Callable[[R], T], action: Callable[[AsyncSession], Awaitable[R]]
+    info: Info,
+    present: Callable[[R], T],
+    action: Callable[[AsyncSession], Awaitable[R]],
+    *,
+    scope: Scope,
+    roles: Iterable[Role] = EDITORS,
 ) -> T | ValidationError:
-    """A mutation: ``action`` in one transaction (the state and its outbox event together), its
-    result shown by ``present``; a rule that refuses it rolls everything back and is the answer."""
+    """A mutation: ``action`` in one transaction (the state and its outbox events together), its
+    result shown by ``present``; a rule that refuses it rolls everything back and is the answer.
+
+    First the caller must hold one of ``roles`` over the ``scope`` the write lands in (else
+    :class:`~setka_runtime.access.AccessDenied`, a GraphQL error with its code); then the write
+    is recorded in the audit trail with the events it caused, in the same transaction."""
+    caller = identity(info)
+    what = info.field_name
     try:
         async with transaction(info) as session:
+            target = await scope(session)
+            caller.require(target, roles, what=what)
             result = await action(session)
+            await _audit(info, session, caller, target)
     except DomainError as error:
         return ValidationError.of(error)
     return present(result)
+
+
+async def _audit(info: Info, session: AsyncSession, caller: Identity, target: Target) -> None:
+    caused = session.sync_session.info.get(outbox.RECORDED, [])
+    service = info.context.get("service_name", "service")
+    entry = AuditRecorded(
+        entry_id=uuid.uuid4(),
+        at=datetime.now(UTC),
+        service=service,
+        operation=info.field_name,
+        subject=caller.subject or "",
+        roles=sorted(caller.scopes),
+        actor_region_code=caller.region_code,
+        actor_municipality_id=caller.municipality_id,
+        actor_organization_id=caller.organization_id,
+        region_code=target.region_code,
+        municipality_id=target.municipality_id,
+        organization_ids=sorted(target.organization_ids),
+        events=[AuditedEvent(event_id=e, event_type=t, key=k) for e, t, k in caused],
+    )
+    await outbox.record(session, entry, source=f"/setka/{service}")
 
 
 def loader(info: Info, name: str, load: Any) -> DataLoader[Any, Any]:

@@ -35,6 +35,8 @@ Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
 """publish(topic, key, body, headers): returns once the broker has the message."""
 
 _PENDING_FLAG = "setka_outbox_pending"
+RECORDED = "setka_outbox_recorded"
+"""Session info: (event_id, event_type, key) of every event recorded in the transaction."""
 Send = Callable[[str, str, bytes, dict[str, str]], Awaitable["asyncio.Future[Any]"]]
 """send(topic, key, body, headers): enqueue with the producer; the future resolves on the broker's ack."""
 
@@ -68,6 +70,9 @@ async def record_many(session: AsyncSession, items: Sequence[EventData], *, sour
     pairs = [_row(data, source) for data in items]
     await insert_many(session, outbox, [row for _, row in pairs])
     session.sync_session.info[_PENDING_FLAG] = True
+    session.sync_session.info.setdefault(RECORDED, []).extend(
+        (event_id, row["event_type"], row["key"]) for event_id, row in pairs
+    )
     return [event_id for event_id, _ in pairs]
 
 
@@ -107,6 +112,7 @@ class OutboxRelay:
         db.on_commit(self._after_commit)
 
     def _after_commit(self, session: Any) -> None:
+        session.info.pop(RECORDED, None)
         if session.info.pop(_PENDING_FLAG, False):
             self.wake()
 

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
+from .access import ANONYMOUS, AccessDenied, identity_from_authorization
 from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
 from .deferred import Deferrals
@@ -183,9 +184,27 @@ class Service:
         """The ASGI app: /graphql, /healthz, /readyz, /metrics, with the service in its lifespan."""
         service = self
 
+        secret = self.settings.internal_token_secret
+        secret_text = secret.get_secret_value() if secret is not None else None
+
         class SubgraphView(GraphQL):
             async def get_context(self, request: Request, response: Response | None = None) -> Any:
-                return {"request": request, "response": response, "db": service.db, **service.context}
+                context = {
+                    "request": request,
+                    "response": response,
+                    "db": service.db,
+                    "service_name": service.settings.service_name,
+                    **service.context,
+                }
+                try:
+                    context["identity"] = identity_from_authorization(
+                        request.headers.get("authorization"), secret_text
+                    )
+                except AccessDenied as exc:
+                    log.warning("refused a caller's identity: %s", exc)
+                    context["identity"] = ANONYMOUS
+                    context["identity_error"] = str(exc)
+                return context
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -202,7 +221,10 @@ class Service:
                     "kafka": self.broker_ping,
                     "consumers": self.consumers_ping,
                     "relay": self.relay.check,
-                }
+                },
+                metrics_token=self.settings.metrics_token.get_secret_value()
+                if self.settings.metrics_token
+                else None,
             ),
             *extra_routes,
         ]

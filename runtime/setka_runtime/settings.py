@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .access import check_internal_secret
 
 
 def shared(name: str) -> AliasChoices:
@@ -78,6 +80,31 @@ class ServiceSettings(BaseSettings):
         validation_alias=shared("OUTBOX_LEASE_SECONDS"),
         description="How long a relay's lease lasts unless renewed; a standby takes over after it",
     )
+
+    internal_token_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=shared("INTERNAL_TOKEN_SECRET"),
+        description="The secret the gateway signs callers' identities with (the same for every "
+        "process, ≥ 32 characters). Without it the service accepts no identity: it answers public "
+        "reads and refuses every write and every read of personal data",
+    )
+
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=shared("METRICS_TOKEN"),
+        description="Bearer token Prometheus sends to /metrics; without it /metrics answers "
+        "loopback clients only",
+    )
+
+    @model_validator(mode="after")
+    def _internal_secret_fits_host(self) -> ServiceSettings:
+        if self.internal_token_secret is not None:
+            check_internal_secret(
+                self.internal_token_secret.get_secret_value(),
+                self.host,
+                who=f"the {self.service_name} service",
+            )
+        return self
 
     @property
     def source(self) -> str:

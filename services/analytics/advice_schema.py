@@ -1,6 +1,9 @@
 """GraphQL of the advice analytics gives methodologists: recommended partners, activities worth
 repeating, alerts. ``AdviceQuery`` is merged into the subgraph's ``Query``; the resolvers are thin
-adapters over :mod:`.recommendations` and the ``alert`` table (:mod:`.alerts` keeps it)."""
+adapters over :mod:`.recommendations` and the ``alert`` table (:mod:`.alerts` keeps it).
+
+Recommended partners and alerts name the schools that need attention: they are for signed-in
+users (``@authenticated``); activities worth repeating are public."""
 
 from __future__ import annotations
 
@@ -118,10 +121,11 @@ def _filter_id(value: object) -> uuid.UUID | None:
 
 @strawberry.type
 class AdviceQuery:
-    @strawberry.field(
+    @strawberry.federation.field(
+        authenticated=True,
         description="Partners for a supported school, best first: how their resources and held "
         "activities answer its risk factors and its educators' deficits, then a centre, the same "
-        f"network, the same municipality, their rating (≤ {MAX_PARTNERS})"
+        f"network, the same municipality, their rating (≤ {MAX_PARTNERS})",
     )
     async def recommended_partners(
         self, info: Info, organization_id: strawberry.ID, limit: int | None = 10
@@ -155,9 +159,10 @@ class AdviceQuery:
             found = await recommendations.activities_worth_repeating(session, network, Period.year(year))
         return [ActivityWorthRepeating.present(item) for item in found]
 
-    @strawberry.field(
+    @strawberry.federation.field(
+        authenticated=True,
         description=f"Alerts, newest first (≤ {MAX_ALERTS}): of a network, of an organization, "
-        "open ones (the default) or resolved ones"
+        "open ones (the default) or resolved ones",
     )
     async def alerts(
         self,

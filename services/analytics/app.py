@@ -11,19 +11,20 @@ from starlette.applications import Starlette
 
 from . import rebuild
 from .alerts import alert_loop
-from .projections import CONSUMED
+from .projections import SUBSCRIBED
 from .reports import report_routes
 from .schema import schema
 from .settings import AnalyticsSettings
 
 
 def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
-    """The registry's and the events service's topics share one subscription of the group
-    ``setka.analytics``; another ``group`` builds an independent copy of the read models from the
-    earliest offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
+    """The registry's and the events service's topics and the audit trail (``setka.audit``, created
+    at start like every topic read) share one subscription of the group ``setka.analytics``;
+    another ``group`` builds an independent copy of the read models and the trail from the earliest
+    offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
     service = Service.create(settings, topics=[topics.ANALYTICS])
     group = group or rebuild.group_of(settings)
-    consumers = [service.guarded(topic, handlers, group=group) for topic, handlers in CONSUMED.items()]
+    consumers = [service.guarded(topic, handlers, group=group) for topic, handlers in SUBSCRIBED.items()]
     service.subscribe(consumers)
     service.waiting_room(consumers)
     service.background.append(lambda: alert_loop(service.db, settings))

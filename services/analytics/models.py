@@ -1,8 +1,10 @@
 """Read models of analytics, built from events only (the registry's and the events service's
-topics); never read from another service's database.
+topics); never read from another service's database. Beside them, the audit trail every service
+publishes (``setka.audit``), kept as it was recorded.
 
-No personal data is kept here: people are ids (educators), never names; organizations, networks
-and activities are public facts of the system. Each table is a projection one handler keeps.
+No personal data is kept here: people are ids (educators, the subjects of audit entries), never
+names; organizations, networks and activities are public facts of the system. Each table is a
+projection one handler keeps.
 """
 
 from __future__ import annotations
@@ -278,6 +280,36 @@ class Alert(AnalyticsModel, table=True):
     raised_at: datetime = Field(sa_type=DateTime(timezone=True))
     resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AuditEntry(AnalyticsModel, table=True):
+    """One write through a subgraph of any service (``audit.recorded``): who made it, in what
+    scope, where it landed, what it changed and when. Kept as recorded, never changed; the
+    events it names are ids and types, not their data.
+
+    Text columns have no length: what a caller's token claims is kept whole rather than refused."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_at", "at", "entry_id"),
+        Index("ix_audit_entry_region_at", "region_code", "at"),
+        Index("ix_audit_entry_actor_region_at", "actor_region_code", "at"),
+        Index("ix_audit_entry_subject_at", "subject", "at"),
+    )
+
+    entry_id: uuid.UUID = Field(primary_key=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    service: str
+    operation: str
+    subject: str
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    actor_region_code: str | None = None
+    actor_municipality_id: str | None = None
+    actor_organization_id: str | None = None
+    region_code: str | None = None
+    municipality_id: str | None = None
+    organization_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    events: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 metadata = AnalyticsModel.metadata

@@ -1,5 +1,6 @@
 """Event handlers that keep analytics' read models from the registry's and the events service's
-events; each runs inside the consumer's transaction. Nothing here reads another service's database.
+events, and the audit trail every service records; each runs inside the consumer's transaction.
+Nothing here reads another service's database.
 
 Every handler is a batch handler: it takes a run of events of one type, reads what it needs in one
 query, and writes with one bulk statement (an upsert keyed by the aggregate's id, or an update
@@ -38,6 +39,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from setka_contracts import topics
+from setka_contracts.audit import AuditRecorded
 from setka_contracts.events import (
     ActivityAnnounced,
     ActivityCancelled,
@@ -89,6 +91,7 @@ from .models import (
     AnalyticsModel,
     AssessmentResult,
     Attendance,
+    AuditEntry,
     Deficit,
     Educator,
     Employment,
@@ -932,6 +935,45 @@ deficits_recorded = _facts(
 )
 
 
+# -- the audit trail ---------------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    """A moment in UTC (a naive one is taken as UTC): SQLite keeps no offset, so every moment
+    stored and compared is UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+@batch
+async def audit_recorded(session: AsyncSession, items: list[Item]) -> None:
+    """Keep each entry as recorded, once: an entry is a fact (its id is the service's), so one
+    delivered again, under the same message id or another, changes nothing."""
+    await _upsert(
+        session,
+        AuditEntry,
+        [
+            {
+                "entry_id": data.entry_id,
+                "at": _utc(data.at),
+                "service": data.service,
+                "operation": data.operation,
+                "subject": data.subject,
+                "roles": list(data.roles),
+                "actor_region_code": data.actor_region_code,
+                "actor_municipality_id": data.actor_municipality_id,
+                "actor_organization_id": data.actor_organization_id,
+                "region_code": data.region_code,
+                "municipality_id": data.municipality_id,
+                "organization_ids": list(data.organization_ids),
+                "events": [event.model_dump(mode="json") for event in data.events],
+            }
+            for data in (item.data for item in _first_by(items, lambda data: data.entry_id).values())
+        ],
+        index=("entry_id",),
+        keep_existing=True,
+    )
+
+
 organization_registered = one_at_a_time(organizations_registered)
 
 REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
@@ -979,7 +1021,18 @@ CONSUMED: dict[str, dict[Any, BatchHandler]] = {
     topics.REGISTRY: REGISTRY_HANDLERS,
     topics.EVENTS: EVENTS_HANDLERS,
 }
-"""The topics analytics reads, each with its handlers: one consumer group reads them all."""
+"""The topics the read models are built from, each with its handlers (what a rebuild replays)."""
+
+AUDIT_HANDLERS: dict[Any, BatchHandler] = {AuditRecorded: audit_recorded}
+"""What analytics keeps of every service's audit trail (``setka.audit``)."""
+
+KEPT: dict[str, dict[Any, BatchHandler]] = {topics.AUDIT: AUDIT_HANDLERS}
+"""Topics analytics keeps as they were recorded rather than projects: the audit trail. A rebuild
+neither rewinds nor empties them: the trail is the record of who changed what, and may be older
+than what the topic still holds; keeping it once by its entry id needs no replay."""
+
+SUBSCRIBED: dict[str, dict[Any, BatchHandler]] = {**CONSUMED, **KEPT}
+"""Every topic analytics reads, each with its handlers: one consumer group reads them all."""
 
 PROJECTED: tuple[type[AnalyticsModel], ...] = (
     RegionSummary,
@@ -1001,5 +1054,6 @@ PROJECTED: tuple[type[AnalyticsModel], ...] = (
     Training,
     Deficit,
 )
-"""Every table the handlers keep: what a rebuild empties and a replay fills again. Alerts are not
-here: rules raise them over the read models at a time, they are not a projection of events."""
+"""Every table the handlers of :data:`CONSUMED` keep: what a rebuild empties and a replay fills
+again. Alerts are not here: rules raise them over the read models at a time, they are not a
+projection of events; nor is the audit trail (see :data:`KEPT`)."""

@@ -8,8 +8,15 @@
    analytics — or, on the local Tansu broker, one stopped less than a session ago, about 10 to
    20 seconds) it waits, and gives up after ``--wait`` seconds without changing anything;
 2. then, in one transaction, empties every table the projections keep
-   (:data:`~services.analytics.projections.PROJECTED`), the group's inbox claims and its waiting
-   messages, if the database has a waiting room.
+   (:data:`~services.analytics.projections.PROJECTED`), the group's inbox claims of their events
+   and its waiting messages, if the database has a waiting room.
+
+The audit trail (``setka.audit``, the ``audit_entry`` table) is not a read model and is left as it
+is: its topic is not rewound, its table not emptied, its claims kept. An entry is kept once as it
+was recorded, by its id, with no rule that a replay could change; and the trail must not have a
+window in which it is empty, nor lose the entries the topic no longer holds (retention). A second
+instance in a group of its own reads the trail too from the earliest offsets, as far as the topic
+holds it.
 
 When analytics starts again it reads every event again, and the projections build exactly the
 state they had (their rules do not depend on how the events fall into batches).
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from setka_contracts.audit import AuditRecorded
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.deferred import deferred
@@ -103,8 +111,8 @@ async def _has_table(session: AsyncSession, name: str) -> bool:
 
 
 async def empty(db: Database, group: str) -> int:
-    """Empty the projected tables and the group's inbox and waiting room in one transaction;
-    return how many inbox claims were removed."""
+    """Empty the projected tables and the group's inbox and waiting room in one transaction (the
+    audit trail and its claims are kept); return how many inbox claims were removed."""
     tables: list[Table] = [model.__table__ for model in PROJECTED]  # type: ignore[attr-defined]
     async with db.session() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
@@ -112,7 +120,9 @@ async def empty(db: Database, group: str) -> int:
         else:
             for table in tables:
                 await session.execute(delete(table))
-        claims = await session.execute(delete(inbox).where(inbox.c.consumer == group))
+        claims = await session.execute(
+            delete(inbox).where(inbox.c.consumer == group, inbox.c.event_type != AuditRecorded.event_type)
+        )
         if await _has_table(session, deferred.name):
             await session.execute(delete(deferred).where(deferred.c.consumer.startswith(f"{group}|")))
         return int(claims.rowcount or 0)
@@ -159,7 +169,8 @@ def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
 
 
 COMMAND = Command(
-    help="empty the read models and replay the registry's and the events service's events from the start",
+    help="empty the read models and replay the registry's and the events service's events from the "
+    "start (the audit trail is kept)",
     arguments=_arguments,
     run=_run,
 )

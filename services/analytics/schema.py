@@ -1,5 +1,11 @@
 """The analytics GraphQL subgraph (Apollo Federation 2): region figures, and the effectiveness
-analysis (its types take their fields from the analysis's dataclasses)."""
+analysis (its types take their fields from the analysis's dataclasses); advice and the audit trail
+join from their modules.
+
+Access: aggregate figures, the analysis, indicator definitions and activities worth repeating are
+public; alerts and recommended partners name schools that need attention and are for signed-in
+users (``@authenticated``); the audit trail is for regional admins (``@requiresScopes``), each in
+their region. :class:`~setka_runtime.graphql.AccessControl` enforces what the fields declare."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import strawberry
-from setka_runtime.graphql import ForeignEntity, batched, reading, to_uuid
+from setka_runtime.graphql import AccessControl, ForeignEntity, batched, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +31,7 @@ from .analysis import (
     period_of,
     scope_title,
 )
+from .audit_schema import AuditQuery
 from .indicators import DEFINITIONS
 from .models import Organization as OrganizationRow
 from .models import RegionSummary as RegionSummaryRow
@@ -253,9 +260,12 @@ class EffectivenessQuery:
             return EffectivenessAnalysis.present(await build_analysis(session, chosen, period))
 
 
-Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery))
+Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AuditQuery))
 """Every root field, by domain; another domain's queries join by naming their type here."""
 
 schema = strawberry.federation.Schema(
-    query=Query, types=[RegionSummary, Organization], federation_version="2.7"
+    query=Query,
+    types=[RegionSummary, Organization],
+    federation_version="2.7",
+    extensions=[AccessControl],
 )

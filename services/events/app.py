@@ -19,7 +19,7 @@ from .settings import EventsSettings
 
 def build(settings: EventsSettings) -> Service:
     """The registry copy and the inbound topics share one subscription of the group ``setka.events``."""
-    service = Service.create(settings, topics=[topics.EVENTS])
+    service = Service.create(settings, topics=[topics.EVENTS, topics.AUDIT])
     group = f"setka.{settings.service_name}"
     consumers = []
     for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():

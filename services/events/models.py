@@ -49,6 +49,9 @@ class KnownOrganization(EventsModel, table=True):
     updated_at: datetime = _when()
     municipality: str | None = Field(default=None, max_length=200)
     archived_at: datetime | None = _when(default=None)
+    municipality_id: uuid.UUID | None = Field(
+        default=None, index=True, description="Its municipality's id: a municipal coordinator's scope"
+    )
 
 
 class KnownNetwork(EventsModel, table=True):
@@ -63,6 +66,9 @@ class KnownNetwork(EventsModel, table=True):
     started_on: date | None = None
     ended_on: date | None = None
     updated_at: datetime = _when()
+    municipality_id: uuid.UUID | None = Field(
+        default=None, index=True, description="Its municipality, if it is one municipality's network"
+    )
 
 
 class KnownMembership(EventsModel, table=True):

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from setka_runtime.errors import DomainError
 from setka_runtime.sql import one_of
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,6 +28,13 @@ from .models import (
 
 MAX_PAGE = 200
 T = TypeVar("T")
+
+Visible = ColumnElement[bool] | None
+"""Which rows the caller may see (see :mod:`services.events.scopes`); None: every row."""
+
+
+def _only(query: Select[Any], visible: Visible) -> Select[Any]:
+    return query if visible is None else query.where(visible)
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise DomainError("invalid cursor", field="after") from exc
 
 
-def _calendar_query(where: CalendarFilter, after: str | None) -> Select[Any]:
-    """The activities ``where`` selects, past the cursor ``after`` (no order, no limit yet)."""
-    query = select(Activity)
+def _calendar_query(where: CalendarFilter, after: str | None, visible: Visible = None) -> Select[Any]:
+    """The activities ``where`` selects that the caller sees, past the cursor ``after`` (no order,
+    no limit yet)."""
+    query = _only(select(Activity), visible)
     if where.network_id:
         query = query.where(Activity.network_id == where.network_id)
     if where.host_organization_id:
@@ -93,11 +101,11 @@ def page_size(first: int) -> int:
 
 
 async def calendar(
-    session: AsyncSession, where: CalendarFilter, *, first: int, after: str | None
+    session: AsyncSession, where: CalendarFilter, *, first: int, after: str | None, visible: Visible = None
 ) -> tuple[list[Activity], bool]:
     """Activities by start time, a page at a time; returns the page and whether more follow."""
     limit = page_size(first)
-    query = _calendar_query(where, after).order_by(Activity.starts_at, Activity.id).limit(limit + 1)
+    query = _calendar_query(where, after, visible).order_by(Activity.starts_at, Activity.id).limit(limit + 1)
     rows = list((await session.scalars(query)).all())
     return rows[:limit], len(rows) > limit
 
@@ -113,6 +121,7 @@ async def calendars(
     *,
     first: int,
     after: str | None,
+    visible: Visible = None,
 ) -> list[tuple[list[Activity], bool]]:
     """The calendar page of each of many hosts or networks (``owner`` says which), in one query:
     the activities are numbered per owner in calendar order and each owner's first page is kept."""
@@ -120,7 +129,7 @@ async def calendars(
     column = getattr(Activity, owner)
     position = func.row_number().over(partition_by=column, order_by=(Activity.starts_at, Activity.id))
     ranked = (
-        _calendar_query(where, after)
+        _calendar_query(where, after, visible)
         .where(one_of(session, column, keys))
         .add_columns(position.label("position"))
         .subquery()
@@ -138,8 +147,12 @@ def _grouped(rows: Sequence[Any], keys: list[uuid.UUID], attribute: str) -> list
     return [groups.get(key, []) for key in keys]
 
 
-async def by_ids(session: AsyncSession, model: type[T], ids: list[uuid.UUID]) -> list[T | None]:
-    rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()  # type: ignore[attr-defined]
+async def by_ids(
+    session: AsyncSession, model: type[T], ids: list[uuid.UUID], visible: Visible = None
+) -> list[T | None]:
+    """The rows of these ids (None for one unknown, or one the caller may not see)."""
+    query = _only(select(model).where(model.id.in_(ids)), visible)  # type: ignore[attr-defined]
+    rows = (await session.scalars(query)).all()
     found = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [found.get(i) for i in ids]
 
@@ -164,8 +177,10 @@ async def registrations_count(session: AsyncSession, activity_ids: list[uuid.UUI
     return [int(counts.get(i, 0)) for i in activity_ids]
 
 
-async def plans(session: AsyncSession, *, network_id: uuid.UUID | None, year: int | None) -> list[Plan]:
-    query = select(Plan)
+async def plans(
+    session: AsyncSession, *, network_id: uuid.UUID | None, year: int | None, visible: Visible = None
+) -> list[Plan]:
+    query = _only(select(Plan), visible)
     if network_id:
         query = query.where(Plan.network_id == network_id)
     if year:
@@ -174,10 +189,10 @@ async def plans(session: AsyncSession, *, network_id: uuid.UUID | None, year: in
 
 
 async def plans_of_networks(
-    session: AsyncSession, network_ids: list[uuid.UUID], *, year: int | None
+    session: AsyncSession, network_ids: list[uuid.UUID], *, year: int | None, visible: Visible = None
 ) -> list[list[Plan]]:
     """The plans of each network (of ``year`` if given), newest year first; one query for all."""
-    query = select(Plan).where(one_of(session, Plan.network_id, network_ids))
+    query = _only(select(Plan).where(one_of(session, Plan.network_id, network_ids)), visible)
     if year:
         query = query.where(Plan.year == year)
     rows = (await session.scalars(query.order_by(Plan.year.desc(), Plan.title))).all()
@@ -193,12 +208,11 @@ async def items_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[lis
     return _grouped(rows, plan_ids, "plan_id")
 
 
-async def activities_of_items(session: AsyncSession, item_ids: list[uuid.UUID]) -> list[list[Activity]]:
-    rows = (
-        await session.scalars(
-            select(Activity).where(Activity.plan_item_id.in_(item_ids)).order_by(Activity.starts_at)
-        )
-    ).all()
+async def activities_of_items(
+    session: AsyncSession, item_ids: list[uuid.UUID], visible: Visible = None
+) -> list[list[Activity]]:
+    query = _only(select(Activity).where(Activity.plan_item_id.in_(item_ids)), visible)
+    rows = (await session.scalars(query.order_by(Activity.starts_at))).all()
     return _grouped(rows, item_ids, "plan_item_id")
 
 
@@ -213,8 +227,9 @@ async def attendance_of(
     return list((await session.scalars(query.order_by(Attendance.recorded_at))).all())
 
 
-async def facts(session: AsyncSession, model: Any, **where: Any) -> list[Any]:
-    query = select(model)
+async def facts(session: AsyncSession, model: Any, visible: Visible = None, **where: Any) -> list[Any]:
+    """The facts of ``model`` whose columns have the values given (None: any), that the caller sees."""
+    query = _only(select(model), visible)
     for name, value in where.items():
         if value is not None:
             query = query.where(getattr(model, name) == value)

@@ -49,6 +49,7 @@ async def network_created(session: AsyncSession, data: NetworkCreated, event: Cl
                 "name": data.name,
                 "level": data.level.value,
                 "region_code": data.region_code,
+                "municipality_id": data.municipality_id,
                 "started_on": data.started_on,
                 "ended_on": data.ended_on,
                 "updated_at": event.time,
@@ -101,6 +102,7 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
                 "kind": item.data.kind.value,
                 "region_code": item.data.region_code,
                 "municipality": item.data.municipality,
+                "municipality_id": item.data.municipality_id,
                 "inn": item.data.inn,
                 "updated_at": item.event.time,
             }

@@ -16,7 +16,7 @@ from .settings import RegistrySettings
 
 
 def build(settings: RegistrySettings) -> Service:
-    return Service.create(settings, topics=[topics.REGISTRY])
+    return Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
 
 
 def create_app(settings: RegistrySettings | None = None) -> Starlette:

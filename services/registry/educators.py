@@ -16,7 +16,7 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -219,9 +219,18 @@ class EducatorFilter:
 
 
 async def list_educators(
-    session: AsyncSession, criteria: EducatorFilter, *, first: int, after: str | None
+    session: AsyncSession,
+    criteria: EducatorFilter,
+    *,
+    first: int,
+    after: str | None,
+    within: ColumnElement[bool] | None = None,
 ) -> Page[Educator]:
+    """A page of educators ordered by name; only those ``within`` holds for, if given (the caller's
+    scope, see :func:`services.registry.scopes.educators_visible_to`)."""
     query = select(Educator)
+    if within is not None:
+        query = query.where(within)
     if criteria.organization_id:
         today = date.today()
         query = query.where(

@@ -37,7 +37,7 @@ def stack(
 
 @pytest.fixture
 def admin_token() -> str:
-    return issue_token(GatewaySettings(), subject="test-admin", roles=["regional_admin"])
+    return issue_token(GatewaySettings(), subject="test-admin", roles=["regional_admin"], region_code="*")
 
 
 async def graphql(

@@ -34,11 +34,13 @@ metadata, never of meaning; the rules are applied to both answers):
    leaves the others open, so both answers are right: errors that differ only by list indices of
    their paths are collapsed to the first.
 
-Not compared: mutations without a token. Ours refuses them (401, the editor roles are the
-gateway's rule) while Hive runs them (it checks and forwards nothing). So every mutation of the
-corpus carries a regional admin's token, sent to both, and is one the subgraphs refuse with a
-``ValidationError``: both can run it and nothing changes. The supergraph has no interfaces, so
-the corpus has none; unions are the mutation results.
+Not compared: requests the access rules refuse. Ours refuses them before any subgraph is called
+(401/403 with the fields at fault); Hive, without a JWT plugin, calls the subgraphs, which refuse
+them in their own answers. So every case that writes or reads personal data is sent as an admin
+of every region: to ours with the portal's token, to Hive with the internal token its
+``gateway.config.mjs`` passes on (see ``gateway/router.py``). Its mutations are ones the
+subgraphs refuse with a ``ValidationError``: both can run them and nothing changes. The
+supergraph has no interfaces, so the corpus has none; unions are the mutation results.
 
 Where our gateway answers differently in substance, the case carries ``defect`` and is a strict
 xfail: the suite stays green, the difference stays visible, and the xfail turns red once fixed.
@@ -54,6 +56,7 @@ from typing import Any
 
 import httpx
 import pytest
+from setka_runtime.access import Identity, Role, sign_internal
 from setka_runtime.local_broker import free_port
 
 from deploy.local_stack import ROOT, Stack
@@ -170,11 +173,13 @@ CORPUS: list[Case] = [
         "educators_employments_organizations",
         """{ educators(first: 5) { edges { node { __typename lastName qualificationCategory subjects
           employments { position organization { shortName regionSummary { regionCode } } } } } } }""",
+        admin=True,
     ),
     Case(
         "interaction_groups_members",
         """{ networks(first: 5) { edges { node { name interactionGroups { __typename name purpose
           organizations { shortName regionSummary { schools } } educators { lastName } } } } } }""",
+        admin=True,
     ),
     Case(
         "root_fields_of_three_subgraphs",
@@ -577,7 +582,7 @@ def hive(conformance_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
     supergraph = ROOT / "supergraph.graphql"
     names = router.GRAPH_URL.findall(supergraph.read_text(encoding="utf-8"))
     assert len(names) == 3, "the supergraph names three subgraphs"
-    workdir = tmp_path_factory.mktemp("hive")  # no gateway.config.* here for it to pick up
+    workdir = tmp_path_factory.mktemp("hive")  # router writes the gateway.config.mjs here
     port = free_port()
     process = router.start_hive_gateway(
         supergraph,
@@ -630,10 +635,21 @@ def refs(conformance_stack: Stack) -> dict[str, str]:
     return run_sync(collect())
 
 
+@dataclass(frozen=True)
+class AdminHeaders:
+    ours: dict[str, str]
+    """The portal's token of an admin of every region, which our gateway verifies."""
+    hive: dict[str, str]
+    """The internal token of the same admin: Hive Gateway passes Authorization on, and the
+    services trust only that token."""
+
+
 @pytest.fixture(scope="module")
-def admin_header() -> dict[str, str]:
-    token = issue_token(GatewaySettings(), subject="conformance", roles=["regional_admin"])
-    return {"authorization": f"Bearer {token}"}
+def admin_header(conformance_stack: Stack) -> AdminHeaders:
+    token = issue_token(GatewaySettings(), subject="conformance", roles=["regional_admin"], region_code="*")
+    admin = Identity(subject="conformance", roles=frozenset({Role.regional_admin}), region_code="*")
+    internal = sign_internal(admin, conformance_stack.internal_secret, ttl_seconds=3600)
+    return AdminHeaders({"authorization": f"Bearer {token}"}, {"authorization": f"Bearer {internal}"})
 
 
 # -- asking both --------------------------------------------------------------------------------
@@ -686,12 +702,23 @@ class Answer:
 
 
 async def ask_both(
-    ours: str, reference: str, case: Case, refs: dict[str, str], headers: dict[str, str]
+    ours: str, reference: str, case: Case, refs: dict[str, str], headers: AdminHeaders
 ) -> tuple[Answer, Answer]:
     variables = fill(case.variables, refs)
-    sent = headers if case.admin else {}
-    mine = await post(ours, case.query, variables, operation_name=case.operation_name, headers=sent)
-    theirs = await post(reference, case.query, variables, operation_name=case.operation_name, headers=sent)
+    mine = await post(
+        ours,
+        case.query,
+        variables,
+        operation_name=case.operation_name,
+        headers=headers.ours if case.admin else {},
+    )
+    theirs = await post(
+        reference,
+        case.query,
+        variables,
+        operation_name=case.operation_name,
+        headers=headers.hive if case.admin else {},
+    )
     return Answer.of(mine), Answer.of(theirs)
 
 
@@ -721,7 +748,7 @@ def test_the_corpus_is_large_and_its_names_unique() -> None:
 
 @pytest.mark.parametrize("case", [_param(case) for case in CORPUS])
 async def test_same_answer_as_hive_gateway(
-    case: Case, conformance_stack: Stack, hive: str, refs: dict[str, str], admin_header: dict[str, str]
+    case: Case, conformance_stack: Stack, hive: str, refs: dict[str, str], admin_header: AdminHeaders
 ) -> None:
     ours, reference = await ask_both(conformance_stack.gateway_url, hive, case, refs, admin_header)
     assert_same(ours, reference, siblings_unreported=case.siblings_unreported)

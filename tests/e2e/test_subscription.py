@@ -87,8 +87,10 @@ async def test_activity_changes_of_a_network_reach_a_subscriber_through_the_gate
     assert joined["data"]["joinNetwork"]["__typename"] == "Membership", joined
 
     ws_url = stack.gateway_url.replace("http", "ws", 1)
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+
+    async def subscribe(socket: Any, authorization: str | None) -> None:
+        payload = {"Authorization": authorization} if authorization else {}
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(
             json.dumps(
@@ -99,6 +101,24 @@ async def test_activity_changes_of_a_network_reach_a_subscriber_through_the_gate
                 }
             )
         )
+
+    async def changes(socket: Any, count: int) -> list[dict[str, Any]]:
+        received = []
+        while len(received) < count:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message
+            received.append(message["payload"]["data"]["activityChanges"])
+        await socket.send(json.dumps({"id": "1", "type": "complete"}))
+        return received
+
+    protocols = ["graphql-transport-ws"]
+    async with (
+        websockets.connect(ws_url, subprotocols=protocols) as editor,  # type: ignore[arg-type]
+        websockets.connect(ws_url, subprotocols=protocols) as public,  # type: ignore[arg-type]
+    ):
+        await subscribe(editor, f"Bearer {admin_token}")
+        await subscribe(public, None)
         await asyncio.sleep(1.0)  # the events service's live feed is listening before anything is published
 
         plan = {
@@ -121,15 +141,12 @@ async def test_activity_changes_of_a_network_reach_a_subscriber_through_the_gate
         activity = await eventually(planned, timeout=60)
         await graphql(stack.gateway_url, ANNOUNCE, {"id": activity}, token=admin_token)
 
-        received = []
-        while len(received) < 2:
-            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
-            assert message["type"] == "next", message
-            assert "errors" not in message["payload"], message
-            received.append(message["payload"]["data"]["activityChanges"])
-        await socket.send(json.dumps({"id": "1", "type": "complete"}))
+        received = await changes(editor, 2)
+        seen_by_public = await changes(public, 1)
 
     assert [change["kind"] for change in received] == ["planned", "announced"]
+    # an activity still planned is not published: an anonymous subscriber sees it once announced
+    assert [change["kind"] for change in seen_by_public] == ["announced"]
     for change in received:
         # the host's name comes from the registry: the gateway completes every event across subgraphs
         assert change["activity"]["host"] == {"shortName": "СОШ № 5", "kind": "school"}

@@ -28,7 +28,8 @@ NOW = datetime.now(UTC)
 
 @dataclass
 class World:
-    """A network with a member host, an outsider, a member who left, and an educator of the host."""
+    """A network of one municipality with a member host, an outsider of another municipality, a
+    member who left, and an educator of the host; all in region 39."""
 
     db: Database
     network: uuid.UUID
@@ -36,6 +37,13 @@ class World:
     outsider: uuid.UUID
     former: uuid.UUID
     educator: uuid.UUID
+    municipality: uuid.UUID
+    """Of the network, the host and the former member."""
+    other_municipality: uuid.UUID
+    """Of the outsider."""
+
+
+REGION = "39"
 
 
 def _event(data: Any) -> CloudEvent:
@@ -48,9 +56,13 @@ async def _apply(session: AsyncSession, handler: Any, data: Any) -> None:
 
 async def make_world(databases: DatabaseFactory, label: str) -> AsyncIterator[World]:
     db = Database(databases.create(label, migrate="events"))
-    network, host, outsider, former, educator = (uuid.uuid4() for _ in range(5))
+    network, host, outsider, former, educator, municipality, other = (uuid.uuid4() for _ in range(7))
     async with db.session() as session, session.begin():
-        for org, name in ((host, "Центр"), (outsider, "Чужая"), (former, "Бывшая")):
+        for org, name, where in (
+            (host, "Центр", municipality),
+            (outsider, "Чужая", other),
+            (former, "Бывшая", municipality),
+        ):
             await _apply(
                 session,
                 registry_copy.organization_registered,
@@ -59,7 +71,8 @@ async def make_world(databases: DatabaseFactory, label: str) -> AsyncIterator[Wo
                     full_name=name,
                     short_name=name,
                     kind="school",
-                    region_code="39",
+                    region_code=REGION,
+                    municipality_id=where,
                     registered_at=NOW,
                 ),
             )
@@ -70,7 +83,8 @@ async def make_world(databases: DatabaseFactory, label: str) -> AsyncIterator[Wo
                 network_id=network,
                 name="Сеть (тест)",
                 level="municipal",
-                region_code="39",
+                region_code=REGION,
+                municipality_id=municipality,
                 governing_body_id=outsider,
                 started_on=date(2020, 1, 1),
             ),
@@ -110,5 +124,14 @@ async def make_world(databases: DatabaseFactory, label: str) -> AsyncIterator[Wo
                 ],
             ),
         )
-    yield World(db=db, network=network, host=host, outsider=outsider, former=former, educator=educator)
+    yield World(
+        db=db,
+        network=network,
+        host=host,
+        outsider=outsider,
+        former=former,
+        educator=educator,
+        municipality=municipality,
+        other_municipality=other,
+    )
     await db.dispose()

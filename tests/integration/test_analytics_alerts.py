@@ -16,6 +16,7 @@ import pytest
 import strawberry
 from setka_contracts.analytics import AlertRaised, AlertResolved, AlertRule
 from setka_runtime import migrations
+from setka_runtime.access import Identity, Role
 from setka_runtime.db import Database
 from setka_runtime.tables import outbox
 from sqlalchemy import select, update
@@ -410,13 +411,17 @@ async def _count_open(db: Database, expected: int) -> bool:
 
 
 ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
+"""Alerts and recommended partners are for signed-in users."""
 ALERTS = """query($network: ID, $organization: ID, $open: Boolean) {
     alerts(networkId: $network, organizationId: $organization, open: $open) {
         id rule subjectId organizationId networkId raisedAt resolvedAt sinceOn thresholdDays } }"""
 
 
 async def alerts_of(db: Database, **variables: Any) -> list[dict[str, Any]]:
-    result = await ADVICE.execute(ALERTS, variable_values=variables, context_value={"db": db})
+    result = await ADVICE.execute(
+        ALERTS, variable_values=variables, context_value={"db": db, "identity": ADMIN}
+    )
     assert result.errors is None and result.data is not None, result.errors
     return result.data["alerts"]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from setka_runtime.access import Identity, Role
 from setka_runtime.db import Database
 from sqlmodel import SQLModel
 
@@ -334,10 +335,14 @@ async def test_activities_worth_repeating_are_well_attended_and_well_rated(db: D
 
 
 ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
+"""Alerts and recommended partners are for signed-in users."""
 
 
 async def ask(db: Database, query: str, **variables: Any) -> Any:
-    result = await ADVICE.execute(query, variable_values=variables, context_value={"db": db})
+    result = await ADVICE.execute(
+        query, variable_values=variables, context_value={"db": db, "identity": ADMIN}
+    )
     if result.errors:
         return result.errors
     return result.data

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from setka_contracts import CloudEvent
 from setka_contracts.registry import OrganizationRegistered
+from setka_runtime.access import ALL_REGIONS, Identity, Role, sign_internal
 from setka_runtime.consumer import Item
 from setka_runtime.db import Database
 from sqlalchemy import event
@@ -30,6 +31,21 @@ from services.events.settings import EventsSettings
 pytestmark = pytest.mark.integration
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
+SECRET = "entity-fields-test-internal-token-secret"
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code=ALL_REGIONS)
+
+
+def as_admin(app: Any) -> Any:
+    """``app`` asked by an admin of every region (planned activities and draft plans are not
+    public), with the internal token the gateway would send."""
+
+    async def asked(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            token = f"Bearer {sign_internal(ADMIN, SECRET)}".encode()
+            scope = {**scope, "headers": [*scope["headers"], (b"authorization", token)]}
+        await app(scope, receive, send)
+
+    return asked
 
 
 async def ask(app: Any, query: str, variables: dict[str, Any] | None = None) -> Any:
@@ -163,7 +179,9 @@ ACTIVITY_PAGE = (
 
 @pytest.fixture
 async def calendar(service_databases: dict[str, str]) -> AsyncIterator[Calendar]:
-    service = events.build(EventsSettings(database_url=service_databases["events"]))
+    service = events.build(
+        EventsSettings(database_url=service_databases["events"], internal_token_secret=SECRET)
+    )
     first, second, idle, network, other_network = (uuid.uuid4() for _ in range(5))
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
     rows = {
@@ -193,7 +211,7 @@ async def calendar(service_databases: dict[str, str]) -> AsyncIterator[Calendar]
             for year in years:
                 session.add(PlanRow(network_id=network_id, year=year, title=f"План {year}"))
     yield Calendar(
-        app=service.asgi(events.schema),
+        app=as_admin(service.asgi(events.schema)),
         db=service.db,
         first=first,
         second=second,

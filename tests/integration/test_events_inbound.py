@@ -25,6 +25,7 @@ from setka_contracts.registry import (
     NetworkCreated,
     OrganizationRegistered,
 )
+from setka_runtime.access import ALL_REGIONS, Identity, Role, sign_internal
 from setka_runtime.db import Database
 from setka_runtime.tables import outbox
 from sqlalchemy import func, select
@@ -49,6 +50,10 @@ INN_A, INN_B, INN_LATE, INN_NEVER = inn("390100001"), inn("390100002"), inn("390
 ORG_A, ORG_B, ORG_LATE, NETWORK, EDUCATOR = (uuid.uuid4() for _ in range(5))
 
 Message = tuple[str, bytes | None, bytes, dict[str, str]]
+
+SECRET = "events-inbound-test-internal-token-secret"
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code=ALL_REGIONS)
+"""Trainings and deficits are personal data: the test reads as an admin of every region."""
 
 
 def fact(event_type: str, key: str, data: dict[str, Any], *, ce_id: str | None = None) -> CloudEvent:
@@ -124,7 +129,10 @@ def educator_fact(kind: str, external_id: str, **extra: Any) -> CloudEvent:
 
 
 async def graphql(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query})
+    token = sign_internal(ADMIN, SECRET)
+    response = await client.post(
+        "/graphql", json={"query": query}, headers={"authorization": f"Bearer {token}"}
+    )
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
@@ -154,6 +162,7 @@ async def test_a_mixed_regional_stream_is_stored_exactly_once_and_bad_messages_a
         unknown_wait_seconds=6,
         unknown_retry_seconds=0.3,
         outbox_poll_seconds=0.1,
+        internal_token_secret=SECRET,
     )
     service = events.build(settings)
 

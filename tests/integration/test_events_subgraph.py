@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from setka_runtime.access import Identity, Role
 from sqlalchemy import event
 
 from services.events.schema import schema
@@ -14,6 +15,9 @@ from tests.conftest import DatabaseFactory
 from tests.integration.events_world import NOW, World, make_world
 
 pytestmark = pytest.mark.integration
+
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
+"""An admin of every region: these tests are about the rules, not about access."""
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +27,9 @@ async def world(databases: DatabaseFactory) -> AsyncIterator[World]:
 
 
 async def run(world: World, query: str, **variables: Any) -> dict[str, Any]:
-    result = await schema.execute(query, variable_values=variables, context_value={"db": world.db})
+    result = await schema.execute(
+        query, variable_values=variables, context_value={"db": world.db, "identity": ADMIN}
+    )
     assert result.errors is None, result.errors
     assert result.data is not None
     return result.data

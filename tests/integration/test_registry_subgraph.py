@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from setka_contracts import topics
 from setka_contracts.registry import RiskFactor
+from setka_runtime.access import ALL_REGIONS, Identity, Role
 from setka_runtime.db import Database
 from setka_runtime.tables import outbox
 from sqlalchemy import event, select
@@ -34,25 +36,35 @@ async def registry(service_databases: dict[str, str]) -> AsyncIterator[Database]
     await db.dispose()
 
 
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code=ALL_REGIONS)
+"""An admin of every region: these tests are about the subgraph, not about who may use it."""
+
+
 async def gql(db: Database, query: str, variables: dict[str, Any] | None = None) -> Any:
-    result = await schema.execute(query, variable_values=variables or {}, context_value={"db": db})
+    result = await schema.execute(
+        query, variable_values=variables or {}, context_value={"db": db, "identity": ADMIN}
+    )
     assert not result.errors, result.errors
     return result.data
 
 
 async def last_events(db: Database, since: int) -> list[tuple[str, str]]:
+    """The domain events recorded after the first ``since`` (the audit trail's entries aside)."""
     async with db.session() as session:
         rows = (
             await session.execute(
-                select(outbox.c.id, outbox.c.event_type, outbox.c.key).order_by(outbox.c.id)
+                select(outbox.c.id, outbox.c.event_type, outbox.c.key)
+                .where(outbox.c.topic != topics.AUDIT)
+                .order_by(outbox.c.id)
             )
         ).all()
     return [(r.event_type, r.key) for r in rows[since:]]
 
 
 async def outbox_size(db: Database) -> int:
+    """How many domain events the outbox holds (the audit trail's entries aside)."""
     async with db.session() as session:
-        return len((await session.execute(select(outbox.c.id))).all())
+        return len((await session.execute(select(outbox.c.id).where(outbox.c.topic != topics.AUDIT))).all())
 
 
 async def run(db: Database, query: str, variables: dict[str, Any]) -> dict[str, Any]:

@@ -70,7 +70,7 @@ async def test_federation_machinery_is_not_part_of_the_api() -> None:
 
 
 async def test_introspection_is_off_in_production_unless_enabled() -> None:
-    production = {"environment": "production", "jwt_secret": "x" * 40}
+    production = {"environment": "production", "jwt_secret": "x" * 40, "internal_token_secret": "i" * 40}
     refused = await ask("{ __schema { queryType { name } } }", **production)
     assert "introspection" in refused["errors"][0]["message"].lower()
     allowed = await ask("{ __schema { queryType { name } } }", introspection=True, **production)

@@ -1,6 +1,7 @@
 """The events service's GraphQL subgraph (Apollo Federation 2): types, queries, mutations."""
 
 import strawberry
+from setka_runtime.graphql import AccessControl
 
 from .mutations import Mutation
 from .queries import Query
@@ -13,6 +14,7 @@ schema = strawberry.federation.Schema(
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network],
     federation_version="2.7",
+    extensions=[AccessControl],
 )
 
 __all__ = ["schema"]

@@ -1,7 +1,11 @@
 """Mutations of the events subgraph: the whole lifecycle of plans and activities.
 
 Each returns its entity or a :class:`ValidationError` naming the input at fault; a refused
-mutation changes nothing (its transaction is rolled back). Each is one ``run_command`` call.
+mutation changes nothing (its transaction is rolled back). Each is one ``run_command`` call, with
+the roles that may make it (declared as ``@requiresScopes`` too) and the scope it lands in (see
+:mod:`services.events.scopes`): a network's plans are its editors'; an activity is its host's and
+the editors' of the host's municipality and region; a participant's part in it is the
+participating organization's; mobility is the editors' of the organizations involved.
 """
 
 from __future__ import annotations
@@ -9,16 +13,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from setka_contracts.events import PlanStatus
+from setka_runtime.access import EDITORS, PARTICIPANTS, Role
 from setka_runtime.graphql import ValidationError, require_id, run_command
 from setka_runtime.graphql_derive import CommandInput
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import activities, mobility, participation, plans
+from .. import activities, mobility, participation, plans, scopes
 from .. import models as m
 from .types import (
     Activity,
@@ -32,6 +37,22 @@ from .types import (
 )
 
 R = TypeVar("R")
+
+
+def _scopes(roles: tuple[Role, ...]) -> list[list[str]]:
+    """``@requiresScopes``: any one of the roles (scopes are role names)."""
+    return [[role.value] for role in roles]
+
+
+def editors(description: str) -> Any:
+    """A mutation of the editors (regional admins, municipal coordinators), each in scope."""
+    return strawberry.federation.mutation(description=description, requires_scopes=_scopes(EDITORS))
+
+
+def participants(description: str) -> Any:
+    """A mutation of the editors and of school representatives, each in scope."""
+    return strawberry.federation.mutation(description=description, requires_scopes=_scopes(PARTICIPANTS))
+
 
 PlanResult = Annotated[Plan | ValidationError, strawberry.union("PlanResult")]
 PlanItemResult = Annotated[PlanItem | ValidationError, strawberry.union("PlanItemResult")]
@@ -62,8 +83,15 @@ class RecordMobilityInput(CommandInput, command=mobility.RecordMobility):
     pass
 
 
-def _advance(plan_id: strawberry.ID, to: PlanStatus) -> Callable[[AsyncSession], Awaitable[m.Plan]]:
-    return lambda s: plans.advance_plan(s, require_id(plan_id, "planId"), to)
+def _advance(info: Info, plan_id: strawberry.ID, to: PlanStatus) -> Awaitable[Any]:
+    """A plan's next step, by the editors of its network."""
+    return run_command(
+        info,
+        Plan.of,
+        lambda s: plans.advance_plan(s, require_id(plan_id, "planId"), to),
+        scope=scopes.plan(plan_id),
+        roles=EDITORS,
+    )
 
 
 def _activity(
@@ -91,61 +119,87 @@ def _participant(
     )
 
 
+def _on_activity(
+    info: Info,
+    activity_id: strawberry.ID,
+    present: Callable[[Any], Any],
+    act: Callable[[AsyncSession, uuid.UUID], Awaitable[Any]],
+) -> Awaitable[Any]:
+    """A change of an activity by its host's representative or an editor of the host's scope."""
+    return run_command(
+        info,
+        present,
+        lambda s: act(s, require_id(activity_id, "activityId")),
+        scope=scopes.activity(activity_id),
+        roles=PARTICIPANTS,
+    )
+
+
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Start a network's joint plan for a year, as a draft")
+    @editors("Start a network's joint plan for a year, as a draft")
     async def draft_plan(self, info: Info, network_id: strawberry.ID, year: int, title: str) -> PlanResult:
         return await run_command(
             info,
             Plan.of,
             lambda s: plans.draft_plan(s, plans.DraftPlan(require_id(network_id, "networkId"), year, title)),
+            scope=scopes.network(network_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Add an item to a draft plan")
+    @editors("Add an item to a draft plan")
     async def add_plan_item(self, info: Info, input: AddPlanItemInput) -> PlanItemResult:
-        return await run_command(info, PlanItem.of, lambda s: plans.add_plan_item(s, input.to_command()))
+        return await run_command(
+            info,
+            PlanItem.of,
+            lambda s: plans.add_plan_item(s, input.to_command()),
+            scope=scopes.plan(input.plan_id),
+            roles=EDITORS,
+        )
 
-    @strawberry.mutation(description="draft → agreed")
+    @editors("draft → agreed")
     async def agree_plan(self, info: Info, plan_id: strawberry.ID) -> PlanResult:
-        return await run_command(info, Plan.of, _advance(plan_id, PlanStatus.agreed))
+        return await _advance(info, plan_id, PlanStatus.agreed)
 
-    @strawberry.mutation(description="agreed → in progress")
+    @editors("agreed → in progress")
     async def start_plan(self, info: Info, plan_id: strawberry.ID) -> PlanResult:
-        return await run_command(info, Plan.of, _advance(plan_id, PlanStatus.in_progress))
+        return await _advance(info, plan_id, PlanStatus.in_progress)
 
-    @strawberry.mutation(description="in progress → closed")
+    @editors("in progress → closed")
     async def close_plan(self, info: Info, plan_id: strawberry.ID) -> PlanResult:
-        return await run_command(info, Plan.of, _advance(plan_id, PlanStatus.closed))
+        return await _advance(info, plan_id, PlanStatus.closed)
 
-    @strawberry.mutation(description="Put an activity in the calendar (planned)")
+    @participants("Put an activity in the calendar (planned)")
     async def plan_activity(self, info: Info, input: PlanActivityInput) -> ActivityResult:
-        return await run_command(info, Activity.of, lambda s: activities.plan_activity(s, input.to_command()))
+        return await run_command(
+            info,
+            Activity.of,
+            lambda s: activities.plan_activity(s, input.to_command()),
+            scope=scopes.organizations(input.host_organization_id),
+            roles=PARTICIPANTS,
+        )
 
-    @strawberry.mutation(description="planned or postponed → announced")
+    @participants("planned or postponed → announced")
     async def announce_activity(self, info: Info, activity_id: strawberry.ID) -> ActivityResult:
-        return await run_command(
-            info, Activity.of, lambda s: activities.announce(s, require_id(activity_id, "activityId"))
-        )
+        return await _on_activity(info, activity_id, Activity.of, activities.announce)
 
-    @strawberry.mutation(description="→ held; not before the activity starts")
+    @participants("→ held; not before the activity starts")
     async def hold_activity(self, info: Info, activity_id: strawberry.ID) -> ActivityResult:
-        return await run_command(
-            info, Activity.of, lambda s: activities.hold(s, require_id(activity_id, "activityId"))
-        )
+        return await _on_activity(info, activity_id, Activity.of, activities.hold)
 
-    @strawberry.mutation(description="held → reported, with the report")
+    @participants("held → reported, with the report")
     async def report_activity(self, info: Info, activity_id: strawberry.ID, report: str) -> ActivityResult:
-        return await run_command(
-            info, Activity.of, lambda s: activities.report(s, require_id(activity_id, "activityId"), report)
+        return await _on_activity(
+            info, activity_id, Activity.of, lambda s, ident: activities.report(s, ident, report)
         )
 
-    @strawberry.mutation(description="→ cancelled, with the reason")
+    @participants("→ cancelled, with the reason")
     async def cancel_activity(self, info: Info, activity_id: strawberry.ID, reason: str) -> ActivityResult:
-        return await run_command(
-            info, Activity.of, lambda s: activities.cancel(s, require_id(activity_id, "activityId"), reason)
+        return await _on_activity(
+            info, activity_id, Activity.of, lambda s, ident: activities.cancel(s, ident, reason)
         )
 
-    @strawberry.mutation(description="→ postponed, with the reason and the new dates if known")
+    @participants("→ postponed, with the reason and the new dates if known")
     async def postpone_activity(
         self,
         info: Info,
@@ -154,25 +208,22 @@ class Mutation:
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
     ) -> ActivityResult:
-        return await run_command(
+        return await _on_activity(
             info,
+            activity_id,
             Activity.of,
-            lambda s: activities.postpone(
-                s, require_id(activity_id, "activityId"), reason, starts_at=starts_at, ends_at=ends_at
-            ),
+            lambda s, ident: activities.postpone(s, ident, reason, starts_at=starts_at, ends_at=ends_at),
         )
 
-    @strawberry.mutation(description="Attach a material (a link) to an activity")
+    @participants("Attach a material (a link) to an activity")
     async def add_material(
         self, info: Info, activity_id: strawberry.ID, title: str, url: str
     ) -> MaterialResult:
-        return await run_command(
-            info,
-            Material.of,
-            lambda s: activities.add_material(s, require_id(activity_id, "activityId"), title, url),
+        return await _on_activity(
+            info, activity_id, Material.of, lambda s, ident: activities.add_material(s, ident, title, url)
         )
 
-    @strawberry.mutation(description="Register an educator, or a whole organization, for an activity")
+    @participants("Register an educator, or a whole organization, for an activity (by that organization)")
     async def register_participant(
         self,
         info: Info,
@@ -187,9 +238,13 @@ class Mutation:
                 activity_id,
                 lambda s, a: participation.register(s, a, _participant(organization_id, educator_id)),
             ),
+            scope=scopes.participant(activity_id, organization_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="Record who took part in a held activity, and for how many hours")
+    @participants(
+        "Record who took part in a held activity, and for how many hours (by the participating organization)"
+    )
     async def record_attendance(
         self,
         info: Info,
@@ -207,9 +262,14 @@ class Mutation:
                     s, a, _participant(organization_id, educator_id), hours
                 ),
             ),
+            scope=scopes.participant(activity_id, organization_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="Rate a held activity from 1 to 5, with a comment")
+    @participants(
+        "Rate a held activity from 1 to 5, with a comment (by the organization giving it; without one,"
+        " by the host)"
+    )
     async def give_feedback(
         self,
         info: Info,
@@ -227,10 +287,16 @@ class Mutation:
                     s, a, rating, comment, organization_id=_optional_id(organization_id, "organizationId")
                 ),
             ),
+            scope=scopes.participant(activity_id, organization_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="Record students or teachers working at a partner's premises")
+    @editors("Record students or teachers working at a partner's premises")
     async def record_mobility(self, info: Info, input: RecordMobilityInput) -> MobilityResult:
         return await run_command(
-            info, MobilityRecord.of, lambda s: mobility.record_mobility(s, input.to_command())
+            info,
+            MobilityRecord.of,
+            lambda s: mobility.record_mobility(s, input.to_command()),
+            scope=scopes.organizations(input.home_organization_id, input.host_organization_id),
+            roles=EDITORS,
         )

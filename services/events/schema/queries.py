@@ -7,14 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
+from setka_runtime.access import PERSONAL_DATA
 from setka_runtime.deferred import deferred
-from setka_runtime.graphql import reading
+from setka_runtime.graphql import identity, reading
 from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import func, select
 from strawberry.types import Info
 
 from .. import models as m
-from .. import reads
+from .. import reads, scopes
 from .types import (
     Activity,
     ActivityConnection,
@@ -26,15 +27,21 @@ from .types import (
     Plan,
     TrainingRecord,
     calendar_filtered,
+    check_calendar,
+    check_educator,
     filter_id,
 )
 
+PERSONAL = [[PERSONAL_DATA]]
+"""``@policy`` of a field of personal data (educators'), whose rows are also kept to the scope."""
+
 
 def _facts(
-    model: type, present: Callable[[Any], Any]
+    model: Any, present: Callable[[Any], Any], *, personal: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
     """A list of facts of ``model`` by id: the arguments are read by name as its columns (an id
-    that is not one matches nothing).
+    that is not one matches nothing). Facts about educators (``personal``) are only those of the
+    organizations in the caller's scope.
 
     The decorated function declares the arguments as GraphQL shows them; its body never runs.
     """
@@ -42,8 +49,10 @@ def _facts(
     def wrap(arguments: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(arguments)
         async def resolve(root: Any, info: Info, **given: Any) -> list[Any]:
+            visible = scopes.personal_data(identity(info), model.organization_id) if personal else None
+            where = domain_values(model, given, read_id=filter_id)
             async with reading(info) as session:
-                rows = await reads.facts(session, model, **domain_values(model, given, read_id=filter_id))
+                rows = await reads.facts(session, model, visible, **where)
             return [present(r) for r in rows]
 
         return resolve
@@ -87,8 +96,11 @@ class Query:
     async def activities(
         self, info: Info, where: reads.CalendarFilter, first: int = 50, after: str | None = None
     ) -> ActivityConnection:
+        await check_calendar(info, where)
         async with reading(info) as session:
-            rows, more = await reads.calendar(session, where, first=first, after=after)
+            rows, more = await reads.calendar(
+                session, where, first=first, after=after, visible=Activity.visible(info)
+            )
         return ActivityConnection.of(rows, more)
 
     @strawberry.field
@@ -100,20 +112,26 @@ class Query:
         self, info: Info, network_id: strawberry.ID | None = None, year: int | None = None
     ) -> list[Plan]:
         async with reading(info) as session:
-            rows = await reads.plans(session, network_id=filter_id(network_id), year=year)
+            rows = await reads.plans(
+                session, network_id=filter_id(network_id), year=year, visible=Plan.visible(info)
+            )
         return [Plan.of(r) for r in rows]
 
     @strawberry.field
     async def plan(self, info: Info, id: strawberry.ID) -> Plan | None:
         return await Plan.load(info, id)
 
-    @strawberry.field(description="What an organization or an educator took part in, and for how many hours")
+    @strawberry.field(
+        description="What an organization or an educator took part in, and for how many hours; an"
+        " educator's only for the personal-data roles in their scope"
+    )
     async def participation(
         self,
         info: Info,
         organization_id: strawberry.ID | None = None,
         educator_id: strawberry.ID | None = None,
     ) -> Participation:
+        await check_educator(info, filter_id(educator_id), what="the participation of an educator")
         async with reading(info) as session:
             rows = await reads.attendance_of(
                 session, organization_id=filter_id(organization_id), educator_id=filter_id(educator_id)
@@ -138,8 +156,11 @@ class Query:
         procedure: str | None = None,
     ) -> list[AssessmentResult]: ...
 
-    @strawberry.field(description="Completed professional training of educators")
-    @_facts(m.Training, TrainingRecord.of)
+    @strawberry.federation.field(
+        description="Completed professional training of educators (personal data: those in your scope)",
+        policy=PERSONAL,
+    )
+    @_facts(m.Training, TrainingRecord.of, personal=True)
     async def trainings(
         self,
         info: Info,
@@ -147,8 +168,11 @@ class Query:
         educator_id: strawberry.ID | None = None,
     ) -> list[TrainingRecord]: ...
 
-    @strawberry.field(description="Diagnosed professional deficits of educators")
-    @_facts(m.Deficit, DeficitRecord.of)
+    @strawberry.federation.field(
+        description="Diagnosed professional deficits of educators (personal data: those in your scope)",
+        policy=PERSONAL,
+    )
+    @_facts(m.Deficit, DeficitRecord.of, personal=True)
     async def deficits(
         self,
         info: Info,

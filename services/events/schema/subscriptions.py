@@ -6,9 +6,11 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
-from setka_runtime.graphql import reading
+from setka_runtime.graphql import identity, reading
+from sqlalchemy import select
 from strawberry.types import Info
 
+from .. import scopes
 from ..live import LiveActivities
 from ..models import Activity as ActivityRow
 from .types import Activity, to_uuid
@@ -29,7 +31,8 @@ class ActivityChange:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Changes of the activities of one network (or of every network), as they are published"
+        description="Changes of the activities of one network (or of every network), as they are"
+        " published; of one not yet announced, only to those who may act on it"
     )
     async def activity_changes(
         self, info: Info, network_id: strawberry.ID | None = None
@@ -38,11 +41,15 @@ class Subscription:
         network = to_uuid(network_id) if network_id is not None else None
         if network_id is not None and network is None:
             raise ValueError("networkId is not a valid id")
+        visible = scopes.visible_activities(identity(info))
         async with live.subscribe(network) as queue:
             while True:
                 change = await queue.get()
+                query = select(ActivityRow).where(ActivityRow.id == change.activity_id)
                 async with reading(info) as session:
-                    row = await session.get(ActivityRow, change.activity_id)
+                    row = await session.scalar(query if visible is None else query.where(visible))
+                if row is None and visible is not None:
+                    continue  # not the caller's to see (not yet announced)
                 yield ActivityChange(
                     kind=change.kind,
                     occurred_at=change.occurred_at,

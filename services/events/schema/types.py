@@ -12,12 +12,12 @@ from datetime import date
 from typing import Any, Self
 
 import strawberry
-from setka_runtime.graphql import ForeignEntity, PageInfo, batched, to_uuid
+from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
 from strawberry.types import Info
 
 from .. import models as m
-from .. import reads
+from .. import reads, scopes
 
 NOTHING = uuid.UUID(int=0)
 """Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
@@ -47,13 +47,22 @@ class Entity(ModelType):
     """A type with ``@key(fields: "id")``: found by id in batches, for resolvers and for the gateway."""
 
     @classmethod
+    def visible(cls, info: Info) -> reads.Visible:
+        """Which of its rows the caller sees (see :mod:`services.events.scopes`); None: all."""
+        return None
+
+    @classmethod
     async def load(cls, info: Info, ident: Any) -> Self | None:
-        """The entity with id ``ident``; None for an unknown or malformed id."""
-        key, model = to_uuid(ident), cls.__source__
+        """The entity with id ``ident``; None for an unknown or malformed id, or one the caller
+        may not see."""
+        key, model, visible = to_uuid(ident), cls.__source__, cls.visible(info)
         if key is None:
             return None
         row = await batched(
-            info, f"{model.__tablename__}:id", lambda session, keys: reads.by_ids(session, model, keys), key
+            info,
+            f"{model.__tablename__}:id",
+            lambda session, keys: reads.by_ids(session, model, keys, visible),
+            key,
         )
         return cls.of(row) if row else None
 
@@ -94,6 +103,11 @@ class FeedbackRecord(ModelType, model=m.Feedback, exclude=["activity_id", "organ
 
 @strawberry.federation.type(keys=["id"], description="An activity (мероприятие) in the calendar")
 class Activity(Entity, model=m.Activity, exclude=["source_updated_at", "created_at", "updated_at"]):
+    @classmethod
+    def visible(cls, info: Info) -> reads.Visible:
+        """Not yet announced: only for those who may act on it."""
+        return scopes.visible_activities(identity(info))
+
     @classmethod
     def of(cls, row: m.Activity, **given: Any) -> Self:
         return super().of(row, starts_at=m.aware(row.starts_at), ends_at=m.aware(row.ends_at), **given)
@@ -149,6 +163,23 @@ class ActivityConnection:
         )
 
 
+async def check_educator(info: Info, educator_id: uuid.UUID | None, *, what: str) -> None:
+    """What one educator took part in is personal data (see :func:`scopes.require_educator`);
+    checked once per request (a calendar of many networks by one educator asks once)."""
+    if educator_id is None:
+        return
+    allowed: set[uuid.UUID] = info.context.setdefault("educators-in-scope", set())
+    if educator_id not in allowed:
+        async with reading(info) as session:
+            await scopes.require_educator(session, identity(info), educator_id, what=what)
+        allowed.add(educator_id)
+
+
+async def check_calendar(info: Info, where: reads.CalendarFilter) -> None:
+    """A calendar by one participating educator is theirs to see only for those in their scope."""
+    await check_educator(info, where.participant_educator_id, what="the activities of an educator")
+
+
 async def calendar_page(
     info: Info,
     owner: reads.CalendarOwner,
@@ -162,10 +193,14 @@ async def calendar_page(
     ident = to_uuid(key)
     if ident is None:
         return ActivityConnection.of([], False)
+    await check_calendar(info, where)
+    visible = Activity.visible(info)
     rows, more = await batched(
         info,
         f"calendar:{owner}:{where!r}:{first}:{after}",
-        lambda session, keys: reads.calendars(session, owner, keys, where, first=first, after=after),
+        lambda session, keys: reads.calendars(
+            session, owner, keys, where, first=first, after=after, visible=visible
+        ),
         ident,
     )
     return ActivityConnection.of(rows, more)
@@ -173,6 +208,14 @@ async def calendar_page(
 
 @strawberry.federation.type(keys=["id"], description="An item of a joint plan")
 class PlanItem(Entity, model=m.PlanItem, exclude=["created_at"]):
+    @classmethod
+    async def load(cls, info: Info, ident: Any) -> Self | None:
+        """The item, if the caller sees its plan (a draft's items are the draft's)."""
+        item = await super().load(info, ident)
+        if item is None or await Plan.load(info, item.plan_id) is None:
+            return None
+        return item
+
     @strawberry.field
     async def plan(self, info: Info) -> Plan:
         plan = await Plan.load(info, self.plan_id)
@@ -194,7 +237,13 @@ class PlanItem(Entity, model=m.PlanItem, exclude=["created_at"]):
 
 
 async def _item_activities(info: Info, item_id: str) -> list[m.Activity]:
-    return await batched(info, "item-activities", reads.activities_of_items, uuid.UUID(item_id))
+    visible = Activity.visible(info)
+    return await batched(
+        info,
+        "item-activities",
+        lambda session, keys: reads.activities_of_items(session, keys, visible),
+        uuid.UUID(item_id),
+    )
 
 
 @strawberry.type
@@ -207,6 +256,11 @@ class PlanProgress:
 
 @strawberry.federation.type(keys=["id"], description="A network's joint plan of activities for a year")
 class Plan(Entity, model=m.Plan, exclude=["created_at", "updated_at"]):
+    @classmethod
+    def visible(cls, info: Info) -> reads.Visible:
+        """A draft: only for the editors of its network."""
+        return scopes.visible_plans(identity(info))
+
     async def _items(self, info: Info) -> list[m.PlanItem]:
         return await batched(info, "plan-items", reads.items_of, uuid.UUID(self.id))
 
@@ -262,10 +316,11 @@ class Network(ForeignEntity):
         ident = to_uuid(self.id)
         if ident is None:
             return []
+        visible = Plan.visible(info)
         rows = await batched(
             info,
             f"network-plans:{year}",
-            lambda session, keys: reads.plans_of_networks(session, keys, year=year),
+            lambda session, keys: reads.plans_of_networks(session, keys, year=year, visible=visible),
             ident,
         )
         return [Plan.of(r) for r in rows]

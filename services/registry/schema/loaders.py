@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from setka_runtime.graphql import loader, reading
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -43,14 +43,20 @@ async def grouped(
     return await loader(info, name or f"{fetch.__module__}.{fetch.__qualname__}", load).load(key)
 
 
-async def by_id(info: Info, model: type[V], ident: Any) -> V | None:
-    """The row of ``model`` with id ``ident`` (None for an unknown or malformed id), batched."""
+async def by_id(
+    info: Info, model: type[V], ident: Any, *, where: ColumnElement[bool] | None = None, name: str = "id"
+) -> V | None:
+    """The row of ``model`` with id ``ident`` (None for an unknown or malformed id), batched; with
+    ``where``, only a row it holds for (a loader of its own, ``name``, for each condition)."""
     key = as_uuid(ident)
     if key is None:
         return None
 
     async def fetch(session: AsyncSession, keys: list[uuid.UUID]) -> dict[uuid.UUID, V]:
-        rows = (await session.scalars(select(model).where(model.id.in_(keys)))).all()  # type: ignore[attr-defined]
+        query = select(model).where(model.id.in_(keys))  # type: ignore[attr-defined]
+        if where is not None:
+            query = query.where(where)
+        rows = (await session.scalars(query)).all()
         return {row.id: row for row in rows}  # type: ignore[attr-defined]
 
-    return await grouped(info, fetch, key, name=f"{model.__name__}:id", default=lambda: None)
+    return await grouped(info, fetch, key, name=f"{model.__name__}:{name}", default=lambda: None)

@@ -16,12 +16,14 @@ from setka_contracts.registry import (
     RiskLevel,
     SchoolStatus,
 )
+from setka_runtime.access import EDITORS, PARTICIPANTS, Role, Target
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import ValidationError, require_id, run_command
+from setka_runtime.graphql import ValidationError, identity, require_id, run_command
 from setka_runtime.graphql_derive import CommandInput, ModelType
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resources, statuses
+from .. import agreements, educators, networks, resources, scopes, statuses
 from .. import models as m
 from .. import organizations as orgs
 from .types import (
@@ -167,25 +169,58 @@ class IssueRegulationInput(
     pass
 
 
+def _mutation(description: str, roles: tuple[Role, ...]) -> Any:
+    """A mutation that declares who may run it: ``@requiresScopes``, one alternative per role
+    (where, within their scope, each mutation's ``run_command`` checks)."""
+    return strawberry.federation.mutation(
+        description=description, requires_scopes=[[str(role)] for role in roles]
+    )
+
+
+STRUCTURE = "changing an organization's kind or municipality"
+
+
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Register an organization; emits organization.registered")
+    @_mutation("Register an organization; emits organization.registered", EDITORS)
     async def register_organization(
         self, info: Info, input: RegisterOrganizationInput
     ) -> RegisterOrganizationResult:
         return await run_command(
-            info, Organization.of, lambda s: orgs.register_organization(s, input.to_command())
+            info,
+            Organization.of,
+            lambda s: orgs.register_organization(s, input.to_command()),
+            scope=lambda s: scopes.place(s, input.region_code, input.municipality_id, input.municipality),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Change an organization's details; emits organization.updated")
+    @_mutation(
+        "Change an organization's details (a school's representative: their own school's, but not its"
+        " kind or municipality); emits organization.updated",
+        PARTICIPANTS,
+    )
     async def update_organization(self, info: Info, input: UpdateOrganizationInput) -> OrganizationResult:
+        async def scope(session: AsyncSession) -> Target:
+            command = input.to_command()
+            change = await scopes.organization_change(
+                session, command.organization_id, kind=command.kind, municipality_id=command.municipality_id
+            )
+            if change is not None:
+                identity(info).require(change, EDITORS, what=STRUCTURE)
+            return await scopes.organization(session, command.organization_id)
+
         return await run_command(
-            info, Organization.of, lambda s: orgs.update_organization(s, input.to_command())
+            info,
+            Organization.of,
+            lambda s: orgs.update_organization(s, input.to_command()),
+            scope=scope,
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(
-        description="Archive an organization (never deleted): it leaves its networks and withdraws "
-        "its resources; emits organization.archived"
+    @_mutation(
+        "Archive an organization (never deleted): it leaves its networks and withdraws its resources;"
+        " emits organization.archived",
+        EDITORS,
     )
     async def archive_organization(
         self, info: Info, id: strawberry.ID, reason: str | None = None, on: dt.date | None = None
@@ -194,39 +229,61 @@ class Mutation:
             info,
             Organization.of,
             lambda s: orgs.archive_organization(s, require_id(id, "id"), reason=reason, on=on),
+            scope=lambda s: scopes.organization(s, id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="A school enters a status list; emits organization.status_changed")
+    @_mutation("A school enters a status list; emits organization.status_changed", EDITORS)
     async def enter_status(self, info: Info, input: EnterStatusInput) -> StatusPeriodResult:
         return await run_command(
-            info, StatusPeriod.of, lambda s: statuses.enter_status(s, input.to_command())
+            info,
+            StatusPeriod.of,
+            lambda s: statuses.enter_status(s, input.to_command()),
+            scope=lambda s: scopes.organization(s, input.organization_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="A school leaves a status list; emits organization.status_changed")
+    @_mutation("A school leaves a status list; emits organization.status_changed", EDITORS)
     async def leave_status(self, info: Info, input: LeaveStatusInput) -> StatusPeriodResult:
         return await run_command(
-            info, StatusPeriod.of, lambda s: statuses.leave_status(s, input.to_command())
+            info,
+            StatusPeriod.of,
+            lambda s: statuses.leave_status(s, input.to_command()),
+            scope=lambda s: scopes.organization(s, input.organization_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Record a school's risk profile; emits risk_profile.assessed")
+    @_mutation("Record a school's risk profile; emits risk_profile.assessed", EDITORS)
     async def assess_risk_profile(self, info: Info, input: AssessRiskProfileInput) -> RiskProfileResult:
         return await run_command(
-            info, RiskProfile.of, lambda s: statuses.assess_risk_profile(s, input.to_command())
+            info,
+            RiskProfile.of,
+            lambda s: statuses.assess_risk_profile(s, input.to_command()),
+            scope=lambda s: scopes.organization(s, input.organization_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Register an educator with their posts; emits educator.registered")
+    @_mutation("Register an educator with their posts; emits educator.registered", PARTICIPANTS)
     async def register_educator(self, info: Info, input: RegisterEducatorInput) -> EducatorResult:
         return await run_command(
-            info, Educator.of, lambda s: educators.register_educator(s, input.to_command())
+            info,
+            Educator.of,
+            lambda s: educators.register_educator(s, input.to_command()),
+            scope=lambda s: scopes.organizations(s, [post.organization_id for post in input.posts]),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="Change an educator's details; emits educator.updated")
+    @_mutation("Change an educator's details; emits educator.updated", PARTICIPANTS)
     async def update_educator(self, info: Info, input: UpdateEducatorInput) -> EducatorResult:
         return await run_command(
-            info, Educator.of, lambda s: educators.update_educator(s, input.to_command())
+            info,
+            Educator.of,
+            lambda s: educators.update_educator(s, input.to_command()),
+            scope=lambda s: scopes.educator(s, input.id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="The educator takes a post (also a second one); emits educator.updated")
+    @_mutation("The educator takes a post (also a second one); emits educator.updated", PARTICIPANTS)
     async def employ_educator(
         self, info: Info, educator_id: strawberry.ID, post: PostInput
     ) -> EmploymentResult:
@@ -234,9 +291,11 @@ class Mutation:
             info,
             Employment.of,
             lambda s: educators.employ(s, require_id(educator_id, "educatorId"), post.to_command()),
+            scope=lambda s: scopes.educator(s, educator_id, post.organization_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="End a post (endedOn: the first day out); emits educator.updated")
+    @_mutation("End a post (endedOn: the first day out); emits educator.updated", PARTICIPANTS)
     async def end_employment(
         self, info: Info, employment_id: strawberry.ID, ended_on: dt.date
     ) -> EmploymentResult:
@@ -244,27 +303,41 @@ class Mutation:
             info,
             Employment.of,
             lambda s: educators.end_employment(s, require_id(employment_id, "employmentId"), ended_on),
+            scope=lambda s: scopes.employment(s, employment_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(description="Set up a network under an education authority; emits network.created")
+    @_mutation("Set up a network under an education authority; emits network.created", EDITORS)
     async def create_network(self, info: Info, input: CreateNetworkInput) -> NetworkResult:
-        return await run_command(info, Network.of, lambda s: networks.create_network(s, input.to_command()))
+        return await run_command(
+            info,
+            Network.of,
+            lambda s: networks.create_network(s, input.to_command()),
+            scope=lambda s: scopes.place(s, input.region_code, input.municipality_id),
+            roles=EDITORS,
+        )
 
-    @strawberry.mutation(description="Close a network; its open memberships end; emits network.closed")
+    @_mutation("Close a network; its open memberships end; emits network.closed", EDITORS)
     async def close_network(self, info: Info, network_id: strawberry.ID, ended_on: dt.date) -> NetworkResult:
         return await run_command(
             info,
             Network.of,
             lambda s: networks.close_network(s, require_id(network_id, "networkId"), ended_on),
+            scope=lambda s: scopes.network(s, network_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(
-        description="An organization joins a network; emits membership.joined (and centre_designated)"
-    )
+    @_mutation("An organization joins a network; emits membership.joined (and centre_designated)", EDITORS)
     async def join_network(self, info: Info, input: JoinNetworkInput) -> MembershipResult:
-        return await run_command(info, Membership.of, lambda s: networks.join_network(s, input.to_command()))
+        return await run_command(
+            info,
+            Membership.of,
+            lambda s: networks.join_network(s, input.to_command()),
+            scope=lambda s: scopes.network(s, input.network_id, input.organization_id),
+            roles=EDITORS,
+        )
 
-    @strawberry.mutation(description="End a membership (leftOn: the first day out); emits membership.left")
+    @_mutation("End a membership (leftOn: the first day out); emits membership.left", EDITORS)
     async def leave_network(
         self, info: Info, membership_id: strawberry.ID, left_on: dt.date
     ) -> MembershipResult:
@@ -272,10 +345,12 @@ class Mutation:
             info,
             Membership.of,
             lambda s: networks.leave_network(s, require_id(membership_id, "membershipId"), left_on),
+            scope=lambda s: scopes.membership(s, membership_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(
-        description="Make a stable-results school the network's centre from a date; emits centre_designated"
+    @_mutation(
+        "Make a stable-results school the network's centre from a date; emits centre_designated", EDITORS
     )
     async def designate_centre(
         self, info: Info, network_id: strawberry.ID, organization_id: strawberry.ID, on: dt.date
@@ -286,45 +361,65 @@ class Mutation:
             lambda s: networks.designate_centre(
                 s, require_id(network_id, "networkId"), require_id(organization_id, "organizationId"), on
             ),
+            scope=lambda s: scopes.network(s, network_id, organization_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Form an interaction group; emits interaction_group.formed")
+    @_mutation("Form an interaction group; emits interaction_group.formed", EDITORS)
     async def form_interaction_group(
         self, info: Info, input: FormInteractionGroupInput
     ) -> InteractionGroupResult:
         return await run_command(
-            info, InteractionGroup.of, lambda s: networks.form_interaction_group(s, input.to_command())
+            info,
+            InteractionGroup.of,
+            lambda s: networks.form_interaction_group(s, input.to_command()),
+            scope=lambda s: scopes.network(s, input.network_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Add or remove group members; emits interaction_group.changed")
+    @_mutation("Add or remove group members; emits interaction_group.changed", EDITORS)
     async def change_interaction_group(
         self, info: Info, input: ChangeInteractionGroupInput
     ) -> InteractionGroupResult:
         return await run_command(
-            info, InteractionGroup.of, lambda s: networks.change_group_members(s, input.to_command())
+            info,
+            InteractionGroup.of,
+            lambda s: networks.change_group_members(s, input.to_command()),
+            scope=lambda s: scopes.interaction_group(s, input.group_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Offer a resource to the network; emits resource.offered")
+    @_mutation("Offer a resource to the network; emits resource.offered", PARTICIPANTS)
     async def offer_resource(self, info: Info, input: OfferResourceInput) -> ResourceResult:
-        return await run_command(info, Resource.of, lambda s: resources.offer_resource(s, input.to_command()))
+        return await run_command(
+            info,
+            Resource.of,
+            lambda s: resources.offer_resource(s, input.to_command()),
+            scope=lambda s: scopes.organization(s, input.owner_id),
+            roles=PARTICIPANTS,
+        )
 
-    @strawberry.mutation(description="Withdraw a resource; emits resource.withdrawn")
+    @_mutation("Withdraw a resource; emits resource.withdrawn", PARTICIPANTS)
     async def withdraw_resource(self, info: Info, resource_id: strawberry.ID) -> ResourceResult:
         return await run_command(
-            info, Resource.of, lambda s: resources.withdraw_resource(s, require_id(resource_id, "resourceId"))
+            info,
+            Resource.of,
+            lambda s: resources.withdraw_resource(s, require_id(resource_id, "resourceId")),
+            scope=lambda s: scopes.resource(s, resource_id),
+            roles=PARTICIPANTS,
         )
 
-    @strawberry.mutation(
-        description="Record a signed agreement (two or more parties); emits agreement.signed"
-    )
+    @_mutation("Record a signed agreement (two or more parties); emits agreement.signed", EDITORS)
     async def sign_agreement(self, info: Info, input: SignAgreementInput) -> AgreementResult:
         return await run_command(
-            info, Agreement.of, lambda s: agreements.sign_agreement(s, input.to_command())
+            info,
+            Agreement.of,
+            lambda s: agreements.sign_agreement(s, input.to_command()),
+            scope=lambda s: scopes.documents(s, input.party_ids, input.network_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(
-        description="End an agreement early (on: the first day out); emits agreement.terminated"
-    )
+    @_mutation("End an agreement early (on: the first day out); emits agreement.terminated", EDITORS)
     async def terminate_agreement(
         self, info: Info, agreement_id: strawberry.ID, on: dt.date
     ) -> AgreementResult:
@@ -332,10 +427,16 @@ class Mutation:
             info,
             Agreement.of,
             lambda s: agreements.terminate_agreement(s, require_id(agreement_id, "agreementId"), on),
+            scope=lambda s: scopes.agreement(s, agreement_id),
+            roles=EDITORS,
         )
 
-    @strawberry.mutation(description="Record a regulating document; emits regulation.issued")
+    @_mutation("Record a regulating document; emits regulation.issued", EDITORS)
     async def issue_regulation(self, info: Info, input: IssueRegulationInput) -> RegulationResult:
         return await run_command(
-            info, Regulation.of, lambda s: agreements.issue_regulation(s, input.to_command())
+            info,
+            Regulation.of,
+            lambda s: agreements.issue_regulation(s, input.to_command()),
+            scope=lambda s: scopes.documents(s, [input.issuer_id], input.network_id),
+            roles=EDITORS,
         )

@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-from setka_runtime.graphql import reading
+from setka_runtime.access import PERSONAL_DATA
+from setka_runtime.graphql import identity, reading
 from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import select
 from strawberry.types import Info
 
 from .. import models as m
+from .. import scopes
 from ..agreements import list_agreements, list_regulations
 from ..educators import EducatorFilter, list_educators
 from ..networks import MembershipFilter, NetworkFilter, list_memberships, list_networks
@@ -39,9 +41,12 @@ def _listing(
     search: Callable[..., Awaitable[Page[Any]]],
     present: Callable[[Any], Any],
     criteria: type | None = None,
+    *,
+    within: Callable[[Info], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
     """A page of a list: the arguments, besides ``first`` and ``after``, are read by name as the
-    fields of ``criteria`` or, without one, as the keywords of ``search``.
+    fields of ``criteria`` or, without one, as the keywords of ``search``; ``within``, if given,
+    is the condition of the rows the caller may see, passed to ``search`` as ``within``.
 
     The decorated function declares the arguments as GraphQL shows them; its body never runs.
     """
@@ -53,6 +58,8 @@ def _listing(
                 filters, keywords = (), domain_values(search, given)
             else:
                 filters, keywords = (criteria(**domain_values(criteria, given)),), {}
+            if within is not None:
+                keywords["within"] = within(info)
             async with reading(info) as session:
                 page = await search(session, *filters, first=first, after=after, **keywords)
             return connection(page, present)
@@ -60,6 +67,10 @@ def _listing(
         return resolve
 
     return wrap
+
+
+def _visible_educators(info: Info) -> Any:
+    return scopes.educators_visible_to(identity(info))
 
 
 @strawberry.type
@@ -151,8 +162,11 @@ class Query:
     async def resource(self, info: Info, id: strawberry.ID) -> Resource | None:
         return await Resource.load(info, id)
 
-    @strawberry.field(description="Educators ordered by name (personal data: for authorized users only)")
-    @_listing(list_educators, Educator.of, EducatorFilter)
+    @strawberry.federation.field(
+        description="Educators ordered by name, those in the caller's scope (personal data)",
+        policy=[[PERSONAL_DATA]],
+    )
+    @_listing(list_educators, Educator.of, EducatorFilter, within=_visible_educators)
     async def educators(
         self,
         info: Info,
@@ -163,7 +177,10 @@ class Query:
         after: str | None = None,
     ) -> Connection[Educator]: ...
 
-    @strawberry.field
+    @strawberry.federation.field(
+        description="An educator in the caller's scope; null outside it (personal data)",
+        policy=[[PERSONAL_DATA]],
+    )
     async def educator(self, info: Info, id: strawberry.ID) -> Educator | None:
         return await Educator.load(info, id)
 

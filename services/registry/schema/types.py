@@ -19,11 +19,12 @@ from setka_contracts.registry import (
     RiskLevel,
     SchoolStatus,
 )
-from setka_runtime.graphql import PageInfo
+from setka_runtime.access import PERSONAL_DATA
+from setka_runtime.graphql import PageInfo, identity
 from setka_runtime.graphql_derive import ModelType
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resources, rules, statuses
+from .. import agreements, educators, networks, resources, rules, scopes, statuses
 from .. import models as m
 from ..paging import Page
 from .loaders import Fetch, by_id, grouped
@@ -150,8 +151,21 @@ class Employment(ModelType, model=m.Employment):
         return await Organization.load(info, self.organization_id)
 
 
-@strawberry.federation.type(keys=["id"], description="An educator (педагогический работник); personal data")
+@strawberry.federation.type(
+    keys=["id"],
+    policy=[[PERSONAL_DATA]],
+    description="An educator (педагогический работник); personal data, seen only in the caller's scope",
+)
 class Educator(Entity, model=m.Educator, exclude=["search_text", "created_at", "updated_at"]):
+    @classmethod
+    async def load(cls, info: Info, ident: Any) -> Self | None:
+        """The educator, when the caller may see them (else None, as for an unknown id)."""
+        if ident is None:
+            return None
+        visible = scopes.educators_visible_to(identity(info))
+        row = await by_id(info, m.Educator, ident, where=visible, name="visible")
+        return cls.of(row) if row is not None else None
+
     @strawberry.field
     async def employments(self, info: Info) -> list[Employment]:
         return [Employment.of(r) for r in await _owned(info, educators.employments_of, self.id)]

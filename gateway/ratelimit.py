@@ -1,0 +1,174 @@
+"""Per-client rate limiting at the gateway: a token bucket per client, as raw ASGI middleware.
+
+A client may make ``burst`` requests at once and ``per_minute`` on average. Only HTTP requests
+under the limited path prefixes (``/graphql``, ``/reports`` by default) count; a WebSocket counts
+once, when it connects; ``/healthz``, ``/readyz`` and ``/metrics`` never do.
+
+The client is its IP address, not the subject of its bearer token: the token is not verified
+here, so anyone could send a fresh made-up subject with every request. Behind a reverse proxy
+pass ``trust_forwarded=True`` to take the first address of ``X-Forwarded-For`` instead - only when
+the proxy sets that header itself, since a client can write anything into it otherwise.
+
+Buckets do not pile up: one that has filled up again is the same as none and is dropped by a
+periodic sweep, and at most ``max_keys`` are kept (the least recently used go first).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Key = Callable[[Scope], str]
+Clock = Callable[[], float]
+
+MAX_KEY_LENGTH = 200  # a header can be long; the bucket map should not hold it whole
+
+
+def client_address(scope: Scope, *, trust_forwarded: bool = False) -> str:
+    """The caller's IP: the connection's peer or, if trusted, the first of X-Forwarded-For."""
+    if trust_forwarded:
+        for name, value in scope.get("headers") or ():
+            if name.lower() == b"x-forwarded-for":
+                first = value.decode("latin-1").split(",", 1)[0].strip()
+                if first:
+                    return first[:MAX_KEY_LENGTH]
+                break
+    client = scope.get("client")
+    return str(client[0])[:MAX_KEY_LENGTH] if client else "unknown"
+
+
+class TokenBuckets:
+    """Token buckets by key: ``capacity`` tokens, refilled at ``rate`` tokens a second."""
+
+    def __init__(self, *, rate: float, capacity: float, clock: Clock, max_keys: int) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.clock = clock
+        self.max_keys = max(1, max_keys)
+        self.refill_seconds = capacity / rate  # how long an empty bucket takes to fill
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+        self.last_sweep = clock()
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+    def take(self, key: str) -> float:
+        """Take a token for ``key``: 0 if there was one, else the seconds until there is."""
+        now = self.clock()
+        self._sweep(now)
+        tokens, at = self.buckets.pop(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        if tokens >= 1.0:
+            self._store(key, tokens - 1.0, now)
+            return 0.0
+        self._store(key, tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _store(self, key: str, tokens: float, now: float) -> None:
+        self.buckets[key] = (tokens, now)  # popped before, so it goes to the most recent end
+        while len(self.buckets) > self.max_keys:
+            self.buckets.popitem(last=False)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the buckets that are full again (as good as absent), once per refill time."""
+        if now - self.last_sweep < max(1.0, self.refill_seconds):
+            return
+        self.last_sweep = now
+        full = [
+            key
+            for key, (tokens, at) in self.buckets.items()
+            if tokens + (now - at) * self.rate >= self.capacity
+        ]
+        for key in full:
+            del self.buckets[key]
+
+
+class RateLimit:
+    """ASGI middleware: ``429 Too Many Requests`` with ``Retry-After`` once a client is over."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_minute: int,
+        burst: int,
+        key: Key | None = None,
+        paths: tuple[str, ...] = ("/graphql", "/reports"),
+        trust_forwarded: bool = False,
+        max_keys: int = 100_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.enabled = per_minute > 0
+        self.paths = tuple(path.rstrip("/") for path in paths)
+        self.trust_forwarded = trust_forwarded
+        self.key: Key = key or self._default_key
+        if self.enabled and burst < 1:
+            raise ValueError(f"the rate limit's burst must be at least 1, not {burst}")
+        self.buckets = TokenBuckets(
+            rate=max(per_minute, 1) / 60.0,
+            capacity=float(max(burst, 1)),
+            clock=clock,
+            max_keys=max_keys,
+        )
+
+    def _default_key(self, scope: Scope) -> str:
+        return client_address(scope, trust_forwarded=self.trust_forwarded)
+
+    def limited(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.enabled or scope["type"] not in ("http", "websocket") or not self.limited(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        wait = self.buckets.take(self.key(scope))
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry_after = max(1, math.ceil(wait))
+        if scope["type"] == "http":
+            await self._refuse_http(send, retry_after)
+        else:
+            await self._refuse_websocket(scope, receive, send, retry_after)
+
+    @staticmethod
+    def _answer(retry_after: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        body = json.dumps(
+            {
+                "errors": [
+                    {
+                        "message": f"Too many requests; try again in {retry_after} s",
+                        "extensions": {"code": "RATE_LIMITED"},
+                    }
+                ]
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry_after).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        return headers, body
+
+    async def _refuse_http(self, send: Send, retry_after: int) -> None:
+        headers, body = self._answer(retry_after)
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send, retry_after: int) -> None:
+        message: Message = await receive()  # websocket.connect
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            headers, body = self._answer(retry_after)
+            await send({"type": "websocket.http.response.start", "status": 429, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:  # the server turns a close before the handshake into HTTP 403
+            await send({"type": "websocket.close", "code": 1008, "reason": "rate limited"})

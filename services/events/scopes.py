@@ -1,0 +1,226 @@
+"""Who may change and see what in the events service: the one place ids become scopes.
+
+* **Writes.** Each mutation's ``scope`` (see :func:`setka_runtime.graphql.run_command`) is one of
+  the functions below: the :class:`Target` a write lands in, read from the local copy of the
+  registry in the write's transaction. An id that is malformed or unknown is an empty target
+  (no region): only an admin of every region passes it, and then the command itself reports its
+  usual ValidationError.
+* **Reads.** What a caller's roles reach, as SQL conditions: activities not yet announced and
+  draft plans are seen only by those who may act on them; educators' trainings and deficits only
+  by the personal-data roles, each in their scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from setka_contracts.events import ActivityStatus, PlanStatus
+from setka_runtime.access import (
+    ALL_REGIONS,
+    EDITORS,
+    PARTICIPANTS,
+    PERSONAL_DATA_ROLES,
+    AccessDenied,
+    Identity,
+    Role,
+    Target,
+)
+from setka_runtime.graphql import Scope, to_uuid
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Activity, KnownEmployment, KnownNetwork, KnownOrganization, Plan
+
+NOWHERE = Target()
+"""The target of an unknown id: no region, so only an admin of every region acts on it."""
+
+# --- where a write lands --------------------------------------------------------------------------
+
+
+async def organizations_target(session: AsyncSession, ids: Iterable[object]) -> Target:
+    """The organizations concerned, and the region and municipality they share (none where they
+    differ); :data:`NOWHERE` if one of them is malformed or unknown."""
+    keys = [to_uuid(i) for i in ids]
+    if not keys or None in keys:
+        return NOWHERE
+    rows = (
+        await session.execute(
+            select(
+                KnownOrganization.id, KnownOrganization.region_code, KnownOrganization.municipality_id
+            ).where(KnownOrganization.id.in_(keys))
+        )
+    ).all()
+    if len(rows) != len(set(keys)):
+        return NOWHERE
+    regions = {r.region_code for r in rows}
+    municipalities = {r.municipality_id for r in rows}
+    return Target.of(
+        regions.pop() if len(regions) == 1 else None,
+        municipalities.pop() if len(municipalities) == 1 else None,
+        [r.id for r in rows],
+    )
+
+
+def organizations(*ids: object) -> Scope:
+    """A write about these organizations (an activity's host, a participant, a mobility's two)."""
+    return lambda session: organizations_target(session, ids)
+
+
+async def _network_target(session: AsyncSession, network_id: object) -> Target:
+    key = to_uuid(network_id)
+    row = (
+        None
+        if key is None
+        else (
+            await session.execute(
+                select(KnownNetwork.region_code, KnownNetwork.municipality_id).where(KnownNetwork.id == key)
+            )
+        ).first()
+    )
+    return NOWHERE if row is None else Target.of(row.region_code, row.municipality_id)
+
+
+def network(network_id: object) -> Scope:
+    """A write about a network's plan: the network's region and municipality (if it is one's)."""
+    return lambda session: _network_target(session, network_id)
+
+
+def plan(plan_id: object) -> Scope:
+    """A write about a plan: its network's scope."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(plan_id)
+        query = select(Plan.network_id).where(Plan.id == key)
+        network_id = None if key is None else await session.scalar(query)
+        return NOWHERE if network_id is None else await _network_target(session, network_id)
+
+    return scope
+
+
+async def _host(session: AsyncSession, activity_id: object) -> uuid.UUID | None:
+    key = to_uuid(activity_id)
+    if key is None:
+        return None
+    return await session.scalar(select(Activity.host_organization_id).where(Activity.id == key))
+
+
+def activity(activity_id: object) -> Scope:
+    """A write about an activity: its host organization (its region and municipality)."""
+
+    async def scope(session: AsyncSession) -> Target:
+        host = await _host(session, activity_id)
+        return NOWHERE if host is None else await organizations_target(session, [host])
+
+    return scope
+
+
+def participant(activity_id: object, organization_id: object | None) -> Scope:
+    """A participant's write about an activity: the participating organization, or the host's
+    when none is named."""
+    if organization_id is not None:
+        return organizations(organization_id)
+    return activity(activity_id)
+
+
+# --- what a caller reaches, for reads -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The part of the country some of a caller's roles cover: every region, a region, a
+    municipality, an organization (each held through its role; any of them counts)."""
+
+    everything: bool = False
+    region_code: str | None = None
+    municipality_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, caller: Identity, roles: Iterable[Role]) -> Reach:
+        allowed = caller.roles.intersection(roles) if caller.authenticated else frozenset()
+        region = caller.region_code if Role.regional_admin in allowed else None
+        if region == ALL_REGIONS:
+            return cls(everything=True)
+        municipality = caller.municipality_id if Role.municipal_coordinator in allowed else None
+        organization = caller.organization_id if Role.school_representative in allowed else None
+        return cls(
+            region_code=region,
+            municipality_id=to_uuid(municipality) if municipality else None,
+            organization_id=to_uuid(organization) if organization else None,
+        )
+
+    def organizations(self, column: Any) -> ColumnElement[bool] | None:
+        """Rows whose organization ``column`` is within reach; None when every row is."""
+        if self.everything:
+            return None
+        within: list[ColumnElement[bool]] = []
+        if self.region_code:
+            ids = select(KnownOrganization.id).where(KnownOrganization.region_code == self.region_code)
+            within.append(column.in_(ids))
+        if self.municipality_id:
+            ids = select(KnownOrganization.id).where(
+                KnownOrganization.municipality_id == self.municipality_id
+            )
+            within.append(column.in_(ids))
+        if self.organization_id:
+            within.append(column == self.organization_id)
+        return or_(*within) if within else false()
+
+    def networks(self, column: Any) -> ColumnElement[bool] | None:
+        """Rows whose network ``column`` is within reach (a region's, a municipality's); None when
+        every row is. An organization reaches no network as a whole."""
+        if self.everything:
+            return None
+        within: list[ColumnElement[bool]] = []
+        if self.region_code:
+            ids = select(KnownNetwork.id).where(KnownNetwork.region_code == self.region_code)
+            within.append(column.in_(ids))
+        if self.municipality_id:
+            ids = select(KnownNetwork.id).where(KnownNetwork.municipality_id == self.municipality_id)
+            within.append(column.in_(ids))
+        return or_(*within) if within else false()
+
+
+def visible_activities(caller: Identity) -> ColumnElement[bool] | None:
+    """Activities the caller sees: announced ones (and later) by everyone, planned ones only by
+    those who may act on them (an editor of the host's region or municipality, the host's
+    representative); None when the caller sees all."""
+    hosted = Reach.of(caller, PARTICIPANTS).organizations(Activity.host_organization_id)
+    return None if hosted is None else or_(Activity.status != ActivityStatus.planned.value, hosted)
+
+
+def visible_plans(caller: Identity) -> ColumnElement[bool] | None:
+    """Plans the caller sees: agreed ones (and later) by everyone, drafts only by the editors of
+    the network's region or municipality; None when the caller sees all."""
+    drafted = Reach.of(caller, EDITORS).networks(Plan.network_id)
+    return None if drafted is None else or_(Plan.status != PlanStatus.draft.value, drafted)
+
+
+def personal_data(caller: Identity, column: Any) -> ColumnElement[bool] | None:
+    """Educators' personal data the caller sees: of the organizations in the scope of their
+    personal-data role; None when they see all."""
+    return Reach.of(caller, PERSONAL_DATA_ROLES).organizations(column)
+
+
+async def require_educator(
+    session: AsyncSession, caller: Identity, educator_id: uuid.UUID, *, what: str
+) -> None:
+    """What one educator took part in is personal data: only the personal-data roles see it, for
+    an educator of an organization in their scope (where they work or worked)."""
+    if not caller.authenticated:
+        raise AccessDenied(f"Sign in to see {what}", code="UNAUTHENTICATED")
+    if not caller.has(*PERSONAL_DATA_ROLES):
+        raise AccessDenied(f"You may not see {what}: it is personal data")
+    rows = (
+        await session.execute(
+            select(KnownOrganization.id, KnownOrganization.region_code, KnownOrganization.municipality_id)
+            .join(KnownEmployment, KnownEmployment.organization_id == KnownOrganization.id)
+            .where(KnownEmployment.educator_id == educator_id)
+        )
+    ).all()
+    targets = [Target.of(r.region_code, r.municipality_id, [r.id]) for r in rows] or [NOWHERE]
+    if not any(caller.may_act_on(target, PERSONAL_DATA_ROLES) for target in targets):
+        raise AccessDenied(f"{what} is outside your scope ({caller.scope_text()})")

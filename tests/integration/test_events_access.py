@@ -1,0 +1,465 @@
+"""Who may change and see what in the events subgraph, on a real PostgreSQL database.
+
+Writes: each mutation needs one of its roles over the scope it lands in (a coordinator their
+municipality, a school representative their organization); a refused write is a GraphQL error
+with its code and changes nothing, not even the outbox; a write that is made records exactly one
+audit entry with its events. Reads: activities not yet announced and draft plans are for those
+who may act on them; educators' trainings, deficits and participation are personal data, each
+caller's within their scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from setka_contracts.audit import AuditRecorded
+from setka_runtime.access import ALL_REGIONS, ANONYMOUS, Identity, Role
+from setka_runtime.tables import outbox
+from sqlalchemy import select
+
+from services.events import models as m
+from services.events.live import ActivityChange, LiveActivities
+from services.events.schema import schema
+from tests.conftest import DatabaseFactory
+from tests.integration.events_world import NOW, REGION, World, make_world
+
+pytestmark = pytest.mark.integration
+
+AUDIT = AuditRecorded.event_type
+
+
+def person(role: Role, **scope: Any) -> Identity:
+    return Identity(subject=f"test-{role.value}", roles=frozenset({role}), **scope)
+
+
+ADMIN = person(Role.regional_admin, region_code=ALL_REGIONS)
+EXPERT = person(Role.expert, region_code=REGION)
+VIEWER = person(Role.viewer)
+
+
+def coordinator(municipality: uuid.UUID) -> Identity:
+    return person(Role.municipal_coordinator, region_code=REGION, municipality_id=str(municipality))
+
+
+def representative(organization: uuid.UUID) -> Identity:
+    return person(Role.school_representative, region_code=REGION, organization_id=str(organization))
+
+
+@pytest.fixture(scope="module")
+async def world(databases: DatabaseFactory) -> AsyncIterator[World]:
+    async for made in make_world(databases, "events_access"):
+        yield made
+
+
+async def outbox_rows(world: World) -> list[tuple[str, Any]]:
+    """The outbox in order: (event type, data), the data with its row's ``_topic`` and ``_id``."""
+    async with world.db.session() as session:
+        query = select(outbox.c.event_type, outbox.c.payload, outbox.c.topic, outbox.c.event_id)
+        rows = (await session.execute(query.order_by(outbox.c.id))).all()
+    return [(t, json.loads(p) | {"_topic": topic, "_id": ident}) for t, p, topic, ident in rows]
+
+
+async def execute(world: World, caller: Identity, query: str, **variables: Any) -> Any:
+    context = {"db": world.db, "identity": caller, "service_name": "events"}
+    return await schema.execute(query, variable_values=variables, context_value=context)
+
+
+async def read(world: World, caller: Identity, query: str, **variables: Any) -> dict[str, Any]:
+    result = await execute(world, caller, query, **variables)
+    assert result.errors is None, result.errors
+    return result.data
+
+
+async def write(world: World, caller: Identity, query: str, **variables: Any) -> dict[str, Any]:
+    """A mutation that is made: its answer is no ValidationError, and it adds its events and
+    exactly one audit entry, naming the caller, the operation and those events."""
+    before = await outbox_rows(world)
+    data = await read(world, caller, query, **variables)
+    (answer,) = data.values()
+    assert answer["__typename"] != "ValidationError", answer
+    added = (await outbox_rows(world))[len(before) :]
+    audits = [d for t, d in added if t == AUDIT]
+    assert len(audits) == 1, added
+    (audit,) = audits
+    assert audit["subject"] == caller.subject and audit["service"] == "events"
+    assert audit["_topic"] == AuditRecorded.topic
+    caused = sorted((d["_id"], t) for t, d in added if t != AUDIT)
+    assert sorted((e["event_id"], e["event_type"]) for e in audit["events"]) == caused
+    return answer
+
+
+async def refused(world: World, caller: Identity, code: str, query: str, **variables: Any) -> None:
+    """A mutation or a read refused with ``code``; the outbox (and so the state) is unchanged."""
+    before = await outbox_rows(world)
+    result = await execute(world, caller, query, **variables)
+    assert result.errors, result.data
+    assert {e.extensions["code"] for e in result.errors} == {code}, result.errors
+    assert await outbox_rows(world) == before
+
+
+PLAN_ACTIVITY = """mutation($input: PlanActivityInput!) { planActivity(input: $input) {
+  __typename ... on Activity { id status } ... on ValidationError { field message } } }"""
+HOLD = """mutation($id: ID!) { holdActivity(activityId: $id) {
+  __typename ... on Activity { status } ... on ValidationError { message } } }"""
+ANNOUNCE = """mutation($id: ID!) { announceActivity(activityId: $id) {
+  __typename ... on Activity { status } ... on ValidationError { message } } }"""
+ATTEND = """mutation($a: ID!, $o: ID!, $e: ID) {
+  recordAttendance(activityId: $a, organizationId: $o, educatorId: $e, hours: 1) {
+  __typename ... on AttendanceRecord { hours } ... on ValidationError { message } } }"""
+
+
+def activity_input(world: World, *, starts_in: timedelta, host: uuid.UUID | None = None) -> dict[str, Any]:
+    starts = NOW + starts_in
+    return {
+        "title": "Семинар «Смысловое чтение»",
+        "activityType": "seminar",
+        "format": "in_person",
+        "hostOrganizationId": str(host or world.host),
+        "networkId": str(world.network) if host in (None, world.host) else None,
+        "startsAt": starts.isoformat(),
+        "endsAt": (starts + timedelta(hours=2)).isoformat(),
+    }
+
+
+async def planned(world: World, *, starts_in: timedelta, host: uuid.UUID | None = None) -> str:
+    answer = await write(
+        world, ADMIN, PLAN_ACTIVITY, input=activity_input(world, starts_in=starts_in, host=host)
+    )
+    return answer["id"]
+
+
+async def held(world: World) -> str:
+    activity = await planned(world, starts_in=timedelta(hours=-3))
+    await write(world, ADMIN, HOLD, id=activity)
+    return activity
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+async def test_a_coordinator_plans_activities_hosted_in_their_municipality_only(world: World) -> None:
+    plan = activity_input(world, starts_in=timedelta(days=2))
+    await refused(world, coordinator(world.other_municipality), "FORBIDDEN", PLAN_ACTIVITY, input=plan)
+    made = await write(world, coordinator(world.municipality), PLAN_ACTIVITY, input=plan)
+    assert made["status"] == "planned"
+    audit = [d for t, d in await outbox_rows(world) if t == AUDIT][-1]
+    assert audit["operation"] == "planActivity" and audit["roles"] == ["municipal_coordinator"]
+    assert (audit["region_code"], audit["municipality_id"], audit["organization_ids"]) == (
+        REGION,
+        str(world.municipality),
+        [str(world.host)],
+    )
+    assert audit["events"][0]["event_type"] == "setka.events.activity.planned.v1"
+
+
+async def test_attendance_is_recorded_by_the_participating_organizations_editors(world: World) -> None:
+    activity = await held(world)
+    ours, theirs = coordinator(world.municipality), coordinator(world.other_municipality)
+    await refused(world, theirs, "FORBIDDEN", ATTEND, a=activity, o=str(world.host), e=str(world.educator))
+    await write(world, ours, ATTEND, a=activity, o=str(world.host), e=str(world.educator))
+    # the outsider's coordinator records their own school's attendance of another's activity
+    await refused(world, ours, "FORBIDDEN", ATTEND, a=activity, o=str(world.outsider), e=None)
+    await write(world, theirs, ATTEND, a=activity, o=str(world.outsider), e=None)
+    await write(world, representative(world.outsider), ATTEND, a=activity, o=str(world.outsider), e=None)
+
+
+async def test_a_school_representative_changes_only_what_their_organization_hosts(world: World) -> None:
+    activity = await planned(world, starts_in=timedelta(hours=-1))
+    await refused(world, representative(world.outsider), "FORBIDDEN", HOLD, id=activity)
+    answer = await write(world, representative(world.host), HOLD, id=activity)
+    assert answer["status"] == "held"
+    # plans are the editors': a representative may not draft one, whatever their organization
+    draft = 'mutation($n: ID!) { draftPlan(networkId: $n, year: 2031, title: "План") { __typename } }'
+    await refused(world, representative(world.host), "FORBIDDEN", draft, n=str(world.network))
+
+
+async def test_anonymous_callers_experts_and_viewers_change_nothing(world: World) -> None:
+    activity = await planned(world, starts_in=timedelta(hours=-1))
+    plan = activity_input(world, starts_in=timedelta(days=1))
+    await refused(world, ANONYMOUS, "UNAUTHENTICATED", PLAN_ACTIVITY, input=plan)
+    await refused(world, ANONYMOUS, "UNAUTHENTICATED", HOLD, id=activity)
+    for caller in (EXPERT, VIEWER):
+        await refused(world, caller, "FORBIDDEN", PLAN_ACTIVITY, input=plan)
+        await refused(world, caller, "FORBIDDEN", HOLD, id=activity)
+
+
+async def test_an_unknown_id_is_out_of_scope_but_a_validation_error_for_an_admin_of_every_region(
+    world: World,
+) -> None:
+    unknown = str(uuid.uuid4())
+    await refused(world, coordinator(world.municipality), "FORBIDDEN", HOLD, id=unknown)
+    before = await outbox_rows(world)
+    answer = (await read(world, ADMIN, HOLD, id=unknown))["holdActivity"]
+    assert answer["__typename"] == "ValidationError" and "does not exist" in answer["message"]
+    malformed = (await read(world, ADMIN, HOLD, id="not-an-id"))["holdActivity"]
+    assert malformed["__typename"] == "ValidationError"
+    assert await outbox_rows(world) == before  # a refused write is not audited
+
+
+async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: World) -> None:
+    """Each mutation of the subgraph, by the network's municipal coordinator."""
+    ours = coordinator(world.municipality)
+    start = len(await outbox_rows(world))
+    network = str(world.network)
+    plan = await write(
+        world,
+        ours,
+        'mutation($n: ID!) { draftPlan(networkId: $n, year: 2030, title: "План 2030") {'
+        " __typename ... on Plan { id } ... on ValidationError { message } } }",
+        n=network,
+    )
+    await write(
+        world,
+        ours,
+        "mutation($i: AddPlanItemInput!) { addPlanItem(input: $i) { __typename } }",
+        i={"planId": plan["id"], "title": "Семинар", "dueOn": "2030-03-01"},
+    )
+    for step in ("agreePlan", "startPlan", "closePlan"):
+        await write(world, ours, f"mutation($p: ID!) {{ {step}(planId: $p) {{ __typename }} }}", p=plan["id"])
+
+    past = await write(world, ours, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(hours=-3)))
+    await write(world, ours, HOLD, id=past["id"])
+    await write(world, ours, ATTEND, a=past["id"], o=str(world.host), e=str(world.educator))
+    await write(
+        world,
+        ours,
+        "mutation($a: ID!) { giveFeedback(activityId: $a, rating: 5) { __typename } }",
+        a=past["id"],
+    )
+    await write(
+        world,
+        ours,
+        'mutation($a: ID!) { addMaterial(activityId: $a, title: "Слайды", url: "https://example.org/s")'
+        " { __typename } }",
+        a=past["id"],
+    )
+    await write(
+        world,
+        ours,
+        'mutation($a: ID!) { reportActivity(activityId: $a, report: "Прошло") { __typename } }',
+        a=past["id"],
+    )
+
+    future = await write(world, ours, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(days=5)))
+    await write(
+        world,
+        ours,
+        "mutation($a: ID!, $o: ID!) { registerParticipant(activityId: $a, organizationId: $o)"
+        " { __typename } }",
+        a=future["id"],
+        o=str(world.host),
+    )
+    await write(world, ours, ANNOUNCE, id=future["id"])
+    await write(
+        world,
+        ours,
+        'mutation($a: ID!) { postponeActivity(activityId: $a, reason: "Карантин") { __typename } }',
+        a=future["id"],
+    )
+    await write(
+        world,
+        ours,
+        'mutation($a: ID!) { cancelActivity(activityId: $a, reason: "Отменено") { __typename } }',
+        a=future["id"],
+    )
+    mobility = {
+        "kind": "teachers",
+        "homeOrganizationId": str(world.host),
+        "hostOrganizationId": str(world.former),
+        "networkId": network,
+        "programme": "Стажировка",
+        "participants": 2,
+        "startsOn": "2026-02-01",
+        "endsOn": "2026-02-10",
+        "hours": 12,
+    }
+    mutation = "mutation($i: RecordMobilityInput!) { recordMobility(input: $i) { __typename } }"
+    await refused(world, coordinator(world.other_municipality), "FORBIDDEN", mutation, i=mobility)
+    await write(world, ours, mutation, i=mobility)
+
+    audited = Counter(d["operation"] for t, d in (await outbox_rows(world))[start:] if t == AUDIT)
+    mutations = schema._schema.mutation_type
+    assert mutations is not None and set(audited) == set(mutations.fields), audited
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+SEEN = """query($id: ID!, $host: ID!, $net: ID!) {
+  activity(id: $id) { id }
+  activities(first: 200) { edges { node { id } } }
+  _entities(representations: [
+    {__typename: "Organization", id: $host}, {__typename: "Network", id: $net}]) {
+    ... on Organization { activities(first: 200) { edges { node { id } } } }
+    ... on Network { calendar(first: 200) { edges { node { id } } } }
+  }
+}"""
+
+
+async def sees(world: World, caller: Identity, activity: str) -> bool:
+    """Whether the caller sees the activity, and then in every place it is shown."""
+    data = await read(world, caller, SEEN, id=activity, host=str(world.host), net=str(world.network))
+    places = [
+        data["activity"] is not None,
+        activity in {e["node"]["id"] for e in data["activities"]["edges"]},
+        *(
+            activity in {e["node"]["id"] for e in (place.get("activities") or place["calendar"])["edges"]}
+            for place in data["_entities"]
+        ),
+    ]
+    assert len(set(places)) == 1, places
+    return places[0]
+
+
+async def test_an_activity_is_public_once_announced(world: World) -> None:
+    activity = await planned(world, starts_in=timedelta(days=3))
+    hidden = (
+        ANONYMOUS,
+        VIEWER,
+        EXPERT,
+        representative(world.outsider),
+        coordinator(world.other_municipality),
+    )
+    for caller in hidden:
+        assert not await sees(world, caller, activity), caller
+    for caller in (ADMIN, coordinator(world.municipality), representative(world.host)):
+        assert await sees(world, caller, activity), caller
+    await write(world, representative(world.host), ANNOUNCE, id=activity)
+    for caller in hidden:
+        assert await sees(world, caller, activity), caller
+
+
+async def test_a_draft_plan_is_its_networks_editors_until_agreed(world: World) -> None:
+    ours = coordinator(world.municipality)
+    plan = await write(
+        world,
+        ours,
+        'mutation($n: ID!) { draftPlan(networkId: $n, year: 2031, title: "План") { __typename'
+        " ... on Plan { id } } }",
+        n=str(world.network),
+    )
+    item = await write(
+        world,
+        ours,
+        "mutation($i: AddPlanItemInput!) { addPlanItem(input: $i) { __typename ... on PlanItem { id } } }",
+        i={"planId": plan["id"], "title": "Совещание", "dueOn": "2031-02-01"},
+    )
+    query = """query($p: ID!, $net: ID!, $item: ID!) {
+      plan(id: $p) { id } plans(year: 2031) { id }
+      _entities(representations: [{__typename: "Network", id: $net}, {__typename: "PlanItem", id: $item}]) {
+        ... on Network { plans(year: 2031) { id } } ... on PlanItem { id } } }"""
+    variables = {"p": plan["id"], "net": str(world.network), "item": item["id"]}
+
+    def shown(data: dict[str, Any]) -> list[bool]:
+        network, found_item = data["_entities"]
+        return [
+            data["plan"] is not None,
+            bool(data["plans"]),
+            bool(network["plans"]),
+            found_item is not None,
+        ]
+
+    for caller in (ANONYMOUS, EXPERT, representative(world.host), coordinator(world.other_municipality)):
+        assert shown(await read(world, caller, query, **variables)) == [False] * 4, caller
+    assert shown(await read(world, ours, query, **variables)) == [True] * 4
+    await write(world, ours, "mutation($p: ID!) { agreePlan(planId: $p) { __typename } }", p=plan["id"])
+    assert shown(await read(world, ANONYMOUS, query, **variables)) == [True] * 4
+
+
+async def test_activity_changes_are_not_streamed_to_the_public_before_the_announcement(world: World) -> None:
+    quiet = await planned(world, starts_in=timedelta(days=4))
+    public = await planned(world, starts_in=timedelta(days=4, hours=1))
+    await write(world, ADMIN, ANNOUNCE, id=public)
+    live = LiveActivities("127.0.0.1:1", "unused", world.db, client_id="test")
+
+    async def first_change(caller: Identity) -> str:
+        context = {"db": world.db, "identity": caller, "live": live}
+        stream = await schema.subscribe(
+            "subscription { activityChanges { kind activity { id } } }", context_value=context
+        )
+        assert not isinstance(stream, type(None))
+        waiting = asyncio.ensure_future(stream.__anext__())  # type: ignore[union-attr]
+        for _ in range(1000):  # until the subscription has subscribed
+            if live._subscribers:
+                break
+            await asyncio.sleep(0.01)
+        for activity, kind in ((quiet, "planned"), (public, "announced")):
+            live.publish(
+                ActivityChange(
+                    kind=kind,
+                    activity_id=uuid.UUID(activity),
+                    network_id=world.network,
+                    occurred_at=datetime.now(UTC),
+                    event_id=str(uuid.uuid4()),
+                )
+            )
+        result = await asyncio.wait_for(waiting, 10)
+        await stream.aclose()  # type: ignore[union-attr]
+        assert result.errors is None, result.errors
+        return result.data["activityChanges"]["activity"]["id"]
+
+    assert await first_change(ANONYMOUS) == public
+    assert await first_change(representative(world.host)) == quiet
+
+
+async def test_trainings_and_deficits_are_personal_data_within_the_callers_scope(world: World) -> None:
+    async with world.db.session() as session, session.begin():
+        for organization in (world.host, world.outsider):
+            common = {
+                "educator_id": world.educator,
+                "organization_id": organization,
+                "source_system": "test",
+                "external_id": f"access-{organization}",
+            }
+            session.add(
+                m.Training(course="Курс", provider="ИРО", hours=36, completed_on=date(2026, 1, 1), **common)
+            )
+            session.add(
+                m.Deficit(competency="Оценивание", level="high", diagnosed_on=date(2026, 1, 1), **common)
+            )
+    query = "{ trainings { organizationId } deficits { organizationId } }"
+
+    async def organizations_seen(caller: Identity) -> set[str]:
+        data = await read(world, caller, query)
+        trainings = {r["organizationId"] for r in data["trainings"]}
+        assert trainings == {r["organizationId"] for r in data["deficits"]}
+        return trainings
+
+    host, outsider = str(world.host), str(world.outsider)
+    assert await organizations_seen(ADMIN) == {host, outsider}
+    assert await organizations_seen(person(Role.regional_admin, region_code=REGION)) == {host, outsider}
+    assert await organizations_seen(person(Role.regional_admin, region_code="08")) == set()
+    assert await organizations_seen(coordinator(world.municipality)) == {host}
+    assert await organizations_seen(representative(world.outsider)) == {outsider}
+    await refused(world, ANONYMOUS, "UNAUTHENTICATED", query)
+    for caller in (EXPERT, VIEWER):
+        await refused(world, caller, "FORBIDDEN", "{ trainings { id } }")
+        await refused(world, caller, "FORBIDDEN", "{ deficits { id } }")
+
+
+async def test_an_educators_participation_is_personal_data_an_organizations_is_public(world: World) -> None:
+    activity = await held(world)
+    await write(world, ADMIN, ATTEND, a=activity, o=str(world.host), e=str(world.educator))
+    by_educator = (
+        "query($e: ID!) { participation(educatorId: $e) { activities } }",
+        "query($e: ID!) { activities(participantEducatorId: $e) { edges { node { id } } } }",
+    )
+    for query in by_educator:
+        await refused(world, ANONYMOUS, "UNAUTHENTICATED", query, e=str(world.educator))
+        for caller in (EXPERT, representative(world.outsider), coordinator(world.other_municipality)):
+            await refused(world, caller, "FORBIDDEN", query, e=str(world.educator))
+        for caller in (representative(world.host), coordinator(world.municipality), ADMIN):
+            assert await read(world, caller, query, e=str(world.educator))
+    public = await read(
+        world,
+        ANONYMOUS,
+        "query($o: ID!) { participation(organizationId: $o) { activities } }",
+        o=str(world.host),
+    )
+    assert public["participation"]["activities"] >= 1
