@@ -4,6 +4,7 @@ caller, and the one way a mutation runs its command (in scope, audited)."""
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,7 +19,17 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from . import outbox
-from .access import ANONYMOUS, EDITORS, AccessMap, Identity, Role, Target, access_map, refusals
+from .access import (
+    ANONYMOUS,
+    EDITORS,
+    AccessMap,
+    Identity,
+    Refusal,
+    Role,
+    Target,
+    access_map,
+    refusals,
+)
 from .db import Database
 from .errors import DomainError
 
@@ -104,6 +115,10 @@ def declared_access(schema: Any) -> AccessMap:
     return _RULES[key]
 
 
+_CHECKED: OrderedDict[tuple[Any, ...], list[Refusal]] = OrderedDict()
+"""The access check's answer by document, operation and kind of caller (signed in, roles)."""
+
+
 class AccessControl(SchemaExtension):
     """A subgraph enforces its own ``@authenticated``/``@requiresScopes``/``@policy``: an operation
     that selects a field the caller may not see is refused whole, before anything runs, as the
@@ -118,13 +133,27 @@ class AccessControl(SchemaExtension):
                 data=None, errors=[GraphQLError(problem, extensions={"code": "UNAUTHENTICATED"})]
             )
         elif context.graphql_document is not None:
-            found = refusals(
-                context.schema._schema,
-                context.graphql_document,
+            caller: Identity = values.get("identity", ANONYMOUS)
+            key = (
+                id(context.schema),
+                context.query,
                 context.operation_name,
-                declared_access(context.schema),
-                values.get("identity", ANONYMOUS),
+                caller.authenticated,
+                caller.scopes,
             )
+            found = _CHECKED.get(key)
+            if found is None:
+                found = refusals(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    declared_access(context.schema),
+                    caller,
+                )
+                if context.query is not None:
+                    _CHECKED[key] = found
+                    if len(_CHECKED) > 2000:
+                        _CHECKED.popitem(last=False)
             if found:
                 context.result = ExecutionResult(
                     data=None,
