@@ -32,10 +32,19 @@ JSON = "application/json"
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, *, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.code = code
+
+    def error(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": str(self)}
+        if self.code:
+            error["extensions"] = {"code": self.code}
+        return error
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ class GraphQLHttp:
         try:
             response = await self._handle(request, media)
         except HttpError as exc:
-            response = _errors_response([{"message": str(exc)}], exc.status, media or JSON, exc.headers)
+            response = _errors_response([exc.error()], exc.status, media or JSON, exc.headers)
         except Exception:
             log.exception("the gateway failed on a request")  # the details stay in the log
             response = _errors_response([{"message": "Unexpected error."}], 500, media or JSON)
@@ -115,7 +124,7 @@ class GraphQLHttp:
         try:
             identity = await self.authenticator.identify(request.headers.get("authorization"))
         except AuthError as exc:
-            raise HttpError(401, str(exc), {"www-authenticate": "Bearer"}) from exc
+            raise HttpError(401, str(exc), {"www-authenticate": "Bearer"}, code="UNAUTHENTICATED") from exc
         query = self._document_text(params)
         operation_name = params.get("operationName")
         variables = params.get("variables") or {}

@@ -194,6 +194,7 @@ CORPUS: list[Case] = [
           deficits(organizationId: $org) { competency level }
           mobility { kind programme participants hours } }""",
         {"org": "@school"},
+        admin=True,
     ),
     Case(
         "municipalities_and_their_organizations",

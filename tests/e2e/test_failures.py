@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Producer
 from setka_contracts import CloudEvent, topics
 from setka_contracts.registry import OrganizationRegistered
+from setka_runtime.access import Identity, Role, sign_internal
 from sqlalchemy.engine import make_url
 
 from deploy.local_stack import Stack
@@ -25,10 +26,16 @@ REGISTER_DIRECT = """
 mutation($input: RegisterOrganizationInput!) { registerOrganization(input: $input) { __typename } }"""
 
 
+ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
+
+
 async def register(stack: Stack, number: int, region: str) -> None:
     """Straight to the registry's subgraph, as fast as it takes them."""
     body = await graphql(
-        f"{stack.service_url('registry')}/graphql", REGISTER_DIRECT, {"input": school(number, region)}
+        f"{stack.service_url('registry')}/graphql",
+        REGISTER_DIRECT,
+        {"input": school(number, region)},
+        token=sign_internal(ADMIN, stack.internal_secret),  # as the gateway passes the caller on
     )
     assert body["data"]["registerOrganization"]["__typename"] == "Organization", body
 

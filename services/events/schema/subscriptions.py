@@ -45,6 +45,8 @@ class Subscription:
         async with live.subscribe(network) as queue:
             while True:
                 change = await queue.get()
+                if visible is not None and change.kind == "planned":
+                    continue  # not published when it happened, even if announced by now
                 query = select(ActivityRow).where(ActivityRow.id == change.activity_id)
                 async with reading(info) as session:
                     row = await session.scalar(query if visible is None else query.where(visible))
