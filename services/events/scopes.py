@@ -184,11 +184,16 @@ class Reach:
         return or_(*within) if within else false()
 
 
+def unpublished_activities(caller: Identity) -> ColumnElement[bool] | None:
+    """Activities the caller sees before they are announced: those they may act on (an editor of
+    the host's region or municipality, the host's representative); None when they see all."""
+    return Reach.of(caller, PARTICIPANTS).organizations(Activity.host_organization_id)
+
+
 def visible_activities(caller: Identity) -> ColumnElement[bool] | None:
     """Activities the caller sees: announced ones (and later) by everyone, planned ones only by
-    those who may act on them (an editor of the host's region or municipality, the host's
-    representative); None when the caller sees all."""
-    hosted = Reach.of(caller, PARTICIPANTS).organizations(Activity.host_organization_id)
+    those who may act on them; None when the caller sees all."""
+    hosted = unpublished_activities(caller)
     return None if hosted is None else or_(Activity.status != ActivityStatus.planned.value, hosted)
 
 

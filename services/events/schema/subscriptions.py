@@ -41,16 +41,19 @@ class Subscription:
         network = to_uuid(network_id) if network_id is not None else None
         if network_id is not None and network is None:
             raise ValueError("networkId is not a valid id")
-        visible = scopes.visible_activities(identity(info))
+        caller = identity(info)
+        visible = scopes.visible_activities(caller)
+        unpublished = scopes.unpublished_activities(caller)
         async with live.subscribe(network) as queue:
             while True:
                 change = await queue.get()
-                if visible is not None and change.kind == "planned":
-                    continue  # not published when it happened, even if announced by now
+                # a change made while the activity was still planned is judged as such, even if
+                # it is announced by the time it is read
+                condition = unpublished if change.kind == "planned" else visible
                 query = select(ActivityRow).where(ActivityRow.id == change.activity_id)
                 async with reading(info) as session:
-                    row = await session.scalar(query if visible is None else query.where(visible))
-                if row is None and visible is not None:
+                    row = await session.scalar(query if condition is None else query.where(condition))
+                if row is None and condition is not None:
                     continue  # not the caller's to see (not yet announced)
                 yield ActivityChange(
                     kind=change.kind,
