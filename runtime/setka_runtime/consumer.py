@@ -45,6 +45,7 @@ from . import inbox, metrics
 from .db import Database
 from .errors import NotYetKnown, PermanentError
 from .faults import is_infrastructure
+from .kafka import Connection, as_options
 
 log = logging.getLogger(__name__)
 
@@ -480,7 +481,7 @@ class Subscription:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        bootstrap_servers: Connection,
         group: str,
         consumers: Sequence[GuardedConsumer],
         client_id: str,
@@ -512,7 +513,7 @@ class Subscription:
         """Join the group; raise if the broker cannot be reached (the caller retries)."""
         consumer = AIOKafkaConsumer(
             *self._by_topic,
-            bootstrap_servers=self._bootstrap,
+            **as_options(self._bootstrap),
             group_id=self.group,
             client_id=self._client_id,
             enable_auto_commit=False,

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from setka_contracts import decode_headers
 from setka_contracts.topics import dead_letter
 
+from .kafka import Connection, as_options, client_options
 from .settings import ServiceSettings
 
 REDRIVEN_FROM = "setka_redriven_from"
@@ -65,10 +66,11 @@ class Letter:
         }
 
 
-async def read_letters(bootstrap: str, topic: str, *, timeout: float = 5.0) -> list[Letter]:
-    """Every letter of ``<topic>.dlq`` from the beginning, read without a consumer group."""
+async def read_letters(kafka: Connection, topic: str, *, timeout: float = 5.0) -> list[Letter]:
+    """Every letter of ``<topic>.dlq`` from the beginning, read without a consumer group.
+    ``kafka``: a bootstrap string or :func:`~setka_runtime.kafka.client_options`."""
     name = dead_letter(topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**as_options(kafka), enable_auto_commit=False, group_id=None)
     await consumer.start()
     letters: list[Letter] = []
     try:
@@ -116,9 +118,9 @@ def choose(letters: list[Letter], *, positions: list[str], reason: str | None, e
     ]
 
 
-async def redrive(bootstrap: str, topic: str, letters: list[Letter]) -> list[Letter]:
+async def redrive(kafka: Connection, topic: str, letters: list[Letter]) -> list[Letter]:
     """Publish each letter back to the topic it came from; return those the broker acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**as_options(kafka), acks="all")
     await producer.start()
     done: list[Letter] = []
     try:
@@ -166,8 +168,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: ServiceSettings, *, out: TextIO = sys.stdout) -> int:
-    bootstrap = settings.kafka_bootstrap_servers
-    letters = asyncio.run(read_letters(bootstrap, args.topic))
+    kafka = client_options(settings)
+    letters = asyncio.run(read_letters(kafka, args.topic))
     if args.action == "list":
         if args.json:
             for letter in letters:
@@ -179,7 +181,7 @@ def run(args: argparse.Namespace, settings: ServiceSettings, *, out: TextIO = sy
         print("choose letters with --offset P:O, --reason-contains TEXT or --all", file=out)
         return 2
     chosen = choose(letters, positions=args.offset, reason=args.reason_contains, every=args.all)
-    done = asyncio.run(redrive(bootstrap, args.topic, chosen))
+    done = asyncio.run(redrive(kafka, args.topic, chosen))
     for letter in done:
         target = letter.headers.get("dlq_topic", args.topic)
         print(f"re-driven {dead_letter(args.topic)}:{letter.position} → {target}", file=out)

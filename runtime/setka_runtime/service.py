@@ -23,7 +23,7 @@ from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
 from .deferred import Deferrals
 from .health import health_routes
-from .kafka import ensure_topics, make_broker, publisher, sender
+from .kafka import client_options, ensure_topics, make_broker, publisher, sender
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -77,7 +77,7 @@ class Service:
     def subscribe(self, consumers: Sequence[GuardedConsumer]) -> Subscription:
         """Read the consumers' topics with one subscription of their group (one join at start)."""
         subscription = Subscription(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            bootstrap_servers=client_options(self.settings),
             group=consumers[0].group,
             consumers=consumers,
             client_id=f"setka-{self.settings.service_name}",
@@ -135,7 +135,7 @@ class Service:
                 if wanted:
                     with contextlib.suppress(TopicAlreadyExistsError):
                         await ensure_topics(
-                            self.settings.kafka_bootstrap_servers,
+                            client_options(self.settings),
                             wanted,
                             partitions=self.settings.kafka_topic_partitions,
                             replication_factor=self.settings.kafka_replication_factor,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .access import check_internal_secret
@@ -22,7 +23,9 @@ class ServiceSettings(BaseSettings):
     SQLite file under ``var/`` so one machine needs nothing installed.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused combination must not print the whole input (passwords,
+    # secrets) into the start-up log; each message names the variables instead.
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     service_name: ClassVar[str] = "service"
 
@@ -41,6 +44,43 @@ class ServiceSettings(BaseSettings):
     )
     kafka_topic_partitions: int = Field(default=3, validation_alias=shared("KAFKA_TOPIC_PARTITIONS"))
     kafka_replication_factor: int = Field(default=1, validation_alias=shared("KAFKA_REPLICATION_FACTOR"))
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validation_alias=shared("KAFKA_SECURITY_PROTOCOL"),
+        description="How every Kafka client connects: PLAINTEXT (the local broker), SSL (TLS, "
+        "optionally with a client certificate), SASL_SSL (TLS and a user), SASL_PLAINTEXT",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None,
+        validation_alias=shared("KAFKA_SASL_MECHANISM"),
+        description="Required with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Strimzi's "
+        "KafkaUser with authentication scram-sha-512)",
+    )
+    kafka_sasl_username: str | None = Field(default=None, validation_alias=shared("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=shared("KAFKA_SASL_PASSWORD")
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        validation_alias=shared("KAFKA_SSL_CAFILE"),
+        description="PEM file of the CA that signed the brokers' certificates; without it the "
+        "system's trusted CAs are used",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None,
+        validation_alias=shared("KAFKA_SSL_CERTFILE"),
+        description="PEM client certificate (mutual TLS); needs KAFKA_SSL_KEYFILE",
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, validation_alias=shared("KAFKA_SSL_KEYFILE"))
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, validation_alias=shared("KAFKA_SSL_KEY_PASSWORD")
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True,
+        validation_alias=shared("KAFKA_SSL_CHECK_HOSTNAME"),
+        description="Check that a broker's certificate names the host connected to (the "
+        "certificate chain is checked either way)",
+    )
 
     consumer_max_attempts: int = Field(
         default=5,
@@ -96,6 +136,31 @@ class ServiceSettings(BaseSettings):
         "loopback clients only",
     )
 
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``KAFKA_SSL_CAFILE=`` in an env file means "not set", as leaving it out does."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _kafka_security_fits_together(self) -> ServiceSettings:
+        problems = kafka_security_problems(self)
+        if problems:
+            raise ValueError("Kafka connection settings: " + "; ".join(problems))
+        return self
+
     @model_validator(mode="after")
     def _internal_secret_fits_host(self) -> ServiceSettings:
         if self.internal_token_secret is not None:
@@ -110,3 +175,70 @@ class ServiceSettings(BaseSettings):
     def source(self) -> str:
         """The CloudEvents ``source`` of what this service publishes."""
         return f"/setka/{self.service_name}"
+
+
+def kafka_security_problems(settings: ServiceSettings) -> list[str]:
+    """What is wrong with the KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* / KAFKA_SSL_* combination,
+    each as a sentence naming the variables to set (empty when it fits together)."""
+    protocol = settings.kafka_security_protocol
+    sasl = protocol.startswith("SASL_")
+    tls = protocol.endswith("SSL")
+    problems: list[str] = []
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    if sasl:
+        if settings.kafka_sasl_mechanism is None:
+            problems.append(
+                f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_MECHANISM "
+                "(PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
+            )
+        missing = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
+                ("KAFKA_SASL_PASSWORD", password),
+            )
+            if not value
+        ]
+        if missing:
+            problems.append(f"KAFKA_SECURITY_PROTOCOL={protocol} needs {' and '.join(missing)}")
+    else:
+        given = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_MECHANISM", settings.kafka_sasl_mechanism),
+                ("KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
+                ("KAFKA_SASL_PASSWORD", password),
+            )
+            if value
+        ]
+        if given:
+            wanted = "SASL_SSL" if tls else "SASL_SSL or SASL_PLAINTEXT"
+            problems.append(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL={protocol} does not authenticate "
+                f"with SASL: set KAFKA_SECURITY_PROTOCOL={wanted}"
+            )
+    files = {
+        "KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
+        "KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
+        "KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
+    }
+    if not tls:
+        given = [name for name, path in files.items() if path is not None]
+        if settings.kafka_ssl_key_password is not None:
+            given.append("KAFKA_SSL_KEY_PASSWORD")
+        if given:
+            problems.append(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS: "
+                f"set KAFKA_SECURITY_PROTOCOL={'SASL_SSL' if sasl else 'SSL or SASL_SSL'}"
+            )
+        return problems
+    if settings.kafka_ssl_certfile is not None and settings.kafka_ssl_keyfile is None:
+        problems.append("KAFKA_SSL_CERTFILE needs KAFKA_SSL_KEYFILE (the client certificate's private key)")
+    if settings.kafka_ssl_keyfile is not None and settings.kafka_ssl_certfile is None:
+        problems.append("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the certificate of that key)")
+    if settings.kafka_ssl_key_password is not None and settings.kafka_ssl_keyfile is None:
+        problems.append("KAFKA_SSL_KEY_PASSWORD needs KAFKA_SSL_KEYFILE")
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            problems.append(f"{name}={path}: no such file")
+    return problems

@@ -40,6 +40,7 @@ from setka_contracts.audit import AuditRecorded
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.deferred import deferred
+from setka_runtime.kafka import Connection, as_options, client_options
 from setka_runtime.settings import ServiceSettings
 from setka_runtime.tables import inbox
 from sqlalchemy import Table, delete, inspect, text
@@ -68,10 +69,10 @@ def group_of(settings: ServiceSettings) -> str:
     return f"setka.{settings.service_name}"
 
 
-async def rewind(bootstrap_servers: str, group: str, topics: list[str], *, wait_seconds: float) -> int:
+async def rewind(connection: Connection, group: str, topics: list[str], *, wait_seconds: float) -> int:
     """Commit the earliest offset of every partition of ``topics`` (those that exist) for ``group``;
     return how many partitions. Raise :class:`GroupBusy` if the group is not ours within the wait."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**as_options(connection))
     await admin.start()
     try:
         existing = [topic for topic in topics if topic in set(await admin.list_topics())]
@@ -79,9 +80,7 @@ async def rewind(bootstrap_servers: str, group: str, topics: list[str], *, wait_
         await admin.close()
     if not existing:
         return 0
-    consumer = AIOKafkaConsumer(
-        *existing, bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(*existing, **as_options(connection), group_id=group, enable_auto_commit=False)
     try:
         try:
             async with asyncio.timeout(wait_seconds):
@@ -133,9 +132,7 @@ async def rebuild(
 ) -> Rebuilt:
     """Rewind the group's offsets, then empty the read models (see the module's docstring)."""
     group = group or group_of(settings)
-    partitions = await rewind(
-        settings.kafka_bootstrap_servers, group, list(CONSUMED), wait_seconds=wait_seconds
-    )
+    partitions = await rewind(client_options(settings), group, list(CONSUMED), wait_seconds=wait_seconds)
     db = Database(settings.database_url)
     try:
         claims = await empty(db, group)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
+from setka_runtime.kafka import client_options
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
@@ -30,7 +31,7 @@ def build(settings: EventsSettings) -> Service:
     service.subscribe(consumers)
     service.waiting_room([c for c in consumers if c.topic in INBOUND])
     live = LiveActivities(
-        settings.kafka_bootstrap_servers,
+        client_options(settings),
         topics.EVENTS,
         service.db,
         client_id=f"setka-{settings.service_name}-live",

@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from setka_contracts import envelope
 from setka_runtime.db import Database
+from setka_runtime.kafka import Connection, as_options
 from sqlalchemy import select
 
 from .models import Activity
@@ -48,7 +49,8 @@ def change_kind(event_type: str) -> str | None:
 
 
 class LiveActivities:
-    def __init__(self, bootstrap: str, topic: str, db: Database, *, client_id: str) -> None:
+    def __init__(self, bootstrap: Connection, topic: str, db: Database, *, client_id: str) -> None:
+        """``bootstrap``: a bootstrap string or :func:`setka_runtime.kafka.client_options`."""
         self.bootstrap = bootstrap
         self.topic = topic
         self.db = db
@@ -81,7 +83,7 @@ class LiveActivities:
         while True:
             consumer = AIOKafkaConsumer(
                 self.topic,
-                bootstrap_servers=self.bootstrap,
+                **as_options(self.bootstrap),
                 group_id=None,
                 client_id=self.client_id,
                 enable_auto_commit=False,
