@@ -4,11 +4,19 @@ Starts the local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` names an external Ka
 services (each migrates its database; the registry loads demo data into an empty one) and the
 gateway; prefixes every line of their logs with the process name; prints the gateway's URL;
 stops everything on Ctrl-C or SIGTERM, leaving no process behind.
+
+It supervises like a process manager: a process that exits unexpectedly is started again after a
+pause that doubles on every quick failure (0.5 s up to 30 s; back to 0.5 s once it had stayed up
+for a minute) while the others keep serving. If the local broker dies, it is started again on the
+same port; as it keeps everything in memory, its topics are then created again and refilled
+from the services' outboxes (the consumers, whose committed offsets went with it, read from the
+earliest offset again and their inboxes absorb what they had already applied).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -29,7 +37,10 @@ sys.path.insert(0, str(ROOT))
 from setka_runtime.local_broker import free_port, start_tansu, wait_for_port  # noqa: E402
 
 SERVICES = ("registry", "events", "analytics")
-COLORS = {"tansu": 90, "registry": 36, "events": 35, "analytics": 33, "gateway": 32}
+PROCESSES = (*SERVICES, "gateway")
+CONSUMER_GROUPS = {"events": "setka.events", "analytics": "setka.analytics"}
+"""The consumer group of each service that consumes (``setka.<service>``; the registry does not)."""
+COLORS = {"tansu": 90, "registry": 36, "events": 35, "analytics": 33, "gateway": 32, "supervisor": 1}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -40,6 +51,60 @@ def _die_with_parent() -> None:
     except OSError:
         pass
     os.setpgrp()  # Ctrl-C reaches only the launcher, which stops the children in order
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long to wait before starting an exited process again."""
+
+    first_seconds: float = 0.5
+    max_seconds: float = 30.0
+    stable_seconds: float = 60.0
+    """A process that stayed up this long before exiting starts again after ``first_seconds``."""
+
+    def next_delay(self, previous: float | None, uptime: float) -> float:
+        if previous is None or uptime >= self.stable_seconds:
+            return self.first_seconds
+        return min(previous * 2, self.max_seconds)
+
+
+def describe_exit(code: int | None) -> str:
+    """``-9`` → ``code -9 (SIGKILL)``."""
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"code {code} ({signal.Signals(-code).name})"
+    return f"code {code}"
+
+
+async def _groups_with_members(bootstrap: str, groups: list[str]) -> set[str]:
+    """Which of ``groups`` have a member on the broker now (a group it cannot tell about: not)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    joined: set[str] = set()
+    for wanted in groups:
+        # one client per group: Tansu drops the connection when asked about a group it does not know
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            for response in await admin.describe_consumer_groups([wanted]):
+                for error_code, group, _state, _type, _protocol, members, *_ in response.groups:
+                    if error_code == 0 and members:
+                        joined.add(group)
+        except Exception:
+            continue
+        finally:
+            await admin.close()
+    return joined
+
+
+@dataclass
+class _Watch:
+    """The supervisor's record of one process."""
+
+    started_at: float
+    delay: float | None = None
+    due: float | None = None
+    """When an exited process is started again (``None``: running, or not noticed yet)."""
 
 
 @dataclass
@@ -58,9 +123,27 @@ class Stack:
     color: bool = False
     echo: bool = True
     """Print the processes' logs (always written to ``var_dir/<name>.log``)."""
+    supervised: bool = False
+    """Start the supervisor (a thread) once everything is ready: exited processes are started
+    again, a dead local broker too, with its topics refilled. ``main()`` supervises in the main
+    thread instead (:meth:`supervise`)."""
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    rejoin_timeout: float = 30.0
+    """After a restart of the local broker, how long the refill waits for the consumers to join
+    their groups on it again (they notice within a heartbeat or two)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     broker: subprocess.Popen[bytes] | None = None
+    restarts: dict[str, int] = field(default_factory=dict)
+    """How often the supervisor started each process (``tansu`` for the broker) again."""
+    refills: list[int] = field(default_factory=list)
+    """Events re-published after each restart of the local broker (once its refill finished)."""
     _pumps: list[threading.Thread] = field(default_factory=list)
+    _watches: dict[str, _Watch] = field(default_factory=dict)
+    _held: set[str] = field(default_factory=set)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
+    _refill_threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def gateway_url(self) -> str:
@@ -89,19 +172,31 @@ class Stack:
             env.setdefault("ANALYTICS_ALERT_INTERVAL_SECONDS", "60")
         return env
 
+    @property
+    def local_broker(self) -> bool:
+        """Whether this stack runs the broker itself (no ``KAFKA_BOOTSTRAP_SERVERS`` given)."""
+        return "KAFKA_BOOTSTRAP_SERVERS" not in {**os.environ, **self.env}
+
     def start(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        external = "KAFKA_BOOTSTRAP_SERVERS" in {**os.environ, **self.env}
-        if not external:
-            self.broker = start_tansu(
-                self.ports["kafka"], log_path=self.var_dir / "tansu.log", preexec_fn=_die_with_parent
-            )
-            self._say("tansu", f"local broker on 127.0.0.1:{self.ports['kafka']} (in memory)")
+        self._stopping.clear()
+        if self.local_broker:
+            self.start_broker()
         for name in SERVICES:
             self.start_process(name)
         self.start_process("gateway")
-        for name in (*SERVICES, "gateway"):
+        for name in PROCESSES:
             self.wait_ready(name)
+        if self.supervised:
+            self.start_supervisor()
+
+    def start_broker(self) -> subprocess.Popen[bytes]:
+        self.broker = start_tansu(
+            self.ports["kafka"], log_path=self.var_dir / "tansu.log", preexec_fn=_die_with_parent
+        )
+        self._watches["tansu"] = _Watch(started_at=time.monotonic())
+        self._say("tansu", f"local broker on 127.0.0.1:{self.ports['kafka']} (in memory)")
+        return self.broker
 
     def command(self, name: str) -> list[str]:
         if name == "gateway":
@@ -120,7 +215,13 @@ class Stack:
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
-        self.processes[name] = process
+        with self._lock:
+            self.processes[name] = process
+            self._held.discard(name)
+            previous = self._watches.get(name)
+            self._watches[name] = _Watch(
+                started_at=time.monotonic(), delay=previous.delay if previous else None
+            )
         pump = threading.Thread(target=self._pump, args=(name, process), daemon=True)
         pump.start()
         self._pumps.append(pump)
@@ -138,7 +239,7 @@ class Stack:
     def _say(self, name: str, text: str) -> None:
         if not self.echo:
             return
-        label = f"{name:<9}|"
+        label = f"{name:<10}|"
         if self.color:
             label = f"\033[{COLORS.get(name, 0)}m{label}\033[0m"
         with contextlib.suppress(OSError):  # a closed stdout must not stop the log files
@@ -149,7 +250,8 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             process = self.processes[name]
-            if process.poll() is not None:
+            restarting = self.supervising and name not in self._held
+            if process.poll() is not None and not restarting:
                 raise RuntimeError(f"{name} exited with code {process.returncode}; see its log")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
@@ -162,7 +264,10 @@ class Stack:
             time.sleep(0.25)
 
     def stop_process(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        process = self.processes[name]
+        """Stop ``name`` on purpose: the supervisor leaves it stopped until ``start_process``."""
+        with self._lock:
+            self._held.add(name)
+            process = self.processes[name]
         if process.poll() is None:
             process.send_signal(sig)
             try:
@@ -173,6 +278,9 @@ class Stack:
         return process.returncode
 
     def stop(self) -> None:
+        self._stopping.set()  # no restarts from here on
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join()
         for name in ("gateway", *reversed(SERVICES)):
             if name in self.processes:
                 self.stop_process(name)
@@ -184,6 +292,154 @@ class Stack:
                 self.broker.kill()
         for pump in self._pumps:
             pump.join(timeout=2)
+        for refill in self._refill_threads:
+            refill.join(timeout=10)
+
+    # --- supervision -------------------------------------------------------------------------
+
+    @property
+    def supervising(self) -> bool:
+        return self._supervisor is not None and self._supervisor.is_alive()
+
+    def start_supervisor(self, *, interval: float = 0.1) -> threading.Thread:
+        """Supervise in a daemon thread until :meth:`stop`."""
+        thread = threading.Thread(
+            target=self.supervise, kwargs={"interval": interval}, name="supervisor", daemon=True
+        )
+        self._supervisor = thread
+        thread.start()
+        return thread
+
+    def supervise(self, until: threading.Event | None = None, *, interval: float = 0.1) -> None:
+        """Watch the processes until ``until`` is set or :meth:`stop` is called: start again what
+        exited unexpectedly (with backoff), and the local broker with its topics refilled."""
+        if self._supervisor is None:
+            self._supervisor = threading.current_thread()
+        while not self._stopping.is_set() and not (until is not None and until.is_set()):
+            self.check()
+            self._stopping.wait(interval)
+
+    def check(self) -> None:
+        """One round of supervision (what :meth:`supervise` does every ``interval``)."""
+        now = time.monotonic()
+        if self.broker is not None and not self._stopping.is_set():
+            self._check_broker(now)
+        for name in PROCESSES:
+            if self._stopping.is_set():
+                return
+            with self._lock:
+                process = self.processes.get(name)
+                held = name in self._held
+            if process is None or held:
+                continue
+            watch = self._watches[name]
+            if process.poll() is None:
+                continue
+            if watch.due is None:
+                watch.delay = self.restart_policy.next_delay(watch.delay, now - watch.started_at)
+                watch.due = now + watch.delay
+                self._notice(
+                    f"{name} exited with {describe_exit(process.returncode)} after "
+                    f"{now - watch.started_at:.1f}s; starting it again in {watch.delay:.1f}s"
+                )
+            elif now >= watch.due:
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self._notice(f"starting {name} again (restart {self.restarts[name]})")
+                self.start_process(name)
+
+    def _check_broker(self, now: float) -> None:
+        assert self.broker is not None
+        watch = self._watches["tansu"]
+        if self.broker.poll() is None:
+            return
+        if watch.due is None:
+            watch.delay = self.restart_policy.next_delay(watch.delay, now - watch.started_at)
+            watch.due = now + watch.delay
+            self._notice(
+                f"the local broker exited with {describe_exit(self.broker.returncode)}; its topics are "
+                f"gone; starting it again in {watch.delay:.1f}s"
+            )
+            return
+        if now < watch.due:
+            return
+        try:
+            self.start_broker()
+        except (OSError, TimeoutError) as exc:
+            watch.delay = self.restart_policy.next_delay(watch.delay, 0.0)
+            watch.due = time.monotonic() + watch.delay
+            self._notice(f"the local broker did not start ({exc}); next try in {watch.delay:.1f}s")
+            return
+        self._watches["tansu"].delay = watch.delay
+        self.restarts["tansu"] = self.restarts.get("tansu", 0) + 1
+        self._notice("local broker started again; creating its topics and refilling them from the outboxes")
+        refill = threading.Thread(target=self._refill, name="refill", daemon=True)
+        self._refill_threads.append(refill)
+        refill.start()
+
+    def _refill(self) -> None:
+        try:
+            count = asyncio.run(self.refill())
+        except Exception as exc:  # the broker may have died again: its next start refills again
+            self._notice(f"refilling the local broker failed ({type(exc).__name__}: {exc})")
+            return
+        self.refills.append(count)
+        self._notice(f"local broker refilled: {count} events re-published from the outboxes")
+
+    async def refill(self) -> int:
+        """Create every declared topic (with its dead-letter topic and declared configuration) on
+        the broker, then re-publish each service's outbox history into it; return how many events
+        were published."""
+        from setka_contracts import topics
+        from setka_runtime.kafka import ensure_topics
+        from setka_runtime.republish import republish
+
+        env = self.environment()
+        bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+        partitions = env.get("KAFKA_TOPIC_PARTITIONS")
+        await ensure_topics(
+            bootstrap,
+            [spec.name for spec in topics.DECLARED],
+            partitions=int(partitions) if partitions else None,
+            replication_factor=int(env.get("KAFKA_REPLICATION_FACTOR", "1")),
+        )
+        waiting = await self._wait_for_consumers(bootstrap, timeout=self.rejoin_timeout)
+        if waiting:
+            self._notice(f"refilling although {', '.join(waiting)} did not rejoin the new broker yet")
+        total = 0
+        for name in SERVICES:
+            if self._stopping.is_set():
+                break
+            total += await republish(env[f"{name.upper()}_DATABASE_URL"], bootstrap, progress=False)
+        return total
+
+    async def _wait_for_consumers(self, bootstrap: str, *, timeout: float) -> list[str]:
+        """Wait until the consumer group of every running consuming service has a member on the
+        restarted broker; return the groups still waiting after ``timeout``.
+
+        A consumer that has not noticed the restart yet still holds its positions in the old log;
+        the new broker takes its commits all the same (it lost the group's generation), so had it
+        fetched the refilled log from those positions and committed, it would skip what the refill
+        put before them. Once it has joined the group again, its positions come from the new
+        broker's committed offsets: none, so it reads from the earliest."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                running = [
+                    group
+                    for name, group in CONSUMER_GROUPS.items()
+                    if name in self.processes and self.processes[name].poll() is None
+                ]
+            waiting = set(running) - await _groups_with_members(bootstrap, running)
+            if not waiting or self._stopping.is_set() or time.monotonic() > deadline:
+                return sorted(waiting)
+            await asyncio.sleep(0.3)
+
+    def _notice(self, text: str) -> None:
+        """What the supervisor does: on the console and in ``var_dir/supervisor.log``."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with contextlib.suppress(OSError), open(self.var_dir / "supervisor.log", "a") as log:
+            log.write(f"{stamp} {text}\n")
+        self._say("supervisor", text)
 
 
 def default_ports() -> dict[str, int]:
@@ -238,11 +494,7 @@ def main() -> None:
             f"  Logs: {stack.var_dir}/*.log   Stop: Ctrl-C\n",
             flush=True,
         )
-        while not stopping.wait(1.0):
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; stopping", flush=True)
-                    stopping.set()
+        stack.supervise(stopping)
     finally:
         with contextlib.suppress(OSError):  # the terminal or a pipe may be gone already
             print("stopping Setka…", flush=True)
