@@ -371,7 +371,13 @@ class Stack:
             return
         self._watches["tansu"].delay = watch.delay
         self.restarts["tansu"] = self.restarts.get("tansu", 0) + 1
-        self._notice("local broker started again; creating its topics and refilling them from the outboxes")
+        self.start_refill(
+            "local broker started again; creating its topics and refilling them from the outboxes"
+        )
+
+    def start_refill(self, why: str) -> None:
+        """Refill the local broker from the outboxes in the background (see :meth:`refill`)."""
+        self._notice(why)
         refill = threading.Thread(target=self._refill, name="refill", daemon=True)
         self._refill_threads.append(refill)
         refill.start()
@@ -480,7 +486,13 @@ def main() -> None:
             except TimeoutError:
                 continue
             raise SystemExit(f"port {stack.ports[port_name]} ({port_name}) is already in use")
+        # the in-memory broker starts empty: services that ran before refill it from their outboxes
+        ran_before = stack.local_broker and any((stack.var_dir / f"{name}.db").exists() for name in SERVICES)
         stack.start()
+        if ran_before:
+            stack.start_refill(
+                "the local broker starts empty; refilling it from the outboxes of earlier runs"
+            )
         from gateway.auth import issue_token
         from gateway.settings import GatewaySettings
 
