@@ -49,6 +49,11 @@ COPY operations operations
 COPY supergraph.graphql ./
 RUN python -m compileall -q contracts runtime services gateway operations
 
+# pg_dump and pg_restore of the PostgreSQL release compose runs, for `setka backup` and `restore`.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
+
 # An unprivileged user; var/ is only written when a service falls back to its SQLite default,
 # /backups is where `setka backup` writes in Compose (a volume takes its owner from here).
 RUN groupadd --system --gid 10001 setka \

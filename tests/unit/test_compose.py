@@ -199,7 +199,7 @@ def is_job(service: Mapping[str, Any]) -> bool:
 
 
 def process_of(name: str) -> str:
-    command = SERVICES[name]["command"]
+    command = [*SERVICES[name].get("entrypoint", []), *SERVICES[name]["command"]]
     if command[:3] == ["python", "-m", "gateway"]:
         return "gateway"
     if command[:2] == ["python", "-m"] and command[2].startswith("services."):
@@ -213,7 +213,8 @@ def readers_of(name: str) -> tuple[type[BaseSettings], ...]:
     if process == "gateway":
         return (GatewaySettings,)
     if process == "setka":
-        return SETKA_READS[tuple(SERVICES[name]["command"][1:2])]
+        words = [*SERVICES[name].get("entrypoint", []), *SERVICES[name]["command"]]
+        return SETKA_READS[tuple(words[1:2])]
     return (SERVICE_SETTINGS[process],)
 
 
