@@ -239,12 +239,17 @@ class DatabaseFactory:
 
     def drop_all(self) -> None:
         async def drop() -> None:
-            connection = await asyncpg.connect(self._admin_dsn())
-            try:
-                for name in self.created:
+            # a few at a time: each drop waits on the disk, not on the server's CPU
+            pool = await asyncpg.create_pool(self._admin_dsn(), min_size=1, max_size=4)
+
+            async def drop_one(name: str) -> None:
+                async with pool.acquire() as connection:
                     await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+            try:
+                await asyncio.gather(*(drop_one(name) for name in self.created))
             finally:
-                await connection.close()
+                await pool.close()
 
         run_sync(drop())
 

@@ -1,9 +1,9 @@
-"""Replay: the outbox history re-published into a new, empty cluster, and analytics' read models
-rebuilt from the topics.
+"""Replay: the outbox history re-published into a new, empty cluster.
 
 Done when: re-publishing delivers every outbox event once per row, as the relay sent it (topic,
-key, body, headers), in each key's order, into topics created for it; and the operator's rebuild
-of analytics gives back exactly the read models built the first time.
+key, body, headers), in each key's order, into topics created for it. (That a rebuild of
+analytics gives back exactly the read models built the first time is
+``test_analytics_replay.py``; ``setka replay rebuild analytics`` is ``test_operator_cli.py``.)
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from setka_runtime.db import Database
 from setka_runtime.tables import outbox
 from sqlalchemy import func, select
 
-from operations.replay import rebuild_analytics, republish
-from services.analytics.projections import CONSUMED
+from operations.replay import republish
 from services.registry import app as registry
 from services.registry.organizations import (
     RegisterOrganization,
@@ -33,9 +32,7 @@ from services.registry.organizations import (
 )
 from services.registry.settings import RegistrySettings
 from tests.conftest import MIGRATIONS
-from tests.helpers import eventually, headers_of, produce, read_topic
-from tests.integration.test_analytics_projections import Ids, applied_count, dump, streams
-from tests.integration.test_analytics_replay import claims, consuming, keyed, settings_for
+from tests.helpers import eventually, headers_of, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +79,10 @@ def message(record: Any) -> tuple[bytes, bytes, tuple[tuple[str, str], ...]]:
     headers = headers_of(record)
     headers.pop("correlation_id", None)
     return record.key, record.value, tuple(sorted(headers.items()))
+
+
+async def _none(count: Any) -> bool:
+    return await count == 0
 
 
 async def test_republishing_puts_the_whole_outbox_history_into_an_empty_cluster(
@@ -140,31 +141,3 @@ async def test_republishing_puts_the_whole_outbox_history_into_an_empty_cluster(
     )
     # nothing was marked: the two unpublished rows are still the relay's to publish
     assert [row.published_at for row in await outbox_rows(url)] == [row.published_at for row in rows]
-
-
-async def _none(count: Any) -> bool:
-    return await count == 0
-
-
-async def test_rebuilding_analytics_from_the_topics_gives_back_the_same_read_models(
-    broker: Any, databases: Any
-) -> None:
-    url = databases.create("analytics", migrate="analytics")
-    settings = settings_for(broker, url)
-    world = streams(Ids())
-    expected = applied_count(world)
-    for topic, events in world.items():
-        await produce(broker.bootstrap, topic, [keyed(event) for event in events])
-    async with consuming(settings, expected):
-        pass
-    built = await dump(url)
-    assert all(built.values()), {name: len(rows) for name, rows in built.items()}
-
-    done = await asyncio.to_thread(rebuild_analytics, settings, wait_seconds=90)
-    assert done.group == "setka.analytics" and done.claims == expected
-    assert done.partitions >= len(CONSUMED)  # every partition of the topics analytics reads
-    assert not any((await dump(url)).values()) and await claims(url) == 0
-
-    async with consuming(settings, expected):
-        pass
-    assert await dump(url) == built
