@@ -3,7 +3,7 @@
 #   python -m gateway serve                       (the default)
 #   python -m services.registry serve             (likewise services.events, services.analytics)
 #   setka status | migrate | topics create | …    (the operator's command, deploy/OPERATIONS.md)
-#   python -m gateway token --role regional_admin (prints a signed JWT)
+#   setka token issue --role regional_admin --region 39 (prints a signed JWT)
 #
 # The base image is pinned by its exact version and by the digest of its multi-architecture
 # index. That digest is the one public repositories record for python:3.11.14-slim-bookworm; it

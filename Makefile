@@ -34,7 +34,7 @@ supergraph: env
 	.venv/bin/python -m gateway supergraph
 
 token: env
-	.venv/bin/python -m gateway token --role regional_admin --region "*"
+	.venv/bin/setka token issue --role regional_admin --region "*"
 
 clean:
 	rm -rf var .venv .tools

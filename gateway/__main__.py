@@ -1,4 +1,4 @@
-"""``python -m gateway serve`` runs the gateway; ``token`` prints a signed token for a role;
+"""``python -m gateway serve`` runs the gateway (tokens come from ``setka token issue``);
 ``supergraph`` composes the subgraphs into supergraph.graphql (``--check``: is it up to date?);
 ``router`` serves the same supergraph with Hive Gateway, a standard federation router."""
 
@@ -8,10 +8,8 @@ import argparse
 
 import uvicorn
 from setka_runtime import logs
-from setka_runtime.access import Identity, Role, sign_internal
 
 from .app import create_app
-from .auth import issue_token
 from .settings import GatewaySettings
 
 
@@ -41,19 +39,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the gateway")
-    token = commands.add_parser("token", help="print a signed JWT for a role and its scope")
-    token.add_argument("--subject", default="operator")
-    token.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
-    token.add_argument("--region", help="the region code of a regional admin ('*': every region)")
-    token.add_argument("--municipality", help="the municipality id of a municipal coordinator")
-    token.add_argument("--organization", help="the organization id of a school representative")
-    token.add_argument("--hours", type=int, default=12)
-    token.add_argument(
-        "--internal",
-        action="store_true",
-        help="sign an internal token with INTERNAL_TOKEN_SECRET instead, as the gateway passes to the"
-        " services (for a standard router in front of them, or a direct call in a test)",
-    )
     supergraph = commands.add_parser("supergraph", help="compose the subgraphs into supergraph.graphql")
     supergraph.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the committed supergraph is stale"
@@ -71,32 +56,6 @@ def main() -> None:
 
         raise SystemExit(build(check=args.check))
     settings = GatewaySettings()
-    if args.command == "token":
-        if args.internal:
-            identity = Identity.from_claims(
-                {
-                    "sub": args.subject,
-                    "region": args.region,
-                    "municipality": args.municipality,
-                    "org": args.organization,
-                },
-                roles=args.role,
-            )
-            secret = settings.internal_token_secret.get_secret_value()
-            print(sign_internal(identity, secret, ttl_seconds=args.hours * 3600))
-            return
-        print(
-            issue_token(
-                settings,
-                subject=args.subject,
-                roles=args.role,
-                region_code=args.region,
-                municipality_id=args.municipality,
-                organization_id=args.organization,
-                ttl_seconds=args.hours * 3600,
-            )
-        )
-        return
     logs.configure(settings.log_level)
     uvicorn.run(
         create_app(settings),

@@ -5,7 +5,7 @@ Two kinds of portal token are accepted, each only with an algorithm ``GATEWAY_JW
 names:
 
 * **HS256** (or HS384/HS512) signed with ``GATEWAY_JWT_SECRET``: one machine, the tests and
-  ``python -m gateway token``.
+  ``setka token issue``.
 * **RS256, ES256** (PS*, EdDSA) signed by an OpenID provider such as Keycloak, whose public keys
   are read from ``GATEWAY_JWT_JWKS_URL``. The keys are cached; a token naming a key not in the cache
   makes the gateway read the set again (the provider rotated its keys), at most once per

@@ -35,7 +35,7 @@ def with_urls(supergraph: str, urls: dict[str, str]) -> str:
 
 HIVE_CONFIG = """// Written by gateway/router.py: the caller's Authorization goes on to the subgraphs.
 // Setka's services trust only the internal token (INTERNAL_TOKEN_SECRET), so behind this router a
-// client sends one (python -m gateway token --internal …) or a plugin that verifies the portal's
+// client sends one (setka token issue --internal …) or a plugin that verifies the portal's
 // token mints it; Setka's own gateway does both itself.
 export const gatewayConfig = {
   propagateHeaders: {

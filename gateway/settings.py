@@ -37,7 +37,7 @@ class GatewaySettings(BaseSettings):
     # -- the portal's tokens ----------------------------------------------------------------------
     jwt_secret: SecretStr = Field(
         default=SecretStr(DEV_SECRET),
-        description="Verifies (and `python -m gateway token` signs) HS256 tokens",
+        description="Verifies (and `setka token issue` signs) HS256 tokens",
     )
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

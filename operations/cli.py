@@ -124,12 +124,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _wait_for_databases(targets: dict[str, str], seconds: float) -> None:
+    from setka_runtime.cli import DatabaseUnreachable
+
     from . import config, database
 
     for name, url in targets.items():
         try:
             database.wait_for(url, seconds=seconds)
-        except database.DatabaseUnreachable as error:
+        except DatabaseUnreachable as error:
             raise Failure(
                 f"{name}: its database {config.shown(url)} does not answer after {seconds:g}s: {error}"
             ) from error

@@ -4,19 +4,15 @@ the database its settings name."""
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from setka_runtime import migrations
+from setka_runtime.cli import wait_for_database
 from setka_runtime.db import Database
 from sqlalchemy import inspect, text
 
 from .config import migrations_of
-
-
-class DatabaseUnreachable(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -34,24 +30,8 @@ class Migrated:
 
 
 def wait_for(url: str, *, seconds: float) -> None:
-    """Return once the database answers; raise :class:`DatabaseUnreachable` after ``seconds``."""
-
-    async def ping() -> None:
-        db = Database(url)
-        try:
-            await db.ping()
-        finally:
-            await db.dispose()
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            asyncio.run(ping())
-            return
-        except Exception as error:
-            if time.monotonic() >= deadline:
-                raise DatabaseUnreachable(f"{type(error).__name__}: {error}") from error
-            time.sleep(0.5)
+    """Return once the database answers; raise ``setka_runtime.cli.DatabaseUnreachable`` after ``seconds``."""
+    wait_for_database(url, timeout=seconds, log_waits=False)
 
 
 def revision(url: str, service: str) -> str | None:

@@ -42,8 +42,13 @@ class ServiceEntry:
     commands: Mapping[str, Command] = field(default_factory=dict)
 
 
-def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
-    """The prestart step: wait until the database answers."""
+class DatabaseUnreachable(RuntimeError):
+    """The database did not answer in time."""
+
+
+def wait_for_database(url: str, *, timeout: float = 60.0, log_waits: bool = True) -> None:
+    """The prestart step: return once the database answers; raise :class:`DatabaseUnreachable`
+    after ``timeout`` seconds."""
 
     async def ping() -> None:
         db = Database(url)
@@ -59,9 +64,10 @@ def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
             return
         except Exception as exc:
             if time.monotonic() > deadline:
-                raise SystemExit(f"database not reachable after {timeout:.0f}s: {exc}") from exc
-            log.warning("waiting for the database: %s", exc)
-            time.sleep(1.0)
+                raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+            if log_waits:
+                log.warning("waiting for the database: %s", exc)
+            time.sleep(0.5)
 
 
 def seed(entry: ServiceEntry, settings: ServiceSettings) -> int:
@@ -98,7 +104,10 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     if args.command == "dead-letters":
         raise SystemExit(deadletters.run(args, settings))
     if args.command in ("serve", "migrate", "seed", *entry.commands):
-        wait_for_database(settings.database_url)
+        try:
+            wait_for_database(settings.database_url)
+        except DatabaseUnreachable as exc:
+            raise SystemExit(f"database not reachable after 60s: {exc}") from exc
         migrations.upgrade(entry.migrations, settings.database_url, entry.name)
         log.info("%s database migrated", entry.name)
     if args.command == "seed" or (args.command == "serve" and args.seed_demo):
