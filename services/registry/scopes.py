@@ -18,6 +18,7 @@ from typing import Any
 
 from setka_runtime.access import ALL_REGIONS, Identity, Role, Target
 from setka_runtime.errors import DomainError
+from setka_runtime.graphql import to_uuid
 from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,12 +41,7 @@ UNKNOWN = Target()
 
 
 def _id(value: Any) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+    return None if value is None else to_uuid(value)
 
 
 async def _first(session: AsyncSession, query: Select[Any]) -> Row[Any] | None:
