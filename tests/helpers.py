@@ -128,13 +128,10 @@ class TcpProxy:
 @contextlib.asynccontextmanager
 async def served(app: Any, *, lifespan: str = "on") -> AsyncIterator[str]:
     """An ASGI app served by uvicorn on a free loopback port of this event loop; yields its base URL."""
-    import socket
-
     import uvicorn
+    from setka_runtime.local_broker import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, ws="websockets-sansio"

