@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
 from setka_runtime import logs
+from setka_runtime.cli import serve_http
 
 from .app import create_app
 from .settings import GatewaySettings
@@ -57,14 +57,7 @@ def main() -> None:
         raise SystemExit(build(check=args.check))
     settings = GatewaySettings()
     logs.configure(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
-        log_config=None,
-    )
+    serve_http(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
 main()

@@ -129,12 +129,19 @@ class TcpProxy:
 async def served(app: Any, *, lifespan: str = "on") -> AsyncIterator[str]:
     """An ASGI app served by uvicorn on a free loopback port of this event loop; yields its base URL."""
     import uvicorn
+    from setka_runtime.cli import KEEP_ALIVE_SECONDS
     from setka_runtime.local_broker import free_port
 
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, ws="websockets-sansio"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan=lifespan,
+            ws="websockets-sansio",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -35,6 +35,11 @@ class SubgraphUnavailable(Exception):
 class Subgraphs:
     """The subgraphs by name; counts every request it sends (tests check batching with it)."""
 
+    IDLE_SECONDS = 30
+    """Idle pooled connections are dropped after this, before the services drop them
+    (``setka_runtime.cli.KEEP_ALIVE_SECONDS``): a request written on a connection the server is
+    closing fails."""
+
     def __init__(self, urls: dict[str, str], *, timeout: float, connections: int = 64) -> None:
         self.urls = urls
         self.timeout = timeout
@@ -47,7 +52,7 @@ class Subgraphs:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self.connections, keepalive_timeout=30, ttl_dns_cache=300
+                    limit=self.connections, keepalive_timeout=self.IDLE_SECONDS, ttl_dns_cache=300
                 ),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 json_serialize=lambda value: orjson.dumps(value).decode(),

@@ -20,6 +20,26 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+KEEP_ALIVE_SECONDS = 75
+"""How long a process keeps an idle HTTP connection open. Its callers (the gateway's pool keeps
+idle connections 30 s, routers and load balancers about 60 s) must drop an idle connection
+before the server does: otherwise a request sent on a connection the server is just closing
+fails as "service unavailable" (seen with uvicorn's default of 5 s)."""
+
+
+def serve_http(app: Any, *, host: str, port: int, log_level: str) -> None:
+    """Serve an ASGI app until SIGINT/SIGTERM, the same way for every service and the gateway."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        log_config=None,
+    )
+
+
 @dataclass(frozen=True)
 class Command:
     """A service's own operator command: it declares its arguments, then runs on a migrated database.
@@ -116,11 +136,4 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     if args.command in entry.commands:
         raise SystemExit(entry.commands[args.command].run(args, settings))
     if args.command == "serve":
-        uvicorn.run(
-            entry.app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            timeout_graceful_shutdown=10,
-            log_config=None,
-        )
+        serve_http(entry.app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
