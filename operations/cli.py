@@ -43,6 +43,7 @@ examples:
   setka migrate                         apply every service's migrations
   setka topics create                   create every declared topic and its dead-letter topic
   setka seed demo                       load the registry's demo data into an empty database
+  setka import municipalities.csv --kind municipalities    your region's reference list, first
   setka import schools.xlsx --kind organizations
   setka token issue --role regional_admin --region 39 --hours 8
   setka dlq list regional.assessments
@@ -648,13 +649,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         commands,
         "import",
         cmd_import,
-        help="import organizations, educators or memberships into the registry",
+        help="import municipalities, organizations, educators or memberships into the registry",
         description="Import a CSV (UTF-8 or cp1251, ';' or ',') or XLSX file into the registry, every\n"
         "row through the same rules as the API, in all-or-nothing chunks. Rejected rows are listed\n"
         "with their line numbers and written to FILE.rejected.csv.\n\n"
         "exit status: 0 every row applied, 3 some rows rejected, 1 the file could not be imported\n"
         "or the import stopped part-way (run it again to finish).",
         examples=[
+            "setka import municipalities.csv --kind municipalities",
             "setka import schools.xlsx --kind organizations --dry-run",
             "setka import staff.csv --kind educators",
             "setka import members.csv --kind memberships --report rejected.csv",

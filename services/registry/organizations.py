@@ -228,7 +228,7 @@ async def register_organizations(
                 session, region_code=ids[1], name=None, municipality_id=command.municipality_id
             )
         else:
-            municipality = municipalities.get((ids[1], " ".join((command.municipality or "").split())))
+            municipality = municipalities.get(reference.municipality_key(ids[1], command.municipality or ""))
         organizations.append(_new_organization(command, ids, municipality))
     await insert_many(session, Organization.__table__, organizations)
     await outbox.record_many(session, [_registered(o) for o in organizations], source=SOURCE)

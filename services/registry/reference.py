@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from setka_runtime.errors import DomainError
 from setka_runtime.sql import insert_ignoring_conflicts
@@ -58,6 +60,64 @@ BUILTIN: tuple[RegionData, ...] = (
 """The regions of our source regulations; other regions are loaded the same way from a list."""
 
 
+class Change(Enum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+def check_oktmo(text: str) -> str:
+    """An ОКТМО code of a municipality: 8 digits (or 11 for a settlement)."""
+    value = "".join(text.split())
+    if not re.fullmatch(r"\d{8}|\d{11}", value):
+        raise DomainError("an ОКТМО code has 8 digits (11 for a settlement)", field="oktmo")
+    return value
+
+
+async def ensure_region(session: AsyncSession, code: str, name: str | None) -> bool:
+    """The region with ``code``, added under ``name`` when it is new; whether it was added.
+
+    A known region keeps its name (a file's spelling does not rename a subject of the federation).
+    """
+    code = rules.check_region_code(code)
+    if await session.get(Region, code) is not None:
+        return False
+    if not name:
+        raise DomainError(
+            f"region {code} is not known yet; give its name (a «Регион» column) to add it", field="regionName"
+        )
+    await session.execute(
+        insert_ignoring_conflicts(session, Region.__table__).values(
+            code=code, name=rules.check_name(name, field="regionName", limit=200)
+        )
+    )
+    return True
+
+
+async def ensure_municipality(
+    session: AsyncSession, region_code: str, name: str, *, oktmo: str | None = None
+) -> Change:
+    """Add the municipality to its (known) region unless one of the same name is there (case
+    and spacing aside); a known one only gains an ОКТМО code it lacks."""
+    clean = rules.check_name(name, field="municipality", limit=200)
+    found = (await municipalities_named(session, {(region_code, clean)})).get(
+        municipality_key(region_code, clean)
+    )
+    if found is None:
+        session.add(Municipality(region_code=region_code, name=clean, oktmo=oktmo))
+        await session.flush()
+        return Change.created
+    if oktmo and found.oktmo != oktmo:
+        if found.oktmo:
+            raise DomainError(
+                f"{found.name!r} already has ОКТМО {found.oktmo}; the file says {oktmo}", field="oktmo"
+            )
+        found.oktmo = oktmo
+        await session.flush()
+        return Change.updated
+    return Change.unchanged
+
+
 async def load_reference(session: AsyncSession, regions: Iterable[RegionData] = BUILTIN) -> int:
     """Add regions and municipalities not yet known; returns how many municipalities were added.
 
@@ -65,22 +125,10 @@ async def load_reference(session: AsyncSession, regions: Iterable[RegionData] = 
     """
     added = 0
     for region in regions:
-        code = rules.check_region_code(region.code)
-        await session.execute(
-            insert_ignoring_conflicts(session, Region.__table__).values(
-                code=code, name=rules.check_name(region.name, field="name", limit=200)
-            )
-        )
-        known = set(
-            (await session.scalars(select(Municipality.name).where(Municipality.region_code == code))).all()
-        )
+        await ensure_region(session, region.code, region.name)
         for name in region.municipalities:
-            clean = rules.check_name(name, field="municipalities", limit=200)
-            if clean in known:
-                continue
-            session.add(Municipality(region_code=code, name=clean))
-            known.add(clean)
-            added += 1
+            if await ensure_municipality(session, region.code, name) is Change.created:
+                added += 1
     await session.flush()
     return added
 
@@ -96,20 +144,24 @@ async def find_municipality(
         if found.region_code != region_code:
             raise DomainError("the municipality is in another region", field="municipalityId")
         return found
-    if name:
-        clean = " ".join(name.split())
-        return await session.scalar(
-            select(Municipality).where(Municipality.region_code == region_code, Municipality.name == clean)
-        )
+    if name and name.strip():
+        found = await municipalities_named(session, {(region_code, name)})
+        return found.get(municipality_key(region_code, name))
     return None
+
+
+def municipality_key(region_code: str, name: str) -> tuple[str, str]:
+    """How a municipality is looked up by name: case, «ё» and spacing do not matter."""
+    return region_code, rules.fold(name)
 
 
 async def municipalities_named(
     session: AsyncSession, wanted: set[tuple[str, str | None]]
 ) -> dict[tuple[str, str], Municipality]:
-    """The known municipalities among (region code, name) pairs, by (region code, name), in one query."""
+    """The municipalities of the regions among (region code, name) pairs, by
+    :func:`municipality_key`, in one query."""
     regions = {region for region, name in wanted if name}
     if not regions:
         return {}
     found = await session.scalars(select(Municipality).where(Municipality.region_code.in_(sorted(regions))))
-    return {(m.region_code, m.name): m for m in found}
+    return {municipality_key(m.region_code, m.name): m for m in found}

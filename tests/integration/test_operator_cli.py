@@ -201,8 +201,19 @@ def test_import_applies_good_rows_reports_bad_ones_and_exits_3(
     databases: DatabaseFactory, tmp_path: Path
 ) -> None:
     url = databases.create("cli_import")  # empty: the command migrates it first
-    source = tmp_path / "schools.csv"
+    env = clean_environment(REGISTRY_DATABASE_URL=url)
     schools = list(national_organizations(3, seed=11))
+    reference = tmp_path / "municipalities.csv"
+    with reference.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(["Код региона", "Регион", "Муниципальное образование"])
+        for org in schools:  # spelt in capitals: names match whatever the case
+            writer.writerow([org.region_code, f"Регион {org.region_code}", org.municipality.upper()])
+    loaded = setka("import", str(reference), "--kind", "municipalities", env=env)
+    assert loaded.returncode == 0, (loaded.stdout, loaded.stderr)
+    assert f"created {len({(o.region_code, o.municipality) for o in schools})}" in loaded.stdout
+
+    source = tmp_path / "schools.csv"
     with source.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow(["Полное наименование", "Краткое наименование", "Тип ОО", "ИНН", "Муниципалитет"])
@@ -212,15 +223,19 @@ def test_import_applies_good_rows_reports_bad_ones_and_exits_3(
             ["МБОУ СОШ с ошибкой", "СОШ с ошибкой", "школа", "1234567890", schools[0].municipality]
         )
 
-    result = setka(
-        "import", str(source), "--kind", "organizations", env=clean_environment(REGISTRY_DATABASE_URL=url)
-    )
+    result = setka("import", str(source), "--kind", "organizations", env=env)
     assert result.returncode == 3, (result.stdout, result.stderr)
     assert "created 3" in result.stdout and "rejected 1" in result.stdout
     assert "line 5" in result.stdout
     assert (tmp_path / "schools.rejected.csv").exists()
-    inns = {row["inn"] for row in asyncio.run(fetch(url, "SELECT inn FROM organization"))}
-    assert inns == {org.inn for org in schools}
+    placed = asyncio.run(
+        fetch(
+            url,
+            "SELECT o.inn, m.name FROM organization o LEFT JOIN municipality m ON m.id = o.municipality_id",
+        )
+    )
+    # every school placed in the loaded municipality, so its municipal coordinator can act on it
+    assert {row["inn"]: row["name"] for row in placed} == {o.inn: o.municipality.upper() for o in schools}
 
 
 def test_backup_then_a_lost_database_then_restore_gives_the_same_data(

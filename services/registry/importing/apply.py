@@ -20,7 +20,7 @@ from setka_runtime.sql import one_of
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import educators, networks, rules, statuses
+from .. import educators, networks, reference, rules, statuses
 from ..models import Educator, Employment, Municipality, Network, Organization, Region
 from ..organizations import (
     RegisterOrganization,
@@ -189,7 +189,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
             for ident, region_code, name in await session.execute(
                 select(Municipality.id, Municipality.region_code, Municipality.name)
             ):
-                self._municipalities[(region_code, rules.fold(name))] = ident
+                self._municipalities[reference.municipality_key(region_code, name)] = ident
         self._known = await _organizations(
             session, {r.inn for r in rows if r.inn}, {r.school_code for r in rows if r.school_code}
         )
@@ -303,16 +303,25 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         return entered
 
     def _municipality_id(self, organization: Organization, name: str | None) -> uuid.UUID | None:
-        """A known municipality to move the organization to; ``None`` when nothing moves."""
-        if not name or rules.fold(name) == rules.fold(organization.municipality or ""):
+        """A known municipality to place the organization in; ``None`` when nothing moves.
+
+        An organization kept with only the name of a municipality the registry did not know yet
+        is placed in it once that municipality has been loaded."""
+        if not name:
             return None
-        ident = self._municipalities.get((organization.region_code, rules.fold(name)))
+        same = rules.fold(name) == rules.fold(organization.municipality or "")
+        if same and organization.municipality_id is not None:
+            return None
+        ident = self._municipalities.get(reference.municipality_key(organization.region_code, name))
         if ident is None:
+            if same:  # still not loaded: it stays where it is
+                return None
             raise DomainError(
-                f"unknown municipality {name!r} in region {organization.region_code}; load it first",
+                f"unknown municipality {name!r} in region {organization.region_code}; load the region's"
+                " municipalities first (setka import FILE --kind municipalities)",
                 field="municipality",
             )
-        return ident
+        return None if ident == organization.municipality_id else ident
 
 
 def _shortened(full_name: str) -> str:
@@ -590,10 +599,75 @@ class EducatorImporter(RowImporter[EducatorRow]):
         return Outcome.unchanged if person.updated_at == stamp else Outcome.updated
 
 
+# ---------------------------------------------------------------------------------------------
+# municipalities (reference data)
+
+
+@dataclass(frozen=True)
+class MunicipalityRow:
+    region_code: str | None
+    region_name: str | None
+    municipality: str
+    oktmo: str | None
+
+
+class MunicipalityImporter(RowImporter[MunicipalityRow]):
+    """Loads a region's municipalities (and the region itself when it is new): the reference data
+    organizations are placed in and municipal coordinators are scoped to. A municipality already
+    known under the same name (case and spacing aside) is left as it is, unless the row gives it
+    an ОКТМО code it lacks; nothing is ever removed or renamed."""
+
+    kind = ImportKind.municipalities
+
+    def __init__(self) -> None:
+        self._region_names: dict[str, str] = {}
+
+    def parse(self, record: dict[str, str]) -> MunicipalityRow:
+        code = record.get("region_code")
+        name = record.get("region_name")
+        if name and not code and name.strip().isdigit():  # a «Регион» column holding codes
+            code, name = name, None
+        oktmo = record.get("oktmo")
+        return MunicipalityRow(
+            region_code=rules.check_region_code(digits(code, width=2)) if code else None,
+            region_name=rules.check_name(name, field="regionName", limit=200) if name else None,
+            municipality=rules.check_name(record.get("municipality", ""), field="municipality", limit=200),
+            oktmo=reference.check_oktmo(oktmo) if oktmo else None,
+        )
+
+    def keys(self, value: MunicipalityRow) -> Sequence[tuple[str, Hashable]]:
+        region = value.region_code or rules.fold(value.region_name or "")
+        return [("municipality", f"{region} / {rules.fold(value.municipality)}")]
+
+    async def prepare(self, session: AsyncSession, rows: Sequence[MunicipalityRow]) -> None:
+        self._region_names = {
+            rules.fold(name): code for code, name in await session.execute(select(Region.code, Region.name))
+        }
+
+    async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
+        code = value.region_code
+        if code is None:
+            code = self._region_names.get(rules.fold(value.region_name or ""))
+            if code is None:
+                raise DomainError(
+                    f"unknown region {value.region_name!r}: give its code in a «Код региона» column",
+                    field="regionCode",
+                )
+        region_added = await reference.ensure_region(session, code, value.region_name)
+        added = await reference.ensure_municipality(session, code, value.municipality, oktmo=value.oktmo)
+        if added is reference.Change.created:
+            return Outcome.created
+        if added is reference.Change.updated or region_added:
+            return Outcome.updated
+        return Outcome.unchanged
+
+
 def importer_for(kind: ImportKind) -> RowImporter[Any]:
     """A fresh importer (its caches belong to one run)."""
     if kind == ImportKind.organizations:
         return OrganizationImporter()
     if kind == ImportKind.educators:
         return EducatorImporter()
+    if kind == ImportKind.municipalities:
+        return MunicipalityImporter()
     return MembershipImporter()

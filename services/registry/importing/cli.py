@@ -1,4 +1,4 @@
-"""``python -m services.registry import FILE --kind organizations|educators|memberships``.
+"""``python -m services.registry import FILE --kind organizations|educators|memberships|municipalities``.
 
 Exit status: 0 when every row was applied, 3 when some rows were rejected (the report lists
 them), 1 when the file could not be imported at all or the import stopped part-way (the

@@ -19,6 +19,7 @@ class ImportKind(StrEnum):
     organizations = "organizations"
     educators = "educators"
     memberships = "memberships"
+    municipalities = "municipalities"
 
 
 class UnmappableHeader(Exception):
@@ -154,6 +155,43 @@ FIELDS: Mapping[ImportKind, tuple[FieldSpec, ...]] = {
         FieldSpec("left_on", ("дата выхода", "вышла", "по", "left", "left on", "to", "until")),
         *_ORGANIZATION_REF,
     ),
+    ImportKind.municipalities: (
+        FieldSpec(
+            "region_code",
+            ("код региона", "код субъекта", "код субъекта рф", "код региона рф", "region code", "code"),
+        ),
+        FieldSpec(
+            "region_name",
+            (
+                "регион",
+                "субъект рф",
+                "субъект",
+                "наименование региона",
+                "наименование субъекта",
+                "наименование субъекта рф",
+                "region",
+                "region name",
+            ),
+        ),
+        FieldSpec(
+            "municipality",
+            (
+                "муниципальное образование",
+                "наименование муниципального образования",
+                "наименование мо",
+                "муниципалитет",
+                "муниципальный район округ",
+                "муниципальный район",
+                "муниципальный округ",
+                "городской округ",
+                "район",
+                "мо",
+                "municipality",
+                "district",
+            ),
+        ),
+        FieldSpec("oktmo", ("октмо", "код октмо", "код мо по октмо", "oktmo", "oktmo code")),
+    ),
 }
 
 REQUIRED: Mapping[ImportKind, tuple[tuple[str, ...], ...]] = {
@@ -161,6 +199,7 @@ REQUIRED: Mapping[ImportKind, tuple[tuple[str, ...], ...]] = {
     ImportKind.organizations: (("full_name",), ("inn", "school_code")),
     ImportKind.educators: (("full_name", "last_name"), ("organization_inn", "organization_code")),
     ImportKind.memberships: (("network",), ("role",), ("organization_inn", "organization_code")),
+    ImportKind.municipalities: (("region_code", "region_name"), ("municipality",)),
 }
 
 
