@@ -78,9 +78,23 @@ class Prepared:
         return self.plan.kind
 
 
-def _error(error: GraphQLError) -> dict[str, Any]:
-    formatted = error.formatted
-    return {key: value for key, value in formatted.items() if value is not None}
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+"""The ``extensions.code`` of a request refused before anything runs, as standard routers (Apollo
+Router, Hive Gateway) name them, so a portal can tell a broken document from an operation over
+the limits (``MAX_DEPTH_LIMIT``, ``MAX_ALIASES_LIMIT``,
+``COST_ESTIMATED_TOO_EXPENSIVE``)."""
+
+
+def _coded(message: str, code: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code}}
+
+
+def _error(error: GraphQLError, code: str | None = None) -> dict[str, Any]:
+    formatted = {key: value for key, value in error.formatted.items() if value is not None}
+    if code is not None:
+        formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return formatted
 
 
 class Engine:
@@ -126,10 +140,10 @@ class Engine:
             try:
                 parsed = parse(query, max_tokens=self.limits.max_tokens)
             except GraphQLError as exc:
-                document = RequestError([_error(exc)])
+                document = RequestError([_error(exc, PARSE_FAILED)])
             else:
                 errors = validate(self.schema, parsed, self._rules)
-                document = RequestError([_error(e) for e in errors]) if errors else parsed
+                document = RequestError([_error(e, VALIDATION_FAILED) for e in errors]) if errors else parsed
             self._documents[query] = document
             if len(self._documents) > self.cache_size:
                 self._documents.popitem(last=False)
@@ -146,13 +160,15 @@ class Engine:
                 if operation_name
                 else "Must provide operation name if query contains multiple operations."
             )
-            raise RequestError([{"message": message}])
+            raise RequestError([_coded(message, "OPERATION_RESOLUTION_FAILURE")])
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self._check_limits(operation, fragments)
         try:
             plan = self.planner.plan(operation, fragments)
         except PlanError as exc:
-            raise RequestError([{"message": f"This operation cannot be planned: {exc}"}]) from exc
+            raise RequestError(
+                [_coded(f"This operation cannot be planned: {exc}", "QUERY_PLANNING_FAILED")]
+            ) from exc
         single = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) == 1
         return Prepared(
             document=document,
@@ -170,20 +186,28 @@ class Engine:
         depth = _depth(selection_set)
         if depth > self.limits.max_depth:
             raise RequestError(
-                [{"message": f"'{name}' exceeds maximum operation depth of {self.limits.max_depth}"}]
+                [
+                    _coded(
+                        f"'{name}' exceeds maximum operation depth of {self.limits.max_depth}",
+                        "MAX_DEPTH_LIMIT",
+                    )
+                ]
             )
         if _introspection_nesting(selection_set, 0) > MAX_INTROSPECTION_NESTING:
             raise RequestError(
                 [
-                    {
-                        "message": "Maximum introspection depth exceeded: lists of fields, interfaces or "
-                        f"possible types nest at most {MAX_INTROSPECTION_NESTING} deep"
-                    }
+                    _coded(
+                        "Maximum introspection depth exceeded: lists of fields, interfaces or "
+                        f"possible types nest at most {MAX_INTROSPECTION_NESTING} deep",
+                        VALIDATION_FAILED,
+                    )
                 ]
             )
         aliases = _aliases(selection_set)
         if aliases > self.limits.max_aliases:
-            raise RequestError([{"message": f"{aliases} aliases found. Allowed: {self.limits.max_aliases}"}])
+            raise RequestError(
+                [_coded(f"{aliases} aliases found. Allowed: {self.limits.max_aliases}", "MAX_ALIASES_LIMIT")]
+            )
         self._check_cost(operation.operation, selection_set, None)
 
     def _check_cost(
@@ -196,13 +220,18 @@ class Engine:
         cost = _cost(self.schema, selection_set, root, 1, variables)
         if cost > self.limits.max_cost:
             raise RequestError(
-                [{"message": f"The operation costs {cost}, more than the allowed {self.limits.max_cost}"}]
+                [
+                    _coded(
+                        f"The operation costs {cost}, more than the allowed {self.limits.max_cost}",
+                        "COST_ESTIMATED_TOO_EXPENSIVE",
+                    )
+                ]
             )
 
     def variables(self, prepared: Prepared, raw: dict[str, Any]) -> VariableValues:
         coerced = get_variable_values(self.schema, prepared.operation.variable_definitions or (), raw)
         if isinstance(coerced, list):
-            raise RequestError([_error(e) for e in coerced])
+            raise RequestError([_error(e) for e in coerced])  # no code, as Hive Gateway
         if prepared.sized_by_variables:
             self._check_cost(
                 prepared.operation.operation, prepared.plan.operation.selection_set, coerced.coerced

@@ -162,6 +162,28 @@ class AccessControl(SchemaExtension):
         yield
 
 
+class ErrorCodes(SchemaExtension):
+    """A rule of the domain that refuses a query's arguments (a malformed cursor, a year out of
+    range, an id that is not one) answers with ``extensions.code`` BAD_USER_INPUT and the argument
+    at fault in ``extensions.field``, so a portal can tell it from a failure of the service.
+    (Mutations answer such refusals as a ``ValidationError`` in their result instead.)"""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            cause = error.original_error
+            if isinstance(cause, DomainError):
+                extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+                if cause.field:
+                    extensions["field"] = cause.field
+                error.extensions = extensions
+
+
+SUBGRAPH_EXTENSIONS = (AccessControl, ErrorCodes)
+"""What every subgraph's schema runs: its own access rules, and error codes."""
+
+
 Scope = Callable[[AsyncSession], Awaitable[Target]]
 """Where a write lands, read in its transaction before it runs (see :meth:`Identity.require`)."""
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from setka_runtime.errors import DomainError
 from sqlalchemy import Select, case, distinct, exists, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -41,7 +42,7 @@ REGION_CODE = re.compile(r"\d{2,3}")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-class AnalysisRequestError(ValueError):
+class AnalysisRequestError(DomainError):
     """A scope or a period that cannot be analysed; the message says why, to the one who asked."""
 
 

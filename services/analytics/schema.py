@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import strawberry
-from setka_runtime.graphql import AccessControl, ForeignEntity, batched, reading, to_uuid
+from setka_runtime.graphql import SUBGRAPH_EXTENSIONS, ForeignEntity, batched, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,5 +267,5 @@ schema = strawberry.federation.Schema(
     query=Query,
     types=[RegionSummary, Organization],
     federation_version="2.7",
-    extensions=[AccessControl],
+    extensions=list(SUBGRAPH_EXTENSIONS),
 )

@@ -259,6 +259,7 @@ async def test_a_regional_admin_sees_the_trail_of_their_region_and_others_are_re
     assert [node["entryId"] for node in await trail(db, FEDERAL, first=MAX_PAGE + 1)] == seen
     (broken,) = (await ask(db, FEDERAL, after="not a cursor")).errors
     assert broken.message == "invalid cursor"
+    assert broken.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
 
     # another region than one's own is refused in the resolver; other roles and anonymous callers
     # are refused before anything runs (@requiresScopes)

@@ -1,7 +1,7 @@
 """The events service's GraphQL subgraph (Apollo Federation 2): types, queries, mutations."""
 
 import strawberry
-from setka_runtime.graphql import AccessControl
+from setka_runtime.graphql import SUBGRAPH_EXTENSIONS
 
 from .mutations import Mutation
 from .queries import Query
@@ -14,7 +14,7 @@ schema = strawberry.federation.Schema(
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network],
     federation_version="2.7",
-    extensions=[AccessControl],
+    extensions=list(SUBGRAPH_EXTENSIONS),
 )
 
 __all__ = ["schema"]

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
+from setka_runtime.errors import DomainError
 from setka_runtime.graphql import identity, reading
 from sqlalchemy import select
 from strawberry.types import Info
@@ -40,7 +41,7 @@ class Subscription:
         live: LiveActivities = info.context["live"]
         network = to_uuid(network_id) if network_id is not None else None
         if network_id is not None and network is None:
-            raise ValueError("networkId is not a valid id")
+            raise DomainError("not a valid id", field="networkId")
         caller = identity(info)
         visible = scopes.visible_activities(caller)
         unpublished = scopes.unpublished_activities(caller)
