@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -20,6 +20,7 @@ from setka_runtime.access import ALL_REGIONS, AccessDenied, Identity, Role
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import PageInfo, identity, reading
 from setka_runtime.graphql_derive import ModelType
+from setka_runtime.moments import utc
 from sqlalchemy import or_, select, tuple_
 from sqlmodel import col
 from strawberry.types import Info
@@ -29,11 +30,6 @@ from .models import AuditEntry as AuditEntryRow
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
 """Most entries one page holds."""
-
-
-def _utc(moment: datetime) -> datetime:
-    """A moment in UTC, as the trail stores them (a naive one is taken as UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @strawberry.type(description="An event a write caused: its id, type and the aggregate it changed")
@@ -60,7 +56,7 @@ class AuditEntry(
     def present(cls, row: AuditEntryRow) -> AuditEntry:
         return cls.of(
             row,
-            at=_utc(row.at),
+            at=utc(row.at),
             actor_municipality_id=_id(row.actor_municipality_id),
             actor_organization_id=_id(row.actor_organization_id),
             municipality_id=_id(row.municipality_id),
@@ -93,13 +89,13 @@ class AuditEntryConnection:
 
 
 def encode_cursor(row: AuditEntryRow) -> str:
-    return base64.urlsafe_b64encode(f"{_utc(row.at).isoformat()}|{row.entry_id}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{utc(row.at).isoformat()}|{row.entry_id}".encode()).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return _utc(datetime.fromisoformat(moment)), uuid.UUID(ident)
+        return utc(datetime.fromisoformat(moment)), uuid.UUID(ident)
     except ValueError as exc:
         raise DomainError("invalid cursor", field="after") from exc
 
@@ -164,9 +160,9 @@ class AuditQuery:
         if operation is not None:
             query = query.where(col(AuditEntryRow.operation) == operation)
         if since is not None:
-            query = query.where(at >= _utc(since))
+            query = query.where(at >= utc(since, field="since"))
         if until is not None:
-            query = query.where(at < _utc(until))
+            query = query.where(at < utc(until, field="until"))
         if after:
             query = query.where(tuple_(at, entry_id) < decode_cursor(after))
         limit = max(1, min(first, MAX_PAGE))

@@ -35,7 +35,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from setka_contracts import topics
@@ -82,6 +82,7 @@ from setka_contracts.registry import (
     StatusChange,
 )
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
+from setka_runtime.moments import utc, utc_day
 from setka_runtime.sql import dialect_insert, one_of
 from sqlalchemy import Date, DateTime, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,11 +137,6 @@ def _first_by(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any
     for item in items:
         first.setdefault(key(item.data), item)
     return first
-
-
-def _day(moment: datetime) -> date:
-    """The UTC day of a moment (a naive one, as SQLite returns it, is in UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
 
 
 def _later(session: AsyncSession, kept: Any, given: Any) -> Any:
@@ -710,7 +706,7 @@ async def _copy_activity_into_attendance(session: AsyncSession, activity_ids: li
         [
             {
                 "b_id": row.id,
-                "b_day": _day(row.starts_at),
+                "b_day": utc_day(row.starts_at),
                 "b_host": row.host_organization_id,
                 "b_network": row.network_id,
             }
@@ -728,7 +724,7 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
     for item in items:
         data: ActivityPlanned = item.data
         if data.status in TOOK_PLACE:
-            held_on.setdefault(data.activity_id, _day(data.starts_at))
+            held_on.setdefault(data.activity_id, utc_day(data.starts_at))
     await _upsert(
         session,
         Activity,
@@ -786,7 +782,7 @@ def activity_became(status: ActivityStatus) -> BatchHandler:
                 {"b_id": data.activity_id, "b_held_on": None, "b_starts_at": None, "b_ends_at": None},
             )
             if status in TOOK_PLACE and change["b_held_on"] is None:
-                change["b_held_on"] = _day(data.changed_at)
+                change["b_held_on"] = utc_day(data.changed_at)
             if (
                 isinstance(data, ActivityPostponed)
                 and data.starts_at is not None
@@ -843,7 +839,7 @@ async def attendance_recorded(session: AsyncSession, items: list[Item]) -> None:
                 "organization_id": data.organization_id,
                 "educator_id": data.educator_id,
                 "hours": data.hours,
-                "activity_day": _day(activity.starts_at),
+                "activity_day": utc_day(activity.starts_at),
                 "host_organization_id": activity.host_organization_id,
                 "network_id": activity.network_id,
             }
@@ -938,12 +934,6 @@ deficits_recorded = _facts(
 # -- the audit trail ---------------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    """A moment in UTC (a naive one is taken as UTC): SQLite keeps no offset, so every moment
-    stored and compared is UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 @batch
 async def audit_recorded(session: AsyncSession, items: list[Item]) -> None:
     """Keep each entry as recorded, once: an entry is a fact (its id is the service's), so one
@@ -954,7 +944,7 @@ async def audit_recorded(session: AsyncSession, items: list[Item]) -> None:
         [
             {
                 "entry_id": data.entry_id,
-                "at": _utc(data.at),
+                "at": utc(data.at),
                 "service": data.service,
                 "operation": data.operation,
                 "subject": data.subject,

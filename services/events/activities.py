@@ -114,8 +114,8 @@ async def plan_activity(session: AsyncSession, command: PlanActivity) -> Activit
         network_id=command.network_id,
         plan_item_id=command.plan_item_id,
         responsible_educator_id=command.responsible_educator_id,
-        starts_at=utc(command.starts_at),
-        ends_at=utc(command.ends_at),
+        starts_at=utc(command.starts_at, field="startsAt"),
+        ends_at=utc(command.ends_at, field="endsAt"),
         audience=optional_text(command.audience, field="audience", limit=500),
         capacity=command.capacity,
     )
@@ -238,7 +238,7 @@ async def postpone(
     if starts_at is not None and ends_at is not None:
         check_period(starts_at, ends_at)
         await check_host(session, activity.host_organization_id, activity.network_id, starts_at)
-        activity.starts_at, activity.ends_at = utc(starts_at), utc(ends_at)
+        activity.starts_at, activity.ends_at = utc(starts_at, field="startsAt"), utc(ends_at, field="endsAt")
     activity.status_reason = text
     changed = await _changed(session, activity, ActivityStatus.postponed)
     await outbox.record(

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from setka_runtime.moments import aware, utc  # noqa: F401  (re-exported: the service reads them from here)
 from sqlalchemy import JSON, DateTime, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -17,16 +18,6 @@ class EventsModel(SQLModel, registry=registry()):
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they are stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def utc(moment: datetime) -> datetime:
-    """Stored in UTC: SQLite keeps the wall time and drops the offset."""
-    return aware(moment).astimezone(UTC)
 
 
 def _when(**extra: Any) -> Any:

@@ -76,9 +76,9 @@ def _calendar_query(where: CalendarFilter, after: str | None, visible: Visible =
     if where.status:
         query = query.where(Activity.status == where.status)
     if where.starts_from:
-        query = query.where(Activity.starts_at >= utc(where.starts_from))
+        query = query.where(Activity.starts_at >= utc(where.starts_from, field="startsFrom"))
     if where.starts_before:
-        query = query.where(Activity.starts_at < utc(where.starts_before))
+        query = query.where(Activity.starts_at < utc(where.starts_before, field="startsBefore"))
     if where.participant_organization_id or where.participant_educator_id:
         took_part = []
         for table in (Registration, Attendance):

@@ -260,6 +260,8 @@ async def test_a_regional_admin_sees_the_trail_of_their_region_and_others_are_re
     (broken,) = (await ask(db, FEDERAL, after="not a cursor")).errors
     assert broken.message == "invalid cursor"
     assert broken.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
+    (too_early,) = (await ask(db, FEDERAL, since="0001-01-01T00:00:00+14:00")).errors
+    assert too_early.extensions == {"code": "BAD_USER_INPUT", "field": "since"}
 
     # another region than one's own is refused in the resolver; other roles and anonymous callers
     # are refused before anything runs (@requiresScopes)

@@ -143,3 +143,24 @@ async def test_the_calendar_filters_and_pages_and_entities_resolve_in_one_query(
         event.remove(world.db.engine.sync_engine, "before_cursor_execute", count)
     assert [e["id"] for e in entities["_entities"]] == ids
     assert len(statements) == 2, statements  # one for the activities, one for all their attendance
+
+
+async def test_moments_with_no_time_in_utc_are_refused_as_the_callers_input(world: World) -> None:
+    """Year 1 at +14:00 is before year 1 in UTC, 9999-12-31 at -05:00 after year 9999: a portal
+    gets the field at fault, not an overflow from the database driver."""
+    late = activity_input(world, starts_in=timedelta(days=1)) | {
+        "startsAt": "9999-12-31T23:00:00-05:00",
+        "endsAt": "9999-12-31T23:30:00-05:00",
+    }
+    refused = (await run(world, PLAN_ACTIVITY, input=late))["planActivity"]
+    assert refused["__typename"] == "ValidationError" and refused["field"] == "startsAt"
+    assert "out of range" in refused["message"]
+
+    result = await schema.execute(
+        'query { activities(startsFrom: "0001-01-01T00:00:00+14:00") { edges { node { id } } } }',
+        context_value={"db": world.db, "identity": ADMIN},
+    )
+    assert result.data is None and result.errors is not None
+    (error,) = result.errors
+    assert error.extensions == {"code": "BAD_USER_INPUT", "field": "startsFrom"}
+    assert "out of range" in error.message

@@ -96,19 +96,28 @@ def poison() -> list[tuple[str, bytes, list[tuple[str, bytes]], str]]:
     ]
 
 
-def mixed_offsets() -> bytes:
+def activity(external_id: str, starts_at: str, ends_at: str) -> bytes:
     return json.dumps(
         {
             "source_system": "rcoi",
-            "external_id": "A-1",
+            "external_id": external_id,
             "title": "Семинар",
             "activity_type": "seminar",
             "host": {"inn": SCHOOL_INN},
-            "starts_at": "2025-03-01T10:00:00",
-            "ends_at": "2025-03-01T12:00:00+03:00",
+            "starts_at": starts_at,
+            "ends_at": ends_at,
             "updated_at": NOW.isoformat(),
         }
     ).encode()
+
+
+def mixed_offsets() -> bytes:
+    return activity("A-1", "2025-03-01T10:00:00", "2025-03-01T12:00:00+03:00")
+
+
+def before_year_one() -> bytes:
+    """Moments with no UTC equivalent: 00:00 on 1 January of year 1 at +14:00 is in year 0 in UTC."""
+    return activity("A-2", "0001-01-01T00:00:00+14:00", "0001-01-01T02:00:00+14:00")
 
 
 async def scalar(url: str, sql: str) -> Any:
@@ -165,9 +174,10 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
                 )
                 body, good = valid(number)
                 await producer.send_and_wait(topics.REGIONAL_ASSESSMENTS, body, key=KEY, headers=good)
-            await producer.send_and_wait(
-                topics.REGIONAL_ACTIVITIES, mixed_offsets(), key=KEY, headers=headers(ACTIVITY)
-            )
+            for message in (mixed_offsets(), before_year_one()):
+                await producer.send_and_wait(
+                    topics.REGIONAL_ACTIVITIES, message, key=KEY, headers=headers(ACTIVITY)
+                )
         finally:
             await producer.stop()
 
@@ -179,7 +189,7 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
             broker.bootstrap, topics.dead_letter(topics.REGIONAL_ASSESSMENTS), at_least=len(poisons)
         )
         dead_activities = await read_topic(
-            broker.bootstrap, topics.dead_letter(topics.REGIONAL_ACTIVITIES), at_least=1
+            broker.bootstrap, topics.dead_letter(topics.REGIONAL_ACTIVITIES), at_least=2
         )
         await service.consumers_ping()  # ready: nothing is waiting
 
@@ -188,8 +198,10 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
         reason = headers_of(letter)["dlq_reason"]
         assert fragment in reason, (name, reason)
         assert letter.key == KEY
-    assert len(dead_activities) == 1
+    assert len(dead_activities) == 2
     assert (
         "offset" in headers_of(dead_activities[0])["dlq_reason"]
         or "timezone" in (headers_of(dead_activities[0])["dlq_reason"])
     )
+    assert "must not be before 2000-01-01" in headers_of(dead_activities[1])["dlq_reason"]
+    assert await scalar(url, "SELECT count(*) FROM activity") == 0
