@@ -242,8 +242,7 @@ async def list_educators(
         )
     if criteria.qualification_category:
         query = query.where(Educator.qualification_category == criteria.qualification_category)
-    for word in rules.fold(criteria.search or "").split():
-        query = query.where(Educator.search_text.contains(word, autoescape=True))
+    query = rules.matching(query, Educator.search_text, criteria.search)
     return await fetch_page(
         session, query, order=[Educator.last_name, Educator.first_name, Educator.id], first=first, after=after
     )

@@ -327,8 +327,7 @@ async def list_networks(
                 (Membership.left_on.is_(None)) | (Membership.left_on > criteria.on),
             ]
         query = query.where(exists().where(*condition))
-    for word in rules.fold(criteria.search or "").split():
-        query = query.where(Network.search_text.contains(word, autoescape=True))
+    query = rules.matching(query, Network.search_text, criteria.search)
     return await fetch_page(session, query, order=[Network.name, Network.id], first=first, after=after)
 
 

@@ -395,8 +395,7 @@ def filtered(query: Select[tuple[Organization]], criteria: OrganizationFilter) -
         if criteria.role:
             membership.append(Membership.role == criteria.role)
         query = query.where(exists().where(*membership))
-    for word in rules.fold(criteria.search or "").split():
-        query = query.where(Organization.search_text.contains(word, autoescape=True))
+    query = rules.matching(query, Organization.search_text, criteria.search)
     return query
 
 

@@ -152,8 +152,7 @@ async def list_resources(
             (Resource.available_from.is_(None)) | (Resource.available_from <= on),
             (Resource.available_to.is_(None)) | (Resource.available_to > on),
         )
-    for word in rules.fold(criteria.search or "").split():
-        query = query.where(Resource.search_text.contains(word, autoescape=True))
+    query = rules.matching(query, Resource.search_text, criteria.search)
     return await fetch_page(session, query, order=[Resource.title, Resource.id], first=first, after=after)
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from setka_contracts.identifiers import inn_problem, ogrn_problem
 from setka_contracts.registry import SchoolStatus
@@ -153,6 +153,22 @@ def search_key(*parts: str | None) -> str:
 
 def fold(text: str) -> str:
     return " ".join(text.split()).casefold().replace("ё", "е")
+
+
+SEARCH_LIMIT = 200
+"""Most characters a search box may send: longer ones match nothing a name holds, and every word
+is a LIKE pattern (SQLite refuses patterns past 50,000 bytes)."""
+
+
+def matching(query: Any, column: Any, search: str | None) -> Any:
+    """``query`` narrowed to rows whose ``column`` (a :func:`search_key`) holds every word of
+    ``search``, whatever their case, order and «ё»."""
+    folded = fold(search or "")
+    if len(folded) > SEARCH_LIMIT:
+        raise DomainError(f"a search is at most {SEARCH_LIMIT} characters", field="search")
+    for word in folded.split():
+        query = query.where(column.contains(word, autoescape=True))
+    return query
 
 
 def check_status_conflict(

@@ -353,6 +353,17 @@ async def test_lists_filter_and_page_with_cursors_capped_at_100(registry: Databa
     assert [e["node"]["shortName"] for e in found] == ["СОШ № 17"]
     by_inn = (await gql(registry, query, {"search": inn(42)}))["organizations"]["edges"]
     assert [e["node"]["shortName"] for e in by_inn] == ["СОШ № 42"]
+    # a search box pasted full of text is the caller's error on «search», on every list
+    for listing in ("organizations", "networks", "educators", "resources"):
+        result = await schema.execute(
+            f"query($s: String) {{ {listing}(search: $s) {{ edges {{ cursor }} }} }}",
+            variable_values={"s": "школа " * 20_000},
+            context_value={"db": registry, "identity": ADMIN},
+        )
+        (error,) = result.errors or [None]
+        assert error is not None and error.extensions == {"code": "BAD_USER_INPUT", "field": "search"}, (
+            listing
+        )
 
 
 async def test_entities_and_nested_lists_resolve_in_batches(registry: Database) -> None:
