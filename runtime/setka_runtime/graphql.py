@@ -3,6 +3,7 @@ caller, and the one way a mutation runs its command (in scope, audited)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -15,8 +16,10 @@ from graphql import ExecutionResult, GraphQLError, parse
 from setka_contracts.audit import AuditedEvent, AuditRecorded
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
+from strawberry.utils.logging import StrawberryLogger
 
 from . import outbox
 from .access import (
@@ -32,6 +35,8 @@ from .access import (
 )
 from .db import Database
 from .errors import DomainError
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -180,8 +185,27 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = extensions
 
 
-SUBGRAPH_EXTENSIONS = (AccessControl, ErrorCodes)
-"""What every subgraph's schema runs: its own access rules, and error codes."""
+class SubgraphSchema(strawberry.federation.Schema):
+    """A service's subgraph: Federation 2.7 (what the composition tools accept), its own access
+    rules and error codes, and a log that keeps tracebacks for the service's own failures: a
+    caller's mistake (an unknown field, a bad argument, a refused rule) is one INFO line, so
+    ERROR in a service's log always means something for its operator to look at."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("federation_version", "2.7")
+        options.setdefault("extensions", [AccessControl, ErrorCodes])
+        super().__init__(**options)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            cause = error.original_error
+            if cause is None or isinstance(cause, (DomainError, GraphQLError, StrawberryInputCoercionError)):
+                path = ".".join(str(part) for part in error.path or ()) or "request"
+                log.info("refused at %s: %s", path, error.message)
+            else:
+                StrawberryLogger.error(error, execution_context)
 
 
 Scope = Callable[[AsyncSession], Awaitable[Target]]

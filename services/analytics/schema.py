@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import strawberry
-from setka_runtime.graphql import SUBGRAPH_EXTENSIONS, ForeignEntity, batched, reading, to_uuid
+from setka_runtime.graphql import ForeignEntity, SubgraphSchema, batched, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -263,9 +263,7 @@ class EffectivenessQuery:
 Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AuditQuery))
 """Every root field, by domain; another domain's queries join by naming their type here."""
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     types=[RegionSummary, Organization],
-    federation_version="2.7",
-    extensions=list(SUBGRAPH_EXTENSIONS),
 )

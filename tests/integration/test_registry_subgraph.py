@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -387,3 +388,28 @@ async def test_entities_and_nested_lists_resolve_in_batches(registry: Database) 
     assert [e["id"] for e in data["_entities"]] == ids
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 4, selects  # organizations, statuses, memberships, risk profiles: one each
+
+
+async def test_a_callers_mistake_is_one_info_line_and_a_failure_of_the_service_an_error(
+    registry: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ERROR in a service's log is for its operator: a bad cursor is the caller's business."""
+    caplog.set_level(logging.INFO)
+    refused = await schema.execute(
+        '{ organizations(after: "not a cursor") { edges { cursor } } }',
+        context_value={"db": registry, "identity": ADMIN},
+    )
+    assert refused.errors
+    assert [r.levelname for r in caplog.records if "not a cursor" in r.getMessage() or r.exc_info] == []
+    assert any(r.levelname == "INFO" and "refused at organizations" in r.getMessage() for r in caplog.records)
+
+    caplog.clear()
+    broken = Database("sqlite+aiosqlite:///file:nowhere?mode=ro&uri=true")  # a database that fails
+    try:
+        failed = await schema.execute(
+            "{ organizations { edges { cursor } } }", context_value={"db": broken, "identity": ADMIN}
+        )
+    finally:
+        await broken.dispose()
+    assert failed.errors
+    assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)

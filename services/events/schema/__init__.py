@@ -1,20 +1,17 @@
 """The events service's GraphQL subgraph (Apollo Federation 2): types, queries, mutations."""
 
-import strawberry
-from setka_runtime.graphql import SUBGRAPH_EXTENSIONS
+from setka_runtime.graphql import SubgraphSchema
 
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
 from .types import Activity, Network, Organization, Plan, PlanItem
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network],
-    federation_version="2.7",
-    extensions=list(SUBGRAPH_EXTENSIONS),
 )
 
 __all__ = ["schema"]
