@@ -76,8 +76,15 @@ async def employments_of(
     return result
 
 
-async def _snapshot(session: AsyncSession, educator: Educator) -> dict[str, object]:
-    employments = (await employments_of(session, [educator.id]))[educator.id]
+async def _snapshot(
+    session: AsyncSession, educator: Educator, employments: list[Employment] | None = None
+) -> dict[str, object]:
+    """The educator as its events carry it; ``employments`` when the caller holds them all
+    (a new educator's), else read."""
+    if employments is None:
+        employments = (await employments_of(session, [educator.id]))[educator.id]
+    else:  # as employments_of orders them (PostgreSQL puts a post without a start last)
+        employments = sorted(employments, key=lambda e: (e.started_on is None, e.started_on or date.min))
     return {
         "educator_id": educator.id,
         "external_id": educator.external_id,
@@ -99,10 +106,16 @@ async def _snapshot(session: AsyncSession, educator: Educator) -> dict[str, obje
     }
 
 
-async def _add_post(session: AsyncSession, educator: Educator, post: Post) -> Employment:
+async def _add_post(
+    session: AsyncSession, educator: Educator, post: Post, held: list[Employment] | None = None
+) -> Employment:
+    """A post for the educator; ``held`` are all its employments when the caller has them (they
+    are read otherwise), and the new one is added to it."""
     organization = await lookups.organization(session, post.organization_id, field="organizationId")
     position = rules.check_name(post.position, field="position", limit=200)
-    for other in (await employments_of(session, [educator.id]))[educator.id]:
+    if held is None:
+        held = (await employments_of(session, [educator.id]))[educator.id]
+    for other in held:
         if other.organization_id != organization.id:
             continue
         if rules.overlaps(post.started_on or date.min, None, other.started_on or date.min, other.ended_on):
@@ -115,14 +128,13 @@ async def _add_post(session: AsyncSession, educator: Educator, post: Post) -> Em
     )
     session.add(employment)
     await session.flush()
+    held.append(employment)
     return employment
 
 
 async def register_educator(session: AsyncSession, command: RegisterEducator) -> Educator:
     """Register a person with their posts; records ``educator.registered``."""
     external_id = rules.optional_text(command.external_id, field="externalId", limit=100)
-    if external_id and await session.scalar(select(Educator.id).where(Educator.external_id == external_id)):
-        raise DomainError(f"an educator with code {external_id} is already registered", field="externalId")
     educator = Educator(
         external_id=external_id,
         last_name=rules.check_name(command.last_name, field="lastName", limit=100),
@@ -138,13 +150,16 @@ async def register_educator(session: AsyncSession, command: RegisterEducator) ->
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
+    except IntegrityError:  # the only unique column an educator has is its code
         raise DomainError(
             f"an educator with code {external_id} is already registered", field="externalId"
         ) from None
+    held: list[Employment] = []  # a new educator holds no post yet: nothing to read
     for post in command.posts:
-        await _add_post(session, educator, post)
-    await outbox.record(session, EducatorRegistered(**await _snapshot(session, educator)), source=SOURCE)
+        await _add_post(session, educator, post, held)
+    await outbox.record(
+        session, EducatorRegistered(**await _snapshot(session, educator, held)), source=SOURCE
+    )
     return educator
 
 
