@@ -16,3 +16,7 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class NotFound(LookupError):
+    """What a query asked about does not exist (here): ``extensions.code`` NOT_FOUND."""

@@ -34,7 +34,7 @@ from .access import (
     refusals,
 )
 from .db import Database
-from .errors import DomainError
+from .errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,8 @@ class AccessControl(SchemaExtension):
 class ErrorCodes(SchemaExtension):
     """A rule of the domain that refuses a query's arguments (a malformed cursor, a year out of
     range, an id that is not one) answers with ``extensions.code`` BAD_USER_INPUT and the argument
-    at fault in ``extensions.field``, so a portal can tell it from a failure of the service.
+    at fault in ``extensions.field``, and a query about something that does not exist NOT_FOUND,
+    so a portal can tell them from a failure of the service.
     (Mutations answer such refusals as a ``ValidationError`` in their result instead.)"""
 
     def on_execute(self) -> Iterator[None]:
@@ -183,6 +184,8 @@ class ErrorCodes(SchemaExtension):
                 if cause.field:
                     extensions["field"] = cause.field
                 error.extensions = extensions
+            elif isinstance(cause, NotFound):
+                error.extensions = {**(error.extensions or {}), "code": "NOT_FOUND"}
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -201,7 +204,9 @@ class SubgraphSchema(strawberry.federation.Schema):
     ) -> None:
         for error in errors:
             cause = error.original_error
-            if cause is None or isinstance(cause, (DomainError, GraphQLError, StrawberryInputCoercionError)):
+            if cause is None or isinstance(
+                cause, (DomainError, NotFound, GraphQLError, StrawberryInputCoercionError)
+            ):
                 path = ".".join(str(part) for part in error.path or ()) or "request"
                 log.info("refused at %s: %s", path, error.message)
             else:

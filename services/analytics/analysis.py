@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from setka_runtime.errors import DomainError
+from setka_runtime.errors import DomainError, NotFound
 from sqlalchemy import Select, case, distinct, exists, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -46,7 +46,7 @@ class AnalysisRequestError(DomainError):
     """A scope or a period that cannot be analysed; the message says why, to the one who asked."""
 
 
-class UnknownScope(LookupError):
+class UnknownScope(NotFound):
     """The network, school or municipality analysed is not known to analytics."""
 
 

@@ -686,5 +686,5 @@ async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
         await service.db.dispose()
     assert body["data"] is None
     assert len(body["errors"]) == 1 and message in body["errors"][0]["message"], body
-    if not message.startswith("no network"):  # the caller's arguments, not an unknown network
-        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    unknown = message.startswith("no network")  # not the caller's arguments: nothing to analyse
+    assert body["errors"][0]["extensions"]["code"] == ("NOT_FOUND" if unknown else "BAD_USER_INPUT"), body
