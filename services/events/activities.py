@@ -21,6 +21,7 @@ from setka_contracts.events import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.moments import aware, utc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .common import (
@@ -33,7 +34,7 @@ from .common import (
     known_organization,
     optional_text,
 )
-from .models import Activity, Material, Plan, PlanItem, aware, now, utc
+from .models import Activity, Material, Plan, PlanItem, now
 
 OPEN = {ActivityStatus.planned, ActivityStatus.announced, ActivityStatus.postponed}
 """Statuses in which an activity has not taken place and may still change."""

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from setka_runtime.moments import aware, utc  # noqa: F401  (re-exported: the service reads them from here)
 from sqlalchemy import JSON, DateTime, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel

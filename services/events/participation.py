@@ -9,11 +9,12 @@ from datetime import datetime
 from setka_contracts.events import ActivityStatus, AttendanceRecorded, FeedbackGiven, ParticipantRegistered
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.moments import aware
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .common import SOURCE, known_educator, known_organization, optional_text
-from .models import Activity, Attendance, Feedback, Registration, aware, now, participant_key
+from .models import Activity, Attendance, Feedback, Registration, now, participant_key
 
 TOOK_PLACE = {ActivityStatus.held, ActivityStatus.reported}
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from setka_runtime.errors import DomainError
+from setka_runtime.moments import aware, utc
 from setka_runtime.sql import one_of
 from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,6 @@ from .models import (
     Plan,
     PlanItem,
     Registration,
-    aware,
-    utc,
 )
 
 MAX_PAGE = 200

@@ -33,6 +33,7 @@ from setka_contracts.regional import (
 from setka_runtime import outbox
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.errors import DomainError, NotYetKnown, PermanentError
+from setka_runtime.moments import aware, utc
 from setka_runtime.sql import dialect_insert
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +49,7 @@ from .models import (
     KnownNetwork,
     KnownOrganization,
     Training,
-    aware,
     now,
-    utc,
 )
 
 NAMESPACE = uuid.UUID("6f1d8f0e-4d55-4c7a-9a55-2b1c3f7f5e10")

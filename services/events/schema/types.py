@@ -14,6 +14,7 @@ from typing import Any, Self
 import strawberry
 from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
+from setka_runtime.moments import aware
 from strawberry.types import Info
 
 from .. import models as m
@@ -110,7 +111,7 @@ class Activity(Entity, model=m.Activity, exclude=["source_updated_at", "created_
 
     @classmethod
     def of(cls, row: m.Activity, **given: Any) -> Self:
-        return super().of(row, starts_at=m.aware(row.starts_at), ends_at=m.aware(row.ends_at), **given)
+        return super().of(row, starts_at=aware(row.starts_at), ends_at=aware(row.ends_at), **given)
 
     @strawberry.field(description="The organization that hosts it (the registry's)")
     def host(self) -> Organization:
