@@ -7,10 +7,18 @@ stops everything on Ctrl-C or SIGTERM, leaving no process behind.
 
 It supervises like a process manager: a process that exits unexpectedly is started again after a
 pause that doubles on every quick failure (0.5 s up to 30 s; back to 0.5 s once it had stayed up
-for a minute) while the others keep serving. If the local broker dies, it is started again on the
-same port; as it keeps everything in memory, its topics are then created again and refilled
-from the services' outboxes (the consumers, whose committed offsets went with it, read from the
-earliest offset again and their inboxes absorb what they had already applied).
+for a minute) while the others keep serving. If the local broker dies, it is started again; as it
+keeps everything in memory, its topics are then created again and refilled from the services'
+outboxes (the consumers see a broker with a new cluster id, read from the earliest offset again,
+and their inboxes absorb what they had already applied).
+
+Clients reach the broker through a gate on the public port (:class:`BrokerGate`): it is shut from
+the moment the broker dies until the new one has every declared topic, so no client's metadata
+request creates a topic with a partition count of the broker's choosing. What the dead broker
+held that nobody had read — inbound facts not yet consumed, dead letters — cannot be refilled:
+:class:`BrokerWatch` follows the log ends and the groups' committed offsets, so it is counted,
+and the state file (``var/local-broker.json``: serving, down, refilling, refill failed; the loss)
+is what the services' ``/readyz`` and ``setka status`` report.
 """
 
 from __future__ import annotations
@@ -29,12 +37,25 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from setka_runtime.local_broker import free_port, start_tansu, wait_for_port  # noqa: E402
+from setka_runtime.local_broker import (  # noqa: E402
+    DOWN,
+    REFILL_FAILED,
+    REFILLING,
+    SERVING,
+    STATE_FILE_NAME,
+    BrokerGate,
+    free_port,
+    start_tansu,
+    wait_for_port,
+    write_broker_state,
+)
 
 SERVICES = ("registry", "events", "analytics")
 PROCESSES = (*SERVICES, "gateway")
@@ -97,6 +118,130 @@ async def _groups_with_members(bootstrap: str, groups: list[str]) -> set[str]:
     return joined
 
 
+class BrokerWatch:
+    """Follows the local broker: the end of every partition of the inbound and dead-letter topics
+    (read from the tail, since Tansu's reported end offsets lag behind a batch) and the offsets
+    the consumer groups committed on them, so that when the broker dies what it held and no
+    consumer had read can be counted. Outbound topics are not counted: they are refilled from
+    the outboxes. Runs its own event loop in a daemon thread."""
+
+    COMMITTED_EVERY_SECONDS = 0.25
+
+    def __init__(self, bootstrap: str, groups: list[str]) -> None:
+        from setka_contracts import topics
+
+        self.bootstrap = bootstrap
+        self.groups = groups
+        self.inbound = [spec.name for spec in topics.DECLARED if spec.kind == "inbound"]
+        self.dead_letters = [spec.name for spec in topics.DECLARED if spec.kind == "dead-letter"]
+        self._lock = threading.Lock()
+        self._ends: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+        self._epoch = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._follow()), name="broker-watch", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def lost(self) -> dict[str, dict[str, int]]:
+        """What the broker held that no group had committed as read (inbound topics) and every
+        dead letter it held; forget both (the next broker starts empty)."""
+        with self._lock:
+            ends, committed = self._ends, self._committed
+            self._ends, self._committed = {}, {}
+            self._epoch += 1
+        unread: dict[str, int] = {}
+        dead: dict[str, int] = {}
+        for (topic, partition), end in ends.items():
+            if topic in self.dead_letters:
+                if end:
+                    dead[topic] = dead.get(topic, 0) + end
+                continue
+            behind = max(0, end - committed.get((topic, partition), 0))
+            if behind:
+                unread[topic] = unread.get(topic, 0) + behind
+        return {"unread": unread, "dead_letters": dead}
+
+    async def _follow(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        while not self._stopping.is_set():
+            epoch = self._epoch
+            tail = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            admins = {group: AIOKafkaAdminClient(bootstrap_servers=self.bootstrap) for group in self.groups}
+            try:
+                await tail.start()
+                for admin in admins.values():
+                    await admin.start()
+                partitions = [
+                    TopicPartition(topic, partition)
+                    for topic in (*self.inbound, *self.dead_letters)
+                    for partition in sorted(tail.partitions_for_topic(topic) or ())
+                ]
+                if {tp.topic for tp in partitions} != {*self.inbound, *self.dead_letters}:
+                    raise LookupError("the broker does not have its declared topics yet")
+                tail.assign(partitions)
+                await tail.seek_to_beginning(*partitions)
+                polled = 0.0
+                while not self._stopping.is_set() and self._epoch == epoch:
+                    await tail.getmany(timeout_ms=100, max_records=10_000)
+                    ends = {}
+                    for tp in partitions:
+                        end = tail.highwater(tp)
+                        if end is not None:
+                            ends[(tp.topic, tp.partition)] = end
+                    committed: dict[tuple[str, int], int] | None = None
+                    if time.monotonic() - polled >= self.COMMITTED_EVERY_SECONDS:
+                        inbound = [tp for tp in partitions if tp.topic in self.inbound]
+                        committed = await self._committed_offsets(admins, inbound)
+                        polled = time.monotonic()
+                    with self._lock:
+                        if self._epoch != epoch:
+                            break
+                        for key, end in ends.items():
+                            self._ends[key] = max(self._ends.get(key, 0), end)
+                        if committed is not None:
+                            for key, offset in committed.items():
+                                self._committed[key] = max(self._committed.get(key, 0), offset)
+            except Exception:
+                await asyncio.sleep(0.3)  # the broker is down or starting: follow the next one
+            finally:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await tail.stop()
+                for admin in admins.values():
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await admin.close()
+
+    async def _committed_offsets(
+        self, admins: dict[str, Any], partitions: list[Any]
+    ) -> dict[tuple[str, int], int]:
+        """The furthest offset any group committed on each partition. A group the broker does not
+        know yet makes Tansu drop the connection: its admin client is made again."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        committed: dict[tuple[str, int], int] = {}
+        for group in list(admins):
+            try:
+                offsets = await admins[group].list_consumer_group_offsets(group, partitions=partitions)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await admins[group].close()
+                admins[group] = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+                with contextlib.suppress(Exception):
+                    await admins[group].start()
+                continue
+            for tp, meta in offsets.items():
+                key = (tp.topic, tp.partition)
+                committed[key] = max(committed.get(key, 0), meta.offset)
+        return committed
+
+
 @dataclass
 class _Watch:
     """The supervisor's record of one process."""
@@ -137,6 +282,14 @@ class Stack:
     """How often the supervisor started each process (``tansu`` for the broker) again."""
     refills: list[int] = field(default_factory=list)
     """Events re-published after each restart of the local broker (once its refill finished)."""
+    losses: list[dict[str, dict[str, int]]] = field(default_factory=list)
+    """What each death of the local broker took with it that nobody had read (``BrokerWatch.lost``)."""
+    broker_port: int = field(default_factory=free_port)
+    """Where the local broker itself listens; clients reach it through the gate on ``ports['kafka']``."""
+    gate: BrokerGate | None = None
+    watch: BrokerWatch | None = None
+    _broker_epoch: int = 0
+    _broker_state: dict[str, Any] = field(default_factory=dict)
     _pumps: list[threading.Thread] = field(default_factory=list)
     _watches: dict[str, _Watch] = field(default_factory=dict)
     _held: set[str] = field(default_factory=set)
@@ -165,12 +318,18 @@ class Stack:
         env.setdefault("INTERNAL_TOKEN_SECRET", self.internal_secret)
         if not self.rate_limited:
             env.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
+        if self.local_broker:
+            env.setdefault("LOCAL_BROKER_STATE_FILE", str(self.broker_state_path))
         if self.seed_demo:
             # the events service derives its demo year from the registry's demo data, once it arrives
             env.setdefault("EVENTS_SEED_DEMO", "1")
             # alerts of the demo a minute after its data arrives, not at the production's hour
             env.setdefault("ANALYTICS_ALERT_INTERVAL_SECONDS", "60")
         return env
+
+    @property
+    def broker_state_path(self) -> Path:
+        return self.var_dir / STATE_FILE_NAME
 
     @property
     def local_broker(self) -> bool:
@@ -182,6 +341,7 @@ class Stack:
         self._stopping.clear()
         if self.local_broker:
             self.start_broker()
+            self.set_broker_state(SERVING, lost_total={"unread": 0, "dead_letters": 0}, last_loss=None)
         for name in SERVICES:
             self.start_process(name)
         self.start_process("gateway")
@@ -191,12 +351,61 @@ class Stack:
             self.start_supervisor()
 
     def start_broker(self) -> subprocess.Popen[bytes]:
+        """Start the local broker behind the (shut) gate, create its declared topics, open the gate."""
+        if self.gate is None:
+            self.gate = BrokerGate(self.ports["kafka"], self.broker_port)
+        self.gate.close()
         self.broker = start_tansu(
-            self.ports["kafka"], log_path=self.var_dir / "tansu.log", preexec_fn=_die_with_parent
+            self.broker_port,
+            log_path=self.var_dir / "tansu.log",
+            preexec_fn=_die_with_parent,
+            advertised_port=self.ports["kafka"],
         )
         self._watches["tansu"] = _Watch(started_at=time.monotonic())
+        try:
+            asyncio.run(self._create_topics())
+        except BaseException:
+            self.broker.kill()
+            raise
+        self.gate.open()
+        if self.watch is None:
+            self.watch = BrokerWatch(f"127.0.0.1:{self.ports['kafka']}", sorted(CONSUMER_GROUPS.values()))
         self._say("tansu", f"local broker on 127.0.0.1:{self.ports['kafka']} (in memory)")
         return self.broker
+
+    async def _create_topics(self) -> None:
+        """Every declared topic with its declared partitions, on the broker itself (not through
+        the gate); a topic with another partition count is reported."""
+        from setka_contracts import topics
+        from setka_runtime.kafka import and_dead_letters, create_topics_at, partition_counts_at
+
+        partitions = self.environment().get("KAFKA_TOPIC_PARTITIONS")
+        names = [spec.name for spec in topics.DECLARED]
+        await create_topics_at(
+            "127.0.0.1", self.broker_port, names, partitions=int(partitions) if partitions else None
+        )
+        counts = await partition_counts_at("127.0.0.1", self.broker_port, names)
+        wrong = []
+        for name in and_dead_letters(names):
+            expected = int(partitions) if partitions else topics.spec_for(name).partitions
+            if counts.get(name) != expected:
+                wrong.append(f"{name}: {counts.get(name)} partitions, declared {expected}")
+        if wrong:
+            self._notice("topics of the local broker differ from their declaration: " + "; ".join(wrong))
+
+    def set_broker_state(self, state: str, **details: Any) -> None:
+        """Record what the local broker is doing (``var/local-broker.json``)."""
+        with self._lock:
+            current = self._broker_state
+            current.update(details)
+            current.update(
+                state=state,
+                changed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                restarts=self.restarts.get("tansu", 0),
+            )
+            if state == SERVING:
+                current.pop("error", None)
+            write_broker_state(self.broker_state_path, current)
 
     def command(self, name: str) -> list[str]:
         if name == "gateway":
@@ -290,6 +499,10 @@ class Stack:
                 self.broker.wait(10)
             except subprocess.TimeoutExpired:
                 self.broker.kill()
+        if self.watch is not None:
+            self.watch.stop()
+        if self.gate is not None:
+            self.gate.stop()
         for pump in self._pumps:
             pump.join(timeout=2)
         for refill in self._refill_threads:
@@ -353,43 +566,84 @@ class Stack:
         if self.broker.poll() is None:
             return
         if watch.due is None:
+            if self.gate is not None:
+                self.gate.close()  # nobody reaches the next broker before its topics exist
+            self._broker_epoch += 1
             watch.delay = self.restart_policy.next_delay(watch.delay, now - watch.started_at)
             watch.due = now + watch.delay
             self._notice(
                 f"the local broker exited with {describe_exit(self.broker.returncode)}; its topics are "
                 f"gone; starting it again in {watch.delay:.1f}s"
             )
+            self._count_loss()
             return
         if now < watch.due:
             return
         try:
             self.start_broker()
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, RuntimeError, ConnectionError) as exc:
             watch.delay = self.restart_policy.next_delay(watch.delay, 0.0)
             watch.due = time.monotonic() + watch.delay
             self._notice(f"the local broker did not start ({exc}); next try in {watch.delay:.1f}s")
             return
         self._watches["tansu"].delay = watch.delay
         self.restarts["tansu"] = self.restarts.get("tansu", 0) + 1
-        self.start_refill(
-            "local broker started again; creating its topics and refilling them from the outboxes"
-        )
+        self.start_refill("local broker started again; its topics created; refilling them from the outboxes")
+
+    def _count_loss(self) -> None:
+        """Count and report what the dead broker held that cannot be refilled."""
+        lost = self.watch.lost() if self.watch is not None else {"unread": {}, "dead_letters": {}}
+        self.losses.append(lost)
+        unread = sum(lost["unread"].values())
+        dead = sum(lost["dead_letters"].values())
+        total = dict(self._broker_state.get("lost_total") or {"unread": 0, "dead_letters": 0})
+        total = {
+            "unread": total.get("unread", 0) + unread,
+            "dead_letters": total.get("dead_letters", 0) + dead,
+        }
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.set_broker_state(DOWN, last_loss={"at": at, **lost}, lost_total=total)
+        if unread or dead:
+            detail = ", ".join(
+                f"{topic} {count}"
+                for topic, count in sorted({**lost["unread"], **lost["dead_letters"]}.items())
+            )
+            self._notice(
+                f"LOST with the local broker: {unread} acknowledged inbound message(s) no consumer had "
+                f"committed as read and {dead} dead letter(s) ({detail}); their senders must send them again"
+            )
+        else:
+            self._notice("the local broker held no inbound message or dead letter that had not been read")
 
     def start_refill(self, why: str) -> None:
-        """Refill the local broker from the outboxes in the background (see :meth:`refill`)."""
+        """Refill the local broker from the outboxes in the background, until it is complete (see
+        :meth:`refill`); the broker's state says ``refilling`` (services not ready) meanwhile."""
         self._notice(why)
-        refill = threading.Thread(target=self._refill, name="refill", daemon=True)
+        self.set_broker_state(REFILLING)
+        refill = threading.Thread(target=self._refill, args=(self._broker_epoch,), name="refill", daemon=True)
         self._refill_threads.append(refill)
         refill.start()
 
-    def _refill(self) -> None:
-        try:
-            count = asyncio.run(self.refill())
-        except Exception as exc:  # the broker may have died again: its next start refills again
-            self._notice(f"refilling the local broker failed ({type(exc).__name__}: {exc})")
+    def _refill(self, epoch: int) -> None:
+        delay = 1.0
+        while not self._stopping.is_set() and epoch == self._broker_epoch:
+            try:
+                count = asyncio.run(self.refill())
+            except Exception as exc:
+                if epoch != self._broker_epoch:
+                    return  # the broker died again: its next start refills again
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                self.set_broker_state(REFILL_FAILED, error=error)
+                self._notice(f"refilling the local broker failed ({error}); trying again in {delay:.0f}s")
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if epoch != self._broker_epoch:
+                return
+            self.refills.append(count)
+            self.set_broker_state(SERVING, refilled=count)
+            self._notice(f"local broker refilled: {count} events re-published from the outboxes")
             return
-        self.refills.append(count)
-        self._notice(f"local broker refilled: {count} events re-published from the outboxes")
 
     async def refill(self) -> int:
         """Create every declared topic (with its dead-letter topic and declared configuration) on

@@ -112,6 +112,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             groups=args.group or None,
             timeout=args.timeout,
             max_lag=args.max_lag,
+            local_broker_state=config.local_broker_state_file(),
         )
     )
     if args.json:

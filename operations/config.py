@@ -37,6 +37,15 @@ class OperatorSettings(ServiceSettings):
     service_name = "operator"
 
 
+def local_broker_state_file() -> Path:
+    """Where ``make run``'s supervisor reports its in-memory broker: ``LOCAL_BROKER_STATE_FILE``,
+    else ``var/local-broker.json`` of this checkout (absent elsewhere, so nothing is reported)."""
+    from setka_runtime.local_broker import STATE_FILE_NAME
+
+    configured = shared_settings().local_broker_state_file
+    return Path(configured) if configured else ROOT / "var" / STATE_FILE_NAME
+
+
 def shared_settings() -> OperatorSettings:
     return OperatorSettings()
 

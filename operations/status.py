@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from setka_runtime.local_broker import broker_trouble, read_broker_state
 
 from .config import KafkaTarget
 
@@ -126,6 +128,8 @@ class Status:
     components: list[Component]
     kafka: KafkaStatus | None
     max_lag: int | None = None
+    local_broker: dict[str, Any] | None = None
+    """``make run``'s account of its in-memory broker (``var/local-broker.json``), if there is one."""
 
     @property
     def lag_exceeded(self) -> list[GroupLag]:
@@ -136,7 +140,8 @@ class Status:
     @property
     def ok(self) -> bool:
         kafka_ok = self.kafka is None or self.kafka.ok
-        return all(c.ok for c in self.components) and kafka_ok and not self.lag_exceeded
+        broker_ok = broker_trouble(self.local_broker) is None
+        return all(c.ok for c in self.components) and kafka_ok and broker_ok and not self.lag_exceeded
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +151,7 @@ class Status:
             "groups": [g.as_json() for g in self.kafka.groups] if self.kafka else [],
             "max_lag": self.max_lag,
             "lag_exceeded": [g.group for g in self.lag_exceeded],
+            "local_broker": self.local_broker,
         }
 
 
@@ -301,6 +307,7 @@ async def collect(
     groups: Iterable[str] | None = None,
     timeout: float = 5.0,
     max_lag: int | None = None,
+    local_broker_state: Path | str | None = None,
 ) -> Status:
     """Everything ``setka status`` shows; ``kafka`` None leaves Kafka out."""
 
@@ -311,7 +318,9 @@ async def collect(
         components(urls, timeout=timeout),
         kafka_status(kafka, groups=groups, timeout=timeout) if kafka is not None else no_kafka(),
     )
-    return Status(components=parts, kafka=broker, max_lag=max_lag)
+    return Status(
+        components=parts, kafka=broker, max_lag=max_lag, local_broker=read_broker_state(local_broker_state)
+    )
 
 
 def render(status: Status) -> str:
@@ -347,5 +356,34 @@ def render(status: Status) -> str:
                     lines.append(
                         f"    {p.topic}[{p.partition}]  committed {committed}  end {p.end}  lag {p.lag}"
                     )
+    if status.local_broker is not None:
+        lines.extend(render_local_broker(status.local_broker))
     lines.append("OK" if status.ok else "NOT OK")
     return "\n".join(lines)
+
+
+def render_local_broker(state: Mapping[str, Any]) -> list[str]:
+    """The in-memory broker of ``make run``: its state, restarts, and what its deaths lost."""
+    restarts = state.get("restarts", 0)
+    lines = [
+        f"Local broker (in memory)  {state.get('state')} since {state.get('changed_at')}, "
+        f"restarted {restarts} time(s)"
+    ]
+    if state.get("error"):
+        lines.append(f"  last refill failed: {state['error']}")
+    total = state.get("lost_total") or {}
+    unread, dead = int(total.get("unread", 0)), int(total.get("dead_letters", 0))
+    if unread or dead:
+        lines.append(
+            f"  LOST with its restarts: {unread} acknowledged inbound message(s) not yet read by a "
+            f"consumer, {dead} dead letter(s); their senders must send them again"
+        )
+        last = state.get("last_loss") or {}
+        for kind in ("unread", "dead_letters"):
+            for topic, count in sorted((last.get(kind) or {}).items()):
+                lines.append(f"    at {last.get('at')}: {topic}  {count}")
+    elif restarts:
+        lines.append(
+            "  nothing unread was lost with its restarts (outbound topics were refilled from the outboxes)"
+        )
+    return lines

@@ -5,7 +5,7 @@ Schemas only, no behaviour: a regional system can install this package to publis
 
 from .base import EventData
 from .catalog import EVENT_TYPES, json_schemas
-from .envelope import CloudEvent, EnvelopeError, decode_headers, parse
+from .envelope import CloudEvent, EnvelopeError, decode_headers, parse, printable_header
 
 __all__ = [
     "EVENT_TYPES",
@@ -15,4 +15,5 @@ __all__ = [
     "decode_headers",
     "json_schemas",
     "parse",
+    "printable_header",
 ]

@@ -36,6 +36,8 @@ _URI_REFERENCE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,200}")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What :func:`decode_headers` makes of bytes that are not UTF-8 (and any other lone surrogate)."""
 _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 """What changes the nesting depth of JSON text, or says whether we are inside a string."""
 
@@ -83,8 +85,10 @@ class CloudEvent:
 def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[str, str]:
     """Kafka headers as text; header names are case-insensitive in our reading.
 
-    Never raises on what a broker hands over: bytes that are not UTF-8 are replaced (``\ufffd``),
-    a header without a value is left out."""
+    Never raises on what a broker hands over: a byte that is not part of valid UTF-8 becomes a
+    lone surrogate (``surrogateescape``, ``\\xff`` → ``\\udcff``), so values that differ only in
+    such bytes stay different; :func:`parse` refuses them in ``ce_*`` headers and ``content-type``,
+    and :func:`printable_header` turns them into valid text. A header without a value is left out."""
     items = raw.items() if isinstance(raw, Mapping) else raw
     decoded: dict[str, str] = {}
     for name, value in items:
@@ -94,10 +98,50 @@ def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[s
     return decoded
 
 
+def printable_header(value: str) -> str:
+    """A decoded header name or value as valid text: bytes that were not UTF-8 shown as ``\\xNN``.
+
+    For whatever needs valid Unicode (a Kafka header written back, a database text column,
+    JSON, a log); text without such bytes is returned unchanged."""
+    return _SURROGATE.sub(_escape, value)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "replace")
+        return bytes(value).decode("utf-8", "surrogateescape")
     return str(value)
+
+
+def _not_utf8(text: str) -> str | None:
+    """Where a decoded header holds what is not valid UTF-8 (e.g. ``byte 0xff at 3``), or None."""
+    if not _SURROGATE.search(text):
+        return None
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:  # a surrogate that did not come from a byte
+        return f"character U+{ord(text[exc.start]):04X} at {exc.start}"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte {raw[exc.start]:#04x} at {exc.start}"
+    return None
+
+
+def _utf8(headers: Mapping[str, str]) -> None:
+    """Refuse a message whose ``ce_*`` header names or values, or content-type, are not UTF-8."""
+    for name, value in headers.items():
+        if not isinstance(name, str):
+            continue
+        if name.startswith("ce_") and (where := _not_utf8(name)):
+            raise EnvelopeError(f"header name {printable_header(name)[:60]} is not valid UTF-8 ({where})")
+        if (name.startswith("ce_") or name == "content-type") and isinstance(value, str):
+            if where := _not_utf8(value):
+                raise EnvelopeError(f"header {name[:60]} is not valid UTF-8 ({where})")
 
 
 def _constant(name: str) -> Any:
@@ -216,6 +260,7 @@ def parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
 
 
 def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
+    _utf8(headers)
     missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
     if missing:
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")

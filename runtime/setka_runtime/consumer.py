@@ -20,6 +20,12 @@ applied one at a time, in order, so the bad one is isolated (retried a bounded n
 then dead-lettered) and the others go on. If the database or the broker is unavailable, nothing
 counts as an attempt: the consumer waits with bounded backoff and tries the same batch again,
 readiness saying why meanwhile; nothing is committed and nothing is skipped.
+
+A broker can come back without the log it had (the local in-memory broker restarted; a cluster
+rebuilt). A :class:`Subscription` notices it by the cluster id changing, or by a position beyond
+a partition's end, and reads the partitions again from the start of what exists — the inbox
+makes the repeats change nothing — instead of waiting at positions the new log may never reach,
+or, worse, skipping what the new log holds before them.
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
-from setka_contracts import CloudEvent, EnvelopeError, EventData, decode_headers, parse
+from setka_contracts import CloudEvent, EnvelopeError, EventData, decode_headers, parse, printable_header
 from setka_contracts.topics import dead_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -250,7 +257,8 @@ class GuardedConsumer:
                 outcomes[index] = outcome
         elapsed = time.perf_counter() - started
         for record, outcome in zip(records, outcomes, strict=True):
-            metrics.MESSAGES.labels(self.topic, record.headers.get("ce_type", "?")[:200], outcome).inc()
+            event_type = printable_header(record.headers.get("ce_type", "?")[:200])
+            metrics.MESSAGES.labels(self.topic, event_type, outcome).inc()
         if records:
             metrics.HANDLING_SECONDS.labels(self.topic).observe(elapsed / len(records))
         return outcomes
@@ -419,11 +427,15 @@ class GuardedConsumer:
     async def dead_letter(self, value: bytes, headers: Mapping[str, str], reason: str, origin: Any) -> None:
         """Send the original message with the reason to ``<topic>.dlq``; wait until the broker has it.
 
-        Until it does, the offset is not committed: a message is never skipped."""
-        dlq_headers = {name: value[:8192] for name, value in list(headers.items())[:64]}
+        Until it does, the offset is not committed: a message is never skipped. Header bytes that
+        were not UTF-8 are written as ``\\xNN`` text (a header must be valid text to be sent)."""
+        dlq_headers = {
+            printable_header(name): printable_header(value[:8192])[:8192]
+            for name, value in list(headers.items())[:64]
+        }
         dlq_headers.update(
             {
-                "dlq_reason": reason[:2000],
+                "dlq_reason": printable_header(reason[:2000]),
                 "dlq_topic": self.topic,
                 "dlq_consumer": self.group,
                 "dlq_failed_at": datetime.now(UTC).isoformat(),
@@ -475,6 +487,19 @@ def _brief(exc: ValidationError) -> str:
     return "; ".join(parts)[:1500]
 
 
+@dataclass(frozen=True, slots=True)
+class LogReset:
+    """A partition read again from its start because the broker lost the log it was read from."""
+
+    topic: str
+    partition: int
+    position: int | None
+    """Where the group stood in the lost log (None: being reset or reassigned as it was noticed)."""
+    start: int
+    """Where it reads from now."""
+    reason: str
+
+
 class Subscription:
     """One consumer group reading its topics in batches and routing records to their consumers."""
 
@@ -504,6 +529,14 @@ class Subscription:
         self.health = health or Health()
         self.assigned = asyncio.Event()
         """Set once the group has given this process its partitions (tests and benchmarks wait)."""
+        self._admin: AIOKafkaAdminClient | None = None
+        self._cluster_id: str | None = None
+        self._checked_at = 0.0
+        self.resets: list[LogReset] = []
+        """Every time this subscription read partitions again because the broker lost its log."""
+
+    LOG_CHECK_SECONDS = 1.0
+    ASK_SECONDS = 2.0
 
     @property
     def topics(self) -> list[str]:
@@ -523,6 +556,16 @@ class Subscription:
         )
         await consumer.start()
         self._consumer = consumer
+        try:
+            self._admin = AIOKafkaAdminClient(**as_options(self._bootstrap), client_id=self._client_id)
+            await self._admin.start()
+            self._cluster_id = await self._current_cluster_id()
+        except Exception:
+            await consumer.stop()
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    await self._admin.close()
+            raise
         self._task = asyncio.create_task(self._run(), name=f"consume {self.group}")
 
     async def _run(self) -> None:
@@ -533,6 +576,8 @@ class Subscription:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 if self._consumer.assignment():
                     self.assigned.set()
+                if time.monotonic() - self._checked_at >= self.LOG_CHECK_SECONDS:
+                    await self._check_log()
                 if not batches:
                     continue
                 await self._handle(batches)
@@ -563,12 +608,104 @@ class Subscription:
             await self._by_topic[topic].process(records)
         offsets = {partition: records[-1].offset + 1 for partition, records in batches.items() if records}
         assert self._consumer is not None
+        if await self._broker_replaced():
+            # the batch came from the broker that is gone: committing its offsets on the new one
+            # would make the group skip what the new log holds before them
+            return
         try:
             await self._consumer.commit(offsets)
         except Exception as exc:
             # the partitions moved to another member meanwhile: it reads them again, and the inbox
             # makes the repeat change nothing
             log.warning("%s: offsets not committed (%s); the messages will be read again", self.group, exc)
+
+    # -- a broker that lost its log --------------------------------------------------------------
+
+    async def _current_cluster_id(self) -> str | None:
+        """The cluster id the broker gives now; None if it cannot say within a few seconds."""
+        assert self._admin is not None
+        try:
+            described = await asyncio.wait_for(self._admin.describe_cluster(), self.ASK_SECONDS)
+        except TimeoutError:
+            return None
+        return str(described.get("cluster_id") or "") or None
+
+    async def _position(self, partition: TopicPartition) -> int | None:
+        """Where the group reads ``partition``; None while it is being reset or reassigned (the
+        consumer would otherwise wait for that, holding up the loop)."""
+        assert self._consumer is not None
+        try:
+            return await asyncio.wait_for(self._consumer.position(partition), self.ASK_SECONDS)
+        except Exception:
+            return None
+
+    async def _broker_replaced(self) -> bool:
+        """Whether the cluster id changed since last asked; if so, read every assigned partition
+        again from its start."""
+        self._checked_at = time.monotonic()
+        current = await self._current_cluster_id()
+        previous = self._cluster_id
+        if current is None or previous is None or current == previous:
+            self._cluster_id = self._cluster_id or current
+            return False
+        self._cluster_id = current
+        assert self._consumer is not None
+        await self._read_again(
+            sorted(self._consumer.assignment()),
+            f"the broker was replaced (cluster id {previous} → {current}): a log not read so far",
+        )
+        return True
+
+    async def _check_log(self) -> None:
+        """Read again from the start any partition whose position is beyond the end of its log
+        (only a log that was lost does that; the broker would otherwise never reach it)."""
+        if await self._broker_replaced():
+            return
+        assert self._consumer is not None
+        beyond: list[TopicPartition] = []
+        for partition in sorted(self._consumer.assignment()):
+            end = self._consumer.highwater(partition)
+            if end is None:
+                continue
+            position = await self._position(partition)
+            if position is None:
+                continue
+            if position > end:
+                beyond.append(partition)
+        if beyond:
+            await self._read_again(beyond, "the position is beyond the end of the log: the broker lost it")
+
+    async def _read_again(self, partitions: Sequence[TopicPartition], why: str) -> None:
+        assert self._consumer is not None
+        if not partitions:
+            return
+        starts = await self._consumer.beginning_offsets(list(partitions))
+        for partition in partitions:
+            position = await self._position(partition)
+            reset = LogReset(
+                topic=partition.topic,
+                partition=partition.partition,
+                position=position,
+                start=starts.get(partition, 0),
+                reason=why,
+            )
+            self.resets.append(reset)
+            metrics.LOG_RESETS.labels(self.group, partition.topic).inc()
+            log.warning(
+                "%s: reading %s[%d] again from offset %d (it stood at %s): %s; what the old broker "
+                "held and this group had not read is lost with it",
+                self.group,
+                partition.topic,
+                partition.partition,
+                reset.start,
+                "an unknown offset" if position is None else f"offset {position}",
+                why,
+            )
+            with contextlib.suppress(Exception):  # unassigned meanwhile: its new owner starts afresh
+                self._consumer.seek(partition, reset.start)
+        with contextlib.suppress(Exception):
+            # so that a restart of this process does not pick up the old positions either
+            await self._consumer.commit({partition: starts.get(partition, 0) for partition in partitions})
 
     def check(self) -> None:
         """Raise when the loop has ended or is waiting for the database or the broker."""
@@ -592,3 +729,6 @@ class Subscription:
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                await self._admin.close()

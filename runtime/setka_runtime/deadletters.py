@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from setka_contracts import decode_headers
+from setka_contracts import decode_headers, printable_header
 from setka_contracts.topics import dead_letter
 
 from .kafka import Connection, as_options, client_options
@@ -97,7 +97,10 @@ async def read_letters(kafka: Connection, topic: str, *, timeout: float = 5.0) -
                             partition=record.partition,
                             offset=record.offset,
                             key=record.key,
-                            headers=decode_headers(raw),
+                            headers={
+                                printable_header(name): printable_header(value)
+                                for name, value in decode_headers(raw).items()
+                            },
                             raw_headers=raw,
                             body=record.value or b"",
                         )

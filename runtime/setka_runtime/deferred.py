@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from setka_contracts import printable_header
 from sqlalchemy import (
     Column,
     DateTime,
@@ -86,6 +87,15 @@ def drop_deferred_table(op: Any) -> None:
     deferred_metadata.drop_all(op.get_bind())
 
 
+def _stored(headers: Mapping[str, str]) -> str:
+    """Headers as JSON text a database can hold: bytes that were not UTF-8 (only outside the
+    ``ce_*`` headers, which the envelope checks) written as ``\\xNN``."""
+    return json.dumps(
+        {printable_header(name): printable_header(value) for name, value in headers.items()},
+        ensure_ascii=False,
+    )
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -135,7 +145,7 @@ class Deferrals:
                         topic=consumer.topic,
                         event_type=headers.get("ce_type", ""),
                         key=getattr(origin, "key", None),
-                        headers=json.dumps(dict(headers), ensure_ascii=False),
+                        headers=_stored(headers),
                         payload=value,
                         first_seen_at=now,
                         next_attempt_at=now + timedelta(seconds=self._first_retry),

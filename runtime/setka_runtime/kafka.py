@@ -18,8 +18,11 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.conn import create_conn
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.admin import CreateTopicsRequest
+from aiokafka.protocol.metadata import MetadataRequest
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from setka_contracts.topics import config_for, dead_letter, is_dead_letter, spec_for
@@ -191,16 +194,12 @@ async def ensure_topics(
     ``replication_factor``); return the names created. ``partitions`` None: each topic's
     declared count. Topics that exist are left as they are. Raise :class:`TopicsNotCreated` if
     the cluster refuses one (a replication factor above its broker count, a config it rejects)."""
-    wanted: list[str] = []
-    for topic in topics:
-        wanted.append(topic)
-        if with_dead_letters and not is_dead_letter(topic):
-            wanted.append(dead_letter(topic))
+    wanted = and_dead_letters(topics) if with_dead_letters else list(dict.fromkeys(topics))
     admin = AIOKafkaAdminClient(**as_options(bootstrap_servers))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in dict.fromkeys(wanted) if name not in existing]
+        missing = [name for name in wanted if name not in existing]
         if not missing:
             return []
         response = await admin.create_topics(
@@ -211,6 +210,22 @@ async def ensure_topics(
         )
     finally:
         await admin.close()
+    return _created(response, bootstrap_of(bootstrap_servers), replication_factor)
+
+
+def and_dead_letters(topics: Iterable[str]) -> list[str]:
+    """``topics`` each followed by its dead-letter topic (a dead-letter topic has none), once each."""
+    wanted: list[str] = []
+    for topic in topics:
+        wanted.append(topic)
+        if not is_dead_letter(topic):
+            wanted.append(dead_letter(topic))
+    return list(dict.fromkeys(wanted))
+
+
+def _created(response: Any, where: str, replication_factor: int) -> list[str]:
+    """The names a CreateTopics response says were created; raise :class:`TopicsNotCreated` for
+    any the cluster refused (one that exists already is not refused)."""
     created: list[str] = []
     refused: list[str] = []
     for name, code, *rest in response.topic_errors:
@@ -221,12 +236,74 @@ async def ensure_topics(
             refused.append(f"{name}: {for_code(code).__name__} ({message})")
     if refused:
         raise TopicsNotCreated(
-            f"Kafka at {bootstrap_of(bootstrap_servers)} refused to create "
-            f"{len(refused)} topic(s): " + "; ".join(refused)
+            f"Kafka at {where} refused to create {len(refused)} topic(s): " + "; ".join(refused)
         )
     if created:
         log.info("created topics %s (replication factor %d)", ", ".join(created), replication_factor)
     return created
+
+
+async def create_topics_at(
+    host: str,
+    port: int,
+    topics: Iterable[str],
+    *,
+    partitions: int | None = None,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create ``topics`` (with their dead-letter topics) as declared, on the one broker listening
+    at ``host:port``, over a single connection to that address.
+
+    An admin client would follow the address the broker advertises; the local broker advertises
+    the gate in front of it, which stays closed until its topics exist (see
+    :mod:`setka_runtime.local_broker`)."""
+    names = and_dead_letters(topics)
+    connection = await create_conn(host, port, client_id="setka-topics", request_timeout_ms=15_000)
+    try:
+        response = await connection.send(
+            CreateTopicsRequest(
+                create_topic_requests=[
+                    _topic_request(
+                        new_topic(name, partitions=partitions, replication_factor=replication_factor)
+                    )
+                    for name in names
+                ],
+                timeout=10_000,
+                validate_only=False,
+            )
+        )
+    finally:
+        connection.close()
+    return _created(response, f"{host}:{port}", replication_factor)
+
+
+async def partition_counts_at(host: str, port: int, topics: Iterable[str]) -> dict[str, int]:
+    """How many partitions the broker at ``host:port`` has for each of ``topics`` that exists
+    (asked without letting it create a missing one)."""
+    connection = await create_conn(host, port, client_id="setka-topics", request_timeout_ms=15_000)
+    try:
+        response = await connection.send(
+            MetadataRequest(topics=list(dict.fromkeys(topics)), allow_auto_topic_creation=False)
+        )
+    finally:
+        connection.close()
+    counts: dict[str, int] = {}
+    for topic in response.topics:
+        error_code, name, *_, partitions = topic[:4]
+        if error_code == 0:
+            counts[name] = len(partitions)
+    return counts
+
+
+def _topic_request(topic: NewTopic) -> tuple[Any, ...]:
+    """A :class:`NewTopic` as one entry of a CreateTopics request."""
+    return (
+        topic.name,
+        topic.num_partitions,
+        topic.replication_factor,
+        list(topic.replica_assignments.items()),
+        list(topic.topic_configs.items()),
+    )
 
 
 async def topic_configs(bootstrap_servers: Connection, topics: Iterable[str]) -> dict[str, dict[str, str]]:

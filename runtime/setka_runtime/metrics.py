@@ -17,3 +17,8 @@ INFRASTRUCTURE_WAITS = Counter(
     "Times a consumer waited for its database or the broker to come back, by topic",
     ["topic"],
 )
+LOG_RESETS = Counter(
+    "setka_consumer_log_resets_total",
+    "Partitions a consumer group read again from the start because the broker lost their log",
+    ["group", "topic"],
+)

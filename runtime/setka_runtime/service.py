@@ -24,6 +24,7 @@ from .db import Database
 from .deferred import Deferrals
 from .health import health_routes
 from .kafka import client_options, ensure_topics, make_broker, publisher, sender
+from .local_broker import broker_trouble, read_broker_state
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -119,6 +120,12 @@ class Service:
             subscription.check()
         if self.health.waiting:
             raise ConnectionError("; ".join(f"{who}: {why}" for who, why in self.health.waiting.items()))
+
+    async def local_broker_ping(self) -> None:
+        """Under ``make run``: the supervisor says the local broker serves (not down, refilling)."""
+        trouble = broker_trouble(read_broker_state(self.settings.local_broker_state_file))
+        if trouble:
+            raise ConnectionError(trouble)
 
     async def broker_ping(self) -> None:
         if not self.connected.is_set():
@@ -221,6 +228,11 @@ class Service:
                     "kafka": self.broker_ping,
                     "consumers": self.consumers_ping,
                     "relay": self.relay.check,
+                    **(
+                        {"local_broker": self.local_broker_ping}
+                        if self.settings.local_broker_state_file
+                        else {}
+                    ),
                 },
                 metrics_token=self.settings.metrics_token.get_secret_value()
                 if self.settings.metrics_token

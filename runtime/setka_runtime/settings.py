@@ -43,6 +43,12 @@ class ServiceSettings(BaseSettings):
         description="Turn on for Apache Kafka; the local Tansu broker does not support it",
     )
     kafka_topic_partitions: int = Field(default=3, validation_alias=shared("KAFKA_TOPIC_PARTITIONS"))
+    local_broker_state_file: str | None = Field(
+        default=None,
+        validation_alias=shared("LOCAL_BROKER_STATE_FILE"),
+        description="make run's account of its in-memory broker (restarted, refilling, what was lost); "
+        "readiness fails while it is not serving",
+    )
     kafka_replication_factor: int = Field(default=1, validation_alias=shared("KAFKA_REPLICATION_FACTOR"))
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",

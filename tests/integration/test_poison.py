@@ -205,3 +205,97 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
     )
     assert "must not be before 2000-01-01" in headers_of(dead_activities[1])["dlq_reason"]
     assert await scalar(url, "SELECT count(*) FROM activity") == 0
+
+
+async def test_ids_that_differ_only_in_bytes_that_are_not_utf8_are_both_dead_lettered(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    """Two facts whose ``ce_id`` differ only in bytes that are not UTF-8 are not one fact: both are
+    dead-lettered with the reason (neither is taken for a repeat of the other), and what follows
+    them under the same key is applied. Such bytes in another header pass through the waiting room
+    and the dead-letter topic as ``\\xNN`` text."""
+    url = service_databases["events"]
+    service = events.build(
+        EventsSettings(
+            database_url=url,
+            kafka_bootstrap_servers=broker.bootstrap,
+            consumer_max_attempts=3,
+            consumer_backoff_seconds=0.05,
+            consumer_graceful_seconds=2,
+            unknown_wait_seconds=2,
+            unknown_retry_seconds=0.2,
+        )
+    )
+    school = OrganizationRegistered(
+        organization_id=SCHOOL,
+        full_name="МБОУ СОШ (байты)",
+        short_name="СОШ (байты)",
+        kind="school",
+        region_code="39",
+        inn=SCHOOL_INN,
+        registered_at=NOW,
+    )
+    registered = CloudEvent(
+        type=school.event_type, source="/setka/registry", data=school.model_dump(mode="json")
+    )
+
+    def with_id(ce_id: bytes) -> list[tuple[str, bytes]]:
+        return [(name, ce_id if name == "ce_id" else value) for name, value in headers(ASSESSMENT)]
+
+    unknown_school = json.dumps(assessment(3, organization={"inn": inn("390299999")})).encode()
+    waits = [*headers(ASSESSMENT), ("x-origin", b"\xff\xfe")]
+    async with service.running():
+        await produce_all(
+            broker.bootstrap,
+            [
+                (
+                    topics.REGISTRY,
+                    registered.body(),
+                    [(k, v.encode()) for k, v in registered.headers().items()],
+                ),
+            ],
+            key=str(SCHOOL).encode(),
+        )
+        await eventually(lambda: scalar(url, "SELECT count(*) FROM known_organization"), timeout=60)
+        await produce_all(
+            broker.bootstrap,
+            [
+                (topics.REGIONAL_ASSESSMENTS, valid(1)[0], with_id(b"fact-\xff")),
+                (topics.REGIONAL_ASSESSMENTS, valid(2)[0], with_id(b"fact-\xfe")),
+                (topics.REGIONAL_ASSESSMENTS, unknown_school, waits),
+                (topics.REGIONAL_ASSESSMENTS, *valid(4)),
+            ],
+            key=KEY,
+        )
+        await eventually(
+            lambda: scalar(url, "SELECT count(*) FROM assessment_result WHERE external_id = 'R-4'"),
+            timeout=60,
+        )
+        dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGIONAL_ASSESSMENTS), at_least=3)
+        await service.consumers_ping()  # ready: nothing is waiting
+
+    assert await scalar(url, "SELECT count(*) FROM assessment_result") == 1
+    assert await scalar(url, "SELECT count(*) FROM deferred") == 0
+    assert len(dead) == 3, [headers_of(d)["dlq_reason"] for d in dead]
+    letters = [headers_of(letter) for letter in dead]  # every header of a letter is valid UTF-8
+    assert [letter["ce_id"] for letter in letters[:2]] == ["fact-\\xff", "fact-\\xfe"]
+    assert letters[0]["dlq_reason"] == "invalid envelope: header ce_id is not valid UTF-8 (byte 0xff at 5)"
+    assert letters[1]["dlq_reason"] == "invalid envelope: header ce_id is not valid UTF-8 (byte 0xfe at 5)"
+    assert [dead[0].value, dead[1].value] == [valid(1)[0], valid(2)[0]]
+    assert all(letter.key == KEY for letter in dead)
+    assert "still refers to something unknown" in letters[2]["dlq_reason"]
+    assert letters[2]["x-origin"] == "\\xff\\xfe"
+    assert dead[2].value == unknown_school
+
+
+async def produce_all(
+    bootstrap: str, messages: list[tuple[str, bytes, list[tuple[str, bytes]]]], *, key: bytes
+) -> None:
+    """Send (topic, body, raw headers) in order under one key, as a regional system would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, body, raw in messages:
+            await producer.send_and_wait(topic, body, key=key, headers=raw)
+    finally:
+        await producer.stop()

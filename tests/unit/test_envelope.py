@@ -3,7 +3,15 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from setka_contracts import EVENT_TYPES, CloudEvent, EnvelopeError, decode_headers, json_schemas, parse
+from setka_contracts import (
+    EVENT_TYPES,
+    CloudEvent,
+    EnvelopeError,
+    decode_headers,
+    json_schemas,
+    parse,
+    printable_header,
+)
 from setka_contracts.registry import OrganizationRegistered
 
 pytestmark = pytest.mark.unit
@@ -160,7 +168,7 @@ def test_bodies_are_written_as_strict_json() -> None:
 
 def test_header_values_of_any_bytes_decode_without_raising() -> None:
     assert decode_headers([("ce_id", b"\xff\xfe"), ("empty", None), ("CE_TYPE", b"t")]) == {
-        "ce_id": "\ufffd\ufffd",
+        "ce_id": "\udcff\udcfe",
         "ce_type": "t",
     }
 
@@ -212,5 +220,75 @@ def test_nothing_but_envelope_errors_escapes_parse() -> None:
 def test_header_names_and_values_of_any_kind_decode_without_raising() -> None:
     assert decode_headers([(b"CE_ID", bytearray(b"1")), ("x", memoryview(b"\xff")), (None, b"v")]) == {
         "ce_id": "1",
-        "x": "\ufffd",
+        "x": "\udcff",
     }
+
+
+def wire(**change: bytes) -> list[tuple[str | bytes, bytes]]:
+    """Valid headers as bytes on the wire, some of them replaced."""
+    headers: list[tuple[str | bytes, bytes]] = [(name, value.encode()) for name, value in _headers().items()]
+    return [(name, change.pop(str(name), value)) for name, value in headers] + list(change.items())
+
+
+def test_ids_that_differ_only_in_bytes_that_are_not_utf8_stay_different() -> None:
+    first = decode_headers(wire(ce_id=b"fact-\xff"))["ce_id"]
+    second = decode_headers(wire(ce_id=b"fact-\xfe"))["ce_id"]
+    assert first != second
+    assert (first, second) == ("fact-\udcff", "fact-\udcfe")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "where"),
+    [
+        ("ce_id", b"fac\xfft-1", "byte 0xff at 3"),
+        ("ce_id", b"\xed\xa0\x80", "byte 0xed at 0"),  # an encoded surrogate is not UTF-8
+        ("ce_type", b"setka.regional.assessment.published.v1\xc3", "byte 0xc3 at 38"),
+        ("ce_source", b"/regional/\xd1\x80\xd1", "byte 0xd1 at 12"),
+        ("ce_specversion", b"1.0\x80", "byte 0x80 at 3"),
+        ("ce_time", b"2026-03-12T18:05:00+03:00\xff", "byte 0xff at 25"),
+        ("ce_subject", "школа".encode() + b"\xfe", "byte 0xfe at 10"),
+        ("ce_dataschema", b"\xff", "byte 0xff at 0"),
+        ("content-type", b"application/json; charset=\xff", "byte 0xff at 26"),
+    ],
+)
+def test_ce_headers_that_are_not_utf8_are_refused_with_the_header_and_the_byte(
+    name: str, raw: bytes, where: str
+) -> None:
+    with pytest.raises(EnvelopeError) as caught:
+        parse(decode_headers(wire(**{name: raw})), b"{}")
+    assert str(caught.value) == f"header {name} is not valid UTF-8 ({where})"
+
+
+def test_a_ce_header_name_that_is_not_utf8_is_refused() -> None:
+    headers = decode_headers([*wire(), (b"CE_Extra\xff", b"1")])
+    with pytest.raises(EnvelopeError) as caught:
+        parse(headers, b"{}")
+    assert str(caught.value) == "header name ce_extra\\xff is not valid UTF-8 (byte 0xff at 8)"
+
+
+def test_other_headers_may_carry_any_bytes() -> None:
+    headers = decode_headers([*wire(), ("x-origin", b"\xff\xfe"), (b"x-\xff", b"v")])
+    assert parse(headers, b"{}").id == "fact-1"
+
+
+def test_a_lone_surrogate_handed_over_as_text_is_refused_too() -> None:
+    with pytest.raises(EnvelopeError, match=r"header ce_id is not valid UTF-8 \(character U\+D800 at 1\)"):
+        parse(_headers(ce_id="a\ud800"), b"{}")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"plain", "кириллица".encode(), b"\xff\xfe", b"a\xffb", b"\xed\xa0\x80", "ж".encode() + b"\xd0", b""],
+)
+def test_printable_header_shows_bytes_that_are_not_utf8_as_escapes(raw: bytes) -> None:
+    decoded = decode_headers([("x", raw)])["x"]
+    printable = printable_header(decoded)
+    assert printable == raw.decode("utf-8", "backslashreplace")
+    printable.encode("utf-8")  # valid text: can be written to a header, a database, JSON
+    if raw.decode("utf-8", "replace") == raw.decode("utf-8", "ignore"):  # valid UTF-8: unchanged
+        assert printable == decoded
+    assert decoded.encode("utf-8", "surrogateescape") == raw  # nothing is lost by decoding
+
+
+def test_printable_header_escapes_a_surrogate_that_was_not_a_byte() -> None:
+    assert printable_header("a\ud800b") == "a\\ud800b"
