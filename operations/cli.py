@@ -113,6 +113,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             max_lag=args.max_lag,
             local_broker_state=config.local_broker_state_file(),
+            partitions=config.shared_settings().kafka_topic_partitions,
         )
     )
     if args.json:

@@ -106,10 +106,13 @@ class KafkaStatus:
     detail: str = ""
     lag_error: str = ""
     """Why the consumer groups' lag could not be read (Kafka answered otherwise)."""
+    misshapen: list[str] = field(default_factory=list)
+    """Declared topics whose partition count differs from the declaration (a client's metadata
+    request created one first, with the broker's own count; or someone changed it)."""
 
     @property
     def ok(self) -> bool:
-        return self.reachable and not self.lag_error
+        return self.reachable and not self.lag_error and not self.misshapen
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class KafkaStatus:
             "topics": self.topics,
             "detail": self.detail,
             "lag_error": self.lag_error,
+            "misshapen_topics": self.misshapen,
         }
 
 
@@ -257,11 +261,32 @@ async def log_ends(consumer: AIOKafkaConsumer, partitions: list[TopicPartition])
     return ends
 
 
+async def misshapen_topics(admin: AIOKafkaAdminClient, present: Iterable[str], partitions: int) -> list[str]:
+    """The declared topics present whose partition count is not ``partitions``."""
+    from setka_contracts.topics import DECLARED
+
+    declared = sorted({spec.name for spec in DECLARED} & set(present))
+    if not declared:
+        return []
+    wrong = []
+    for description in await admin.describe_topics(declared):
+        count = len(description.get("partitions") or [])
+        if not description.get("error_code") and count != partitions:
+            wrong.append(f"{description['topic']}: {count} partitions, declared {partitions}")
+    return sorted(wrong)
+
+
 async def kafka_status(
-    kafka: KafkaTarget, *, groups: Iterable[str] | None, prefix: str = GROUP_PREFIX, timeout: float
+    kafka: KafkaTarget,
+    *,
+    groups: Iterable[str] | None,
+    prefix: str = GROUP_PREFIX,
+    timeout: float,
+    partitions: int | None = None,
 ) -> KafkaStatus:
-    """Kafka reachable? Its brokers, topics and the lag of the chosen groups (``groups``, or every
-    group whose id starts with ``prefix``)."""
+    """Kafka reachable? Its brokers, topics, declared topics of another partition count than
+    ``partitions`` (if given), and the lag of the chosen groups (``groups``, or every group whose
+    id starts with ``prefix``)."""
     timeout_ms = max(1000, int(timeout * 1000))
     admin = AIOKafkaAdminClient(**kafka.options, request_timeout_ms=timeout_ms)
     consumer = AIOKafkaConsumer(
@@ -282,6 +307,10 @@ async def kafka_status(
             brokers=len(cluster.get("brokers", [])),
             topics=len(topics),
         )
+        if partitions is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(timeout * 2):
+                    reached = replace(reached, misshapen=await misshapen_topics(admin, topics, partitions))
         try:
             async with asyncio.timeout(timeout * 4):
                 if groups is None:
@@ -308,6 +337,7 @@ async def collect(
     timeout: float = 5.0,
     max_lag: int | None = None,
     local_broker_state: Path | str | None = None,
+    partitions: int | None = None,
 ) -> Status:
     """Everything ``setka status`` shows; ``kafka`` None leaves Kafka out."""
 
@@ -316,7 +346,9 @@ async def collect(
 
     parts, broker = await asyncio.gather(
         components(urls, timeout=timeout),
-        kafka_status(kafka, groups=groups, timeout=timeout) if kafka is not None else no_kafka(),
+        kafka_status(kafka, groups=groups, timeout=timeout, partitions=partitions)
+        if kafka is not None
+        else no_kafka(),
     )
     return Status(
         components=parts, kafka=broker, max_lag=max_lag, local_broker=read_broker_state(local_broker_state)
@@ -340,6 +372,8 @@ def render(status: Status) -> str:
             lines.append(f"Kafka  {k.bootstrap_servers}  reachable, {brokers}, {k.topics} topics")
         else:
             lines.append(f"Kafka  {k.bootstrap_servers}  unreachable  ({k.detail})")
+        for wrong in k.misshapen:
+            lines.append(f"  topic not as declared: {wrong}")
         if k.lag_error:
             lines.append(f"Consumer lag: could not be read ({k.lag_error})")
         elif k.reachable:
@@ -375,7 +409,7 @@ def render_local_broker(state: Mapping[str, Any]) -> list[str]:
     unread, dead = int(total.get("unread", 0)), int(total.get("dead_letters", 0))
     if unread or dead:
         lines.append(
-            f"  LOST with its restarts: {unread} acknowledged inbound message(s) not yet read by a "
+            f"  LOST with its restarts: at least {unread} acknowledged inbound message(s) not yet read by a "
             f"consumer, {dead} dead letter(s); their senders must send them again"
         )
         last = state.get("last_loss") or {}

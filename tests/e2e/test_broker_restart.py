@@ -182,7 +182,11 @@ async def test_acknowledged_facts_survive_two_broker_restarts_or_are_counted_as_
         readiness.stop()
 
     assert not stream.failed, list(stream.failed.items())[:5]
-    must_be_applied = stream.acked_after(last_kill)
+    # acknowledged by the last broker: after clients could reach it (a delivery report is handed
+    # to the producer's thread a little after the broker acknowledged, so the kill is no boundary)
+    reachable = stack.broker_opened[-1]
+    assert reachable > last_kill
+    must_be_applied = stream.acked_after(reachable)
     assert len(must_be_applied) >= 1000
 
     async def applied() -> set[int]:
@@ -196,7 +200,15 @@ async def test_acknowledged_facts_survive_two_broker_restarts_or_are_counted_as_
     async def all_applied() -> bool:
         return must_be_applied <= await applied()
 
-    await eventually(all_applied, timeout=180, interval=1)
+    try:
+        await eventually(all_applied, timeout=120, interval=1)
+    except AssertionError:
+        missing = sorted(must_be_applied - await applied())
+        moments = [round(stream.acked[index] - reachable, 3) for index in missing[:20]]
+        raise AssertionError(
+            f"{len(missing)} facts acknowledged after the last restart were not applied: "
+            f"{missing[:20]}, acknowledged {moments} s after the broker was reachable"
+        ) from None
     done = await applied()
     # exactly once: one row and one domain event per fact
     assert await fetch_value(url, "SELECT count(*) FROM assessment_result") == len(done)
@@ -239,7 +251,7 @@ async def test_acknowledged_facts_survive_two_broker_restarts_or_are_counted_as_
     assert set(readiness.refilling_answers) == {503}
 
     # what the first death took unread is counted, and setka status says so
-    lost = stream.acked_before(last_kill) - done
+    lost = stream.acked_before(reachable) - done
     state = read_broker_state(stack.broker_state_path) or {}
     reported = state["lost_total"]["unread"]
     print(
@@ -251,7 +263,7 @@ async def test_acknowledged_facts_survive_two_broker_restarts_or_are_counted_as_
     )
     if lost:
         assert reported > 0
-    assert reported <= len(stream.acked_before(last_kill))
+    assert reported <= len(stream.acked_before(reachable))
     status = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "operations.cli", "status", "--only", "kafka"],
@@ -269,7 +281,7 @@ async def test_acknowledged_facts_survive_two_broker_restarts_or_are_counted_as_
     assert "Local broker (in memory)  serving" in status.stdout, status.stdout + status.stderr
     assert "restarted 2 time(s)" in status.stdout
     if reported:
-        assert f"LOST with its restarts: {reported} acknowledged inbound message(s)" in status.stdout
+        assert f"LOST with its restarts: at least {reported} acknowledged inbound message(s)" in status.stdout
 
 
 def _environment() -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from services.analytics import app as analytics
 from services.analytics.projections import organization_registered
 from services.analytics.settings import AnalyticsSettings
+from tests.conftest import Broker
 from tests.helpers import eventually, headers_of, produce, read_topic
 
 pytestmark = pytest.mark.integration
@@ -226,3 +227,38 @@ async def test_attendance_before_its_activity_waits_and_is_applied_once_the_acti
         await eventually(lambda: _equals(kept_day(), starts.date()), timeout=30)
     dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.EVENTS), at_least=0, timeout=2)
     assert dead == []
+
+
+async def test_a_committed_offset_beyond_the_end_of_the_log_is_read_again_from_the_start(
+    broker: Any, service_databases: dict[str, str]
+) -> None:
+    """A broker that lost a partition's log (or a commit that reached a broker it was not meant
+    for) leaves the group's offset past the log's end: the consumer must not wait there for
+    messages that will never get those offsets; it reads what exists from the start."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from setka_runtime.kafka import ensure_topics
+
+    url = service_databases["analytics"]
+    await ensure_topics(broker.bootstrap, [topics.REGISTRY], partitions=3)
+    await produce(broker.bootstrap, topics.REGISTRY, [wire(registration("92")) for _ in range(4)])
+    stale = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap, group_id="setka.analytics", enable_auto_commit=False
+    )
+    await stale.start()
+    try:
+        partitions = [TopicPartition(topics.REGISTRY, p) for p in range(3)]
+        stale.assign(partitions)
+        await stale.commit(dict.fromkeys(partitions, 1000))
+    finally:
+        await stale.stop()
+
+    service = analytics.build(settings_for(broker, url))
+    async with service.running():
+        await asyncio.wait_for(service.connected.wait(), 60)
+        await eventually(lambda: _equals(count_in(url, "92"), 4), timeout=60)
+        resets = [r for s in service.subscriptions for r in s.resets if r.topic == topics.REGISTRY]
+    if isinstance(broker, Broker):  # Tansu: it answers such a fetch with nothing at all
+        # (Apache Kafka answers OFFSET_OUT_OF_RANGE, and the client resets to the earliest by itself)
+        assert resets, "the group read the registry topic without noticing its offsets were past the end"
+    assert all(r.start == 0 for r in resets)
+    assert all(r.position is None or r.position == 1000 for r in resets)
