@@ -39,10 +39,11 @@ class AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
-class ReportDownloads:
-    """``GET /reports/{path}`` passed through to the analytics service, so portals download the
-    analysis (XLSX, HTML, PDF) from the gateway: the body streamed, the status and the content
-    headers kept."""
+class PassThrough:
+    """Requests passed through to one service with the caller's identity: ``GET /reports/{path}``
+    to analytics (portals download the analysis, XLSX, HTML, PDF, from the gateway) and
+    ``POST /facts`` to events (regional systems send facts over HTTP). The answer's body is
+    streamed, its status and content headers kept."""
 
     KEPT_HEADERS = (
         "content-type",
@@ -55,24 +56,42 @@ class ReportDownloads:
     )
     TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # a year's analysis with charts takes seconds
 
-    def __init__(self, analytics_graphql_url: str, authenticator: Authenticator) -> None:
-        self.base_url = analytics_graphql_url.rstrip("/").removesuffix("/graphql")
+    def __init__(
+        self,
+        service_graphql_url: str,
+        authenticator: Authenticator,
+        *,
+        name: str,
+        forwarded: tuple[str, ...] = (),
+        forwarded_prefix: str | None = None,
+    ) -> None:
+        """``forwarded``: request headers passed on as they are, besides those starting with
+        ``forwarded_prefix``."""
+        self.base_url = service_graphql_url.rstrip("/").removesuffix("/graphql")
         self.client = httpx.AsyncClient(timeout=self.TIMEOUT)
         self.authenticator = authenticator
+        self.name = name
+        self.forwarded = forwarded
+        self.forwarded_prefix = forwarded_prefix
 
-    async def download(self, request: Request) -> Response:
-        url = f"{self.base_url}/reports/{quote(request.path_params['path'])}"
+    async def forward(self, request: Request) -> Response:
+        if any(segment in (".", "..") for segment in request.url.path.split("/")):
+            return PlainTextResponse("Not Found", 404)  # nothing outside the route is reached
+        url = self.base_url + quote(request.url.path)
         try:
             identity = await self.authenticator.identify(request.headers.get("authorization"))
         except AuthError as exc:
             return PlainTextResponse(str(exc), 401, headers={"www-authenticate": "Bearer"})
         headers = {**self._forwarded(request), **upstream_headers(self.authenticator, identity)}
-        upstream = self.client.build_request("GET", url, params=request.url.query, headers=headers)
+        content = request.stream() if request.method == "POST" else None
+        upstream = self.client.build_request(
+            request.method, url, params=request.url.query, headers=headers, content=content
+        )
         try:
             answer = await self.client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
-            log.warning("report download from %s failed: %r", url, exc)
-            return PlainTextResponse("The analytics service is unavailable.", 502)
+            log.warning("%s %s failed: %r", request.method, url, exc)
+            return PlainTextResponse(f"The {self.name} service is unavailable.", 502)
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -88,10 +107,12 @@ class ReportDownloads:
             background=BackgroundTask(answer.aclose),
         )
 
-    @staticmethod
-    def _forwarded(request: Request) -> dict[str, str]:
-        names = ("accept", "accept-language", "if-none-match")
-        return {name: request.headers[name] for name in names if name in request.headers}
+    def _forwarded(self, request: Request) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in request.headers.items()
+            if name in self.forwarded or (self.forwarded_prefix and name.startswith(self.forwarded_prefix))
+        }
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -133,20 +154,34 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         authenticator,
     )
     subscriptions = SubscriptionEndpoint(engine, authenticator)
-    reports = ReportDownloads(settings.analytics_url, authenticator)
+    reports = PassThrough(
+        settings.analytics_url,
+        authenticator,
+        name="analytics",
+        forwarded=("accept", "accept-language", "if-none-match"),
+    )
+    facts = PassThrough(
+        settings.events_url,
+        authenticator,
+        name="events",
+        forwarded=("content-type", "content-length"),
+        forwarded_prefix="ce-",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await graph.close()
         await reports.close()
+        await facts.close()
         await authenticator.close()
 
     app = Starlette(
         routes=[
             Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", subscriptions),
-            Route("/reports/{path:path}", reports.download, methods=["GET"]),
+            Route("/reports/{path:path}", reports.forward, methods=["GET"]),
+            Route("/facts", facts.forward, methods=["POST"]),
             *health_routes(
                 {"subgraphs": graph.ready},
                 metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,

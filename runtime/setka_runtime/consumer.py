@@ -138,7 +138,7 @@ def _is_batch(handler: Any) -> bool:
 
 
 @dataclass(slots=True)
-class _Record:
+class Record:
     """What a guarded consumer needs of a Kafka record (a deferred message has no offset)."""
 
     value: bytes
@@ -203,7 +203,7 @@ class GuardedConsumer:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _read(self, record: _Record) -> Item | str:
+    def _read(self, record: Record) -> Item | str:
         """The record as an :class:`Item`, ``"ignored"``, or the reason it cannot be read."""
         try:
             event = parse(record.headers, record.value)
@@ -236,7 +236,7 @@ class GuardedConsumer:
 
     # -- one batch -----------------------------------------------------------------------------
 
-    async def process(self, records: Sequence[_Record]) -> list[str]:
+    async def process(self, records: Sequence[Record]) -> list[str]:
         """Handle records in order; return each one's outcome. Returns only when every record
         has ended applied, parked, ignored, a duplicate, or dead-lettered."""
         started = time.perf_counter()
@@ -265,7 +265,7 @@ class GuardedConsumer:
 
     async def handle(self, value: bytes, headers: Mapping[str, str], *, origin: Any = None) -> str:
         """Handle one message (a deferred one handed back, or a test's); return its outcome."""
-        record = _Record(
+        record = Record(
             value=value,
             headers=dict(headers),
             key=getattr(origin, "key", None),
@@ -592,10 +592,10 @@ class Subscription:
 
     async def _handle(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Handle one fetch: per topic one batch (partitions kept in order), then commit offsets."""
-        by_topic: dict[str, list[_Record]] = {}
+        by_topic: dict[str, list[Record]] = {}
         for partition, records in batches.items():
             by_topic.setdefault(partition.topic, []).extend(
-                _Record(
+                Record(
                     value=record.value or b"",
                     headers=decode_headers(record.headers or []),
                     key=record.key,

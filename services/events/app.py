@@ -9,8 +9,10 @@ from setka_runtime.cli import ServiceEntry
 from setka_runtime.kafka import client_options
 from setka_runtime.service import Service
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from . import demo
+from .intake import Intake
 from .live import LiveActivities
 from .regional import INBOUND
 from .registry_copy import HANDLERS
@@ -30,6 +32,15 @@ def build(settings: EventsSettings) -> Service:
         consumers.append(consumer)
     service.subscribe(consumers)
     service.waiting_room([c for c in consumers if c.topic in INBOUND])
+    secret = settings.internal_token_secret
+    intake = Intake(
+        service.db,
+        consumers,
+        INBOUND,
+        internal_secret=secret.get_secret_value() if secret is not None else None,
+    )
+    service.context["intake"] = intake
+    service.background.append(intake.run)
     live = LiveActivities(
         client_options(settings),
         topics.EVENTS,
@@ -44,7 +55,9 @@ def build(settings: EventsSettings) -> Service:
 
 
 def create_app(settings: EventsSettings | None = None) -> Starlette:
-    return build(settings or EventsSettings()).asgi(schema)
+    service = build(settings or EventsSettings())
+    intake = service.context["intake"]
+    return service.asgi(schema, extra_routes=[Route("/facts", intake.receive, methods=["POST"])])
 
 
 ENTRY = ServiceEntry(

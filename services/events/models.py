@@ -304,3 +304,26 @@ class DemoLoad(EventsModel, table=True):
 
 
 metadata = EventsModel.metadata
+
+
+# --- facts received over HTTP -------------------------------------------------------------------
+
+
+class AcceptedFact(EventsModel, table=True):
+    """A regional fact a system sent over HTTP (``POST /facts``), kept before the sender is told it
+    was accepted and applied from here in the order received, by the same consumer as the facts
+    of its Kafka topic. A broker that loses what it held in memory cannot lose these."""
+
+    __tablename__ = "accepted_fact"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_accepted_fact_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200)
+    event_id: str = Field(max_length=200)
+    topic: str = Field(max_length=200, description="The inbound topic whose consumer applies it")
+    key: str | None = Field(default=None, max_length=200)
+    headers: dict[str, str] = Field(sa_type=JSON, description="Its CloudEvents attributes as Kafka headers")
+    body: bytes
+    sender: str | None = Field(default=None, max_length=200, description="Who sent it (the token's subject)")
+    received_at: datetime = _when(default_factory=now)
+    applied_at: datetime | None = _when(default=None, index=True)

@@ -292,3 +292,70 @@ def _environment() -> dict[str, str]:
 
 async def _equals(value: Any, expected: int) -> bool:
     return (await value) == expected  # type: ignore[no-any-return]
+
+
+def http_fact(index: int) -> tuple[dict[str, str], bytes]:
+    """Fact ``index`` as a regional system sends it over HTTP: CloudEvents binary mode."""
+    _key, value, headers = facts(1, offset=index)[0]
+    http = {name.replace("ce_", "ce-", 1): raw.decode() for name, raw in headers}
+    return http, value
+
+
+async def test_facts_sent_over_http_are_kept_before_they_are_acknowledged_and_survive_the_broker(
+    supervised_events: Stack, service_databases: dict[str, str]
+) -> None:
+    """``POST /facts`` through the gateway: a 202 means the fact is in the events database, so
+    the broker dying right after loses none of them; a bad fact is refused with its reason, a
+    repeat is answered 200 and kept once, and only a regional admin may send."""
+    from gateway.auth import issue_token
+    from gateway.settings import GatewaySettings
+
+    stack = supervised_events
+    url = service_databases["events"]
+    await seed_schools(url)
+    facts_url = f"http://127.0.0.1:{stack.ports['gateway']}/facts"
+    admin = issue_token(GatewaySettings(), subject="rcoi-e2e", roles=["regional_admin"], region_code="*")
+    viewer = issue_token(GatewaySettings(), subject="portal", roles=["viewer"], region_code="39")
+    count = 300
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def send(index: int, token: str | None = admin, **changes: str) -> httpx.Response:
+            headers, body = http_fact(index)
+            headers |= changes
+            if token:
+                headers["authorization"] = f"Bearer {token}"
+            return await client.post(facts_url, content=body, headers=headers)
+
+        answers = [await send(index) for index in range(count)]
+        kill_broker(stack)  # right after the last answer: nothing of them may be only in the broker
+        assert [a.status_code for a in answers] == [202] * count, answers[0].text
+        assert answers[0].json() == {"status": "accepted", "id": "e2e-0"}
+        # while the broker is away, facts are still taken
+        late = [await send(index) for index in range(count, count + 50)]
+        assert {a.status_code for a in late} == {202}
+
+        again = await send(0)
+        assert again.status_code == 200 and again.json()["status"] == "already accepted"
+        wrong = await send(count + 100, **{"ce-type": "setka.regional.nonsense.v1"})
+        assert wrong.status_code == 400 and "is not accepted" in wrong.json()["reason"]
+        _, body = http_fact(count + 101)
+        broken = await client.post(
+            facts_url,
+            content=body.replace(b'"participants": 25', b'"participants": "many"'),
+            headers={**http_fact(count + 101)[0], "authorization": f"Bearer {admin}"},
+        )
+        assert broken.status_code == 400 and "participants" in broken.json()["reason"], broken.text
+        assert (await send(count + 102, token=None)).status_code in (401, 403)
+        assert (await send(count + 103, token=viewer)).status_code == 403
+        sneaky = await client.post(
+            f"http://127.0.0.1:{stack.ports['gateway']}/facts/%2e%2e/metrics",
+            headers={"authorization": f"Bearer {admin}"},
+        )
+        assert sneaky.status_code in (404, 405)
+
+    async def all_applied() -> bool:
+        return await fetch_value(url, "SELECT count(*) FROM assessment_result") == count + 50
+
+    await eventually(all_applied, timeout=120, interval=0.5)
+    assert await fetch_value(url, "SELECT count(*) FROM accepted_fact WHERE applied_at IS NULL") == 0
+    assert await fetch_value(url, "SELECT count(*) FROM accepted_fact") == count + 50
