@@ -139,6 +139,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
+            max_fields=settings.max_fields,
             introspection=settings.introspection_enabled,
         ),
     )
@@ -172,6 +173,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await graph.close()
+        engine.close()
         await reports.close()
         await facts.close()
         await authenticator.close()

@@ -129,7 +129,7 @@ class GraphQLHttp:
         operation_name = params.get("operationName")
         variables = params.get("variables") or {}
         try:
-            prepared = self.engine.prepare(query, operation_name)
+            prepared = await self.engine.prepare_off_loop(query, operation_name)
             if request.method == "GET" and not self.engine.is_query(prepared):
                 raise HttpError(405, "Only queries may be sent with GET; use POST", {"allow": "POST"})
             refused = self.engine.refused(prepared, identity)

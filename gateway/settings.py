@@ -88,6 +88,10 @@ class GatewaySettings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    max_fields: int = Field(
+        default=5_000,
+        description="Fields of an operation once its fragments are written out (counted before they are)",
+    )
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"

@@ -146,7 +146,7 @@ class _Connection:
             raise _Closed
         variables = payload.get("variables") or {}
         try:
-            prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
+            prepared = await self.engine.prepare_off_loop(payload["query"], payload.get("operationName"))
             self.engine.variables(prepared, variables)
         except RequestError as exc:
             await self.send({"id": ident, "type": "error", "payload": exc.errors})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +35,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from setka_runtime.access import Identity, Refusal, refusals
 
 from .executor import Executor, Outcome, Run
-from .planner import Plan, PlanError, Planner, inline_fragments
+from .planner import Plan, PlanError, Planner, expanded_fields, inline_fragments
 from .supergraph import Supergraph
 from .transport import Subgraphs, SubgraphUnavailable
 
@@ -52,6 +54,8 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    max_fields: int = 5_000
+    """Fields of an operation once its fragments are written out (counted before they are)."""
     introspection: bool = True
 
 
@@ -110,12 +114,29 @@ class Engine:
         self._documents: OrderedDict[str, DocumentNode | RequestError] = OrderedDict()
         self._plans: OrderedDict[tuple[str, str | None], Prepared | RequestError] = OrderedDict()
         self.cache_size = cache_size
+        self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
         rules = list(specified_rules)
         if not limits.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self._rules = rules
 
     # -- preparing -------------------------------------------------------------------------
+    async def prepare_off_loop(self, query: str, operation_name: str | None) -> Prepared:
+        """:meth:`prepare` without holding the event loop: a document seen before is answered
+        from the cache at once; a new one is parsed, validated, checked and planned in the
+        engine's own thread, so a client sending expensive documents slows down only the other
+        new documents, never the requests in flight."""
+        cached = self._plans.get((query, operation_name))
+        if cached is not None:
+            if isinstance(cached, RequestError):
+                raise cached
+            return cached
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._preparer, self.prepare, query, operation_name)
+
+    def close(self) -> None:
+        self._preparer.shutdown(wait=False, cancel_futures=True)
+
     def prepare(self, query: str, operation_name: str | None) -> Prepared:
         """The cached plan of this document and operation; a RequestError when it is not valid."""
         key = (query, operation_name)
@@ -181,6 +202,17 @@ class Engine:
     def _check_limits(
         self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
     ) -> None:
+        fields = expanded_fields(operation.selection_set, fragments)
+        if fields > self.limits.max_fields:
+            raise RequestError(
+                [
+                    _coded(
+                        f"The operation has {fields} fields once its fragments are written out; "
+                        f"at most {self.limits.max_fields}",
+                        "MAX_FIELDS_LIMIT",
+                    )
+                ]
+            )
         selection_set = inline_fragments(operation.selection_set, fragments)
         name = operation.name.value if operation.name else "anonymous"
         depth = _depth(selection_set)

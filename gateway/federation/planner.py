@@ -111,6 +111,39 @@ def inline_fragments(
     return SelectionSetNode(selections=tuple(selections))
 
 
+def expanded_fields(
+    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
+) -> int:
+    """How many fields ``selection_set`` has once every fragment spread is written out, counted
+    in time linear in the document: each fragment's count is computed once, however often it is
+    spread (a fragment that spreads another twice, twenty levels deep, is a million fields, and
+    writing it out first would take minutes). A spread of a fragment that is not defined or that
+    spreads itself counts as nothing; validation refuses both."""
+    counts: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def count(selections: SelectionSetNode | None) -> int:
+        total = 0
+        for selection in selections.selections if selections else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + count(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += count(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in counts:
+                    fragment = fragments.get(name)
+                    if fragment is None or name in visiting:
+                        continue
+                    visiting.add(name)
+                    counts[name] = count(fragment.selection_set)
+                    visiting.discard(name)
+                total += counts[name]
+        return total
+
+    return count(selection_set)
+
+
 def response_key(node: FieldNode) -> str:
     return node.alias.value if node.alias else node.name.value
 

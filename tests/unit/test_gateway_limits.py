@@ -86,3 +86,67 @@ async def test_a_refused_request_says_why_in_a_code_as_standard_routers_do(
     assert response.status_code == 400
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == [code]
     assert sum(app.state.subgraphs.calls.values()) == 0
+
+
+def fragment_bomb(levels: int, *, width: int = 2, on: str = "Query", leaf: str = "__typename") -> str:
+    """Each fragment spreads the next ``width`` times: ``width ** levels`` fields once written out."""
+    spreads = lambda i: " ".join([f"...F{i + 1}"] * width)  # noqa: E731
+    fragments = " ".join(f"fragment F{i} on {on} {{ {spreads(i)} }}" for i in range(levels))
+    return f"fragment F{levels} on {on} {{ {leaf} }} {fragments}"
+
+
+BOMBS = {
+    "doubling, 16 levels": "{ ...F0 } " + fragment_bomb(16),
+    "doubling, 60 levels": "{ ...F0 } " + fragment_bomb(60),
+    "wide, 60 spreads a level": "{ ...F0 } " + fragment_bomb(4, width=60),
+    "inside a field": "{ organizations(first: 1) { edges { node { ...F0 } } } } "
+    + fragment_bomb(30, on="Organization", leaf="id"),
+    "through inline fragments": "{ ... on Query { ...F0 } } " + fragment_bomb(25),
+    "two operations, one a bomb": "query Fine { __typename } query Bomb { ...F0 } " + fragment_bomb(30),
+}
+
+
+@pytest.mark.parametrize("name", BOMBS)
+async def test_a_document_that_multiplies_into_too_many_fields_is_refused_before_it_is_written_out(
+    name: str,
+) -> None:
+    app = create_app(GatewaySettings(registry_url="http://127.0.0.1:9/graphql"))
+    body = {"query": BOMBS[name]}
+    if "operations" in name:
+        body["operationName"] = "Bomb"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        response = await client.post("/graphql", json=body)
+    errors = response.json()["errors"]
+    assert errors[0]["extensions"]["code"] == "MAX_FIELDS_LIMIT", errors
+    assert "once its fragments are written out" in errors[0]["message"]
+    assert sum(app.state.subgraphs.calls.values()) == 0
+
+
+async def test_a_normal_query_is_answered_while_the_gateway_works_on_expensive_documents() -> None:
+    """A document under every limit may still take the engine a while to prepare; that happens
+    off the event loop, so a request whose document is known is answered meanwhile."""
+    import asyncio
+    import time
+
+    app = create_app(GatewaySettings(registry_url="http://127.0.0.1:9/graphql", max_fields=50_000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        assert (await client.post("/graphql", json={"query": "{ __typename }"})).status_code == 200
+        heavy = [
+            # distinct documents (not cached), each under the limits but slow to validate and plan
+            "{ ...F0 } " + fragment_bomb(14, leaf=f"t{n}: __typename")
+            for n in range(3)
+        ]
+        done: list[float] = []
+
+        async def hostile(query: str) -> None:
+            await client.post("/graphql", json={"query": query})
+            done.append(time.monotonic())
+
+        work = asyncio.gather(*(hostile(q) for q in heavy))
+        await asyncio.sleep(0.01)
+        normal = await client.post("/graphql", json={"query": "{ __typename }"})
+        answered = time.monotonic()
+        await work
+    assert normal.json() == {"data": {"__typename": "Query"}}
+    # answered while the expensive ones were still being worked on, not after all of them
+    assert answered < max(done), [round(t - answered, 3) for t in done]
