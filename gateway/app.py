@@ -39,6 +39,10 @@ class AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
+REPORT_FILES = ("analysis.xlsx", "analysis.html", "analysis.pdf")
+"""The analytics service's downloads, each its own route: nothing else under /reports is passed on."""
+
+
 class PassThrough:
     """Requests passed through to one service with the caller's identity: ``GET /reports/{path}``
     to analytics (portals download the analysis, XLSX, HTML, PDF, from the gateway) and
@@ -182,7 +186,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         routes=[
             Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", subscriptions),
-            Route("/reports/{path:path}", reports.forward, methods=["GET"]),
+            *(Route(f"/reports/{name}", reports.forward, methods=["GET"]) for name in REPORT_FILES),
             Route("/facts", facts.forward, methods=["POST"]),
             *health_routes(
                 {"subgraphs": graph.ready},

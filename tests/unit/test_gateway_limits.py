@@ -150,3 +150,27 @@ async def test_a_normal_query_is_answered_while_the_gateway_works_on_expensive_d
     assert normal.json() == {"data": {"__typename": "Query"}}
     # answered while the expensive ones were still being worked on, not after all of them
     assert answered < max(done), [round(t - answered, 3) for t in done]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/%2e%2e/graphql?query=%7B__schema%7BqueryType%7Bname%7D%7D%7D",
+        "/reports/%2e%2e/metrics",
+        "/reports/analysis.xlsx/%2e%2e/%2e%2e/graphql",
+        "/reports/anything-else.csv",
+        "/facts/%2e%2e/graphql",
+    ],
+)
+async def test_only_the_routes_that_exist_are_passed_on_to_a_service(path: str) -> None:
+    """A path that climbs out of /reports or /facts reaches no service's own endpoints."""
+    app = create_app(
+        GatewaySettings(
+            analytics_url="http://127.0.0.1:9/graphql", events_url="http://127.0.0.1:9/graphql"
+        )
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        refused = await client.get(path)
+        passed = await client.get("/reports/analysis.xlsx?scope=region&id=39")
+    assert refused.status_code in (404, 405), refused.text
+    assert passed.status_code == 502  # passed on: the analytics service (not running here) is unavailable
