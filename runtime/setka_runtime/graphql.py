@@ -186,6 +186,21 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = extensions
             elif isinstance(cause, NotFound):
                 error.extensions = {**(error.extensions or {}), "code": "NOT_FOUND"}
+            elif not callers_mistake(cause):
+                # the service's own failure: its text (an SQL statement, a host) is for the log only
+                error.message = INTERNAL_MESSAGE
+                error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+
+
+INTERNAL_MESSAGE = "Internal server error"
+
+
+def callers_mistake(cause: BaseException | None) -> bool:
+    """Whether an error is the caller's (a GraphQL error, a domain rule, something not found,
+    a bad input) rather than the service's own failure."""
+    return cause is None or isinstance(
+        cause, (DomainError, NotFound, GraphQLError, StrawberryInputCoercionError)
+    )
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -204,9 +219,7 @@ class SubgraphSchema(strawberry.federation.Schema):
     ) -> None:
         for error in errors:
             cause = error.original_error
-            if cause is None or isinstance(
-                cause, (DomainError, NotFound, GraphQLError, StrawberryInputCoercionError)
-            ):
+            if callers_mistake(cause):
                 path = ".".join(str(part) for part in error.path or ()) or "request"
                 log.info("refused at %s: %s", path, error.message)
             else:

@@ -1,0 +1,49 @@
+"""A subgraph tells its callers what they did wrong, and nothing of its own failures."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import strawberry
+from setka_runtime.errors import DomainError
+from setka_runtime.graphql import SubgraphSchema
+
+pytestmark = pytest.mark.unit
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def broken(self) -> str:
+        raise RuntimeError(
+            'relation "secret" does not exist: SELECT password FROM secret WHERE host=10.0.0.5'
+        )
+
+    @strawberry.field
+    def refused(self, year: int) -> str:
+        raise DomainError("the year must be between 2000 and 2100", field="year")
+
+
+schema = SubgraphSchema(query=Query)
+
+
+async def test_an_unexpected_failure_reaches_the_caller_as_a_plain_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        result = await schema.execute("{ broken }")
+    assert result.errors is not None
+    formatted = result.errors[0].formatted
+    assert formatted["message"] == "Internal server error"
+    assert formatted["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "SELECT" not in str(formatted) and "10.0.0.5" not in str(formatted)
+    assert "SELECT password" in caplog.text  # the operator still sees what happened
+
+
+async def test_a_rule_of_the_domain_is_still_explained_to_the_caller() -> None:
+    result = await schema.execute("{ refused(year: 1900) }")
+    assert result.errors is not None
+    formatted = result.errors[0].formatted
+    assert formatted["message"] == "the year must be between 2000 and 2100"
+    assert formatted["extensions"]["code"] == "BAD_USER_INPUT"
