@@ -323,8 +323,7 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
         )
     else:
         for letter in result.done:
-            target = letter.headers.get("dlq_topic", topic)
-            print(f"replayed {dead_letter(topic)}:{letter.position} → {target}")
+            print(f"replayed {dead_letter(topic)}:{letter.position} → {topic}")
         for position in result.unknown_positions:
             print(f"no letter at position {position} of {dead_letter(topic)}")
         print(f"{len(result.done)} of {result.total} dead letters replayed")

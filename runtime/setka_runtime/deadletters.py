@@ -122,13 +122,15 @@ def choose(letters: list[Letter], *, positions: list[str], reason: str | None, e
 
 
 async def redrive(kafka: Connection, topic: str, letters: list[Letter]) -> list[Letter]:
-    """Publish each letter back to the topic it came from; return those the broker acknowledged."""
+    """Publish each letter back to ``topic``, the topic whose dead-letter topic holds it; return
+    those the broker acknowledged. The letter's own ``dlq_topic`` header is not trusted: anything
+    that can write to a dead-letter topic could name ``setka.registry`` or ``setka.audit`` there."""
     producer = AIOKafkaProducer(**as_options(kafka), acks="all")
     await producer.start()
     done: list[Letter] = []
     try:
         for letter in letters:
-            target = letter.headers.get("dlq_topic") or topic
+            target = topic
             headers = [(k, v) for k, v in letter.raw_headers if not k.lower().startswith("dlq_")]
             headers = [(k, v) for k, v in headers if k != REDRIVEN_FROM]
             headers.append((REDRIVEN_FROM, f"{dead_letter(topic)}:{letter.position}".encode()))
@@ -186,7 +188,6 @@ def run(args: argparse.Namespace, settings: ServiceSettings, *, out: TextIO = sy
     chosen = choose(letters, positions=args.offset, reason=args.reason_contains, every=args.all)
     done = asyncio.run(redrive(kafka, args.topic, chosen))
     for letter in done:
-        target = letter.headers.get("dlq_topic", args.topic)
-        print(f"re-driven {dead_letter(args.topic)}:{letter.position} → {target}", file=out)
+        print(f"re-driven {dead_letter(args.topic)}:{letter.position} → {args.topic}", file=out)
     print(f"{len(done)} of {len(letters)} dead letters re-driven", file=out)
     return 0

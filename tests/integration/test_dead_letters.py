@@ -93,3 +93,22 @@ async def test_dead_letters_are_listed_and_re_driven_exactly_once(
 
 async def _equals(value: Any, expected: int) -> bool:
     return (await value) == expected
+
+
+async def test_a_letter_goes_back_only_to_the_topic_whose_dead_letters_hold_it(broker: Any) -> None:
+    """A letter whose own header names another topic (anything that can write to a dead-letter
+    topic could forge one naming ``setka.registry``) is re-driven to the declared original."""
+    from setka_runtime.deadletters import read_letters, redrive
+
+    from tests.helpers import read_topic
+
+    event = registration("95")
+    key, body, headers = wire(event)
+    forged = {**headers, "dlq_reason": "rejected: test", "dlq_topic": topics.AUDIT}
+    await produce(broker.bootstrap, topics.dead_letter(topics.REGIONAL_ASSESSMENTS), [(key, body, forged)])
+    letters = await read_letters(broker.bootstrap, topics.REGIONAL_ASSESSMENTS)
+    assert len(letters) == 1
+    await redrive(broker.bootstrap, topics.REGIONAL_ASSESSMENTS, letters)
+    back = await read_topic(broker.bootstrap, topics.REGIONAL_ASSESSMENTS, at_least=1)
+    assert [record.value for record in back] == [body]
+    assert await read_topic(broker.bootstrap, topics.AUDIT, at_least=0, timeout=2) == []
