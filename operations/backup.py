@@ -58,6 +58,8 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 MANIFEST = "manifest.json"
+PRIVATE = 0o600
+"""Mode of a backup's files: they hold personal data."""
 FORMAT = 1
 SUFFIX = {"postgresql": "dump", "sqlite": "sqlite3"}
 
@@ -396,7 +398,12 @@ def verify(source: Path, services: list[str] | None = None) -> dict[str, Any]:
         entry = entries.get(name)
         if entry is None:
             continue
-        file = directory / entry["file"]
+        own = f"{name}.{SUFFIX.get(entry.get('kind'), '')}"
+        if entry.get("file") != own:
+            # a manifest may only name the backup's own files, in its own directory
+            problems.append(f"{name}: the manifest names {str(entry.get('file'))[:200]!r}, not {own!r}")
+            continue
+        file = directory / own
         if not file.is_file():
             problems.append(f"{name}: {entry['file']} is missing")
         elif file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
@@ -416,7 +423,7 @@ def backup(targets: dict[str, str], destination: Path, *, progress: bool = True)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise BackupError(f"{destination}: not an empty directory; a backup goes into a new one")
     kinds = {name: kind_of(url) for name, url in targets.items()}
-    destination.mkdir(parents=True, exist_ok=True)
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
     services: dict[str, dict[str, Any]] = {}
     bar = tqdm(targets.items(), desc="backup", unit="db", disable=not progress)
     for name, url in bar:
@@ -427,6 +434,7 @@ def backup(targets: dict[str, str], destination: Path, *, progress: bool = True)
             found = _run(_backup_postgres(name, url, partial))
         else:
             found = _backup_sqlite(name, url, partial)
+        partial.chmod(PRIVATE)  # personal data: for the operator's eyes only
         partial.replace(file)
         services[name] = {
             "kind": kinds[name],
@@ -442,6 +450,7 @@ def backup(targets: dict[str, str], destination: Path, *, progress: bool = True)
     manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "services": services}
     partial_manifest = destination / (MANIFEST + ".partial")
     partial_manifest.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    partial_manifest.chmod(PRIVATE)
     partial_manifest.replace(destination / MANIFEST)
     return destination
 

@@ -202,3 +202,29 @@ async def test_a_damaged_backup_is_refused_and_a_wrong_result_is_reported(
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(RestoreError, match=r"organization: 4 rows, the backup has 5"):
         await asyncio.to_thread(restore, taken, {"registry": url}, progress=False)
+
+
+async def test_a_backup_is_private_and_a_manifest_cannot_reach_outside_it(
+    new_database: Callable[..., str], tmp_path: Path
+) -> None:
+    """A backup holds personal data: its directory and files are the operator's alone. A restore
+    reads only the backup's own files, whatever path its manifest names."""
+    url = new_database("registry")
+    await register(url, range(2))
+    taken = await asyncio.to_thread(backup, {"registry": url}, tmp_path / "backup", progress=False)
+    assert taken.stat().st_mode & 0o777 == 0o700
+    assert {path.name: path.stat().st_mode & 0o777 for path in taken.iterdir()} == {
+        "manifest.json": 0o600,
+        json.loads((taken / "manifest.json").read_text())["services"]["registry"]["file"]: 0o600,
+    }
+    current = await every_row(url)
+    manifest_path = taken / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    outside = tmp_path / "elsewhere.dump"
+    outside.write_bytes((taken / manifest["services"]["registry"]["file"]).read_bytes())
+    for named in ("../elsewhere.dump", str(outside), "events.dump"):
+        manifest["services"]["registry"]["file"] = named
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(RestoreError, match="the manifest names"):
+            restore(taken, {"registry": url}, progress=False)
+    assert await every_row(url) == current
