@@ -170,7 +170,19 @@ class Authenticator:
         else:  # the settings refuse public-key algorithms without a JWKS URL
             raise AuthError("token signed with an algorithm this gateway does not accept")
         claims = self._decode(token, key, algorithm)
+        self._check_lifetime(claims)
         return self._identity(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse a token meant to live longer than ``GATEWAY_JWT_MAX_LIFETIME_HOURS``."""
+        cap = self.settings.jwt_max_lifetime_hours
+        if cap <= 0:
+            return
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if not isinstance(issued, int | float) or isinstance(issued, bool):
+            raise AuthError("token lacks the 'iat' claim")
+        if expires - issued > cap * 3600 + self.settings.jwt_leeway_seconds:
+            raise AuthError(f"token lives longer than the {cap:g} hours this gateway allows")
 
     def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
         settings = self.settings

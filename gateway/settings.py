@@ -50,6 +50,11 @@ class GatewaySettings(BaseSettings):
         default=None, description="The required `aud` claim; must be set with GATEWAY_JWT_JWKS_URL"
     )
     jwt_leeway_seconds: float = Field(default=30.0, description="Clock skew allowed on exp, nbf, iat")
+    jwt_max_lifetime_hours: float = Field(
+        default=24.0,
+        description="The longest a token may live (exp − iat); a longer one is refused (≤ 0: no cap). "
+        "A token cannot be revoked, so a stolen one must not serve for long",
+    )
     jwt_jwks_url: str | None = Field(
         default=None,
         description="The JSON Web Key Set of an OpenID provider (Keycloak: "
@@ -161,6 +166,11 @@ class GatewaySettings(BaseSettings):
         if self.jwt_jwks_url:
             if not self.jwt_jwks_url.startswith(("https://", "http://")):
                 raise ValueError("GATEWAY_JWT_JWKS_URL must be an http(s) URL")
+            if self.jwt_jwks_url.startswith("http://") and self.environment != "development":
+                raise ValueError(
+                    "GATEWAY_JWT_JWKS_URL must be https:// outside development: keys fetched over"
+                    " plain HTTP can be swapped on the way, and with them every token"
+                )
             if not PUBLIC_KEY_ALGORITHMS.intersection(self.jwt_algorithms):
                 raise ValueError(
                     "GATEWAY_JWT_JWKS_URL is set but GATEWAY_JWT_ALGORITHMS names no RS, ES, PS or EdDSA"
@@ -197,4 +207,9 @@ class GatewaySettings(BaseSettings):
                 " for the gateway and every service"
             )
         check_internal_secret(secret, self.host, who="the gateway")
+        if self.accepts_shared_secret and secret == self.jwt_secret.get_secret_value():
+            raise ValueError(
+                "GATEWAY_JWT_SECRET and INTERNAL_TOKEN_SECRET must differ: whoever holds a portal's"
+                " signing secret could otherwise sign the identities the services trust"
+            )
         return self

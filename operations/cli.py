@@ -681,7 +681,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         examples=[
             "setka token issue --role regional_admin --region 39 --subject ivanova --hours 8",
             "setka token issue --role school_representative --organization <organization id>",
-            "setka token issue --role viewer --subject portal --hours 720 --json",
+            "setka token issue --role viewer --subject portal --hours 24 --json",
         ],
     )
     issue.add_argument(
@@ -696,7 +696,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     issue.add_argument("--municipality", metavar="ID", help="municipality id of a municipal coordinator")
     issue.add_argument("--organization", metavar="ID", help="organization id of a school representative")
     issue.add_argument("--subject", default="operator", help="who the token is for (default: operator)")
-    issue.add_argument("--hours", type=_positive(float), default=12.0, help="lifetime (default: 12)")
+    issue.add_argument(
+        "--hours",
+        type=_positive(float),
+        default=None,
+        help="lifetime (default: 12; internal: 5 minutes); at most GATEWAY_JWT_MAX_LIFETIME_HOURS (24)",
+    )
     issue.add_argument("--internal", action="store_true", help="an internal token (INTERNAL_TOKEN_SECRET)")
     issue.add_argument("--json", action="store_true", help="the token with its roles, scope and expiry")
 

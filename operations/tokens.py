@@ -41,11 +41,15 @@ class Issued:
         }
 
 
+DEFAULT_PORTAL_HOURS = 12.0
+DEFAULT_INTERNAL_HOURS = 5 / 60
+
+
 def issue(
     *,
     roles: list[str],
     subject: str,
-    hours: float,
+    hours: float | None,
     region: str | None = None,
     municipality: str | None = None,
     organization: str | None = None,
@@ -72,15 +76,28 @@ def issue(
                 raise TokenRefused(
                     f"--{name} must be the {name}'s id (a UUID), not {scope[name]!r}"
                 ) from None
+    if hours is None:
+        hours = DEFAULT_INTERNAL_HOURS if internal else DEFAULT_PORTAL_HOURS
     if hours <= 0:
         raise TokenRefused("--hours must be positive")
     ttl = int(hours * 3600)
-    from setka_runtime.access import Identity, sign_internal
+    from setka_runtime.access import INTERNAL_MAX_TTL_SECONDS, Identity, sign_internal
 
     from gateway.auth import issue_token
     from gateway.settings import GatewaySettings
 
     settings = GatewaySettings()
+    if internal and ttl > INTERNAL_MAX_TTL_SECONDS:
+        raise TokenRefused(
+            f"an internal token lives at most {INTERNAL_MAX_TTL_SECONDS // 60} minutes "
+            f"(--hours {INTERNAL_MAX_TTL_SECONDS / 3600:.3f}); the services refuse longer ones"
+        )
+    cap = settings.jwt_max_lifetime_hours
+    if not internal and 0 < cap < hours:
+        raise TokenRefused(
+            f"--hours {hours:g} is longer than the gateway allows (GATEWAY_JWT_MAX_LIFETIME_HOURS={cap:g}); "
+            "issue a new token before this one expires"
+        )
     if internal:
         try:
             identity = Identity.from_claims(

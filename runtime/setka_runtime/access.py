@@ -211,6 +211,9 @@ def _uuid_text(value: object) -> str | None:
 INTERNAL_ISSUER = "setka-gateway"
 INTERNAL_AUDIENCE = "setka-services"
 INTERNAL_TTL_SECONDS = 60
+INTERNAL_MAX_TTL_SECONDS = 300
+"""The longest an internal token may live: the gateway signs one per request; a longer-lived one
+(an operator's, say) would be a key to the services for as long as it lives."""
 INTERNAL_ALGORITHM = "HS256"
 DEV_INTERNAL_SECRET = "setka-development-internal-secret-change-me"
 """Accepted only on loopback (see :func:`check_internal_secret`)."""
@@ -250,6 +253,11 @@ def verify_internal(token: str, secret: str) -> Identity:
         )
     except jwt.PyJWTError as exc:
         raise AccessDenied(f"invalid internal token: {exc}", code="UNAUTHENTICATED") from exc
+    if claims["exp"] - claims["iat"] > INTERNAL_MAX_TTL_SECONDS:
+        raise AccessDenied(
+            f"invalid internal token: it lives longer than {INTERNAL_MAX_TTL_SECONDS} seconds",
+            code="UNAUTHENTICATED",
+        )
     return Identity.from_claims(claims)
 
 

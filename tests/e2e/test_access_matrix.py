@@ -213,14 +213,14 @@ def internal_token(world: World, caller: str, secret: str) -> str | None:
     if caller == OTHER_KEY:
         return sign_internal(who, ANOTHER_SECRET)
     now = int(time.time())
-    claims = who.claims() | {"iss": INTERNAL_ISSUER, "aud": INTERNAL_AUDIENCE, "iat": now, "exp": now + 3600}
+    claims = who.claims() | {"iss": INTERNAL_ISSUER, "aud": INTERNAL_AUDIENCE, "iat": now, "exp": now + 300}
     if caller == WRONG_ISSUER:
         return jwt.encode(claims | {"iss": "setka-impostor"}, secret, algorithm="HS256")
     if caller == ALG_NONE:
         return unsigned(claims)
     if caller == UNKNOWN_ROLE:
         return jwt.encode(claims | {"roles": ["superuser"]}, secret, algorithm="HS256")
-    return sign_internal(who, secret, ttl_seconds=3600)
+    return sign_internal(who, secret, ttl_seconds=300)
 
 
 def unsigned(claims: dict[str, Any]) -> str:

@@ -641,11 +641,12 @@ class AdminHeaders:
     services trust only that token."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def admin_header(conformance_stack: Stack) -> AdminHeaders:
+    """New for every test: an internal token lives five minutes at most."""
     token = issue_token(GatewaySettings(), subject="conformance", roles=["regional_admin"], region_code="*")
     admin = Identity(subject="conformance", roles=frozenset({Role.regional_admin}), region_code="*")
-    internal = sign_internal(admin, conformance_stack.internal_secret, ttl_seconds=3600)
+    internal = sign_internal(admin, conformance_stack.internal_secret, ttl_seconds=300)
     return AdminHeaders({"authorization": f"Bearer {token}"}, {"authorization": f"Bearer {internal}"})
 
 

@@ -518,3 +518,55 @@ async def test_claim_names_are_configurable(provider: Provider, rsa_key: Signing
         )
     finally:
         await authenticator.close()
+
+
+async def test_a_token_meant_to_live_longer_than_the_cap_is_refused() -> None:
+    """A token cannot be revoked: one that would serve for a month if stolen is not accepted."""
+    authenticator = Authenticator(hs_settings())
+    try:
+        month = issue_token(hs_settings(), subject="portal", roles=["viewer"], ttl_seconds=30 * 24 * 3600)
+        await refused(authenticator, month, "longer than the 24 hours")
+        now = int(time.time())
+        no_iat = jwt.encode({"sub": "portal", "iss": "setka", "exp": now + 60}, SECRET, algorithm="HS256")
+        await refused(authenticator, no_iat, "iat")
+        day = issue_token(hs_settings(), subject="portal", roles=["viewer"], ttl_seconds=24 * 3600)
+        assert (await authenticator.identify(f"Bearer {day}")).subject == "portal"
+    finally:
+        await authenticator.close()
+    relaxed = Authenticator(hs_settings(jwt_max_lifetime_hours=0))
+    try:
+        assert (await relaxed.identify(f"Bearer {month}")).subject == "portal"
+    finally:
+        await relaxed.close()
+
+
+def test_an_internal_token_that_lives_longer_than_five_minutes_is_refused() -> None:
+    from setka_runtime.access import AccessDenied, sign_internal
+
+    who = Identity(subject="operator", roles=frozenset({Role.regional_admin}), region_code="39")
+    assert verify_internal(sign_internal(who, INTERNAL, ttl_seconds=300), INTERNAL).subject == "operator"
+    with pytest.raises(AccessDenied, match="longer than 300 seconds"):
+        verify_internal(sign_internal(who, INTERNAL, ttl_seconds=3600), INTERNAL)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"internal_token_secret": SECRET}, "must differ"),
+        (
+            {
+                "jwt_jwks_url": "http://id.example.test/certs",
+                "jwt_audience": AUDIENCE,
+                "environment": "production",
+            },
+            "https:// outside development",
+        ),
+    ],
+)
+def test_settings_refuse_a_shared_secret_and_keys_over_plain_http(
+    overrides: dict[str, Any], message: str
+) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        GatewaySettings(**{"jwt_secret": SECRET, "internal_token_secret": INTERNAL, **overrides})
