@@ -25,6 +25,7 @@ from . import outbox
 from .access import (
     ANONYMOUS,
     EDITORS,
+    AccessDenied,
     AccessMap,
     Identity,
     Refusal,
@@ -196,11 +197,15 @@ INTERNAL_MESSAGE = "Internal server error"
 
 
 def callers_mistake(cause: BaseException | None) -> bool:
-    """Whether an error is the caller's (a GraphQL error, a domain rule, something not found,
-    a bad input) rather than the service's own failure."""
-    return cause is None or isinstance(
-        cause, (DomainError, NotFound, GraphQLError, StrawberryInputCoercionError)
-    )
+    """Whether an error is the caller's (a GraphQL error, a domain rule, something not found, a
+    bad input, a refusal carrying its code such as :class:`AccessDenied`) rather than the
+    service's own failure."""
+    if cause is None or isinstance(
+        cause, (DomainError, NotFound, GraphQLError, StrawberryInputCoercionError, AccessDenied)
+    ):
+        return True
+    extensions = getattr(cause, "extensions", None)
+    return isinstance(extensions, dict) and "code" in extensions
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -226,8 +231,9 @@ class SubgraphSchema(strawberry.federation.Schema):
                 StrawberryLogger.error(error, execution_context)
 
 
-Scope = Callable[[AsyncSession], Awaitable[Target]]
-"""Where a write lands, read in its transaction before it runs (see :meth:`Identity.require`)."""
+Scope = Callable[[AsyncSession], Awaitable[Target | tuple[Target, ...]]]
+"""Where a write lands, read in its transaction before it runs (see :meth:`Identity.require`);
+several targets: a caller who may act on any one of them may do it."""
 
 
 async def run_command(
@@ -248,7 +254,9 @@ async def run_command(
     what = info.field_name
     try:
         async with transaction(info) as session:
-            target = await scope(session)
+            found = await scope(session)
+            targets = found if isinstance(found, tuple) else (found,)
+            target = next((t for t in targets if caller.may_act_on(t, roles)), targets[0])
             caller.require(target, roles, what=what)
             result = await action(session)
             await _audit(info, session, caller, target)

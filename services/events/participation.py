@@ -40,9 +40,13 @@ async def check_participant(session: AsyncSession, participant: Participant) -> 
 
 
 async def register(session: AsyncSession, activity: Activity, participant: Participant) -> Registration:
-    """Register for an activity that has not taken place, within its capacity."""
-    if activity.status not in (ActivityStatus.planned, ActivityStatus.announced, ActivityStatus.postponed):
-        raise DomainError(f"registration is closed: the activity is {activity.status}", field="activityId")
+    """Register for an announced activity, within its capacity (a planned one is not open yet: its
+    host may still change it; a postponed one opens again when announced with its new dates)."""
+    if activity.status != ActivityStatus.announced:
+        raise DomainError(
+            f"registration is open only for an announced activity; it is {activity.status}",
+            field="activityId",
+        )
     await check_participant(session, participant)
     taken = await session.scalar(
         select(func.count()).select_from(Registration).where(Registration.activity_id == activity.id)
@@ -161,23 +165,30 @@ async def give_feedback(
     organization_id: uuid.UUID | None = None,
     at: datetime | None = None,
 ) -> Feedback:
-    """A participant's rating (1–5) and comment, once the activity has taken place."""
+    """A participating organization's rating (1–5) and comment, once the activity has taken
+    place: one per organization and activity (giving it again replaces it), never the host's own."""
     if activity.status not in TOOK_PLACE:
         raise DomainError(
             f"feedback is given once the activity is held; it is {activity.status}", field="activityId"
         )
     if not 1 <= rating <= 5:
         raise DomainError("rating is from 1 to 5", field="rating")
-    if organization_id is not None:
-        await known_organization(session, organization_id, field="organizationId")
-    feedback = Feedback(
-        activity_id=activity.id,
-        rating=rating,
-        comment=optional_text(comment, field="comment", limit=2000),
-        organization_id=organization_id,
-        created_at=at or now(),
+    if organization_id is None or organization_id == activity.host_organization_id:
+        raise DomainError(
+            "feedback is given by a participating organization; the host does not rate its own activity",
+            field="organizationId",
+        )
+    await known_organization(session, organization_id, field="organizationId")
+    text = optional_text(comment, field="comment", limit=2000)
+    feedback = await session.scalar(
+        select(Feedback)
+        .where(Feedback.activity_id == activity.id, Feedback.organization_id == organization_id)
+        .with_for_update()
     )
-    session.add(feedback)
+    if feedback is None:
+        feedback = Feedback(activity_id=activity.id, organization_id=organization_id)
+        session.add(feedback)
+    feedback.rating, feedback.comment, feedback.created_at = rating, text, at or now()
     await session.flush()
     await outbox.record(
         session,

@@ -125,6 +125,18 @@ def participant(activity_id: object, organization_id: object | None) -> Scope:
     return activity(activity_id)
 
 
+def participant_or_host(activity_id: object, organization_id: object) -> Scope:
+    """Attendance: recorded by the participating organization, or by the activity's host (who
+    knows who came), or by a coordinator or admin covering either."""
+
+    async def scope(session: AsyncSession) -> tuple[Target, ...]:
+        host = await _host(session, activity_id)
+        participant = await organizations_target(session, [organization_id])
+        return (participant,) if host is None else (participant, await organizations_target(session, [host]))
+
+    return scope
+
+
 # --- what a caller reaches, for reads -------------------------------------------------------------
 
 

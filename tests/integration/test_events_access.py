@@ -159,15 +159,21 @@ async def test_a_coordinator_plans_activities_hosted_in_their_municipality_only(
     assert audit["events"][0]["event_type"] == "setka.events.activity.planned.v1"
 
 
-async def test_attendance_is_recorded_by_the_participating_organizations_editors(world: World) -> None:
+async def test_attendance_is_recorded_by_the_participant_or_the_host(world: World) -> None:
     activity = await held(world)
     ours, theirs = coordinator(world.municipality), coordinator(world.other_municipality)
+    # the other municipality's coordinator covers neither the host nor this participant
     await refused(world, theirs, "FORBIDDEN", ATTEND, a=activity, o=str(world.host), e=str(world.educator))
     await write(world, ours, ATTEND, a=activity, o=str(world.host), e=str(world.educator))
-    # the outsider's coordinator records their own school's attendance of another's activity
-    await refused(world, ours, "FORBIDDEN", ATTEND, a=activity, o=str(world.outsider), e=None)
+    # the outsider's side records their own school's attendance of another's activity ...
     await write(world, theirs, ATTEND, a=activity, o=str(world.outsider), e=None)
     await write(world, representative(world.outsider), ATTEND, a=activity, o=str(world.outsider), e=None)
+    # ... and so does the host's side, who knows who came
+    await write(world, representative(world.host), ATTEND, a=activity, o=str(world.outsider), e=None)
+    # a school that is neither the host nor the participant does not
+    await refused(
+        world, representative(world.former), "FORBIDDEN", ATTEND, a=activity, o=str(world.outsider), e=None
+    )
 
 
 async def test_a_school_representative_changes_only_what_their_organization_hosts(world: World) -> None:
@@ -230,8 +236,10 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
     await write(
         world,
         ours,
-        "mutation($a: ID!) { giveFeedback(activityId: $a, rating: 5) { __typename } }",
+        "mutation($a: ID!, $o: ID!) { giveFeedback(activityId: $a, rating: 5, organizationId: $o)"
+        " { __typename } }",
         a=past["id"],
+        o=str(world.former),
     )
     await write(
         world,
@@ -248,6 +256,7 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
     )
 
     future = await write(world, ours, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(days=5)))
+    await write(world, ours, ANNOUNCE, id=future["id"])
     await write(
         world,
         ours,
@@ -256,7 +265,6 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
         a=future["id"],
         o=str(world.host),
     )
-    await write(world, ours, ANNOUNCE, id=future["id"])
     await write(
         world,
         ours,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events import activities, mobility, participation, plans
-from services.events.models import EventsModel
+from services.events.models import EventsModel, Feedback
 from tests.conftest import DatabaseFactory
 from tests.integration.events_world import NOW, World, make_world
 
@@ -104,7 +104,7 @@ async def test_an_activity_is_not_held_before_it_starts(world: World) -> None:
     assert held.status == "held"
 
 
-async def test_no_registration_once_held_and_capacity_is_respected(world: World) -> None:
+async def test_registration_only_while_announced_and_capacity_is_respected(world: World) -> None:
     activity = await done(world.db, an_activity(world, starts_in=timedelta(hours=-1), capacity=1))
     first = participation.Participant(world.host, world.educator)
 
@@ -115,16 +115,22 @@ async def test_no_registration_once_held_and_capacity_is_respected(world: World)
 
         return change
 
+    # planned: the host may still change it, so nobody registers yet
+    await refused(world.db, await register(first), "registration is open only for an announced activity")
+    await done(world.db, lambda s: activities.announce(s, activity.id))
     await done(world.db, await register(first))
     await refused(world.db, await register(first), "the activity is full (1 places)")
     await done(world.db, lambda s: activities.hold(s, activity.id))
     await refused(
-        world.db, await register(participation.Participant(world.outsider)), "registration is closed"
+        world.db,
+        await register(participation.Participant(world.outsider)),
+        "registration is open only for an announced activity; it is held",
     )
 
 
 async def test_duplicate_registration_and_unknown_educator_are_refused(world: World) -> None:
     activity = await done(world.db, an_activity(world, starts_in=timedelta(days=5)))
+    await done(world.db, lambda s: activities.announce(s, activity.id))
     who = participation.Participant(world.host, world.educator)
 
     async def register(session: AsyncSession, participant: participation.Participant = who) -> Any:
@@ -194,9 +200,9 @@ async def test_attendance_and_feedback_only_once_held_and_within_its_length(worl
             session, await activities.get_activity(session, activity.id), who, hours
         )
 
-    async def rate(session: AsyncSession, rating: int = 5) -> Any:
+    async def rate(session: AsyncSession, rating: int = 5, by: uuid.UUID | None = world.outsider) -> Any:
         return await participation.give_feedback(
-            session, await activities.get_activity(session, activity.id), rating
+            session, await activities.get_activity(session, activity.id), rating, organization_id=by
         )
 
     await refused(world.db, attend, "attendance is recorded once the activity is held")
@@ -210,6 +216,16 @@ async def test_attendance_and_feedback_only_once_held_and_within_its_length(worl
     _, changed = await done(world.db, attend)  # the same attendance again: nothing new
     assert not changed and await state(world.db) == before
     await done(world.db, rate)
+    # the host does not rate its own activity, by name or by leaving the organization out
+    await refused(world.db, lambda s: rate(s, 5, world.host), "the host does not rate its own activity")
+    await refused(world.db, lambda s: rate(s, 5, None), "the host does not rate its own activity")
+    # once per organization: giving it again replaces the first
+    await done(world.db, lambda s: rate(s, 2))
+    async with world.db.session() as session:
+        ratings = (
+            await session.execute(select(Feedback.rating).where(Feedback.activity_id == activity.id))
+        ).all()
+    assert [row.rating for row in ratings] == [2]
 
 
 async def test_plan_lifecycle(world: World) -> None:

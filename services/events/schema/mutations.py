@@ -243,7 +243,8 @@ class Mutation:
         )
 
     @participants(
-        "Record who took part in a held activity, and for how many hours (by the participating organization)"
+        "Record who took part in a held activity, and for how many hours (by the participating organization"
+        " or the host)"
     )
     async def record_attendance(
         self,
@@ -262,13 +263,13 @@ class Mutation:
                     s, a, _participant(organization_id, educator_id), hours
                 ),
             ),
-            scope=scopes.participant(activity_id, organization_id),
+            scope=scopes.participant_or_host(activity_id, organization_id),
             roles=PARTICIPANTS,
         )
 
     @participants(
-        "Rate a held activity from 1 to 5, with a comment (by the organization giving it; without one,"
-        " by the host)"
+        "Rate a held activity from 1 to 5, with a comment, by a participating organization (once; again"
+        " replaces it; never by the host)"
     )
     async def give_feedback(
         self,
