@@ -148,17 +148,16 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         ),
     )
     authenticator = Authenticator(settings)
-    endpoint = GraphQLHttp(
-        engine,
-        HttpOptions(
-            max_body_bytes=settings.max_body_bytes,
-            graphiql=settings.graphiql_enabled,
-            persisted_documents=load_persisted(settings.persisted_documents),
-            persisted_only=settings.persisted_only,
-        ),
-        authenticator,
+    options = HttpOptions(
+        max_body_bytes=settings.max_body_bytes,
+        graphiql=settings.graphiql_enabled,
+        persisted_documents=load_persisted(settings.persisted_documents),
+        persisted_only=settings.persisted_only,
     )
-    subscriptions = SubscriptionEndpoint(engine, authenticator)
+    endpoint = GraphQLHttp(engine, options, authenticator)
+    subscriptions = SubscriptionEndpoint(
+        engine, authenticator, options, max_operations=settings.max_operations_per_socket
+    )
     reports = PassThrough(
         settings.analytics_url,
         authenticator,

@@ -205,28 +205,46 @@ class GraphQLHttp:
         return b"".join(chunks)
 
     def _document_text(self, params: dict[str, Any]) -> str:
-        query = params.get("query")
-        persisted = self.options.persisted_documents
-        extensions = params.get("extensions") or {}
-        document_id = params.get("documentId")
-        if document_id is None and isinstance(extensions.get("persistedQuery"), dict):
-            document_id = extensions["persistedQuery"].get("sha256Hash")
-        if document_id is not None:
-            if persisted is None:
-                raise HttpError(400, "Persisted documents are not enabled")
-            known = persisted.get(str(document_id)) or persisted.get(f"sha256:{document_id}")
-            if known is None:
-                raise HttpError(400, "PersistedQueryNotFound")
-            if query is not None and query != known:
-                raise HttpError(400, "The query does not match the persisted document")
-            return known
-        if not isinstance(query, str):
-            raise HttpError(400, "The request must carry a query string")
-        if self.options.persisted_only:
-            digest = hashlib.sha256(query.encode()).hexdigest()
-            if persisted is None or (digest not in persisted and f"sha256:{digest}" not in persisted):
-                raise HttpError(400, "Only persisted documents are accepted here")
-        return query
+        try:
+            return document_text(params, self.options)
+        except DocumentRefused as exc:
+            raise HttpError(400, str(exc)) from None
+
+
+class DocumentRefused(ValueError):
+    """A request's document is not one this gateway runs (unknown id, not persisted, none)."""
+
+
+def document_text(params: dict[str, Any], options: HttpOptions) -> str:
+    """The document a request (HTTP parameters or a WebSocket subscribe payload) asks to run:
+    its text, or the persisted document its id names; with ``persisted_only``, only a persisted
+    one."""
+    query = params.get("query")
+    persisted = options.persisted_documents
+    extensions = params.get("extensions") or {}
+    document_id = params.get("documentId")
+    if (
+        document_id is None
+        and isinstance(extensions, dict)
+        and isinstance(extensions.get("persistedQuery"), dict)
+    ):
+        document_id = extensions["persistedQuery"].get("sha256Hash")
+    if document_id is not None:
+        if persisted is None:
+            raise DocumentRefused("Persisted documents are not enabled")
+        known = persisted.get(str(document_id)) or persisted.get(f"sha256:{document_id}")
+        if known is None:
+            raise DocumentRefused("PersistedQueryNotFound")
+        if query is not None and query != known:
+            raise DocumentRefused("The query does not match the persisted document")
+        return known
+    if not isinstance(query, str):
+        raise DocumentRefused("The request must carry a query string")
+    if options.persisted_only:
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        if persisted is None or (digest not in persisted and f"sha256:{digest}" not in persisted):
+            raise DocumentRefused("Only persisted documents are accepted here")
+    return query
 
 
 def upstream_headers(authenticator: Authenticator, identity: Identity) -> dict[str, str]:

@@ -97,6 +97,10 @@ class GatewaySettings(BaseSettings):
         default=5_000,
         description="Fields of an operation once its fragments are written out (counted before they are)",
     )
+    max_operations_per_socket: int = Field(
+        default=20,
+        description="Operations one WebSocket connection may run at once (each holds an upstream socket)",
+    )
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"

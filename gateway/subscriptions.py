@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
+import jwt
 import orjson
 import websockets
 from setka_runtime.access import ANONYMOUS, Identity
@@ -23,18 +25,33 @@ from .auth import Authenticator, AuthError
 from .federation.engine import Engine, Prepared, RequestError
 from .federation.executor import Run
 from .federation.transport import SubgraphUnavailable
-from .http import upstream_headers
+from .http import DocumentRefused, HttpOptions, document_text, upstream_headers
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT_SECONDS = 10
+MAX_OPERATIONS = 20
+"""Operations one connection may run at once: each subscription holds an upstream socket."""
 
 
 class SubscriptionEndpoint:
-    def __init__(self, engine: Engine, authenticator: Authenticator) -> None:
+    """The WebSocket side of ``/graphql``, held to the HTTP side's rules: the same documents
+    (persisted-only mode included), the same token, which ends the connection when it expires
+    (4401), and a bound on what one connection runs at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        authenticator: Authenticator,
+        options: HttpOptions | None = None,
+        *,
+        max_operations: int = MAX_OPERATIONS,
+    ) -> None:
         self.engine = engine
         self.authenticator = authenticator
+        self.options = options or HttpOptions()
+        self.max_operations = max_operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         socket = WebSocket(scope, receive, send)
@@ -50,8 +67,12 @@ class _Connection:
     def __init__(self, endpoint: SubscriptionEndpoint, socket: WebSocket) -> None:
         self.engine = endpoint.engine
         self.authenticator = endpoint.authenticator
+        self.options = endpoint.options
+        self.max_operations = endpoint.max_operations
         self.socket = socket
         self.identity: Identity | None = None
+        self.expires_at: float | None = None
+        """When the caller's token expires (``exp``): the connection ends then."""
         self.running: dict[str, asyncio.Task[None]] = {}
         self.send_lock = asyncio.Lock()
 
@@ -67,6 +88,7 @@ class _Connection:
             return
         except _Closed:
             return
+        expiry = asyncio.create_task(self._close_on_expiry()) if self.expires_at is not None else None
         try:
             while True:
                 message = await self._receive()
@@ -92,8 +114,19 @@ class _Connection:
         except (WebSocketDisconnect, _Closed):
             return
         finally:
+            if expiry is not None:
+                expiry.cancel()
             for task in self.running.values():
                 task.cancel()
+
+    async def _close_on_expiry(self) -> None:
+        """A token that expires ends the connection, as it would end every HTTP request."""
+        assert self.expires_at is not None
+        await asyncio.sleep(max(0.0, self.expires_at - time.time()))
+        for task in self.running.values():
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.socket.close(code=4401, reason="Token expired")
 
     async def _receive(self) -> dict[str, Any] | None:
         try:
@@ -129,6 +162,8 @@ class _Connection:
         except AuthError:
             await self.socket.close(code=4403, reason="Forbidden")
             raise _Closed from None
+        if self.identity.authenticated and isinstance(authorization, str):
+            self.expires_at = _expiry(authorization)
         await self.send({"type": "connection_ack"})
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
@@ -137,16 +172,29 @@ class _Connection:
         if (
             not isinstance(ident, str)
             or not isinstance(payload, dict)
-            or not isinstance(payload.get("query"), str)
+            or not isinstance(
+                payload.get("query") or payload.get("documentId") or payload.get("extensions"), str | dict
+            )
         ):
             await self.socket.close(code=4400, reason="Invalid subscribe message")
             raise _Closed
         if ident in self.running:
             await self.socket.close(code=4409, reason=f"Subscriber for {ident} already exists")
             raise _Closed
+        if len(self.running) >= self.max_operations:
+            message = f"At most {self.max_operations} operations run at once on one connection"
+            error = {"message": message, "extensions": {"code": "TOO_MANY_OPERATIONS"}}
+            await self.send({"id": ident, "type": "error", "payload": [error]})
+            return
+        try:
+            query = document_text(payload, self.options)
+        except DocumentRefused as exc:
+            error = {"message": str(exc), "extensions": {"code": "PERSISTED_QUERY_REQUIRED"}}
+            await self.send({"id": ident, "type": "error", "payload": [error]})
+            return
         variables = payload.get("variables") or {}
         try:
-            prepared = await self.engine.prepare_off_loop(payload["query"], payload.get("operationName"))
+            prepared = await self.engine.prepare_off_loop(query, payload.get("operationName"))
             self.engine.variables(prepared, variables)
         except RequestError as exc:
             await self.send({"id": ident, "type": "error", "payload": exc.errors})
@@ -156,7 +204,7 @@ class _Connection:
             errors = [{"message": r.message, "extensions": {"code": r.code}} for r in refused]
             await self.send({"id": ident, "type": "error", "payload": errors})
             return
-        task = asyncio.create_task(self._run(ident, prepared, payload["query"], variables))
+        task = asyncio.create_task(self._run(ident, prepared, query, variables))
         self.running[ident] = task
         task.add_done_callback(lambda _: self.running.pop(ident, None))
 
@@ -241,6 +289,16 @@ class _Connection:
     def _headers(self) -> dict[str, str]:
         """For each call to a subgraph, a fresh internal token (a subscription outlives one)."""
         return upstream_headers(self.authenticator, self.caller)
+
+
+def _expiry(authorization: str) -> float | None:
+    """The ``exp`` of a bearer token the authenticator has just accepted."""
+    token = authorization.strip().partition(" ")[2].strip()
+    try:
+        expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else None
 
 
 class _Closed(Exception):
