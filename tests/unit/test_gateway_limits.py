@@ -165,9 +165,7 @@ async def test_a_normal_query_is_answered_while_the_gateway_works_on_expensive_d
 async def test_only_the_routes_that_exist_are_passed_on_to_a_service(path: str) -> None:
     """A path that climbs out of /reports or /facts reaches no service's own endpoints."""
     app = create_app(
-        GatewaySettings(
-            analytics_url="http://127.0.0.1:9/graphql", events_url="http://127.0.0.1:9/graphql"
-        )
+        GatewaySettings(analytics_url="http://127.0.0.1:9/graphql", events_url="http://127.0.0.1:9/graphql")
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         refused = await client.get(path)
