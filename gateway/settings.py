@@ -93,6 +93,9 @@ class GatewaySettings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    max_document_chars: int = Field(
+        default=100_000, description="Characters of a GraphQL document, whitespace and comments included"
+    )
     max_fields: int = Field(
         default=5_000,
         description="Fields of an operation once its fragments are written out (counted before they are)",

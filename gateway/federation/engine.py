@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.language import FragmentDefinitionNode
+from graphql.utilities import strip_ignored_characters
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from setka_runtime.access import Identity, Refusal, refusals
 
@@ -46,6 +48,9 @@ PAGE_FIELDS = ("edges", "nodes")
 # the lists that make it grow without end (fields → type → fields → ...) are: as graphql-js does.
 INTROSPECTION_LISTS = ("fields", "interfaces", "possibleTypes", "inputFields")
 MAX_INTROSPECTION_NESTING = 3  # lists inside a connection: sized by the connection's page
+PADDED_CHARS = 20_000
+"""A document longer than this is kept without its ignored characters (locations then refer to
+that shorter text)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    max_document_chars: int = 100_000
+    """Characters of a document, ignored ones (whitespace, comments) included."""
     max_fields: int = 5_000
     """Fields of an operation once its fragments are written out (counted before they are)."""
     introspection: bool = True
@@ -111,8 +118,10 @@ class Engine:
         self.limits = limits
         self.planner = Planner(supergraph)
         self.executor = Executor(self.schema, subgraphs)
-        self._documents: OrderedDict[str, DocumentNode | RequestError] = OrderedDict()
-        self._plans: OrderedDict[tuple[str, str | None], Prepared | RequestError] = OrderedDict()
+        # keyed by digests: a cached entry costs what its parsed document and plan cost (bounded by
+        # the token and field limits), never the bytes of whitespace and comments sent with it
+        self._documents: OrderedDict[bytes, DocumentNode | RequestError] = OrderedDict()
+        self._plans: OrderedDict[bytes, Prepared | RequestError] = OrderedDict()
         self.cache_size = cache_size
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
         rules = list(specified_rules)
@@ -126,7 +135,7 @@ class Engine:
         from the cache at once; a new one is parsed, validated, checked and planned in the
         engine's own thread, so a client sending expensive documents slows down only the other
         new documents, never the requests in flight."""
-        cached = self._plans.get((query, operation_name))
+        cached = self._plans.get(_plan_key(query, operation_name))
         if cached is not None:
             if isinstance(cached, RequestError):
                 raise cached
@@ -139,7 +148,7 @@ class Engine:
 
     def prepare(self, query: str, operation_name: str | None) -> Prepared:
         """The cached plan of this document and operation; a RequestError when it is not valid."""
-        key = (query, operation_name)
+        key = _plan_key(query, operation_name)
         prepared = self._plans.get(key)
         if prepared is None:
             try:
@@ -156,7 +165,18 @@ class Engine:
         return prepared
 
     def _document(self, query: str) -> DocumentNode:
-        document = self._documents.get(query)
+        key = _digest(query)
+        document = self._documents.get(key)
+        if document is None and len(query) > self.limits.max_document_chars:
+            # lexing costs time per character, and whitespace and comments are not tokens
+            document = RequestError(
+                [
+                    _coded(
+                        f"The document has {len(query)} characters; at most {self.limits.max_document_chars}",
+                        "DOCUMENT_TOO_LARGE",
+                    )
+                ]
+            )
         if document is None:
             try:
                 parsed = parse(query, max_tokens=self.limits.max_tokens)
@@ -164,8 +184,15 @@ class Engine:
                 document = RequestError([_error(exc, PARSE_FAILED)])
             else:
                 errors = validate(self.schema, parsed, self._rules)
-                document = RequestError([_error(e, VALIDATION_FAILED) for e in errors]) if errors else parsed
-            self._documents[query] = document
+                if errors:
+                    document = RequestError([_error(e, VALIDATION_FAILED) for e in errors])
+                elif len(query) > PADDED_CHARS:
+                    # a parsed document keeps its source; keep the text without what the lexer
+                    # ignores (whitespace, comments), whose size no token limit bounds
+                    document = parse(strip_ignored_characters(query), max_tokens=self.limits.max_tokens)
+                else:
+                    document = parsed
+            self._documents[key] = document
             if len(self._documents) > self.cache_size:
                 self._documents.popitem(last=False)
         if isinstance(document, RequestError):
@@ -344,6 +371,15 @@ class Engine:
 
     def is_query(self, prepared: Prepared) -> bool:
         return prepared.operation.operation == OperationType.QUERY
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _plan_key(query: str, operation_name: str | None) -> bytes:
+    name = "" if operation_name is None else f"\x00{operation_name}"
+    return _digest(query + name)
 
 
 def _sized_by_variables(selection_set: SelectionSetNode | None) -> bool:

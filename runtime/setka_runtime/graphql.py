@@ -3,6 +3,7 @@ caller, and the one way a mutation runs its command (in scope, audited)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -142,7 +143,7 @@ class AccessControl(SchemaExtension):
             caller: Identity = values.get("identity", ANONYMOUS)
             key = (
                 id(context.schema),
-                context.query,
+                hashlib.sha256((context.query or "").encode("utf-8", "surrogatepass")).digest(),
                 context.operation_name,
                 caller.authenticated,
                 caller.scopes,

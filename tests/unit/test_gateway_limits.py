@@ -172,3 +172,35 @@ async def test_only_the_routes_that_exist_are_passed_on_to_a_service(path: str) 
         passed = await client.get("/reports/analysis.xlsx?scope=region&id=39")
     assert refused.status_code in (404, 405), refused.text
     assert passed.status_code == 502  # passed on: the analytics service (not running here) is unavailable
+
+
+def test_padding_a_document_does_not_make_the_gateway_keep_its_bytes() -> None:
+    """Whitespace and comments do not count as tokens; the caches must not keep them either."""
+    import gc
+    import tracemalloc
+
+    from gateway.federation.engine import Engine, Limits, RequestError
+    from gateway.federation.supergraph import Supergraph
+    from gateway.federation.transport import Subgraphs
+
+    settings = GatewaySettings()
+    urls = {name: "http://127.0.0.1:9/graphql" for name in ("registry", "events", "analytics")}
+    supergraph = Supergraph.load(settings.supergraph, urls)
+    engine = Engine(supergraph, Subgraphs(supergraph.graphs, timeout=1), Limits())
+    padding = "#" + "x" * 90_000 + "\n"  # under the size limit: cached
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(10):
+            text = f"{padding}{{ n{n}: __typename }}"
+            engine.prepare(text, None)
+            del text
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 300_000, f"{kept} bytes kept for 10 cached documents of 90 kB of comments"
+    with pytest.raises(RequestError) as refused:
+        engine.prepare("#" + "x" * 200_000 + "\n{ __typename }", None)
+    assert refused.value.errors[0]["extensions"]["code"] == "DOCUMENT_TOO_LARGE"
