@@ -22,7 +22,7 @@ from .federation.engine import Engine, Limits
 from .federation.supergraph import Supergraph
 from .federation.transport import Subgraphs
 from .http import GraphQLHttp, HttpOptions, load_persisted, upstream_headers
-from .ratelimit import RateLimit
+from .ratelimit import RateLimit, networks
 from .settings import GatewaySettings
 from .subscriptions import SubscriptionEndpoint
 
@@ -200,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
                 per_minute=settings.rate_limit_per_minute,
                 burst=settings.rate_limit_burst,
                 trust_forwarded=settings.trust_forwarded,
+                trusted_proxies=networks(settings.trusted_proxies),
             )
         ],
     )

@@ -4,10 +4,12 @@ A client may make ``burst`` requests at once and ``per_minute`` on average. Only
 under the limited path prefixes (``/graphql``, ``/reports`` by default) count; a WebSocket counts
 once, when it connects; ``/healthz``, ``/readyz`` and ``/metrics`` never do.
 
-The client is its IP address, not the subject of its bearer token: the token is not verified
-here, so anyone could send a fresh made-up subject with every request. Behind a reverse proxy
-pass ``trust_forwarded=True`` to take the first address of ``X-Forwarded-For`` instead - only when
-the proxy sets that header itself, since a client can write anything into it otherwise.
+The client is its IP address (an IPv6 one by its /64), not the subject of its bearer token: the
+token is not verified here, so anyone could send a fresh made-up subject with every request.
+Behind reverse proxies name them (``trusted_proxies``, CIDRs; ``trust_forwarded`` alone trusts
+the private ranges): a request from one of them counts against the rightmost address of
+``X-Forwarded-For`` that is not a trusted proxy, since a client can write anything to its left.
+The buckets are this process's: each gateway replica limits on its own.
 
 Buckets do not pile up: one that has filled up again is the same as none and is dropped by a
 periodic sweep, and at most ``max_keys`` are kept (the least recently used go first).
@@ -15,6 +17,7 @@ periodic sweep, and at most ``max_keys`` are kept (the least recently used go fi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import time
@@ -29,17 +32,63 @@ Clock = Callable[[], float]
 MAX_KEY_LENGTH = 200  # a header can be long; the bucket map should not hold it whole
 
 
-def client_address(scope: Scope, *, trust_forwarded: bool = False) -> str:
-    """The caller's IP: the connection's peer or, if trusted, the first of X-Forwarded-For."""
-    if trust_forwarded:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+PRIVATE_PROXIES: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7")
+)
+"""Where a proxy of the deployment's own usually is (an ingress, a load balancer in the cluster):
+what ``trust_forwarded`` trusts unless ``trusted_proxies`` names the proxies."""
+
+
+def networks(text: str) -> tuple[Network, ...]:
+    """``10.0.0.0/8, 2001:db8::/32`` as networks; raise ValueError naming a bad entry."""
+    found = []
+    for part in (piece.strip() for piece in text.split(",")):
+        if part:
+            try:
+                found.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"not an address or CIDR network: {part[:60]!r}") from None
+    return tuple(found)
+
+
+def client_address(scope: Scope, *, trusted: tuple[Network, ...] = ()) -> str:
+    """Who a request counts against: the connection's peer or, when the peer is one of the
+    ``trusted`` proxies, the rightmost address of ``X-Forwarded-For`` that is not (the leftmost
+    ones are whatever the client wrote). An IPv6 client counts by its /64: one host has many."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else ""
+    if trusted and _within(peer, trusted):
+        forwarded: list[str] = []
         for name, value in scope.get("headers") or ():
             if name.lower() == b"x-forwarded-for":
-                first = value.decode("latin-1").split(",", 1)[0].strip()
-                if first:
-                    return first[:MAX_KEY_LENGTH]
-                break
-    client = scope.get("client")
-    return str(client[0])[:MAX_KEY_LENGTH] if client else "unknown"
+                forwarded.extend(part.strip() for part in value.decode("latin-1").split(","))
+        for address in reversed([a for a in forwarded if a]):
+            if not _within(address, trusted):
+                return _key(address)
+    return _key(peer) if peer else "unknown"
+
+
+def _within(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(parsed in network for network in trusted)
+
+
+def _key(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address[:MAX_KEY_LENGTH]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class TokenBuckets:
@@ -100,13 +149,14 @@ class RateLimit:
         key: Key | None = None,
         paths: tuple[str, ...] = ("/graphql", "/reports"),
         trust_forwarded: bool = False,
+        trusted_proxies: tuple[Network, ...] = (),
         max_keys: int = 100_000,
         clock: Clock = time.monotonic,
     ) -> None:
         self.app = app
         self.enabled = per_minute > 0
         self.paths = tuple(path.rstrip("/") for path in paths)
-        self.trust_forwarded = trust_forwarded
+        self.trusted = trusted_proxies or (PRIVATE_PROXIES if trust_forwarded else ())
         self.key: Key = key or self._default_key
         if self.enabled and burst < 1:
             raise ValueError(f"the rate limit's burst must be at least 1, not {burst}")
@@ -118,7 +168,7 @@ class RateLimit:
         )
 
     def _default_key(self, scope: Scope) -> str:
-        return client_address(scope, trust_forwarded=self.trust_forwarded)
+        return client_address(scope, trusted=self.trusted)
 
     def limited(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self.paths)

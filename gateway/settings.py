@@ -111,8 +111,23 @@ class GatewaySettings(BaseSettings):
     rate_limit_burst: int = Field(default=60, description="Requests a client may send at once")
     trust_forwarded: bool = Field(
         default=False,
-        description="Take the client's address from X-Forwarded-For: only behind a proxy that sets it",
+        description="Take the client's address from X-Forwarded-For when the peer is a trusted proxy "
+        "(GATEWAY_TRUSTED_PROXIES, else the private ranges)",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="CIDRs of the reverse proxies in front of the gateway, comma-separated; the client is "
+        "the rightmost X-Forwarded-For address not among them",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        from .ratelimit import networks
+
+        networks(value)
+        return value
+
     metrics_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("GATEWAY_METRICS_TOKEN", "METRICS_TOKEN"),

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from gateway.ratelimit import RateLimit, client_address
+from gateway.ratelimit import RateLimit, client_address, networks
 
 pytestmark = pytest.mark.unit
 
@@ -113,19 +113,36 @@ async def test_x_forwarded_for_counts_only_when_trusted() -> None:
     assert (await hit(trusted, client=proxy, headers={"x-forwarded-for": "1.1.1.1"})).status_code == 429
     assert (await hit(trusted, client=proxy, headers={"x-forwarded-for": "2.2.2.2"})).status_code == 200
     assert (await hit(trusted, client=proxy)).status_code == 200  # no header: the peer's address
+    # a client cannot escape its bucket by writing addresses to the left of its own
+    forged = await hit(trusted, client=proxy, headers={"x-forwarded-for": "9.9.9.9, 1.1.1.1"})
+    assert forged.status_code == 429
+    # a header from a peer that is no trusted proxy is ignored
+    direct = await hit(trusted, client=("5.5.5.5", 1), headers={"x-forwarded-for": "6.6.6.6"})
+    assert direct.status_code == 200
+    assert (
+        await hit(trusted, client=("5.5.5.5", 1), headers={"x-forwarded-for": "7.7.7.7"})
+    ).status_code == 429
 
 
 def test_client_address() -> None:
+    proxies = networks("10.0.0.0/8, 2001:db8:ffff::/48")
     scope = {
         "type": "http",
         "client": ("10.0.0.1", 5),
-        "headers": [(b"x-forwarded-for", b" 3.3.3.3 ,4.4.4.4")],
+        "headers": [(b"x-forwarded-for", b" 3.3.3.3 ,4.4.4.4, 10.0.0.7")],
     }
     assert client_address(scope) == "10.0.0.1"
-    assert client_address(scope, trust_forwarded=True) == "3.3.3.3"
+    # the rightmost address that is not a trusted proxy: 3.3.3.3 is whatever the client wrote
+    assert client_address(scope, trusted=proxies) == "4.4.4.4"
     assert client_address({"type": "http", "client": None, "headers": []}) == "unknown"
-    long = {"type": "http", "client": None, "headers": [(b"x-forwarded-for", b"9" * 10_000)]}
-    assert len(client_address(long, trust_forwarded=True)) <= 200
+    long = {"type": "http", "client": ("10.0.0.1", 5), "headers": [(b"x-forwarded-for", b"9" * 10_000)]}
+    assert len(client_address(long, trusted=proxies)) <= 200
+    # one IPv6 host has a /64 to choose addresses from: they count as one client
+    six = {"type": "http", "client": ("2001:db8:1:2:aaaa::1", 5), "headers": []}
+    other = {"type": "http", "client": ("2001:db8:1:2:bbbb::9", 5), "headers": []}
+    assert client_address(six) == client_address(other) == "2001:db8:1:2::/64"
+    with pytest.raises(ValueError, match="not an address or CIDR"):
+        networks("10.0.0.0/8, proxy.example")
 
 
 async def test_health_metrics_and_other_paths_are_not_limited() -> None:
