@@ -18,7 +18,13 @@ from setka_contracts.audit import AuditedEvent, AuditRecorded
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
@@ -209,6 +215,26 @@ def callers_mistake(cause: BaseException | None) -> bool:
     return isinstance(extensions, dict) and "code" in extensions
 
 
+SUBGRAPH_MAX_DEPTH = 16
+SUBGRAPH_MAX_ALIASES = 100
+SUBGRAPH_MAX_TOKENS = 10_000
+"""A subgraph's own limits, behind the gateway's (depth 10, 30 aliases, 2,000 tokens): room for
+what a router's plan adds (entity fetches, key fields, aliased batches), none for a request that
+reached the service some other way."""
+
+
+def own_limits() -> list[Any]:
+    """Defence in depth: the limits and the introspection policy every subgraph enforces itself.
+    Introspection is the gateway's business (it answers from the supergraph); a subgraph's schema
+    is read through ``_service { sdl }``."""
+    return [  # factories: a fresh extension for every request
+        lambda: QueryDepthLimiter(max_depth=SUBGRAPH_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=SUBGRAPH_MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=SUBGRAPH_MAX_TOKENS),
+        DisableIntrospection,
+    ]
+
+
 class SubgraphSchema(strawberry.federation.Schema):
     """A service's subgraph: Federation 2.7 (what the composition tools accept), its own access
     rules and error codes, and a log that keeps tracebacks for the service's own failures: a
@@ -217,7 +243,7 @@ class SubgraphSchema(strawberry.federation.Schema):
 
     def __init__(self, **options: Any) -> None:
         options.setdefault("federation_version", "2.7")
-        options.setdefault("extensions", [AccessControl, ErrorCodes])
+        options.setdefault("extensions", [AccessControl, ErrorCodes, *own_limits()])
         super().__init__(**options)
 
     def process_errors(

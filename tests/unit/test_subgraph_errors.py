@@ -47,3 +47,43 @@ async def test_a_rule_of_the_domain_is_still_explained_to_the_caller() -> None:
     formatted = result.errors[0].formatted
     assert formatted["message"] == "the year must be between 2000 and 2100"
     assert formatted["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@strawberry.type
+class Node:
+    @strawberry.field
+    def next(self) -> Node:
+        return Node()
+
+    name: str = "узел"
+
+
+@strawberry.type
+class Graph:
+    @strawberry.field
+    def node(self) -> Node:
+        return Node()
+
+
+graph = SubgraphSchema(query=Graph)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("{ node { " + "next { " * 20 + "name" + " }" * 20 + " } }", "exceeds maximum operation depth"),
+        ("{ " + " ".join(f"a{i}: node {{ name }}" for i in range(120)) + " }", "aliases"),
+        ("{ __schema { types { name } } }", "introspection"),
+    ],
+)
+async def test_a_subgraph_enforces_its_own_limits_whoever_sends_the_request(query: str, words: str) -> None:
+    """Defence in depth: a request that reached a service around the gateway meets limits too."""
+    result = await graph.execute(query)
+    assert result.errors, result.data
+    assert words in result.errors[0].message.lower()
+
+
+async def test_what_a_gateways_plan_sends_passes_the_subgraphs_limits() -> None:
+    planned = "{ node { " + "next { " * 10 + "name" + " }" * 10 + " } _service { sdl } }"
+    result = await graph.execute(planned)
+    assert result.errors is None, result.errors
