@@ -50,6 +50,7 @@ from setka_runtime.local_broker import (  # noqa: E402
     REFILLING,
     SERVING,
     STATE_FILE_NAME,
+    STOPPED,
     BrokerGate,
     free_port,
     start_tansu,
@@ -514,6 +515,9 @@ class Stack:
         for name in ("gateway", *reversed(SERVICES)):
             if name in self.processes:
                 self.stop_process(name)
+        if self.broker is not None:
+            # what is left on disk must not say the broker serves after make run has ended
+            self.set_broker_state(STOPPED)
         if self.broker and self.broker.poll() is None:
             self.broker.terminate()
             try:

@@ -193,6 +193,7 @@ SERVING = "serving"
 DOWN = "down"
 REFILLING = "refilling"
 REFILL_FAILED = "refill failed"
+STOPPED = "stopped"
 STATE_FILE_NAME = "local-broker.json"
 """Written by ``make run``'s supervisor next to the SQLite files (``LOCAL_BROKER_STATE_FILE``)."""
 
