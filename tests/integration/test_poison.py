@@ -120,6 +120,34 @@ def before_year_one() -> bytes:
     return activity("A-2", "0001-01-01T00:00:00+14:00", "0001-01-01T02:00:00+14:00")
 
 
+def events_service(broker: Any, url: str, **settings: Any) -> Any:
+    """The events service on the test's broker and database, quick to retry and to stop."""
+    return events.build(
+        EventsSettings(
+            database_url=url,
+            kafka_bootstrap_servers=broker.bootstrap,
+            consumer_max_attempts=3,
+            consumer_backoff_seconds=0.05,
+            consumer_graceful_seconds=2,
+            **settings,
+        )
+    )
+
+
+def school_registered(short_name: str) -> CloudEvent:
+    """The registry's event that makes the test's school known to the events service."""
+    school = OrganizationRegistered(
+        organization_id=SCHOOL,
+        full_name=f"МБОУ {short_name}",
+        short_name=short_name,
+        kind="school",
+        region_code="39",
+        inn=SCHOOL_INN,
+        registered_at=NOW,
+    )
+    return CloudEvent(type=school.event_type, source="/setka/registry", data=school.model_dump(mode="json"))
+
+
 async def scalar(url: str, sql: str) -> Any:
     db = Database(url)
     try:
@@ -133,27 +161,8 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
     broker: Any, service_databases: dict[str, str]
 ) -> None:
     url = service_databases["events"]
-    service = events.build(
-        EventsSettings(
-            database_url=url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            consumer_max_attempts=3,
-            consumer_backoff_seconds=0.05,
-            consumer_graceful_seconds=2,
-        )
-    )
-    school = OrganizationRegistered(
-        organization_id=SCHOOL,
-        full_name="МБОУ СОШ (яды)",
-        short_name="СОШ (яды)",
-        kind="school",
-        region_code="39",
-        inn=SCHOOL_INN,
-        registered_at=NOW,
-    )
-    registered = CloudEvent(
-        type=school.event_type, source="/setka/registry", data=school.model_dump(mode="json")
-    )
+    service = events_service(broker, url)
+    registered = school_registered("СОШ (яды)")
     poisons = poison()
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", max_request_size=8_000_000)
     async with service.running():
@@ -215,29 +224,8 @@ async def test_ids_that_differ_only_in_bytes_that_are_not_utf8_are_both_dead_let
     them under the same key is applied. Such bytes in another header pass through the waiting room
     and the dead-letter topic as ``\\xNN`` text."""
     url = service_databases["events"]
-    service = events.build(
-        EventsSettings(
-            database_url=url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            consumer_max_attempts=3,
-            consumer_backoff_seconds=0.05,
-            consumer_graceful_seconds=2,
-            unknown_wait_seconds=2,
-            unknown_retry_seconds=0.2,
-        )
-    )
-    school = OrganizationRegistered(
-        organization_id=SCHOOL,
-        full_name="МБОУ СОШ (байты)",
-        short_name="СОШ (байты)",
-        kind="school",
-        region_code="39",
-        inn=SCHOOL_INN,
-        registered_at=NOW,
-    )
-    registered = CloudEvent(
-        type=school.event_type, source="/setka/registry", data=school.model_dump(mode="json")
-    )
+    service = events_service(broker, url, unknown_wait_seconds=2, unknown_retry_seconds=0.2)
+    registered = school_registered("СОШ (байты)")
 
     def with_id(ce_id: bytes) -> list[tuple[str, bytes]]:
         return [(name, ce_id if name == "ce_id" else value) for name, value in headers(ASSESSMENT)]
