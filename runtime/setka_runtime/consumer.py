@@ -221,7 +221,7 @@ class GuardedConsumer:
         try:
             data = model.model_validate(event.data)
         except ValidationError as exc:
-            return f"does not match {event.type}: {_brief(exc)}"
+            return f"does not match {event.type}: {brief(exc)}"
         except Exception as exc:
             return f"does not match {event.type}: {type(exc).__name__}: {exc}"
         return Item(
@@ -479,7 +479,8 @@ def _runs(items: list[Item]) -> list[list[Item]]:
     return runs
 
 
-def _brief(exc: ValidationError) -> str:
+def brief(exc: ValidationError) -> str:
+    """A contract violation in a line a sender can act on: the first five fields and what is wrong."""
     parts = []
     for error in exc.errors()[:5]:
         where = ".".join(str(item) for item in error["loc"]) or "(data)"

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from pydantic import ValidationError
 from setka_contracts import EnvelopeError, parse
 from setka_runtime.access import AccessDenied, Identity, Role, identity_from_authorization
-from setka_runtime.consumer import GuardedConsumer, Record
+from setka_runtime.consumer import GuardedConsumer, Record, brief
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
 from setka_runtime.sql import insert_ignoring_conflicts
@@ -134,11 +134,7 @@ class Intake:
         try:
             data = model.model_validate(event.data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or '(data)'}: {error['msg']}"
-                for error in exc.errors()[:5]
-            )
-            raise Refused(400, f"does not match {event.type}: {problems}") from None
+            raise Refused(400, f"does not match {event.type}: {brief(exc)}") from None
         key = getattr(data, getattr(model, "key_field", "") or "", None)
         async with self.db.session() as session, session.begin():
             result = await session.execute(
