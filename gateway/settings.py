@@ -102,7 +102,32 @@ class GatewaySettings(BaseSettings):
     )
     max_operations_per_socket: int = Field(
         default=20,
-        description="Operations one WebSocket connection may run at once (each holds an upstream socket)",
+        description="Operations one WebSocket connection may run at once",
+    )
+    max_subscriptions_per_identity: int = Field(
+        default=50,
+        description="Subscriptions one caller (a token's subject; signed out, a client address) may run at "
+        "once over all its WebSocket connections to this process; past it a subscribe gets an error "
+        "(TOO_MANY_SUBSCRIPTIONS); ≤ 0: no limit",
+    )
+    max_sockets_per_identity: int = Field(
+        default=10,
+        description="WebSocket connections one caller may hold open to this process; one more is closed "
+        "with 4429 after connection_init; ≤ 0: no limit",
+    )
+    socket_messages_per_second: float = Field(
+        default=10.0,
+        description="Messages a WebSocket connection may send a second on average (GATEWAY_SOCKET_MESSAGE_"
+        "BURST at once); one that sends faster is closed with 4429; ≤ 0: no limit",
+    )
+    socket_message_burst: int = Field(
+        default=50, description="Messages a WebSocket connection may send at once", ge=1
+    )
+    subscription_upstream_idle_seconds: float = Field(
+        default=5.0,
+        description="A caller's subscriptions to one subgraph share one WebSocket to it, closed this long "
+        "after the last of them ends",
+        ge=0,
     )
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = Field(
