@@ -43,6 +43,11 @@ SECRETS = {
     "INTERNAL_TOKEN_SECRET": "an-internal-token-secret-of-at-least-32-chars",
     "METRICS_TOKEN": "a-metrics-token-for-prometheus",
     "POSTGRES_PASSWORD": "0123456789abcdef",
+    "KAFKA_ADMIN_PASSWORD": "ad0123456789",
+    "KAFKA_REGISTRY_PASSWORD": "re0123456789",
+    "KAFKA_EVENTS_PASSWORD": "ev0123456789",
+    "KAFKA_ANALYTICS_PASSWORD": "an0123456789",
+    "KAFKA_OPERATOR_PASSWORD": "op0123456789",
 }
 """The variables the compose file refuses to start without (${VAR:?…}), with test values."""
 
@@ -252,7 +257,7 @@ def test_every_long_running_service_has_a_healthcheck_and_jobs_are_one_shots() -
         check = service.get("healthcheck")
         assert check and not check.get("disable") and check.get("test"), f"{name} has no healthcheck"
     jobs = {name for name, service in SERVICES.items() if is_job(service)}
-    assert jobs == {"topics", "migrate", "setka"}
+    assert jobs == {"kafka-acls", "topics", "migrate", "setka"}
     assert SERVICES["setka"]["profiles"] == ["operator"], "the operator's command is not started by `up`"
 
 
@@ -263,11 +268,12 @@ def test_every_service_waits_for_its_dependencies_to_be_healthy_or_done() -> Non
             expected = "service_completed_successfully" if is_job(SERVICES[dependency]) else "service_healthy"
             assert wait.get("condition") == expected, f"{name} → {dependency}"
     needs = {
-        "topics": {"kafka"},
+        "kafka-acls": {"kafka"},
+        "topics": {"kafka", "kafka-acls"},
         "migrate": {"postgres"},
-        "registry": {"kafka", "postgres", "topics", "migrate"},
-        "events": {"kafka", "postgres", "topics", "migrate"},
-        "analytics": {"kafka", "postgres", "topics", "migrate"},
+        "registry": {"kafka", "postgres", "kafka-acls", "topics", "migrate"},
+        "events": {"kafka", "postgres", "kafka-acls", "topics", "migrate"},
+        "analytics": {"kafka", "postgres", "kafka-acls", "topics", "migrate"},
         "gateway": {"registry", "events", "analytics"},
     }
     for name, dependencies in needs.items():
@@ -347,8 +353,11 @@ def _setka_command(command: list[str]) -> list[str]:
 @pytest.fixture
 def job_environment(broker: Any) -> Iterator[dict[str, str]]:
     environment = container_environment("topics") | {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
-    # The local broker has no idempotent producer; the job only creates topics.
+    # The local broker has no idempotent producer and no users; the job only creates topics.
     environment["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+    environment["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
+    for name in ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
+        environment.pop(name)
     environment["PATH"] = os.environ.get("PATH", "")
     environment["PYTHONPATH"] = os.pathsep.join(str(ROOT / part) for part in ("", "contracts", "runtime"))
     yield environment
