@@ -222,6 +222,28 @@ def personal_data(caller: Identity, column: Any) -> ColumnElement[bool] | None:
     return Reach.of(caller, PERSONAL_DATA_ROLES).organizations(column)
 
 
+async def educators_shown(
+    session: AsyncSession, caller: Identity, organization_ids: list[uuid.UUID]
+) -> list[bool]:
+    """For each organization, whether the caller sees which of its educators took part in what (an
+    educator's id on an attendance, a registration, an activity): the personal-data roles, each in
+    their scope. Anyone else sees that the organization took part, not who."""
+    reach = Reach.of(caller, PERSONAL_DATA_ROLES)
+    if reach.everything:
+        return [True] * len(organization_ids)
+    if reach == Reach():
+        return [False] * len(organization_ids)
+    rows = (
+        await session.execute(
+            select(
+                KnownOrganization.id, KnownOrganization.region_code, KnownOrganization.municipality_id
+            ).where(KnownOrganization.id.in_(organization_ids))
+        )
+    ).all()
+    known = {r.id: Target.of(r.region_code, r.municipality_id, [r.id]) for r in rows}
+    return [caller.may_act_on(known.get(key, NOWHERE), PERSONAL_DATA_ROLES) for key in organization_ids]
+
+
 async def require_educator(
     session: AsyncSession, caller: Identity, educator_id: uuid.UUID, *, what: str
 ) -> None:

@@ -555,6 +555,7 @@ async def build_world(stack: Stack) -> World:
                         "format": "in_person",
                         "hostOrganizationId": w["A1"],
                         "networkId": w["N"],
+                        "responsibleEducatorId": w["eA1"],
                         "startsAt": starts.isoformat(),
                         "endsAt": ends.isoformat(),
                     }
@@ -566,7 +567,20 @@ async def build_world(stack: Stack) -> World:
         await activity("actFuture", now + timedelta(days=30), now + timedelta(days=30, hours=2))
         await activity("actPast", now - timedelta(hours=3), now - timedelta(hours=1))
         await activity("actHeld", now - timedelta(hours=5), now - timedelta(hours=2))
+        await activity("actOpen", now + timedelta(days=40), now + timedelta(days=40, hours=2))
         await b.write("holdActivity", {"activityId": "ID!"}, {"activityId": w["actHeld"]}, "")
+        await b.write("announceActivity", {"activityId": "ID!"}, {"activityId": w["actOpen"]}, "")
+        # educators of A1 (the host's) and of B1 take part: whose they are is personal data
+        for educator, org in (("eA1", "A1"), ("eB1", "B1")):
+            who = {"activityId": "ID!", "organizationId": "ID!", "educatorId": "ID"}
+            ids = {"organizationId": w[org], "educatorId": w[educator]}
+            await b.write("registerParticipant", who, {"activityId": w["actOpen"], **ids}, "")
+            await b.write(
+                "recordAttendance",
+                {**who, "hours": "Float!"},
+                {"activityId": w["actHeld"], "hours": 2, **ids},
+                "",
+            )
 
         await send_trainings_and_deficits(stack, w)
 
@@ -1179,6 +1193,56 @@ async def test_personal_data_is_read_only_in_scope(route: str, routes: Routes, w
         if region not in seen[("auditTrail", caller)]:
             missing.append(f"auditTrail by {caller}: no entry of the writes in region {region}")
     assert not missing, f"callers do not see personal data in their scope ({route}):\n" + "\n".join(missing)
+
+
+EDUCATOR_IDS = """query($open: ID!, $held: ID!, $b1: ID!) {
+  open: activity(id: $open) { hostOrganizationId responsibleEducatorId
+    registrations { organizationId educatorId } }
+  held: activity(id: $held) { attendance { organizationId educatorId } }
+  participation(organizationId: $b1) { attendance { organizationId educatorId } } }"""
+"""Every field that carries the id of an educator who took part in something, or runs one."""
+
+
+def _educator_ids(data: Any) -> list[tuple[str, str | None]]:
+    """(organization, educator id or None) of every record in an EDUCATOR_IDS answer."""
+    found: list[tuple[str, str | None]] = []
+    open_ = (data or {}).get("open") or {}
+    if open_:
+        found.append((open_["hostOrganizationId"], open_["responsibleEducatorId"]))
+    records = [
+        *(open_.get("registrations") or []),
+        *(((data or {}).get("held") or {}).get("attendance") or []),
+        *(((data or {}).get("participation") or {}).get("attendance") or []),
+    ]
+    found.extend((r["organizationId"], r["educatorId"]) for r in records)
+    return found
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_educator_ids_are_shown_only_in_scope(route: str, routes: Routes, world: World) -> None:
+    """Attendance, registrations, participation(organizationId:) and an activity's responsible
+    educator name educators by id: grouping them by it would rebuild an educator's participation,
+    which is personal data. Each caller sees the ids of its scope's organizations, and the rest as
+    null; anonymous callers still see that the organizations took part."""
+    variables = {"open": world["actOpen"], "held": world["actHeld"], "b1": world["B1"]}
+    named = {world[e]: e for e in ("eA1", "eB1")}
+    wrong: list[str] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for caller in (*sorted(PERSONAL_DATA_CALLERS), EXPERT, VIEWER, ANONYMOUS):
+            answer = await post(
+                client, routes.url(route, "events"), EDUCATOR_IDS, variables, routes.token(route, caller)
+            )
+            assert answer.status == 200 and not answer.errors, (caller, answer.short())
+            reach = world.reach(caller)
+            records = _educator_ids(answer.data)
+            shown = {(org, named.get(e, e)) for org, e in records if e}
+            hidden = {org for org, e in records if not e}
+            expected = {(world[o], e) for o, e in (("A1", "eA1"), ("B1", "eB1")) if world[o] in reach}
+            if shown != expected:
+                wrong.append(f"{caller}: shown {sorted(shown)}, expected {sorted(expected)}")
+            if {world["A1"], world["B1"]} - reach - hidden:
+                wrong.append(f"{caller}: records of organizations outside its scope are missing")
+    assert not wrong, f"educator ids ({route}):\n" + "\n".join(wrong)
 
 
 # -- the mutation matrix --------------------------------------------------------------------------

@@ -77,10 +77,43 @@ class Material(ModelType, model=m.Material, exclude=["activity_id", "created_at"
     pass
 
 
+async def shown_educator(info: Info, organization_id: str, educator_id: object) -> strawberry.ID | None:
+    """An educator's id where an organization's educator took part in something: shown only to
+    those who may see that organization's personal data (:func:`scopes.educators_shown`), so that
+    grouping records by educator rebuilds nothing ``participation(educatorId:)`` refuses."""
+    key = to_uuid(organization_id)
+    if educator_id is None or key is None:
+        return None
+    caller = identity(info)
+    shown = await batched(
+        info,
+        "educators-shown",
+        lambda session, keys: scopes.educators_shown(session, caller, keys),
+        key,
+    )
+    return strawberry.ID(str(educator_id)) if shown else None
+
+
+EDUCATOR_SHOWN = (
+    "The educator concerned, if one is; null for a whole organization and for callers who may not"
+    " see the organization's personal data"
+)
+
+
 @strawberry.type(description="Someone's taking part in an activity: an educator or a whole organization")
 class AttendanceRecord(
-    ModelType, model=m.Attendance, exclude=["participant", "source_version", "recorded_at"]
+    ModelType, model=m.Attendance, exclude=["participant", "source_version", "recorded_at", "educator_id"]
 ):
+    educator: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: m.Attendance, **given: Any) -> Self:
+        return super().of(row, educator=row.educator_id, **given)
+
+    @strawberry.field(description=EDUCATOR_SHOWN)
+    async def educator_id(self, info: Info) -> strawberry.ID | None:
+        return await shown_educator(info, self.organization_id, self.educator)
+
     @strawberry.field
     async def activity(self, info: Info) -> Activity | None:
         return await Activity.load(info, self.activity_id)
@@ -91,7 +124,19 @@ class AttendanceRecord(
 
 
 @strawberry.type
-class RegistrationRecord(ModelType, model=m.Registration, exclude=["participant", "created_at"]):
+class RegistrationRecord(
+    ModelType, model=m.Registration, exclude=["participant", "created_at", "educator_id"]
+):
+    educator: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: m.Registration, **given: Any) -> Self:
+        return super().of(row, educator=row.educator_id, **given)
+
+    @strawberry.field(description=EDUCATOR_SHOWN)
+    async def educator_id(self, info: Info) -> strawberry.ID | None:
+        return await shown_educator(info, self.organization_id, self.educator)
+
     @strawberry.field(description="The organization that registered (the registry's)")
     def organization(self) -> Organization:
         return Organization(id=self.organization_id)
@@ -103,7 +148,13 @@ class FeedbackRecord(ModelType, model=m.Feedback, exclude=["activity_id", "organ
 
 
 @strawberry.federation.type(keys=["id"], description="An activity (мероприятие) in the calendar")
-class Activity(Entity, model=m.Activity, exclude=["source_updated_at", "created_at", "updated_at"]):
+class Activity(
+    Entity,
+    model=m.Activity,
+    exclude=["source_updated_at", "created_at", "updated_at", "responsible_educator_id"],
+):
+    responsible_educator: strawberry.Private[uuid.UUID | None]
+
     @classmethod
     def visible(cls, info: Info) -> reads.Visible:
         """Not yet announced: only for those who may act on it."""
@@ -111,7 +162,20 @@ class Activity(Entity, model=m.Activity, exclude=["source_updated_at", "created_
 
     @classmethod
     def of(cls, row: m.Activity, **given: Any) -> Self:
-        return super().of(row, starts_at=aware(row.starts_at), ends_at=aware(row.ends_at), **given)
+        return super().of(
+            row,
+            starts_at=aware(row.starts_at),
+            ends_at=aware(row.ends_at),
+            responsible_educator=row.responsible_educator_id,
+            **given,
+        )
+
+    @strawberry.field(
+        description="The host's educator responsible for it, if one is named; null for callers who"
+        " may not see the host's personal data"
+    )
+    async def responsible_educator_id(self, info: Info) -> strawberry.ID | None:
+        return await shown_educator(info, self.host_organization_id, self.responsible_educator)
 
     @strawberry.field(description="The organization that hosts it (the registry's)")
     def host(self) -> Organization:
