@@ -2,8 +2,9 @@
 repeating, alerts. ``AdviceQuery`` is merged into the subgraph's ``Query``; the resolvers are thin
 adapters over :mod:`.recommendations` and the ``alert`` table (:mod:`.alerts` keeps it).
 
-Recommended partners and alerts name the schools that need attention: they are for signed-in
-users (``@authenticated``); activities worth repeating are public."""
+Recommended partners and alerts name the schools that need attention and why (their risk factors,
+their educators' deficits by competency): they are for signed-in users (``@authenticated``), each
+for the schools in their scope (:func:`advised`); activities worth repeating are public."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from datetime import UTC, date, datetime
 
 import strawberry
 from setka_contracts.analytics import AlertRule
+from setka_runtime.access import PARTICIPANTS, AccessDenied, Identity
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import reading, to_uuid
+from setka_runtime.graphql import identity, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
-from sqlalchemy import select
+from setka_runtime.reach import READERS, Reach
+from sqlalchemy import and_, or_, select
 from sqlmodel import col
 from strawberry.types import Info
 
 from . import recommendations
 from .analysis_model import Period
 from .models import Alert as AlertRow
+from .models import Network, Organization
 
 MAX_PARTNERS = 50
 """Most partners one request may ask for."""
@@ -115,6 +119,12 @@ class Alert(
         )
 
 
+def advised(caller: Identity) -> Reach:
+    """The schools whose needs a caller is told of: a regional admin's region, a coordinator's
+    municipality, a school representative's own school, an expert's or a viewer's region."""
+    return Reach.of(caller, PARTICIPANTS, regional=READERS)
+
+
 def _filter_id(value: object) -> uuid.UUID | None:
     return (to_uuid(value) or NOTHING) if value else None
 
@@ -123,7 +133,7 @@ def _filter_id(value: object) -> uuid.UUID | None:
 class AdviceQuery:
     @strawberry.federation.field(
         authenticated=True,
-        description="Partners for a supported school, best first: how their resources and held "
+        description="Partners for a supported school in your scope, best first: how their resources and held "
         "activities answer its risk factors and its educators' deficits, then a centre, the same "
         f"network, the same municipality, their rating (≤ {MAX_PARTNERS})",
     )
@@ -133,7 +143,15 @@ class AdviceQuery:
         school = to_uuid(organization_id)
         if school is None:
             return []
+        caller = identity(info)
         async with reading(info) as session:
+            within = advised(caller).organizations(col(Organization.id), Organization)
+            if within is not None and not await session.scalar(
+                select(col(Organization.id)).where(col(Organization.id) == school, within)
+            ):
+                raise AccessDenied(
+                    f"The needs of organization {school} are outside your scope ({caller.scope_text()})"
+                )
             found = await recommendations.recommend_partners(
                 session,
                 school,
@@ -161,8 +179,8 @@ class AdviceQuery:
 
     @strawberry.federation.field(
         authenticated=True,
-        description=f"Alerts, newest first (≤ {MAX_ALERTS}): of a network, of an organization, "
-        "open ones (the default) or resolved ones",
+        description=f"Alerts about the schools and networks in your scope, newest first (≤ {MAX_ALERTS}):"
+        " of a network, of an organization, open ones (the default) or resolved ones",
     )
     async def alerts(
         self,
@@ -176,6 +194,11 @@ class AdviceQuery:
             query = query.where(AlertRow.network_id == network)
         if (organization := _filter_id(organization_id)) is not None:
             query = query.where(AlertRow.organization_id == organization)
+        reach = advised(identity(info))
+        by_school = reach.organizations(col(AlertRow.organization_id), Organization)
+        if by_school is not None:
+            by_network = reach.networks(col(AlertRow.network_id), Network)
+            query = query.where(or_(by_school, and_(col(AlertRow.organization_id).is_(None), by_network)))
         if open is not None:
             resolved = col(AlertRow.resolved_at)
             query = query.where(resolved.is_(None) if open else resolved.is_not(None))

@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from setka_contracts.events import ActivityStatus, PlanStatus
 from setka_runtime.access import (
-    ALL_REGIONS,
     EDITORS,
     PARTICIPANTS,
     PERSONAL_DATA_ROLES,
     AccessDenied,
     Identity,
-    Role,
     Target,
 )
 from setka_runtime.graphql import Scope, to_uuid
-from sqlalchemy import ColumnElement, false, or_, select
+from setka_runtime.reach import Reach
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Activity, KnownEmployment, KnownNetwork, KnownOrganization, Plan
@@ -140,66 +138,10 @@ def participant_or_host(activity_id: object, organization_id: object) -> Scope:
 # --- what a caller reaches, for reads -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reach:
-    """The part of the country some of a caller's roles cover: every region, a region, a
-    municipality, an organization (each held through its role; any of them counts)."""
-
-    everything: bool = False
-    region_code: str | None = None
-    municipality_id: uuid.UUID | None = None
-    organization_id: uuid.UUID | None = None
-
-    @classmethod
-    def of(cls, caller: Identity, roles: Iterable[Role]) -> Reach:
-        allowed = caller.roles.intersection(roles) if caller.authenticated else frozenset()
-        region = caller.region_code if Role.regional_admin in allowed else None
-        if region == ALL_REGIONS:
-            return cls(everything=True)
-        municipality = caller.municipality_id if Role.municipal_coordinator in allowed else None
-        organization = caller.organization_id if Role.school_representative in allowed else None
-        return cls(
-            region_code=region,
-            municipality_id=to_uuid(municipality) if municipality else None,
-            organization_id=to_uuid(organization) if organization else None,
-        )
-
-    def organizations(self, column: Any) -> ColumnElement[bool] | None:
-        """Rows whose organization ``column`` is within reach; None when every row is."""
-        if self.everything:
-            return None
-        within: list[ColumnElement[bool]] = []
-        if self.region_code:
-            ids = select(KnownOrganization.id).where(KnownOrganization.region_code == self.region_code)
-            within.append(column.in_(ids))
-        if self.municipality_id:
-            ids = select(KnownOrganization.id).where(
-                KnownOrganization.municipality_id == self.municipality_id
-            )
-            within.append(column.in_(ids))
-        if self.organization_id:
-            within.append(column == self.organization_id)
-        return or_(*within) if within else false()
-
-    def networks(self, column: Any) -> ColumnElement[bool] | None:
-        """Rows whose network ``column`` is within reach (a region's, a municipality's); None when
-        every row is. An organization reaches no network as a whole."""
-        if self.everything:
-            return None
-        within: list[ColumnElement[bool]] = []
-        if self.region_code:
-            ids = select(KnownNetwork.id).where(KnownNetwork.region_code == self.region_code)
-            within.append(column.in_(ids))
-        if self.municipality_id:
-            ids = select(KnownNetwork.id).where(KnownNetwork.municipality_id == self.municipality_id)
-            within.append(column.in_(ids))
-        return or_(*within) if within else false()
-
-
 def unpublished_activities(caller: Identity) -> ColumnElement[bool] | None:
     """Activities the caller sees before they are announced: those they may act on (an editor of
     the host's region or municipality, the host's representative); None when they see all."""
-    return Reach.of(caller, PARTICIPANTS).organizations(Activity.host_organization_id)
+    return Reach.of(caller, PARTICIPANTS).organizations(Activity.host_organization_id, KnownOrganization)
 
 
 def visible_activities(caller: Identity) -> ColumnElement[bool] | None:
@@ -212,14 +154,14 @@ def visible_activities(caller: Identity) -> ColumnElement[bool] | None:
 def visible_plans(caller: Identity) -> ColumnElement[bool] | None:
     """Plans the caller sees: agreed ones (and later) by everyone, drafts only by the editors of
     the network's region or municipality; None when the caller sees all."""
-    drafted = Reach.of(caller, EDITORS).networks(Plan.network_id)
+    drafted = Reach.of(caller, EDITORS).networks(Plan.network_id, KnownNetwork)
     return None if drafted is None else or_(Plan.status != PlanStatus.draft.value, drafted)
 
 
 def personal_data(caller: Identity, column: Any) -> ColumnElement[bool] | None:
     """Educators' personal data the caller sees: of the organizations in the scope of their
     personal-data role; None when they see all."""
-    return Reach.of(caller, PERSONAL_DATA_ROLES).organizations(column)
+    return Reach.of(caller, PERSONAL_DATA_ROLES).organizations(column, KnownOrganization)
 
 
 async def educators_shown(
@@ -231,7 +173,7 @@ async def educators_shown(
     reach = Reach.of(caller, PERSONAL_DATA_ROLES)
     if reach.everything:
         return [True] * len(organization_ids)
-    if reach == Reach():
+    if reach.nothing:
         return [False] * len(organization_ids)
     rows = (
         await session.execute(

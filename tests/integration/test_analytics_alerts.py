@@ -100,7 +100,7 @@ async def open_alerts(db: Database) -> list[Alert]:
 def organization(**given: Any) -> Organization:
     return Organization(
         id=given.pop("id", uuid.uuid4()),
-        region_code="39",
+        region_code=given.pop("region_code", "39"),
         kind="school",
         registered_at=at(date(2025, 9, 1)),
         **given,
@@ -418,9 +418,9 @@ ALERTS = """query($network: ID, $organization: ID, $open: Boolean) {
         id rule subjectId organizationId networkId raisedAt resolvedAt sinceOn thresholdDays } }"""
 
 
-async def alerts_of(db: Database, **variables: Any) -> list[dict[str, Any]]:
+async def alerts_of(db: Database, caller: Identity = ADMIN, **variables: Any) -> list[dict[str, Any]]:
     result = await ADVICE.execute(
-        ALERTS, variable_values=variables, context_value={"db": db, "identity": ADMIN}
+        ALERTS, variable_values=variables, context_value={"db": db, "identity": caller}
     )
     assert result.errors is None and result.data is not None, result.errors
     return result.data["alerts"]
@@ -468,3 +468,55 @@ async def test_the_advice_query_lists_open_and_resolved_alerts_by_network_and_or
     (resolved,) = await alerts_of(db, network=str(net.id), open=False)
     assert resolved["id"] == idle["id"] and resolved["resolvedAt"] == at(date(2026, 2, 21)).isoformat()
     assert await alerts_of(db, network=str(net.id)) == []
+
+
+async def test_each_caller_is_told_only_of_the_schools_in_its_scope(db: Database) -> None:
+    """Alerts and the needs behind recommended partners (risk factors, educators' deficits) are
+    about schools: a caller of one region, municipality or school is not told of another's."""
+    municipality = uuid.uuid4()
+    here = organization(municipality_id=municipality)
+    elsewhere = organization(region_code="77")
+    await add(db, here, elsewhere)
+    for host in (here, elsewhere):  # a held activity nobody recorded attendance at, at each
+        await add(db, held_activity(host.id, None, date(2026, 1, 20)))
+    await run(db, date(2026, 2, 15))
+    assert len(await alerts_of(db)) == 2
+
+    def caller(role: Role, **scope: Any) -> Identity:
+        return Identity(subject=f"test-{role}", roles=frozenset({role}), **scope)
+
+    told = {
+        "admin of 39": caller(Role.regional_admin, region_code="39"),
+        "coordinator": caller(
+            Role.municipal_coordinator, region_code="39", municipality_id=str(municipality)
+        ),
+        "other coordinator": caller(
+            Role.municipal_coordinator, region_code="39", municipality_id=str(uuid.uuid4())
+        ),
+        "representative": caller(Role.school_representative, region_code="39", organization_id=str(here.id)),
+        "expert of 77": caller(Role.expert, region_code="77"),
+        "viewer, no region": caller(Role.viewer),
+    }
+    seen = {name: {a["organizationId"] for a in await alerts_of(db, who)} for name, who in told.items()}
+    assert seen == {
+        "admin of 39": {str(here.id)},
+        "coordinator": {str(here.id)},
+        "other coordinator": set(),
+        "representative": {str(here.id)},
+        "expert of 77": {str(elsewhere.id)},
+        "viewer, no region": set(),
+    }
+
+    partners = "query($o: ID!) { recommendedPartners(organizationId: $o) { organizationId } }"
+    for name, who, school, allowed in (
+        ("representative", told["representative"], here, True),
+        ("representative", told["representative"], elsewhere, False),
+        ("admin of 39", told["admin of 39"], elsewhere, False),
+        ("expert of 77", told["expert of 77"], elsewhere, True),
+    ):
+        result = await ADVICE.execute(
+            partners, variable_values={"o": str(school.id)}, context_value={"db": db, "identity": who}
+        )
+        codes = [(e.extensions or {}).get("code") for e in result.errors or []]
+        refused = bool(result.errors) and "FORBIDDEN" in codes
+        assert refused != allowed, (name, school.region_code, result.errors)
