@@ -23,6 +23,7 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
     another ``group`` builds an independent copy of the read models and the trail from the earliest
     offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
     service = Service.create(settings, topics=[topics.ANALYTICS])
+    service.context["min_schools"] = settings.disclosure_min_schools
     group = group or rebuild.group_of(settings)
     consumers = [service.guarded(topic, handlers, group=group) for topic, handlers in SUBSCRIBED.items()]
     service.subscribe(consumers)
@@ -34,7 +35,7 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
 def create_app(settings: AnalyticsSettings | None = None) -> Starlette:
     """The subgraph, health, and the analysis downloads (``/reports/analysis.{xlsx,html,pdf}``)."""
     service = build(settings or AnalyticsSettings())
-    return service.asgi(schema, extra_routes=report_routes(lambda: service.db))
+    return service.asgi(schema, extra_routes=report_routes(lambda: service.db, settings))
 
 
 ENTRY = ServiceEntry(

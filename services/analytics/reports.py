@@ -49,13 +49,15 @@ from reportlab.platypus import (
     TableStyle,
 )
 from setka_contracts.events import LearningProcess
+from setka_runtime.access import AccessDenied, identity_from_authorization
 from setka_runtime.db import Database
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .analysis import AnalysisRequestError, UnknownScope, build_analysis, parse_scope, period_of
+from . import disclosure
+from .analysis import AnalysisRequestError, UnknownScope, parse_scope, period_of
 from .analysis_model import (
     Analysis,
     Better,
@@ -67,6 +69,7 @@ from .analysis_model import (
     Trend,
 )
 from .recommendations import ACTIVITY_TYPE_LABELS
+from .settings import AnalyticsSettings
 
 matplotlib.use("Agg")  # files only, never a window; charts are drawn on Figure objects, not pyplot
 
@@ -1086,9 +1089,14 @@ def file_name(scope: Scope, period: Period, extension: str) -> str:
     return f"analysis-{scope.kind.value}-{scope.key}-{period_slug(period)}.{extension}"
 
 
-def report_routes(get_db: Callable[[], Database]) -> list[Route]:
+def report_routes(get_db: Callable[[], Database], settings: AnalyticsSettings | None = None) -> list[Route]:
     """``GET /reports/analysis.{xlsx,html,pdf}?scope=network&id=<uuid>&year=2025`` (or
-    ``&quarter=1``, or ``from=…&to=…``; a region by its code: ``scope=region&id=39``)."""
+    ``&quarter=1``, or ``from=…&to=…``; a region by its code: ``scope=region&id=39``), as the
+    caller (the internal token the gateway sends) may see it (:mod:`.disclosure`): 401 or 403
+    where it may not."""
+    settings = settings or AnalyticsSettings()
+    secret = settings.internal_token_secret
+    secret_text = secret.get_secret_value() if secret is not None else None
 
     async def analysis_report(request: Request) -> Response:
         extension = request.path_params["extension"]
@@ -1100,11 +1108,16 @@ def report_routes(get_db: Callable[[], Database]) -> list[Route]:
             period = requested_period(request.query_params)
         except AnalysisRequestError as exc:
             return PlainTextResponse(str(exc), 400)
-        async with get_db().session() as session:
-            try:
-                analysis = await build_analysis(session, scope, period)
-            except UnknownScope as exc:
-                return PlainTextResponse(str(exc), 404)
+        try:
+            caller = identity_from_authorization(request.headers.get("authorization"), secret_text)
+            async with get_db().session() as session:
+                analysis = await disclosure.analysis_for(
+                    session, caller, scope, period, min_schools=settings.disclosure_min_schools
+                )
+        except UnknownScope as exc:
+            return PlainTextResponse(str(exc), 404)
+        except AccessDenied as exc:
+            return PlainTextResponse(str(exc), 401 if exc.code == "UNAUTHENTICATED" else 403)
         content = await run_in_threadpool(report.render, analysis)
         name = file_name(scope, period, extension)
         return Response(

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import strawberry
-from setka_runtime.graphql import ForeignEntity, SubgraphSchema, batched, reading, to_uuid
+from setka_runtime.graphql import ForeignEntity, SubgraphSchema, batched, identity, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +22,10 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from . import analysis_model as am
+from . import disclosure
 from .advice_schema import AdviceQuery
 from .analysis import (
     UnknownScope,
-    build_analysis,
     indicator_values,
     parse_scope,
     period_of,
@@ -128,6 +128,7 @@ class Organization(ForeignEntity):
                 await scope_title(session, scope)
             except UnknownScope:
                 return None
+            await disclosure.check_school(session, identity(info), scope)
             return [IndicatorValue.present(value) for value in await indicator_values(session, scope, period)]
 
 
@@ -257,7 +258,14 @@ class EffectivenessQuery:
     ) -> EffectivenessAnalysis:
         chosen, period = parse_scope(scope, id), _period(year, quarter, from_, to)
         async with reading(info) as session:
-            return EffectivenessAnalysis.present(await build_analysis(session, chosen, period))
+            analysis = await disclosure.analysis_for(
+                session,
+                identity(info),
+                chosen,
+                period,
+                min_schools=info.context.get("min_schools", disclosure.MIN_SCHOOLS),
+            )
+        return EffectivenessAnalysis.present(analysis)
 
 
 Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AuditQuery))

@@ -29,6 +29,12 @@ class AnalyticsSettings(ServiceSettings):
         ge=0,
         description="Days a held activity's attendance may take to arrive before it is alerted",
     )
+    disclosure_min_schools: int = Field(
+        default=5,
+        ge=1,
+        description="Outside a caller's scope (and for anonymous callers) an analysis is given only of a"
+        " group of at least this many schools, and only its figures over at least this many",
+    )
     alert_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often the alert rules are evaluated"
     )

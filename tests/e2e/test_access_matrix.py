@@ -1044,8 +1044,8 @@ PUBLIC = {
     "registry": """query($r: String!) {
       organizations(regionCode: $r, first: 50) { edges { node { id shortName } } }
       networks(regionCode: $r, first: 50) { edges { node { id name } } } }""",
-    "analytics": """query($r: String!, $y: Int) { regionSummaries { regionCode organizations schools }
-      effectivenessAnalysis(scope: region, id: $r, year: $y) { scopeTitle indicators { __typename } } }""",
+    "analytics": """query($r: String!) { regionSummaries { regionCode organizations schools }
+      regionSummary(regionCode: $r) { regionCode } }""",
 }
 
 
@@ -1059,7 +1059,7 @@ async def test_public_data_is_read_anonymously(route: str, routes: Routes, world
             client,
             routes.url(route, "analytics"),
             PUBLIC["analytics"],
-            {"r": world.region, "y": date.today().year},
+            {"r": world.region},
             None,
         )
     assert registry.status == 200 and not registry.errors, registry.short()
@@ -1068,8 +1068,47 @@ async def test_public_data_is_read_anonymously(route: str, routes: Routes, world
     assert {world["A1"], world["A2"], world["B1"]} <= organizations
     networks = {e["node"]["id"] for e in registry.data["networks"]["edges"]}
     assert {world["N"], world["NR"]} <= networks
-    assert analytics.data["effectivenessAnalysis"]["scopeTitle"]
+    assert analytics.data["regionSummary"]["regionCode"] == world.region
     assert isinstance(analytics.data["regionSummaries"], list)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_a_small_group_is_analysed_only_in_scope(route: str, routes: Routes, world: World) -> None:
+    """The region's networks have fewer than five schools (ANALYTICS_DISCLOSURE_MIN_SCHOOLS): their
+    figures are those schools' own, so the region's and the municipal network's analyses are given
+    only to callers whose scope covers them (the region's admin, expert and viewer; the network's
+    coordinator too), refused to the rest with a code, anonymous callers told to sign in."""
+    covering = {
+        "region": {ADMIN_R, EXPERT, VIEWER},
+        "network": {ADMIN_R, EXPERT, VIEWER, COORD_A},
+    }
+    wrong: list[str] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for caller in (ADMIN_R, ADMIN_OTHER, COORD_A, COORD_B, REP_A1, REP_B1, EXPERT, VIEWER, ANONYMOUS):
+            for scope in ("region", "network"):
+                query = (
+                    f"query($id: String!, $y: Int) {{ effectivenessAnalysis(scope: {scope}, id: $id,"
+                    " year: $y) { scopeTitle indicators { value } } }"
+                )
+                key = world.region if scope == "region" else world["N"]
+                answer = await post(
+                    client,
+                    routes.url(route, "analytics"),
+                    query,
+                    {"id": key, "y": date.today().year},
+                    routes.token(route, caller),
+                )
+                analysis = (answer.data or {}).get("effectivenessAnalysis")
+                refusal = "UNAUTHENTICATED" if caller == ANONYMOUS else "FORBIDDEN"
+                if caller in covering[scope]:
+                    if not analysis or answer.errors:
+                        wrong.append(f"{scope} by {caller}: not given: {answer.short()}")
+                elif analysis is not None or refusal not in answer.codes:
+                    wrong.append(f"{scope} by {caller}: not refused with {refusal}: {answer.short()}")
+                MATRIX_LOG.append(
+                    {"read": f"analysis:{scope}", "route": route, "caller": caller, "got": _outcome(answer)}
+                )
+    assert not wrong, f"small-group analysis ({route}):\n" + "\n".join(wrong)
 
 
 PERSONAL_READS: dict[str, tuple[str, str]] = {

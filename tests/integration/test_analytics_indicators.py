@@ -29,10 +29,12 @@ from typing import Any
 import httpx
 import pytest
 from setka_runtime import migrations
+from setka_runtime.access import DEV_INTERNAL_SECRET, Identity, Role, sign_internal
 from setka_runtime.db import Database
 from sqlmodel import SQLModel
 
 from gateway.app import create_app
+from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
 from services.analytics import app as analytics
 from services.analytics.analysis import build_analysis, parse_scope, period_of
@@ -547,11 +549,28 @@ async def test_nothing_to_compute_is_no_data(on_postgres: Analytics) -> None:
     assert analysis.schools_needing_attention == []
 
 
-async def ask(app: Any, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+METHODOLOGIST = Identity("methodologist-39", frozenset({Role.expert}), "39")
+"""A methodologist of the region the network is in: its analysis is theirs to see whole."""
+
+
+def subgraph(url: str, **settings: Any) -> Any:
+    """The analytics service, taking the gateway's internal tokens."""
+    return analytics.build(
+        AnalyticsSettings(database_url=url, INTERNAL_TOKEN_SECRET=DEV_INTERNAL_SECRET, **settings)
+    )
+
+
+async def ask(
+    app: Any, query: str, variables: dict[str, Any] | None = None, caller: Identity | None = METHODOLOGIST
+) -> dict[str, Any]:
+    """Ask the subgraph as the gateway does for ``caller`` (None: anonymous)."""
+    headers = {"authorization": f"Bearer {sign_internal(caller, DEV_INTERNAL_SECRET)}"} if caller else {}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://subgraph"
     ) as client:
-        response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
     body: dict[str, Any] = response.json()
     return body
 
@@ -575,7 +594,7 @@ query($id: String!, $year: Int, $quarter: Int, $from: Date, $to: Date) {
 
 
 async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None:
-    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    service = subgraph(on_postgres.url)
     app = service.asgi(analytics.schema)
     try:
         body = await ask(app, ANALYSIS, {"id": str(N), "year": 2025})
@@ -635,7 +654,7 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
 
 
 async def test_the_analysis_through_the_gateway(on_postgres: Analytics) -> None:
-    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    service = subgraph(on_postgres.url)
     try:
         async with served(service.asgi(analytics.schema), lifespan="off") as analytics_url:
             gateway = create_app(
@@ -646,8 +665,12 @@ async def test_the_analysis_through_the_gateway(on_postgres: Analytics) -> None:
                 )
             )
             async with served(gateway) as gateway_url, httpx.AsyncClient() as client:
+                token = issue_token(
+                    GatewaySettings(), subject="methodologist-39", roles=["expert"], region_code="39"
+                )
                 response = await client.post(
                     f"{gateway_url}/graphql",
+                    headers={"authorization": f"Bearer {token}"},
                     json={
                         "query": "query($id: String!) {"
                         " effectivenessAnalysis(scope: network, id: $id, year: 2025)"
@@ -679,7 +702,7 @@ async def test_the_analysis_through_the_gateway(on_postgres: Analytics) -> None:
 async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
     on_postgres: Analytics, arguments: dict[str, Any], message: str
 ) -> None:
-    service = analytics.build(AnalyticsSettings(database_url=on_postgres.url))
+    service = subgraph(on_postgres.url)
     try:
         body = await ask(service.asgi(analytics.schema), ANALYSIS, arguments)
     finally:
@@ -688,3 +711,54 @@ async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
     assert len(body["errors"]) == 1 and message in body["errors"][0]["message"], body
     unknown = message.startswith("no network")  # not the caller's arguments: nothing to analyse
     assert body["errors"][0]["extensions"]["code"] == ("NOT_FOUND" if unknown else "BAD_USER_INPUT"), body
+
+
+async def test_outside_its_scope_a_small_group_and_a_school_are_not_analysed(on_postgres: Analytics) -> None:
+    """Four schools of the network took part: with the default of five, an anonymous caller gets no
+    analysis of it and no school's own figures (sign in), and a caller of another region is refused
+    (outside your scope); a methodologist of its region gets both."""
+    service = subgraph(on_postgres.url)
+    school = (
+        "query($r: [_Any!]!) { _entities(representations: $r) {"
+        " ... on Organization { id indicators(year: 2025) { value } } } }"
+    )
+    of_s2 = {"r": [{"__typename": "Organization", "id": str(ORG["S2"])}]}
+    elsewhere = Identity("methodologist-77", frozenset({Role.expert}), "77")
+    try:
+        app = service.asgi(analytics.schema)
+        for caller, code in ((None, "UNAUTHENTICATED"), (elsewhere, "FORBIDDEN")):
+            network = await ask(app, ANALYSIS, {"id": str(N), "year": 2025}, caller)
+            assert network["data"] is None and network["errors"][0]["extensions"]["code"] == code, network
+            assert "group of 4 schools" in network["errors"][0]["message"]
+            own = await ask(app, school, of_s2, caller)
+            assert own["errors"][0]["extensions"]["code"] == code, own
+            assert own["data"]["_entities"] == [{"id": str(ORG["S2"]), "indicators": None}], own
+        assert "errors" not in await ask(app, ANALYSIS, {"id": str(N), "year": 2025})
+        assert "errors" not in await ask(app, school, of_s2)
+    finally:
+        await service.db.dispose()
+
+
+async def test_outside_its_scope_a_figure_over_too_few_schools_is_withheld(on_postgres: Analytics) -> None:
+    """With the setting at three, anonymous callers get the network's analysis, but no figure that
+    stands on fewer than three schools and no list of the schools that need attention."""
+    service = subgraph(on_postgres.url, disclosure_min_schools=3)
+    try:
+        app = service.asgi(analytics.schema)
+        anonymous = await ask(app, ANALYSIS, {"id": str(N), "year": 2025}, None)
+        whole = await ask(app, ANALYSIS, {"id": str(N), "year": 2025})
+    finally:
+        await service.db.dispose()
+    assert "errors" not in anonymous, anonymous
+    seen = {i["definition"]["id"]: i for i in anonymous["data"]["effectivenessAnalysis"]["indicators"]}
+    full = {i["definition"]["id"]: i for i in whole["data"]["effectivenessAnalysis"]["indicators"]}
+    few = [key for key, item in full.items() if item["schools"] < 3 and item["value"] is not None]
+    many = [key for key, item in full.items() if item["schools"] >= 3 and item["value"] is not None]
+    assert few and many, "the world should have figures on both sides of three schools"
+    for key in few:
+        assert seen[key]["value"] is None and seen[key]["numerator"] is None, seen[key]
+        assert seen[key]["status"] == "no_data" and "менее чем по 3 школам" in seen[key]["note"]
+    for key in many:
+        assert seen[key] == full[key]
+    assert whole["data"]["effectivenessAnalysis"]["schoolsNeedingAttention"]
+    assert anonymous["data"]["effectivenessAnalysis"]["schoolsNeedingAttention"] == []

@@ -13,11 +13,13 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from setka_runtime.access import DEV_INTERNAL_SECRET, Identity, Role, sign_internal
 from setka_runtime.db import Database
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 
 from gateway.app import create_app as create_gateway
+from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
 from services.analytics.models import (
     Activity,
@@ -29,6 +31,7 @@ from services.analytics.models import (
     Organization,
 )
 from services.analytics.reports import XLSX_TYPE, report_routes
+from services.analytics.settings import AnalyticsSettings
 from tests.conftest import DatabaseFactory
 from tests.helpers import served
 
@@ -114,16 +117,36 @@ async def db(databases: DatabaseFactory) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+METHODOLOGIST = Identity("methodologist-39", frozenset({Role.expert}), "39")
+"""A methodologist of the region the network is in: the analysis is theirs to see whole."""
+
+
 @pytest.fixture(scope="module")
 def app(db: Database) -> Starlette:
-    return Starlette(routes=report_routes(lambda: db))
+    return Starlette(
+        routes=report_routes(lambda: db, AnalyticsSettings(INTERNAL_TOKEN_SECRET=DEV_INTERNAL_SECRET))
+    )
 
 
-async def get(app: Starlette, path: str) -> httpx.Response:
+async def get(app: Starlette, path: str, caller: Identity | None = METHODOLOGIST) -> httpx.Response:
+    """The report as the gateway asks for it, with the caller's identity (None: anonymous)."""
+    headers = {"authorization": f"Bearer {sign_internal(caller, DEV_INTERNAL_SECRET)}"} if caller else {}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://analytics"
     ) as client:
-        return await client.get(path)
+        return await client.get(path, headers=headers)
+
+
+async def test_a_small_group_is_not_reported_outside_its_scope(app: Starlette) -> None:
+    """The network has three schools: its figures are theirs, so only callers of its region get
+    them; anonymous callers are asked to sign in, a methodologist of another region is refused."""
+    path = f"/reports/analysis.xlsx?scope=network&id={NETWORK}&year=2025"
+    anonymous = await get(app, path, None)
+    assert anonymous.status_code == 401 and "Sign in" in anonymous.text
+    assert "group of 3 schools" in anonymous.text
+    elsewhere = await get(app, path, Identity("methodologist-77", frozenset({Role.expert}), "77"))
+    assert elsewhere.status_code == 403 and "outside your scope" in elsewhere.text
+    assert (await get(app, path)).status_code == 200
 
 
 async def test_the_workbook_of_a_network_for_a_year(app: Starlette) -> None:
@@ -207,10 +230,16 @@ async def test_the_gateway_passes_downloads_through(app: Starlette) -> None:
                 events_url="http://127.0.0.1:9/graphql",
             )
         )
+        token = issue_token(GatewaySettings(), subject="methodologist-39", roles=["expert"], region_code="39")
+        signed_in = {"authorization": f"Bearer {token}"}
         async with served(gateway) as gateway_url, httpx.AsyncClient(base_url=gateway_url) as client:
-            pdf = await client.get(f"/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025")
+            pdf = await client.get(
+                f"/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025", headers=signed_in
+            )
+            internal = sign_internal(METHODOLOGIST, DEV_INTERNAL_SECRET)
             direct = await client.get(
-                f"{analytics_url}/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025"
+                f"{analytics_url}/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025",
+                headers={"authorization": f"Bearer {internal}"},
             )
             refused = await client.get("/reports/analysis.xlsx?scope=network&id=42&year=2025")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
@@ -228,5 +257,5 @@ async def test_the_gateway_says_when_analytics_is_down() -> None:
             events_url="http://127.0.0.1:9/graphql",
         )
     )
-    response = await get(gateway, f"/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025")
+    response = await get(gateway, f"/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025", None)
     assert response.status_code == 502 and response.text == "The analytics service is unavailable."
