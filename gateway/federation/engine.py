@@ -14,17 +14,12 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    VariableNode,
     execute,
-    get_named_type,
     get_operation_ast,
     parse,
     specified_rules,
@@ -36,14 +31,12 @@ from graphql.utilities import strip_ignored_characters
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from setka_runtime.access import Identity, Refusal, refusals
 
+from .cost import CostModel
 from .executor import Executor, Outcome, Run
 from .planner import Plan, PlanError, Planner, expanded_fields, inline_fragments
 from .supergraph import Supergraph
 from .transport import Subgraphs, SubgraphUnavailable
 
-LIST_SIZE_ARGUMENTS = ("first", "last", "limit")
-DEFAULT_LIST_SIZE = 10
-PAGE_FIELDS = ("edges", "nodes")
 # Introspection is not bounded by the depth limit (GraphiQL's own query is deeper than 10), but
 # the lists that make it grow without end (fields → type → fields → ...) are: as graphql-js does.
 INTROSPECTION_LISTS = ("fields", "interfaces", "possibleTypes", "inputFields")
@@ -117,6 +110,7 @@ class Engine:
         self.subgraphs = subgraphs
         self.limits = limits
         self.planner = Planner(supergraph)
+        self.costs = CostModel(self.schema, supergraph.costs)
         self.executor = Executor(self.schema, subgraphs)
         # keyed by digests: a cached entry costs what its parsed document and plan cost (bounded by
         # the token and field limits), never the bytes of whitespace and comments sent with it
@@ -223,7 +217,7 @@ class Engine:
             operation=operation,
             plan=plan,
             single_operation=single,
-            sized_by_variables=_sized_by_variables(plan.operation.selection_set),
+            sized_by_variables=self.costs.sized_by_variables(plan.operation.selection_set),
         )
 
     def _check_limits(
@@ -276,7 +270,7 @@ class Engine:
         root = self.schema.get_root_type(kind)
         if root is None:
             return
-        cost = _cost(self.schema, selection_set, root, 1, variables)
+        cost = self.costs.cost(selection_set, root, variables)
         if cost > self.limits.max_cost:
             raise RequestError(
                 [
@@ -382,20 +376,6 @@ def _plan_key(query: str, operation_name: str | None) -> bytes:
     return _digest(query + name)
 
 
-def _sized_by_variables(selection_set: SelectionSetNode | None) -> bool:
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode) and any(
-            a.name.value in LIST_SIZE_ARGUMENTS and isinstance(a.value, VariableNode)
-            for a in selection.arguments or ()
-        ):
-            return True
-        if isinstance(selection, FieldNode | InlineFragmentNode) and _sized_by_variables(
-            selection.selection_set
-        ):
-            return True
-    return False
-
-
 def _introspection_nesting(selection_set: SelectionSetNode | None, inside: int) -> int:
     """How deep lists of fields, interfaces, possible types or input fields nest in introspection."""
     deepest = inside
@@ -433,46 +413,3 @@ def _aliases(selection_set: SelectionSetNode | None) -> int:
         elif isinstance(selection, InlineFragmentNode):
             count += _aliases(selection.selection_set)
     return count
-
-
-def _cost(
-    schema: GraphQLSchema,
-    selection_set: SelectionSetNode,
-    parent: Any,
-    multiplier: int,
-    variables: dict[str, Any] | None,
-) -> int:
-    """Fields the operation may resolve: each field once per parent, lists by their page size."""
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, InlineFragmentNode):
-            condition = (
-                schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-            )
-            total += _cost(schema, selection.selection_set, condition, multiplier, variables)
-            continue
-        if not isinstance(selection, FieldNode) or selection.name.value.startswith("__"):
-            continue
-        fields = getattr(parent, "fields", {})
-        definition = fields.get(selection.name.value)
-        total += multiplier
-        if definition is None or selection.selection_set is None:
-            continue
-        size = 1
-        field_type = (
-            definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
-        )
-        if isinstance(field_type, GraphQLList) and selection.name.value not in PAGE_FIELDS:
-            size = DEFAULT_LIST_SIZE
-        for argument in selection.arguments or ():
-            if argument.name.value in LIST_SIZE_ARGUMENTS:
-                if isinstance(argument.value, IntValueNode):
-                    size = max(1, int(argument.value.value))
-                elif isinstance(argument.value, VariableNode):
-                    # unknown until the request comes: counted as one, then checked with the value
-                    given = (variables or {}).get(argument.value.name.value)
-                    size = max(1, given) if isinstance(given, int) else 1
-        total += _cost(
-            schema, selection.selection_set, get_named_type(definition.type), multiplier * size, variables
-        )
-    return total

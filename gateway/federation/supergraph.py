@@ -1,6 +1,6 @@
 """A composed supergraph read once: the API schema portals see, and which subgraph owns what.
 
-The supergraph SDL (Apollo Federation 2, ``join`` v0.3/v0.4) marks every type with the graphs
+The supergraph SDL (Apollo Federation 2, ``join`` v0.3 to v0.5) marks every type with the graphs
 that define it (``@join__type``, with the entity keys) and every field with the graphs that
 resolve it (``@join__field``). From it come two things: the API schema, which is the supergraph
 without the federation machinery and without ``@inaccessible`` elements (clients validate and
@@ -38,6 +38,8 @@ from graphql.language import (
 )
 from setka_runtime.access import AccessMap, access_map
 
+from .cost import FieldCost
+
 FEDERATION_PREFIXES = ("join__", "link__")
 # Directives that shape execution only; the API schema keeps none of them.
 MACHINERY = {"link", "inaccessible", "tag", "authenticated", "requiresScopes", "policy", "cost", "listSize"}
@@ -66,6 +68,8 @@ class Supergraph:
     access: AccessMap
     """Declared @authenticated/@requiresScopes/@policy by (type, field)."""
     api_document: DocumentNode
+    costs: dict[tuple[str, str], FieldCost] = field(default_factory=dict)
+    """Declared @cost/@listSize by (type, field)."""
 
     @cached_property
     def schema(self) -> GraphQLSchema:
@@ -114,6 +118,7 @@ class Supergraph:
         type_graphs: dict[str, tuple[str, ...]] = {}
         keys: dict[str, dict[str, list[str]]] = {}
         fields: dict[tuple[str, str], FieldOwners] = {}
+        costs: dict[tuple[str, str], FieldCost] = {}
         for definition in document.definitions:
             if not isinstance(
                 definition,
@@ -129,6 +134,12 @@ class Supergraph:
                         " ".join(arguments["key"].split())
                     )
             for field_node in definition.fields or ():
+                cost = _directive_args(field_node.directives, "cost")
+                list_size = _directive_args(field_node.directives, "listSize")
+                if cost or list_size:
+                    costs[(type_name, field_node.name.value)] = FieldCost.of(
+                        cost[0] if cost else None, list_size[0] if list_size else None
+                    )
                 joins = _directive_args(field_node.directives, "join__field")
                 if joins and any("graph" in j for j in joins):
                     owners = FieldOwners(
@@ -154,6 +165,7 @@ class Supergraph:
             fields=fields,
             access=access_map(document),
             api_document=_api_document(document),
+            costs=costs,
         )
 
 

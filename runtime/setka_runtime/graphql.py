@@ -16,6 +16,7 @@ import strawberry
 from graphql import ExecutionResult, GraphQLError, parse
 from setka_contracts.audit import AuditedEvent, AuditRecorded
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import UNSET
 from strawberry.dataloader import DataLoader
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
@@ -25,6 +26,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
@@ -235,14 +237,41 @@ def own_limits() -> list[Any]:
     ]
 
 
+def costs(weight: int) -> list[object]:
+    """``@cost(weight:)`` of a field that costs the subgraph about ``weight`` rows' work (an
+    analysis, a figure computed by many queries): the gateway counts it so (``gateway.federation
+    .cost``), and so does any federation router that reads demand-control directives."""
+    return [Cost(weight=weight)]
+
+
+def paged(argument: str = "first") -> list[object]:
+    """``@listSize`` of a connection: ``argument`` sets how many ``edges`` come back."""
+    return [
+        ListSize(slicing_arguments=[argument], sized_fields=["edges"], require_one_slicing_argument=False)
+    ]
+
+
+def sized(assumed: int, *, argument: str | None = None) -> list[object]:
+    """``@listSize`` of a list: as many as ``argument`` says if given, else about ``assumed``."""
+    return [
+        ListSize(
+            assumed_size=assumed,
+            slicing_arguments=[argument] if argument else UNSET,  # type: ignore[arg-type]
+            sized_fields=UNSET,  # type: ignore[arg-type]
+            require_one_slicing_argument=False,
+        )
+    ]
+
+
 class SubgraphSchema(strawberry.federation.Schema):
-    """A service's subgraph: Federation 2.7 (what the composition tools accept), its own access
-    rules and error codes, and a log that keeps tracebacks for the service's own failures: a
+    """A service's subgraph: Federation 2.9 (for the demand-control directives ``@cost`` and
+    ``@listSize``, see :func:`costs` and :func:`paged`), its own access rules and error codes, and
+    a log that keeps tracebacks for the service's own failures: a
     caller's mistake (an unknown field, a bad argument, a refused rule) is one INFO line, so
     ERROR in a service's log always means something for its operator to look at."""
 
     def __init__(self, **options: Any) -> None:
-        options.setdefault("federation_version", "2.7")
+        options.setdefault("federation_version", "2.9")
         options.setdefault("extensions", [AccessControl, ErrorCodes, *own_limits()])
         super().__init__(**options)
 

@@ -15,7 +15,7 @@ import strawberry
 from setka_contracts.analytics import AlertRule
 from setka_runtime.access import PARTICIPANTS, AccessDenied, Identity
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import identity, reading, to_uuid
+from setka_runtime.graphql import costs, identity, reading, sized, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from setka_runtime.reach import READERS, Reach
 from sqlalchemy import and_, or_, select
@@ -136,6 +136,7 @@ class AdviceQuery:
         description="Partners for a supported school in your scope, best first: how their resources and held "
         "activities answer its risk factors and its educators' deficits, then a centre, the same "
         f"network, the same municipality, their rating (≤ {MAX_PARTNERS})",
+        directives=[*costs(200), *sized(10, argument="limit")],
     )
     async def recommended_partners(
         self, info: Info, organization_id: strawberry.ID, limit: int | None = 10
@@ -162,7 +163,8 @@ class AdviceQuery:
 
     @strawberry.field(
         description="A network's activities of a year (this year unless given) that were well "
-        "attended and well rated, best rated first"
+        "attended and well rated, best rated first",
+        directives=costs(100),
     )
     async def activities_worth_repeating(
         self, info: Info, network_id: strawberry.ID, year: int | None = None
@@ -181,6 +183,7 @@ class AdviceQuery:
         authenticated=True,
         description=f"Alerts about the schools and networks in your scope, newest first (≤ {MAX_ALERTS}):"
         " of a network, of an organization, open ones (the default) or resolved ones",
+        directives=sized(MAX_ALERTS),
     )
     async def alerts(
         self,

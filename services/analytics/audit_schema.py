@@ -18,7 +18,7 @@ import strawberry
 from setka_contracts.audit import AuditedEvent, AuditRecorded
 from setka_runtime.access import ALL_REGIONS, AccessDenied, Identity, Role
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import PageInfo, identity, reading
+from setka_runtime.graphql import PageInfo, identity, paged, reading
 from setka_runtime.graphql_derive import ModelType
 from setka_runtime.moments import utc
 from sqlalchemy import or_, select, tuple_
@@ -122,6 +122,7 @@ class AuditQuery:
         f"{MAX_PAGE} entries): every write through a subgraph. A regional admin sees the entries "
         "of their region (the write landed there, or its author acts there); an admin of every "
         "region sees all of them",
+        directives=paged(),
     )
     async def audit_trail(
         self,

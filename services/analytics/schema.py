@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import strawberry
-from setka_runtime.graphql import ForeignEntity, SubgraphSchema, batched, identity, reading, to_uuid
+from setka_runtime.graphql import ForeignEntity, SubgraphSchema, batched, costs, identity, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,12 @@ strawberry.enum(
     "(short of it but improving, or steady), bad (short and worsening), no_data (nothing to compute it from)",
 )
 
+ANALYSIS_WEIGHT = 5000
+"""The demand-control weight of one effectiveness analysis: 14 indicators over two periods, each a
+few aggregate queries over the scope (seconds for the largest region at national scale), so that
+one request holds at most a few (GATEWAY_MAX_COST 20,000) and anonymous callers few a minute."""
+INDICATORS_WEIGHT = 300
+"""One organization's own indicators: about 30 queries."""
 
 Year = Annotated[int | None, strawberry.argument(description="A calendar year, e.g. 2025")]
 Quarter = Annotated[int | None, strawberry.argument(description="A quarter (1–4) of the year")]
@@ -114,7 +120,8 @@ class Organization(ForeignEntity):
 
     @strawberry.field(
         description="The organization's own indicators for a year, a quarter or the days from–to (as a "
-        "school: did it take part, its educators, its results); null while analytics has not heard of it"
+        "school: did it take part, its educators, its results); null while analytics has not heard of it",
+        directives=costs(INDICATORS_WEIGHT),
     )
     async def indicators(
         self, info: Info, year: Year = None, quarter: Quarter = None, from_: From = None, to: To = None
@@ -244,7 +251,8 @@ class EffectivenessQuery:
     @strawberry.field(
         description="The effectiveness analysis of a school, network, municipality or region for a year, a "
         "quarter or the days from–to: each indicator against the previous period and its target, and the "
-        "supported schools that need attention"
+        "supported schools that need attention",
+        directives=costs(ANALYSIS_WEIGHT),
     )
     async def effectiveness_analysis(
         self,

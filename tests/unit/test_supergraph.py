@@ -25,9 +25,9 @@ async def test_the_sdl_composed_is_what_the_subgraph_announces(name: str) -> Non
 
 
 @pytest.mark.parametrize("name", list(supergraph_build.SCHEMAS))
-def test_every_subgraph_speaks_federation_2_7(name: str) -> None:
+def test_every_subgraph_speaks_federation_2_9(name: str) -> None:
     sdl = supergraph_build.subgraph_sdl(supergraph_build.schema_of(name))
-    assert '@link(url: "https://specs.apollo.dev/federation/v2.7"' in sdl
+    assert '@link(url: "https://specs.apollo.dev/federation/v2.9"' in sdl
 
 
 @needs_node

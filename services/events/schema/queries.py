@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from setka_runtime.access import PERSONAL_DATA
 from setka_runtime.deferred import deferred
-from setka_runtime.graphql import identity, reading
+from setka_runtime.graphql import identity, paged, reading, sized
 from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import func, select
 from strawberry.types import Info
@@ -33,6 +33,8 @@ from .types import (
 )
 
 PERSONAL = [[PERSONAL_DATA]]
+FACTS_ASSUMED = 500
+"""How many facts (trainings, deficits, results, mobility) an unpaged list is taken to hold."""
 """``@policy`` of a field of personal data (educators'), whose rows are also kept to the scope."""
 
 
@@ -90,7 +92,8 @@ class Query:
         )
 
     @strawberry.field(
-        description="The calendar: activities by start time, filtered, a page at a time (≤ 200)"
+        description="The calendar: activities by start time, filtered, a page at a time (≤ 200)",
+        directives=paged(),
     )
     @calendar_filtered()
     async def activities(
@@ -142,11 +145,14 @@ class Query:
             attendance=[AttendanceRecord.of(r) for r in rows],
         )
 
-    @strawberry.field
+    @strawberry.field(directives=sized(FACTS_ASSUMED))
     @_facts(m.Mobility, MobilityRecord.of)
     async def mobility(self, info: Info, network_id: strawberry.ID | None = None) -> list[MobilityRecord]: ...
 
-    @strawberry.field(description="Assessment results per school (ВПР, ОГЭ, ЕГЭ, regional diagnostics)")
+    @strawberry.field(
+        description="Assessment results per school (ВПР, ОГЭ, ЕГЭ, regional diagnostics)",
+        directives=sized(FACTS_ASSUMED),
+    )
     @_facts(m.AssessmentResult, AssessmentResult.of)
     async def assessment_results(
         self,
@@ -159,6 +165,7 @@ class Query:
     @strawberry.federation.field(
         description="Completed professional training of educators (personal data: those in your scope)",
         policy=PERSONAL,
+        directives=sized(FACTS_ASSUMED),
     )
     @_facts(m.Training, TrainingRecord.of, personal=True)
     async def trainings(
@@ -171,6 +178,7 @@ class Query:
     @strawberry.federation.field(
         description="Diagnosed professional deficits of educators (personal data: those in your scope)",
         policy=PERSONAL,
+        directives=sized(FACTS_ASSUMED),
     )
     @_facts(m.Deficit, DeficitRecord.of, personal=True)
     async def deficits(

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Self
 
 import strawberry
-from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, reading, to_uuid
+from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, paged, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
 from setka_runtime.moments import aware
 from strawberry.types import Info
@@ -361,7 +361,8 @@ class Organization(ForeignEntity):
     """An organization of the registry (which owns it), with the activities it hosts."""
 
     @strawberry.field(
-        description="The activities it hosts: its calendar by start time, filtered, a page at a time (≤ 200)"
+        description="The activities it hosts: its calendar by start time, filtered, a page at a time (≤ 200)",
+        directives=paged(),
     )
     @calendar_filtered(
         exclude=["host_organization_id", "participant_organization_id", "participant_educator_id"]
@@ -391,7 +392,9 @@ class Network(ForeignEntity):
         return [Plan.of(r) for r in rows]
 
     @strawberry.field(
-        description="The network's activities: its calendar by start time, filtered, a page at a time (≤ 200)"
+        description="The network's activities: its calendar by start time, filtered, a page at a time"
+        " (≤ 200)",
+        directives=paged(),
     )
     @calendar_filtered(exclude=["network_id"])
     async def calendar(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import strawberry
 from setka_runtime.access import PERSONAL_DATA
-from setka_runtime.graphql import identity, reading
+from setka_runtime.graphql import identity, paged, reading
 from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import select
 from strawberry.types import Info
@@ -75,7 +75,9 @@ def _visible_educators(info: Info) -> Any:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Organizations ordered by full name, a page at a time (at most 100)")
+    @strawberry.field(
+        description="Organizations ordered by full name, a page at a time (at most 100)", directives=paged()
+    )
     @_listing(list_organizations, Organization.of, OrganizationFilter)
     async def organizations(
         self,
@@ -107,7 +109,7 @@ class Query:
     async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
         return await Organization.load(info, id)
 
-    @strawberry.field(description="Networks ordered by name")
+    @strawberry.field(description="Networks ordered by name", directives=paged())
     @_listing(list_networks, Network.of, NetworkFilter)
     async def networks(
         self,
@@ -129,7 +131,9 @@ class Query:
     async def network(self, info: Info, id: strawberry.ID) -> Network | None:
         return await Network.load(info, id)
 
-    @strawberry.field(description="Memberships in joining order; in force on `on` if given")
+    @strawberry.field(
+        description="Memberships in joining order; in force on `on` if given", directives=paged()
+    )
     @_listing(list_memberships, Membership.of, MembershipFilter)
     async def memberships(
         self,
@@ -142,7 +146,10 @@ class Query:
         after: str | None = None,
     ) -> Connection[Membership]: ...
 
-    @strawberry.field(description="Resources ordered by title; offered ones unless `status` says otherwise")
+    @strawberry.field(
+        description="Resources ordered by title; offered ones unless `status` says otherwise",
+        directives=paged(),
+    )
     @_listing(list_resources, Resource.of, ResourceFilter)
     async def resources(
         self,
@@ -165,6 +172,7 @@ class Query:
     @strawberry.federation.field(
         description="Educators ordered by name, those in the caller's scope (personal data)",
         policy=[[PERSONAL_DATA]],
+        directives=paged(),
     )
     @_listing(list_educators, Educator.of, EducatorFilter, within=_visible_educators)
     async def educators(
@@ -184,7 +192,7 @@ class Query:
     async def educator(self, info: Info, id: strawberry.ID) -> Educator | None:
         return await Educator.load(info, id)
 
-    @strawberry.field(description="Agreements by signing date")
+    @strawberry.field(description="Agreements by signing date", directives=paged())
     @_listing(list_agreements, Agreement.of)
     async def agreements(
         self,
@@ -195,7 +203,7 @@ class Query:
         after: str | None = None,
     ) -> Connection[Agreement]: ...
 
-    @strawberry.field(description="Regulating documents by date of issue")
+    @strawberry.field(description="Regulating documents by date of issue", directives=paged())
     @_listing(list_regulations, Regulation.of)
     async def regulations(
         self,

@@ -1,0 +1,83 @@
+"""The gateway prices an operation by the costs the subgraphs declare (``@cost``, ``@listSize``)."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import parse
+
+from gateway.federation.cost import CostModel
+from gateway.federation.engine import Engine, Limits, RequestError
+from gateway.federation.supergraph import Supergraph
+from gateway.federation.transport import Subgraphs
+from gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.unit
+
+URLS = {name: "http://127.0.0.1:9/graphql" for name in ("registry", "events", "analytics")}
+
+
+@pytest.fixture(scope="module")
+def supergraph() -> Supergraph:
+    return Supergraph.load(GatewaySettings().supergraph, URLS)
+
+
+@pytest.fixture(scope="module")
+def engine(supergraph: Supergraph) -> Engine:
+    return Engine(supergraph, Subgraphs(supergraph.graphs, timeout=1), Limits())
+
+
+def cost(supergraph: Supergraph, query: str, variables: dict[str, int] | None = None) -> int:
+    model = CostModel(supergraph.schema, supergraph.costs)
+    operation = parse(query).definitions[0]
+    return model.cost(operation.selection_set, supergraph.schema.query_type, variables)  # type: ignore[attr-defined]
+
+
+def test_the_subgraphs_declare_their_expensive_fields(supergraph: Supergraph) -> None:
+    declared = supergraph.costs
+    assert declared[("Query", "effectivenessAnalysis")].weight == 5000
+    assert declared[("Organization", "indicators")].weight == 300
+    assert declared[("Query", "organizations")].slicing_arguments == ("first",)
+    assert declared[("Query", "organizations")].sized_fields == ("edges",)
+    assert declared[("Query", "trainings")].assumed_size == 500
+
+
+def test_an_analysis_costs_its_weight_and_a_page_its_size(supergraph: Supergraph) -> None:
+    analysis = '{ effectivenessAnalysis(scope: region, id: "39", year: 2025) { scopeTitle } }'
+    assert cost(supergraph, analysis) == 5001
+    # a connection's edges come back `first` times; its pageInfo once
+    page = "{ organizations(first: 50) { pageInfo { hasNextPage } edges { node { id shortName } } } }"
+    assert cost(supergraph, page) == 1 + 2 + 50 * (1 + 1 + 2)
+    # without `first`, the argument's default (20) counts, not one
+    assert cost(supergraph, "{ organizations { edges { node { id } } } }") == 1 + 20 * 3
+    # each organization's indicators cost their weight, and their values count as any list's (10)
+    indicators = "{ organizations(first: 10) { edges { node { indicators(year: 2025) { value } } } } }"
+    assert cost(supergraph, indicators) == 1 + 10 * (1 + 1 + 300 + 10)
+    # an unpaged list of facts is taken to hold its assumed size
+    assert cost(supergraph, "{ trainings { id course } }") == 1 + 500 * 2
+    # a size given by a variable counts once it is known
+    by_variable = "query($n: Int!) { organizations(first: $n) { edges { node { id } } } }"
+    assert cost(supergraph, by_variable, {"n": 100}) == 1 + 100 * 3
+
+
+def test_a_few_analyses_in_one_request_are_too_expensive(engine: Engine) -> None:
+    """Each field used to count as one: twenty analyses of the largest region fit in a request."""
+    four = " ".join(
+        f'a{i}: effectivenessAnalysis(scope: region, id: "{code}", year: 2025) {{ scopeTitle }}'
+        for i, code in enumerate(("39", "47", "77", "78"))
+    )
+    with pytest.raises(RequestError) as refused:
+        engine.prepare("{ " + four + " }", None)
+    assert refused.value.errors[0]["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
+    three = four.rsplit(" a3:", 1)[0]
+    assert engine.prepare("{ " + three + " }", None).plan is not None
+
+
+def test_a_page_of_organizations_with_their_indicators_is_priced_by_its_size(engine: Engine) -> None:
+    query = (
+        "query($n: Int!) { organizations(first: $n) { edges { node { indicators(year: 2025) { value } } } } }"
+    )
+    prepared = engine.prepare(query, None)
+    engine.variables(prepared, {"n": 20})
+    with pytest.raises(RequestError) as refused:
+        engine.variables(prepared, {"n": 100})
+    assert refused.value.errors[0]["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
