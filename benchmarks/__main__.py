@@ -1,5 +1,5 @@
-"""``make bench``: import, queries, inbound events, the analytics projection, the effectiveness analysis and
-the gateway, each next to a reference measured in the same run.
+"""``make bench``: import, queries, inbound events, the analytics projection, the effectiveness analysis,
+the gateway and the gateway under abuse, each next to a reference measured in the same run.
 
 Needs a PostgreSQL server (``SETKA_BENCH_POSTGRES_URL``, else the test server's URL, else the
 local one); creates scratch databases on it and drops them afterwards.
@@ -22,6 +22,7 @@ from benchmarks import (  # noqa: E402
     analysis_speed,
     analytics_projection,
     events_inbound,
+    gateway_abuse,
     gateway_speed,
     import_speed,
     query_speed,
@@ -42,7 +43,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
     parser.add_argument(
         "--only",
-        choices=["import", "queries", "events", "analytics", "analysis", "gateway"],
+        choices=["import", "queries", "events", "analytics", "analysis", "gateway", "abuse"],
         help="run one of them",
     )
     parser.add_argument(
@@ -59,6 +60,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--gateway-clients", type=int, default=8, help="concurrent clients of the gateway")
     parser.add_argument("--gateway-requests", type=int, default=400, help="requests per gateway line")
+    parser.add_argument(
+        "--abuse-clients", type=int, default=4, help="well-behaved clients of the gateway under abuse"
+    )
+    parser.add_argument(
+        "--abuse-seconds", type=float, default=10.0, help="seconds of each phase of the gateway under abuse"
+    )
+    parser.add_argument(
+        "--abuse-websocket",
+        action="store_true",
+        help="the gateway under abuse: also a phase with the hostile client on a WebSocket",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("SETKA_BENCH_POSTGRES_URL")
@@ -100,6 +112,13 @@ async def main(args: argparse.Namespace) -> None:
             if args.only in (None, "gateway"):
                 await gateway_speed.run(
                     Path(workdir), clients=args.gateway_clients, requests=args.gateway_requests
+                )
+            if args.only in (None, "abuse"):
+                await gateway_abuse.run(
+                    Path(workdir),
+                    clients=args.abuse_clients,
+                    seconds=args.abuse_seconds,
+                    websocket=args.abuse_websocket,
                 )
     finally:
         await dbs.drop_all()
