@@ -22,7 +22,7 @@ from .federation.engine import Engine, Limits
 from .federation.supergraph import Supergraph
 from .federation.transport import Subgraphs
 from .http import GraphQLHttp, HttpOptions, load_persisted, upstream_headers
-from .ratelimit import RateLimit, networks
+from .ratelimit import RateLimit, SharedBuckets, networks
 from .settings import GatewaySettings
 from .subscriptions import SubscriptionEndpoint
 
@@ -173,9 +173,21 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         forwarded_prefix="ce-",
     )
 
+    shared_limit = (
+        SharedBuckets(
+            settings.rate_limit_redis_url.get_secret_value(),
+            prefix=settings.rate_limit_redis_prefix,
+            timeout=settings.rate_limit_redis_timeout_seconds,
+        )
+        if settings.rate_limit_redis_url and settings.rate_limit_per_minute > 0
+        else None
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        if shared_limit is not None:
+            await shared_limit.close()
         await graph.close()
         engine.close()
         await reports.close()
@@ -201,9 +213,11 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
                 burst=settings.rate_limit_burst,
                 trust_forwarded=settings.trust_forwarded,
                 trusted_proxies=networks(settings.trusted_proxies),
+                shared=shared_limit,
             )
         ],
     )
     app.state.subgraphs = graph
     app.state.engine = engine
+    app.state.rate_limit_store = shared_limit
     return app

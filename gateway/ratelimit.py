@@ -9,22 +9,54 @@ token is not verified here, so anyone could send a fresh made-up subject with ev
 Behind reverse proxies name them (``trusted_proxies``, CIDRs; ``trust_forwarded`` alone trusts
 the private ranges): a request from one of them counts against the rightmost address of
 ``X-Forwarded-For`` that is not a trusted proxy, since a client can write anything to its left.
-The buckets are this process's: each gateway replica limits on its own.
+Without a shared store the buckets are this process's: each gateway replica limits on its own,
+so behind a load balancer a client gets the limit once per replica. Buckets do not pile up: one
+that has filled up again is the same as none and is dropped by a periodic sweep, and at most
+``max_keys`` are kept (the least recently used go first).
 
-Buckets do not pile up: one that has filled up again is the same as none and is dropped by a
-periodic sweep, and at most ``max_keys`` are kept (the least recently used go first).
+With a shared store (``SharedBuckets``, ``GATEWAY_RATE_LIMIT_REDIS_URL``) every replica naming the
+same Redis and key prefix takes from one bucket per client: together they allow ``burst`` at once
+and ``per_minute`` on average, not that times the replicas. A bucket is one Redis hash,
+``<prefix><client>``, read, refilled and taken from by one Lua script (EVALSHA, one round trip,
+atomic) on Redis's clock, and it expires when it would be full again, so keys do not pile up.
+When Redis does not answer within its timeout (100 ms by default), the request is counted by
+this replica's own bucket instead, and so is every request until Redis answers again (it is
+tried again every few seconds): the limit is then per replica, as without a store. An outage is
+logged once when it starts and once when it ends, and shows in the metrics
+``setka_gateway_rate_limit_store_up`` (0 during one) and
+``setka_gateway_rate_limit_fallbacks_total`` (requests counted by a replica's own bucket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+STORE_UP = Gauge(
+    "setka_gateway_rate_limit_store_up",
+    "1 while the rate limit's shared store answers, 0 while the replica limits on its own instead",
+    ["store"],
+)
+STORE_FALLBACKS = Counter(
+    "setka_gateway_rate_limit_fallbacks_total",
+    "Requests counted by the replica's own bucket because the shared store did not answer",
+    ["store"],
+)
 
 Key = Callable[[Scope], str]
 Clock = Callable[[], float]
@@ -137,8 +169,145 @@ class TokenBuckets:
             del self.buckets[key]
 
 
+TAKE_SCRIPT = """
+-- KEYS[1]: a client's bucket, a hash of tokens (t) and when they were counted (a, Redis's clock);
+-- ARGV[1]: tokens a second, ARGV[2]: the capacity. Returns the seconds to wait, "0" for none.
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before a write, Redis < 5
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local bucket = redis.call('HMGET', KEYS[1], 't', 'a')
+local tokens = tonumber(bucket[1])
+local at = tonumber(bucket[2])
+if tokens == nil or at == nil then
+  tokens = capacity
+  at = now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 't', tokens, 'a', now)
+-- gone once it would be full again: an absent bucket is a full one
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1)
+return tostring(wait)
+"""
+
+
+class SharedBuckets:
+    """Token buckets in Redis, shared by every gateway replica that names the same Redis and
+    ``prefix``; see the module's docstring. ``take`` answers ``None`` when Redis did not answer
+    within ``timeout``: the caller counts the request itself. After a failure Redis is left alone
+    for ``retry_seconds`` (each request is counted locally at once), then tried again."""
+
+    STORE = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "setka:ratelimit:",
+        timeout: float = 0.1,
+        retry_seconds: float = 5.0,
+        max_connections: int = 32,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+        self.max_connections = max_connections
+        self.clock = clock
+        self.client: Redis | None = None  # made on first use, in the loop that serves
+        self.script: Any = None
+        self.answered = False  # since the start or the last outage
+        self.down_since: float | None = None  # when the outage began; None while Redis answers
+        self.retry_at = 0.0
+        self.fallbacks = STORE_FALLBACKS.labels(self.STORE)
+        self.up = STORE_UP.labels(self.STORE)
+
+    @property
+    def available(self) -> bool:
+        return self.down_since is None
+
+    def _connect(self) -> Redis:
+        from redis.asyncio import BlockingConnectionPool, Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        pool = BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=self.max_connections,
+            timeout=self.timeout,  # waiting for a free connection
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),  # a failure falls back at once; no retries on the request path
+        )
+        self.client = Redis.from_pool(pool)
+        self.script = self.client.register_script(TAKE_SCRIPT)
+        return self.client
+
+    async def take(self, key: str, *, rate: float, capacity: float) -> float | None:
+        """Take a token for ``key``: 0 if there was one, else the seconds until there is; None
+        when Redis did not answer (count the request locally)."""
+        now = self.clock()
+        if self.down_since is not None:
+            if now < self.retry_at:
+                self.fallbacks.inc()
+                return None
+            self.retry_at = now + self.retry_seconds  # one request tries; the others go on locally
+        try:
+            if self.script is None:
+                self._connect()
+            async with asyncio.timeout(self.timeout):
+                answer = await self.script(keys=[self.prefix + key], args=[repr(rate), repr(capacity)])
+            wait = float(answer)
+        except Exception as exc:  # whatever it is, the request is served under the local limit
+            self._failed(now, exc)
+            self.fallbacks.inc()
+            return None
+        if not self.answered and (self.down_since is None or now >= self.down_since):
+            # (a request sent before the outage began and answered since tells nothing new)
+            if self.down_since is not None:
+                log.info(
+                    "rate limit: the shared store (Redis) answers again after %.0f s; the replicas"
+                    " share the limit again",
+                    now - self.down_since,
+                )
+            self.answered = True
+            self.down_since = None
+            self.up.set(1)
+        return wait
+
+    def _failed(self, now: float, exc: Exception) -> None:
+        self.retry_at = now + self.retry_seconds
+        self.answered = False
+        if self.down_since is None:
+            self.down_since = now
+            self.up.set(0)
+            reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"[:300]
+            log.warning(
+                "rate limit: the shared store (Redis) does not answer (%s); each gateway replica limits"
+                " on its own until it does (tried again every %.0f s)",
+                reason,
+                self.retry_seconds,
+            )
+
+    async def close(self) -> None:
+        if self.client is not None:
+            client, self.client, self.script = self.client, None, None
+            await client.aclose()
+
+
 class RateLimit:
-    """ASGI middleware: ``429 Too Many Requests`` with ``Retry-After`` once a client is over."""
+    """ASGI middleware: ``429 Too Many Requests`` with ``Retry-After`` once a client is over.
+
+    With ``shared`` the buckets are in that store, and this process's own count only the requests
+    the store did not answer for."""
 
     def __init__(
         self,
@@ -152,8 +321,10 @@ class RateLimit:
         trusted_proxies: tuple[Network, ...] = (),
         max_keys: int = 100_000,
         clock: Clock = time.monotonic,
+        shared: SharedBuckets | None = None,
     ) -> None:
         self.app = app
+        self.shared = shared
         self.enabled = per_minute > 0
         self.paths = tuple(path.rstrip("/") for path in paths)
         self.trusted = trusted_proxies or (PRIVATE_PROXIES if trust_forwarded else ())
@@ -177,7 +348,12 @@ class RateLimit:
         if not self.enabled or scope["type"] not in ("http", "websocket") or not self.limited(scope["path"]):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(self.key(scope))
+        key = self.key(scope)
+        wait = None
+        if self.shared is not None:
+            wait = await self.shared.take(key, rate=self.buckets.rate, capacity=self.buckets.capacity)
+        if wait is None:
+            wait = self.buckets.take(key)
         if wait <= 0:
             await self.app(scope, receive, send)
             return

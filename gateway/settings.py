@@ -134,6 +134,20 @@ class GatewaySettings(BaseSettings):
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"
     )
     rate_limit_burst: int = Field(default=60, description="Requests a client may send at once")
+    rate_limit_redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis holding the rate limit's buckets (redis://host:6379/0, rediss:// with TLS): every "
+        "replica naming it shares one limit per client. Unset: each replica limits on its own. When it "
+        "does not answer, each replica limits on its own until it does",
+    )
+    rate_limit_redis_prefix: str = Field(
+        default="setka:ratelimit:", description="Prefix of the buckets' Redis keys (one per client)"
+    )
+    rate_limit_redis_timeout_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="How long a request waits for Redis before its replica's own bucket counts it instead",
+    )
     trust_forwarded: bool = Field(
         default=False,
         description="Take the client's address from X-Forwarded-For when the peer is a trusted proxy "
@@ -151,6 +165,17 @@ class GatewaySettings(BaseSettings):
         from .ratelimit import networks
 
         networks(value)
+        return value
+
+    @field_validator("rate_limit_redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None  # empty: unset
+            if not value.strip().startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("GATEWAY_RATE_LIMIT_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+            return value.strip()
         return value
 
     metrics_token: SecretStr | None = Field(
