@@ -144,6 +144,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
             max_fields=settings.max_fields,
+            max_repeats=settings.max_repeats,
             max_document_chars=settings.max_document_chars,
             introspection=settings.introspection_enabled,
         ),

@@ -100,6 +100,12 @@ class GatewaySettings(BaseSettings):
         default=5_000,
         description="Fields of an operation once its fragments are written out (counted before they are)",
     )
+    max_repeats: int = Field(
+        default=20,
+        ge=1,
+        description="Times one response name may be asked in one selection, its fragments included"
+        " (repeats change nothing in an answer, but validating them costs the square of their number)",
+    )
     max_operations_per_socket: int = Field(
         default=20,
         description="Operations one WebSocket connection may run at once",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import VariableValues, get_variable_values
-from graphql.language import FragmentDefinitionNode
+from graphql.language import FragmentDefinitionNode, FragmentSpreadNode
 from graphql.utilities import strip_ignored_characters
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from setka_runtime.access import Identity, Refusal, refusals
@@ -56,6 +57,9 @@ class Limits:
     """Characters of a document, ignored ones (whitespace, comments) included."""
     max_fields: int = 5_000
     """Fields of an operation once its fragments are written out (counted before they are)."""
+    max_repeats: int = 20
+    """How many times one response name may appear in one selection set (repeats are legal GraphQL
+    and change nothing in the answer, but graphql's validation compares every pair of them)."""
     introspection: bool = True
 
 
@@ -177,8 +181,13 @@ class Engine:
             except GraphQLError as exc:
                 document = RequestError([_error(exc, PARSE_FAILED)])
             else:
-                errors = validate(self.schema, parsed, self._rules)
-                if errors:
+                # what makes validation itself slow is refused before it (a field asked hundreds
+                # of times: graphql's overlap check compares every pair of them)
+                refusal = self._shape_refusal(parsed)
+                errors = [] if refusal else validate(self.schema, parsed, self._rules)
+                if refusal:
+                    document = refusal
+                elif errors:
                     document = RequestError([_error(e, VALIDATION_FAILED) for e in errors])
                 elif len(query) > PADDED_CHARS:
                     # a parsed document keeps its source; keep the text without what the lexer
@@ -192,6 +201,37 @@ class Engine:
         if isinstance(document, RequestError):
             raise document
         return document
+
+    def _shape_refusal(self, document: DocumentNode) -> RequestError | None:
+        """Refuse, before validating, a document whose shape makes validation costly: too many
+        fields once its fragments are written out, one response name more than
+        ``max_repeats`` times in one selection (through its fragments too), or more aliases
+        than allowed in its text. Each is counted in time linear in the document."""
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                fields = expanded_fields(definition.selection_set, fragments)
+                if fields > self.limits.max_fields:
+                    return RequestError([_too_many_fields(fields, self.limits.max_fields)])
+        repeated = _repeated(document, fragments, self.limits.max_repeats)
+        if repeated is not None:
+            name, times = repeated
+            message = (
+                f"'{name}' is asked {times} times or more in one selection; at most {self.limits.max_repeats}"
+            )
+            return RequestError([_coded(message, "FIELD_REPEATED_TOO_OFTEN")])
+        aliases = sum(
+            1
+            for definition in document.definitions
+            for selections in _selection_sets(getattr(definition, "selection_set", None))
+            for selection in selections.selections
+            if isinstance(selection, FieldNode) and selection.alias
+        )
+        if aliases > self.limits.max_aliases:
+            return RequestError(
+                [_coded(f"{aliases} aliases found. Allowed: {self.limits.max_aliases}", "MAX_ALIASES_LIMIT")]
+            )
+        return None
 
     def _prepare(self, query: str, operation_name: str | None) -> Prepared:
         document = self._document(query)
@@ -225,15 +265,7 @@ class Engine:
     ) -> None:
         fields = expanded_fields(operation.selection_set, fragments)
         if fields > self.limits.max_fields:
-            raise RequestError(
-                [
-                    _coded(
-                        f"The operation has {fields} fields once its fragments are written out; "
-                        f"at most {self.limits.max_fields}",
-                        "MAX_FIELDS_LIMIT",
-                    )
-                ]
-            )
+            raise RequestError([_too_many_fields(fields, self.limits.max_fields)])
         selection_set = inline_fragments(operation.selection_set, fragments)
         name = operation.name.value if operation.name else "anonymous"
         depth = _depth(selection_set)
@@ -401,6 +433,65 @@ def _depth(selection_set: SelectionSetNode | None) -> int:
         elif isinstance(selection, InlineFragmentNode):
             deepest = max(deepest, _depth(selection.selection_set))
     return deepest
+
+
+def _too_many_fields(fields: int, limit: int) -> dict[str, Any]:
+    return _coded(
+        f"The operation has {fields} fields once its fragments are written out; at most {limit}",
+        "MAX_FIELDS_LIMIT",
+    )
+
+
+def _repeated(
+    document: DocumentNode, fragments: dict[str, FragmentDefinitionNode], limit: int
+) -> tuple[str, int] | None:
+    """A response name that one selection set of the document asks for more than ``limit``
+    times, counting what its inline fragments and fragment spreads add to it
+    (each fragment counted once, counts capped past the limit); None when there is none."""
+    cap = limit + 1
+    spread: dict[str, Counter[str]] = {}
+    visiting: set[str] = set()
+
+    def names(selection_set: SelectionSetNode) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                found[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                found.update(names(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spread:
+                    fragment = fragments.get(name)
+                    if fragment is None or name in visiting:
+                        continue
+                    visiting.add(name)
+                    spread[name] = names(fragment.selection_set)
+                    visiting.discard(name)
+                found.update(spread[name])
+        return Counter({name: min(times, cap) for name, times in found.items()})
+
+    for definition in document.definitions:
+        for selections in _selection_sets(getattr(definition, "selection_set", None)):
+            counted = names(selections)
+            if counted:
+                name, times = counted.most_common(1)[0]
+                if times > limit:
+                    return name, times
+    return None
+
+
+def _selection_sets(selection_set: SelectionSetNode | None) -> Iterator[SelectionSetNode]:
+    """Every selection set in one, itself included, as written (fragment spreads not followed)."""
+    pending = [selection_set] if selection_set is not None else []
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(
+            s.selection_set
+            for s in current.selections
+            if isinstance(s, FieldNode | InlineFragmentNode) and s.selection_set is not None
+        )
 
 
 def _aliases(selection_set: SelectionSetNode | None) -> int:

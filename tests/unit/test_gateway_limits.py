@@ -122,13 +122,71 @@ async def test_a_document_that_multiplies_into_too_many_fields_is_refused_before
     assert sum(app.state.subgraphs.calls.values()) == 0
 
 
+ORGANIZATIONS = "organizations { edges { node { id } } } "
+SLOW_TO_VALIDATE = {
+    # graphql's check that fields of one name can merge compares every pair of them: ~1 s each
+    "one field 199 times": ("{ " + ORGANIZATIONS * 199 + "}", "FIELD_REPEATED_TOO_OFTEN"),
+    "199 copies in a fragment": (
+        "{ ...A } fragment A on Query { " + ORGANIZATIONS * 199 + "}",
+        "FIELD_REPEATED_TOO_OFTEN",
+    ),
+    "150 fragments on a type asking the same": (
+        "{ organizations(first: 1) { edges { node { "
+        + " ".join(f"...O{i}" for i in range(150))
+        + " } } } } "
+        + " ".join(f"fragment O{i} on Organization {{ id shortName }}" for i in range(150)),
+        "FIELD_REPEATED_TOO_OFTEN",
+    ),
+    "320 inline fragments": (
+        "{ organizations { edges { node { " + "... on Organization { id } " * 320 + "} } } }",
+        "FIELD_REPEATED_TOO_OFTEN",
+    ),
+    "one alias 300 times": (
+        "{ " + "x: regionSummaries { regionCode } " * 300 + "}",
+        "FIELD_REPEATED_TOO_OFTEN",
+    ),
+    "600 distinct aliases": (
+        "{ " + " ".join(f"a{i}: __typename" for i in range(600)) + " }",
+        "MAX_ALIASES_LIMIT",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SLOW_TO_VALIDATE)
+async def test_a_document_that_is_slow_to_validate_is_refused_before_it_is_validated(name: str) -> None:
+    from gateway.federation import engine
+
+    query, code = SLOW_TO_VALIDATE[name]
+    validated: list[object] = []
+    real = engine.validate
+    app = create_app(GatewaySettings(registry_url="http://127.0.0.1:9/graphql"))
+    try:
+        engine.validate = lambda *a, **k: validated.append(a) or real(*a, **k)  # type: ignore[assignment]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client:
+            response = await client.post("/graphql", json={"query": query})
+    finally:
+        engine.validate = real  # type: ignore[assignment]
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == [code]
+    assert not validated and sum(app.state.subgraphs.calls.values()) == 0
+
+
+async def test_a_field_asked_a_few_times_is_still_answered() -> None:
+    """Repeating a field is legal GraphQL; a few repeats (merged selections) pass."""
+    _, body, _ = await ask("{ " + "__typename " * 20 + "a: __typename a: __typename }")
+    assert body == {"data": {"__typename": "Query", "a": "Query"}}
+
+
 async def test_a_normal_query_is_answered_while_the_gateway_works_on_expensive_documents() -> None:
     """A document under every limit may still take the engine a while to prepare; that happens
     off the event loop, so a request whose document is known is answered meanwhile."""
     import asyncio
     import time
 
-    app = create_app(GatewaySettings(registry_url="http://127.0.0.1:9/graphql", max_fields=50_000))
+    app = create_app(
+        GatewaySettings(registry_url="http://127.0.0.1:9/graphql", max_fields=50_000, max_repeats=50_000)
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         assert (await client.post("/graphql", json={"query": "{ __typename }"})).status_code == 200
         heavy = [
