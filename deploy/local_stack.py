@@ -328,6 +328,8 @@ class Stack:
         env.setdefault("INTERNAL_TOKEN_SECRET", self.internal_secret)
         if not self.rate_limited:
             env.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
+            env.setdefault("GATEWAY_COST_BUDGET_PER_MINUTE", "0")
+            env.setdefault("GATEWAY_ANONYMOUS_COST_BUDGET_PER_MINUTE", "0")
         if self.local_broker:
             env.setdefault("LOCAL_BROKER_STATE_FILE", str(self.broker_state_path))
         if self.seed_demo:

@@ -22,7 +22,7 @@ from .federation.engine import Engine, Limits
 from .federation.supergraph import Supergraph
 from .federation.transport import Subgraphs
 from .http import GraphQLHttp, HttpOptions, load_persisted, upstream_headers
-from .ratelimit import RateLimit, SharedBuckets, networks
+from .ratelimit import PRIVATE_PROXIES, CostBudget, RateLimit, SharedBuckets, client_address, networks
 from .settings import GatewaySettings
 from .subscriptions import SubscriptionEndpoint
 
@@ -156,7 +156,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         persisted_documents=load_persisted(settings.persisted_documents),
         persisted_only=settings.persisted_only,
     )
-    endpoint = GraphQLHttp(engine, options, authenticator)
+    trusted = networks(settings.trusted_proxies) or (PRIVATE_PROXIES if settings.trust_forwarded else ())
+    budgeted = settings.cost_budget_per_minute > 0 or settings.anonymous_cost_budget_per_minute > 0
     subscriptions = SubscriptionEndpoint(
         engine, authenticator, options, max_operations=settings.max_operations_per_socket
     )
@@ -180,8 +181,24 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             prefix=settings.rate_limit_redis_prefix,
             timeout=settings.rate_limit_redis_timeout_seconds,
         )
-        if settings.rate_limit_redis_url and settings.rate_limit_per_minute > 0
+        if settings.rate_limit_redis_url and (settings.rate_limit_per_minute > 0 or budgeted)
         else None
+    )
+    budget = (
+        CostBudget(
+            per_minute=settings.cost_budget_per_minute,
+            anonymous_per_minute=settings.anonymous_cost_budget_per_minute,
+            shared=shared_limit,
+        )
+        if budgeted
+        else None
+    )
+    endpoint = GraphQLHttp(
+        engine,
+        options,
+        authenticator,
+        budget=budget,
+        client_key=lambda scope: client_address(scope, trusted=trusted),
     )
 
     @contextlib.asynccontextmanager

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from .auth import Authenticator, AuthError
 from .federation.engine import Engine, RequestError
+from .ratelimit import CostBudget, client_address
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,20 @@ def _media_type(accept: str | None) -> str | None:
 class GraphQLHttp:
     """The ``/graphql`` endpoint as a raw ASGI application."""
 
-    def __init__(self, engine: Engine, options: HttpOptions, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        options: HttpOptions,
+        authenticator: Authenticator,
+        *,
+        budget: CostBudget | None = None,
+        client_key: Callable[[Scope], str] | None = None,
+    ) -> None:
         self.engine = engine
         self.options = options
         self.authenticator = authenticator
+        self.budget = budget
+        self.client_key = client_key or client_address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -143,12 +156,31 @@ class GraphQLHttp:
                 return _errors_response(errors, 200, media, with_data=True)
             if prepared.kind == "subscription":
                 raise HttpError(400, "Subscriptions are served over WebSocket (graphql-transport-ws)")
+            await self._charge(request, identity, self.engine.cost_of(prepared, variables))
             body = await self.engine.execute(
                 prepared, query, variables, upstream_headers(self.authenticator, identity)
             )
         except RequestError as exc:
             return _errors_response(exc.errors, 400 if media == GRAPHQL_RESPONSE else 200, media)
         return Response(body, media_type=media, headers={"content-type": f"{media}; charset=utf-8"})
+
+    async def _charge(self, request: Request, identity: Identity, cost: int) -> None:
+        """Take the request's cost from its caller's budget (see :class:`CostBudget`); 429 with
+        ``Retry-After`` when the budget does not hold it."""
+        if self.budget is None:
+            return
+        anonymous = not identity.authenticated
+        caller = self.client_key(request.scope) if anonymous else str(identity.subject)
+        wait = await self.budget.charge(caller, cost, anonymous=anonymous)
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            raise HttpError(
+                429,
+                f"Your requests of the last minute have cost what a minute allows; this one (cost {cost})"
+                f" fits in {retry} s",
+                {"retry-after": str(retry)},
+                code="COST_BUDGET_EXCEEDED",
+            )
 
     def _wants_graphiql(self, request: Request) -> bool:
         if not self.options.graphiql or "query" in request.query_params:

@@ -138,17 +138,18 @@ class TokenBuckets:
     def __len__(self) -> int:
         return len(self.buckets)
 
-    def take(self, key: str) -> float:
-        """Take a token for ``key``: 0 if there was one, else the seconds until there is."""
+    def take(self, key: str, amount: float = 1.0) -> float:
+        """Take ``amount`` tokens for ``key``: 0 if there were as many, else the seconds until
+        there are (and none is taken)."""
         now = self.clock()
         self._sweep(now)
         tokens, at = self.buckets.pop(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
-        if tokens >= 1.0:
-            self._store(key, tokens - 1.0, now)
+        if tokens >= amount:
+            self._store(key, tokens - amount, now)
             return 0.0
         self._store(key, tokens, now)
-        return (1.0 - tokens) / self.rate
+        return (amount - tokens) / self.rate
 
     def _store(self, key: str, tokens: float, now: float) -> None:
         self.buckets[key] = (tokens, now)  # popped before, so it goes to the most recent end
@@ -171,10 +172,12 @@ class TokenBuckets:
 
 TAKE_SCRIPT = """
 -- KEYS[1]: a client's bucket, a hash of tokens (t) and when they were counted (a, Redis's clock);
--- ARGV[1]: tokens a second, ARGV[2]: the capacity. Returns the seconds to wait, "0" for none.
+-- ARGV[1]: tokens a second, ARGV[2]: the capacity, ARGV[3]: the tokens to take (1 unless given).
+-- Returns the seconds to wait, "0" for none (then the tokens are taken).
 if redis.replicate_commands then redis.replicate_commands() end -- TIME before a write, Redis < 5
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3] or '1')
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local bucket = redis.call('HMGET', KEYS[1], 't', 'a')
@@ -186,10 +189,10 @@ if tokens == nil or at == nil then
 end
 tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= amount then
+  tokens = tokens - amount
 else
-  wait = (1 - tokens) / rate
+  wait = (amount - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 't', tokens, 'a', now)
 -- gone once it would be full again: an absent bucket is a full one
@@ -251,9 +254,9 @@ class SharedBuckets:
         self.script = self.client.register_script(TAKE_SCRIPT)
         return self.client
 
-    async def take(self, key: str, *, rate: float, capacity: float) -> float | None:
-        """Take a token for ``key``: 0 if there was one, else the seconds until there is; None
-        when Redis did not answer (count the request locally)."""
+    async def take(self, key: str, *, rate: float, capacity: float, amount: float = 1.0) -> float | None:
+        """Take ``amount`` tokens for ``key``: 0 if there were as many, else the seconds until
+        there are; None when Redis did not answer (count the request locally)."""
         now = self.clock()
         if self.down_since is not None:
             if now < self.retry_at:
@@ -264,7 +267,9 @@ class SharedBuckets:
             if self.script is None:
                 self._connect()
             async with asyncio.timeout(self.timeout):
-                answer = await self.script(keys=[self.prefix + key], args=[repr(rate), repr(capacity)])
+                answer = await self.script(
+                    keys=[self.prefix + key], args=[repr(rate), repr(capacity), repr(amount)]
+                )
             wait = float(answer)
         except Exception as exc:  # whatever it is, the request is served under the local limit
             self._failed(now, exc)
@@ -398,3 +403,46 @@ class RateLimit:
             await send({"type": "websocket.http.response.body", "body": body})
         else:  # the server turns a close before the handshake into HTTP 403
             await send({"type": "websocket.close", "code": 1008, "reason": "rate limited"})
+
+
+class CostBudget:
+    """What each caller may cost the subgraphs a minute: a token bucket of cost units (see
+    ``gateway.federation.cost``) per caller, ``per_minute`` deep and refilled at ``per_minute``
+    a minute, lower for anonymous callers. A signed-in caller is its token's subject (the token is
+    verified by then), an anonymous one its client address as the rate limit counts it. Shared
+    between replicas through the rate limit's store when there is one (keys ``cost:…``)."""
+
+    def __init__(
+        self,
+        *,
+        per_minute: int,
+        anonymous_per_minute: int,
+        shared: SharedBuckets | None = None,
+        max_keys: int = 100_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.shared = shared
+        self.signed_in = self._buckets(per_minute, clock, max_keys)
+        self.anonymous = self._buckets(anonymous_per_minute, clock, max_keys)
+
+    @staticmethod
+    def _buckets(per_minute: int, clock: Clock, max_keys: int) -> TokenBuckets | None:
+        if per_minute <= 0:
+            return None
+        return TokenBuckets(
+            rate=per_minute / 60.0, capacity=float(per_minute), clock=clock, max_keys=max_keys
+        )
+
+    async def charge(self, caller: str, cost: int, *, anonymous: bool) -> float:
+        """Take ``cost`` from the caller's budget: 0 when it was there (or there is no budget),
+        else the seconds until it will be (and nothing is taken)."""
+        buckets = self.anonymous if anonymous else self.signed_in
+        if buckets is None or cost <= 0:
+            return 0.0
+        key = ("cost:anonymous:" if anonymous else "cost:subject:") + caller[:MAX_KEY_LENGTH]
+        wait = None
+        if self.shared is not None:
+            wait = await self.shared.take(key, rate=buckets.rate, capacity=buckets.capacity, amount=cost)
+        if wait is None:
+            wait = buckets.take(key, cost)
+        return wait

@@ -140,6 +140,15 @@ class GatewaySettings(BaseSettings):
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"
     )
     rate_limit_burst: int = Field(default=60, description="Requests a client may send at once")
+    cost_budget_per_minute: int = Field(
+        default=300_000,
+        description="What a signed-in caller's GraphQL requests may cost a minute (the cost GATEWAY_MAX_COST"
+        " bounds per request; 429 COST_BUDGET_EXCEEDED past it); ≤ 0: no budget",
+    )
+    anonymous_cost_budget_per_minute: int = Field(
+        default=60_000,
+        description="The same for each anonymous client address; ≤ 0: no budget",
+    )
     rate_limit_redis_url: SecretStr | None = Field(
         default=None,
         description="Redis holding the rate limit's buckets (redis://host:6379/0, rediss:// with TLS): every "
@@ -274,6 +283,17 @@ class GatewaySettings(BaseSettings):
             raise ValueError(
                 "GATEWAY_JWT_SECRET must be a real secret of at least 32 characters in production"
             )
+
+    @model_validator(mode="after")
+    def _budgets_hold_a_request(self) -> GatewaySettings:
+        for name in ("cost_budget_per_minute", "anonymous_cost_budget_per_minute"):
+            budget = getattr(self, name)
+            if 0 < budget < self.max_cost:
+                raise ValueError(
+                    f"GATEWAY_{name.upper()} ({budget}) is under GATEWAY_MAX_COST ({self.max_cost}):"
+                    " a request the gateway allows could never be served"
+                )
+        return self
 
     @model_validator(mode="after")
     def _internal_secret_fits(self) -> GatewaySettings:

@@ -78,6 +78,8 @@ class Prepared:
     plan: Plan
     single_operation: bool
     sized_by_variables: bool = False
+    cost: int = 0
+    """What the operation may cost (sizes given by variables counted as one)."""
     refusals: dict[tuple[bool, frozenset[str]], list[Refusal]] = field(default_factory=dict)
     """The access check's answer for each kind of caller (signed in or not, their roles)."""
 
@@ -244,7 +246,7 @@ class Engine:
             )
             raise RequestError([_coded(message, "OPERATION_RESOLUTION_FAILURE")])
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        self._check_limits(operation, fragments)
+        cost = self._check_limits(operation, fragments)
         try:
             plan = self.planner.plan(operation, fragments)
         except PlanError as exc:
@@ -258,11 +260,13 @@ class Engine:
             plan=plan,
             single_operation=single,
             sized_by_variables=self.costs.sized_by_variables(plan.operation.selection_set),
+            cost=cost,
         )
 
     def _check_limits(
         self, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-    ) -> None:
+    ) -> int:
+        """Refuse an operation over a limit; its cost when it is under all of them."""
         fields = expanded_fields(operation.selection_set, fragments)
         if fields > self.limits.max_fields:
             raise RequestError([_too_many_fields(fields, self.limits.max_fields)])
@@ -293,15 +297,16 @@ class Engine:
             raise RequestError(
                 [_coded(f"{aliases} aliases found. Allowed: {self.limits.max_aliases}", "MAX_ALIASES_LIMIT")]
             )
-        self._check_cost(operation.operation, selection_set, None)
+        return self._check_cost(operation.operation, selection_set, None)
 
     def _check_cost(
         self, kind: OperationType, selection_set: SelectionSetNode, variables: dict[str, Any] | None
-    ) -> None:
-        """Refuse what may resolve too many fields; sizes given by variables count once known."""
+    ) -> int:
+        """Refuse what may cost too much (see :mod:`.cost`); sizes given by variables count once
+        known. The cost, when it is allowed."""
         root = self.schema.get_root_type(kind)
         if root is None:
-            return
+            return 0
         cost = self.costs.cost(selection_set, root, variables)
         if cost > self.limits.max_cost:
             raise RequestError(
@@ -312,6 +317,7 @@ class Engine:
                     )
                 ]
             )
+        return cost
 
     def variables(self, prepared: Prepared, raw: dict[str, Any]) -> VariableValues:
         coerced = get_variable_values(self.schema, prepared.operation.variable_definitions or (), raw)
@@ -322,6 +328,15 @@ class Engine:
                 prepared.operation.operation, prepared.plan.operation.selection_set, coerced.coerced
             )
         return coerced
+
+    def cost_of(self, prepared: Prepared, raw: dict[str, Any]) -> int:
+        """What this request may cost: the operation's, with the sizes its variables give."""
+        if not prepared.sized_by_variables:
+            return prepared.cost
+        coerced = self.variables(prepared, raw)
+        return self._check_cost(
+            prepared.operation.operation, prepared.plan.operation.selection_set, coerced.coerced
+        )
 
     # -- executing -------------------------------------------------------------------------
     async def execute(

@@ -81,3 +81,49 @@ def test_a_page_of_organizations_with_their_indicators_is_priced_by_its_size(eng
     with pytest.raises(RequestError) as refused:
         engine.variables(prepared, {"n": 100})
     assert refused.value.errors[0]["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
+
+
+async def test_each_caller_has_a_cost_budget_a_minute_lower_when_anonymous() -> None:
+    """An anonymous client that asks for an analysis again and again is stopped once its minute's
+    budget is spent (429, Retry-After, COST_BUDGET_EXCEEDED) before the subgraph is called; a
+    signed-in caller has its own, larger budget, and cheap requests go on meanwhile."""
+    import httpx
+
+    from gateway.app import create_app
+    from gateway.auth import issue_token
+
+    settings = GatewaySettings(
+        analytics_url="http://127.0.0.1:9/graphql",
+        anonymous_cost_budget_per_minute=20_000,
+        cost_budget_per_minute=40_000,
+    )
+    app = create_app(settings)
+    analysis = '{ effectivenessAnalysis(scope: region, id: "39", year: 2025) { scopeTitle } }'
+    token = issue_token(settings, subject="methodologist", roles=["expert"], region_code="39")
+    signed_in = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+
+        async def ask(query: str, headers: dict[str, str] | None = None) -> httpx.Response:
+            return await client.post("/graphql", json={"query": query}, headers=headers or {})
+
+        anonymous = [await ask(analysis) for _ in range(5)]
+        mine = [await ask(analysis, signed_in) for _ in range(9)]
+        cheap = await ask("{ __typename }")
+    # 20,000 hold three analyses (5,001 each) and nothing else of their size
+    assert [r.status_code for r in anonymous[:3]] == [
+        200,
+        200,
+        200,
+    ]  # analytics is down: an error, not a refusal
+    refused = anonymous[3]
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["errors"][0]["extensions"]["code"] == "COST_BUDGET_EXCEEDED"
+    assert anonymous[4].status_code == 429
+    assert [r.status_code for r in mine].count(429) == 2  # seven fit in 40,000
+    assert cheap.status_code == 200 and cheap.json() == {"data": {"__typename": "Query"}}
+    assert app.state.subgraphs.calls["analytics"] == 3 + 7
+
+
+def test_a_budget_smaller_than_one_allowed_request_is_refused() -> None:
+    with pytest.raises(ValueError, match="ANONYMOUS_COST_BUDGET_PER_MINUTE"):
+        GatewaySettings(anonymous_cost_budget_per_minute=1000)
