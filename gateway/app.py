@@ -206,6 +206,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         yield
         if shared_limit is not None:
             await shared_limit.close()
+        await subscriptions.upstreams.close()
         await graph.close()
         engine.close()
         await reports.close()
