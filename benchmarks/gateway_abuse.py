@@ -110,7 +110,10 @@ async def run(workdir: Path, *, clients: int = 4, seconds: float = 10.0, websock
     costs = await asyncio.to_thread(_prepare_costs, names)
     saved = {name: os.environ.pop(name, None) for name in _UNSET}
     ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
-    stack = Stack(var_dir=workdir / "abuse-var", ports=ports, seed_demo=True, echo=False)
+    # the cost budgets on, as in production (the request rate limit stays off: every client here
+    # shares one address); the well-behaved clients sign in, as portals do, each as itself
+    budget = {"GATEWAY_ANONYMOUS_COST_BUDGET_PER_MINUTE": "60000", "GATEWAY_COST_BUDGET_PER_MINUTE": "300000"}
+    stack = Stack(var_dir=workdir / "abuse-var", ports=ports, seed_demo=True, echo=False, env=budget)
     try:
         await asyncio.to_thread(stack.start)
         await _wait_for_organizations(stack.gateway_url)
@@ -171,6 +174,7 @@ async def _well_behaved(
         for n in range(clients)
     ]
     headers = {"content-type": "application/json", "accept": "application/graphql-response+json"}
+    signed_in = [{**headers, "authorization": f"Bearer {_token(n)}"} for n in range(clients + 1)]
     latencies: list[float] = []
     by_query: dict[str, list[float]] = {label: [] for label in queries}
     new_documents: list[float] = []
@@ -184,25 +188,26 @@ async def _well_behaved(
         if at_deadline is not None:
             asyncio.get_running_loop().call_later(seconds, at_deadline)
 
-        async def once(body: bytes) -> float:
+        async def once(body: bytes, number: int) -> float:
             sent = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as reply:
+            async with session.post(url, data=body, headers=signed_in[number]) as reply:
                 payload = await reply.read()
             if reply.status != 200 or b'"errors"' in payload:
                 failures[f"{reply.status} {payload[:120]!r}"] += 1
             return time.perf_counter() - sent
 
-        async def client(mine: list[tuple[str, bytes]]) -> None:
+        async def client(number: int, mine: list[tuple[str, bytes]]) -> None:
             turn = 0
             while time.perf_counter() < deadline:
                 label, body = mine[turn % len(mine)]
                 turn += 1
-                took = await once(body)
+                took = await once(body, number)
                 latencies.append(took)
                 by_query[label].append(took)
 
         async def new_document(number: int) -> None:
-            new_documents.append(await once(orjson.dumps({"query": f"query New{number} {{ __typename }}"})))
+            body = orjson.dumps({"query": f"query New{number} {{ __typename }}"})
+            new_documents.append(await once(body, clients))
 
         async def new_documents_client() -> None:
             tasks = []
@@ -216,13 +221,21 @@ async def _well_behaved(
 
         cpu = _cpu_seconds(pids)
         fresh = asyncio.create_task(new_documents_client())
-        await asyncio.gather(*(client(mine) for mine in bodies))
+        await asyncio.gather(*(client(n, mine) for n, mine in enumerate(bodies)))
         elapsed = time.perf_counter() - started
         cpu = _cpu_seconds(pids, since=cpu)
         await fresh  # answers still due
     if failures:
         print(f"  WARNING: {sum(failures.values())} well-behaved requests failed ({name}): {dict(failures)}")
     return Measured(Load(name, latencies, elapsed), cpu, by_query, new_documents)
+
+
+def _token(number: int) -> str:
+    """A portal's token for well-behaved client ``number`` (each its own caller and budget)."""
+    from gateway.auth import issue_token
+    from gateway.settings import GatewaySettings
+
+    return issue_token(GatewaySettings(), subject=f"portal-{number}", roles=["viewer"], region_code="39")
 
 
 # -- the hostile client ---------------------------------------------------------------------------

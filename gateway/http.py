@@ -31,6 +31,10 @@ from .ratelimit import CostBudget, client_address
 log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+NEW_DOCUMENT_COST = 100
+"""What reading a document the gateway has not prepared before costs its caller's budget."""
+REFUSED_DOCUMENT_COST = 1000
+"""What a new document that is refused (unreadable, invalid, over a limit) costs it besides."""
 JSON = "application/json"
 
 
@@ -141,8 +145,15 @@ class GraphQLHttp:
         query = self._document_text(params)
         operation_name = params.get("operationName")
         variables = params.get("variables") or {}
+        # a document not seen before costs work to read, however it ends: a client sending new
+        # documents pays for them, and more for each one refused, before the next is read
+        new = self.budget is not None and not self.engine.is_prepared(query, operation_name)
+        if new:  # charged as if refused, the difference given back when it is not
+            await self._charge(request, identity, NEW_DOCUMENT_COST + REFUSED_DOCUMENT_COST)
         try:
             prepared = await self.engine.prepare_off_loop(query, operation_name)
+            if new:
+                await self._charge(request, identity, -REFUSED_DOCUMENT_COST)
             if request.method == "GET" and not self.engine.is_query(prepared):
                 raise HttpError(405, "Only queries may be sent with GET; use POST", {"allow": "POST"})
             refused = self.engine.refused(prepared, identity)
@@ -165,8 +176,8 @@ class GraphQLHttp:
         return Response(body, media_type=media, headers={"content-type": f"{media}; charset=utf-8"})
 
     async def _charge(self, request: Request, identity: Identity, cost: int) -> None:
-        """Take the request's cost from its caller's budget (see :class:`CostBudget`); 429 with
-        ``Retry-After`` when the budget does not hold it."""
+        """Take ``cost`` from the caller's budget (see :class:`CostBudget`; a negative one gives
+        back); 429 with ``Retry-After`` when the budget does not hold it."""
         if self.budget is None:
             return
         anonymous = not identity.authenticated

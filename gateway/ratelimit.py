@@ -435,9 +435,10 @@ class CostBudget:
 
     async def charge(self, caller: str, cost: int, *, anonymous: bool) -> float:
         """Take ``cost`` from the caller's budget: 0 when it was there (or there is no budget),
-        else the seconds until it will be (and nothing is taken)."""
+        else the seconds until it will be (and nothing is taken). A negative ``cost`` gives back
+        (never past a full budget)."""
         buckets = self.anonymous if anonymous else self.signed_in
-        if buckets is None or cost <= 0:
+        if buckets is None or cost == 0:
             return 0.0
         key = ("cost:anonymous:" if anonymous else "cost:subject:") + caller[:MAX_KEY_LENGTH]
         wait = None

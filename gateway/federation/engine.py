@@ -143,6 +143,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._preparer, self.prepare, query, operation_name)
 
+    def is_prepared(self, query: str, operation_name: str | None) -> bool:
+        """Whether this document and operation were prepared before (and are still cached)."""
+        return _plan_key(query, operation_name) in self._plans
+
     def close(self) -> None:
         self._preparer.shutdown(wait=False, cancel_futures=True)
 

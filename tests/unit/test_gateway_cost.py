@@ -127,3 +127,24 @@ async def test_each_caller_has_a_cost_budget_a_minute_lower_when_anonymous() -> 
 def test_a_budget_smaller_than_one_allowed_request_is_refused() -> None:
     with pytest.raises(ValueError, match="ANONYMOUS_COST_BUDGET_PER_MINUTE"):
         GatewaySettings(anonymous_cost_budget_per_minute=1000)
+
+
+async def test_new_documents_cost_their_reading_and_refused_ones_more() -> None:
+    """A client that sends document after new document, each refused, spends its budget on them
+    (100 each, 1,000 more when refused, charged before reading) and is then answered 429 before
+    its next one is read; a document the gateway knows costs nothing to read again."""
+    import httpx
+
+    from gateway.app import create_app
+
+    app = create_app(GatewaySettings(anonymous_cost_budget_per_minute=20_000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        codes = []
+        for n in range(20):
+            response = await client.post("/graphql", json={"query": f"{{ nothing{n} }}"})
+            codes.append(response.json()["errors"][0]["extensions"]["code"])
+        known = [await client.post("/graphql", json={"query": "{ nothing0 }"}) for _ in range(3)]
+    # 20,000 hold 18 refused new documents (1,100 each); the 19th is not read
+    assert codes[:18] == ["GRAPHQL_VALIDATION_FAILED"] * 18
+    assert codes[18:] == ["COST_BUDGET_EXCEEDED"] * 2
+    assert all(r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" for r in known)
