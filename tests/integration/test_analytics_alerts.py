@@ -410,7 +410,7 @@ async def _count_open(db: Database, expected: int) -> bool:
     return len(await open_alerts(db)) == expected
 
 
-ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.9")
 ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
 """Alerts and recommended partners are for signed-in users."""
 ALERTS = """query($network: ID, $organization: ID, $open: Boolean) {

@@ -334,7 +334,7 @@ async def test_activities_worth_repeating_are_well_attended_and_well_rated(db: D
     assert "медиана 19" in found.reasons[1] and found.reasons[2] == "Вид мероприятия: мастер-класс"
 
 
-ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.7")
+ADVICE = strawberry.federation.Schema(query=AdviceQuery, federation_version="2.9")
 ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code="*")
 """Alerts and recommended partners are for signed-in users."""
 
