@@ -62,7 +62,15 @@ SERVICES = ("registry", "events", "analytics")
 PROCESSES = (*SERVICES, "gateway")
 CONSUMER_GROUPS = {"events": "setka.events", "analytics": "setka.analytics"}
 """The consumer group of each service that consumes (``setka.<service>``; the registry does not)."""
-COLORS = {"tansu": 90, "registry": 36, "events": 35, "analytics": 33, "gateway": 32, "supervisor": 1}
+COLORS = {
+    "tansu": 90,
+    "registry": 36,
+    "events": 35,
+    "analytics": 33,
+    "gateway": 32,
+    "portal": 34,
+    "supervisor": 1,
+}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -312,6 +320,16 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}/graphql"
 
+    @property
+    def workspace_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['portal']}/"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The processes this stack runs: the services, the gateway and, if it has a port, the
+        workspace."""
+        return (*PROCESSES, "portal") if "portal" in self.ports else PROCESSES
+
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
@@ -325,6 +343,9 @@ class Stack:
             env[f"{prefix}_PORT"] = str(self.ports[name])
             env[f"GATEWAY_{prefix}_URL"] = f"{self.service_url(name)}/graphql"
         env["GATEWAY_PORT"] = str(self.ports["gateway"])
+        if "portal" in self.ports:
+            env["PORTAL_PORT"] = str(self.ports["portal"])
+            env["PORTAL_GATEWAY_URL"] = f"http://127.0.0.1:{self.ports['gateway']}"
         env.setdefault("INTERNAL_TOKEN_SECRET", self.internal_secret)
         if not self.rate_limited:
             env.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
@@ -359,7 +380,9 @@ class Stack:
         for name in SERVICES:
             self.start_process(name)
         self.start_process("gateway")
-        for name in PROCESSES:
+        if "portal" in self.ports:
+            self.start_process("portal")
+        for name in self.names:
             self.wait_ready(name)
         if self.supervised:
             self.start_supervisor()
@@ -434,6 +457,8 @@ class Stack:
     def command(self, name: str) -> list[str]:
         if name == "gateway":
             return [sys.executable, "-m", "gateway", "serve"]
+        if name == "portal":
+            return [sys.executable, "-m", "portal"]
         argv = [sys.executable, "-m", f"services.{name}", "serve"]
         if name == "registry" and self.seed_demo:
             argv.append("--seed-demo")
@@ -514,7 +539,7 @@ class Stack:
         self._stopping.set()  # no restarts from here on
         if self._supervisor is not None and self._supervisor is not threading.current_thread():
             self._supervisor.join()
-        for name in ("gateway", *reversed(SERVICES)):
+        for name in ("portal", "gateway", *reversed(SERVICES)):
             if name in self.processes:
                 self.stop_process(name)
         if self.broker is not None:
@@ -565,7 +590,7 @@ class Stack:
         now = time.monotonic()
         if self.broker is not None and not self._stopping.is_set():
             self._check_broker(now)
-        for name in PROCESSES:
+        for name in self.names:
             if self._stopping.is_set():
                 return
             with self._lock:
@@ -739,6 +764,7 @@ def default_ports() -> dict[str, int]:
         "events": int(env.get("EVENTS_PORT", 8002)),
         "analytics": int(env.get("ANALYTICS_PORT", 8003)),
         "gateway": int(env.get("GATEWAY_PORT", 8000)),
+        "portal": int(env.get("PORTAL_PORT", 8010)),
     }
 
 
@@ -763,7 +789,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        for port_name in ("gateway", *SERVICES):
+        for port_name in ("portal", "gateway", *SERVICES):
             try:
                 wait_for_port("127.0.0.1", stack.ports[port_name], timeout=0.2)
             except TimeoutError:
@@ -784,7 +810,8 @@ def main() -> None:
         )
         print(
             "\n"
-            f"  Setka is up. GraphQL (with the GraphiQL IDE): {stack.gateway_url}\n"
+            f"  Setka is up. The workspace (sign in as a demo person): {stack.workspace_url}\n"
+            f"  GraphQL (with the GraphiQL IDE): {stack.gateway_url}\n"
             f"  A demo token of an admin of every region (Authorization: Bearer …):\n    {token}\n"
             f"  Logs: {stack.var_dir}/*.log   Stop: Ctrl-C\n",
             flush=True,

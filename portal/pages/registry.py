@@ -1,0 +1,190 @@
+"""The registry: organizations with search and filters (exported to XLSX and CSV), an
+organization's card, networks and a network's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..gateway import GatewayError
+from ..web import Portal
+
+PAGE = 50
+EXPORT_LIMIT = 2000
+KINDS = {
+    "school": "школа",
+    "education_authority": "орган управления образованием",
+    "institute": "институт развития образования",
+    "methodological_centre": "методический центр",
+    "college": "колледж",
+    "additional_education": "организация дополнительного образования",
+    "other": "другая",
+}
+STATUSES = {
+    "low_results": "ШНОР",
+    "adverse_social_conditions": "ШФНСУ",
+    "stable_results": "стабильные результаты",
+}
+ROLES = {
+    "centre": "центр",
+    "partner": "партнёр",
+    "supported": "сопровождаемая",
+    "methodological_support": "методическое сопровождение",
+    "coordinator": "координатор",
+}
+FILTERS = ("regionCode", "municipalityId", "kind", "status", "networkId", "search")
+COLUMNS = ("Краткое название", "Полное название", "Вид", "Регион", "Муниципалитет", "Статусы")
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    return {name: request.query_params.get(name) or None for name in FILTERS}
+
+
+def _row(node: dict[str, Any]) -> list[str]:
+    return [
+        node["shortName"],
+        node["fullName"],
+        KINDS.get(node["kind"], node["kind"]),
+        node["regionCode"],
+        node["municipality"] or "",
+        ", ".join(STATUSES.get(s, s) for s in node["statuses"]),
+    ]
+
+
+def routes(portal: Portal) -> list[Route]:
+    async def organizations(request: Request) -> Response:
+        filters = _filters(request)
+        token = portal.token(request)
+        try:
+            places = await portal.gateway.run("Places", token=token)
+            data = await portal.gateway.run(
+                "Organizations",
+                {**filters, "first": PAGE, "after": request.query_params.get("after")},
+                token,
+            )
+        except GatewayError as exc:
+            return portal.failure(request, exc)
+        page = data["organizations"]
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+        return portal.page(
+            request,
+            "organizations.html",
+            rows=[e["node"] for e in page["edges"]],
+            more=page["pageInfo"],
+            filters=filters,
+            query=query,
+            places=places,
+            kinds=KINDS,
+            statuses=STATUSES,
+        )
+
+    async def export(request: Request) -> Response:
+        """Every organization the filters find (at most EXPORT_LIMIT), as XLSX or CSV."""
+        kind = request.path_params["format"]
+        if kind not in ("csv", "xlsx"):
+            return portal.page(request, "error.html", status=404, message="Выгрузка бывает в .xlsx и .csv")
+        filters, token = _filters(request), portal.token(request)
+        rows: list[list[str]] = []
+        after = None
+        try:
+            while len(rows) < EXPORT_LIMIT:
+                data = await portal.gateway.run(
+                    "Organizations", {**filters, "first": 100, "after": after}, token
+                )
+                page = data["organizations"]
+                rows.extend(_row(e["node"]) for e in page["edges"])
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+        except GatewayError as exc:
+            return portal.failure(request, exc)
+        if kind == "csv":
+            text = io.StringIO()
+            writer = csv.writer(text, delimiter=";")  # Excel in a Russian locale splits on ";"
+            writer.writerow(COLUMNS)
+            writer.writerows(rows)
+            body = ("\ufeff" + text.getvalue()).encode("utf-8")  # the BOM: Excel reads it as UTF-8
+            media = "text/csv; charset=utf-8"
+        else:
+            book = Workbook()
+            sheet = book.active
+            sheet.title = "Организации"
+            sheet.append(COLUMNS)
+            for row in rows:
+                sheet.append(row)
+                for cell in sheet[sheet.max_row]:
+                    cell.data_type = "s"  # a name that begins like a formula stays text
+            out = io.BytesIO()
+            book.save(out)
+            body = out.getvalue()
+            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(
+            body,
+            media_type=media,
+            headers={"content-disposition": f'attachment; filename="organizations.{kind}"'},
+        )
+
+    async def organization(request: Request) -> Response:
+        try:
+            data = await portal.gateway.run(
+                "Organization", {"id": request.path_params["id"]}, portal.token(request)
+            )
+        except GatewayError as exc:
+            return portal.failure(request, exc)
+        if data["organization"] is None:
+            return portal.page(request, "error.html", status=404, message="Такой организации нет")
+        return portal.page(
+            request,
+            "organization.html",
+            org=data["organization"],
+            kinds=KINDS,
+            statuses=STATUSES,
+            roles=ROLES,
+        )
+
+    async def networks(request: Request) -> Response:
+        try:
+            data = await portal.gateway.run(
+                "Networks",
+                {
+                    "regionCode": request.query_params.get("regionCode") or None,
+                    "search": request.query_params.get("search") or None,
+                    "first": PAGE,
+                    "after": request.query_params.get("after"),
+                },
+                portal.token(request),
+            )
+        except GatewayError as exc:
+            return portal.failure(request, exc)
+        page = data["networks"]
+        return portal.page(
+            request, "networks.html", rows=[e["node"] for e in page["edges"]], more=page["pageInfo"]
+        )
+
+    async def network(request: Request) -> Response:
+        try:
+            data = await portal.gateway.run(
+                "Network", {"id": request.path_params["id"]}, portal.token(request)
+            )
+        except GatewayError as exc:
+            return portal.failure(request, exc)
+        if data["network"] is None:
+            return portal.page(request, "error.html", status=404, message="Такой сети нет")
+        members: dict[str, list[dict[str, Any]]] = {}
+        for member in data["network"]["members"]:
+            members.setdefault(member["role"], []).append(member)
+        return portal.page(request, "network.html", net=data["network"], members=members, roles=ROLES)
+
+    return [
+        Route("/organizations", organizations, methods=["GET"]),
+        Route("/organizations/export.{format:str}", export, methods=["GET"]),
+        Route("/organizations/{id}", organization, methods=["GET"]),
+        Route("/networks", networks, methods=["GET"]),
+        Route("/networks/{id}", network, methods=["GET"]),
+    ]

@@ -1,0 +1,114 @@
+"""What every page shares: the templates, the person and the session, the CSRF check, errors."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from .gateway import Gateway, GatewayError
+from .session import Person, Session, Sessions
+from .settings import PortalSettings
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_FORM_BYTES = 1_048_576
+
+MONTHS = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+
+
+def russian_date(value: Any) -> str:
+    """``5 марта 2026`` for a date, a datetime or an ISO text; ``—`` for nothing."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return f"{value.day} {MONTHS[value.month - 1]} {value.year}, {value:%H:%M}"
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def number(value: Any, digits: int = 1) -> str:
+    """A figure as Russians write it: ``1 234,5``; ``—`` for none."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+    return text.replace(",", " ").replace(".", ",")
+
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["date"] = russian_date
+environment.filters["number"] = number
+
+
+@dataclass
+class Portal:
+    """What the pages are given: the settings, the gateway, the sessions."""
+
+    settings: PortalSettings
+    gateway: Gateway
+    sessions: Sessions
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.get(request)
+
+    def person(self, request: Request) -> Person | None:
+        session = self.session(request)
+        return session.person if session else None
+
+    def token(self, request: Request) -> str | None:
+        session = self.session(request)
+        return session.access_token if session and session.person else None
+
+    def page(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
+        session = self.sessions.ensure(request)  # forms on every page carry its CSRF token
+        flash, session.flash = session.flash, None
+        html = environment.get_template(template).render(
+            request=request,
+            person=session.person,
+            csrf=session.csrf,
+            flash=flash,
+            demo=self.settings.demo,
+            path=request.url.path,
+            **values,
+        )
+        response = HTMLResponse(html, status)
+        response.headers["cache-control"] = "no-store"
+        return self.sessions.keep(response, session)
+
+    def failure(self, request: Request, error: GatewayError) -> Response:
+        return self.page(request, "error.html", status=error.status, message=error.message, code=error.code)
+
+    async def form(self, request: Request) -> dict[str, str]:
+        """A POSTed form (``application/x-www-form-urlencoded``), its CSRF token checked."""
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise FormRefused("Форма слишком большая")
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        session = self.session(request)
+        sent = fields.pop("csrf", "")
+        if session is None or not secrets.compare_digest(sent, session.csrf):
+            raise FormRefused("Страница устарела: откройте её снова и повторите действие")
+        return fields
+
+
+class FormRefused(Exception):
+    """A POST that is not taken (an old page, a forged form)."""
+
+
+Handler = Callable[[Portal, Request], Awaitable[Response]]
