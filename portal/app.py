@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,9 +17,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import pages
 from .gateway import Gateway
 from .oidc import OpenIdClient
-from .pages import analysis, auth, home, registry
 from .session import Sessions
 from .settings import PortalSettings
 from .web import Portal
@@ -64,8 +66,13 @@ def create_app(settings: PortalSettings | None = None) -> Starlette:
         settings=settings,
         gateway=Gateway(settings.gateway_url, http),
         sessions=Sessions(lifetime_seconds=settings.session_hours * 3600, secure=settings.secure_cookies),
+        oidc=OpenIdClient(settings, http) if settings.oidc else None,
     )
-    oidc = OpenIdClient(settings, http) if settings.oidc else None
+    modules = [
+        importlib.import_module(f"{pages.__name__}.{m.name}") for m in pkgutil.iter_modules(pages.__path__)
+    ]
+    modules.sort(key=lambda module: getattr(module, "ORDER", 50))
+    portal.nav = [item for module in modules for item in getattr(module, "NAV", ())]
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -77,10 +84,7 @@ def create_app(settings: PortalSettings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            *home.routes(portal),
-            *auth.routes(portal, oidc),
-            *registry.routes(portal),
-            *analysis.routes(portal),
+            *(route for module in modules for route in module.routes(portal)),
             Route("/healthz", healthz),
             Route("/readyz", healthz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

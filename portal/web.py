@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from .gateway import Gateway, GatewayError
+from .oidc import OpenIdClient
 from .session import Person, Session, Sessions
 from .settings import PortalSettings
 
@@ -58,11 +59,15 @@ environment.filters["number"] = number
 
 @dataclass
 class Portal:
-    """What the pages are given: the settings, the gateway, the sessions."""
+    """What the pages are given: the settings, the gateway, the sessions, the OpenID client (None
+    without a provider) and the sections of the menu (each page module's ``NAV``)."""
 
     settings: PortalSettings
     gateway: Gateway
     sessions: Sessions
+    oidc: OpenIdClient | None = None
+    nav: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    """(path, title, roles that see it; none: everyone)."""
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request)
@@ -85,6 +90,11 @@ class Portal:
             flash=flash,
             demo=self.settings.demo,
             path=request.url.path,
+            nav=[
+                (href, title)
+                for href, title, roles in self.nav
+                if not roles or (session.person is not None and session.person.has(*roles))
+            ],
             **values,
         )
         response = HTMLResponse(html, status)

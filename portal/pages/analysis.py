@@ -14,6 +14,9 @@ from starlette.routing import Route
 from ..gateway import GatewayError
 from ..web import Portal
 
+ORDER = 60
+NAV = [("/analysis", "Анализ", ())]
+
 SCOPES = {"region": "регион", "municipality": "муниципалитет", "network": "сеть", "school": "школа"}
 STATUS = {"good": "в норме", "attention": "внимание", "bad": "плохо", "no_data": "нет данных"}
 TREND = {"up": "растёт", "down": "снижается", "flat": "без изменений", "unknown": "—"}

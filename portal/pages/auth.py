@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..gateway import GatewayError
-from ..oidc import OpenIdClient, SignInError, person_of
+from ..oidc import SignInError, person_of
 from ..web import FormRefused, Portal
 
 DEMO_HOURS = 8
@@ -24,7 +24,9 @@ def _local_path(value: str | None) -> str:
     return value
 
 
-def routes(portal: Portal, oidc: OpenIdClient | None) -> list[Route]:
+def routes(portal: Portal) -> list[Route]:
+    oidc = portal.oidc
+
     async def sign_in(request: Request) -> Response:
         back_to = _local_path(request.query_params.get("next"))
         if oidc is not None and request.query_params.get("demo") is None:

@@ -12,6 +12,8 @@ from starlette.routing import Route
 from ..gateway import GatewayError
 from ..web import Portal
 
+ORDER = 10
+
 RULES = {
     "no_network_activity": "Школа давно не участвовала в мероприятиях сети",
     "plan_item_overdue": "Пункт плана просрочен",

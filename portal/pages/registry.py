@@ -15,6 +15,9 @@ from starlette.routing import Route
 from ..gateway import GatewayError
 from ..web import Portal
 
+ORDER = 20
+NAV = [("/organizations", "Организации", ()), ("/networks", "Сети", ())]
+
 PAGE = 50
 EXPORT_LIMIT = 2000
 KINDS = {
