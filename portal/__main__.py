@@ -10,9 +10,9 @@ from .settings import PortalSettings
 
 def main() -> None:
     settings = PortalSettings()
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False
-    )
+    app = create_app(settings)
+    level = settings.log_level.lower()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=level, access_log=False)
 
 
 if __name__ == "__main__":

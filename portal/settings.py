@@ -15,6 +15,7 @@ DEV_JWT_SECRET = "setka-development-secret-change-me"
 class PortalSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("PORTAL_LOG_LEVEL", "LOG_LEVEL"))
     host: str = "127.0.0.1"
     port: int = 8010
     environment: Literal["development", "production"] = "development"

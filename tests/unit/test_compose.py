@@ -25,6 +25,7 @@ from setka_contracts import topics
 
 from gateway.settings import GatewaySettings
 from operations.config import OperatorSettings
+from portal.settings import PortalSettings
 from services.analytics.settings import AnalyticsSettings
 from services.events.settings import EventsSettings
 from services.registry.settings import RegistrySettings
@@ -48,6 +49,9 @@ SECRETS = {
     "KAFKA_EVENTS_PASSWORD": "ev0123456789",
     "KAFKA_ANALYTICS_PASSWORD": "an0123456789",
     "KAFKA_OPERATOR_PASSWORD": "op0123456789",
+    "PORTAL_PUBLIC_URL": "https://setka.example.org",
+    "PORTAL_OIDC_ISSUER": "https://keycloak.example.org/realms/setka",
+    "PORTAL_OIDC_CLIENT_SECRET": "a-client-secret-of-the-workspace",
 }
 """The variables the compose file refuses to start without (${VAR:?…}), with test values."""
 
@@ -87,6 +91,7 @@ REQUIRED_IN_PRODUCTION: dict[str, set[str]] = {
     "events": _SERVICE_NEEDS | {"EVENTS_DATABASE_URL"},
     "analytics": _SERVICE_NEEDS | {"ANALYTICS_DATABASE_URL"},
     "gateway": _GATEWAY_NEEDS,
+    "portal": {"PORTAL_ENVIRONMENT", "PORTAL_GATEWAY_URL", "PORTAL_PUBLIC_URL", "PORTAL_OIDC_ISSUER"},
     "topics": {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR"},
     "migrate": _DATABASES,
     "setka": _SERVICE_NEEDS | _DATABASES | _GATEWAY_NEEDS,
@@ -205,8 +210,8 @@ def is_job(service: Mapping[str, Any]) -> bool:
 
 def process_of(name: str) -> str:
     command = [*SERVICES[name].get("entrypoint", []), *SERVICES[name]["command"]]
-    if command[:3] == ["python", "-m", "gateway"]:
-        return "gateway"
+    if command[:3] in (["python", "-m", "gateway"], ["python", "-m", "portal"]):
+        return command[2]
     if command[:2] == ["python", "-m"] and command[2].startswith("services."):
         return command[2].removeprefix("services.")
     assert command[0] == "setka", f"{name}: an unknown process {command}"
@@ -217,6 +222,8 @@ def readers_of(name: str) -> tuple[type[BaseSettings], ...]:
     process = process_of(name)
     if process == "gateway":
         return (GatewaySettings,)
+    if process == "portal":
+        return (PortalSettings,)
     if process == "setka":
         words = [*SERVICES[name].get("entrypoint", []), *SERVICES[name]["command"]]
         return SETKA_READS[tuple(words[1:2])]
@@ -282,7 +289,7 @@ def test_every_service_waits_for_its_dependencies_to_be_healthy_or_done() -> Non
 
 @unit
 def test_each_service_healthcheck_asks_its_own_port_for_readiness() -> None:
-    ports = {"registry": 8001, "events": 8002, "analytics": 8003, "gateway": 8000}
+    ports = {"registry": 8001, "events": 8002, "analytics": 8003, "gateway": 8000, "portal": 8010}
     for name, port in ports.items():
         probe = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/readyz" in probe, name
@@ -319,6 +326,9 @@ def test_the_settings_of_every_container_build_from_exactly_its_environment(name
             assert built.kafka_bootstrap_servers == "kafka:9092"  # type: ignore[attr-defined]
     if name == "gateway":
         assert construct(GatewaySettings, environment).host == "0.0.0.0"  # type: ignore[attr-defined]
+    if name == "portal":
+        portal: Any = construct(PortalSettings, environment)
+        assert (portal.host, portal.gateway_url, portal.demo) == ("0.0.0.0", "http://gateway:8000", False)
 
 
 @unit

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 from setka_contracts import topics
 
 from gateway.settings import GatewaySettings
+from portal.settings import PortalSettings
 from services.analytics.projections import SUBSCRIBED
 from services.analytics.settings import AnalyticsSettings
 from services.events.regional import INBOUND as EVENTS_INBOUND
@@ -117,18 +118,20 @@ BY_KIND: dict[str, dict[str, Object]] = {}
 for _obj in RENDERED:
     BY_KIND.setdefault(_obj["kind"], {})[_obj["metadata"]["name"]] = _obj
 DEPLOYMENTS = BY_KIND["Deployment"]
-COMPONENTS = {"registry": 8001, "events": 8002, "analytics": 8003, "gateway": 8000}
+COMPONENTS = {"registry": 8001, "events": 8002, "analytics": 8003, "gateway": 8000, "portal": 8010}
 SETTINGS: dict[str, type[BaseSettings]] = {
     "registry": RegistrySettings,
     "events": EventsSettings,
     "analytics": AnalyticsSettings,
     "gateway": GatewaySettings,
+    "portal": PortalSettings,
 }
 CONSUMES: dict[str, set[str]] = {
     "registry": set(),
     "events": {topics.REGISTRY, *EVENTS_INBOUND},
     "analytics": set(SUBSCRIBED),
     "gateway": set(),
+    "portal": set(),
 }
 """The topics each process reads in its consumer group, from the code that subscribes."""
 PUBLISHES = {
@@ -263,7 +266,7 @@ def test_every_deployment_probes_healthz_and_readyz_on_its_own_port() -> None:
         assert container["command"][:3] == [
             "python",
             "-m",
-            "gateway" if component == "gateway" else f"services.{component}",
+            component if component in ("gateway", "portal") else f"services.{component}",
         ]
 
 
@@ -274,7 +277,9 @@ def partitions_of(topic: str) -> int:
 
 def test_every_autoscaler_targets_a_deployment_and_no_consumer_outgrows_its_partitions() -> None:
     autoscalers = BY_KIND["HorizontalPodAutoscaler"]
-    assert set(autoscalers) == set(DEPLOYMENTS)
+    # the workspace keeps its sessions in its process: one replica, no autoscaler (portal.yaml)
+    assert set(autoscalers) == set(DEPLOYMENTS) - {"setka-portal"}
+    assert DEPLOYMENTS["setka-portal"]["spec"]["replicas"] == 1
     for name, hpa in autoscalers.items():
         target = hpa["spec"]["scaleTargetRef"]
         assert (target["kind"], target["name"]) == ("Deployment", name)
@@ -338,6 +343,10 @@ def test_the_settings_of_every_pod_build_from_exactly_its_environment(component:
     built: Any = construct(SETTINGS[component], environment)
     if component == "gateway":
         assert built.production and built.registry_url == "http://setka-registry:8001/graphql"
+        return
+    if component == "portal":
+        assert built.environment == "production" and built.oidc and not built.demo
+        assert built.gateway_url == "http://setka-gateway:8000" and built.oidc_client_secret
         return
     assert built.database_url.startswith("postgresql://")
     assert built.internal_token_secret and built.metrics_token
@@ -503,6 +512,11 @@ def test_only_the_gateway_reaches_the_services() -> None:
         assert reachable(STRANGER, pods[service], port, source_namespace="monitoring"), "Prometheus"
     assert reachable(None, pods["gateway"], 8000) and reachable(STRANGER, pods["gateway"], 8000)
     assert not reachable(pods["registry"], pods["gateway"], 8000)
+    # the workspace is a client of the gateway like any portal: never of a service
+    assert reachable(pods["portal"], pods["gateway"], 8000) and reachable(None, pods["portal"], 8010)
+    for service in ("registry", "events", "analytics"):
+        assert not reachable(pods["portal"], pods[service], COMPONENTS[service]), f"portal → {service}"
+    assert not reachable(pods["portal"], KAFKA_POD, 9093) and not reachable(pods["portal"], None, 5432)
 
 
 def test_the_services_reach_kafka_and_postgresql_and_the_gateway_does_not() -> None:
