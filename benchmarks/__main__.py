@@ -1,5 +1,6 @@
 """``make bench``: import, queries, inbound events, the analytics projection, the effectiveness analysis,
-the gateway and the gateway under abuse, each next to a reference measured in the same run.
+the gateway, the gateway under abuse and the workspace's pages, each next to a reference measured in
+the same run.
 
 Needs a PostgreSQL server (``SETKA_BENCH_POSTGRES_URL``, else the test server's URL, else the
 local one); creates scratch databases on it and drops them afterwards.
@@ -26,6 +27,7 @@ from benchmarks import (  # noqa: E402
     gateway_speed,
     import_speed,
     query_speed,
+    workspace_speed,
 )
 from benchmarks.databases import ScratchDatabases  # noqa: E402
 
@@ -43,7 +45,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--times", type=int, default=30, help="runs of each query (the median is shown)")
     parser.add_argument(
         "--only",
-        choices=["import", "queries", "events", "analytics", "analysis", "gateway", "abuse"],
+        choices=["import", "queries", "events", "analytics", "analysis", "gateway", "abuse", "workspace"],
         help="run one of them",
     )
     parser.add_argument(
@@ -120,6 +122,8 @@ async def main(args: argparse.Namespace) -> None:
                     seconds=args.abuse_seconds,
                     websocket=args.abuse_websocket,
                 )
+            if args.only in (None, "workspace"):
+                await workspace_speed.run(Path(workdir))
     finally:
         await dbs.drop_all()
 
