@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..gateway import GatewayError
+from ..labels import KINDS, MEMBER_ROLES, NETWORK_LEVELS, RISK_FACTORS, RISK_LEVELS, STATUSES
 from ..web import Portal
 
 ORDER = 20
@@ -20,27 +21,6 @@ NAV = [("/organizations", "Организации", ()), ("/networks", "Сети
 
 PAGE = 50
 EXPORT_LIMIT = 2000
-KINDS = {
-    "school": "школа",
-    "education_authority": "орган управления образованием",
-    "institute": "институт развития образования",
-    "methodological_centre": "методический центр",
-    "college": "колледж",
-    "additional_education": "организация дополнительного образования",
-    "other": "другая",
-}
-STATUSES = {
-    "low_results": "ШНОР",
-    "adverse_social_conditions": "ШФНСУ",
-    "stable_results": "стабильные результаты",
-}
-ROLES = {
-    "centre": "центр",
-    "partner": "партнёр",
-    "supported": "сопровождаемая",
-    "methodological_support": "методическое сопровождение",
-    "coordinator": "координатор",
-}
 FILTERS = ("regionCode", "municipalityId", "kind", "status", "networkId", "search")
 COLUMNS = ("Краткое название", "Полное название", "Вид", "Регион", "Муниципалитет", "Статусы")
 
@@ -148,7 +128,9 @@ def routes(portal: Portal) -> list[Route]:
             org=data["organization"],
             kinds=KINDS,
             statuses=STATUSES,
-            roles=ROLES,
+            roles=MEMBER_ROLES,
+            factors=RISK_FACTORS,
+            levels=RISK_LEVELS,
         )
 
     async def networks(request: Request) -> Response:
@@ -166,9 +148,8 @@ def routes(portal: Portal) -> list[Route]:
         except GatewayError as exc:
             return portal.failure(request, exc)
         page = data["networks"]
-        return portal.page(
-            request, "networks.html", rows=[e["node"] for e in page["edges"]], more=page["pageInfo"]
-        )
+        rows = [e["node"] for e in page["edges"]]
+        return portal.page(request, "networks.html", rows=rows, more=page["pageInfo"], levels=NETWORK_LEVELS)
 
     async def network(request: Request) -> Response:
         try:
@@ -182,7 +163,14 @@ def routes(portal: Portal) -> list[Route]:
         members: dict[str, list[dict[str, Any]]] = {}
         for member in data["network"]["members"]:
             members.setdefault(member["role"], []).append(member)
-        return portal.page(request, "network.html", net=data["network"], members=members, roles=ROLES)
+        return portal.page(
+            request,
+            "network.html",
+            net=data["network"],
+            members=members,
+            roles=MEMBER_ROLES,
+            levels=NETWORK_LEVELS,
+        )
 
     return [
         Route("/organizations", organizations, methods=["GET"]),
