@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from setka_runtime import logs
 from setka_runtime.cli import serve_http
@@ -35,6 +36,10 @@ def serve_router(settings: GatewaySettings, port: int) -> None:
             router.stop(process)
 
 
+PREPARING_SWITCH_SECONDS = 0.001
+"""How long a thread may hold the interpreter while another waits (Python's default: 5 ms)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +62,9 @@ def main() -> None:
         raise SystemExit(build(check=args.check))
     settings = GatewaySettings()
     logs.configure(settings.log_level)
+    # new documents are prepared in a thread of this process (Engine.prepare_off_loop); a shorter
+    # switch interval hands the interpreter back to the event loop sooner while one is read
+    sys.setswitchinterval(PREPARING_SWITCH_SECONDS)
     serve_http(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
