@@ -1,0 +1,167 @@
+"""A regional admin's pages: the audit trail (every write in their region, filtered, a page at a
+time), and what the API does not offer yet — imports of organizations from a file and the dead
+letters of the region's systems — said plainly rather than imitated."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..forms import Field, read, refused
+from ..gateway import GatewayError
+from ..web import Portal
+
+ORDER = 80
+ADMINS = ("regional_admin",)
+NAV = [("/admin", "Администрирование", ADMINS)]
+
+PAGE = 50
+OPERATIONS = {
+    "registerOrganization": "регистрация организации",
+    "updateOrganization": "изменение сведений организации",
+    "archiveOrganization": "перенос организации в архив",
+    "enterStatus": "назначение статуса",
+    "leaveStatus": "снятие статуса",
+    "assessRiskProfile": "оценка профиля рисков",
+    "registerEducator": "регистрация педагога",
+    "updateEducator": "изменение сведений педагога",
+    "employEducator": "назначение педагога на должность",
+    "endEmployment": "окончание работы педагога",
+    "createNetwork": "создание сети",
+    "closeNetwork": "закрытие сети",
+    "joinNetwork": "вступление в сеть",
+    "leaveNetwork": "выход из сети",
+    "designateCentre": "назначение центра сети",
+    "formInteractionGroup": "создание группы взаимодействия",
+    "changeInteractionGroup": "изменение группы взаимодействия",
+    "offerResource": "предложение ресурса",
+    "withdrawResource": "снятие ресурса",
+    "signAgreement": "договор о сетевом взаимодействии",
+    "terminateAgreement": "расторжение договора",
+    "issueRegulation": "положение или приказ",
+    "draftPlan": "проект плана",
+    "addPlanItem": "пункт плана",
+    "agreePlan": "согласование плана",
+    "startPlan": "начало исполнения плана",
+    "closePlan": "закрытие плана",
+    "planActivity": "мероприятие в календаре",
+    "announceActivity": "анонс мероприятия",
+    "holdActivity": "мероприятие проведено",
+    "reportActivity": "отчёт о мероприятии",
+    "cancelActivity": "отмена мероприятия",
+    "postponeActivity": "перенос мероприятия",
+    "addMaterial": "материал мероприятия",
+    "registerParticipant": "регистрация участника",
+    "recordAttendance": "отметка посещаемости",
+    "giveFeedback": "отзыв о мероприятии",
+    "recordMobility": "мобильность",
+}
+FILTERS = [
+    Field("subject", "Кто (идентификатор автора)"),
+    Field("operation", "Действие", "select", choices=OPERATIONS),
+    Field("since", "С", "date"),
+    Field("until", "По (включительно)", "date"),
+]
+REGION = Field("regionCode", "Регион", hint="Код субъекта, например 39; пусто — все")
+
+
+def routes(portal: Portal) -> list[Route]:
+    def admin(request: Request) -> Response | None:
+        person = portal.person(request)
+        if person is None or portal.token(request) is None or not person.has(*ADMINS):
+            return refused(portal, request, person)
+        return None
+
+    async def index(request: Request) -> Response:
+        return admin(request) or portal.page(request, "admin_index.html")
+
+    async def audit(request: Request) -> Response:
+        if (no := admin(request)) is not None:
+            return no
+        person = portal.person(request)
+        assert person is not None
+        every_region = person.region_code == "*"
+        fields = [*FILTERS, REGION] if every_region else FILTERS
+        values, asked, errors = read(fields, request.query_params)
+        after = request.query_params.get("after") or None
+        rows: list[dict[str, Any]] = []
+        more: dict[str, Any] = {"hasNextPage": False}
+        problem = None
+        status = 200
+        if errors:
+            status = 400
+        else:
+            variables = {
+                "regionCode": asked.get("regionCode"),
+                "subject": asked["subject"],
+                "operation": asked["operation"],
+                "since": f"{asked['since']}T00:00:00Z" if asked["since"] else None,
+                "until": (
+                    f"{date.fromisoformat(asked['until']) + timedelta(days=1)}T00:00:00Z"
+                    if asked["until"]
+                    else None
+                ),
+                "first": PAGE,
+                "after": after,
+            }
+            try:
+                data = await portal.gateway.run("AuditTrail", variables, portal.token(request))
+            except GatewayError as exc:
+                if exc.status >= 500:
+                    return portal.failure(request, exc)
+                problem, status = exc.message, exc.status
+            else:
+                rows = [e["node"] for e in data["auditTrail"]["edges"]]
+                more = data["auditTrail"]["pageInfo"]
+        query = urlencode({k: v for k, v in values.items() if v})
+        return portal.page(
+            request,
+            "admin_audit.html",
+            status=status,
+            fields=fields,
+            values=values,
+            errors=errors,
+            problem=problem,
+            rows=rows,
+            more=more,
+            query=query,
+            paged=after is not None,
+            operations=OPERATIONS,
+        )
+
+    async def imports(request: Request) -> Response:
+        return admin(request) or portal.page(
+            request,
+            "admin_unavailable.html",
+            title="Загрузка организаций из файла",
+            message="Загрузка файла CSV или XLSX в рабочем пространстве пока недоступна: программный"
+            " интерфейс Setka (шлюз GraphQL) не умеет принимать файлы импорта, а рабочее"
+            " пространство обращается только к нему.",
+            instead="Сейчас импорт выполняет оператор на сервере командой"
+            " «setka import ФАЙЛ --kind organizations» (также educators, memberships,"
+            " municipalities); она печатает отчёт по строкам файла.",
+        )
+
+    async def dead_letters(request: Request) -> Response:
+        return admin(request) or portal.page(
+            request,
+            "admin_unavailable.html",
+            title="Недоставленные сообщения региональных систем",
+            message="Счётчики недоставленных сообщений по причинам пока недоступны: программный"
+            " интерфейс Setka (шлюз GraphQL) их не показывает, а рабочее пространство обращается"
+            " только к нему.",
+            instead="Сейчас их просматривает и отправляет повторно оператор на сервере командой"
+            " «python -m services.events dead-letters».",
+        )
+
+    return [
+        Route("/admin", index, methods=["GET"]),
+        Route("/admin/audit", audit, methods=["GET"]),
+        Route("/admin/imports", imports, methods=["GET"]),
+        Route("/admin/dead-letters", dead_letters, methods=["GET"]),
+    ]
