@@ -25,6 +25,13 @@ RUN /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.pr
 RUN printf '#!/opt/venv/bin/python\nfrom operations.cli import main\n\nmain()\n' > /opt/venv/bin/setka \
     && chmod 0755 /opt/venv/bin/setka
 
+# GraphiQL's browser files (GraphiQL, React, ReactDOM), which the gateway serves itself, no CDN:
+# the exact npm tarballs tools/graphql/package-lock.json pins, checked against its integrity hashes
+# (gateway/graphiql.py holds them, a unit test keeps them equal to the lock), 1.5 MB. GraphiQL is
+# off in production; they are in the image so that GATEWAY_GRAPHIQL=true works on a closed network.
+COPY gateway/graphiql.py /tmp/setka_graphiql.py
+RUN /opt/venv/bin/python /tmp/setka_graphiql.py fetch /opt/graphiql
+
 # -- runtime: the environment and the project's code, nothing else --------------------------------
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
 
@@ -38,6 +45,8 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app:/app/contracts:/app/runtime
 
 COPY --from=build /opt/venv /opt/venv
+# where a checkout has them after `npm ci` (gateway/graphiql.py looks there)
+COPY --from=build /opt/graphiql /app/tools/graphql/node_modules
 
 WORKDIR /app
 COPY contracts contracts

@@ -21,6 +21,7 @@ from .auth import Authenticator, AuthError
 from .federation.engine import Engine, Limits
 from .federation.supergraph import Supergraph
 from .federation.transport import Subgraphs
+from .graphiql import GRAPHIQL
 from .http import GraphQLHttp, HttpOptions, load_persisted, upstream_headers
 from .ratelimit import PRIVATE_PROXIES, CostBudget, RateLimit, SharedBuckets, client_address, networks
 from .settings import GatewaySettings
@@ -217,6 +218,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         routes=[
             Route("/graphql", AsgiEndpoint(endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", subscriptions),
+            # GraphiQL's files, a fixed list of names (gateway/graphiql.py), when GraphiQL is on
+            *([Route("/graphiql/{name}", GRAPHIQL.asset, methods=["GET"])] if options.graphiql else []),
             *(Route(f"/reports/{name}", reports.forward, methods=["GET"]) for name in REPORT_FILES),
             Route("/facts", facts.forward, methods=["POST"]),
             *health_routes(

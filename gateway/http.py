@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from setka_runtime.access import Identity, Refusal
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .auth import Authenticator, AuthError
@@ -134,7 +134,7 @@ class GraphQLHttp:
 
     async def _handle(self, request: Request, media: str | None) -> Response:
         if request.method == "GET" and self._wants_graphiql(request):
-            return HTMLResponse(_graphiql_page())
+            return _graphiql_page()
         if media is None:
             raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}")
         params = await self._params(request)
@@ -315,7 +315,8 @@ def _errors_response(
     )
 
 
-def _graphiql_page() -> str:
-    from strawberry.http.ides import get_graphql_ide_html
+def _graphiql_page() -> Response:
+    """GraphiQL with its files from the gateway itself (gateway/graphiql.py), none from a CDN."""
+    from .graphiql import GRAPHIQL
 
-    return get_graphql_ide_html("graphiql")
+    return GRAPHIQL.page()
