@@ -44,7 +44,12 @@ RISK_FACTORS = {
 }
 RISK_LEVELS = {"low": "низкий", "medium": "средний", "high": "высокий"}
 RESOURCE_KINDS = {"staff": "кадровый", "methodological": "методический", "material": "материальный"}
-PLAN_STATUSES = {"draft": "черновик", "agreed": "согласован", "closed": "закрыт"}
+PLAN_STATUSES = {
+    "draft": "черновик",
+    "agreed": "согласован",
+    "in_progress": "выполняется",
+    "closed": "закрыт",
+}
 ACTIVITY_STATUSES = {
     "planned": "запланировано",
     "announced": "объявлено",

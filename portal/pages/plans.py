@@ -38,7 +38,7 @@ PARTICIPANTS = (*EDITORS, "school_representative")
 PERSONAL_DATA = PARTICIPANTS
 """Who sees educators' names (each in their scope)."""
 
-PLAN_STATUSES = {**labels.PLAN_STATUSES, "in_progress": "выполняется"}
+PLAN_STATUSES = labels.PLAN_STATUSES
 PLAN_STEPS = {
     # status → (the next status, its operation, the mutation, the button)
     "draft": ("agreed", "AgreePlan", "agreePlan", "Согласовать план"),
