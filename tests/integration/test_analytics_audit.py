@@ -278,8 +278,11 @@ async def test_alerts_and_recommended_partners_are_for_signed_in_users(db: Datab
     partners = f'{{ recommendedPartners(organizationId: "{SCHOOL}") {{ score }} }}'
     for query in (alerts, partners):
         assert refusal(await ask(db, ANONYMOUS, query)) == "UNAUTHENTICATED"
-        result = await ask(db, EXPERT, query)
+        result = await ask(db, FEDERAL, query)
         assert result.errors is None, result.errors
+    assert (await ask(db, EXPERT, alerts)).errors is None
+    # a school analytics does not know is in nobody's scope but an admin of every region's
+    assert refusal(await ask(db, EXPERT, partners)) == "FORBIDDEN"
     public = "{ regionSummaries { regionCode } indicatorDefinitions { id } }"
     result = await ask(db, ANONYMOUS, public)
     assert result.errors is None and result.data["regionSummaries"] == [], result.errors
