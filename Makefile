@@ -12,6 +12,7 @@ run: env
 
 test: env
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	.venv/bin/python -m pytest
 
 test-fast: env

@@ -1,0 +1,646 @@
+"""The workspace in a browser (issue 17, "Done when"): Debian's Chromium driven by Playwright.
+
+A stack of its own (real processes, SQLite, the demo data) with the workspace; an OpenID provider
+run by the test (``tools/oidc/provider.mjs``, oidc-provider) with one client, the workspace, and an
+account of each role; the gateway trusts only that provider's keys (``GATEWAY_JWT_JWKS_URL``, its
+issuer and the audience it requires). Everyone signs in on the provider's form, typed with the
+keyboard; axe-core checks every page visited (no serious or critical violation).
+
+Screenshots of the main pages at desktop and phone widths are taken each run; with
+``SETKA_UPDATE_SCREENSHOTS=1`` they are written to docs/screenshots/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from setka_runtime.local_broker import free_port
+
+from deploy.local_stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools" / "oidc"
+AXE = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+AUDIENCE = "urn:setka:gateway"
+CLIENT_ID = "setka-workspace"
+REGION = "39"
+PUBLIC_PAGES = ("/", "/organizations", "/networks")
+SERIOUS = ("serious", "critical")
+
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')),
+  }));
+}"""
+
+
+# -- the OpenID provider -----------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    key: str
+    name: str
+    claims: dict[str, Any]
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+
+    @property
+    def login(self) -> str:
+        return self.key
+
+    def as_config(self) -> dict[str, Any]:
+        return {"login": self.login, "password": self.password, "name": self.name, "claims": self.claims}
+
+
+class OpenIdProvider:
+    """``node tools/oidc/provider.mjs``: issuer ``http://127.0.0.1:<port>``, keys at ``/jwks``."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port = port
+        self.directory = directory
+        self.client_secret = secrets.token_urlsafe(32)
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, workspace_url: str, accounts: list[Account]) -> None:
+        node = shutil.which("node")
+        if node is None or not (TOOLS / "node_modules" / "oidc-provider").is_dir():
+            pytest.fail("node and tools/oidc/node_modules are needed: run `make env`")
+        config = {
+            "issuer": self.issuer,
+            "port": self.port,
+            "audience": AUDIENCE,
+            "client": {
+                "client_id": CLIENT_ID,
+                "client_secret": self.client_secret,
+                "redirect_uris": [f"{workspace_url}auth/callback"],
+                "post_logout_redirect_uris": [workspace_url],
+            },
+            "accounts": [account.as_config() for account in accounts],
+        }
+        path = self.directory / "oidc-provider.json"
+        path.write_text(json.dumps(config, ensure_ascii=False))
+        path.chmod(0o600)
+        self.process = subprocess.Popen(
+            [node, str(TOOLS / "provider.mjs"), str(path)],
+            cwd=TOOLS,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line.rstrip())
+                if line.startswith("ready "):
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(20):
+            self.stop()
+            pytest.fail("the OpenID provider did not start:\n" + "\n".join(self.output))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# -- the stack -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Workspace:
+    stack: Stack
+    provider: OpenIdProvider
+    accounts: dict[str, Account]
+    network: dict[str, Any]
+    """A municipal network of region 39 with its supported schools (the coordinator's)."""
+    school: dict[str, Any]
+    """The school representative's school (a member of ``network``)."""
+
+    @property
+    def url(self) -> str:
+        return self.stack.workspace_url.rstrip("/")
+
+
+DEMO_PEOPLE = """{ networks(regionCode: "39", first: 20) { edges { node {
+  id name level municipalityId members(role: "supported") { organization { id shortName } } } } } }"""
+
+
+def wait_for_demo(gateway_url: str, timeout: float = 150.0) -> dict[str, Any]:
+    """A municipal network of region 39 with supported schools, once the demo data has arrived,
+    and the events service has its activities."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    with httpx.Client(timeout=10) as client:
+        while time.monotonic() < deadline:
+            try:
+                body = client.post(gateway_url, json={"query": DEMO_PEOPLE}).json()
+                networks = [e["node"] for e in body["data"]["networks"]["edges"]]
+                found = next((n for n in networks if n["municipalityId"] and n["members"]), None)
+                activities = client.post(
+                    gateway_url, json={"query": "{ activities(first: 1) { edges { node { id } } } }"}
+                ).json()
+                if found and activities["data"]["activities"]["edges"]:
+                    return found
+                last = body
+            except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+                last = exc
+            time.sleep(0.5)
+    raise AssertionError(f"the demo data did not arrive within {timeout}s: {last!r}")
+
+
+def people(network: dict[str, Any], school: dict[str, Any]) -> list[Account]:
+    """An account of each role, scoped as the demo sign-in's people are."""
+    return [
+        Account("admin", "Администратор региона 39", {"roles": ["regional_admin"], "region": REGION}),
+        Account(
+            "coordinator",
+            f"Координатор сети «{network['name']}»",
+            {"roles": ["municipal_coordinator"], "region": REGION, "municipality": network["municipalityId"]},
+        ),
+        Account(
+            "school",
+            f"Представитель школы «{school['shortName']}»",
+            {"roles": ["school_representative"], "region": REGION, "org": school["id"]},
+        ),
+        Account("expert", "Методист КРИПКРО (регион 39)", {"roles": ["expert"], "region": REGION}),
+        Account("viewer", "Наблюдатель (регион 39)", {"roles": ["viewer"], "region": REGION}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    directory = tmp_path_factory.mktemp("workspace")
+    unset = (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "REGISTRY_DATABASE_URL",
+        "EVENTS_DATABASE_URL",
+        "ANALYTICS_DATABASE_URL",
+        "GATEWAY_JWT_ALGORITHMS",
+        "GATEWAY_JWT_ALGORITHM",
+        "GATEWAY_JWT_ROLES_CLAIM",
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name in unset:
+            patch.delenv(name, raising=False)
+        ports = {
+            name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway", "portal")
+        }
+        provider = OpenIdProvider(free_port(), directory)
+        env = {
+            # the gateway trusts the provider's keys only (development allows them over http)
+            "GATEWAY_ENVIRONMENT": "development",
+            "GATEWAY_JWT_JWKS_URL": f"{provider.issuer}/jwks",
+            "GATEWAY_JWT_ISSUER": provider.issuer,
+            "GATEWAY_JWT_AUDIENCE": AUDIENCE,
+            "PORTAL_OIDC_ISSUER": provider.issuer,
+            "PORTAL_OIDC_CLIENT_ID": CLIENT_ID,
+            "PORTAL_OIDC_CLIENT_SECRET": provider.client_secret,
+            "PORTAL_DEMO_SIGN_IN": "false",
+        }
+        stack = Stack(var_dir=directory / "var", ports=ports, env=env, seed_demo=True, echo=False)
+        try:
+            stack.start()
+            network = wait_for_demo(stack.gateway_url)
+            school = network["members"][0]["organization"]
+            accounts = people(network, school)
+            provider.start(stack.workspace_url, accounts)
+            yield Workspace(stack, provider, {a.key: a for a in accounts}, network, school)
+        finally:
+            provider.stop()
+            stack.stop()
+
+
+# -- the browser ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Audit:
+    """What axe-core found on every page visited (all impacts; serious and critical fail)."""
+
+    pages: int = 0
+    violations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, url: str, found: list[dict[str, Any]]) -> None:
+        self.pages += 1
+        for violation in found:
+            seen = self.violations.setdefault(violation["id"], {**violation, "pages": []})
+            seen["pages"].append(url)
+
+    def summary(self) -> str:
+        lines = [f"axe-core: {self.pages} pages checked"]
+        for rule, seen in sorted(self.violations.items()):
+            lines.append(f"  {seen['impact']}: {rule} ({seen['help']}) on {len(seen['pages'])} page(s)")
+        return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def audit() -> Iterator[Audit]:
+    found = Audit()
+    yield found
+    print("\n" + found.summary())
+
+
+@pytest.fixture(scope="module")
+def chromium(workspace: Workspace) -> Iterator[Any]:
+    """The browser, started after the stack and stopped before it: Playwright's synchronous API
+    keeps an event loop running in this thread, where the stack's own ``asyncio.run`` cannot."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/ensure-chromium.sh installs it (make test)")
+    if not AXE.exists():
+        pytest.fail("tools/oidc/node_modules/axe-core is missing: run `make env`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Browser:
+    """One person's browser (its own cookies): every page it lands on is checked by axe-core."""
+
+    def __init__(self, chromium: Any, workspace: Workspace, audit: Audit, tmp: Path) -> None:
+        self.workspace = workspace
+        self.audit = audit
+        self.tmp = tmp
+        self.context = chromium.new_context(
+            bypass_csp=True, viewport=DESKTOP, locale="ru-RU", accept_downloads=True
+        )
+        self.context.set_default_timeout(20_000)
+        self.page = self.context.new_page()
+
+    def close(self) -> None:
+        self.context.close()
+
+    def url(self, path: str) -> str:
+        return f"{self.workspace.url}{path}"
+
+    def open(self, path: str, *, expect: int | None = 200) -> Any:
+        response = self.page.goto(self.url(path) if path.startswith("/") else path)
+        assert response is not None
+        if expect is not None:
+            assert response.status == expect, f"{path}: {response.status}\n{self.text()[:500]}"
+        self.check()
+        return response
+
+    def check(self) -> None:
+        """axe-core on the page shown: no serious or critical violation."""
+        self.page.wait_for_load_state("load")
+        self.page.add_script_tag(path=str(AXE))
+        found = self.page.evaluate(AXE_RUN)
+        where = urlsplit(self.page.url)
+        self.audit.add(f"{where.path}?{where.query}" if where.query else where.path, found)
+        bad = [v for v in found if v["impact"] in SERIOUS]
+        assert not bad, f"axe-core on {self.page.url}:\n" + json.dumps(bad, ensure_ascii=False, indent=1)
+
+    def text(self) -> str:
+        return self.page.inner_text("body")
+
+    def main_text(self) -> str:
+        return self.page.inner_text("main")
+
+    def focused(self) -> dict[str, str]:
+        return self.page.evaluate(
+            "() => { const e = document.activeElement; return {tag: e.tagName.toLowerCase(),"
+            " id: e.id || '', name: e.getAttribute('name') || '', type: e.getAttribute('type') || '',"
+            " text: (e.innerText || e.value || '').trim()}; }"
+        )
+
+    def tab_to(self, wanted: Callable[[dict[str, str]], bool], *, limit: int = 60) -> dict[str, str]:
+        """Press Tab until the focused element is the one wanted."""
+        seen = []
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            now = self.focused()
+            if wanted(now):
+                return now
+            seen.append(now)
+        raise AssertionError(f"not reached with Tab; focused in turn: {seen}")
+
+    # -- signing in and out, with the keyboard only ----------------------------------------------
+
+    def sign_in(self, account: Account) -> None:
+        """From the start page: Tab to «Войти», Enter; on the provider's form type the login, Tab,
+        the password, Enter; back on the workspace, signed in."""
+        self.open("/")
+        self.tab_to(lambda e: e["tag"] == "a" and e["text"] == "Войти")
+        self.page.keyboard.press("Enter")
+        self.login_form()
+        if self.focused()["id"] != "login":
+            self.tab_to(lambda e: e["id"] == "login")
+        self.page.keyboard.type(account.login)
+        self.page.keyboard.press("Tab")
+        assert self.focused()["id"] == "password"
+        self.page.keyboard.type(account.password)
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_url(f"{self.workspace.url}/**")
+        self.check()
+        assert f"Вы вошли как {account.name}" in self.main_text()
+        assert account.name in self.page.inner_text("header")
+
+    def login_form(self) -> None:
+        """The provider's sign-in form is shown (not the workspace, not an error)."""
+        self.page.wait_for_url(f"{self.workspace.provider.issuer}/interaction/**")
+        self.check()
+        assert self.page.locator("input#login").is_visible()
+        assert self.page.locator("input#password").is_visible()
+
+    def sign_out(self) -> None:
+        """Tab to «Выйти» in the header, Enter; the provider asks to confirm (Enter on its «Выйти»,
+        which has the focus); back on the workspace, signed out."""
+        self.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Выйти")
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_url(f"{self.workspace.provider.issuer}/session/end**")
+        self.check()
+        assert self.focused()["text"] == "Выйти"
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_url(f"{self.workspace.url}/")
+        self.check()
+        assert self.page.get_by_role("link", name="Войти").is_visible()
+
+    # -- screenshots -------------------------------------------------------------------------------
+
+    def screenshots(self, name: str) -> list[Path]:
+        """The page at desktop and phone widths, as small palette PNGs; the page must not be
+        wider than the phone's screen."""
+        from PIL import Image
+
+        taken = []
+        for width, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            self.page.set_viewport_size(size)
+            if width == "phone":
+                overflow = self.page.evaluate("document.documentElement.scrollWidth")
+                assert overflow <= PHONE["width"] + 1, f"{name} is {overflow}px wide on a phone"
+            shot = Image.open(io.BytesIO(self.page.screenshot()))
+            path = self.tmp / f"{name}-{width}.png"
+            shot.convert("RGB").quantize(colors=64).save(path, optimize=True)
+            taken.append(path)
+        self.page.set_viewport_size(DESKTOP)
+        if os.environ.get("SETKA_UPDATE_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for path in taken:
+                shutil.copyfile(path, SCREENSHOTS / path.name)
+        return taken
+
+
+@pytest.fixture
+def browser(
+    chromium: Any, workspace: Workspace, audit: Audit, tmp_path: Path
+) -> Iterator[Callable[[], Browser]]:
+    opened: list[Browser] = []
+
+    def new() -> Browser:
+        opened.append(Browser(chromium, workspace, audit, tmp_path))
+        return opened[-1]
+
+    yield new
+    for each in opened:
+        each.close()
+
+
+def nav_links(browser: Browser) -> list[str]:
+    return browser.page.eval_on_selector_all(
+        "header nav a", "links => links.map(a => new URL(a.href).pathname)"
+    )
+
+
+def educator_names() -> set[str]:
+    """Every demo educator's full name (personal data)."""
+    from services.registry.demo.dataset import generate
+
+    return {educator.full_name for educator in generate().educators}
+
+
+def asked_to_sign_in(browser: Browser) -> bool:
+    """The page's content (not the header's button) asks the visitor to sign in."""
+    main = browser.page.locator("main")
+    return main.get_by_role("link", name="Войти").count() > 0 or "войдите" in browser.main_text().lower()
+
+
+ENTITY = re.compile(r"^/(activities|organizations|networks|plans)/[0-9a-f-]{36}(/plans)?$")
+"""A page of one thing: an activity, an organization, a network (its plans), a plan."""
+
+
+def names_on(person: Browser, path: str, names: set[str]) -> list[str]:
+    """Open ``path``: the educators' names it shows."""
+    person.open(path, expect=None)
+    shown = person.text()
+    return sorted(name for name in names if name in shown)
+
+
+def things_linked(person: Browser, found: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Add the pages of things the page shown links to, by kind, to ``found``."""
+    for href in person.page.eval_on_selector_all(
+        "main a[href^='/']", "links => links.map(a => a.getAttribute('href'))"
+    ):
+        match = ENTITY.match(href)
+        if match and href not in found.setdefault(match[1], []):
+            found[match[1]].append(href)
+    return found
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def test_a_visitor_sees_the_public_pages_and_is_asked_to_sign_in_for_the_rest(
+    browser: Callable[[], Browser], workspace: Workspace
+) -> None:
+    visitor = browser()
+    visitor.open("/")
+    assert "Сетевое взаимодействие школ" in visitor.main_text()
+    assert REGION in visitor.main_text()
+    assert asked_to_sign_in(visitor)
+    visitor.screenshots("welcome")
+    links = nav_links(visitor)
+    for path in PUBLIC_PAGES[1:]:
+        assert path in links, links
+
+    visitor.open("/organizations")
+    assert visitor.page.locator("main table tbody tr").count() > 1
+    visitor.screenshots("organizations")
+    visitor.open("/networks")
+    assert workspace.network["name"] in visitor.main_text()
+    visitor.page.get_by_role("link", name=workspace.network["name"]).click()
+    visitor.page.wait_for_url(f"**/networks/{workspace.network['id']}")
+    visitor.check()
+    assert workspace.school["shortName"] in visitor.main_text()
+    visitor.screenshots("network")
+    visitor.page.get_by_role("link", name=workspace.school["shortName"]).first.click()
+    visitor.page.wait_for_url(f"**/organizations/{workspace.school['id']}")
+    visitor.check()
+
+    # the other sections, and the things they link to, show a visitor nothing personal
+    names = educator_names()
+    things: dict[str, list[str]] = {}
+    for path in [link for link in links if link not in PUBLIC_PAGES]:
+        assert not names_on(visitor, path, names), f"{path} shows a visitor educators' names"
+        things_linked(visitor, things)
+    for path in [path for found in things.values() for path in found[:2]]:
+        assert not names_on(visitor, path, names), f"{path} shows a visitor educators' names"
+    # and what needs a person asks the visitor to sign in: a school's analysis
+    visitor.open(f"/analysis?scope=school&id={workspace.school['id']}", expect=401)
+    assert asked_to_sign_in(visitor), visitor.main_text()[-600:]
+
+
+def test_every_role_signs_in_at_the_provider_and_reaches_its_start_page(
+    browser: Callable[[], Browser], workspace: Workspace
+) -> None:
+    for key in ("admin", "coordinator", "school", "expert", "viewer"):
+        person = browser()
+        account = workspace.accounts[key]
+        person.sign_in(account)
+        assert person.page.url == f"{workspace.url}/"
+        main = person.main_text()
+        assert f"Здравствуйте, {account.name}" in main
+        if key in ("coordinator", "school"):
+            alerts = person.page.locator("ul.alerts li").count()
+            activities = person.page.locator("main table tbody tr").count()
+            assert alerts + activities > 0, f"{key}'s start page has no data:\n{main[:800]}"
+        if key == "coordinator":
+            person.screenshots("start")
+        person.close()
+
+
+def test_a_viewer_sees_no_personal_data(browser: Callable[[], Browser], workspace: Workspace) -> None:
+    names = educator_names()
+    network, school = f"/networks/{workspace.network['id']}", f"/organizations/{workspace.school['id']}"
+    today = date.today()
+    previous = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    sources = ["/calendar", f"/calendar?month={previous:%Y-%m}", f"{network}/plans", network, school]
+    # the school's representative sees its educators' names (the activities it may register them
+    # for, those registered): the viewer reads the same pages
+    representative = browser()
+    representative.sign_in(workspace.accounts["school"])
+    things: dict[str, list[str]] = {}
+    for path in sources:
+        representative.open(path, expect=None)
+        things_linked(representative, things)
+    activities = things.get("activities", [])[:12]
+    named = [path for path in activities if names_on(representative, path, names)]
+    assert named, f"no activity's page showed the school's representative a name: {activities}"
+    representative.close()
+
+    viewer = browser()
+    viewer.sign_in(workspace.accounts["viewer"])
+    pages = [
+        "/",
+        *nav_links(viewer),
+        *sources,
+        *activities,
+        *(path for kind in ("organizations", "networks", "plans") for path in things.get(kind, [])[:3]),
+        f"/analysis?scope=region&id={REGION}",
+        f"/analysis?scope=network&id={workspace.network['id']}",
+    ]
+    for path in dict.fromkeys(pages):
+        shown = names_on(viewer, path, names)
+        assert not shown, f"{path} shows a viewer educators' names: {shown[:5]}"
+    assert len(set(pages)) >= 10, pages
+
+
+def test_a_methodologist_opens_a_networks_analysis_and_downloads_its_pdf(
+    browser: Callable[[], Browser], workspace: Workspace
+) -> None:
+    expert = browser()
+    expert.sign_in(workspace.accounts["expert"])
+    expert.open(f"/networks/{workspace.network['id']}")
+    expert.page.get_by_role("link", name="Анализ эффективности сети").click()
+    expert.page.wait_for_url("**/analysis?**")
+    expert.check()
+    assert expert.page.locator("section.indicator").count() > 0, expert.main_text()[:800]
+    expert.screenshots("analysis")
+    with expert.page.expect_download() as download:
+        expert.page.get_by_role("link", name="Документ PDF").click()
+    path = expert.tmp / "analysis.pdf"
+    download.value.save_as(path)
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert path.read_bytes().startswith(b"%PDF-")
+    assert path.stat().st_size > 1000
+
+
+def test_a_filter_form_is_completed_with_the_keyboard(
+    browser: Callable[[], Browser], workspace: Workspace
+) -> None:
+    person = browser()
+    person.sign_in(workspace.accounts["coordinator"])
+    person.open("/organizations")
+    person.tab_to(lambda e: e["name"] == "search")
+    person.page.keyboard.type("СОШ")
+    person.tab_to(lambda e: e["name"] == "kind")
+    person.page.keyboard.press("ArrowDown")  # a closed select: «все» → «школа»
+    assert person.page.eval_on_selector("select[name=kind]", "s => s.value") == "school"
+    person.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Найти")
+    person.page.keyboard.press("Enter")
+    person.page.wait_for_url("**/organizations?**")
+    person.check()
+    query = urlsplit(person.page.url).query
+    assert "kind=school" in query and "search=" in query, query
+    rows = person.page.locator("main table tbody tr")
+    assert rows.count() > 0
+    kinds = person.page.eval_on_selector_all(
+        "main table tbody tr td:nth-child(2)", "cells => cells.map(c => c.innerText.trim())"
+    )
+    assert kinds and set(kinds) == {"школа"}, kinds
+
+
+def test_signing_out_ends_the_session_at_the_provider_too(
+    browser: Callable[[], Browser], workspace: Workspace
+) -> None:
+    person = browser()
+    account = workspace.accounts["school"]
+    person.sign_in(account)
+    # signed in at the provider: signing in again passes through without its form
+    person.page.goto(person.url("/sign-in"))
+    person.page.wait_for_url(f"{workspace.url}/")
+    assert account.name in person.page.inner_text("header")
+
+    person.sign_out()
+    person.open("/")
+    assert account.name not in person.text()
+    # the provider's session ended too: signing in asks for the password again
+    person.page.goto(person.url("/sign-in"))
+    person.login_form()
