@@ -125,7 +125,7 @@ async def demo_people(portal: Portal) -> list[dict[str, Any]]:
             1,
             {
                 "key": "coordinator",
-                "name": f"Координатор сети «{municipal['name']}»",
+                "name": "Координатор муниципальной сети",
                 "roles": ["municipal_coordinator"],
                 "region": "39",
                 "municipality": municipal["municipalityId"],
