@@ -1,41 +1,115 @@
-"""The workspace's forms: fields described once, read and checked as typed, sent to the gateway,
-and the API's refusals shown where they belong.
+"""The workspace's forms, every page's: fields described once, read and checked as typed, sent to
+the gateway, and the API's refusals shown where they belong.
 
-A form is a list of :class:`Field`; each page builds a :class:`Form` for one request (its title,
-where it posts, the values shown) and renders ``forms_form.html``. What the person typed is read
-by :func:`read` into GraphQL variables: a field that cannot be read (no date where a date must be)
-is answered at once, without asking the API; everything else is the API's to judge, and its
-``ValidationError`` (its ``field`` is the input's camelCase name) is shown next to that input with
-the entered values kept (:func:`refusal`). Access refusals and unavailable services are the page's
-own message above the form.
+A form's inputs are a list of :class:`Field`. A POSTed form is an :class:`Attempt` (which form of
+the page, what was entered, what was wrong and the status to answer with): :meth:`Forms.read`
+takes it (its CSRF token checked), :meth:`Attempt.read` reads the fields into GraphQL variables —
+a field that cannot be read (no date where a date must be) is refused at once, without asking the
+API — and :meth:`Forms.run` sends them: the API's ``ValidationError`` (its ``field`` is the
+input's camelCase name) is put at that input in Russian (:func:`in_russian`), a value GraphQL
+itself could not take likewise, access refusals and unavailable services above the form; a change
+taken goes on with :meth:`Forms.done` (303 and a message on the next page). The values entered are
+kept on the attempt, so a refused form shows them again.
 
-Not a page module (those live in ``pages/`` and give routes): the form pages
-(:mod:`.pages.registry_forms`, :mod:`.pages.admin`) use it.
+A page of one form (the registry's changes) describes it as a :class:`Form` and renders
+``forms_form.html``; a page of several forms (a plan, an activity and its attendance sheet, whose
+rows are refused one by one) keeps the one :class:`Attempt` and its templates ask it which form was
+sent. Not a page module (those live in ``pages/`` and give routes).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .gateway import MESSAGES
+from . import labels
+from .gateway import MESSAGES, GatewayError
 from .session import Person
-from .web import Portal
+from .web import FormRefused, Portal, russian_date
 
 EDITORS = ("regional_admin", "municipal_coordinator")
-"""Who changes the registry's structure (the API's EDITORS)."""
+"""Who changes the registry's structure, drafts and agrees a network's plans and puts its
+activities in the calendar (the API's EDITORS)."""
 PARTICIPANTS = (*EDITORS, "school_representative")
-"""Who also records what happens at their own school: its details, its resources."""
+"""Who also records what happens at their own school: its details, its resources, hosted
+activities, registrations, attendance, feedback."""
 
 REQUIRED = "Заполните это поле"
+WHOLE = "_"
+"""Where an attempt keeps what is wrong with the form as a whole (shown above it)."""
 CHOICE_PAGES = 5
 """The lists of organizations in a form hold at most this many pages of 100 (the person's scope)."""
+
+# --- the person's clock: moments are read from forms, and said, in it ----------------------------
+
+MOSCOW = "Europe/Moscow"
+REGION_ZONES = {
+    "39": "Europe/Kaliningrad",
+    **dict.fromkeys(("18", "30", "63", "64", "73"), "Europe/Samara"),
+    **dict.fromkeys(("02", "45", "56", "59", "66", "72", "74", "86", "89"), "Asia/Yekaterinburg"),
+    "55": "Asia/Omsk",
+    **dict.fromkeys(("04", "22", "54", "70"), "Asia/Novosibirsk"),
+    **dict.fromkeys(("17", "19", "24", "42"), "Asia/Krasnoyarsk"),
+    **dict.fromkeys(("03", "38"), "Asia/Irkutsk"),
+    **dict.fromkeys(("14", "28", "75"), "Asia/Yakutsk"),
+    **dict.fromkeys(("25", "27", "79"), "Asia/Vladivostok"),
+    **dict.fromkeys(("49", "65"), "Asia/Magadan"),
+    **dict.fromkeys(("41", "87"), "Asia/Kamchatka"),
+}
+"""Where the regions keep their clocks (every other region: Moscow time)."""
+
+
+def zone_for(region_code: str | None) -> ZoneInfo:
+    return ZoneInfo(REGION_ZONES.get(region_code or "", MOSCOW))
+
+
+def person_zone(person: Person | None) -> ZoneInfo:
+    """Times are shown, and read from forms, in the clock of the person's region (Moscow's for a
+    visitor or an admin of every region)."""
+    return zone_for(person.region_code if person else None)
+
+
+def moment(value: str | datetime | None) -> datetime | None:
+    if not value:
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def clock(value: str | datetime | None, zone: ZoneInfo) -> str:
+    """``5 марта 2026, 09:00`` in the zone; ``—`` for nothing."""
+    when = moment(value)
+    return russian_date(when.astimezone(zone)) if when else "—"
+
+
+def read_moment(text: str, zone: ZoneInfo) -> datetime:
+    """A ``datetime-local`` value (the person's clock) or an ISO moment with its offset."""
+    when = datetime.fromisoformat(text.strip())
+    return when if when.tzinfo else when.replace(tzinfo=zone)
+
+
+def number_of(text: str, *, whole: bool = False) -> float | int:
+    """A number as people type it (``1 234,5`` or ``1.5``; a whole one fits the API's Int);
+    ValueError otherwise."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if whole:
+        if not re.fullmatch(r"[+-]?\d{1,9}", cleaned):
+            raise ValueError(text)
+        return int(cleaned)
+    value = float(cleaned)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+# --- inputs and what was entered -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -43,10 +117,10 @@ class Field:
     """One input: ``name`` is the API's input field (camelCase), so its errors find it."""
 
     name: str
-    label: str
+    label: str = ""
     kind: str = "text"
-    """text, textarea, date, int, number, email, url, tel, select, many (several selects), words
-    (a list written with commas), hidden"""
+    """text, textarea, date, moment (``datetime-local`` in the person's clock), int, number, email,
+    url, tel, select, many (several selects), words (a list written with commas), hidden"""
     required: bool = False
     choices: str | Mapping[str, str] | None = None
     """The options of a select: fixed (value → title) or the name of a list of the person's scope
@@ -54,35 +128,21 @@ class Field:
     hint: str = ""
     slots: int = 0
     """A ``many`` field: how many selects it offers."""
+    invalid: str = ""
+    """What the person is told when the value is missing (a required one) or cannot be read, in
+    place of the general words."""
 
     def slot_names(self) -> list[str]:
         return [f"{self.name}.{i}" for i in range(1, self.slots + 1)]
 
 
-@dataclass
-class Form:
-    title: str
-    action: str
-    fields: list[Field]
-    submit: str = "Сохранить"
-    values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    problem: str | None = None
-    intro: str | None = None
-    back: tuple[str, str] | None = None
-    """(href, title) of the thing the form changes."""
-    choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    danger: bool = False
-    """A form that ends something (archive, close, withdraw): its button says so."""
-
-    def options(self, item: Field) -> list[tuple[str, str]]:
-        if isinstance(item.choices, Mapping):
-            return list(item.choices.items())
-        return self.choices.get(item.choices or "", [])
+def names(fields: Iterable[Field]) -> tuple[str, ...]:
+    """The inputs the person sees (an error the API reports about another goes above the form)."""
+    return tuple(f.name for f in fields if f.kind != "hidden")
 
 
 def read(
-    fields: list[Field], form: Mapping[str, str]
+    fields: Iterable[Field], form: Mapping[str, str], zone: ZoneInfo | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """What was entered (to show again), the GraphQL values (``None`` for a blank) and the fields
     that could not be read, with why."""
@@ -95,7 +155,7 @@ def read(
             values[item.name] = picked
             chosen = list(dict.fromkeys(p for p in picked if p))
             if item.required and not chosen:
-                errors[item.name] = "Выберите хотя бы одну"
+                errors[item.name] = item.invalid or "Выберите хотя бы одну"
             variables[item.name] = chosen
             continue
         raw = form.get(item.name, "")
@@ -103,24 +163,25 @@ def read(
         values[item.name] = raw
         if not raw.strip():
             if item.required:
-                errors[item.name] = REQUIRED
+                errors[item.name] = item.invalid or REQUIRED
             variables[item.name] = [] if item.kind == "words" else None
             continue
         try:
-            variables[item.name] = _value(item, raw)
+            variables[item.name] = _value(item, raw, zone or zone_for(None))
         except ValueError as exc:
-            errors[item.name] = str(exc)
+            errors[item.name] = item.invalid or str(exc)
     return values, variables, errors
 
 
-def _value(item: Field, raw: str) -> Any:
+def _value(item: Field, raw: str, zone: ZoneInfo) -> Any:
     if item.kind == "int":
-        if not re.fullmatch(r"[+-]?\d{1,9}", raw):
-            raise ValueError("Введите целое число")
-        return int(raw)
+        try:
+            return number_of(raw, whole=True)
+        except ValueError:
+            raise ValueError("Введите целое число") from None
     if item.kind == "number":
         try:
-            return float(raw.replace(",", ".").replace(" ", ""))
+            return float(number_of(raw))
         except ValueError:
             raise ValueError("Введите число, например 2,5") from None
     if item.kind == "date":
@@ -128,6 +189,11 @@ def _value(item: Field, raw: str) -> Any:
             return date.fromisoformat(raw).isoformat()
         except ValueError:
             raise ValueError("Введите дату в виде ГГГГ-ММ-ДД") from None
+    if item.kind == "moment":
+        try:
+            return read_moment(raw, zone).isoformat()
+        except ValueError:
+            raise ValueError("Введите дату и время") from None
     if item.kind == "select" and isinstance(item.choices, Mapping) and raw not in item.choices:
         raise ValueError("Выберите из списка")
     if item.kind == "words":
@@ -135,50 +201,311 @@ def _value(item: Field, raw: str) -> Any:
     return raw
 
 
-def refusal(form: Form, errors: list[dict[str, Any]], result: Any) -> int | None:
-    """Put the API's refusal on ``form`` (at its field, else above the form); the status to answer
-    with, or None when the API took the change."""
+@dataclass
+class Attempt:
+    """A form that was sent (or, with status 200, none yet): which form of the page, what was
+    entered (as sent; on a page of one form, what it shows), the errors by input (``WHOLE``: about
+    the form as a whole), and the page's status."""
+
+    form: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    status: int = 400
+    note: str | None = None
+    """What was done all the same (e.g. the rows of a sheet that were recorded)."""
+
+    def refuse(self, name: str, message: str, status: int | None = None) -> None:
+        """Note what is wrong at input ``name`` (the first word on an input stays)."""
+        self.errors.setdefault(name, message)
+        if status is not None:
+            self.status = status
+
+    def read(self, fields: Iterable[Field], zone: ZoneInfo | None = None) -> dict[str, Any]:
+        """The fields' GraphQL values; those that cannot be read are refused at their input."""
+        _, variables, errors = read(fields, self.values, zone)
+        for name, message in errors.items():
+            self.refuse(name, message)
+        return variables
+
+
+def no_attempt() -> Attempt:
+    return Attempt(status=200)
+
+
+@dataclass
+class Form:
+    """A page of one form, drawn from its fields by ``forms_form.html``."""
+
+    title: str
+    action: str
+    fields: list[Field]
+    submit: str = "Сохранить"
+    intro: str | None = None
+    back: tuple[str, str] | None = None
+    """(href, title) of the thing the form changes."""
+    choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    danger: bool = False
+    """A form that ends something (archive, close, withdraw): its button says so."""
+    attempt: Attempt = field(default_factory=no_attempt)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        shown = dict(self.attempt.values)
+        for item in self.fields:
+            if item.kind == "many" and not isinstance(shown.get(item.name), list):
+                shown[item.name] = [shown.get(name, "") for name in item.slot_names()]
+        return shown
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {name: message for name, message in self.attempt.errors.items() if name != WHOLE}
+
+    @property
+    def problem(self) -> str | None:
+        return self.attempt.errors.get(WHOLE)
+
+    def options(self, item: Field) -> list[tuple[str, str]]:
+        if isinstance(item.choices, Mapping):
+            return list(item.choices.items())
+        return self.choices.get(item.choices or "", [])
+
+
+# --- what a person is told when the API refuses an input ----------------------------------------
+
+ACTIONS = {
+    "announced": "объявить",
+    "held": "отметить проведённым",
+    "reported": "отчитать",
+    "cancelled": "отменить",
+    "postponed": "перенести",
+    "updated": "изменить",
+}
+
+
+def _status(value: str) -> str:
+    return labels.PLAN_STATUSES.get(value) or labels.ACTIVITY_STATUSES.get(value) or value
+
+
+TRANSLATIONS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(p), t)
+    for p, t in (
+        (r"^must not be empty$", "Заполните это поле"),
+        (r"^must be at most (\d+) characters$", lambda m: f"Не длиннее {m[1]} знаков"),
+        (r"^unknown value .*; one of: .*$", "Выберите значение из списка"),
+        (r"^year must be between 2000 and 2100$", "Год — от 2000 до 2100"),
+        (r"^the network already has a plan for (\d+)$", lambda m: f"У сети уже есть план на {m[1]} год"),
+        (r"^plan \S+ does not exist$", "Такого плана нет"),
+        (
+            r"^items are added to a draft plan; this one is (\w+)$",
+            lambda m: f"Пункты добавляют только в черновик плана, а этот план — {_status(m[1])}",
+        ),
+        (r"^the item must be due within (\d+)$", lambda m: f"Срок пункта должен быть в {m[1]} году"),
+        (
+            r"^a plan that is (\w+) cannot become (\w+)$",
+            lambda m: f"План в состоянии «{_status(m[1])}» нельзя перевести в «{_status(m[2])}»",
+        ),
+        (r"^a plan without items cannot be agreed$", "План без пунктов нельзя согласовать"),
+        (r"^organization \S+ is not in the registry$", "Такой организации нет в реестре"),
+        (r"^organization (.+) has left the registry$", lambda m: f"Организация {m[1]} выбыла из реестра"),
+        (r"^network \S+ is not in the registry$", "Такой сети нет в реестре"),
+        (r"^educator \S+ is not in the registry$", "Такого педагога нет в реестре"),
+        (r"^educator \S+ does not work at organization \S+$", "Педагог не работает в этой организации"),
+        (r"^give times with a time zone offset$", "Укажите время с часовым поясом"),
+        (r"^an activity must end after it starts$", "Окончание должно быть позже начала"),
+        (r"^capacity must be at least 1$", "Мест должно быть не меньше одного"),
+        (
+            r"^the host is not a member of the network «(.+)» on (\S+)$",
+            lambda m: f"Организация не входит в сеть «{m[1]}» на {russian_date(m[2])}",
+        ),
+        (r"^plan item \S+ does not exist$", "Такого пункта плана нет"),
+        (r"^the plan item belongs to another network's plan$", "Пункт относится к плану другой сети"),
+        (r"^the plan is closed$", "План закрыт"),
+        (
+            r"^a remote or blended activity's location is its link",
+            "Для дистанционного или смешанного мероприятия укажите ссылку (https://…)",
+        ),
+        (r"^activity \S+ does not exist$", "Такого мероприятия нет"),
+        (
+            r"^an activity that is (\w+) cannot be (\w+)$",
+            lambda m: f"Мероприятие в статусе «{_status(m[1])}» нельзя {ACTIONS.get(m[2], m[2])}",
+        ),
+        (
+            r"^the activity is already over: mark it held instead$",
+            "Мероприятие уже закончилось: отметьте его проведённым",
+        ),
+        (
+            r"^the activity starts at (\S+); it cannot be held before$",
+            lambda m, zone: (
+                f"Мероприятие начнётся {clock(m[1], zone)}; раньше его нельзя отметить проведённым"
+            ),
+        ),
+        (
+            r"^registration is open only for an announced activity; it is (\w+)$",
+            lambda m: f"Запись открыта только на объявленное мероприятие, а это — {_status(m[1])}",
+        ),
+        (r"^the activity is full \((\d+) places\)$", lambda m: f"Мест нет: все {m[1]} заняты"),
+        (r"^already registered$", "Уже записан"),
+        (r"^hours must be positive$", "Часов должно быть больше нуля"),
+        (
+            r"^hours exceed the activity's length \((\S+) h\)$",
+            lambda m: f"Больше, чем длилось мероприятие ({m[1].replace('.', ',')} ч)",
+        ),
+        (
+            r"^attendance is recorded once the activity is held; it is (\w+)$",
+            lambda m: f"Посещаемость отмечают после проведения, а мероприятие — {_status(m[1])}",
+        ),
+        (
+            r"^feedback is given once the activity is held; it is (\w+)$",
+            lambda m: f"Отзыв оставляют после проведения, а мероприятие — {_status(m[1])}",
+        ),
+        (r"^rating is from 1 to 5$", "Оценка — от 1 до 5"),
+        (
+            r"^feedback is given by a participating organization",
+            "Отзыв оставляет участвовавшая организация; проводившая своё мероприятие не оценивает",
+        ),
+    )
+]
+
+
+def in_russian(message: str, zone: ZoneInfo | None = None) -> str:
+    """The API's message as the person reads it (the API's own words when it is new to us)."""
+    for pattern, text in TRANSLATIONS:
+        found = pattern.search(message)
+        if found:
+            if not callable(text):
+                return text
+            if text.__code__.co_argcount == 2:
+                return text(found, zone or zone_for(None))
+            return text(found)
+    return message
+
+
+def settle(
+    attempt: Attempt,
+    data: Any,
+    errors: list[dict[str, Any]],
+    *,
+    inputs: Iterable[str] = (),
+    at: str | None = None,
+    zone: ZoneInfo | None = None,
+) -> dict[str, Any] | None:
+    """The mutation's result, or None with the API's refusal put on ``attempt``: a
+    ``ValidationError`` (in Russian) and a value GraphQL could not take at the input they name if
+    the form has it (``inputs``), access refusals and anything else above the form; every refusal
+    at input ``at`` if one is given (a row of a sheet)."""
+    visible = {*inputs, *([at] if at else [])}
     if errors:
         error = errors[0]
         code = (error.get("extensions") or {}).get("code")
         if code in MESSAGES:
-            form.problem, status = MESSAGES[code]
-            return status
+            attempt.refuse(at or WHOLE, *MESSAGES[code])
+            return None
         text = str(error.get("message") or "")
         # a value GraphQL itself could not take: "... has invalid value at .participants: ..."
         where = re.search(r"at '?\.?(?:input\.)?([A-Za-z]+)", text)
-        names = {f.name for f in form.fields if f.kind != "hidden"}
-        if where and where.group(1) in names:
-            form.errors[where.group(1)] = text
+        if at is None and where and where.group(1) in visible:
+            attempt.refuse(where.group(1), text, 400)
+        elif code in (None, "BAD_USER_INPUT"):
+            attempt.refuse(at or WHOLE, f"Неверные данные: {text}", 400)
         else:
-            form.problem = (
-                f"Неверные данные: {text}" if code in (None, "BAD_USER_INPUT") else f"Ошибка: {text}"
-            )
-        return 400 if code in (None, "BAD_USER_INPUT") else 502
+            attempt.refuse(at or WHOLE, f"Ошибка: {text}", 502)
+        return None
+    result = next(iter(data.values()), None) if isinstance(data, dict) else None
     if not isinstance(result, dict):
-        form.problem = "Setka ответила непонятно"
-        return 502
+        attempt.refuse(at or WHOLE, "Setka ответила непонятно", 502)
+        return None
     if result.get("__typename") == "ValidationError":
-        at = result.get("field")
-        visible = {f.name for f in form.fields if f.kind != "hidden"}
-        if at in visible:
-            form.errors[at] = result["message"]
-        else:
-            form.problem = result["message"]
-        return 400
-    return None
+        where = at or result.get("field") or ""
+        attempt.refuse(where if where in visible else WHOLE, in_russian(result["message"], zone))
+        return None
+    return result
 
 
-def show(portal: Portal, request: Request, form: Form, status: int = 200) -> Response:
-    return portal.page(request, "forms_form.html", status=status, form=form)
+# --- the pages' side -----------------------------------------------------------------------------
 
 
-def done(portal: Portal, request: Request, target: str, message: str) -> Response:
-    """After a change: to the changed thing (303), with a message on the next page."""
-    session = portal.session(request)
-    if session is not None:
+class Forms:
+    """A portal's forms taken: read (CSRF checked), run against the gateway with the refusal put on
+    the attempt, and the page after. ``context`` adds to every page this draws (the pages of one
+    family: their clock and names)."""
+
+    def __init__(self, portal: Portal, context: Callable[[Request], Mapping[str, Any]] | None = None) -> None:
+        self.portal = portal
+        self.context = context
+
+    async def read(self, request: Request, form: str = "") -> Attempt | Response:
+        """The POSTed form; a form that is not taken (an old page, a forged form) is answered."""
+        try:
+            return Attempt(form=form, values=await self.portal.form(request))
+        except FormRefused as exc:
+            return self.portal.page(request, "error.html", status=400, message=str(exc))
+
+    async def run(
+        self,
+        request: Request,
+        attempt: Attempt,
+        name: str,
+        variables: dict[str, Any],
+        *,
+        inputs: Iterable[str] = (),
+        at: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Operation ``name``'s result, or None with the refusal noted (see :func:`settle`)."""
+        try:
+            data, errors = await self.portal.gateway.ask(name, variables, self.portal.token(request))
+        except GatewayError as exc:
+            attempt.refuse(at or WHOLE, exc.message, exc.status)
+            return None
+        zone = person_zone(self.portal.person(request))
+        return settle(attempt, data, errors, inputs=inputs, at=at, zone=zone)
+
+    async def take(
+        self,
+        request: Request,
+        form: str | Attempt,
+        fields: Iterable[Field],
+        name: str,
+        variables: Callable[[dict[str, Any]], dict[str, Any] | None],
+        *,
+        again: Callable[[Request, Attempt], Awaitable[Response]],
+        then: Callable[[Any, dict[str, Any]], tuple[str, str]],
+        zone: ZoneInfo | None = None,
+    ) -> Response:
+        """Take a form (by its name: read from the POST): read its ``fields``, run operation
+        ``name`` with ``variables`` of their values (None: nothing to change, nothing sent) and go
+        where ``then`` (given the result and the values) says, with its message; a form refused
+        (here or by the API) is shown ``again`` with what was entered."""
+        attempt = await self.read(request, form) if isinstance(form, str) else form
+        if isinstance(attempt, Response):
+            return attempt
+        fields = list(fields)
+        values = attempt.read(fields, zone)
+        result = None
+        if not attempt.errors and (sent := variables(values)) is not None:
+            result = await self.run(request, attempt, name, sent, inputs=names(fields))
+        if attempt.errors:
+            return await again(request, attempt)
+        target, message = then(result, values)
+        return self.done(request, target, message)
+
+    def done(self, request: Request, target: str, message: str) -> Response:
+        """After a change: to the changed thing (303), with a message on the next page."""
+        session = self.portal.sessions.ensure(request)
         session.flash = message
-    return portal.sessions.keep(RedirectResponse(target, 303), session)
+        return self.portal.sessions.keep(RedirectResponse(target, 303), session)
+
+    def page(
+        self, request: Request, template: str, attempt: Attempt, status: int | None = None, **values: Any
+    ) -> Response:
+        """A page with its forms, the one that was sent shown as refused."""
+        extra = self.context(request) if self.context else {}
+        return self.portal.page(
+            request, template, status=status or attempt.status, attempt=attempt, **extra, **values
+        )
+
+    def show(self, request: Request, form: Form) -> Response:
+        """A page of one form."""
+        return self.page(request, "forms_form.html", form.attempt, form=form)
 
 
 def refused(portal: Portal, request: Request, person: Person | None) -> Response:
@@ -194,6 +521,31 @@ def refused(portal: Portal, request: Request, person: Person | None) -> Response
     return portal.page(
         request, "error.html", status=403, message="Это вне ваших полномочий", code="FORBIDDEN"
     )
+
+
+def signed_in(portal: Portal, request: Request, roles: Iterable[str]) -> tuple[Person, str] | Response:
+    """The person and their token, when they hold one of ``roles``; else the refusal."""
+    person, token = portal.person(request), portal.token(request)
+    if person is None or token is None or not person.has(*roles):
+        return refused(portal, request, person)
+    return person, token
+
+
+async def found(
+    portal: Portal, request: Request, asking: Awaitable[Any], root: str, missing: str
+) -> dict[str, Any] | Response:
+    """The thing a page (or its form) is about, ``asking``'s ``root``; or the page that says why
+    not (the gateway's refusal, or 404 with ``missing``)."""
+    try:
+        data = await asking
+    except GatewayError as exc:
+        return portal.failure(request, exc)
+    if data[root] is None:
+        return portal.page(request, "error.html", status=404, message=missing)
+    return data[root]
+
+
+# --- the lists to choose from --------------------------------------------------------------------
 
 
 def scope_filters(person: Person) -> dict[str, Any]:
@@ -244,5 +596,5 @@ async def choices(portal: Portal, person: Person, token: str | None) -> dict[str
     }
 
 
-def needs_choices(fields: list[Field]) -> bool:
+def needs_choices(fields: Iterable[Field]) -> bool:
     return any(isinstance(f.choices, str) for f in fields)

@@ -13,23 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..gateway import GatewayError
+from ..forms import EDITORS, WHOLE, Attempt, Field, found, moment, names, no_attempt, person_zone
 from ..session import Person
-from ..web import FormRefused, Portal
-from .plans import (
-    EDITORS,
-    PERSONAL_DATA,
-    PROCESSES,
-    Attempt,
-    Forms,
-    may_act,
-    may_edit_network,
-    moment,
-    no_attempt,
-    number_of,
-    person_zone,
-    read_moment,
-)
+from ..web import Portal
+from .plans import PERSONAL_DATA, PROCESSES, may_act, may_edit_network, members_of, plan_forms, plan_of
 
 ORDER = 36
 NAV: list[tuple[str, str, tuple[str, ...]]] = []
@@ -38,17 +25,38 @@ TOOK_PLACE = ("held", "reported")
 MAX_EDUCATOR_LOOKUPS = 10
 """Organizations whose educators' names a page asks for (registrations come from a few)."""
 
-PLAN_INPUTS = (
-    "title",
-    "activityType",
-    "format",
-    "processes",
-    "hostOrganizationId",
-    "startsAt",
-    "endsAt",
-    "location",
-    "audience",
-    "capacity",
+PLAN_FIELDS = (
+    Field("startsAt", "Начало", "moment", required=True, invalid="Укажите дату и время"),
+    Field("endsAt", "Окончание", "moment", required=True, invalid="Укажите дату и время"),
+    Field("capacity", "Мест", "int", invalid="Укажите число мест целым числом"),
+    Field("title", "Название", required=True),
+    Field("hostOrganizationId", "Проводит (участник сети)", required=True),
+    Field("activityType", "Вид мероприятия", required=True, invalid="Выберите значение из списка"),
+    Field("format", "Формат", required=True, invalid="Выберите значение из списка"),
+    Field("location", "Место или ссылка"),
+    Field("audience", "Для кого"),
+)
+"""The form of planning an activity (its processes are checkboxes ``process-<key>``), in the order
+its mistakes are listed."""
+CHANGES = {
+    # action → (the operation, its input, what is said when it is taken)
+    "announce": ("AnnounceActivity", None, "Мероприятие объявлено: запись открыта"),
+    "hold": ("HoldActivity", None, "Мероприятие отмечено проведённым: отметьте посещаемость"),
+    "report": (
+        "ReportActivity",
+        Field("report", kind="textarea", required=True),
+        "Отчёт о мероприятии сохранён",
+    ),
+    "cancel": ("CancelActivity", Field("reason", kind="textarea", required=True), "Мероприятие отменено"),
+}
+REGISTER_FIELDS = (
+    Field("organizationId", required=True, invalid="Выберите организацию"),
+    Field("educatorId"),
+)
+FEEDBACK_FIELDS = (
+    Field("rating", kind="int", required=True, invalid="Выберите оценку от 1 до 5"),
+    Field("comment", kind="textarea"),
+    Field("organizationId"),
 )
 
 
@@ -67,27 +75,39 @@ def is_school_representative(person: Person | None) -> bool:
     return bool(person and person.organization_id and person.has("school_representative"))
 
 
+def own_school(person: Person | None) -> str | None:
+    """The organization a school's representative (who is not also an editor) acts for, whatever
+    the form says."""
+    if person is not None and is_school_representative(person) and not person.has(*EDITORS):
+        return person.organization_id
+    return None
+
+
+def covers(person: Person | None, organization: dict[str, Any]) -> bool:
+    """Whether the person acts for this organization (see :func:`.plans.may_act`)."""
+    return may_act(
+        person,
+        region=organization["regionCode"],
+        municipality=organization["municipalityId"],
+        organizations=[organization["id"]],
+    )
+
+
 def routes(portal: Portal) -> list[Route]:
-    forms = Forms(portal)
+    forms = plan_forms(portal)
 
     # --- planning an activity from a plan item ------------------------------------------------
 
     async def plan_form(request: Request, attempt: Attempt | None = None) -> Response:
-        attempt = attempt or no_attempt()
-        try:
-            data = await portal.gateway.run(
-                "Plan",
-                {"id": request.path_params["plan"], "on": date.today().isoformat()},
-                portal.token(request),
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        plan = data["plan"]
-        item = next(
-            (i for i in (plan or {}).get("items", []) if i["id"] == request.path_params["item"]), None
+        missing = "Такого пункта плана нет"
+        plan = await plan_of(
+            portal, request, request.path_params["plan"], missing, on=date.today().isoformat()
         )
-        if plan is None or item is None:
-            return portal.page(request, "error.html", status=404, message="Такого пункта плана нет")
+        if isinstance(plan, Response):
+            return plan
+        item = next((i for i in plan["items"] if i["id"] == request.path_params["item"]), None)
+        if item is None:
+            return portal.page(request, "error.html", status=404, message=missing)
         if not may_edit_network(portal.person(request), plan["network"]):
             return portal.page(
                 request,
@@ -98,75 +118,42 @@ def routes(portal: Portal) -> list[Route]:
         zone = person_zone(portal.person(request))
         due = date.fromisoformat(item["dueOn"])
         starts = datetime(due.year, due.month, due.day, 10, 0, tzinfo=zone)
-        members = sorted(
-            {m["organization"]["id"]: m["organization"] for m in plan["network"]["members"]}.values(),
-            key=lambda o: o["shortName"],
-        )
         return forms.page(
             request,
             "activity_new.html",
-            attempt,
+            attempt or no_attempt(),
             plan=plan,
             item=item,
-            members=members,
+            members=members_of(plan["network"]),
             default_host=(item["responsibleOrganization"] or {}).get("id", ""),
             default_starts=f"{starts:%Y-%m-%dT%H:%M}",
             default_ends=f"{starts + timedelta(hours=2):%Y-%m-%dT%H:%M}",
         )
 
     async def plan_activity(request: Request) -> Response:
-        try:
-            attempt = await forms.read(request, "plan")
-        except FormRefused as exc:
-            return forms.refused(request, exc)
-        values = attempt.values
-        zone = person_zone(portal.person(request))
-        moments: dict[str, str] = {}
-        for name in ("startsAt", "endsAt"):
-            try:
-                moments[name] = read_moment(values.get(name, ""), zone).isoformat()
-            except ValueError:
-                attempt.refuse(name, "Укажите дату и время")
-        capacity = None
-        if values.get("capacity", "").strip():
-            try:
-                capacity = int(number_of(values["capacity"], whole=True))
-            except ValueError:
-                attempt.refuse("capacity", "Укажите число мест целым числом")
-        for name in ("title", "hostOrganizationId"):
-            if not values.get(name, "").strip():
-                attempt.refuse(name, "Заполните это поле")
+        attempt = await forms.read(request, "plan")
+        if isinstance(attempt, Response):
+            return attempt
+        v = attempt.read(PLAN_FIELDS, person_zone(portal.person(request)))
         if attempt.errors:
             return await plan_form(request, attempt)
-        try:
-            data = await portal.gateway.run(
-                "Plan", {"id": request.path_params["plan"], "on": None}, portal.token(request)
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if data["plan"] is None:
-            return portal.page(request, "error.html", status=404, message="Такого плана нет")
+        plan = await plan_of(portal, request, request.path_params["plan"], "Такого плана нет")
+        if isinstance(plan, Response):
+            return plan
+        processes = [key for key in PROCESSES if attempt.values.get(f"process-{key}")]
         result = await forms.run(
             request,
             attempt,
             "PlanActivity",
             {
                 "input": {
-                    "title": values["title"],
-                    "activityType": values.get("activityType", ""),
-                    "format": values.get("format", ""),
-                    "processes": [key for key in PROCESSES if values.get(f"process-{key}")],
-                    "hostOrganizationId": values["hostOrganizationId"],
-                    "startsAt": moments["startsAt"],
-                    "endsAt": moments["endsAt"],
-                    "networkId": data["plan"]["networkId"],
+                    **v,
+                    "processes": processes,
+                    "networkId": plan["networkId"],
                     "planItemId": request.path_params["item"],
-                    "location": values.get("location") or None,
-                    "audience": values.get("audience") or None,
-                    "capacity": capacity,
                 }
             },
-            inputs=PLAN_INPUTS,
+            inputs=(*names(PLAN_FIELDS), "processes"),
         )
         if result is None:
             return await plan_form(request, attempt)
@@ -184,9 +171,9 @@ def routes(portal: Portal) -> list[Route]:
         """The educators of these organizations the person may see (none for other roles): their
         names, or with their posts (``ActivityEducators``)."""
         person = portal.person(request)
-        found: dict[str, list[dict[str, Any]]] = {}
+        known: dict[str, list[dict[str, Any]]] = {}
         if person is None or not person.has(*PERSONAL_DATA):
-            return found
+            return known
         for organization in list(dict.fromkeys(organizations))[:MAX_EDUCATOR_LOOKUPS]:
             if operation == "ActivityEducators":  # named in the call: the unit test finds it
                 data, errors = await portal.gateway.ask(
@@ -197,51 +184,32 @@ def routes(portal: Portal) -> list[Route]:
                     "EducatorNames", {"organizationId": organization}, portal.token(request)
                 )
             if data and not errors:
-                found[organization] = [e["node"] for e in data["educators"]["edges"]]
-        return found
+                known[organization] = [e["node"] for e in data["educators"]["edges"]]
+        return known
 
-    async def load(request: Request) -> dict[str, Any] | None:
-        data = await portal.gateway.run(
+    async def load(request: Request, missing: str) -> dict[str, Any] | Response:
+        """The activity of the address, or the page that says why not."""
+        asking = portal.gateway.run(
             "Activity",
             {"id": request.path_params["id"], "on": date.today().isoformat()},
             portal.token(request),
         )
-        return data["activity"]
+        return await found(portal, request, asking, "activity", missing)
 
     def sheet_rows(person: Person | None, activity: dict[str, Any], hosting: bool) -> list[dict[str, Any]]:
         """The registrations whose attendance the person may record: all of them for the host's
         side, their own organization's for a participant."""
-        return [
-            r
-            for r in activity["registrations"]
-            if hosting
-            or may_act(
-                person,
-                region=r["organization"]["regionCode"],
-                municipality=r["organization"]["municipalityId"],
-                organizations=[r["organizationId"]],
-            )
-        ]
+        return [r for r in activity["registrations"] if hosting or covers(person, r["organization"])]
 
     async def activity_page(request: Request, attempt: Attempt | None = None) -> Response:
         attempt = attempt or no_attempt()
         person = portal.person(request)
-        try:
-            activity = await load(request)
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if activity is None:
-            return portal.page(
-                request,
-                "error.html",
-                status=404,
-                message="Такого мероприятия нет или оно ещё не объявлено",
-            )
+        activity = await load(request, "Такого мероприятия нет или оно ещё не объявлено")
+        if isinstance(activity, Response):
+            return activity
         host = activity["host"]
         status = activity["status"]
-        hosting = may_act(
-            person, region=host["regionCode"], municipality=host["municipalityId"], organizations=[host["id"]]
-        )
+        hosting = covers(person, host)
         today = date.today()
         now = datetime.now(UTC)
         starts = moment(activity["startsAt"]) or now
@@ -250,13 +218,7 @@ def routes(portal: Portal) -> list[Route]:
         editor = bool(person and person.has(*EDITORS))
 
         # registering: a school's representative their own organization; an editor any member
-        members = sorted(
-            {
-                m["organization"]["id"]: m["organization"]
-                for m in (activity["network"] or {}).get("members", [])
-            }.values(),
-            key=lambda o: o["shortName"],
-        )
+        members = members_of(activity["network"])
         register_org: str | None = None
         if school and person is not None:
             register_org = person.organization_id
@@ -292,12 +254,7 @@ def routes(portal: Portal) -> list[Route]:
 
         # feedback: by an organization that took part, never the host
         took_part = {r["organizationId"]: r["organization"] for r in activity["registrations"]}
-        feedback_orgs = [
-            o
-            for oid, o in took_part.items()
-            if oid != host["id"]
-            and may_act(person, region=o["regionCode"], municipality=o["municipalityId"], organizations=[oid])
-        ]
+        feedback_orgs = [o for oid, o in took_part.items() if oid != host["id"] and covers(person, o)]
         if school and person is not None and person.organization_id != host["id"]:
             if all(o["id"] != person.organization_id for o in feedback_orgs):
                 feedback_orgs.append({"id": person.organization_id, "shortName": "моя организация"})
@@ -352,89 +309,59 @@ def routes(portal: Portal) -> list[Route]:
         handler = ACTIONS.get(action)
         if handler is None:
             return portal.page(request, "error.html", status=404, message="Такого действия нет")
-        try:
-            attempt = await forms.read(request, action)
-        except FormRefused as exc:
-            return forms.refused(request, exc)
+        attempt = await forms.read(request, action)
+        if isinstance(attempt, Response):
+            return attempt
         return await handler(request, attempt)
 
     async def change(request: Request, attempt: Attempt) -> Response:
         """Announce, hold, report or cancel."""
         activity_id = request.path_params["id"]
-        action = attempt.form
-        operation, variables, inputs, said = {
-            "announce": ("AnnounceActivity", {}, (), "Мероприятие объявлено: запись открыта"),
-            "hold": ("HoldActivity", {}, (), "Мероприятие отмечено проведённым: отметьте посещаемость"),
-            "report": (
-                "ReportActivity",
-                {"report": attempt.values.get("report", "")},
-                ("report",),
-                "Отчёт о мероприятии сохранён",
-            ),
-            "cancel": (
-                "CancelActivity",
-                {"reason": attempt.values.get("reason", "")},
-                ("reason",),
-                "Мероприятие отменено",
-            ),
-        }[action]
-        for name in inputs:
-            if not attempt.values.get(name, "").strip():
-                attempt.refuse(name, "Заполните это поле")
-        if not attempt.errors:
-            result = await forms.run(
-                request, attempt, operation, {"activityId": activity_id, **variables}, inputs=inputs
-            )
-            if result is not None:
-                return forms.done(request, f"/activities/{activity_id}", said)
-        return await activity_page(request, attempt)
-
-    async def register(request: Request, attempt: Attempt) -> Response:
-        person = portal.person(request)
-        values = attempt.values
-        organization = values.get("organizationId", "")
-        if is_school_representative(person) and person is not None and not (person.has(*EDITORS)):
-            organization = person.organization_id or ""
-        if not organization:
-            attempt.refuse("organizationId", "Выберите организацию")
-            return await activity_page(request, attempt)
-        educator = values.get("educatorId") or None
-        result = await forms.run(
+        operation, given, said = CHANGES[attempt.form]
+        return await forms.take(
             request,
             attempt,
-            "RegisterParticipant",
-            {"activityId": request.path_params["id"], "organizationId": organization, "educatorId": educator},
-            inputs=("organizationId", "educatorId"),
+            (given,) if given else (),
+            operation,
+            lambda v: {"activityId": activity_id, **v},
+            again=activity_page,
+            then=lambda r, v: (f"/activities/{activity_id}", said),
         )
-        if result is None:
-            return await activity_page(request, attempt)
-        said = "Педагог записан на мероприятие" if educator else "Организация записана на мероприятие"
-        return forms.done(request, f"/activities/{request.path_params['id']}#registrations", said)
+
+    async def register(request: Request, attempt: Attempt) -> Response:
+        activity_id = request.path_params["id"]
+        school = own_school(portal.person(request))
+        if school is not None:
+            attempt.values["organizationId"] = school
+        return await forms.take(
+            request,
+            attempt,
+            REGISTER_FIELDS,
+            "RegisterParticipant",
+            lambda v: {"activityId": activity_id, **v},
+            again=activity_page,
+            then=lambda r, v: (
+                f"/activities/{activity_id}#registrations",
+                "Педагог записан на мероприятие"
+                if v["educatorId"]
+                else "Организация записана на мероприятие",
+            ),
+        )
 
     async def attendance(request: Request, attempt: Attempt) -> Response:
         """The sign-in sheet: one recordAttendance for each row with hours."""
         person = portal.person(request)
-        try:
-            activity = await load(request)
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if activity is None:
-            return portal.page(request, "error.html", status=404, message="Такого мероприятия нет")
-        host = activity["host"]
-        hosting = may_act(
-            person, region=host["regionCode"], municipality=host["municipalityId"], organizations=[host["id"]]
-        )
+        activity = await load(request, "Такого мероприятия нет")
+        if isinstance(activity, Response):
+            return activity
         recorded = asked = 0
-        for row in sheet_rows(person, activity, hosting):
+        for row in sheet_rows(person, activity, covers(person, activity["host"])):
             name = f"hours-{row['id']}"
-            text = attempt.values.get(name, "").strip()
-            if not text:
+            if not attempt.values.get(name, "").strip():
                 continue
             asked += 1
-            try:
-                hours = float(number_of(text))
-            except ValueError:
-                attempt.refuse(name, "Укажите часы числом, например 1,5")
+            hours = attempt.read([Field(name, kind="number", invalid="Укажите часы числом, например 1,5")])
+            if hours[name] is None:  # refused at its row
                 continue
             result = await forms.run(
                 request,
@@ -444,13 +371,13 @@ def routes(portal: Portal) -> list[Route]:
                     "activityId": activity["id"],
                     "organizationId": row["organizationId"],
                     "educatorId": row["educatorId"],
-                    "hours": hours,
+                    "hours": hours[name],
                 },
                 at=name,
             )
             recorded += result is not None
         if not asked:
-            attempt.refuse("_", "Укажите часы хотя бы одного участника")
+            attempt.refuse(WHOLE, "Укажите часы хотя бы одного участника")
         if attempt.errors:
             if recorded:
                 attempt.note = f"Записано строк: {recorded} из {asked}; исправьте отмеченные"
@@ -460,33 +387,16 @@ def routes(portal: Portal) -> list[Route]:
         )
 
     async def feedback(request: Request, attempt: Attempt) -> Response:
-        person = portal.person(request)
-        values = attempt.values
-        try:
-            rating = int(number_of(values.get("rating", ""), whole=True))
-        except ValueError:
-            attempt.refuse("rating", "Выберите оценку от 1 до 5")
-        organization = values.get("organizationId") or None
-        if is_school_representative(person) and person is not None and not person.has(*EDITORS):
-            organization = person.organization_id
-        if attempt.errors:
-            return await activity_page(request, attempt)
-        result = await forms.run(
+        activity_id = request.path_params["id"]
+        school = own_school(portal.person(request))
+        return await forms.take(
             request,
             attempt,
+            FEEDBACK_FIELDS,
             "GiveFeedback",
-            {
-                "activityId": request.path_params["id"],
-                "rating": rating,
-                "comment": values.get("comment") or None,
-                "organizationId": organization,
-            },
-            inputs=("rating", "comment", "organizationId"),
-        )
-        if result is None:
-            return await activity_page(request, attempt)
-        return forms.done(
-            request, f"/activities/{request.path_params['id']}#feedback", "Спасибо: отзыв сохранён"
+            lambda v: {"activityId": activity_id, **v, "organizationId": school or v["organizationId"]},
+            again=activity_page,
+            then=lambda r, v: (f"/activities/{activity_id}#feedback", "Спасибо: отзыв сохранён"),
         )
 
     ACTIONS = {

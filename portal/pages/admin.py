@@ -4,6 +4,7 @@ letters of the region's systems — said plainly rather than imitated."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..forms import Field, read, refused
+from ..forms import Field, read, signed_in
 from ..gateway import GatewayError
 from ..web import Portal
 
@@ -68,14 +69,32 @@ FILTERS = [
     Field("until", "По (включительно)", "date"),
 ]
 REGION = Field("regionCode", "Регион", hint="Код субъекта, например 39; пусто — все")
+UNAVAILABLE = {
+    "/admin/imports": (
+        "Загрузка организаций из файла",
+        "Загрузка файла CSV или XLSX в рабочем пространстве пока недоступна: программный"
+        " интерфейс Setka (шлюз GraphQL) не умеет принимать файлы импорта, а рабочее"
+        " пространство обращается только к нему.",
+        "Сейчас импорт выполняет оператор на сервере командой"
+        " «setka import ФАЙЛ --kind organizations» (также educators, memberships,"
+        " municipalities); она печатает отчёт по строкам файла.",
+    ),
+    "/admin/dead-letters": (
+        "Недоставленные сообщения региональных систем",
+        "Счётчики недоставленных сообщений по причинам пока недоступны: программный"
+        " интерфейс Setka (шлюз GraphQL) их не показывает, а рабочее пространство обращается"
+        " только к нему.",
+        "Сейчас их просматривает и отправляет повторно оператор на сервере командой"
+        " «python -m services.events dead-letters».",
+    ),
+}
+"""What the API does not offer yet: (title, what is missing, what is done instead) by address."""
 
 
 def routes(portal: Portal) -> list[Route]:
     def admin(request: Request) -> Response | None:
-        person = portal.person(request)
-        if person is None or portal.token(request) is None or not person.has(*ADMINS):
-            return refused(portal, request, person)
-        return None
+        who = signed_in(portal, request, ADMINS)
+        return who if isinstance(who, Response) else None
 
     async def index(request: Request) -> Response:
         return admin(request) or portal.page(request, "admin_index.html")
@@ -134,34 +153,16 @@ def routes(portal: Portal) -> list[Route]:
             operations=OPERATIONS,
         )
 
-    async def imports(request: Request) -> Response:
-        return admin(request) or portal.page(
-            request,
-            "admin_unavailable.html",
-            title="Загрузка организаций из файла",
-            message="Загрузка файла CSV или XLSX в рабочем пространстве пока недоступна: программный"
-            " интерфейс Setka (шлюз GraphQL) не умеет принимать файлы импорта, а рабочее"
-            " пространство обращается только к нему.",
-            instead="Сейчас импорт выполняет оператор на сервере командой"
-            " «setka import ФАЙЛ --kind organizations» (также educators, memberships,"
-            " municipalities); она печатает отчёт по строкам файла.",
-        )
+    def unavailable(title: str, message: str, instead: str) -> Callable[[Request], Awaitable[Response]]:
+        async def page(request: Request) -> Response:
+            return admin(request) or portal.page(
+                request, "admin_unavailable.html", title=title, message=message, instead=instead
+            )
 
-    async def dead_letters(request: Request) -> Response:
-        return admin(request) or portal.page(
-            request,
-            "admin_unavailable.html",
-            title="Недоставленные сообщения региональных систем",
-            message="Счётчики недоставленных сообщений по причинам пока недоступны: программный"
-            " интерфейс Setka (шлюз GraphQL) их не показывает, а рабочее пространство обращается"
-            " только к нему.",
-            instead="Сейчас их просматривает и отправляет повторно оператор на сервере командой"
-            " «python -m services.events dead-letters».",
-        )
+        return page
 
     return [
         Route("/admin", index, methods=["GET"]),
         Route("/admin/audit", audit, methods=["GET"]),
-        Route("/admin/imports", imports, methods=["GET"]),
-        Route("/admin/dead-letters", dead_letters, methods=["GET"]),
+        *(Route(path, unavailable(*said), methods=["GET"]) for path, said in UNAVAILABLE.items()),
     ]

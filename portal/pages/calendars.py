@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -16,19 +16,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..forms import moment, no_attempt, person_zone
 from ..gateway import GatewayError
 from ..web import Portal
-from .plans import (
-    ACTIVITY_TYPES,
-    FORMATS,
-    MONTH_NAMES,
-    WEEKDAYS,
-    Forms,
-    filename,
-    moment,
-    no_attempt,
-    person_zone,
-)
+from .plans import ACTIVITY_TYPES, FORMATS, MONTH_NAMES, WEEKDAYS, filename, plan_forms
 
 ORDER = 35
 NAV = [("/calendar", "Календарь", ())]
@@ -177,7 +168,7 @@ def icalendar(
 
 
 def routes(portal: Portal) -> list[Route]:
-    forms = Forms(portal)
+    forms = plan_forms(portal)
 
     async def activities_between(
         request: Request, start: datetime, end: datetime, network: str | None
@@ -205,14 +196,18 @@ def routes(portal: Portal) -> list[Route]:
         chosen = request.query_params.get("network") or None
         return chosen if chosen and re.fullmatch(r"[0-9A-Za-z-]{1,64}", chosen) else None
 
-    async def month(request: Request) -> Response:
+    async def calendar(
+        request: Request,
+        template: str,
+        today: date,
+        days: tuple[date, date],
+        shown: Callable[[dict[date, list[dict[str, Any]]]], dict[str, Any]],
+    ) -> Response:
+        """A calendar page of the days from ``days[0]`` to before ``days[1]`` (the person's clock):
+        the activities by day, given to ``shown`` for what the page says of them."""
         zone = person_zone(portal.person(request))
-        today = datetime.now(zone).date()
-        first = month_of(request.query_params.get("month"), today)
-        weeks = month_weeks(first)
         network = network_of(request)
-        start = datetime.combine(weeks[0][0], time(), zone)
-        end = datetime.combine(weeks[-1][-1] + timedelta(days=1), time(), zone)
+        start, end = (datetime.combine(day, time(), zone) for day in days)
         try:
             found = await activities_between(request, start, end, network)
             choices = await networks(request)
@@ -220,52 +215,53 @@ def routes(portal: Portal) -> list[Route]:
             return portal.failure(request, exc)
         return forms.page(
             request,
-            "calendar_month.html",
+            template,
             no_attempt(),
-            first=first,
-            title=month_title(first),
-            weeks=weeks,
-            days=by_day(found, zone),
-            count=sum(
-                1 for a in found if (moment(a["startsAt"]) or start).astimezone(zone).month == first.month
-            ),
-            previous=previous_month(first),
-            following=next_month(first),
             today=today,
-            week_start=today if (first.year, first.month) == (today.year, today.month) else first,
-            month_title=month_title,
             weekdays=WEEKDAYS,
             network=network,
             networks=choices,
+            **shown(by_day(found, zone)),
+        )
+
+    async def month(request: Request) -> Response:
+        today = datetime.now(person_zone(portal.person(request))).date()
+        first = month_of(request.query_params.get("month"), today)
+        weeks = month_weeks(first)
+        return await calendar(
+            request,
+            "calendar_month.html",
+            today,
+            (weeks[0][0], weeks[-1][-1] + timedelta(days=1)),
+            lambda days: {
+                "first": first,
+                "title": month_title(first),
+                "weeks": weeks,
+                "days": days,
+                "count": sum(len(on) for day, on in days.items() if day.month == first.month),
+                "previous": previous_month(first),
+                "following": next_month(first),
+                "week_start": today if (first.year, first.month) == (today.year, today.month) else first,
+                "month_title": month_title,
+            },
         )
 
     async def week(request: Request) -> Response:
-        zone = person_zone(portal.person(request))
-        today = datetime.now(zone).date()
+        today = datetime.now(person_zone(portal.person(request))).date()
         monday = week_of(request.query_params.get("week"), today)
-        days = [monday + timedelta(days=i) for i in range(7)]
-        network = network_of(request)
-        start = datetime.combine(monday, time(), zone)
-        end = start + timedelta(days=7)
-        try:
-            found = await activities_between(request, start, end, network)
-            choices = await networks(request)
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        return forms.page(
+        return await calendar(
             request,
             "calendar_week.html",
-            no_attempt(),
-            days=days,
-            by_day=by_day(found, zone),
-            monday=monday,
-            previous=monday - timedelta(days=7),
-            following=monday + timedelta(days=7),
-            today=today,
-            weekdays=WEEKDAYS,
-            network=network,
-            networks=choices,
-            month_names=MONTH_NAMES,
+            today,
+            (monday, monday + timedelta(days=7)),
+            lambda days: {
+                "days": [monday + timedelta(days=i) for i in range(7)],
+                "by_day": days,
+                "monday": monday,
+                "previous": monday - timedelta(days=7),
+                "following": monday + timedelta(days=7),
+                "month_names": MONTH_NAMES,
+            },
         )
 
     feeds: OrderedDict[tuple[str, str], tuple[float, bytes, str]] = OrderedDict()

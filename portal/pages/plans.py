@@ -2,9 +2,10 @@
 their due dates, who answers for each and how far each is done; drafting a plan, adding items and
 moving it along draft → agreed → in progress → closed, for those who may; the plan as XLSX.
 
-Also what the plans, the calendar and the activity pages share (:class:`Forms`): Russian names of
-the API's values, the person's time zone, who may do what (as the gateway decides it, only to
-choose what to offer), and running a mutation whose ``ValidationError`` is shown at its field.
+Also what the plans, the calendar and the activity pages share: Russian names of the API's values,
+times in the person's clock, who may do what (as the gateway decides it, only to choose what to
+offer), and their forms (:func:`plan_forms`: the portal's one form helper, :mod:`portal.forms`,
+drawing their pages with the clock and the names).
 """
 
 from __future__ import annotations
@@ -12,29 +13,38 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import labels
+from ..forms import (
+    EDITORS,
+    PARTICIPANTS,
+    WHOLE,
+    Attempt,
+    Field,
+    Forms,
+    clock,
+    found,
+    moment,
+    no_attempt,
+    person_zone,
+)
+from ..forms import zone_for as zone_for  # the pages' clock, read from forms: one place
 from ..gateway import GatewayError
 from ..session import Person
-from ..web import FormRefused, Portal, russian_date
+from ..web import Portal
 
 ORDER = 30
 NAV = [("/plans", "Планы", ())]
 
-EDITORS = ("regional_admin", "municipal_coordinator")
-"""Who drafts and agrees a network's plans and puts its activities in the calendar."""
-PARTICIPANTS = (*EDITORS, "school_representative")
-"""Who records what happens at a school: hosted activities, registrations, attendance, feedback."""
 PERSONAL_DATA = PARTICIPANTS
 """Who sees educators' names (each in their scope)."""
 
@@ -74,32 +84,7 @@ MEMBER_ROLES = labels.MEMBER_ROLES
 
 # --- time ----------------------------------------------------------------------------------------
 
-MOSCOW = "Europe/Moscow"
-REGION_ZONES = {
-    "39": "Europe/Kaliningrad",
-    **dict.fromkeys(("18", "30", "63", "64", "73"), "Europe/Samara"),
-    **dict.fromkeys(("02", "45", "56", "59", "66", "72", "74", "86", "89"), "Asia/Yekaterinburg"),
-    "55": "Asia/Omsk",
-    **dict.fromkeys(("04", "22", "54", "70"), "Asia/Novosibirsk"),
-    **dict.fromkeys(("17", "19", "24", "42"), "Asia/Krasnoyarsk"),
-    **dict.fromkeys(("03", "38"), "Asia/Irkutsk"),
-    **dict.fromkeys(("14", "28", "75"), "Asia/Yakutsk"),
-    **dict.fromkeys(("25", "27", "79"), "Asia/Vladivostok"),
-    **dict.fromkeys(("49", "65"), "Asia/Magadan"),
-    **dict.fromkeys(("41", "87"), "Asia/Kamchatka"),
-}
-"""Where the regions keep their clocks (every other region: Moscow time)."""
 ZONE_NAMES = {"Europe/Kaliningrad": "калининградское", "Europe/Moscow": "московское"}
-
-
-def zone_for(region_code: str | None) -> ZoneInfo:
-    return ZoneInfo(REGION_ZONES.get(region_code or "", MOSCOW))
-
-
-def person_zone(person: Person | None) -> ZoneInfo:
-    """Times are shown, and read from forms, in the clock of the person's region (Moscow's for a
-    visitor or an admin of every region)."""
-    return zone_for(person.region_code if person else None)
 
 
 def zone_label(zone: ZoneInfo) -> str:
@@ -108,24 +93,11 @@ def zone_label(zone: ZoneInfo) -> str:
     return f"{ZONE_NAMES.get(zone.key, 'местное')} время, UTC{hours:+d}"
 
 
-def moment(value: str | datetime | None) -> datetime | None:
-    if not value:
-        return None
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 MONTH_NAMES = (
     "январь", "февраль", "март", "апрель", "май", "июнь",
     "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
 )  # fmt: skip
-
-
-def clock(value: str | datetime | None, zone: ZoneInfo) -> str:
-    """``5 марта 2026, 09:00`` in the zone; ``—`` for nothing."""
-    when = moment(value)
-    return russian_date(when.astimezone(zone)) if when else "—"
 
 
 def hour(value: str | datetime | None, zone: ZoneInfo) -> str:
@@ -159,16 +131,6 @@ def local_input(value: str | datetime | None, zone: ZoneInfo) -> str:
     """A moment as a ``datetime-local`` input shows it."""
     when = moment(value)
     return f"{when.astimezone(zone):%Y-%m-%dT%H:%M}" if when else ""
-
-
-def read_moment(text: str, zone: ZoneInfo) -> datetime:
-    """A ``datetime-local`` value (the person's clock) or an ISO moment with its offset."""
-    when = datetime.fromisoformat(text.strip())
-    return when if when.tzinfo else when.replace(tzinfo=zone)
-
-
-def read_date(text: str) -> date:
-    return date.fromisoformat(text.strip())
 
 
 # --- who may do what -----------------------------------------------------------------------------
@@ -208,225 +170,45 @@ def may_edit_network(person: Person | None, network: Mapping[str, Any]) -> bool:
     )
 
 
-# --- what a person is told when the API refuses an input ----------------------------------------
-
-ACTIONS = {
-    "announced": "объявить",
-    "held": "отметить проведённым",
-    "reported": "отчитать",
-    "cancelled": "отменить",
-    "postponed": "перенести",
-    "updated": "изменить",
-}
+# --- their pages ---------------------------------------------------------------------------------
 
 
-def _status(value: str) -> str:
-    return PLAN_STATUSES.get(value) or ACTIVITY_STATUSES.get(value) or value
+def in_zone(zone: ZoneInfo) -> dict[str, Any]:
+    """What the plans', the calendar's and the activities' pages say times and names with."""
+    return {
+        "zone": zone,
+        "zone_label": zone_label(zone),
+        "clock": lambda v: clock(v, zone),
+        "hour": lambda v: hour(v, zone),
+        "period": lambda a, b: period(a, b, zone),
+        "times": lambda a, b: times(a, b, zone),
+        "local_input": lambda v: local_input(v, zone),
+        "plan_statuses": PLAN_STATUSES,
+        "activity_statuses": ACTIVITY_STATUSES,
+        "activity_types": ACTIVITY_TYPES,
+        "processes": PROCESSES,
+        "formats": FORMATS,
+        "member_roles": MEMBER_ROLES,
+    }
 
 
-MESSAGES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(p), t)
-    for p, t in (
-        (r"^must not be empty$", "Заполните это поле"),
-        (r"^must be at most (\d+) characters$", lambda m: f"Не длиннее {m[1]} знаков"),
-        (r"^unknown value .*; one of: .*$", "Выберите значение из списка"),
-        (r"^year must be between 2000 and 2100$", "Год — от 2000 до 2100"),
-        (r"^the network already has a plan for (\d+)$", lambda m: f"У сети уже есть план на {m[1]} год"),
-        (r"^plan \S+ does not exist$", "Такого плана нет"),
-        (
-            r"^items are added to a draft plan; this one is (\w+)$",
-            lambda m: f"Пункты добавляют только в черновик плана, а этот план — {_status(m[1])}",
-        ),
-        (r"^the item must be due within (\d+)$", lambda m: f"Срок пункта должен быть в {m[1]} году"),
-        (
-            r"^a plan that is (\w+) cannot become (\w+)$",
-            lambda m: f"План в состоянии «{_status(m[1])}» нельзя перевести в «{_status(m[2])}»",
-        ),
-        (r"^a plan without items cannot be agreed$", "План без пунктов нельзя согласовать"),
-        (r"^organization \S+ is not in the registry$", "Такой организации нет в реестре"),
-        (r"^organization (.+) has left the registry$", lambda m: f"Организация {m[1]} выбыла из реестра"),
-        (r"^network \S+ is not in the registry$", "Такой сети нет в реестре"),
-        (r"^educator \S+ is not in the registry$", "Такого педагога нет в реестре"),
-        (r"^educator \S+ does not work at organization \S+$", "Педагог не работает в этой организации"),
-        (r"^give times with a time zone offset$", "Укажите время с часовым поясом"),
-        (r"^an activity must end after it starts$", "Окончание должно быть позже начала"),
-        (r"^capacity must be at least 1$", "Мест должно быть не меньше одного"),
-        (
-            r"^the host is not a member of the network «(.+)» on (\S+)$",
-            lambda m: f"Организация не входит в сеть «{m[1]}» на {russian_date(m[2])}",
-        ),
-        (r"^plan item \S+ does not exist$", "Такого пункта плана нет"),
-        (r"^the plan item belongs to another network's plan$", "Пункт относится к плану другой сети"),
-        (r"^the plan is closed$", "План закрыт"),
-        (
-            r"^a remote or blended activity's location is its link",
-            "Для дистанционного или смешанного мероприятия укажите ссылку (https://…)",
-        ),
-        (r"^activity \S+ does not exist$", "Такого мероприятия нет"),
-        (
-            r"^an activity that is (\w+) cannot be (\w+)$",
-            lambda m: f"Мероприятие в статусе «{_status(m[1])}» нельзя {ACTIONS.get(m[2], m[2])}",
-        ),
-        (
-            r"^the activity is already over: mark it held instead$",
-            "Мероприятие уже закончилось: отметьте его проведённым",
-        ),
-        (
-            r"^the activity starts at (\S+); it cannot be held before$",
-            lambda m, zone: (
-                f"Мероприятие начнётся {clock(m[1], zone)}; раньше его нельзя отметить проведённым"
-            ),
-        ),
-        (
-            r"^registration is open only for an announced activity; it is (\w+)$",
-            lambda m: f"Запись открыта только на объявленное мероприятие, а это — {_status(m[1])}",
-        ),
-        (r"^the activity is full \((\d+) places\)$", lambda m: f"Мест нет: все {m[1]} заняты"),
-        (r"^already registered$", "Уже записан"),
-        (r"^hours must be positive$", "Часов должно быть больше нуля"),
-        (
-            r"^hours exceed the activity's length \((\S+) h\)$",
-            lambda m: f"Больше, чем длилось мероприятие ({m[1].replace('.', ',')} ч)",
-        ),
-        (
-            r"^attendance is recorded once the activity is held; it is (\w+)$",
-            lambda m: f"Посещаемость отмечают после проведения, а мероприятие — {_status(m[1])}",
-        ),
-        (
-            r"^feedback is given once the activity is held; it is (\w+)$",
-            lambda m: f"Отзыв оставляют после проведения, а мероприятие — {_status(m[1])}",
-        ),
-        (r"^rating is from 1 to 5$", "Оценка — от 1 до 5"),
-        (
-            r"^feedback is given by a participating organization",
-            "Отзыв оставляет участвовавшая организация; проводившая своё мероприятие не оценивает",
-        ),
-    )
-]
+def members_of(network: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The network's member organizations, each once, by name."""
+    members = {m["organization"]["id"]: m["organization"] for m in (network or {}).get("members", [])}
+    return sorted(members.values(), key=lambda o: o["shortName"])
 
 
-def in_russian(message: str, zone: ZoneInfo | None = None) -> str:
-    """The API's message as the person reads it (the API's own words when it is new to us)."""
-    for pattern, text in MESSAGES:
-        found = pattern.search(message)
-        if found:
-            if not callable(text):
-                return text
-            if text.__code__.co_argcount == 2:
-                return text(found, zone or zone_for(None))
-            return text(found)
-    return message
+def plan_forms(portal: Portal) -> Forms:
+    """The portal's forms, drawing these pages in the person's clock with the Russian names."""
+    return Forms(portal, lambda request: in_zone(person_zone(portal.person(request))))
 
 
-# --- forms ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Attempt:
-    """A form that was sent and refused: which one, what was entered, the errors by input (``_``:
-    about the form as a whole), and the page's status."""
-
-    form: str
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    status: int = 400
-    note: str | None = None
-    """What was done all the same (e.g. the rows of a sheet that were recorded)."""
-
-    def refuse(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, message)
-
-
-def no_attempt() -> Attempt:
-    return Attempt(form="", status=200)
-
-
-class Forms:
-    """Running the mutation of a form: the result, or the refusal noted on ``attempt``."""
-
-    def __init__(self, portal: Portal) -> None:
-        self.portal = portal
-
-    async def read(self, request: Request, form: str) -> Attempt:
-        """The POSTed form (its CSRF token checked: :class:`FormRefused` otherwise)."""
-        return Attempt(form=form, values=await self.portal.form(request))
-
-    async def run(
-        self,
-        request: Request,
-        attempt: Attempt,
-        name: str,
-        variables: dict[str, Any],
-        *,
-        inputs: Iterable[str] = (),
-        input_of: Mapping[str, str] | None = None,
-        at: str | None = None,
-    ) -> dict[str, Any] | None:
-        """Operation ``name``'s result, or None with the refusal noted: a ValidationError at the
-        input its ``field`` names (``input_of`` renames fields; one the form has no input for is
-        the form's), anything else the gateway refuses about the form as a whole; every refusal
-        at input ``at`` if one is given (a row of a sheet)."""
-        try:
-            data = await self.portal.gateway.run(name, variables, self.portal.token(request))
-        except GatewayError as exc:
-            attempt.refuse(at or "_", exc.message)
-            attempt.status = exc.status
-            return None
-        result = next(iter(data.values()))
-        if result.get("__typename") == "ValidationError":
-            where = at or (input_of or {}).get(result.get("field") or "", result.get("field") or "")
-            inputs = [*inputs, *([at] if at else [])]
-            message = in_russian(result["message"], person_zone(self.portal.person(request)))
-            attempt.refuse(where if where in set(inputs) else "_", message)
-            return None
-        return result
-
-    def done(self, request: Request, target: str, message: str) -> Response:
-        session = self.portal.sessions.ensure(request)
-        session.flash = message
-        return self.portal.sessions.keep(RedirectResponse(target, 303), session)
-
-    def page(
-        self, request: Request, template: str, attempt: Attempt, status: int | None = None, **values: Any
-    ) -> Response:
-        """A page of these parts: the person's clock, the Russian names, the refused form."""
-        zone = person_zone(self.portal.person(request))
-        return self.portal.page(
-            request,
-            template,
-            status=status or attempt.status,
-            attempt=attempt,
-            zone=zone,
-            zone_label=zone_label(zone),
-            clock=lambda v: clock(v, zone),
-            hour=lambda v: hour(v, zone),
-            period=lambda a, b: period(a, b, zone),
-            times=lambda a, b: times(a, b, zone),
-            local_input=lambda v: local_input(v, zone),
-            plan_statuses=PLAN_STATUSES,
-            activity_statuses=ACTIVITY_STATUSES,
-            activity_types=ACTIVITY_TYPES,
-            processes=PROCESSES,
-            formats=FORMATS,
-            member_roles=MEMBER_ROLES,
-            **values,
-        )
-
-    def refused(self, request: Request, exc: FormRefused) -> Response:
-        return self.portal.page(request, "error.html", status=400, message=str(exc))
-
-
-def number_of(text: str, *, whole: bool = False) -> float | int:
-    """A number as people type it (``1,5`` or ``1.5``); ValueError otherwise."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    if whole:
-        if not re.fullmatch(r"[+-]?\d+", cleaned):
-            raise ValueError(text)
-        return int(cleaned)
-    value = float(cleaned)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(text)
-    return value
+async def plan_of(
+    portal: Portal, request: Request, ident: str, missing: str, *, on: str | None = None
+) -> dict[str, Any] | Response:
+    """Plan ``ident`` (its items' activities as of ``on``), or the page that says why not."""
+    asking = portal.gateway.run("Plan", {"id": ident, "on": on}, portal.token(request))
+    return await found(portal, request, asking, "plan", missing)
 
 
 # --- the plan as a workbook ----------------------------------------------------------------------
@@ -505,12 +287,22 @@ def filename(text: str) -> str:
 
 # --- the pages -----------------------------------------------------------------------------------
 
-PLAN_ITEM_INPUTS = ("title", "dueOn", "responsibleOrganizationId", "responsiblePerson", "expectedResult")
-DRAFT_INPUTS = ("year", "title")
+DRAFT_FIELDS = (
+    Field("year", "Год", "int", required=True, invalid="Укажите год числом, например 2027"),
+    Field("title", "Название плана", required=True),
+)
+ITEM_FIELDS = (
+    Field("dueOn", "Срок", "date", required=True, invalid="Укажите дату срока"),
+    Field("title", "Что сделать (мероприятие)", required=True),
+    Field("responsibleOrganizationId", "Ответственная организация"),
+    Field("responsiblePerson", "Ответственный (должность, ФИО)"),
+    Field("expectedResult", "Ожидаемый результат", "textarea"),
+)
+NOT_VISIBLE = "Такого плана нет или он вам не виден"
 
 
 def routes(portal: Portal) -> list[Route]:
-    forms = Forms(portal)
+    forms = plan_forms(portal)
 
     async def overview(request: Request) -> Response:
         asked = request.query_params.get("year", "")
@@ -533,16 +325,10 @@ def routes(portal: Portal) -> list[Route]:
         )
 
     async def network_plans(request: Request, attempt: Attempt | None = None) -> Response:
-        attempt = attempt or no_attempt()
-        try:
-            data = await portal.gateway.run(
-                "NetworkPlans", {"id": request.path_params["id"]}, portal.token(request)
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        network = data["network"]
-        if network is None:
-            return portal.page(request, "error.html", status=404, message="Такой сети нет")
+        asking = portal.gateway.run("NetworkPlans", {"id": request.path_params["id"]}, portal.token(request))
+        network = await found(portal, request, asking, "network", "Такой сети нет")
+        if isinstance(network, Response):
+            return network
         years = {p["year"] for p in network["plans"]}
         next_year = date.today().year
         while next_year in years:
@@ -550,131 +336,76 @@ def routes(portal: Portal) -> list[Route]:
         return forms.page(
             request,
             "plans_network.html",
-            attempt,
+            attempt or no_attempt(),
             net=network,
             may_edit=may_edit_network(portal.person(request), network),
             next_year=next_year,
         )
 
     async def draft(request: Request) -> Response:
-        try:
-            attempt = await forms.read(request, "draft")
-        except FormRefused as exc:
-            return forms.refused(request, exc)
-        values = attempt.values
-        try:
-            year = int(number_of(values.get("year", ""), whole=True))
-        except ValueError:
-            attempt.refuse("year", "Укажите год числом, например 2027")
-        if not values.get("title", "").strip():
-            attempt.refuse("title", "Заполните это поле")
-        if attempt.errors:
-            return await network_plans(request, attempt)
-        result = await forms.run(
+        return await forms.take(
             request,
-            attempt,
+            "draft",
+            DRAFT_FIELDS,
             "DraftPlan",
-            {"networkId": request.path_params["id"], "year": year, "title": values["title"]},
-            inputs=DRAFT_INPUTS,
+            lambda v: {"networkId": request.path_params["id"], **v},
+            again=network_plans,
+            then=lambda r, v: (f"/plans/{r['id']}", "Черновик плана создан: добавьте пункты"),
         )
-        if result is None:
-            return await network_plans(request, attempt)
-        return forms.done(request, f"/plans/{result['id']}", "Черновик плана создан: добавьте пункты")
 
     async def plan_page(request: Request, attempt: Attempt | None = None) -> Response:
-        attempt = attempt or no_attempt()
-        try:
-            data = await portal.gateway.run(
-                "Plan",
-                {"id": request.path_params["id"], "on": date.today().isoformat()},
-                portal.token(request),
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        plan = data["plan"]
-        if plan is None:
-            return portal.page(
-                request, "error.html", status=404, message="Такого плана нет или он вам не виден"
-            )
         today = date.today().isoformat()
-        members = sorted(
-            {m["organization"]["id"]: m["organization"] for m in plan["network"]["members"]}.values(),
-            key=lambda o: o["shortName"],
-        )
+        plan = await plan_of(portal, request, request.path_params["id"], NOT_VISIBLE, on=today)
+        if isinstance(plan, Response):
+            return plan
         return forms.page(
             request,
             "plans_plan.html",
-            attempt,
+            attempt or no_attempt(),
             plan=plan,
-            members=members,
+            members=members_of(plan["network"]),
             may_edit=may_edit_network(portal.person(request), plan["network"]),
             step=PLAN_STEPS.get(plan["status"]),
             today=today,
         )
 
     async def add_item(request: Request) -> Response:
-        try:
-            attempt = await forms.read(request, "item")
-        except FormRefused as exc:
-            return forms.refused(request, exc)
-        values = attempt.values
-        try:
-            due = read_date(values.get("dueOn", ""))
-        except ValueError:
-            attempt.refuse("dueOn", "Укажите дату срока")
-        if not values.get("title", "").strip():
-            attempt.refuse("title", "Заполните это поле")
-        if attempt.errors:
-            return await plan_page(request, attempt)
-        result = await forms.run(
+        plan_id = request.path_params["id"]
+        return await forms.take(
             request,
-            attempt,
+            "item",
+            ITEM_FIELDS,
             "AddPlanItem",
-            {
-                "input": {
-                    "planId": request.path_params["id"],
-                    "title": values["title"],
-                    "dueOn": due.isoformat(),
-                    "responsibleOrganizationId": values.get("responsibleOrganizationId") or None,
-                    "responsiblePerson": values.get("responsiblePerson") or None,
-                    "expectedResult": values.get("expectedResult") or None,
-                }
-            },
-            inputs=PLAN_ITEM_INPUTS,
+            lambda v: {"input": {"planId": plan_id, **v}},
+            again=plan_page,
+            then=lambda r, v: (f"/plans/{plan_id}#items", "Пункт добавлен в план"),
         )
-        if result is None:
-            return await plan_page(request, attempt)
-        return forms.done(request, f"/plans/{request.path_params['id']}#items", "Пункт добавлен в план")
 
     async def advance(request: Request) -> Response:
-        try:
-            attempt = await forms.read(request, "status")
-        except FormRefused as exc:
-            return forms.refused(request, exc)
+        attempt = await forms.read(request, "status")
+        if isinstance(attempt, Response):
+            return attempt
         step = next((s for s in PLAN_STEPS.values() if s[0] == attempt.values.get("to")), None)
         if step is None:
-            attempt.refuse("_", "Такого перехода нет")
+            attempt.refuse(WHOLE, "Такого перехода нет")
             return await plan_page(request, attempt)
         plan_id = request.path_params["id"]
-        result = await forms.run(request, attempt, step[1], {"planId": plan_id})
-        if result is None:
-            return await plan_page(request, attempt)
-        return forms.done(request, f"/plans/{plan_id}", f"План теперь: {PLAN_STATUSES[result['status']]}")
+        return await forms.take(
+            request,
+            attempt,
+            (),
+            step[1],
+            lambda v: {"planId": plan_id},
+            again=plan_page,
+            then=lambda r, v: (f"/plans/{plan_id}", f"План теперь: {PLAN_STATUSES[r['status']]}"),
+        )
 
     async def export(request: Request) -> Response:
-        try:
-            data = await portal.gateway.run(
-                "Plan",
-                {"id": request.path_params["id"], "on": date.today().isoformat()},
-                portal.token(request),
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        plan = data["plan"]
-        if plan is None:
-            return portal.page(
-                request, "error.html", status=404, message="Такого плана нет или он вам не виден"
-            )
+        plan = await plan_of(
+            portal, request, request.path_params["id"], NOT_VISIBLE, on=date.today().isoformat()
+        )
+        if isinstance(plan, Response):
+            return plan
         body = plan_workbook(plan, person_zone(portal.person(request)))
         name = filename(f"plan-{plan['year']}-{plan['id'][:8]}") + ".xlsx"
         return Response(

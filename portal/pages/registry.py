@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..forms import found
 from ..gateway import GatewayError
 from ..labels import KINDS, MEMBER_ROLES, NETWORK_LEVELS, RISK_FACTORS, RISK_LEVELS, STATUSES
 from ..web import Portal
@@ -40,6 +41,27 @@ def _row(node: dict[str, Any]) -> list[str]:
     ]
 
 
+def listing(
+    portal: Portal,
+    request: Request,
+    template: str,
+    page: dict[str, Any],
+    asked: dict[str, Any],
+    **values: Any,
+) -> Response:
+    """A page of a list: the connection ``page``'s rows, and what it was ``asked`` for (the link to
+    the next page keeps it)."""
+    query = "&".join(f"{k}={v}" for k, v in asked.items() if v)
+    return portal.page(
+        request,
+        template,
+        rows=[e["node"] for e in page["edges"]],
+        more=page["pageInfo"],
+        query=query,
+        **values,
+    )
+
+
 def routes(portal: Portal) -> list[Route]:
     async def organizations(request: Request) -> Response:
         filters = _filters(request)
@@ -53,15 +75,13 @@ def routes(portal: Portal) -> list[Route]:
             )
         except GatewayError as exc:
             return portal.failure(request, exc)
-        page = data["organizations"]
-        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
-        return portal.page(
+        return listing(
+            portal,
             request,
             "organizations.html",
-            rows=[e["node"] for e in page["edges"]],
-            more=page["pageInfo"],
+            data["organizations"],
+            filters,
             filters=filters,
-            query=query,
             places=places,
             kinds=KINDS,
             statuses=STATUSES,
@@ -114,18 +134,14 @@ def routes(portal: Portal) -> list[Route]:
         )
 
     async def organization(request: Request) -> Response:
-        try:
-            data = await portal.gateway.run(
-                "Organization", {"id": request.path_params["id"]}, portal.token(request)
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if data["organization"] is None:
-            return portal.page(request, "error.html", status=404, message="Такой организации нет")
+        asking = portal.gateway.run("Organization", {"id": request.path_params["id"]}, portal.token(request))
+        org = await found(portal, request, asking, "organization", "Такой организации нет")
+        if isinstance(org, Response):
+            return org
         return portal.page(
             request,
             "organization.html",
-            org=data["organization"],
+            org=org,
             kinds=KINDS,
             statuses=STATUSES,
             roles=MEMBER_ROLES,
@@ -147,26 +163,20 @@ def routes(portal: Portal) -> list[Route]:
             )
         except GatewayError as exc:
             return portal.failure(request, exc)
-        page = data["networks"]
-        rows = [e["node"] for e in page["edges"]]
-        return portal.page(request, "networks.html", rows=rows, more=page["pageInfo"], levels=NETWORK_LEVELS)
+        return listing(portal, request, "networks.html", data["networks"], {}, levels=NETWORK_LEVELS)
 
     async def network(request: Request) -> Response:
-        try:
-            data = await portal.gateway.run(
-                "Network", {"id": request.path_params["id"]}, portal.token(request)
-            )
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if data["network"] is None:
-            return portal.page(request, "error.html", status=404, message="Такой сети нет")
+        asking = portal.gateway.run("Network", {"id": request.path_params["id"]}, portal.token(request))
+        net = await found(portal, request, asking, "network", "Такой сети нет")
+        if isinstance(net, Response):
+            return net
         members: dict[str, list[dict[str, Any]]] = {}
-        for member in data["network"]["members"]:
+        for member in net["members"]:
             members.setdefault(member["role"], []).append(member)
         return portal.page(
             request,
             "network.html",
-            net=data["network"],
+            net=net,
             members=members,
             roles=MEMBER_ROLES,
             levels=NETWORK_LEVELS,

@@ -6,11 +6,16 @@ Each form is offered only to the roles the API lets make that change (a school's
 their own school's details and resources); the gateway still decides, and its refusal is shown on
 the form. The API's validation errors are shown at their field with what was entered kept (400);
 a change taken goes to the changed thing (303) with a message.
+
+The forms are a table (:data:`CHANGES`): each :class:`Change` says where it is, who may use it,
+what it is about, its fields, the operation it runs and where a change taken goes; one handler
+shows and takes every one of them with the portal's form helper (:mod:`portal.forms`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,17 +26,17 @@ from starlette.routing import Route
 from ..forms import (
     EDITORS,
     PARTICIPANTS,
+    Attempt,
     Field,
     Form,
+    Forms,
     choices,
-    done,
+    found,
     needs_choices,
-    read,
-    refusal,
     refused,
-    show,
+    signed_in,
 )
-from ..gateway import GatewayError
+from ..gateway import GatewayError, operation
 from ..labels import (
     KINDS,
     MEMBER_ROLES,
@@ -42,7 +47,8 @@ from ..labels import (
     STATUSES,
 )
 from ..session import Person
-from ..web import FormRefused, Portal
+from ..web import Portal
+from .registry import listing
 
 ORDER = 19
 """Before the registry's pages (20): their ``/organizations/{id}`` would take ``/organizations/new``."""
@@ -83,812 +89,641 @@ CHOSEN = ("kind", "municipalityId")
 SCHOOL_LOCKED = ("kind", "municipalityId")
 """What a school's representative may not change of their school."""
 
-Send = Callable[[dict[str, Any]], Awaitable[tuple[Any, list[dict[str, Any]]]]]
-Finish = Callable[[dict[str, Any], dict[str, Any]], tuple[str, str]]
-
 
 def today() -> str:
     return date.today().isoformat()
 
 
+# --- what a form is about ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thing:
+    """What a form changes, loaded by the address's ``id`` (operation ``name``'s ``root``)."""
+
+    name: str
+    root: str
+    missing: str
+    back: Callable[[dict[str, Any]], tuple[str, str]]
+    """(href, title) of the thing's page."""
+
+
+ORGANIZATION = Thing(
+    "FormOrganization",
+    "organization",
+    "Такой организации нет",
+    lambda o: (f"/organizations/{o['id']}", o["shortName"]),
+)
+NETWORK = Thing("FormNetwork", "network", "Такой сети нет", lambda n: (f"/networks/{n['id']}", n["name"]))
+RESOURCE = Thing(
+    "FormResource",
+    "resource",
+    "Такого ресурса нет",
+    lambda r: (f"/organizations/{owner(r)['id']}/resources", f"Ресурсы: {owner(r)['shortName']}"),
+)
+
+
+def owner(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource["owner"] or {"id": resource["ownerId"], "shortName": "владелец"}
+
+
+@dataclass
+class Case:
+    """A form in one request: whose, the address's ids, the thing it changes (and the part of it)."""
+
+    person: Person
+    params: Mapping[str, Any]
+    thing: dict[str, Any] = field(default_factory=dict)
+    part: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.params.get("id", ""))
+
+    @property
+    def editor(self) -> bool:
+        return self.person.has(*EDITORS)
+
+
+Values = dict[str, Any]
+Text = str | Callable[[Case], str] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change's form: its address, the operation it runs and who may use it (as the API
+    allows), what it is about, how it looks, what it sends and where a change taken goes."""
+
+    path: str
+    operation: str
+    roles: tuple[str, ...]
+    title: Text
+    fields: list[Field] | Callable[[Case], list[Field]]
+    send: Callable[[Case, Values], Values | None]
+    """The operation's variables from the fields' values (None: nothing to change, not sent)."""
+    finish: Callable[[Case, Any, Values], tuple[str, str]]
+    """Where to go after the change, and what to say (given its result and the values)."""
+    about: Thing | None = None
+    part: Callable[[Case], dict[str, Any] | None] | None = None
+    """The part of the thing the address names, or None when it has no such part (404)."""
+    missing_part: str = ""
+    may: Callable[[Case], bool] | None = None
+    """A further condition on the person, before anything is loaded."""
+    submit: str = "Сохранить"
+    danger: bool = False
+    intro: Text = None
+    back: tuple[str, str] | Callable[[Case], tuple[str, str]] | None = None
+    """The thing's page when not given."""
+    defaults: Callable[[Case], Values] | None = None
+    preset: Callable[[Case], dict[str, list[tuple[str, str]]]] | None = None
+    """Options offered besides the person's lists (the current value, even outside their scope)."""
+
+
+def said(text: Text, case: Case) -> str | None:
+    return text(case) if callable(text) else text
+
+
+def compact(values: Values) -> Values:
+    """The values given (an optional input left blank is not sent)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def as_input(key: str | None = None) -> Callable[[Case, Values], Values]:
+    """The values given as the operation's ``input``, with the thing's id as ``key``."""
+    return lambda c, v: {"input": {**({key: c.id} if key else {}), **compact(v)}}
+
+
+def beside(key: str, param: str = "id") -> Callable[[Case, Values], Values]:
+    """The values as the operation's arguments, with the address's ``param`` as ``key``."""
+    return lambda c, v: {key: c.params[param], **v}
+
+
+def home(person: Person) -> Values:
+    """The person's region and municipality, as a new thing's defaults."""
+    return {
+        "regionCode": person.region_code if person.region_code != "*" else "",
+        "municipalityId": person.municipality_id or "",
+    }
+
+
+def own_or_editor(case: Case) -> bool:
+    """An editor; a school's representative only of their own school."""
+    return case.editor or case.person.organization_id == case.id
+
+
+def editable(case: Case) -> list[Field]:
+    return EDITABLE if case.editor else [f for f in EDITABLE if f.name not in SCHOOL_LOCKED]
+
+
+def edited(case: Case, values: Values) -> Values | None:
+    """What differs from the organization as it is (a blank clears an optional detail, a choice
+    stays); None when nothing does."""
+    changes: Values = {}
+    for name, value in values.items():
+        before = case.thing.get(name)
+        if value is None:
+            if before not in (None, "") and name not in CHOSEN:
+                changes[name] = ""
+        elif str(value) != str(before or ""):
+            changes[name] = value
+    return {"input": {"id": case.id, **changes}} if changes else None
+
+
+def held_statuses(case: Case) -> list[Field]:
+    held = {s["status"] for s in case.thing["statusHistory"] if not s["leftOn"] or s["leftOn"] > today()}
+    return [
+        Field(
+            "status",
+            "Статус",
+            "select",
+            required=True,
+            choices={k: v for k, v in STATUS_CHOICES.items() if k in held} or STATUS_CHOICES,
+        ),
+        Field("leftOn", "Первый день без статуса", "date", required=True),
+        Field("basis", "Основание", hint="Приказ об исключении из списка"),
+    ]
+
+
+def risk_profile(case: Case, values: Values) -> Values:
+    factors = [
+        {"factor": name.removeprefix("factor."), "level": level}
+        for name, level in values.items()
+        if name.startswith("factor.") and level
+    ]
+    return {"input": {"organizationId": case.id, "assessedOn": values["assessedOn"], "factors": factors}}
+
+
+def membership(case: Case) -> dict[str, Any] | None:
+    return next((m for m in case.thing["members"] if m["id"] == case.params["membership"]), None)
+
+
+def member_name(case: Case) -> str:
+    return (case.part["organization"] or {}).get("shortName", "участник")
+
+
+def network_or(values: Values, key: str) -> str:
+    """The page of the network given, else of the organization in ``key``."""
+    return f"/networks/{values['networkId']}" if values.get("networkId") else f"/organizations/{values[key]}"
+
+
+# --- the forms -----------------------------------------------------------------------------------
+
+CHANGES = [
+    # organizations
+    Change(
+        "/organizations/new",
+        "RegisterOrganization",
+        EDITORS,
+        "Новая организация",
+        ORGANIZATION_FIELDS,
+        as_input(),
+        lambda c, r, v: (f"/organizations/{r['id']}", f"Организация «{r['shortName']}» зарегистрирована"),
+        submit="Зарегистрировать",
+        back=("/organizations", "Организации"),
+        defaults=lambda c: {"kind": "school", **home(c.person)},
+    ),
+    Change(
+        "/organizations/{id}/edit",
+        "UpdateOrganization",
+        PARTICIPANTS,
+        lambda c: f"Изменить: {c.thing['shortName']}",
+        editable,
+        edited,
+        lambda c, r, v: (f"/organizations/{c.id}", "Изменения сохранены" if r else "Ничего не изменилось"),
+        about=ORGANIZATION,
+        may=own_or_editor,
+        intro=lambda c: None if c.editor else "Вид и муниципалитет школы меняет муниципальный координатор.",
+        defaults=lambda c: {f.name: c.thing.get(f.name) or "" for f in editable(c)},
+        # the current municipality is offered even outside the editor's scope
+        preset=lambda c: (
+            {"municipalities": [(c.thing["municipalityId"], c.thing["municipality"] or "текущий")]}
+            if c.editor and c.thing["municipalityId"]
+            else {}
+        ),
+    ),
+    Change(
+        "/organizations/{id}/archive",
+        "ArchiveOrganization",
+        EDITORS,
+        lambda c: f"В архив: {c.thing['shortName']}",
+        [
+            Field("on", "С какого дня", "date", hint="Пусто — с сегодняшнего дня"),
+            Field("reason", "Причина", "textarea"),
+        ],
+        beside("id"),
+        lambda c, r, v: (f"/organizations/{c.id}", f"Организация «{r['shortName']}» перенесена в архив"),
+        about=ORGANIZATION,
+        submit="Перенести в архив",
+        danger=True,
+        intro="Организация не удаляется: она выходит из своих сетей, её ресурсы снимаются.",
+    ),
+    Change(
+        "/organizations/{id}/statuses/new",
+        "EnterStatus",
+        EDITORS,
+        lambda c: f"Статус школы: {c.thing['shortName']}",
+        [
+            Field("status", "Статус", "select", required=True, choices=STATUS_CHOICES),
+            Field("enteredOn", "С какого дня", "date", required=True),
+            Field("leftOn", "По какой день", "date", hint="Первый день без статуса; пусто — бессрочно"),
+            Field("basis", "Основание", hint="Приказ, на котором основан статус"),
+        ],
+        as_input("organizationId"),
+        lambda c, r, v: (f"/organizations/{c.id}", f"Статус назначен: {STATUS_CHOICES[v['status']]}"),
+        about=ORGANIZATION,
+        submit="Назначить статус",
+        defaults=lambda c: {"enteredOn": today()},
+    ),
+    Change(
+        "/organizations/{id}/statuses/leave",
+        "LeaveStatus",
+        EDITORS,
+        lambda c: f"Снять статус: {c.thing['shortName']}",
+        held_statuses,
+        as_input("organizationId"),
+        lambda c, r, v: (f"/organizations/{c.id}", f"Статус снят: {STATUS_CHOICES[v['status']]}"),
+        about=ORGANIZATION,
+        submit="Снять статус",
+        defaults=lambda c: {"leftOn": today()},
+    ),
+    Change(
+        "/organizations/{id}/risks/new",
+        "AssessRiskProfile",
+        EDITORS,
+        lambda c: f"Профиль рисков: {c.thing['shortName']}",
+        [
+            Field("assessedOn", "Дата оценки", "date", required=True),
+            *(
+                Field(f"factor.{key}", title, "select", required=True, choices=RISK_LEVELS)
+                for key, title in RISK_FACTORS.items()
+            ),
+        ],
+        risk_profile,
+        lambda c, r, v: (f"/organizations/{c.id}", "Профиль рисков записан"),
+        about=ORGANIZATION,
+        submit="Записать профиль",
+        intro="Уровень каждого фактора риска: низкий, средний или высокий.",
+        defaults=lambda c: {"assessedOn": today()},
+    ),
+    # resources
+    Change(
+        "/resources/new",
+        "OfferResource",
+        PARTICIPANTS,
+        "Предложить ресурс сети",
+        [
+            Field("ownerId", "Чей ресурс", "select", required=True, choices="organizations"),
+            Field("kind", "Вид ресурса", "select", required=True, choices=RESOURCE_KINDS),
+            Field("title", "Название", required=True),
+            Field("description", "Описание", "textarea"),
+            Field("subjects", "Предметы", "words", hint="Через запятую, например: математика, физика"),
+            Field("capacity", "Сколько человек может принять", "int"),
+            Field("availableFrom", "Доступен с", "date"),
+            Field("availableTo", "Доступен до", "date", hint="Первый день, когда ресурс уже недоступен"),
+        ],
+        as_input(),
+        lambda c, r, v: (f"/organizations/{r['ownerId']}/resources", f"Ресурс «{r['title']}» предложен сети"),
+        submit="Предложить",
+        back=("/changes", "Изменения"),
+        defaults=lambda c: {"ownerId": c.person.organization_id or ""},
+    ),
+    Change(
+        "/resources/{id}/withdraw",
+        "WithdrawResource",
+        PARTICIPANTS,
+        lambda c: f"Снять ресурс «{c.thing['title']}»",
+        [],
+        beside("resourceId"),
+        lambda c, r, v: (f"/organizations/{r['ownerId']}/resources", f"Ресурс «{r['title']}» снят"),
+        about=RESOURCE,
+        submit="Снять ресурс",
+        danger=True,
+        intro="Ресурс перестанет предлагаться сети; запись о нём останется.",
+    ),
+    # networks
+    Change(
+        "/networks/new",
+        "CreateNetwork",
+        EDITORS,
+        "Новая сеть",
+        [
+            Field("name", "Название", required=True),
+            Field("level", "Уровень", "select", required=True, choices=NETWORK_LEVELS),
+            Field("regionCode", "Регион", "select", required=True, choices="regions"),
+            Field("municipalityId", "Муниципалитет", "select", choices="municipalities"),
+            Field(
+                "governingBodyId",
+                "Высший орган управления",
+                "select",
+                required=True,
+                choices="organizations",
+                hint="Орган управления образованием",
+            ),
+            Field("coordinatorId", "Координатор", "select", choices="organizations"),
+            Field("startedOn", "Работает с", "date", required=True),
+            Field("endedOn", "Работает до", "date"),
+        ],
+        as_input(),
+        lambda c, r, v: (f"/networks/{r['id']}", f"Сеть «{r['name']}» создана"),
+        submit="Создать сеть",
+        back=("/networks", "Сети"),
+        defaults=lambda c: {
+            "level": "municipal" if c.person.municipality_id else "regional",
+            **home(c.person),
+            "startedOn": today(),
+        },
+    ),
+    Change(
+        "/networks/{id}/close",
+        "CloseNetwork",
+        EDITORS,
+        lambda c: f"Закрыть сеть «{c.thing['name']}»",
+        [Field("endedOn", "Первый день без сети", "date", required=True)],
+        beside("networkId"),
+        lambda c, r, v: (f"/networks/{c.id}", f"Сеть «{r['name']}» закрыта"),
+        about=NETWORK,
+        submit="Закрыть сеть",
+        danger=True,
+        intro="Все действующие участия в сети закончатся в этот день.",
+        defaults=lambda c: {"endedOn": today()},
+    ),
+    Change(
+        "/networks/{id}/members/new",
+        "JoinNetwork",
+        EDITORS,
+        lambda c: f"Новый участник сети «{c.thing['name']}»",
+        [
+            Field("organizationId", "Организация", "select", required=True, choices="organizations"),
+            Field("role", "Роль в сети", "select", required=True, choices=MEMBER_ROLES),
+            Field("joinedOn", "Участвует с", "date", required=True),
+            Field("leftOn", "Участвует до", "date", hint="Первый день без участия; пусто — бессрочно"),
+        ],
+        as_input("networkId"),
+        lambda c, r, v: (f"/networks/{c.id}", f"Участник добавлен в сеть как {MEMBER_ROLES[v['role']]}"),
+        about=NETWORK,
+        submit="Добавить в сеть",
+        defaults=lambda c: {"joinedOn": today(), "role": "partner"},
+    ),
+    Change(
+        "/networks/{id}/members/{membership}/leave",
+        "LeaveNetwork",
+        EDITORS,
+        lambda c: f"Исключить из сети «{c.thing['name']}»: {member_name(c)}",
+        [Field("leftOn", "Первый день без участия", "date", required=True)],
+        beside("membershipId", "membership"),
+        lambda c, r, v: (f"/networks/{c.id}", f"«{member_name(c)}» выходит из сети с {v['leftOn']}"),
+        about=NETWORK,
+        part=membership,
+        missing_part="Такого участия в этой сети нет",
+        submit="Исключить",
+        danger=True,
+        back=lambda c: (f"/networks/{c.id}/members", "Участники сети"),
+        defaults=lambda c: {"leftOn": today()},
+    ),
+    Change(
+        "/networks/{id}/centre/new",
+        "DesignateCentre",
+        EDITORS,
+        lambda c: f"Центр сети «{c.thing['name']}»",
+        [
+            Field(
+                "organizationId",
+                "Школа",
+                "select",
+                required=True,
+                choices="organizations",
+                hint="Только школа со стабильными результатами",
+            ),
+            Field("on", "Центр с", "date", required=True),
+        ],
+        beside("networkId"),
+        lambda c, r, v: (f"/networks/{c.id}", "Центр сети назначен"),
+        about=NETWORK,
+        submit="Сделать центром",
+        defaults=lambda c: {"on": today()},
+    ),
+    # agreements, regulations, mobility
+    Change(
+        "/agreements/new",
+        "SignAgreement",
+        EDITORS,
+        "Договор о сетевом взаимодействии",
+        [
+            Field("number", "Номер договора", required=True),
+            Field("signedOn", "Дата подписания", "date", required=True),
+            Field("subject", "Предмет договора", "textarea", required=True),
+            Field("partyIds", "Стороны договора", "many", required=True, choices="organizations", slots=4),
+            Field("validFrom", "Действует с", "date", required=True),
+            Field("validTo", "Действует до", "date", hint="Пусто — бессрочно"),
+            Field("networkId", "Сеть", "select", choices="networks"),
+        ],
+        as_input(),
+        lambda c, r, v: (
+            "/agreements?"
+            + (f"networkId={v['networkId']}" if v.get("networkId") else f"organizationId={v['partyIds'][0]}"),
+            f"Договор № {r['number']} записан",
+        ),
+        submit="Записать договор",
+        back=("/agreements", "Договоры"),
+        defaults=lambda c: {"signedOn": today(), "validFrom": today()},
+    ),
+    Change(
+        "/agreements/{id}/terminate",
+        "TerminateAgreement",
+        EDITORS,
+        "Досрочное расторжение договора",
+        [Field("on", "Первый день, когда договор уже не действует", "date", required=True)],
+        beside("agreementId"),
+        lambda c, r, v: ("/agreements", f"Договор № {r['number']} расторгнут с {v['on']}"),
+        submit="Расторгнуть",
+        danger=True,
+        back=("/agreements", "Договоры"),
+        defaults=lambda c: {"on": today()},
+    ),
+    Change(
+        "/regulations/new",
+        "IssueRegulation",
+        EDITORS,
+        "Положение, приказ или другой документ",
+        [
+            Field("kind", "Вид документа", "select", required=True, choices=REGULATION_KINDS),
+            Field("number", "Номер", required=True),
+            Field("issuedOn", "Дата", "date", required=True),
+            Field("issuerId", "Кто издал", "select", required=True, choices="organizations"),
+            Field("title", "Название", required=True),
+            Field("link", "Ссылка на документ", "url"),
+            Field("networkId", "Сеть", "select", choices="networks"),
+        ],
+        as_input(),
+        lambda c, r, v: (network_or(v, "issuerId"), f"Документ № {r['number']} записан"),
+        submit="Записать документ",
+        back=("/changes", "Изменения"),
+        defaults=lambda c: {"issuedOn": today()},
+    ),
+    Change(
+        "/mobility/new",
+        "RecordMobility",
+        EDITORS,
+        "Мобильность: обучающиеся или педагоги у партнёра",
+        [
+            Field("kind", "Кто", "select", required=True, choices=MOBILITY_KINDS),
+            Field(
+                "homeOrganizationId",
+                "Откуда (своя организация)",
+                "select",
+                required=True,
+                choices="organizations",
+            ),
+            Field(
+                "hostOrganizationId",
+                "Куда (принимающая организация)",
+                "select",
+                required=True,
+                choices="organizations",
+            ),
+            Field("programme", "Программа", required=True),
+            Field("participants", "Сколько человек", "int", required=True),
+            Field("startsOn", "С", "date", required=True),
+            Field("endsOn", "По", "date", required=True),
+            Field("hours", "Часов", "number", required=True),
+            Field("networkId", "В рамках сети", "select", choices="networks"),
+        ],
+        as_input(),
+        lambda c, r, v: (
+            network_or(v, "homeOrganizationId"),
+            f"Мобильность записана: {MOBILITY_KINDS[v['kind']]}, {v['participants']} чел.",
+        ),
+        submit="Записать",
+        back=("/changes", "Изменения"),
+        defaults=lambda c: {"kind": "students", "startsOn": today()},
+    ),
+]
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
 def routes(portal: Portal) -> list[Route]:
-    def signed_in(request: Request, roles: tuple[str, ...]) -> tuple[Person, str] | Response:
-        person, token = portal.person(request), portal.token(request)
-        if person is None or token is None or not person.has(*roles):
+    forms = Forms(portal)
+    for name in {c.operation for c in CHANGES} | {t.name for t in (ORGANIZATION, NETWORK, RESOURCE)}:
+        operation(name)  # each exists: a name mistyped in the table fails here, not on first use
+
+    async def load(request: Request, thing: Thing, token: str) -> dict[str, Any] | Response:
+        asking = portal.gateway.run(thing.name, {"id": request.path_params["id"]}, token)
+        return await found(portal, request, asking, thing.root, thing.missing)
+
+    async def case_of(request: Request, change: Change) -> tuple[Case, str] | Response:
+        """Who uses the form and what it is about; or the answer why they may not, or there is none."""
+        who = signed_in(portal, request, change.roles)
+        if isinstance(who, Response):
+            return who
+        person, token = who
+        case = Case(person, request.path_params)
+        if change.may and not change.may(case):
             return refused(portal, request, person)
-        return person, token
+        if change.about is not None:
+            thing = await load(request, change.about, token)
+            if isinstance(thing, Response):
+                return thing
+            case.thing = thing
+        if change.part is not None:
+            part = change.part(case)
+            if part is None:
+                return portal.page(request, "error.html", status=404, message=change.missing_part)
+            case.part = part
+        return case, token
 
-    async def run(
-        request: Request,
-        form: Form,
-        person: Person,
-        token: str,
-        send: Send,
-        finish: Finish,
-        defaults: dict[str, Any] | None = None,
-    ) -> Response:
-        """Show ``form`` (GET: its defaults, then what the address asks for) or take it (POST):
-        read it, send it, and either show what was refused or go to what changed."""
-        if needs_choices(form.fields):
-            try:
-                loaded = await choices(portal, person, token)
-            except GatewayError as exc:
-                return portal.failure(request, exc)
-            for name, preset in form.choices.items():
-                known = {key for key, _ in loaded.get(name, [])}
-                loaded[name] = [*(p for p in preset if p[0] not in known), *loaded.get(name, [])]
-            form.choices = loaded
-        if request.method == "GET":
-            form.values = dict(defaults or {})
-            for item in form.fields:
-                if item.kind == "many":
-                    asked = [request.query_params.get(name, "") for name in item.slot_names()]
-                    if any(asked):
-                        form.values[item.name] = asked
-                elif request.query_params.get(item.name):
-                    form.values[item.name] = request.query_params[item.name]
-            return show(portal, request, form)
-        try:
-            entered = await portal.form(request)
-        except FormRefused as exc:
-            return portal.page(request, "error.html", status=400, message=str(exc))
-        form.values, variables, form.errors = read(form.fields, entered)
-        if form.errors:
-            return show(portal, request, form, 400)
-        try:
-            data, errors = await send(variables)
-        except GatewayError as exc:
-            form.problem = exc.message
-            return show(portal, request, form, exc.status)
-        result = next(iter(data.values()), None) if isinstance(data, dict) else None
-        status = refusal(form, errors, result)
-        if status is not None:
-            return show(portal, request, form, status)
-        target, message = finish(result, variables)
-        return done(portal, request, target, message)
+    def handler(change: Change) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            """Show the form (GET: its defaults, then what the address asks for) or take it (POST):
+            read it, send it, and either show what was refused or go to what changed."""
+            got = await case_of(request, change)
+            if isinstance(got, Response):
+                return got
+            case, token = got
+            back = change.back or (change.about.back(case.thing) if change.about else None)
+            form = Form(
+                said(change.title, case) or "",
+                change.path.format(**request.path_params),
+                change.fields(case) if callable(change.fields) else change.fields,
+                submit=change.submit,
+                intro=said(change.intro, case),
+                back=back(case) if callable(back) else back,
+                danger=change.danger,
+            )
+            if needs_choices(form.fields):
+                try:
+                    loaded = await choices(portal, case.person, token)
+                except GatewayError as exc:
+                    return portal.failure(request, exc)
+                for name, preset in (change.preset(case) if change.preset else {}).items():
+                    known = {key for key, _ in loaded.get(name, [])}
+                    loaded[name] = [*(p for p in preset if p[0] not in known), *loaded.get(name, [])]
+                form.choices = loaded
+            if request.method == "GET":
+                values = change.defaults(case) if change.defaults else {}
+                for item in form.fields:
+                    for name in item.slot_names() if item.kind == "many" else [item.name]:
+                        if request.query_params.get(name):
+                            values[name] = request.query_params[name]
+                form.attempt = Attempt(values=values, status=200)
+                return forms.show(request, form)
 
-    async def organization_of(request: Request, token: str) -> dict[str, Any] | Response:
-        try:
-            data = await portal.gateway.run("FormOrganization", {"id": request.path_params["id"]}, token)
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if data["organization"] is None:
-            return portal.page(request, "error.html", status=404, message="Такой организации нет")
-        return data["organization"]
+            async def again(request: Request, attempt: Attempt) -> Response:
+                form.attempt = attempt
+                return forms.show(request, form)
 
-    async def network_of(request: Request, token: str) -> dict[str, Any] | Response:
-        try:
-            data = await portal.gateway.run("FormNetwork", {"id": request.path_params["id"]}, token)
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if data["network"] is None:
-            return portal.page(request, "error.html", status=404, message="Такой сети нет")
-        return data["network"]
-
-    def compact(variables: dict[str, Any]) -> dict[str, Any]:
-        """The values given (an optional input left blank is not sent)."""
-        return {k: v for k, v in variables.items() if v is not None}
-
-    # organizations ------------------------------------------------------------------------
-
-    async def register_organization(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Новая организация",
-            "/organizations/new",
-            ORGANIZATION_FIELDS,
-            submit="Зарегистрировать",
-            back=("/organizations", "Организации"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("RegisterOrganization", {"input": compact(v)}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{r['id']}", f"Организация «{r['shortName']}» зарегистрирована"),
-            defaults={
-                "kind": "school",
-                "regionCode": person.region_code if person.region_code != "*" else "",
-                "municipalityId": person.municipality_id or "",
-            },
-        )
-
-    async def edit_organization(request: Request) -> Response:
-        who = signed_in(request, PARTICIPANTS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        ident = request.path_params["id"]
-        editor = person.has(*EDITORS)
-        if not editor and person.organization_id != ident:
-            return refused(portal, request, person)
-        org = await organization_of(request, token)
-        if isinstance(org, Response):
-            return org
-        fields = EDITABLE if editor else [f for f in EDITABLE if f.name not in SCHOOL_LOCKED]
-        form = Form(
-            f"Изменить: {org['shortName']}",
-            f"/organizations/{ident}/edit",
-            fields,
-            back=(f"/organizations/{ident}", org["shortName"]),
-            intro=None if editor else "Вид и муниципалитет школы меняет муниципальный координатор.",
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            changes: dict[str, Any] = {}
-            for name, value in v.items():
-                before = org.get(name)
-                if value is None:
-                    if before not in (None, "") and name not in CHOSEN:
-                        changes[name] = ""  # blank clears an optional detail (a choice stays)
-                elif str(value) != str(before or ""):
-                    changes[name] = value
-            if not changes:
-                return {"updateOrganization": {"__typename": "Organization", **org, "unchanged": True}}, []
-            return await portal.gateway.ask("UpdateOrganization", {"input": {"id": ident, **changes}}, token)
-
-        if editor and org["municipalityId"]:  # the current one is offered even outside the scope
-            form.choices = {"municipalities": [(org["municipalityId"], org["municipality"] or "текущий")]}
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (
-                f"/organizations/{ident}",
-                "Ничего не изменилось" if r.get("unchanged") else "Изменения сохранены",
-            ),
-            defaults={f.name: org.get(f.name) or "" for f in fields},
-        )
-
-    async def archive_organization(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        org = await organization_of(request, token)
-        if isinstance(org, Response):
-            return org
-        ident = org["id"]
-        form = Form(
-            f"В архив: {org['shortName']}",
-            f"/organizations/{ident}/archive",
-            [
-                Field("on", "С какого дня", "date", hint="Пусто — с сегодняшнего дня"),
-                Field("reason", "Причина", "textarea"),
-            ],
-            submit="Перенести в архив",
-            danger=True,
-            back=(f"/organizations/{ident}", org["shortName"]),
-            intro="Организация не удаляется: она выходит из своих сетей, её ресурсы снимаются.",
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("ArchiveOrganization", {"id": ident, **v}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{ident}", f"Организация «{r['shortName']}» перенесена в архив"),
-        )
-
-    async def enter_status(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        org = await organization_of(request, token)
-        if isinstance(org, Response):
-            return org
-        ident = org["id"]
-        form = Form(
-            f"Статус школы: {org['shortName']}",
-            f"/organizations/{ident}/statuses/new",
-            [
-                Field("status", "Статус", "select", required=True, choices=STATUS_CHOICES),
-                Field("enteredOn", "С какого дня", "date", required=True),
-                Field("leftOn", "По какой день", "date", hint="Первый день без статуса; пусто — бессрочно"),
-                Field("basis", "Основание", hint="Приказ, на котором основан статус"),
-            ],
-            submit="Назначить статус",
-            back=(f"/organizations/{ident}", org["shortName"]),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask(
-                "EnterStatus", {"input": {"organizationId": ident, **compact(v)}}, token
+            return await forms.take(
+                request,
+                change.path,
+                form.fields,
+                change.operation,
+                lambda v: change.send(case, v),
+                again=again,
+                then=lambda r, v: change.finish(case, r, v),
             )
 
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{ident}", f"Статус назначен: {STATUS_CHOICES[v['status']]}"),
-            defaults={"enteredOn": today()},
-        )
+        return handle
 
-    async def leave_status(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        org = await organization_of(request, token)
-        if isinstance(org, Response):
-            return org
-        ident = org["id"]
-        held = {s["status"] for s in org["statusHistory"] if not s["leftOn"] or s["leftOn"] > today()}
-        form = Form(
-            f"Снять статус: {org['shortName']}",
-            f"/organizations/{ident}/statuses/leave",
-            [
-                Field(
-                    "status",
-                    "Статус",
-                    "select",
-                    required=True,
-                    choices={k: v for k, v in STATUS_CHOICES.items() if k in held} or STATUS_CHOICES,
-                ),
-                Field("leftOn", "Первый день без статуса", "date", required=True),
-                Field("basis", "Основание", hint="Приказ об исключении из списка"),
-            ],
-            submit="Снять статус",
-            back=(f"/organizations/{ident}", org["shortName"]),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask(
-                "LeaveStatus", {"input": {"organizationId": ident, **compact(v)}}, token
-            )
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{ident}", f"Статус снят: {STATUS_CHOICES[v['status']]}"),
-            defaults={"leftOn": today()},
-        )
-
-    async def assess_risks(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        org = await organization_of(request, token)
-        if isinstance(org, Response):
-            return org
-        ident = org["id"]
-        form = Form(
-            f"Профиль рисков: {org['shortName']}",
-            f"/organizations/{ident}/risks/new",
-            [
-                Field("assessedOn", "Дата оценки", "date", required=True),
-                *(
-                    Field(f"factor.{key}", title, "select", required=True, choices=RISK_LEVELS)
-                    for key, title in RISK_FACTORS.items()
-                ),
-            ],
-            submit="Записать профиль",
-            back=(f"/organizations/{ident}", org["shortName"]),
-            intro="Уровень каждого фактора риска: низкий, средний или высокий.",
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            factors = [
-                {"factor": name.removeprefix("factor."), "level": level}
-                for name, level in v.items()
-                if name.startswith("factor.") and level
-            ]
-            variables = {
-                "input": {"organizationId": ident, "assessedOn": v["assessedOn"], "factors": factors}
-            }
-            return await portal.gateway.ask("AssessRiskProfile", variables, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{ident}", "Профиль рисков записан"),
-            defaults={"assessedOn": today()},
-        )
-
-    # resources ----------------------------------------------------------------------------
-
-    async def offer_resource(request: Request) -> Response:
-        who = signed_in(request, PARTICIPANTS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Предложить ресурс сети",
-            "/resources/new",
-            [
-                Field("ownerId", "Чей ресурс", "select", required=True, choices="organizations"),
-                Field("kind", "Вид ресурса", "select", required=True, choices=RESOURCE_KINDS),
-                Field("title", "Название", required=True),
-                Field("description", "Описание", "textarea"),
-                Field("subjects", "Предметы", "words", hint="Через запятую, например: математика, физика"),
-                Field("capacity", "Сколько человек может принять", "int"),
-                Field("availableFrom", "Доступен с", "date"),
-                Field("availableTo", "Доступен до", "date", hint="Первый день, когда ресурс уже недоступен"),
-            ],
-            submit="Предложить",
-            back=("/changes", "Изменения"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("OfferResource", {"input": compact(v)}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (
-                f"/organizations/{r['ownerId']}/resources",
-                f"Ресурс «{r['title']}» предложен сети",
-            ),
-            defaults={"ownerId": person.organization_id or ""},
-        )
+    # the lists the forms start from -------------------------------------------------------
 
     async def resources(request: Request) -> Response:
-        who = signed_in(request, PARTICIPANTS)
+        who = signed_in(portal, request, PARTICIPANTS)
         if isinstance(who, Response):
             return who
         person, token = who
-        if not person.has(*EDITORS) and person.organization_id != request.path_params["id"]:
+        if not own_or_editor(Case(person, request.path_params)):
             return refused(portal, request, person)
-        org = await organization_of(request, token)
+        org = await load(request, ORGANIZATION, token)
         if isinstance(org, Response):
             return org
         return portal.page(request, "forms_resources.html", org=org, kinds=RESOURCE_KINDS)
 
-    async def withdraw_resource(request: Request) -> Response:
-        who = signed_in(request, PARTICIPANTS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        ident = request.path_params["id"]
-        try:
-            found = (await portal.gateway.run("FormResource", {"id": ident}, token))["resource"]
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if found is None:
-            return portal.page(request, "error.html", status=404, message="Такого ресурса нет")
-        owner = found["owner"] or {"id": found["ownerId"], "shortName": "владелец"}
-        form = Form(
-            f"Снять ресурс «{found['title']}»",
-            f"/resources/{ident}/withdraw",
-            [],
-            submit="Снять ресурс",
-            danger=True,
-            back=(f"/organizations/{owner['id']}/resources", f"Ресурсы: {owner['shortName']}"),
-            intro="Ресурс перестанет предлагаться сети; запись о нём останется.",
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("WithdrawResource", {"resourceId": ident}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/organizations/{r['ownerId']}/resources", f"Ресурс «{r['title']}» снят"),
-        )
-
-    # networks -----------------------------------------------------------------------------
-
-    async def create_network(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Новая сеть",
-            "/networks/new",
-            [
-                Field("name", "Название", required=True),
-                Field("level", "Уровень", "select", required=True, choices=NETWORK_LEVELS),
-                Field("regionCode", "Регион", "select", required=True, choices="regions"),
-                Field("municipalityId", "Муниципалитет", "select", choices="municipalities"),
-                Field(
-                    "governingBodyId",
-                    "Высший орган управления",
-                    "select",
-                    required=True,
-                    choices="organizations",
-                    hint="Орган управления образованием",
-                ),
-                Field("coordinatorId", "Координатор", "select", choices="organizations"),
-                Field("startedOn", "Работает с", "date", required=True),
-                Field("endedOn", "Работает до", "date"),
-            ],
-            submit="Создать сеть",
-            back=("/networks", "Сети"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("CreateNetwork", {"input": compact(v)}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/networks/{r['id']}", f"Сеть «{r['name']}» создана"),
-            defaults={
-                "level": "municipal" if person.municipality_id else "regional",
-                "regionCode": person.region_code if person.region_code != "*" else "",
-                "municipalityId": person.municipality_id or "",
-                "startedOn": today(),
-            },
-        )
-
-    async def close_network(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        net = await network_of(request, token)
-        if isinstance(net, Response):
-            return net
-        ident = net["id"]
-        form = Form(
-            f"Закрыть сеть «{net['name']}»",
-            f"/networks/{ident}/close",
-            [Field("endedOn", "Первый день без сети", "date", required=True)],
-            submit="Закрыть сеть",
-            danger=True,
-            back=(f"/networks/{ident}", net["name"]),
-            intro="Все действующие участия в сети закончатся в этот день.",
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("CloseNetwork", {"networkId": ident, **v}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/networks/{ident}", f"Сеть «{r['name']}» закрыта"),
-            defaults={"endedOn": today()},
-        )
-
     async def members(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
+        who = signed_in(portal, request, EDITORS)
         if isinstance(who, Response):
             return who
-        _, token = who
-        net = await network_of(request, token)
+        net = await load(request, NETWORK, who[1])
         if isinstance(net, Response):
             return net
         return portal.page(request, "forms_members.html", net=net, roles=MEMBER_ROLES)
 
-    async def join_network(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        net = await network_of(request, token)
-        if isinstance(net, Response):
-            return net
-        ident = net["id"]
-        form = Form(
-            f"Новый участник сети «{net['name']}»",
-            f"/networks/{ident}/members/new",
-            [
-                Field("organizationId", "Организация", "select", required=True, choices="organizations"),
-                Field("role", "Роль в сети", "select", required=True, choices=MEMBER_ROLES),
-                Field("joinedOn", "Участвует с", "date", required=True),
-                Field("leftOn", "Участвует до", "date", hint="Первый день без участия; пусто — бессрочно"),
-            ],
-            submit="Добавить в сеть",
-            back=(f"/networks/{ident}", net["name"]),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask(
-                "JoinNetwork", {"input": {"networkId": ident, **compact(v)}}, token
-            )
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/networks/{ident}", f"Участник добавлен в сеть как {MEMBER_ROLES[v['role']]}"),
-            defaults={"joinedOn": today(), "role": "partner"},
-        )
-
-    async def leave_network(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        net = await network_of(request, token)
-        if isinstance(net, Response):
-            return net
-        ident, membership = net["id"], request.path_params["membership"]
-        member = next((m for m in net["members"] if m["id"] == membership), None)
-        if member is None:
-            return portal.page(request, "error.html", status=404, message="Такого участия в этой сети нет")
-        name = (member["organization"] or {}).get("shortName", "участник")
-        form = Form(
-            f"Исключить из сети «{net['name']}»: {name}",
-            f"/networks/{ident}/members/{membership}/leave",
-            [Field("leftOn", "Первый день без участия", "date", required=True)],
-            submit="Исключить",
-            danger=True,
-            back=(f"/networks/{ident}/members", "Участники сети"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("LeaveNetwork", {"membershipId": membership, **v}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/networks/{ident}", f"«{name}» выходит из сети с {v['leftOn']}"),
-            defaults={"leftOn": today()},
-        )
-
-    async def designate_centre(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        net = await network_of(request, token)
-        if isinstance(net, Response):
-            return net
-        ident = net["id"]
-        form = Form(
-            f"Центр сети «{net['name']}»",
-            f"/networks/{ident}/centre/new",
-            [
-                Field(
-                    "organizationId",
-                    "Школа",
-                    "select",
-                    required=True,
-                    choices="organizations",
-                    hint="Только школа со стабильными результатами",
-                ),
-                Field("on", "Центр с", "date", required=True),
-            ],
-            submit="Сделать центром",
-            back=(f"/networks/{ident}", net["name"]),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("DesignateCentre", {"networkId": ident, **v}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: (f"/networks/{ident}", "Центр сети назначен"),
-            defaults={"on": today()},
-        )
-
-    # agreements, regulations, mobility ------------------------------------------------------
-
     async def agreements(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
+        who = signed_in(portal, request, EDITORS)
         if isinstance(who, Response):
             return who
-        _, token = who
         asked = {k: request.query_params.get(k) or None for k in ("organizationId", "networkId")}
         try:
             data = await portal.gateway.run(
-                "FormAgreements", {**asked, "first": 50, "after": request.query_params.get("after")}, token
+                "FormAgreements", {**asked, "first": 50, "after": request.query_params.get("after")}, who[1]
             )
         except GatewayError as exc:
             return portal.failure(request, exc)
-        page = data["agreements"]
-        query = "&".join(f"{k}={v}" for k, v in asked.items() if v)
-        return portal.page(
-            request,
-            "forms_agreements.html",
-            rows=[e["node"] for e in page["edges"]],
-            more=page["pageInfo"],
-            query=query,
-        )
+        return listing(portal, request, "forms_agreements.html", data["agreements"], asked)
 
-    async def sign_agreement(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Договор о сетевом взаимодействии",
-            "/agreements/new",
-            [
-                Field("number", "Номер договора", required=True),
-                Field("signedOn", "Дата подписания", "date", required=True),
-                Field("subject", "Предмет договора", "textarea", required=True),
-                Field(
-                    "partyIds", "Стороны договора", "many", required=True, choices="organizations", slots=4
-                ),
-                Field("validFrom", "Действует с", "date", required=True),
-                Field("validTo", "Действует до", "date", hint="Пусто — бессрочно"),
-                Field("networkId", "Сеть", "select", choices="networks"),
-            ],
-            submit="Записать договор",
-            back=("/agreements", "Договоры"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("SignAgreement", {"input": compact(v)}, token)
-
-        def finish(r: dict[str, Any], v: dict[str, Any]) -> tuple[str, str]:
-            where = (
-                f"networkId={v['networkId']}" if v.get("networkId") else f"organizationId={v['partyIds'][0]}"
-            )
-            return f"/agreements?{where}", f"Договор № {r['number']} записан"
-
-        return await run(
-            request, form, person, token, send, finish, defaults={"signedOn": today(), "validFrom": today()}
-        )
-
-    async def terminate_agreement(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        ident = request.path_params["id"]
-        form = Form(
-            "Досрочное расторжение договора",
-            f"/agreements/{ident}/terminate",
-            [Field("on", "Первый день, когда договор уже не действует", "date", required=True)],
-            submit="Расторгнуть",
-            danger=True,
-            back=("/agreements", "Договоры"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("TerminateAgreement", {"agreementId": ident, **v}, token)
-
-        return await run(
-            request,
-            form,
-            person,
-            token,
-            send,
-            lambda r, v: ("/agreements", f"Договор № {r['number']} расторгнут с {v['on']}"),
-            defaults={"on": today()},
-        )
-
-    async def issue_regulation(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Положение, приказ или другой документ",
-            "/regulations/new",
-            [
-                Field("kind", "Вид документа", "select", required=True, choices=REGULATION_KINDS),
-                Field("number", "Номер", required=True),
-                Field("issuedOn", "Дата", "date", required=True),
-                Field("issuerId", "Кто издал", "select", required=True, choices="organizations"),
-                Field("title", "Название", required=True),
-                Field("link", "Ссылка на документ", "url"),
-                Field("networkId", "Сеть", "select", choices="networks"),
-            ],
-            submit="Записать документ",
-            back=("/changes", "Изменения"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("IssueRegulation", {"input": compact(v)}, token)
-
-        def finish(r: dict[str, Any], v: dict[str, Any]) -> tuple[str, str]:
-            target = (
-                f"/networks/{v['networkId']}" if v.get("networkId") else f"/organizations/{v['issuerId']}"
-            )
-            return target, f"Документ № {r['number']} записан"
-
-        return await run(request, form, person, token, send, finish, defaults={"issuedOn": today()})
-
-    async def record_mobility(request: Request) -> Response:
-        who = signed_in(request, EDITORS)
-        if isinstance(who, Response):
-            return who
-        person, token = who
-        form = Form(
-            "Мобильность: обучающиеся или педагоги у партнёра",
-            "/mobility/new",
-            [
-                Field("kind", "Кто", "select", required=True, choices=MOBILITY_KINDS),
-                Field(
-                    "homeOrganizationId",
-                    "Откуда (своя организация)",
-                    "select",
-                    required=True,
-                    choices="organizations",
-                ),
-                Field(
-                    "hostOrganizationId",
-                    "Куда (принимающая организация)",
-                    "select",
-                    required=True,
-                    choices="organizations",
-                ),
-                Field("programme", "Программа", required=True),
-                Field("participants", "Сколько человек", "int", required=True),
-                Field("startsOn", "С", "date", required=True),
-                Field("endsOn", "По", "date", required=True),
-                Field("hours", "Часов", "number", required=True),
-                Field("networkId", "В рамках сети", "select", choices="networks"),
-            ],
-            submit="Записать",
-            back=("/changes", "Изменения"),
-        )
-
-        async def send(v: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-            return await portal.gateway.ask("RecordMobility", {"input": compact(v)}, token)
-
-        def finish(r: dict[str, Any], v: dict[str, Any]) -> tuple[str, str]:
-            target = (
-                f"/networks/{v['networkId']}"
-                if v.get("networkId")
-                else f"/organizations/{v['homeOrganizationId']}"
-            )
-            return target, f"Мобильность записана: {MOBILITY_KINDS[v['kind']]}, {v['participants']} чел."
-
-        return await run(
-            request, form, person, token, send, finish, defaults={"kind": "students", "startsOn": today()}
-        )
-
-    both = ["GET", "POST"]
     return [
-        Route("/organizations/new", register_organization, methods=both),
-        Route("/organizations/{id}/edit", edit_organization, methods=both),
-        Route("/organizations/{id}/archive", archive_organization, methods=both),
-        Route("/organizations/{id}/statuses/new", enter_status, methods=both),
-        Route("/organizations/{id}/statuses/leave", leave_status, methods=both),
-        Route("/organizations/{id}/risks/new", assess_risks, methods=both),
+        *(Route(change.path, handler(change), methods=["GET", "POST"]) for change in CHANGES),
         Route("/organizations/{id}/resources", resources, methods=["GET"]),
-        Route("/resources/new", offer_resource, methods=both),
-        Route("/resources/{id}/withdraw", withdraw_resource, methods=both),
-        Route("/networks/new", create_network, methods=both),
-        Route("/networks/{id}/close", close_network, methods=both),
         Route("/networks/{id}/members", members, methods=["GET"]),
-        Route("/networks/{id}/members/new", join_network, methods=both),
-        Route("/networks/{id}/members/{membership}/leave", leave_network, methods=both),
-        Route("/networks/{id}/centre/new", designate_centre, methods=both),
         Route("/agreements", agreements, methods=["GET"]),
-        Route("/agreements/new", sign_agreement, methods=both),
-        Route("/agreements/{id}/terminate", terminate_agreement, methods=both),
-        Route("/regulations/new", issue_regulation, methods=both),
-        Route("/mobility/new", record_mobility, methods=both),
     ]
