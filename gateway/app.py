@@ -242,4 +242,5 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     app.state.subgraphs = graph
     app.state.engine = engine
     app.state.rate_limit_store = shared_limit
+    app.state.cost_budget = budget
     return app
