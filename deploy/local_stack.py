@@ -460,8 +460,8 @@ class Stack:
         if name == "portal":
             return [sys.executable, "-m", "portal"]
         argv = [sys.executable, "-m", f"services.{name}", "serve"]
-        if name == "registry" and self.seed_demo:
-            argv.append("--seed-demo")
+        if name in ("registry", "analytics") and self.seed_demo:
+            argv.append("--seed-demo")  # analytics: the usual school holidays of the demo's regions
         return argv
 
     def start_process(self, name: str) -> subprocess.Popen[bytes]:

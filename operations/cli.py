@@ -633,15 +633,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "organizations, 560 educators) into an empty registry database; a registry that has any\n"
         "organization is left alone. The running registry publishes it; the other services follow.\n"
         "`setka seed demo events` loads the events service's demo year once the registry's networks\n"
-        "have reached it.",
+        "have reached it; `setka seed demo analytics` the usual school holidays of the demo's regions.",
         examples=["setka seed demo"],
     )
     demo.add_argument(
         "services",
         nargs="*",
-        type=_one_of(("registry", "events")),
+        type=_one_of(("registry", "events", "analytics")),
         metavar="SERVICE",
-        help="registry (default) or events",
+        help="registry (default), events or analytics",
     )
     demo.add_argument("--json", action="store_true", help="one JSON document")
     _wait(demo)

@@ -1,9 +1,12 @@
-"""Events of the analytics service: alerts for the network's coordinators (сигналы).
+"""Events of the analytics service: alerts for the network's coordinators (сигналы), what people
+do with them, and the school holidays the alert rules count around.
 
 An alert is raised by a rule about one subject (a supported school, a plan item, a diagnosed
-deficit, a held activity) and resolved when the rule no longer holds for it. Both events carry
-ids, days and counts only, never personal data, and are keyed by the subject's id, so every
-raise and resolve of one subject stays in order.
+deficit, a held activity) and resolved when the rule no longer holds for it; in between, people in
+the alert's scope acknowledge it, assign it, comment on it and snooze it. Every alert event is
+keyed by the subject's id, so everything that happens to one subject stays in order. They carry
+ids, days and counts only, never personal data: a person is the subject of their token, and a
+comment's text stays in analytics (free text may name people; it is read through GraphQL, in scope).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .base import EventData
@@ -77,5 +80,93 @@ class AlertResolved(_AlertEvent):
     resolved_at: datetime = Field(description="When the rule first found the subject no longer concerned")
 
 
-EVENTS: tuple[type[EventData], ...] = (AlertRaised, AlertResolved)
+class AlertAcknowledged(_AlertEvent):
+    """Someone in the alert's scope took it on: they saw it and are dealing with it."""
+
+    event_type = "setka.analytics.alert.acknowledged.v1"
+
+    acknowledged_by: str = Field(description="Who: the subject of their token")
+    acknowledged_at: datetime = Field(description="When")
+
+
+class AlertAssigned(_AlertEvent):
+    """The alert was given to an organization or a person to act on (exactly one of the two)."""
+
+    event_type = "setka.analytics.alert.assigned.v1"
+
+    assignee_organization_id: uuid.UUID | None = Field(
+        default=None, description="The organization that is to act on it (the registry's id)"
+    )
+    assignee_subject: str | None = Field(
+        default=None, description="The person who is to act on it: the subject of their token"
+    )
+    assigned_by: str = Field(description="Who assigned it: the subject of their token")
+    assigned_at: datetime = Field(description="When")
+
+
+class AlertCommented(_AlertEvent):
+    """Someone commented on the alert. The text is not in the event: it is read through GraphQL,
+    by those whose scope covers the alert."""
+
+    event_type = "setka.analytics.alert.commented.v1"
+
+    comment_id: uuid.UUID = Field(description="Our id of the comment")
+    commented_by: str = Field(description="Who: the subject of their token")
+    commented_at: datetime = Field(description="When")
+
+
+class AlertSnoozed(_AlertEvent):
+    """The alert is put aside until a day: it is not listed as open before that day."""
+
+    event_type = "setka.analytics.alert.snoozed.v1"
+
+    snoozed_until: date = Field(description="The day it is listed as open again")
+    snoozed_by: str = Field(description="Who: the subject of their token")
+    snoozed_at: datetime = Field(description="When")
+
+
+class BreakKind(StrEnum):
+    """The school holidays of a Russian school year (каникулы)."""
+
+    autumn = "autumn"
+    winter = "winter"
+    spring = "spring"
+    summer = "summer"
+
+
+class SchoolBreak(BaseModel):
+    """One break of a school year, both days included."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: BreakKind = Field(description="autumn, winter, spring or summer")
+    starts_on: date = Field(description="The first day of the break")
+    ends_on: date = Field(description="The last day of the break (included)")
+
+
+class SchoolBreaksSet(EventData):
+    """A region's school holidays of one school year were set (by a regional admin, an operator's
+    command or the defaults): the breaks listed replace the year's earlier ones. The alert rules
+    do not count the days of a break (a summer without activities is no idle school)."""
+
+    event_type = "setka.analytics.school_breaks.set.v1"
+    topic: ClassVar[str] = topics.ANALYTICS
+    key_field: ClassVar[str] = "region_code"
+
+    region_code: str = Field(description="Code of the subject of the Russian Federation, e.g. '39'")
+    school_year: int = Field(description="The year the school year starts in: 2025 for 2025/26")
+    breaks: list[SchoolBreak] = Field(default_factory=list, description="The year's breaks, by first day")
+    set_by: str = Field(description="Who: the subject of a regional admin's token, or 'operator'")
+    set_at: datetime = Field(description="When")
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    AlertRaised,
+    AlertResolved,
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertCommented,
+    AlertSnoozed,
+    SchoolBreaksSet,
+)
 """Every event type analytics publishes, for the catalog."""

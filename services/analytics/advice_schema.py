@@ -1,6 +1,6 @@
-"""GraphQL of the advice analytics gives methodologists: recommended partners, activities worth
-repeating, alerts. ``AdviceQuery`` is merged into the subgraph's ``Query``; the resolvers are thin
-adapters over :mod:`.recommendations` and the ``alert`` table (:mod:`.alerts` keeps it).
+"""GraphQL of the advice analytics gives methodologists: recommended partners and activities worth
+repeating. ``AdviceQuery`` is merged into the subgraph's ``Query``; the resolvers are thin adapters
+over :mod:`.recommendations`. Alerts have their own module (:mod:`.alert_schema`).
 
 Recommended partners and alerts name the schools that need attention and why (their risk factors,
 their educators' deficits by competency): they are for signed-in users (``@authenticated``), each
@@ -8,31 +8,24 @@ for the schools in their scope (:func:`advised`); activities worth repeating are
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 import strawberry
-from setka_contracts.analytics import AlertRule
 from setka_runtime.access import PARTICIPANTS, AccessDenied, Identity
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import costs, identity, reading, sized, to_uuid
 from setka_runtime.graphql_derive import ModelType
 from setka_runtime.reach import READERS, Reach
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlmodel import col
 from strawberry.types import Info
 
 from . import recommendations
 from .analysis_model import Period
-from .models import Alert as AlertRow
-from .models import Network, Organization
+from .models import Organization
 
 MAX_PARTNERS = 50
 """Most partners one request may ask for."""
-MAX_ALERTS = 500
-"""Most alerts one request answers, newest first."""
-NOTHING = uuid.UUID(int=0)
-"""Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -89,44 +82,12 @@ class ActivityWorthRepeating(
         return cls.of(found, starts_at=_aware(found.starts_at), reasons=list(found.reasons))
 
 
-@strawberry.type(description="An alert for the network's coordinators (сигнал), open until resolved")
-class Alert(
-    ModelType,
-    model=AlertRow,
-    exclude=["details"],
-    describe={
-        "rule": AlertRule,
-        "subject_id": "What it is about: the school, the plan item, the deficit or the activity",
-        "organization_id": "The school, the item's responsible organization, the deficit's "
-        "organization or the activity's host",
-    },
-):
-    since_on: date | None = strawberry.field(
-        description="The day the rule counts from: the school's last activity in the network (or "
-        "its joining), the item's due day, the day of diagnosis, the day the activity was held"
-    )
-    threshold_days: int | None = strawberry.field(description="The rule's N days, when it has one")
-
-    @classmethod
-    def present(cls, row: AlertRow) -> Alert:
-        since = row.details.get("since_on")
-        return cls.of(
-            row,
-            raised_at=_aware(row.raised_at),
-            resolved_at=_aware(row.resolved_at) if row.resolved_at else None,
-            since_on=date.fromisoformat(since) if since else None,
-            threshold_days=row.details.get("threshold_days"),
-        )
-
-
-def advised(caller: Identity) -> Reach:
+def advised(caller: Identity, *, acting: bool = False) -> Reach:
     """The schools whose needs a caller is told of: a regional admin's region, a coordinator's
-    municipality, a school representative's own school, an expert's or a viewer's region."""
-    return Reach.of(caller, PARTICIPANTS, regional=READERS)
-
-
-def _filter_id(value: object) -> uuid.UUID | None:
-    return (to_uuid(value) or NOTHING) if value else None
+    municipality, a school representative's own school, an expert's or a viewer's region.
+    ``acting``: those whose alerts the caller works (acknowledges, assigns, …): the same without
+    the read-only roles (experts and viewers)."""
+    return Reach.of(caller, PARTICIPANTS, regional=() if acting else READERS)
 
 
 @strawberry.type
@@ -178,34 +139,3 @@ class AdviceQuery:
         async with reading(info) as session:
             found = await recommendations.activities_worth_repeating(session, network, Period.year(year))
         return [ActivityWorthRepeating.present(item) for item in found]
-
-    @strawberry.federation.field(
-        authenticated=True,
-        description=f"Alerts about the schools and networks in your scope, newest first (≤ {MAX_ALERTS}):"
-        " of a network, of an organization, open ones (the default) or resolved ones",
-        directives=sized(MAX_ALERTS),
-    )
-    async def alerts(
-        self,
-        info: Info,
-        network_id: strawberry.ID | None = None,
-        organization_id: strawberry.ID | None = None,
-        open: bool | None = True,
-    ) -> list[Alert]:
-        query = select(AlertRow)
-        if (network := _filter_id(network_id)) is not None:
-            query = query.where(AlertRow.network_id == network)
-        if (organization := _filter_id(organization_id)) is not None:
-            query = query.where(AlertRow.organization_id == organization)
-        reach = advised(identity(info))
-        by_school = reach.organizations(col(AlertRow.organization_id), Organization)
-        if by_school is not None:
-            by_network = reach.networks(col(AlertRow.network_id), Network)
-            query = query.where(or_(by_school, and_(col(AlertRow.organization_id).is_(None), by_network)))
-        if open is not None:
-            resolved = col(AlertRow.resolved_at)
-            query = query.where(resolved.is_(None) if open else resolved.is_not(None))
-        query = query.order_by(col(AlertRow.raised_at).desc(), col(AlertRow.id)).limit(MAX_ALERTS)
-        async with reading(info) as session:
-            rows = await session.scalars(query)
-            return [Alert.present(row) for row in rows]

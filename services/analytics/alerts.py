@@ -22,10 +22,11 @@ from setka_contracts.events import ActivityStatus, PlanStatus
 from setka_contracts.registry import MemberRole
 from setka_runtime import outbox
 from setka_runtime.db import Database
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, union_all
+from sqlalchemy import ColumnElement, Date, and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from . import school_calendar
 from .models import (
     Activity,
     Alert,
@@ -75,6 +76,27 @@ class Finding:
 Rule = Callable[[AsyncSession, AnalyticsSettings, datetime], Awaitable[list[Finding]]]
 
 
+async def _school_days_cutoff(session: AsyncSession, today: date, days: int) -> ColumnElement[date]:
+    """The last day of activity (or of joining) that leaves a school idle for ``days`` school days
+    by today, by the school's region: ``today - days`` where no break is known, earlier by the
+    days of the region's breaks since. Breaks take less than half of a year's days, so the breaks
+    that matter start less than ``2 * days`` days (and one summer) back."""
+    since = today - timedelta(days=2 * days + 400)
+    spans = await school_calendar.spans_by_region(session, since, today)
+    plain = literal(today - timedelta(days=days), Date)
+    cutoffs = {
+        region: school_calendar.school_days_cutoff(today, days, found) for region, found in spans.items()
+    }
+    cutoffs = {region: day for region, day in cutoffs.items() if day != plain.value}
+    if not cutoffs:
+        return plain
+    return case(
+        {region: literal(day, Date) for region, day in cutoffs.items()},
+        value=col(Organization.region_code),
+        else_=plain,
+    )
+
+
 def _not_archived() -> ColumnElement[bool]:
     """The organization is not known to be archived (one analytics has not heard of yet counts)."""
     return col(Organization.archived_at).is_(None)
@@ -83,16 +105,18 @@ def _not_archived() -> ColumnElement[bool]:
 async def schools_without_network_activity(
     session: AsyncSession, settings: AnalyticsSettings, now: datetime
 ) -> list[Finding]:
-    """Supported schools that took part in no activity of their network for N days.
+    """Supported schools that took part in no activity of their network for N school days.
 
     Taking part is an educator (or the school as a whole) attending one of the network's
     activities, or the school hosting one that was held. N days are counted from the last such
     day, or from joining the network when there was none, so a school that joined lately is given
-    its N days. A school that left, a network that ended and an archived school are not alerted.
+    its N days; the days of its region's school holidays are not counted (:mod:`.school_calendar`),
+    so a summer without activities raises nothing. A school that left, a network that ended and
+    an archived school are not alerted.
     """
     today = now.date()
     days = settings.alert_no_activity_days
-    cutoff = today - timedelta(days=days)
+    cutoff = await _school_days_cutoff(session, today, days)
     attended = select(
         Attendance.organization_id.label("organization_id"),
         Attendance.network_id.label("network_id"),

@@ -9,7 +9,7 @@ from setka_runtime.cli import ServiceEntry
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from . import rebuild
+from . import rebuild, school_calendar
 from .alerts import alert_loop
 from .projections import SUBSCRIBED
 from .reports import report_routes
@@ -43,5 +43,6 @@ ENTRY = ServiceEntry(
     settings=AnalyticsSettings,
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
-    commands={"rebuild": rebuild.COMMAND},
+    seed=school_calendar.seed_demo,
+    commands={"rebuild": rebuild.COMMAND, "school-breaks": school_calendar.COMMAND},
 )

@@ -2,9 +2,10 @@
 topics); never read from another service's database. Beside them, the audit trail every service
 publishes (``setka.audit``), kept as it was recorded.
 
-No personal data is kept here: people are ids (educators, the subjects of audit entries), never
-names; organizations, networks and activities are public facts of the system. Each table is a
-projection one handler keeps.
+No personal data is kept here: people are ids (educators, the subjects of audit entries and of
+the people who act on alerts), never names; organizations, networks, plan items and activities
+are public facts of the system. Each read model is a projection one handler keeps; the alerts,
+what people did with them and the school holidays are analytics' own.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class Activity(AnalyticsModel, table=True):
     __table_args__ = (Index("ix_activity_network_starts", "network_id", "starts_at"),)
 
     id: uuid.UUID = Field(primary_key=True)
+    title: str | None = Field(default=None, max_length=500)
     network_id: uuid.UUID | None = None
     host_organization_id: uuid.UUID = Field(index=True)
     plan_item_id: uuid.UUID | None = Field(default=None, index=True)
@@ -201,6 +203,7 @@ class PlanItem(AnalyticsModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     plan_id: uuid.UUID = Field(index=True)
     network_id: uuid.UUID = Field(index=True)
+    title: str | None = Field(default=None, max_length=500)
     due_on: date
     responsible_organization_id: uuid.UUID | None = None
 
@@ -267,7 +270,8 @@ class Deficit(AnalyticsModel, table=True):
 
 class Alert(AnalyticsModel, table=True):
     """An alert raised by a rule about one subject (a school, a plan item, a deficit, an
-    activity); open until ``resolved_at``."""
+    activity); open until ``resolved_at``. People in its scope acknowledge, assign and snooze it:
+    each keeps its latest state with who and when (every change is an event on the topic)."""
 
     __tablename__ = "alert"
     __table_args__ = (Index("ix_alert_open", "rule", "subject_id", "resolved_at"),)
@@ -280,6 +284,45 @@ class Alert(AnalyticsModel, table=True):
     raised_at: datetime = Field(sa_type=DateTime(timezone=True))
     resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    acknowledged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    assignee_organization_id: uuid.UUID | None = None
+    assignee_subject: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    assigned_by: str | None = Field(default=None, max_length=200)
+    snoozed_until: date | None = None
+    snoozed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    snoozed_by: str | None = Field(default=None, max_length=200)
+
+
+class AlertComment(AnalyticsModel, table=True):
+    """A comment on an alert: the network's working note, read only by those whose scope covers
+    the alert (its text is not published in the event)."""
+
+    __tablename__ = "alert_comment"
+    __table_args__ = (Index("ix_alert_comment_alert_at", "alert_id", "at"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    alert_id: uuid.UUID
+    author: str = Field(max_length=200)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    text: str = Field(max_length=2000)
+
+
+class SchoolBreak(AnalyticsModel, table=True):
+    """A school holiday (каникулы) of a region's school year, both days included: the alert rules
+    do not count its days. One of each kind a school year; ``school_year`` is the year it starts
+    in (2025 for 2025/26, whose summer break is in 2026)."""
+
+    __tablename__ = "school_break"
+
+    region_code: str = Field(primary_key=True, max_length=3)
+    school_year: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=20)
+    starts_on: date
+    ends_on: date
+    set_by: str = Field(max_length=200)
+    set_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class AuditEntry(AnalyticsModel, table=True):

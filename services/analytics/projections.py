@@ -646,6 +646,7 @@ async def plan_items_added(session: AsyncSession, items: list[Item]) -> None:
                 "id": data.item_id,
                 "plan_id": data.plan_id,
                 "network_id": network_of[data.plan_id],
+                "title": data.title[:500],
                 "due_on": data.due_on,
                 "responsible_organization_id": data.responsible_organization_id,
             }
@@ -731,6 +732,7 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
         [
             {
                 "id": ident,
+                "title": data.title[:500],
                 "network_id": data.network_id,
                 "host_organization_id": data.host_organization_id,
                 "plan_item_id": data.plan_item_id,
@@ -748,6 +750,7 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
             **{
                 name: excluded[name]
                 for name in (
+                    "title",
                     "network_id",
                     "host_organization_id",
                     "plan_item_id",

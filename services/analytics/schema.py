@@ -4,8 +4,10 @@ join from their modules.
 
 Access: aggregate figures, the analysis, indicator definitions and activities worth repeating are
 public; alerts and recommended partners name schools that need attention and are for signed-in
-users (``@authenticated``); the audit trail is for regional admins (``@requiresScopes``), each in
-their region. :class:`~setka_runtime.graphql.AccessControl` enforces what the fields declare."""
+users (``@authenticated``), alerts worked by those who may act on their school; the school
+holidays are public and set by regional admins; the audit trail is for regional admins
+(``@requiresScopes``), each in their region. :class:`~setka_runtime.graphql.AccessControl`
+enforces what the fields declare."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from strawberry.types import Info
 from . import analysis_model as am
 from . import disclosure
 from .advice_schema import AdviceQuery
+from .alert_schema import AlertMutation, AlertQuery
 from .analysis import (
     UnknownScope,
     indicator_values,
@@ -32,6 +35,7 @@ from .analysis import (
     scope_title,
 )
 from .audit_schema import AuditQuery
+from .calendar_schema import CalendarMutation, CalendarQuery
 from .indicators import DEFINITIONS
 from .models import Organization as OrganizationRow
 from .models import RegionSummary as RegionSummaryRow
@@ -276,10 +280,16 @@ class EffectivenessQuery:
         return EffectivenessAnalysis.present(analysis)
 
 
-Query = merge_types("Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AuditQuery))
+Query = merge_types(
+    "Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AlertQuery, CalendarQuery, AuditQuery)
+)
 """Every root field, by domain; another domain's queries join by naming their type here."""
+
+Mutation = merge_types("Mutation", (AlertMutation, CalendarMutation))
+"""Every write: working alerts, the school holidays their rules count around."""
 
 schema = SubgraphSchema(
     query=Query,
+    mutation=Mutation,
     types=[RegionSummary, Organization],
 )

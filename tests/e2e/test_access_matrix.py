@@ -5,7 +5,7 @@ through the gateway by an admin of every region: two municipalities A and B of o
 A1 and A2 (and A3) in A, B1 in B, C1 in another region, an education authority in A, educators at
 each, a municipal network of A with A1 and A2, a regional network with A1 and B1, interaction
 groups, a resource, an agreement, a plan and activities hosted by A1, trainings and deficits of the
-educators (as a regional system sends them over Kafka).
+educators (as a regional system sends them over Kafka), and an alert about A1 in analytics.
 
 The matrix: every field of ``Mutation`` in ``supergraph.graphql`` (read at test time: a mutation
 without a row fails :func:`test_every_mutation_has_a_row`) with a document aimed at A or A1, sent by
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -600,7 +601,37 @@ async def build_world(stack: Stack) -> World:
             return bool(data["r"]["edges"] and data["o"]["edges"])
 
         await eventually(audited, timeout=60)
+        w.ids["AL"] = await raise_an_alert(stack, w)
         return w
+
+
+async def raise_an_alert(stack: Stack, w: World) -> str:
+    """An alert about A1 in network N (a held activity of A1's without attendance). Analytics runs
+    its rules at start and then hourly, so the world's alert is written into its database the way
+    a rule writes one, once analytics knows A1 (the alert's scope is A1's)."""
+    connection = await asyncpg.connect(plain(stack.env["ANALYTICS_DATABASE_URL"]))
+    try:
+
+        async def knows_a1() -> bool:
+            found = await connection.fetchval(
+                "SELECT count(*) FROM organization WHERE id = $1", UUID(w["A1"])
+            )
+            return bool(found)
+
+        await eventually(knows_a1, timeout=60)
+        ident = uuid4()
+        await connection.execute(
+            "INSERT INTO alert (id, rule, subject_id, organization_id, network_id, raised_at, details)"
+            " VALUES ($1, 'attendance_missing', $2, $3, $4, now(), $5)",
+            ident,
+            UUID(w["actPast"]),
+            UUID(w["A1"]),
+            UUID(w["N"]),
+            json.dumps({"since_on": TODAY, "threshold_days": 3}),
+        )
+        return str(ident)
+    finally:
+        await connection.close()
 
 
 async def pick_municipalities(b: Builder, stack: Stack) -> tuple[str, list[dict[str, Any]]]:
@@ -953,6 +984,39 @@ ROWS: list[Row] = [
             }
         },
         EDITORS_A,
+    ),
+    # -- analytics: the alert about A1, and the school holidays of region R
+    Row("acknowledgeAlert", {"alertId": "ID!"}, lambda w: {"alertId": w["AL"]}, PARTICIPANTS_A1),
+    Row(
+        "assignAlert",
+        {"alertId": "ID!", "organizationId": "ID"},
+        lambda w: {"alertId": w["AL"], "organizationId": w["A2"]},
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "commentOnAlert",
+        {"alertId": "ID!", "text": "String!"},
+        lambda w: {"alertId": w["AL"], "text": "Отметим посещаемость завтра"},
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "snoozeAlert",
+        {"alertId": "ID!", "until": "Date!"},
+        lambda w: {"alertId": w["AL"], "until": (date.today() + timedelta(days=7)).isoformat()},
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "setSchoolBreaks",
+        {"regionCode": "String!", "schoolYear": "Int!", "breaks": "[SchoolBreakInput!]!"},
+        lambda w: {
+            "regionCode": w.region,
+            "schoolYear": 2025,
+            "breaks": [
+                {"kind": "autumn", "startsOn": "2025-10-27", "endsOn": "2025-11-04"},
+                {"kind": "summer", "startsOn": "2026-05-27", "endsOn": "2026-08-31"},
+            ],
+        },
+        frozenset({ADMIN_R}),
     ),
     # -- what ends, cancels, withdraws, closes and archives: last
     Row(
