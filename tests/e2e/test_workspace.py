@@ -6,6 +6,12 @@ account of each role; the gateway trusts only that provider's keys (``GATEWAY_JW
 issuer and the audience it requires). Everyone signs in on the provider's form, typed with the
 keyboard; axe-core checks every page visited (no serious or critical violation).
 
+Each role does its main work by filling and submitting the pages' forms: a coordinator drafts a
+plan (with the keyboard only), adds an item (first refused by the API: its message stands at the
+input, what was entered stays), agrees the plan, plans an activity from the item and announces
+it; a school's representative registers the school and one of its educators, and once the
+coordinator has marked the activity held, records their attendance on the sign-in sheet.
+
 Screenshots of the main pages at desktop and phone widths are taken each run; with
 ``SETKA_UPDATE_SCREENSHOTS=1`` they are written to docs/screenshots/ (the README shows them).
 """
@@ -23,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +39,7 @@ import pytest
 from setka_runtime.local_broker import free_port
 
 from deploy.local_stack import Stack
+from portal.forms import zone_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,6 +69,12 @@ AXE_RUN = """async () => {
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')),
   }));
+}"""
+
+DUPLICATE_IDS = """() => {
+  const seen = {};
+  for (const e of document.querySelectorAll('[id]')) seen[e.id] = (seen[e.id] || 0) + 1;
+  return Object.keys(seen).filter(id => seen[id] > 1);
 }"""
 
 
@@ -158,6 +171,8 @@ class Workspace:
     """A municipal network of region 39 with its supported schools (the coordinator's)."""
     school: dict[str, Any]
     """The school representative's school (a member of ``network``)."""
+    host: dict[str, Any]
+    """Another member of ``network`` (a centre or a partner): it hosts the activities planned here."""
 
     @property
     def url(self) -> str:
@@ -165,7 +180,11 @@ class Workspace:
 
 
 DEMO_PEOPLE = """{ networks(regionCode: "39", first: 20) { edges { node {
-  id name level municipalityId members(role: "supported") { organization { id shortName } } } } } }"""
+  id name level municipalityId members { role organization { id shortName } } } } } }"""
+
+
+def supported(network: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m["organization"] for m in network["members"] if m["role"] == "supported"]
 
 
 def wait_for_demo(gateway_url: str, timeout: float = 150.0) -> dict[str, Any]:
@@ -178,7 +197,7 @@ def wait_for_demo(gateway_url: str, timeout: float = 150.0) -> dict[str, Any]:
             try:
                 body = client.post(gateway_url, json={"query": DEMO_PEOPLE}).json()
                 networks = [e["node"] for e in body["data"]["networks"]["edges"]]
-                found = next((n for n in networks if n["municipalityId"] and n["members"]), None)
+                found = next((n for n in networks if n["municipalityId"] and supported(n)), None)
                 activities = client.post(
                     gateway_url, json={"query": "{ activities(first: 1) { edges { node { id } } } }"}
                 ).json()
@@ -244,10 +263,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         try:
             stack.start()
             network = wait_for_demo(stack.gateway_url)
-            school = network["members"][0]["organization"]
+            school = supported(network)[0]
+            host = next(
+                m["organization"]
+                for m in network["members"]
+                if m["role"] in ("centre", "partner") and m["organization"]["id"] != school["id"]
+            )
             accounts = people(network, school)
             provider.start(stack.workspace_url, accounts)
-            yield Workspace(stack, provider, {a.key: a for a in accounts}, network, school)
+            yield Workspace(stack, provider, {a.key: a for a in accounts}, network, school, host)
         finally:
             provider.stop()
             stack.stop()
@@ -337,6 +361,27 @@ class Browser:
         self.audit.add(f"{where.path}?{where.query}" if where.query else where.path, found)
         bad = [v for v in found if v["impact"] in SERIOUS]
         assert not bad, f"axe-core on {self.page.url}:\n" + json.dumps(bad, ensure_ascii=False, indent=1)
+        # a label, an error's aria-describedby and the error summary's links find their input by
+        # its id: each id once on a page
+        twice = self.page.evaluate(DUPLICATE_IDS)
+        assert not twice, f"{self.page.url}: ids used more than once: {twice}"
+
+    def send(self, press: Callable[[], None]) -> int:
+        """Submit a form (``press`` clicks its button or presses Enter): the status of the page it
+        leads to (after a redirect, the page redirected to), checked by axe-core."""
+        with self.page.expect_navigation() as shown:
+            press()
+        self.check()
+        response = shown.value
+        assert response is not None
+        return response.status
+
+    def flash(self) -> str:
+        """What the page says was done (the message after a change)."""
+        return self.page.locator("main p.flash").inner_text()
+
+    def value(self, selector: str) -> str:
+        return self.page.locator(selector).input_value()
 
     def text(self) -> str:
         return self.page.inner_text("body")
@@ -644,3 +689,208 @@ def test_signing_out_ends_the_session_at_the_provider_too(
     # the provider's session ended too: signing in asks for the password again
     person.page.goto(person.url("/sign-in"))
     person.login_form()
+
+
+# -- each role's work, by the pages' forms ---------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """What the coordinator planned through the pages."""
+
+    plan: str
+    year: int
+    item: str
+    activity: str
+    title: str
+
+
+@pytest.fixture(scope="module")
+def planned() -> dict[str, Planned]:
+    """The coordinator's test keeps its activity here for the school's (which, run alone, has the
+    coordinator plan one first)."""
+    return {}
+
+
+def said(element: Any) -> str:
+    """An element's text as a screen reader has it (visually hidden words too), spaces collapsed."""
+    return " ".join((element.text_content() or "").split())
+
+
+ITEM = {
+    "#item-title": "Семинар «Смысловое чтение на уроках истории»",
+    "#item-responsiblePerson": "заместитель директора по УВР",
+    "#item-expectedResult": "Методические рекомендации для учителей сети",
+}
+
+
+def coordinator_announces_an_activity(coordinator: Browser, workspace: Workspace) -> Planned:
+    """The coordinator, on their network's plans: a draft for a year with no plan yet (the form
+    completed with the keyboard only); an item, first refused by the API (due outside the plan's
+    year: the message at the date, what was entered kept), then added; the plan agreed; an
+    activity planned from the item, hosted by ``workspace.host``, started half an hour ago; it is
+    announced. Ends on the activity's page."""
+    from playwright.sync_api import expect
+
+    page = coordinator.page
+    coordinator.open(f"/networks/{workspace.network['id']}/plans")
+    taken = {int(y) for y in page.locator("main table tbody td:first-child").all_inner_texts() if y.isdigit()}
+
+    # the draft, with the keyboard only: Tab to the year (offered: the first year with no plan),
+    # Tab to the title, type it, Enter
+    assert coordinator.tab_to(lambda e: e["id"] == "draft-year")["name"] == "year"
+    year = int(coordinator.value("#draft-year"))
+    assert year not in taken and year >= date.today().year, (year, taken)
+    page.keyboard.press("Tab")
+    assert coordinator.focused()["id"] == "draft-title"
+    page.keyboard.press("Control+A")
+    page.keyboard.type(f"Совместный план сети на {year} год")
+    assert coordinator.send(lambda: page.keyboard.press("Enter")) == 200
+    assert re.fullmatch(rf"{re.escape(workspace.url)}/plans/[0-9a-f-]{{36}}", page.url), page.url
+    plan = page.url.rsplit("/", 1)[-1]
+    assert coordinator.flash() == "Черновик плана создан: добавьте пункты"
+    assert page.get_by_role("heading", level=1).inner_text() == f"Совместный план сети на {year} год"
+
+    # an item due outside the plan's year: the API's refusal at the date, the rest kept
+    for selector, text in ITEM.items():
+        page.locator(selector).fill(text)
+    page.locator("#item-dueOn").fill(f"{year + 1}-03-01")
+    page.get_by_label("Ответственная организация").select_option(workspace.host["id"])
+    assert coordinator.send(lambda: page.get_by_role("button", name="Добавить пункт").click()) == 400
+    message = f"Срок пункта должен быть в {year} году"
+    due = page.get_by_label("Срок")
+    assert due.get_attribute("id") == "item-dueOn"
+    assert due.get_attribute("aria-invalid") == "true"
+    assert "item-dueOn-error" in (due.get_attribute("aria-describedby") or "").split()
+    assert said(page.locator("#item-dueOn-error")) == f"Ошибка: {message}", "read out as an error"
+    expect(due).to_have_accessible_description(re.compile(re.escape(message)))  # what is read out
+    field = page.locator("div.field", has=page.locator("#item-dueOn"))
+    assert said(field.locator(".field-error")) == f"Ошибка: {message}", "in the date's own field"
+    assert page.locator("main [aria-invalid=true]").count() == 1, "no other input is marked"
+    assert page.locator(".error-summary a[href='#item-dueOn']").inner_text() == message
+    for selector, text in ITEM.items():
+        assert coordinator.value(selector) == text, selector
+    assert coordinator.value("#item-dueOn") == f"{year + 1}-03-01"
+    assert coordinator.value("#item-responsibleOrganizationId") == workspace.host["id"]
+
+    # corrected, it is added
+    page.locator("#item-dueOn").fill(f"{year}-03-01")
+    assert coordinator.send(lambda: page.get_by_role("button", name="Добавить пункт").click()) == 200
+    assert coordinator.flash() == "Пункт добавлен в план"
+    row = page.locator("table.plan-items tbody tr").filter(has_text=ITEM["#item-title"])
+    assert row.count() == 1 and workspace.host["shortName"] in row.inner_text()
+    assert page.locator("main [aria-invalid=true]").count() == 0
+
+    assert coordinator.send(lambda: page.get_by_role("button", name="Согласовать план").click()) == 200
+    assert coordinator.flash() == "План теперь: согласован"
+    assert page.get_by_role("button", name="Добавить пункт").count() == 0, "items go into a draft only"
+
+    # an activity from the item, going on now
+    with page.expect_navigation():
+        page.get_by_role("link", name="Запланировать мероприятие по пункту 1").click()
+    coordinator.check()
+    item = page.url.split("/items/", 1)[1].split("/", 1)[0]
+    assert coordinator.value("#plan-title") == ITEM["#item-title"], "the item's title is offered"
+    assert coordinator.value("#plan-hostOrganizationId") == workspace.host["id"], "its organization hosts"
+    page.get_by_label("Вид мероприятия").select_option(label="семинар")
+    page.get_by_label("Формат").select_option(label="очно")
+    page.get_by_label("обмен опытом").check()
+    now = datetime.now(zone_for(REGION)).replace(second=0, microsecond=0)  # the coordinator's clock
+    page.get_by_label("Начало").fill(f"{now - timedelta(minutes=30):%Y-%m-%dT%H:%M}")
+    page.get_by_label("Окончание").fill(f"{now + timedelta(minutes=90):%Y-%m-%dT%H:%M}")
+    page.get_by_label("Место или ссылка").fill("Актовый зал, корпус 2")
+    page.get_by_label("Мест", exact=True).fill("30")
+    assert coordinator.send(lambda: page.get_by_role("button", name="Запланировать").click()) == 200
+    assert re.fullmatch(rf"{re.escape(workspace.url)}/activities/[0-9a-f-]{{36}}", page.url), page.url
+    activity = page.url.rsplit("/", 1)[-1]
+    assert coordinator.flash() == "Мероприятие запланировано; объявите его, чтобы открыть запись"
+    assert "запланировано" in page.locator("main p .tag").inner_text()
+
+    assert (
+        coordinator.send(lambda: page.get_by_role("button", name="Объявить и открыть запись").click()) == 200
+    )
+    assert page.url == coordinator.url(f"/activities/{activity}")
+    return Planned(plan=plan, year=year, item=item, activity=activity, title=ITEM["#item-title"])
+
+
+def test_a_coordinator_drafts_agrees_a_plan_and_announces_an_activity_from_it(
+    browser: Callable[[], Browser], workspace: Workspace, planned: dict[str, Planned]
+) -> None:
+    coordinator = browser()
+    coordinator.sign_in(workspace.accounts["coordinator"])
+    done = planned["activity"] = coordinator_announces_an_activity(coordinator, workspace)
+
+    page = coordinator.page
+    assert coordinator.flash() == "Мероприятие объявлено: запись открыта"
+    assert page.get_by_role("heading", level=1).inner_text() == done.title
+    assert page.locator("main p .tag").inner_text() == "объявлено"
+    facts = page.locator("dl.facts").inner_text()
+    assert workspace.host["shortName"] in facts and "обмен опытом" in facts and "30, свободно 30" in facts
+    assert page.get_by_role("button", name="Объявить и открыть запись").count() == 0, "announced once"
+    # the plan lists it at its item
+    coordinator.open(f"/plans/{done.plan}")
+    assert page.locator("dl.facts .tag").inner_text() == "согласован"
+    row = page.locator(f"#item-{done.item}")
+    assert row.get_by_role("link", name=done.title).get_attribute("href") == f"/activities/{done.activity}"
+    assert "объявлено" in row.inner_text()
+
+
+def test_a_school_registers_for_an_activity_and_records_attendance_once_it_is_held(
+    browser: Callable[[], Browser], workspace: Workspace, planned: dict[str, Planned]
+) -> None:
+    if "activity" not in planned:  # run alone
+        coordinator = browser()
+        coordinator.sign_in(workspace.accounts["coordinator"])
+        planned["activity"] = coordinator_announces_an_activity(coordinator, workspace)
+        coordinator.close()
+    done = planned["activity"]
+    path = f"/activities/{done.activity}"
+
+    school = browser()
+    school.sign_in(workspace.accounts["school"])
+    page = school.page
+    school.open(path)
+    assert page.get_by_role("button", name="Отметить проведённым").count() == 0, "the host's side holds it"
+    assert workspace.school["shortName"] in page.locator("#register").inner_text()
+    # the whole school (no educator chosen), then one educator, chosen with the keyboard
+    assert school.value("#register-educatorId") == ""
+    assert school.send(lambda: page.get_by_role("button", name="Записать", exact=True).click()) == 200
+    assert school.flash() == "Организация записана на мероприятие"
+    school.tab_to(lambda e: e["id"] == "register-educatorId")
+    page.keyboard.press("ArrowDown")  # a closed select: the first educator of the school
+    educator = page.locator("#register-educatorId option:checked").inner_text().strip()
+    assert school.value("#register-educatorId") and "организацию целиком" not in educator
+    school.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Записать")
+    assert school.send(lambda: page.keyboard.press("Enter")) == 200
+    assert school.flash() == "Педагог записан на мероприятие"
+    registered = page.locator("section:has(#registrations) table tbody").inner_text()
+    assert page.locator("#registrations").inner_text() == "Записались (2)"
+    assert educator in registered and "вся организация" in registered
+    assert page.locator("form[action$='/attendance']").count() == 0, "no sheet before it is held"
+
+    # the coordinator (the host's side) marks it held
+    coordinator = browser()
+    coordinator.sign_in(workspace.accounts["coordinator"])
+    coordinator.open(path)
+    hold = coordinator.page.get_by_role("button", name="Отметить проведённым")
+    assert coordinator.send(hold.click) == 200
+    assert coordinator.flash() == "Мероприятие отмечено проведённым: отметьте посещаемость"
+    assert coordinator.page.locator("main p .tag").inner_text() == "проведено"
+
+    # the school's sign-in sheet: a row for each of its registrations, every one filled in
+    school.open(path)
+    sheet = page.locator("form[action$='/attendance']")
+    rows = sheet.locator("tbody tr")
+    assert rows.count() == 2, sheet.inner_text()
+    who = rows.locator("th").all_inner_texts()
+    assert {w.split(" — ", 1)[1] for w in who} == {educator, "вся организация"}, who
+    hours = {"вся организация": "2", educator: "1,5"}
+    for name in who:
+        sheet.get_by_label(f"Часов: {name}").fill(hours[name.split(" — ", 1)[1]])
+    assert school.send(sheet.get_by_role("button", name="Записать посещаемость").click) == 200
+    assert school.flash() == "Посещаемость записана: строк — 2"
+    assert page.locator("#attendance").inner_text() == "Посещаемость: 3,50 ч"
+    for name in who:
+        shown = sheet.get_by_label(f"Часов: {name}").input_value()
+        assert shown == {"2": "2,00", "1,5": "1,50"}[hours[name.split(" — ", 1)[1]]], (name, shown)
+    assert page.locator("main [aria-invalid=true]").count() == 0
