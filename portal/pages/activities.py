@@ -175,14 +175,8 @@ def routes(portal: Portal) -> list[Route]:
         if person is None or not person.has(*PERSONAL_DATA):
             return known
         for organization in list(dict.fromkeys(organizations))[:MAX_EDUCATOR_LOOKUPS]:
-            if operation == "ActivityEducators":  # named in the call: the unit test finds it
-                data, errors = await portal.gateway.ask(
-                    "ActivityEducators", {"organizationId": organization}, portal.token(request)
-                )
-            else:
-                data, errors = await portal.gateway.ask(
-                    "EducatorNames", {"organizationId": organization}, portal.token(request)
-                )
+            variables = {"organizationId": organization}
+            data, errors = await portal.gateway.ask(operation, variables, portal.token(request))
             if data and not errors:
                 known[organization] = [e["node"] for e in data["educators"]["edges"]]
         return known
