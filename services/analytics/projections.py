@@ -894,6 +894,17 @@ mobility_recorded = _facts(
 )
 
 
+def _newest_uses(items: list[Item]) -> list[Any]:
+    """Each use of a run at its newest version (the first sent of equal ones), as applying them
+    one by one would leave it."""
+    newest: dict[uuid.UUID, Any] = {}
+    for data in (item.data for item in items):
+        kept = newest.get(data.use_id)
+        if kept is None or data.version > kept.version:
+            newest[data.use_id] = data
+    return list(newest.values())
+
+
 @batch
 async def resources_used(session: AsyncSession, items: list[Item]) -> None:
     """Keep each use by its id; one sent again (under the same event id or another) changes
@@ -915,7 +926,7 @@ async def resources_used(session: AsyncSession, items: list[Item]) -> None:
                 "used_to": data.used_to,
                 "figure": data.figure,
             }
-            for data in (item.data for item in _last_by(items, lambda data: data.use_id).values())
+            for data in _newest_uses(items)
         ],
         where=lambda excluded, table: excluded.version > table.c.version,
     )
