@@ -122,6 +122,16 @@ class ResourceStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+class ResourceRequestStatus(StrEnum):
+    """A request for a partner's resource: asked, then accepted or declined; an accepted one may be
+    cancelled by either side before it starts."""
+
+    requested = "requested"
+    accepted = "accepted"
+    declined = "declined"
+    cancelled = "cancelled"
+
+
 class OrganizationRegistered(EventData):
     """An educational organization (образовательная организация) joined the registry."""
 
@@ -392,6 +402,80 @@ class ResourceWithdrawn(EventData):
     withdrawn_at: datetime
 
 
+class _ResourceRequestEvent(EventData):
+    """What every event of a resource request carries: keyed by the request, one request's events
+    stay in order; ``version`` counts the request's changes (1 when requested), so a copy can tell
+    a late or repeated event from a newer one."""
+
+    topic = topics.REGISTRY
+    key_field = "request_id"
+
+    request_id: uuid.UUID
+    version: int = Field(ge=1, description="The request's change number: 1 when requested, +1 each change")
+    resource_id: uuid.UUID
+    owner_id: uuid.UUID = Field(description="The organization that owns the resource")
+    requester_id: uuid.UUID = Field(description="The organization that asked for it")
+    network_id: uuid.UUID = Field(description="The network within which the resource is shared")
+
+
+class ResourceRequested(_ResourceRequestEvent):
+    """A member of a network asked a partner for its offered resource for some days, with a purpose
+    (обмен ресурсами, положение о сетевом взаимодействии, п. 4.3)."""
+
+    event_type = "setka.registry.resource.requested.v1"
+
+    resource_kind: ResourceKind
+    starts_on: date = Field(description="The first day of use")
+    ends_on: date = Field(description="The last day of use, included")
+    purpose: str
+    requested_at: datetime
+
+
+class ResourceRequestAccepted(_ResourceRequestEvent):
+    """The owner accepted the request: the resource is booked for those days."""
+
+    event_type = "setka.registry.resource.request_accepted.v1"
+
+    starts_on: date
+    ends_on: date
+    accepted_at: datetime
+
+
+class ResourceRequestDeclined(_ResourceRequestEvent):
+    """The owner declined the request, with the reason."""
+
+    event_type = "setka.registry.resource.request_declined.v1"
+
+    reason: str
+    declined_at: datetime
+
+
+class ResourceRequestCancelled(_ResourceRequestEvent):
+    """Either side cancelled an accepted request before its first day: the booking is freed."""
+
+    event_type = "setka.registry.resource.request_cancelled.v1"
+
+    cancelled_by_id: uuid.UUID = Field(description="The side that cancelled: the owner or the requester")
+    reason: str | None = None
+    cancelled_at: datetime
+
+
+class ResourceUsed(_ResourceRequestEvent):
+    """The resource was used under an accepted request: on which days, with a short note and a
+    figure (how many took part, hours, copies — whatever the note says it counts)."""
+
+    event_type = "setka.registry.resource.used.v1"
+
+    use_id: uuid.UUID
+    resource_kind: ResourceKind
+    used_from: date
+    used_to: date = Field(description="The last day of use, included (the same as usedFrom for one day)")
+    note: str
+    figure: float | None = Field(default=None, description="A number the note explains (people, hours, ...)")
+    recorded_by_id: uuid.UUID = Field(description="The side that recorded it: the owner or the requester")
+    recorded_at: datetime
+
+
 class AgreementSigned(EventData):
     """A network interaction agreement (договор о сетевом взаимодействии) was signed."""
 
@@ -457,6 +541,11 @@ EVENTS: tuple[type[EventData], ...] = (
     InteractionGroupChanged,
     ResourceOffered,
     ResourceWithdrawn,
+    ResourceRequested,
+    ResourceRequestAccepted,
+    ResourceRequestDeclined,
+    ResourceRequestCancelled,
+    ResourceUsed,
     AgreementSigned,
     AgreementTerminated,
     RegulationIssued,

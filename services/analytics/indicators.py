@@ -61,6 +61,7 @@ from .models import (
     Organization,
     OrganizationStatus,
     PlanItem,
+    ResourceUse,
     Training,
 )
 
@@ -504,9 +505,18 @@ async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
     received = [Mobility.host_organization_id == partners.c.id, frame.attended(Mobility.starts_on)]
     if frame.scope.kind == ScopeKind.network:
         received.append(Mobility.network_id == frame.scope.id)
+    lent = [
+        ResourceUse.owner_id == partners.c.id,
+        ResourceUse.requester_id != partners.c.id,
+        ResourceUse.used_from < frame.period.end,
+        ResourceUse.used_to >= frame.period.start,
+    ]
+    if frame.scope.kind == ScopeKind.network:
+        lent.append(ResourceUse.network_id == frame.scope.id)
     active = or_(
         exists().where(Activity.host_organization_id == partners.c.id, frame.held()),
         exists().where(*received),
+        exists().where(*lent),
     )
     query = select(func.count(), func.count(case((active, 1)))).select_from(partners)
     total, activated = (await session.execute(query)).one()
@@ -809,9 +819,11 @@ INDICATORS: tuple[Indicator, ...] = (
         "partner_activation",
         "Активность центров и партнёров сети",
         "Доля организаций охвата, состоявших в периоде в сети в роли «центр» или «партнёр», "
-        "которые провели у себя хотя бы одно сетевое мероприятие периода или приняли у себя "
-        "академическую мобильность учащихся или педагогов другой организации (их ресурсы были "
-        "использованы).",
+        "которые провели у себя хотя бы одно сетевое мероприятие периода, приняли у себя "
+        "академическую мобильность учащихся или педагогов другой организации или чей ресурс "
+        "(кадровый, методический, материально-технический) другая организация использовала по "
+        "принятой заявке в дни периода — по отметке об использовании (при анализе сети — "
+        "мобильность и заявки этой сети).",
         "%",
         partner_activation,
         target=75.0,

@@ -225,6 +225,27 @@ class Mobility(AnalyticsModel, table=True):
     hours: float
 
 
+class ResourceUse(AnalyticsModel, table=True):
+    """A partner's resource used by another organization under an accepted request (обмен
+    ресурсами): who owns it, who used it, in which network, on which days (both included)."""
+
+    __tablename__ = "resource_use"
+    __table_args__ = (Index("ix_resource_use_owner_day", "owner_id", "used_from"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    request_id: uuid.UUID
+    version: int
+    """The request's change number the use was recorded at: a kept use is replaced only by a newer one."""
+    resource_id: uuid.UUID
+    resource_kind: str = Field(max_length=20)
+    owner_id: uuid.UUID
+    requester_id: uuid.UUID = Field(index=True)
+    network_id: uuid.UUID | None = None
+    used_from: date
+    used_to: date
+    figure: float | None = None
+
+
 class AssessmentResult(AnalyticsModel, table=True):
     """One school's result in one assessment procedure, subject, grade and year."""
 

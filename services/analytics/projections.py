@@ -77,6 +77,7 @@ from setka_contracts.registry import (
     OrganizationStatusChanged,
     OrganizationUpdated,
     ResourceOffered,
+    ResourceUsed,
     ResourceWithdrawn,
     RiskProfileAssessed,
     StatusChange,
@@ -106,6 +107,7 @@ from .models import (
     PlanItem,
     RegionSummary,
     Resource,
+    ResourceUse,
     RiskProfile,
     Training,
 )
@@ -891,6 +893,45 @@ mobility_recorded = _facts(
     },
 )
 
+
+def _newest_uses(items: list[Item]) -> list[Any]:
+    """Each use of a run at its newest version (the first sent of equal ones), as applying them
+    one by one would leave it."""
+    newest: dict[uuid.UUID, Any] = {}
+    for data in (item.data for item in items):
+        kept = newest.get(data.use_id)
+        if kept is None or data.version > kept.version:
+            newest[data.use_id] = data
+    return list(newest.values())
+
+
+@batch
+async def resources_used(session: AsyncSession, items: list[Item]) -> None:
+    """Keep each use by its id; one sent again (under the same event id or another) changes
+    nothing unless it carries a newer version of its request."""
+    await _upsert(
+        session,
+        ResourceUse,
+        [
+            {
+                "id": data.use_id,
+                "request_id": data.request_id,
+                "version": data.version,
+                "resource_id": data.resource_id,
+                "resource_kind": data.resource_kind.value,
+                "owner_id": data.owner_id,
+                "requester_id": data.requester_id,
+                "network_id": data.network_id,
+                "used_from": data.used_from,
+                "used_to": data.used_to,
+                "figure": data.figure,
+            }
+            for data in _newest_uses(items)
+        ],
+        where=lambda excluded, table: excluded.version > table.c.version,
+    )
+
+
 assessment_results_recorded = _facts(
     AssessmentResult,
     lambda data: data.result_id,
@@ -984,6 +1025,7 @@ REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
     CentreDesignated: centres_designated,
     ResourceOffered: resources_offered,
     ResourceWithdrawn: resources_withdrawn,
+    ResourceUsed: resources_used,
 }
 """What analytics keeps of the registry's events (``setka.registry``); other types are ignored."""
 
@@ -1043,6 +1085,7 @@ PROJECTED: tuple[type[AnalyticsModel], ...] = (
     Attendance,
     Feedback,
     Mobility,
+    ResourceUse,
     AssessmentResult,
     Training,
     Deficit,

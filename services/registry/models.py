@@ -227,6 +227,53 @@ class ResourceSubject(RegistryModel, table=True):
     subject: str = Field(max_length=100, primary_key=True, index=True)
 
 
+class ResourceRequest(RegistryModel, table=True):
+    """A member's request for a partner's resource for some days (обмен ресурсами в сети):
+    ``starts_on``–``ends_on`` both included, as people book days. ``version`` counts its changes
+    (1 when requested), carried by each of its events."""
+
+    __tablename__ = "resource_request"
+    __table_args__ = (
+        Index("ix_resource_request_booking", "resource_id", "status", "starts_on"),
+        CheckConstraint("ends_on >= starts_on", name="ck_resource_request_days"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    resource_id: uuid.UUID = Field(foreign_key="resource.id")
+    owner_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    requester_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    network_id: uuid.UUID = Field(foreign_key="network.id", index=True)
+    starts_on: date
+    ends_on: date
+    purpose: str = Field(max_length=2000)
+    status: str = Field(default="requested", max_length=20)
+    version: int = 1
+    requested_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    decline_reason: str | None = Field(default=None, max_length=2000)
+    cancelled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    cancelled_by_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
+    cancel_reason: str | None = Field(default=None, max_length=2000)
+
+
+class ResourceUse(RegistryModel, table=True):
+    """A use of a resource under an accepted request: its days (both included), a short note and
+    a figure the note explains."""
+
+    __tablename__ = "resource_use"
+    __table_args__ = (CheckConstraint("used_to >= used_from", name="ck_resource_use_days"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    request_id: uuid.UUID = Field(foreign_key="resource_request.id", index=True)
+    resource_id: uuid.UUID = Field(foreign_key="resource.id", index=True)
+    used_from: date
+    used_to: date
+    note: str = Field(max_length=1000)
+    figure: float | None = None
+    recorded_by_id: uuid.UUID = Field(foreign_key="organization.id")
+    recorded_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+
+
 class InteractionGroup(RegistryModel, table=True):
     """A group of interaction (группа взаимодействия, районное методическое объединение)."""
 

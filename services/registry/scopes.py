@@ -34,6 +34,7 @@ from .models import (
     Network,
     Organization,
     Resource,
+    ResourceRequest,
 )
 
 UNKNOWN = Target()
@@ -262,3 +263,56 @@ async def agreement(session: AsyncSession, ident: Any) -> Target:
         select(AgreementParty.organization_id).where(AgreementParty.agreement_id == key)
     )
     return await documents(session, parties.all(), row.network_id)
+
+
+# -- requests for resources ------------------------------------------------------------------------
+
+
+async def resource_request_owner(session: AsyncSession, ident: Any) -> Target:
+    """The organization that owns the requested resource: it accepts or declines."""
+    owner = await session.scalar(select(ResourceRequest.owner_id).where(ResourceRequest.id == _id(ident)))
+    return UNKNOWN if owner is None else await organization(session, owner)
+
+
+async def resource_request_side(session: AsyncSession, ident: Any, side: Any) -> Target:
+    """The side of a request named in a command (the owner or the requester): the caller must be in
+    its scope. A side that is neither is no error here: the command refuses it."""
+    row = await _first(
+        session,
+        select(ResourceRequest.owner_id, ResourceRequest.requester_id).where(
+            ResourceRequest.id == _id(ident)
+        ),
+    )
+    if row is None:
+        return UNKNOWN
+    named = _id(side)
+    return await organization(
+        session, named if named in (row.owner_id, row.requester_id) else row.requester_id
+    )
+
+
+def _organizations_in_scope(identity: Identity) -> ColumnElement[bool] | None:
+    """A condition on :class:`Organization` rows: those the caller's participant roles cover; None
+    for every organization (an admin of every region)."""
+    places: list[ColumnElement[bool]] = []
+    if Role.regional_admin in identity.roles and identity.region_code is not None:
+        if identity.region_code == ALL_REGIONS:
+            return None
+        places.append(Organization.region_code == identity.region_code)
+    municipality, own = _id(identity.municipality_id), _id(identity.organization_id)
+    if Role.municipal_coordinator in identity.roles and municipality is not None:
+        places.append(Organization.municipality_id == municipality)
+    if Role.school_representative in identity.roles and own is not None:
+        places.append(Organization.id == own)
+    return or_(*places) if places else false()
+
+
+def resource_requests_visible_to(identity: Identity) -> ColumnElement[bool]:
+    """A condition on :class:`ResourceRequest` rows: those whose owner or requester the caller's
+    scope covers (a school's people see their school's requests both ways, editors their
+    region's or municipality's)."""
+    scope = _organizations_in_scope(identity)
+    if scope is None:
+        return true()
+    side = select(Organization.id).where(scope)
+    return or_(ResourceRequest.owner_id.in_(side), ResourceRequest.requester_id.in_(side))

@@ -4,8 +4,9 @@ One stack (real processes, PostgreSQL databases of its own, no demo data) and a 
 through the gateway by an admin of every region: two municipalities A and B of one region R, schools
 A1 and A2 (and A3) in A, B1 in B, C1 in another region, an education authority in A, educators at
 each, a municipal network of A with A1 and A2, a regional network with A1 and B1, interaction
-groups, a resource, an agreement, a plan and activities hosted by A1, trainings and deficits of the
-educators (as a regional system sends them over Kafka), and an alert about A1 in analytics.
+groups, resources of A1 and A2 with requests of A2 for A1's, an agreement, a plan and activities
+hosted by A1, trainings and deficits of the educators (as a regional system sends them over
+Kafka), and an alert about A1 in analytics.
 
 The matrix: every field of ``Mutation`` in ``supergraph.graphql`` (read at test time: a mutation
 without a row fails :func:`test_every_mutation_has_a_row`) with a document aimed at A or A1, sent by
@@ -501,6 +502,39 @@ async def build_world(stack: Stack) -> World:
             "... on Resource { id }",
         )
         w.ids["RA1"] = resource["id"]
+        shared = await b.write(
+            "offerResource",
+            {"input": "OfferResourceInput!"},
+            {"input": {"ownerId": w["A2"], "kind": "material", "title": "Кабинет химии A2"}},
+            "... on Resource { id }",
+        )
+        w.ids["RA2"] = shared["id"]
+
+        async def ask_for_ra1(name: str, starts: date, ends: date, *, accept: bool = False) -> None:
+            """A request of A2 for A1's resource RA1 in network N (A1 answers it)."""
+            made = await b.write(
+                "requestResource",
+                {"input": "RequestResourceInput!"},
+                {
+                    "input": {
+                        "resourceId": w["RA1"],
+                        "requesterId": w["A2"],
+                        "networkId": w["N"],
+                        "startsOn": starts.isoformat(),
+                        "endsOn": ends.isoformat(),
+                        "purpose": "проверка доступа",
+                    }
+                },
+                "... on ResourceRequest { id }",
+            )
+            w.ids[name] = made["id"]
+            if accept:
+                await b.write("acceptResourceRequest", {"requestId": "ID!"}, {"requestId": made["id"]}, "")
+
+        today = date.today()
+        await ask_for_ra1("RQuse", today - timedelta(days=5), today + timedelta(days=5))
+        await ask_for_ra1("RQdecline", today + timedelta(days=10), today + timedelta(days=11))
+        await ask_for_ra1("RQcancel", today + timedelta(days=60), today + timedelta(days=61), accept=True)
         agreement = await b.write(
             "signAgreement",
             {"input": "SignAgreementInput!"},
@@ -955,6 +989,43 @@ ROWS: list[Row] = [
         lambda w: {INPUT: {"ownerId": w["A1"], "kind": "staff", "title": "Наставник (проверка доступа)"}},
         PARTICIPANTS_A1,
     ),
+    # -- registry: requests for resources, A1's as the owner and the requester
+    Row(
+        "requestResource",
+        {INPUT: "RequestResourceInput!"},
+        lambda w: {
+            INPUT: {
+                "resourceId": w["RA2"],
+                "requesterId": w["A1"],
+                "networkId": w["N"],
+                "startsOn": (date.today() + timedelta(days=20)).isoformat(),
+                "endsOn": (date.today() + timedelta(days=21)).isoformat(),
+                "purpose": "практикум (проверка доступа)",
+            }
+        },
+        PARTICIPANTS_A1,
+    ),
+    Row("acceptResourceRequest", {"requestId": "ID!"}, lambda w: {"requestId": w["RQuse"]}, PARTICIPANTS_A1),
+    Row(
+        "declineResourceRequest",
+        {"requestId": "ID!", "reason": "String!"},
+        lambda w: {"requestId": w["RQdecline"], "reason": "кабинет на ремонте"},
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "recordResourceUse",
+        {INPUT: "RecordResourceUseInput!"},
+        lambda w: {
+            INPUT: {
+                "requestId": w["RQuse"],
+                "recordedById": w["A1"],
+                "usedFrom": TODAY,
+                "note": "лабораторная работа",
+                "figure": 12,
+            }
+        },
+        PARTICIPANTS_A1,
+    ),
     Row(
         "signAgreement",
         {INPUT: "SignAgreementInput!"},
@@ -1023,6 +1094,12 @@ ROWS: list[Row] = [
         "cancelActivity",
         {"activityId": "ID!", "reason": "String!"},
         lambda w: {"activityId": w["actFuture"], "reason": "отмена"},
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "cancelResourceRequest",
+        {"requestId": "ID!", "byOrganizationId": "ID!", "reason": "String"},
+        lambda w: {"requestId": w["RQcancel"], "byOrganizationId": w["A1"], "reason": "отмена"},
         PARTICIPANTS_A1,
     ),
     Row("withdrawResource", {"resourceId": "ID!"}, lambda w: {"resourceId": w["RA1"]}, PARTICIPANTS_A1),

@@ -51,6 +51,7 @@ from setka_contracts.registry import (
     OrganizationStatusChanged,
     OrganizationUpdated,
     ResourceOffered,
+    ResourceUsed,
     ResourceWithdrawn,
     RiskFactor,
     RiskProfileAssessed,
@@ -94,6 +95,8 @@ class Ids:
     partner: uuid.UUID = field(default_factory=uuid.uuid4)
     centre: uuid.UUID = field(default_factory=uuid.uuid4)
     resource: uuid.UUID = field(default_factory=uuid.uuid4)
+    resource_request: uuid.UUID = field(default_factory=uuid.uuid4)
+    resource_use: uuid.UUID = field(default_factory=uuid.uuid4)
     plan: uuid.UUID = field(default_factory=uuid.uuid4)
     plan_item: uuid.UUID = field(default_factory=uuid.uuid4)
     seminar: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -286,6 +289,27 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
                 subjects=["математика"],
                 available_from=date(2025, 1, 1),
             )
+        ),
+        *(
+            cloud(
+                ResourceUsed(
+                    request_id=ids.resource_request,
+                    version=version,
+                    resource_id=ids.resource,
+                    owner_id=ids.school_b,
+                    requester_id=ids.school_a,
+                    network_id=ids.network,
+                    use_id=ids.resource_use,
+                    resource_kind="methodological",
+                    used_from=date(2025, 3, 3),
+                    used_to=date(2025, 3, 4),
+                    note="задания для 7 класса",
+                    figure=float(version),
+                    recorded_by_id=ids.school_a,
+                    recorded_at=T0,
+                )
+            )
+            for version in (3, 2)  # an older version after a newer one changes nothing
         ),
         cloud(
             ResourceWithdrawn(

@@ -23,7 +23,7 @@ from setka_runtime.graphql_derive import CommandInput, ModelType
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resources, scopes, statuses
+from .. import agreements, educators, networks, resource_requests, resources, scopes, statuses
 from .. import models as m
 from .. import organizations as orgs
 from .types import (
@@ -36,6 +36,8 @@ from .types import (
     Organization,
     Regulation,
     Resource,
+    ResourceRequest,
+    ResourceUse,
     RiskProfile,
     StatusPeriod,
 )
@@ -55,6 +57,8 @@ NetworkResult = _result("NetworkResult", Network)
 MembershipResult = _result("MembershipResult", Membership)
 InteractionGroupResult = _result("InteractionGroupResult", InteractionGroup)
 ResourceResult = _result("ResourceResult", Resource)
+ResourceRequestResult = _result("ResourceRequestResult", ResourceRequest)
+ResourceUseResult = _result("ResourceUseResult", ResourceUse)
 AgreementResult = _result("AgreementResult", Agreement)
 RegulationResult = _result("RegulationResult", Regulation)
 
@@ -154,6 +158,33 @@ class ChangeInteractionGroupInput(CommandInput, command=networks.ChangeGroupMemb
 
 @strawberry.input
 class OfferResourceInput(CommandInput, command=resources.OfferResource, describe={"kind": ResourceKind}):
+    pass
+
+
+@strawberry.input(description="A member asks a partner of the same network for its resource for some days")
+class RequestResourceInput(
+    CommandInput,
+    command=resource_requests.RequestResource,
+    describe={
+        "requester_id": "The organization asking: a member of the network other than the owner",
+        "network_id": "The network both are members of on the first day",
+        "ends_on": "The last day of use, included",
+    },
+):
+    pass
+
+
+@strawberry.input(description="A use of a resource under an accepted request")
+class RecordResourceUseInput(
+    CommandInput,
+    command=resource_requests.RecordResourceUse,
+    describe={
+        "recorded_by_id": "The side recording it: the owner or the requester",
+        "used_to": "The last day of use, included; the first day if not given",
+        "note": "What was done, briefly",
+        "figure": "A number the note explains: how many took part, hours, copies",
+    },
+):
     pass
 
 
@@ -406,6 +437,90 @@ class Mutation:
             Resource.of,
             lambda s: resources.withdraw_resource(s, require_id(resource_id, "resourceId")),
             scope=lambda s: scopes.resource(s, resource_id),
+            roles=PARTICIPANTS,
+        )
+
+    @_mutation(
+        "Ask for a partner's offered resource for days within its availability, with a purpose (the"
+        " requester's people or editors in its scope); emits resource.requested",
+        PARTICIPANTS,
+    )
+    async def request_resource(self, info: Info, input: RequestResourceInput) -> ResourceRequestResult:
+        return await run_command(
+            info,
+            ResourceRequest.of,
+            lambda s: resource_requests.request_resource(s, input.to_command()),
+            scope=lambda s: scopes.organization(s, input.requester_id),
+            roles=PARTICIPANTS,
+        )
+
+    @_mutation(
+        "Accept a request (the owner's people or editors in its scope); a resource of limited capacity"
+        " is refused for days it is already booked; emits resource.request_accepted",
+        PARTICIPANTS,
+    )
+    async def accept_resource_request(self, info: Info, request_id: strawberry.ID) -> ResourceRequestResult:
+        return await run_command(
+            info,
+            ResourceRequest.of,
+            lambda s: resource_requests.accept_request(s, require_id(request_id, "requestId")),
+            scope=lambda s: scopes.resource_request_owner(s, request_id),
+            roles=PARTICIPANTS,
+        )
+
+    @_mutation(
+        "Decline a request with the reason (the owner's people or editors in its scope); emits"
+        " resource.request_declined",
+        PARTICIPANTS,
+    )
+    async def decline_resource_request(
+        self, info: Info, request_id: strawberry.ID, reason: str
+    ) -> ResourceRequestResult:
+        return await run_command(
+            info,
+            ResourceRequest.of,
+            lambda s: resource_requests.decline_request(s, require_id(request_id, "requestId"), reason),
+            scope=lambda s: scopes.resource_request_owner(s, request_id),
+            roles=PARTICIPANTS,
+        )
+
+    @_mutation(
+        "Cancel an accepted booking before its first day, on behalf of either side (byOrganizationId:"
+        " the owner or the requester), or take back an unanswered request (the requester); emits"
+        " resource.request_cancelled",
+        PARTICIPANTS,
+    )
+    async def cancel_resource_request(
+        self,
+        info: Info,
+        request_id: strawberry.ID,
+        by_organization_id: strawberry.ID,
+        reason: str | None = None,
+    ) -> ResourceRequestResult:
+        return await run_command(
+            info,
+            ResourceRequest.of,
+            lambda s: resource_requests.cancel_request(
+                s,
+                require_id(request_id, "requestId"),
+                require_id(by_organization_id, "byOrganizationId"),
+                reason,
+            ),
+            scope=lambda s: scopes.resource_request_side(s, request_id, by_organization_id),
+            roles=PARTICIPANTS,
+        )
+
+    @_mutation(
+        "Record a use under an accepted request, on days of the booking that have begun (the owner or"
+        " the requester, named by recordedById); emits resource.used",
+        PARTICIPANTS,
+    )
+    async def record_resource_use(self, info: Info, input: RecordResourceUseInput) -> ResourceUseResult:
+        return await run_command(
+            info,
+            ResourceUse.of,
+            lambda s: resource_requests.record_use(s, input.to_command()),
+            scope=lambda s: scopes.resource_request_side(s, input.request_id, input.recorded_by_id),
             roles=PARTICIPANTS,
         )
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-from setka_runtime.access import PERSONAL_DATA
+from setka_runtime.access import PARTICIPANTS, PERSONAL_DATA
 from setka_runtime.graphql import identity, paged, reading
 from setka_runtime.graphql_derive import domain_values
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from ..educators import EducatorFilter, list_educators
 from ..networks import MembershipFilter, NetworkFilter, list_memberships, list_networks
 from ..organizations import OrganizationFilter, list_organizations
 from ..paging import Page
+from ..resource_requests import RequestFilter, list_requests
 from ..resources import ResourceFilter, list_resources
 from .types import (
     Agreement,
@@ -33,6 +34,7 @@ from .types import (
     Region,
     Regulation,
     Resource,
+    ResourceRequest,
     connection,
 )
 
@@ -71,6 +73,13 @@ def _listing(
 
 def _visible_educators(info: Info) -> Any:
     return scopes.educators_visible_to(identity(info))
+
+
+def _visible_requests(info: Info) -> Any:
+    return scopes.resource_requests_visible_to(identity(info))
+
+
+_REQUEST_READERS = [[str(role)] for role in PARTICIPANTS]
 
 
 @strawberry.type
@@ -168,6 +177,34 @@ class Query:
     @strawberry.field
     async def resource(self, info: Info, id: strawberry.ID) -> Resource | None:
         return await Resource.load(info, id)
+
+    @strawberry.federation.field(
+        description="Requests for resources by first day, those whose owner or requester is in the caller's"
+        " scope",
+        requires_scopes=_REQUEST_READERS,
+        directives=paged(),
+    )
+    @_listing(list_requests, ResourceRequest.of, RequestFilter, within=_visible_requests)
+    async def resource_requests(
+        self,
+        info: Info,
+        resource_id: strawberry.ID | None = None,
+        organization_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Requests of this organization, as the owner or the requester"),
+        ] = None,
+        network_id: strawberry.ID | None = None,
+        status: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[ResourceRequest]: ...
+
+    @strawberry.federation.field(
+        description="A request for a resource in the caller's scope; null outside it",
+        requires_scopes=_REQUEST_READERS,
+    )
+    async def resource_request(self, info: Info, id: strawberry.ID) -> ResourceRequest | None:
+        return await ResourceRequest.load(info, id)
 
     @strawberry.federation.field(
         description="Educators ordered by name, those in the caller's scope (personal data)",

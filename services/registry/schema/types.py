@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from asyncio import gather
-from typing import Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 from setka_contracts.registry import (
@@ -15,16 +15,18 @@ from setka_contracts.registry import (
     NetworkStatus,
     RegulationKind,
     ResourceKind,
+    ResourceRequestStatus,
     ResourceStatus,
     RiskLevel,
     SchoolStatus,
 )
-from setka_runtime.access import PERSONAL_DATA
+from setka_runtime.access import PARTICIPANTS, PERSONAL_DATA
+from setka_runtime.errors import DomainError
 from setka_runtime.graphql import PageInfo, identity
-from setka_runtime.graphql_derive import ModelType
+from setka_runtime.graphql_derive import ModelType, choices
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resources, rules, scopes, statuses
+from .. import agreements, educators, networks, resource_requests, resources, rules, scopes, statuses
 from .. import models as m
 from ..paging import Page
 from .loaders import Fetch, by_id, grouped
@@ -251,6 +253,23 @@ class Network(
     async def interaction_groups(self, info: Info) -> list[InteractionGroup]:
         return [InteractionGroup.of(r) for r in await _owned(info, networks.groups_by_network, self.id)]
 
+    @strawberry.field(
+        description="The resources the members offered in a period, by kind (every kind, even one with"
+        " none), each with the requests made of it in this network for days of the period and the uses"
+        " recorded on days of the period (положение, п. 5.2)"
+    )
+    async def resource_summary(
+        self,
+        info: Info,
+        from_: Annotated[dt.date, strawberry.argument(name="from", description="The period's first day")],
+        to: Annotated[dt.date, strawberry.argument(description="The period's last day, included")],
+    ) -> list[ResourceKindSummary]:
+        if to < from_:
+            raise DomainError("the last day must not be before the first", field="to")
+        key = (uuid.UUID(str(self.id)), from_, to)
+        kinds = await grouped(info, resource_requests.network_resources, key)
+        return [ResourceKindSummary.of(k) for k in kinds]
+
 
 @strawberry.federation.type(keys=["id"], description="A resource shared with a network")
 class Resource(
@@ -270,6 +289,94 @@ class Resource(
     @strawberry.field
     async def owner(self, info: Info) -> Organization | None:
         return await Organization.load(info, self.owner_id)
+
+
+@strawberry.type(description="A use of a resource under an accepted request")
+class ResourceUse(ModelType, model=m.ResourceUse, exclude=["request_id", "resource_id", "recorded_at"]):
+    @strawberry.field(description="The side that recorded it: the owner or the requester")
+    async def recorded_by(self, info: Info) -> Organization | None:
+        return await Organization.load(info, self.recorded_by_id)
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    requires_scopes=[[str(role)] for role in PARTICIPANTS],
+    description="A request for a partner's resource for some days (обмен ресурсами); seen by the people"
+    " of the owner and of the requester and by editors in scope of either",
+)
+class ResourceRequest(
+    Entity,
+    model=m.ResourceRequest,
+    describe={
+        "status": ResourceRequestStatus,
+        "ends_on": "The last day of use, included",
+        "version": "Counts the request's changes: 1 when requested",
+        "decline_reason": "Why the owner declined",
+        "cancelled_by_id": "The side that cancelled",
+    },
+):
+    @classmethod
+    async def load(cls, info: Info, ident: Any) -> Self | None:
+        """The request, when the caller's scope covers its owner or requester (else None)."""
+        if ident is None:
+            return None
+        visible = scopes.resource_requests_visible_to(identity(info))
+        row = await by_id(info, m.ResourceRequest, ident, where=visible, name="visible")
+        return cls.of(row) if row is not None else None
+
+    @strawberry.field
+    async def resource(self, info: Info) -> Resource | None:
+        return await Resource.load(info, self.resource_id)
+
+    @strawberry.field(description="The organization that owns the resource")
+    async def owner(self, info: Info) -> Organization | None:
+        return await Organization.load(info, self.owner_id)
+
+    @strawberry.field(description="The organization that asked for it")
+    async def requester(self, info: Info) -> Organization | None:
+        return await Organization.load(info, self.requester_id)
+
+    @strawberry.field
+    async def network(self, info: Info) -> Network | None:
+        return await Network.load(info, self.network_id)
+
+    @strawberry.field(description="Uses recorded under the request, by first day")
+    async def uses(self, info: Info) -> list[ResourceUse]:
+        return [ResourceUse.of(r) for r in await _owned(info, resource_requests.uses_of, self.id)]
+
+
+@strawberry.type(description="A member's resource and what the network asked of it in the period")
+class ResourceActivity:
+    resource: Resource
+    requests: int = strawberry.field(description="Requests made of it in the network for days of the period")
+    accepted: int = strawberry.field(description="Of those, the ones accepted (and not cancelled)")
+    uses: int = strawberry.field(description="Uses recorded of it in the network on days of the period")
+
+
+@strawberry.type(description="The members' resources of one kind in a period")
+class ResourceKindSummary:
+    kind: str = strawberry.field(description=choices(ResourceKind))
+    offered: int = strawberry.field(description="How many resources of the kind the members offered")
+    requests: int
+    accepted: int
+    uses: int
+    resources: list[ResourceActivity]
+
+    @classmethod
+    def of(cls, summary: resource_requests.KindSummary) -> ResourceKindSummary:
+        return cls(
+            kind=summary.kind,
+            offered=len(summary.resources),
+            requests=summary.requests,
+            accepted=summary.accepted,
+            uses=summary.uses,
+            resources=[
+                ResourceActivity(
+                    resource=Resource.of(r.resource), requests=r.requests, accepted=r.accepted, uses=r.uses
+                )
+                for r in summary.resources
+            ],
+        )
 
 
 @strawberry.federation.type(keys=["id"], description="An agreement on network interaction (договор)")
@@ -296,6 +403,7 @@ ENTITIES: list[type] = [
     Membership,
     InteractionGroup,
     Resource,
+    ResourceRequest,
     Agreement,
     Regulation,
 ]
