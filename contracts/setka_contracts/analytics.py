@@ -28,7 +28,8 @@ class AlertRule(StrEnum):
     no_network_activity = "no_network_activity"
     """A supported school took part in no activity of its network for N days (subject: the school)."""
     plan_item_overdue = "plan_item_overdue"
-    """A plan item's day is past and no activity of it was held (subject: the plan item)."""
+    """A plan item's day is past and no activity of it was held, nor (a task) was it marked done
+    (subject: the plan item)."""
     deficit_without_training = "deficit_without_training"
     """A diagnosed deficit was followed by no training for N days (subject: the deficit)."""
     attendance_missing = "attendance_missing"

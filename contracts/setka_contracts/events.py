@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .base import EventData
@@ -68,6 +68,29 @@ class PlanStatus(StrEnum):
     closed = "closed"
 
 
+class PlanPeriod(StrEnum):
+    """What a plan's ``year`` covers, as its network chooses: the calendar year (January to
+    December) or the school year (учебный год: 1 September of ``year`` to 31 August of the next)."""
+
+    calendar_year = "calendar_year"
+    school_year = "school_year"
+
+
+class PlanItemKind(StrEnum):
+    """An item carried out by activities of the calendar (мероприятие), or a task its responsible
+    organization carries out and marks done («заключить договоры», «подготовить аналитическую
+    справку»)."""
+
+    activity = "activity"
+    task = "task"
+
+
+class ProposalStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+
+
 class _EventsEvent(EventData):
     topic: ClassVar[str] = topics.EVENTS
 
@@ -82,9 +105,14 @@ class PlanDrafted(_EventsEvent):
     network_id: uuid.UUID
     year: int
     title: str
+    period: PlanPeriod = Field(
+        default=PlanPeriod.calendar_year, description="Whether `year` is a calendar or a school year"
+    )
 
 
 class PlanItemAdded(_EventsEvent):
+    """An item became part of a plan: added to the draft, or a member's proposal accepted."""
+
     event_type = "setka.events.plan.item_added.v1"
     key_field = "plan_id"
 
@@ -95,6 +123,100 @@ class PlanItemAdded(_EventsEvent):
     responsible_organization_id: uuid.UUID | None = None
     responsible_person: str | None = None
     expected_result: str | None = None
+    kind: PlanItemKind = PlanItemKind.activity
+    interaction_group_id: uuid.UUID | None = Field(
+        default=None, description="The registry's interaction group that carries it out, if one does"
+    )
+    version: int = Field(default=1, description="The plan's version the item entered")
+    proposal_id: uuid.UUID | None = Field(default=None, description="The accepted proposal it came from")
+
+
+class PlanProposalMade(_EventsEvent):
+    """A member of the network (a centre, a partner, a supported school) proposed an item of the
+    joint plan for itself; the network's coordinator accepts or declines it."""
+
+    event_type = "setka.events.plan.proposal_made.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    proposal_id: uuid.UUID
+    organization_id: uuid.UUID = Field(description="The proposing member, responsible for the item")
+    title: str
+    kind: PlanItemKind
+    due_on: date
+    responsible_person: str | None = None
+    expected_result: str | None = None
+    interaction_group_id: uuid.UUID | None = None
+    proposed_at: datetime
+
+
+class PlanProposalAccepted(_EventsEvent):
+    """A proposal was accepted: it is now the item ``item_id`` (whose item_added follows)."""
+
+    event_type = "setka.events.plan.proposal_accepted.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    proposal_id: uuid.UUID
+    item_id: uuid.UUID
+    decided_at: datetime
+    reason: str | None = None
+
+
+class PlanProposalDeclined(_EventsEvent):
+    event_type = "setka.events.plan.proposal_declined.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    proposal_id: uuid.UUID
+    decided_at: datetime
+    reason: str
+
+
+class PlanItemState(BaseModel):
+    """An item's whole state after an amendment: a part of plan.amended, not an event of its own."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item_id: uuid.UUID
+    title: str
+    kind: PlanItemKind
+    due_on: date
+    responsible_organization_id: uuid.UUID | None = None
+    responsible_person: str | None = None
+    expected_result: str | None = None
+    interaction_group_id: uuid.UUID | None = None
+
+
+class PlanAmended(_EventsEvent):
+    """An agreed plan was amended (изменения в план): its new version, who amended it, when and
+    why, the items changed (each in its whole new state) and the items withdrawn."""
+
+    event_type = "setka.events.plan.amended.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    version: int
+    amended_at: datetime
+    author: str = Field(description="The subject of the coordinator who amended it")
+    reason: str
+    changed_items: list[PlanItemState] = Field(default_factory=list)
+    withdrawn_item_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class PlanItemDone(_EventsEvent):
+    """A task of a plan was marked done by its responsible organization or a coordinator, with a
+    note or a document."""
+
+    event_type = "setka.events.plan.item_done.v1"
+    key_field = "plan_id"
+
+    plan_id: uuid.UUID
+    item_id: uuid.UUID
+    organization_id: uuid.UUID | None = Field(default=None, description="The responsible organization")
+    done_at: datetime
+    note: str | None = None
+    document_url: str | None = None
 
 
 class _PlanTransition(_EventsEvent):
@@ -299,6 +421,11 @@ OUTBOUND_TYPES: tuple[type[EventData], ...] = (
     PlanAgreed,
     PlanStarted,
     PlanClosed,
+    PlanProposalMade,
+    PlanProposalAccepted,
+    PlanProposalDeclined,
+    PlanAmended,
+    PlanItemDone,
     ActivityPlanned,
     ActivityUpdatedByRegion,
     ActivityAnnounced,

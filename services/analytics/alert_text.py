@@ -46,6 +46,8 @@ class Names:
     organizations: dict[uuid.UUID, str] = field(default_factory=dict)
     networks: dict[uuid.UUID, str] = field(default_factory=dict)
     plan_items: dict[uuid.UUID, str] = field(default_factory=dict)
+    tasks: set[uuid.UUID] = field(default_factory=set)
+    """The plan items that are tasks (done when marked done, not by an activity)."""
     activities: dict[uuid.UUID, ActivityFacts] = field(default_factory=dict)
     competencies: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -111,6 +113,13 @@ def compose(alert: Alert, names: Names) -> AlertText:
         else:
             title = f"Просрочен {what} (срок — {day(since)})"
             who = "Ответственная организация не назначена: назначьте её. "
+        if alert.subject_id in names.tasks:
+            return AlertText(
+                title=title,
+                advice=f"{in_network}Срок прошёл {day(since)}, а задача не отмечена выполненной. {who}"
+                "Выполните её и отметьте выполненной в плане (с примечанием или ссылкой на документ)"
+                " или согласуйте с координатором сети изменение плана.",
+            )
         return AlertText(
             title=title,
             advice=f"{in_network}Срок прошёл {day(since)}, а мероприятие по пункту не проведено. {who}"
@@ -162,14 +171,18 @@ async def names_of(session: AsyncSession, alerts: Sequence[Alert]) -> Names:
             select(Activity.id, Activity.title, Activity.held_on).where(col(Activity.id).in_(activities))
         )
         found = {ident: ActivityFacts(title, held_on) for ident, title, held_on in rows}
+    overdue = subjects(AlertRule.plan_item_overdue)
+    tasks: set[uuid.UUID] = set()
+    if overdue:
+        query = select(PlanItem.id).where(col(PlanItem.id).in_(overdue), PlanItem.kind == "task")
+        tasks = set(await session.scalars(query))
     return Names(
         organizations=await _named(
             session, col(Organization.id), col(Organization.short_name), organizations
         ),
         networks=await _named(session, col(Network.id), col(Network.name), (a.network_id for a in alerts)),
-        plan_items=await _named(
-            session, col(PlanItem.id), col(PlanItem.title), subjects(AlertRule.plan_item_overdue)
-        ),
+        plan_items=await _named(session, col(PlanItem.id), col(PlanItem.title), overdue),
+        tasks=tasks,
         activities=found,
         competencies=await _named(
             session, col(Deficit.id), col(Deficit.competency), subjects(AlertRule.deficit_without_training)

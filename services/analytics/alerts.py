@@ -170,10 +170,12 @@ async def schools_without_network_activity(
 async def overdue_plan_items(
     session: AsyncSession, settings: AnalyticsSettings, now: datetime
 ) -> list[Finding]:
-    """Plan items whose day is past with no activity of theirs held, in plans not yet closed.
+    """Plan items whose day is past with no activity of theirs held (a task: not marked done), in
+    plans not yet closed; an item an amendment withdrew is no longer in the plan.
 
-    The item's day itself is still in time; an activity held late resolves the alert, and so does
-    closing the plan (the year's analysis then reports the item as not held)."""
+    The item's day itself is still in time; an activity held late (a task marked done late)
+    resolves the alert, and so does closing the plan (the year's analysis then reports the item as
+    not held)."""
     held = (
         select(Activity.id)
         .where(Activity.plan_item_id == PlanItem.id, col(Activity.status).in_(HELD))
@@ -185,6 +187,8 @@ async def overdue_plan_items(
         .where(
             PlanItem.due_on < now.date(),
             ~held,
+            col(PlanItem.done_on).is_(None),
+            ~col(PlanItem.withdrawn),
             or_(col(Plan.status).is_(None), Plan.status != PlanStatus.closed.value),
         )
         .order_by(PlanItem.id)

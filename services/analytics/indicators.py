@@ -729,19 +729,21 @@ async def plan_on_time(session: AsyncSession, frame: Frame) -> Figure:
             else Network.region_code == scope.key
         )
         whose = col(PlanItem.network_id).in_(networks)
-    on_time = exists().where(
+    held_on_time = exists().where(
         Activity.plan_item_id == PlanItem.id,
         col(Activity.status).in_(HELD),
         col(Activity.held_on).is_not(None),
         col(Activity.held_on) <= PlanItem.due_on,
     )
+    marked_on_time = and_(col(PlanItem.done_on).is_not(None), col(PlanItem.done_on) <= PlanItem.due_on)
+    on_time = or_(held_on_time, marked_on_time)
     due = or_(on_time, PlanItem.due_on < frame.today)
     query = select(
         func.count(case((due, 1))),
         func.count(case((on_time, 1))),
         func.count(case((not_(due), 1))),
         func.count(distinct(PlanItem.responsible_organization_id)),
-    ).where(whose, frame.attended(PlanItem.due_on))
+    ).where(whose, not_(col(PlanItem.withdrawn)), frame.attended(PlanItem.due_on))
     counted, done, ahead, schools = (await session.execute(query)).one()
     note = f"Ещё {ahead} пунктов со сроком после сегодняшнего дня не учтены." if ahead else None
     return _share(done, counted, schools=schools, note=note)
@@ -906,10 +908,11 @@ INDICATORS: tuple[Indicator, ...] = (
     _defined(
         "plan_on_time",
         "Выполнение совместного плана в срок",
-        "Доля пунктов совместных планов со сроком в периоде, по которым мероприятие пункта "
-        "проведено не позже срока. Планы — сети (при анализе сети), сетей муниципалитета или "
-        "субъекта РФ; при анализе школы — пункты, за которые она отвечает. Пункты, срок которых "
-        "ещё не наступил и которые ещё не выполнены, не учитываются.",
+        "Доля пунктов совместных планов со сроком в периоде, выполненных не позже срока: "
+        "мероприятие пункта проведено или задача (договор, справка) отмечена выполненной. Планы — "
+        "сети (при анализе сети), сетей муниципалитета или субъекта РФ; при анализе школы — "
+        "пункты, за которые она отвечает. Пункты, срок которых ещё не наступил и которые ещё не "
+        "выполнены, и пункты, исключённые из плана изменениями, не учитываются.",
         "%",
         plan_on_time,
         target=90.0,

@@ -192,11 +192,13 @@ class Plan(AnalyticsModel, table=True):
     network_id: uuid.UUID = Field(index=True)
     year: int
     status: str = Field(default="draft", max_length=20)
+    period: str = Field(default="calendar_year", max_length=20, description="calendar_year or school_year")
 
 
 class PlanItem(AnalyticsModel, table=True):
-    """An item of a network's joint plan, due on a day; held on time when an activity of the
-    item was held on or before that day."""
+    """An item of a network's joint plan, due on a day (as last amended); done on time when an
+    activity of the item was held, or the task was marked done, on or before that day. An item
+    an amendment withdrew counts no more."""
 
     __tablename__ = "plan_item"
 
@@ -206,6 +208,9 @@ class PlanItem(AnalyticsModel, table=True):
     title: str | None = Field(default=None, max_length=500)
     due_on: date
     responsible_organization_id: uuid.UUID | None = None
+    kind: str = Field(default="activity", max_length=20, description="activity or task")
+    done_on: date | None = Field(default=None, description="The (UTC) day a task was marked done")
+    withdrawn: bool = False
 
 
 class Mobility(AnalyticsModel, table=True):

@@ -16,7 +16,9 @@ state of an id wins, except where a fact must not be undone by an earlier or rep
   new (a repeated registration counts nothing); an update moves the count if the region or the
   kind changed;
 - the first archiving, withdrawal and held day are kept; a membership that has ended stays
-  ended; a plan's status only moves forward (draft → agreed → in progress → closed);
+  ended; a plan's status only moves forward (draft → agreed → in progress → closed); a plan
+  item's amendments apply in the plan's order (the last state wins), a withdrawn item stays
+  withdrawn and a task keeps the first day it was marked done;
 - a school's latest risk profile is replaced only by one assessed on the same day or later;
 - creation events (network, plan, resource) are facts that happen once: a repeat changes nothing.
 
@@ -55,9 +57,11 @@ from setka_contracts.events import (
     FeedbackGiven,
     MobilityRecorded,
     PlanAgreed,
+    PlanAmended,
     PlanClosed,
     PlanDrafted,
     PlanItemAdded,
+    PlanItemDone,
     PlanStarted,
     PlanStatus,
     TrainingRecorded,
@@ -620,6 +624,7 @@ async def plans_drafted(session: AsyncSession, items: list[Item]) -> None:
                 "network_id": data.network_id,
                 "year": data.year,
                 "status": PlanStatus.draft.value,
+                "period": data.period.value,
             }
             for data in (item.data for item in _first_by(items, lambda data: data.plan_id).values())
         ],
@@ -651,9 +656,66 @@ async def plan_items_added(session: AsyncSession, items: list[Item]) -> None:
                 "title": data.title[:500],
                 "due_on": data.due_on,
                 "responsible_organization_id": data.responsible_organization_id,
+                "kind": data.kind.value,
             }
             for data in (item.data for item in _last_by(ready, lambda data: data.item_id).values())
         ],
+    )
+
+
+@batch
+async def plans_amended(session: AsyncSession, items: list[Item]) -> None:
+    """Each changed item takes its last state of the run (an amendment carries an item's whole
+    state; one plan's amendments arrive in order); a withdrawn item stays withdrawn."""
+    table = _table(PlanItem)
+    known = await _known(session, _table(Plan).c.id, (item.data.plan_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.plan_id, "plan")
+    states: dict[uuid.UUID, Any] = {}
+    withdrawn: list[uuid.UUID] = []
+    for item in ready:
+        data: PlanAmended = item.data
+        states.update((state.item_id, state) for state in data.changed_items)
+        withdrawn.extend(data.withdrawn_item_ids)
+    if states:
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                title=bindparam("b_title"),
+                due_on=bindparam("b_due", type_=Date()),
+                responsible_organization_id=bindparam("b_responsible"),
+                kind=bindparam("b_kind"),
+            ),
+            [
+                {
+                    "b_id": ident,
+                    "b_title": state.title[:500],
+                    "b_due": state.due_on,
+                    "b_responsible": state.responsible_organization_id,
+                    "b_kind": state.kind.value,
+                }
+                for ident, state in states.items()
+            ],
+        )
+    if withdrawn:
+        ids = list(dict.fromkeys(withdrawn))
+        await session.execute(update(table).where(one_of(session, table.c.id, ids)).values(withdrawn=True))
+
+
+@batch
+async def plan_items_done(session: AsyncSession, items: list[Item]) -> None:
+    """A task keeps the first day it was marked done."""
+    table = _table(PlanItem)
+    known = await _known(session, table.c.id, (item.data.item_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.item_id, "plan item")
+    first = _first_by(ready, lambda data: data.item_id)
+    if not first:
+        return
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(done_on=func.coalesce(table.c.done_on, bindparam("b_day", type_=Date()))),
+        [{"b_id": ident, "b_day": utc_day(item.data.done_at)} for ident, item in first.items()],
     )
 
 
@@ -1035,6 +1097,8 @@ EVENTS_HANDLERS: dict[Any, BatchHandler] = {
     PlanAgreed: plan_moved_to(PlanStatus.agreed),
     PlanStarted: plan_moved_to(PlanStatus.in_progress),
     PlanClosed: plan_moved_to(PlanStatus.closed),
+    PlanAmended: plans_amended,
+    PlanItemDone: plan_items_done,
     ActivityPlanned: activities_planned,
     ActivityUpdatedByRegion: activities_planned,
     ActivityAnnounced: activity_became(ActivityStatus.announced),
@@ -1050,7 +1114,8 @@ EVENTS_HANDLERS: dict[Any, BatchHandler] = {
     DeficitRecorded: deficits_recorded,
 }
 """What analytics keeps of the events service's events (``setka.events``); registrations of
-participants (who signed up, not who came) are not needed and are ignored."""
+participants (who signed up, not who came) and members' proposals to plans (an accepted one
+arrives as its item) are not needed and are ignored."""
 
 CONSUMED: dict[str, dict[Any, BatchHandler]] = {
     topics.REGISTRY: REGISTRY_HANDLERS,

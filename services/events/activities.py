@@ -18,6 +18,7 @@ from setka_contracts.events import (
     ActivityType,
     LearningProcess,
     MaterialAdded,
+    PlanItemKind,
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
@@ -98,6 +99,10 @@ async def plan_activity(session: AsyncSession, command: PlanActivity) -> Activit
             raise DomainError("the plan item belongs to another network's plan", field="planItemId")
         if plan.status == "closed":
             raise DomainError("the plan is closed", field="planItemId")
+        if item.withdrawn_at is not None:
+            raise DomainError("the plan item was withdrawn by an amendment", field="planItemId")
+        if item.kind == PlanItemKind.task:
+            raise DomainError("the plan item is a task: it is marked done, not held", field="planItemId")
     if command.responsible_educator_id is not None:
         await known_educator(
             session, command.responsible_educator_id, organization_id=None, field="responsibleEducatorId"

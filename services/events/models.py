@@ -85,6 +85,18 @@ class KnownEducator(EventsModel, table=True):
     updated_at: datetime = _when()
 
 
+class KnownInteractionGroup(EventsModel, table=True):
+    """An interaction group (группа взаимодействия, РМО) the registry formed, and its network: what
+    a plan item carried out by a group is checked against. Its name and members stay the
+    registry's (the federated ``InteractionGroup``)."""
+
+    __tablename__ = "known_interaction_group"
+
+    id: uuid.UUID = Field(primary_key=True)
+    network_id: uuid.UUID = Field(index=True)
+    updated_at: datetime = _when()
+
+
 class KnownEmployment(EventsModel, table=True):
     """Where an educator works; ``ended_on`` is the first day no longer employed."""
 
@@ -101,7 +113,8 @@ class KnownEmployment(EventsModel, table=True):
 
 
 class Plan(EventsModel, table=True):
-    """A network's joint plan of activities for a year (совместный план деятельности)."""
+    """A network's joint plan of activities for a year (совместный план деятельности): a calendar
+    or a school year, as ``period`` says. Agreed, it is amended in numbered versions."""
 
     __table_args__ = (UniqueConstraint("network_id", "year", name="uq_plan_network_year"),)
 
@@ -112,9 +125,15 @@ class Plan(EventsModel, table=True):
     status: str = Field(default="draft", max_length=20)
     created_at: datetime = _when(default_factory=now)
     updated_at: datetime = _when(default_factory=now)
+    period: str = Field(
+        default="calendar_year", max_length=20, description="calendar_year or school_year (September–August)"
+    )
+    version: int = Field(default=1, description="The current version: 1 as agreed, one more per amendment")
 
 
 class PlanItem(EventsModel, table=True):
+    """An item of a plan as it stands now (its earlier states: :class:`PlanItemRevision`)."""
+
     __tablename__ = "plan_item"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -125,6 +144,75 @@ class PlanItem(EventsModel, table=True):
     responsible_person: str | None = Field(default=None, max_length=200)
     expected_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when(default_factory=now)
+    kind: str = Field(default="activity", max_length=20, description="activity or task")
+    interaction_group_id: uuid.UUID | None = Field(
+        default=None, description="The registry's interaction group that carries it out"
+    )
+    proposal_id: uuid.UUID | None = Field(default=None, description="The accepted proposal it came from")
+    withdrawn_at: datetime | None = _when(default=None, description="When an amendment withdrew it")
+    done_at: datetime | None = _when(default=None, description="When the task was marked done")
+    done_note: str | None = Field(default=None, max_length=2000)
+    done_document_url: str | None = Field(default=None, max_length=1000)
+    done_by: str | None = Field(default=None, max_length=200)
+    """Who marked it done (a subject): kept for the record, not shown."""
+
+
+class PlanItemRevision(EventsModel, table=True):
+    """An item's state from a version of its plan on: written when the item enters the plan and
+    at each amendment that changes or withdraws it. Version ``v`` of a plan holds, of each item,
+    its latest revision up to ``v`` (unless that one withdrew it)."""
+
+    __tablename__ = "plan_item_revision"
+
+    item_id: uuid.UUID = Field(foreign_key="plan_item.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="plan.id", index=True)
+    title: str = Field(max_length=500)
+    kind: str = Field(max_length=20)
+    due_on: date
+    responsible_organization_id: uuid.UUID | None = None
+    responsible_person: str | None = Field(default=None, max_length=200)
+    expected_result: str | None = Field(default=None, max_length=1000)
+    interaction_group_id: uuid.UUID | None = None
+    withdrawn: bool = False
+
+
+class PlanAmendment(EventsModel, table=True):
+    """An amendment of an agreed plan (изменение плана): the version it made, by whom, when, why."""
+
+    __tablename__ = "plan_amendment"
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_plan_amendment_version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="plan.id", index=True)
+    version: int
+    author: str = Field(max_length=200)
+    reason: str = Field(max_length=2000)
+    amended_at: datetime = _when(default_factory=now)
+
+
+class PlanProposal(EventsModel, table=True):
+    """An item a member of the network proposed for itself (предложение в совместный план),
+    pending until the network's coordinator accepts it (it becomes ``item_id``) or declines it."""
+
+    __tablename__ = "plan_proposal"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="plan.id", index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    title: str = Field(max_length=500)
+    kind: str = Field(default="activity", max_length=20)
+    due_on: date
+    responsible_person: str | None = Field(default=None, max_length=200)
+    expected_result: str | None = Field(default=None, max_length=1000)
+    interaction_group_id: uuid.UUID | None = None
+    status: str = Field(default="pending", max_length=20)
+    proposed_by: str = Field(max_length=200)
+    proposed_at: datetime = _when(default_factory=now)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = _when(default=None)
+    decision_reason: str | None = Field(default=None, max_length=2000)
+    item_id: uuid.UUID | None = Field(default=None, foreign_key="plan_item.id")
 
 
 # --- activities -----------------------------------------------------------------------------------

@@ -21,7 +21,10 @@ from .models import (
     Activity,
     Attendance,
     Plan,
+    PlanAmendment,
     PlanItem,
+    PlanItemRevision,
+    PlanProposal,
     Registration,
 )
 
@@ -199,11 +202,29 @@ async def plans_of_networks(
 
 
 async def items_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanItem]]:
-    rows = (
-        await session.scalars(
-            select(PlanItem).where(PlanItem.plan_id.in_(plan_ids)).order_by(PlanItem.due_on)
-        )
-    ).all()
+    """The items each plan has now (not those an amendment withdrew), by due date."""
+    query = select(PlanItem).where(PlanItem.plan_id.in_(plan_ids), PlanItem.withdrawn_at.is_(None))
+    rows = (await session.scalars(query.order_by(PlanItem.due_on, PlanItem.created_at))).all()
+    return _grouped(rows, plan_ids, "plan_id")
+
+
+async def revisions_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanItemRevision]]:
+    """Every revision of each plan's items, by version."""
+    query = select(PlanItemRevision).where(PlanItemRevision.plan_id.in_(plan_ids))
+    rows = (await session.scalars(query.order_by(PlanItemRevision.version))).all()
+    return _grouped(rows, plan_ids, "plan_id")
+
+
+async def amendments_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanAmendment]]:
+    query = select(PlanAmendment).where(PlanAmendment.plan_id.in_(plan_ids))
+    rows = (await session.scalars(query.order_by(PlanAmendment.version))).all()
+    return _grouped(rows, plan_ids, "plan_id")
+
+
+async def proposals_of(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanProposal]]:
+    """Each plan's proposals, oldest first."""
+    query = select(PlanProposal).where(PlanProposal.plan_id.in_(plan_ids))
+    rows = (await session.scalars(query.order_by(PlanProposal.proposed_at, PlanProposal.id))).all()
     return _grouped(rows, plan_ids, "plan_id")
 
 

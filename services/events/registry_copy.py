@@ -1,7 +1,8 @@
 """Keeps the local copy of the registry from its events (natural upserts by id).
 
 Only what the events service's rules need: organizations (with ИНН, to resolve inbound facts),
-networks, memberships with their dates, educators and where they work — no personal data. The
+networks, memberships with their dates, educators and where they work — no personal data — and
+the network of each interaction group (a plan item carried out by a group is the network's). The
 frequent events (organizations, memberships, educators) are applied a run at a time: the last
 state of each id in the run is written with one statement.
 """
@@ -14,6 +15,8 @@ from setka_contracts import CloudEvent
 from setka_contracts.registry import (
     EducatorRegistered,
     EducatorUpdated,
+    InteractionGroupChanged,
+    InteractionGroupFormed,
     MemberJoined,
     MemberLeft,
     NetworkClosed,
@@ -27,7 +30,14 @@ from setka_runtime.sql import dialect_insert, upsert
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import KnownEducator, KnownEmployment, KnownMembership, KnownNetwork, KnownOrganization
+from .models import (
+    KnownEducator,
+    KnownEmployment,
+    KnownInteractionGroup,
+    KnownMembership,
+    KnownNetwork,
+    KnownOrganization,
+)
 
 
 async def organization_archived(session: AsyncSession, data: OrganizationArchived, event: CloudEvent) -> None:
@@ -68,6 +78,20 @@ async def network_closed(session: AsyncSession, data: NetworkClosed, event: Clou
         update(KnownMembership)
         .where(KnownMembership.network_id == data.network_id, KnownMembership.left_on.is_(None))
         .values(left_on=data.ended_on, updated_at=event.time)
+    )
+
+
+async def interaction_group_changed(
+    session: AsyncSession, data: InteractionGroupFormed | InteractionGroupChanged, event: CloudEvent
+) -> None:
+    """A group and its network (formed, or its members changed: the network is the same)."""
+    await session.execute(
+        upsert(
+            session,
+            KnownInteractionGroup.__table__,
+            index=["id"],
+            values={"id": data.group_id, "network_id": data.network_id, "updated_at": event.time},
+        )
     )
 
 
@@ -180,4 +204,6 @@ HANDLERS: dict[Any, Any] = {
     MemberLeft: members_joined,
     EducatorRegistered: educators_registered,
     EducatorUpdated: educators_registered,
+    InteractionGroupFormed: interaction_group_changed,
+    InteractionGroupChanged: interaction_group_changed,
 }

@@ -5,15 +5,17 @@
   registry in the write's transaction. An id that is malformed or unknown is an empty target
   (no region): only an admin of every region passes it, and then the command itself reports its
   usual ValidationError.
-* **Reads.** What a caller's roles reach, as SQL conditions: activities not yet announced and
-  draft plans are seen only by those who may act on them; educators' trainings and deficits only
-  by the personal-data roles, each in their scope.
+* **Reads.** What a caller's roles reach, as SQL conditions: activities not yet announced are
+  seen only by those who may act on them, draft plans by the network's editors and its members'
+  representatives (the plan is drawn up jointly); educators' trainings and deficits only by the
+  personal-data roles, each in their scope.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from setka_contracts.events import ActivityStatus, PlanStatus
@@ -23,6 +25,7 @@ from setka_runtime.access import (
     PERSONAL_DATA_ROLES,
     AccessDenied,
     Identity,
+    Role,
     Target,
 )
 from setka_runtime.graphql import Scope, to_uuid
@@ -30,7 +33,16 @@ from setka_runtime.reach import Reach
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Activity, KnownEmployment, KnownNetwork, KnownOrganization, Plan
+from .models import (
+    Activity,
+    KnownEmployment,
+    KnownMembership,
+    KnownNetwork,
+    KnownOrganization,
+    Plan,
+    PlanItem,
+    PlanProposal,
+)
 
 NOWHERE = Target()
 """The target of an unknown id: no region, so only an admin of every region acts on it."""
@@ -98,6 +110,59 @@ def plan(plan_id: object) -> Scope:
     return scope
 
 
+async def _plan_and(session: AsyncSession, network_id: object, organization_id: object) -> Target:
+    """The plan's network's scope, with the organization concerned: its representative acts on
+    it, and so do the network's editors (never the editors of the organization's own municipality
+    alone: the plan is the network's)."""
+    key, organization = to_uuid(network_id), to_uuid(organization_id)
+    query = select(KnownNetwork.region_code, KnownNetwork.municipality_id).where(KnownNetwork.id == key)
+    row = None if key is None or organization is None else (await session.execute(query)).first()
+    return NOWHERE if row is None else Target.of(row.region_code, row.municipality_id, [organization])
+
+
+def plan_member(plan_id: object, organization_id: object) -> Scope:
+    """A member's proposal to a plan: its organization's representative, the network's editors."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(plan_id)
+        network_id = (
+            None if key is None else await session.scalar(select(Plan.network_id).where(Plan.id == key))
+        )
+        return await _plan_and(session, network_id, organization_id)
+
+    return scope
+
+
+def proposal(proposal_id: object) -> Scope:
+    """A decision on a proposal: the scope of its plan's network (its editors)."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(proposal_id)
+        query = select(Plan.network_id).join(PlanProposal, PlanProposal.plan_id == Plan.id)
+        network_id = None if key is None else await session.scalar(query.where(PlanProposal.id == key))
+        return NOWHERE if network_id is None else await _network_target(session, network_id)
+
+    return scope
+
+
+def plan_item(item_id: object) -> Scope:
+    """A task marked done: its responsible organization's representative, the network's editors."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(item_id)
+        query = select(Plan.network_id, PlanItem.responsible_organization_id).join(
+            PlanItem, PlanItem.plan_id == Plan.id
+        )
+        row = None if key is None else (await session.execute(query.where(PlanItem.id == key))).first()
+        if row is None:
+            return NOWHERE
+        if row.responsible_organization_id is None:
+            return await _network_target(session, row.network_id)
+        return await _plan_and(session, row.network_id, row.responsible_organization_id)
+
+    return scope
+
+
 async def _host(session: AsyncSession, activity_id: object) -> uuid.UUID | None:
     key = to_uuid(activity_id)
     if key is None:
@@ -151,11 +216,31 @@ def visible_activities(caller: Identity) -> ColumnElement[bool] | None:
     return None if hosted is None else or_(Activity.status != ActivityStatus.planned.value, hosted)
 
 
+def member_networks(caller: Identity) -> Any | None:
+    """The networks the caller's organization is a member of today, if the caller represents one."""
+    organization = to_uuid(caller.organization_id) if caller.organization_id else None
+    if not caller.authenticated or Role.school_representative not in caller.roles or organization is None:
+        return None
+    today = date.today()
+    return select(KnownMembership.network_id).where(
+        KnownMembership.organization_id == organization,
+        KnownMembership.joined_on <= today,
+        or_(KnownMembership.left_on.is_(None), KnownMembership.left_on > today),
+    )
+
+
 def visible_plans(caller: Identity) -> ColumnElement[bool] | None:
-    """Plans the caller sees: agreed ones (and later) by everyone, drafts only by the editors of
-    the network's region or municipality; None when the caller sees all."""
+    """Plans the caller sees: agreed ones (and later) by everyone; drafts by the editors of the
+    network's region or municipality and by the representatives of its members, who plan jointly
+    (they propose items to the draft); None when the caller sees all."""
     drafted = Reach.of(caller, EDITORS).networks(Plan.network_id, KnownNetwork)
-    return None if drafted is None else or_(Plan.status != PlanStatus.draft.value, drafted)
+    if drafted is None:
+        return None
+    members = member_networks(caller)
+    shown = [Plan.status != PlanStatus.draft.value, drafted]
+    if members is not None:
+        shown.append(Plan.network_id.in_(members))
+    return or_(*shown)
 
 
 def personal_data(caller: Identity, column: Any) -> ColumnElement[bool] | None:

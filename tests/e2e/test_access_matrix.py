@@ -4,9 +4,9 @@ One stack (real processes, PostgreSQL databases of its own, no demo data) and a 
 through the gateway by an admin of every region: two municipalities A and B of one region R, schools
 A1 and A2 (and A3) in A, B1 in B, C1 in another region, an education authority in A, educators at
 each, a municipal network of A with A1 and A2, a regional network with A1 and B1, interaction
-groups, resources of A1 and A2 with requests of A2 for A1's, an agreement, a plan and activities
-hosted by A1, trainings and deficits of the educators (as a regional system sends them over
-Kafka), and an alert about A1 in analytics.
+groups, resources of A1 and A2 with requests of A2 for A1's, an agreement, a plan of N (an activity
+item, a task of A1 and two proposals of A1), activities hosted by A1, trainings and deficits of the
+educators (as a regional system sends them over Kafka), and an alert about A1 in analytics.
 
 The matrix: every field of ``Mutation`` in ``supergraph.graphql`` (read at test time: a mutation
 without a row fails :func:`test_every_mutation_has_a_row`) with a document aimed at A or A1, sent by
@@ -557,7 +557,7 @@ async def build_world(stack: Stack) -> World:
             status = (
                 await b.ask(
                     "{ eventsStatus { knownOrganizations knownNetworks knownMemberships knownEducators"
-                    " waitingMessages } }"
+                    " knownInteractionGroups waitingMessages } }"
                 )
             )["eventsStatus"]
             return (
@@ -565,6 +565,7 @@ async def build_world(stack: Stack) -> World:
                 and status["knownNetworks"] >= 3
                 and status["knownMemberships"] >= 4
                 and status["knownEducators"] >= 6
+                and status["knownInteractionGroups"] >= 2
                 and status["waitingMessages"] == 0
             )
 
@@ -577,6 +578,40 @@ async def build_world(stack: Stack) -> World:
             "... on Plan { id }",
         )
         w.ids["P"] = plan["id"]
+        for name, item in (
+            ("PA", {"title": "Семинар (проверка доступа)", "dueOn": "2030-04-01"}),
+            (
+                "PT",
+                {
+                    "title": "Заключить договоры (проверка доступа)",
+                    "dueOn": "2030-05-01",
+                    "kind": "task",
+                    "responsibleOrganizationId": w["A1"],
+                },
+            ),
+        ):
+            made = await b.write(
+                "addPlanItem",
+                {"input": "AddPlanItemInput!"},
+                {"input": {"planId": w["P"], **item}},
+                "... on PlanItem { id }",
+            )
+            w.ids[name] = made["id"]
+        for name in ("PP1", "PP2"):
+            made = await b.write(
+                "proposePlanItem",
+                {"input": "ProposePlanItemInput!"},
+                {
+                    "input": {
+                        "planId": w["P"],
+                        "organizationId": w["A1"],
+                        "title": f"Предложение {name}",
+                        "dueOn": "2030-10-01",
+                    }
+                },
+                "... on PlanProposal { id }",
+            )
+            w.ids[name] = made["id"]
         now = datetime.now(UTC).replace(microsecond=0)
 
         async def activity(name: str, starts: datetime, ends: datetime) -> None:
@@ -784,8 +819,61 @@ ROWS: list[Row] = [
         },
         EDITORS_A,
     ),
+    # a member (A1) proposes for itself, the network's editors for any member; they decide
+    Row(
+        "proposePlanItem",
+        {INPUT: "ProposePlanItemInput!"},
+        lambda w: {
+            INPUT: {
+                "planId": w["P"],
+                "organizationId": w["A1"],
+                "title": "Открытый урок (проверка доступа)",
+                "dueOn": "2030-09-01",
+                "interactionGroupId": w["G"],
+            }
+        },
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "acceptPlanProposal",
+        {"proposalId": "ID!", "reason": "String"},
+        lambda w: {"proposalId": w["PP1"], "reason": "Включено в план"},
+        EDITORS_A,
+    ),
+    Row(
+        "declinePlanProposal",
+        {"proposalId": "ID!", "reason": "String!"},
+        lambda w: {"proposalId": w["PP2"], "reason": "Повторяет пункт плана"},
+        EDITORS_A,
+    ),
     Row("agreePlan", {"planId": "ID!"}, lambda w: {"planId": w["P"]}, EDITORS_A),
     Row("startPlan", {"planId": "ID!"}, lambda w: {"planId": w["P"]}, EDITORS_A),
+    Row(
+        "amendPlan",
+        {INPUT: "AmendPlanInput!"},
+        lambda w: {
+            INPUT: {
+                "planId": w["P"],
+                "reason": "Перенос (проверка доступа)",
+                "changes": [
+                    {
+                        "itemId": w["PA"],
+                        "title": "Семинар (перенесён)",
+                        "kind": "activity",
+                        "dueOn": "2030-04-15",
+                    }
+                ],
+            }
+        },
+        EDITORS_A,
+    ),
+    # a task is A1's (its responsible organization) and its network's editors' to mark done
+    Row(
+        "markPlanItemDone",
+        {"itemId": "ID!", "note": "String"},
+        lambda w: {"itemId": w["PT"], "note": "Договоры подписаны"},
+        PARTICIPANTS_A1,
+    ),
     Row("closePlan", {"planId": "ID!"}, lambda w: {"planId": w["P"]}, EDITORS_A),
     # -- events: activities hosted by A1
     Row(

@@ -17,6 +17,7 @@ from setka_contracts.registry import (
     NetworkCreated,
     OrganizationRegistered,
 )
+from setka_runtime.consumer import apply
 from setka_runtime.db import Database
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +53,13 @@ def _event(data: Any) -> CloudEvent:
 
 async def _apply(session: AsyncSession, handler: Any, data: Any) -> None:
     await handler(session, data, _event(data))
+
+
+async def registry_says(db: Database, *facts: Any) -> None:
+    """Apply registry events to the service's local copy, in order, as its consumer would."""
+    async with db.session() as session, session.begin():
+        for data in facts:
+            await apply(registry_copy.HANDLERS[type(data)], session, data, _event(data))
 
 
 async def make_world(databases: DatabaseFactory, label: str) -> AsyncIterator[World]:

@@ -37,6 +37,7 @@ from sqlmodel import SQLModel
 
 from services.analytics import app as analytics
 from services.analytics import school_calendar
+from services.analytics.alert_text import compose, names_of
 from services.analytics.alerts import alert_loop, evaluate
 from services.analytics.models import (
     Activity,
@@ -293,6 +294,35 @@ async def test_an_overdue_plan_item_is_alerted_until_an_activity_of_it_is_held(d
         AlertRaised.event_type,
         AlertResolved.event_type,
     ]
+
+
+async def test_an_overdue_task_is_alerted_until_marked_done_and_a_withdrawn_item_never(db: Database) -> None:
+    school, net = organization(), network()
+    plan = Plan(id=uuid.uuid4(), network_id=net.id, year=2025, status="in_progress", period="school_year")
+    task = PlanItem(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        network_id=net.id,
+        title="Заключить договоры",
+        due_on=date(2026, 3, 1),
+        responsible_organization_id=school.id,
+        kind="task",
+    )
+    withdrawn = PlanItem(
+        id=uuid.uuid4(), plan_id=plan.id, network_id=net.id, due_on=date(2026, 2, 1), withdrawn=True
+    )
+    await add(db, school, net, plan, task, withdrawn)
+    raised, _ = await run(db, date(2026, 3, 2))
+    assert [(a.subject_id, a.organization_id) for a in raised] == [(task.id, school.id)]
+    async with db.session() as session:
+        text = compose(raised[0], await names_of(session, raised))
+    assert "просрочен пункт плана «Заключить договоры» (срок — 01.03.2026)" in text.title
+    assert "задача не отмечена выполненной" in text.advice and "мероприятие" not in text.advice
+    async with db.session() as session, session.begin():
+        await session.execute(update(PlanItem).where(PlanItem.id == task.id).values(done_on=date(2026, 3, 4)))
+    _, resolved = await run(db, date(2026, 3, 5))
+    assert [a.subject_id for a in resolved] == [task.id]
+    assert await open_alerts(db) == []
 
 
 async def test_closing_the_plan_resolves_its_overdue_items(db: Database) -> None:

@@ -15,6 +15,9 @@ The world (region 39; network N of municipality M1; year 2025, the previous peri
     item I1; A2 webinar (training) remote at P, 2025-05-15, held on 2025-05-20, plan item I2; A3
     master class (peer learning) blended at S1, 2025-10-01; A4 seminar at C, 2024-04-01, plan item
     I5; A5 conference at C cancelled. A6: a course of the institute in no network, 2025-02-01.
+
+    tasks of N's plan (not activities): I6 of S2 due 2025-06-01, marked done 2025-05-30; I7 of S3
+    due 2025-07-01, done 2025-07-10 (late); I8 due 2025-04-01, withdrawn by an amendment.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def ids(*names: str) -> dict[str, uuid.UUID]:
 ORG = ids("C", "P", "S1", "S2", "S3", "X1", "X2", "Z", "I", "Y")
 EDU = ids(*(f"e{n}" for n in range(1, 10)))
 ACT = ids("A1", "A2", "A3", "A4", "A5", "A6")
-ITEM = ids("I1", "I2", "I3", "I5")
+ITEM = ids("I1", "I2", "I3", "I5", "I6", "I7", "I8")
 N = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:N")
 M1 = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:M1")
 M2 = uuid.uuid5(uuid.NAMESPACE_URL, "setka-test:M2")
@@ -214,11 +217,14 @@ def world() -> list[SQLModel]:
         rows.append(Feedback(id=uuid.uuid4(), activity_id=ACT[activity], rating=rating))
     for year in (2024, 2025):
         rows.append(Plan(id=uuid.uuid5(N, str(year)), network_id=N, year=year, status="in_progress"))
-    for item, due, responsible in [
-        ("I1", "2025-03-15", "C"),
-        ("I2", "2025-05-16", "P"),
-        ("I3", "2025-09-01", "S1"),
-        ("I5", "2024-04-10", "C"),
+    for item, due, responsible, task in [
+        ("I1", "2025-03-15", "C", {}),
+        ("I2", "2025-05-16", "P", {}),
+        ("I3", "2025-09-01", "S1", {}),
+        ("I5", "2024-04-10", "C", {}),
+        ("I6", "2025-06-01", "S2", {"kind": "task", "done_on": D("2025-05-30")}),
+        ("I7", "2025-07-01", "S3", {"kind": "task", "done_on": D("2025-07-10")}),
+        ("I8", "2025-04-01", "C", {"kind": "task", "withdrawn": True}),
     ]:
         rows.append(
             PlanItem(
@@ -227,6 +233,7 @@ def world() -> list[SQLModel]:
                 network_id=N,
                 due_on=D(due),
                 responsible_organization_id=ORG[responsible],
+                **task,
             )
         )
     for kind, home, host, programme, participants, starts, hours in [
@@ -448,10 +455,12 @@ def check_network_2025(analysis: Analysis) -> None:
     unity = got["assessment_unity"]
     assert (unity.value, unity.previous, unity.status) == (approx(75.0), approx(200 / 3), Status.attention)
 
-    # items due in 2025: I1 (A1 held 5 days early), I2 (A2 held 4 days late), I3 (nothing): 1 of 3;
-    # 2024: I5 (A4 held before it): 1 of 1.
+    # items due in 2025: I1 (A1 held 5 days early), I2 (A2 held 4 days late), I3 (nothing), the
+    # tasks I6 (done 2 days early) and I7 (done 9 days late), not the withdrawn I8: 2 of 5, of five
+    # responsible organizations; 2024: I5 (A4 held before it): 1 of 1.
     plan = got["plan_on_time"]
-    assert (plan.value, plan.previous, plan.status) == (approx(100 / 3), approx(100.0), Status.bad)
+    assert (plan.value, plan.previous, plan.status) == (approx(40.0), approx(100.0), Status.bad)
+    assert plan.schools == 5
 
     # ratings of N's activities held in 2025: A1 5 and 4, A2 3, A3 5 (the cancelled A5's 1 is
     # not counted) = 17/4; 2024: A4 4 and 2 = 3.
@@ -530,7 +539,7 @@ async def test_a_municipality_and_a_school(on_postgres: Analytics) -> None:
     assert municipality.scope_title == "Балтийский МО"
     got = by_id(municipality)
     assert (got["coverage"].numerator, got["coverage"].denominator) == (2, 3)
-    assert got["plan_on_time"].value == approx(100 / 3)  # N is M1's network
+    assert got["plan_on_time"].value == approx(40.0)  # N is M1's network
 
     school = await analyse(on_postgres.db, parse_scope("school", str(ORG["S2"])), period_of(year=2025))
     assert school.scope_title == "Школа S2"
@@ -538,6 +547,7 @@ async def test_a_municipality_and_a_school(on_postgres: Analytics) -> None:
     assert (got["coverage"].value, got["coverage"].schools) == (approx(100.0), 1)
     assert got["activities_per_school"].value == approx(3.0)  # A1, A2, A3
     assert got["mobility_hours"].value == approx(36.0)
+    assert got["plan_on_time"].value == approx(100.0)  # its task I6, done on time
     assert got["results_mean_score_did"].value == approx(-0.2 - 0.0)  # against X1, X2, Z
 
 

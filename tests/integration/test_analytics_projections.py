@@ -31,9 +31,14 @@ from setka_contracts.events import (
     MobilityRecorded,
     ParticipantRegistered,
     PlanAgreed,
+    PlanAmended,
     PlanClosed,
     PlanDrafted,
     PlanItemAdded,
+    PlanItemDone,
+    PlanItemState,
+    PlanProposalAccepted,
+    PlanProposalMade,
     PlanStarted,
     TrainingRecorded,
 )
@@ -67,6 +72,8 @@ from services.analytics.projections import (
     PROJECTED,
     attendance_recorded,
     plan_items_added,
+    plan_items_done,
+    plans_amended,
     resources_withdrawn,
     statuses_changed,
 )
@@ -99,6 +106,11 @@ class Ids:
     resource_use: uuid.UUID = field(default_factory=uuid.uuid4)
     plan: uuid.UUID = field(default_factory=uuid.uuid4)
     plan_item: uuid.UUID = field(default_factory=uuid.uuid4)
+    task: uuid.UUID = field(default_factory=uuid.uuid4)
+    """A plan item that is a task, proposed by a member, amended and marked done."""
+    proposal: uuid.UUID = field(default_factory=uuid.uuid4)
+    withdrawn: uuid.UUID = field(default_factory=uuid.uuid4)
+    """A plan item an amendment withdrew."""
     seminar: uuid.UUID = field(default_factory=uuid.uuid4)
     regional: uuid.UUID = field(default_factory=uuid.uuid4)
     cancelled: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -389,7 +401,15 @@ def events_stream(ids: Ids) -> list[CloudEvent]:
         return PlanAgreed(plan_id=ids.plan, changed_at=at)
 
     return [
-        cloud(PlanDrafted(plan_id=ids.plan, network_id=ids.network, year=2026, title="План 2026")),
+        cloud(
+            PlanDrafted(
+                plan_id=ids.plan,
+                network_id=ids.network,
+                year=2025,
+                title="План 2025/26",
+                period="school_year",
+            )
+        ),
         cloud(
             PlanItemAdded(
                 plan_id=ids.plan,
@@ -402,6 +422,66 @@ def events_stream(ids: Ids) -> list[CloudEvent]:
         cloud(agreed(T0)),
         cloud(PlanStarted(plan_id=ids.plan, changed_at=T0 + timedelta(days=1))),
         cloud(agreed(T0 + timedelta(days=2))),  # a late, repeated agreement: the plan stays started
+        # a member's proposal (read past) accepted as a task; another item; an amendment moves the
+        # task to another school and a later day and withdraws the other item; the task is done
+        cloud(
+            PlanProposalMade(
+                plan_id=ids.plan,
+                proposal_id=ids.proposal,
+                organization_id=ids.school_a,
+                title="Заключить договоры",
+                kind="task",
+                due_on=date(2026, 5, 1),
+                proposed_at=T0,
+            )
+        ),
+        cloud(
+            PlanItemAdded(
+                plan_id=ids.plan,
+                item_id=ids.task,
+                title="Заключить договоры",
+                due_on=date(2026, 5, 1),
+                responsible_organization_id=ids.school_a,
+                kind="task",
+                proposal_id=ids.proposal,
+            )
+        ),
+        cloud(
+            PlanProposalAccepted(plan_id=ids.plan, proposal_id=ids.proposal, item_id=ids.task, decided_at=T0)
+        ),
+        cloud(
+            PlanItemAdded(
+                plan_id=ids.plan, item_id=ids.withdrawn, title="Конференция", due_on=date(2026, 6, 1)
+            )
+        ),
+        cloud(
+            PlanAmended(
+                plan_id=ids.plan,
+                version=2,
+                amended_at=T0 + timedelta(days=3),
+                author="coordinator",
+                reason="Приказ № 12",
+                changed_items=[
+                    PlanItemState(
+                        item_id=ids.task,
+                        title="Заключить договоры",
+                        kind="task",
+                        due_on=date(2026, 5, 15),
+                        responsible_organization_id=ids.school_b,
+                    )
+                ],
+                withdrawn_item_ids=[ids.withdrawn],
+            )
+        ),
+        cloud(
+            PlanItemDone(
+                plan_id=ids.plan, item_id=ids.task, done_at=datetime(2026, 5, 14, 22, 30, tzinfo=UTC)
+            )
+        ),
+        # the same fact sent again later under a new id: the first day stays
+        cloud(
+            PlanItemDone(plan_id=ids.plan, item_id=ids.task, done_at=datetime(2026, 5, 20, 9, 0, tzinfo=UTC))
+        ),
         cloud(ActivityPlanned(**activity(ids.seminar, seminar_starts, plan_item_id=ids.plan_item))),
         cloud(ActivityAnnounced(activity_id=ids.seminar, changed_at=T0)),
         cloud(
@@ -536,9 +616,13 @@ def streams(ids: Ids) -> dict[str, list[CloudEvent]]:
     return {topics.REGISTRY: registry_stream(ids), topics.EVENTS: events_stream(ids)}
 
 
+IGNORED: tuple[type[EventData], ...] = (ParticipantRegistered, PlanProposalMade, PlanProposalAccepted)
+"""Types in the streams analytics reads past."""
+
+
 def applied_count(batches: dict[str, list[CloudEvent]]) -> int:
     """How many distinct events analytics applies of these (not redeliveries, not ignored types)."""
-    ignored = {ParticipantRegistered.event_type}
+    ignored = {model.event_type for model in IGNORED}
     return len({event.id for events in batches.values() for event in events if event.type not in ignored})
 
 
@@ -714,14 +798,29 @@ async def test_each_events_service_event_keeps_its_read_model(service_databases:
     await deliver(url, {topics.EVENTS: events_stream(ids)}, one_at_a_time=False)
 
     [plan] = await rows_of(url, "plan")
-    assert (plan["network_id"], plan["year"], plan["status"]) == (ids.network, 2026, "closed")
-    [item] = await rows_of(url, "plan_item")
+    assert (plan["network_id"], plan["year"], plan["status"], plan["period"]) == (
+        ids.network,
+        2025,
+        "closed",
+        "school_year",
+    )
+    items = by_id(await rows_of(url, "plan_item"))
+    item = items[ids.plan_item]
     assert (item["plan_id"], item["network_id"], item["due_on"], item["responsible_organization_id"]) == (
         ids.plan,
         ids.network,
         date(2026, 4, 1),
         ids.school_b,
     )
+    assert (item["kind"], item["done_on"], item["withdrawn"]) == ("activity", None, False)
+    task = items[ids.task]
+    assert (task["kind"], task["due_on"], task["responsible_organization_id"]) == (
+        "task",
+        date(2026, 5, 15),
+        ids.school_b,
+    )
+    assert (task["done_on"], task["withdrawn"]) == (date(2026, 5, 14), False)
+    assert (items[ids.withdrawn]["withdrawn"], items[ids.withdrawn]["due_on"]) == (True, date(2026, 6, 1))
 
     activities = by_id(await rows_of(url, "activity"))
     seminar = activities[ids.seminar]
@@ -823,16 +922,26 @@ async def test_what_refers_to_something_not_known_yet_waits_and_leaves_no_trace(
         )
     )
     withdrawn = item(ResourceWithdrawn(resource_id=unknown, owner_id=unknown, title="—", withdrawn_at=T0))
+    amended = item(
+        PlanAmended(
+            plan_id=unknown, version=2, amended_at=T0, author="—", reason="—", withdrawn_item_ids=[unknown]
+        )
+    )
+    done = item(PlanItemDone(plan_id=unknown, item_id=unknown, done_at=T0))
+    waiting = (attendance, plan_item, left, withdrawn, amended, done)
     try:
         async with db.session() as session, session.begin():
             await attendance_recorded(session, [attendance])
             await plan_items_added(session, [plan_item])
             await statuses_changed(session, [left])
             await resources_withdrawn(session, [withdrawn])
+            await plans_amended(session, [amended])
+            await plan_items_done(session, [done])
         async with db.session() as session:
             for model in (Attendance, PlanItem, OrganizationStatus, Activity):
                 assert await session.scalar(select(func.count()).select_from(model)) == 0
     finally:
         await db.dispose()
-    assert [entry.outcome for entry in (attendance, plan_item, left, withdrawn)] == ["deferred"] * 4
+    assert [entry.outcome for entry in waiting] == ["deferred"] * len(waiting)
+    assert done.reason == f"plan item {unknown} is not known to analytics yet"
     assert attendance.reason == f"activity {unknown} is not known to analytics yet"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +17,7 @@ from setka_contracts.registry import OrganizationRegistered
 from setka_runtime.access import ALL_REGIONS, Identity, Role, sign_internal
 from setka_runtime.consumer import Item
 from setka_runtime.db import Database
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from services.analytics import app as analytics
 from services.analytics.models import RegionSummary
@@ -26,6 +26,10 @@ from services.analytics.settings import AnalyticsSettings
 from services.events import app as events
 from services.events.models import Activity as ActivityRow
 from services.events.models import Plan as PlanRow
+from services.events.models import PlanAmendment as PlanAmendmentRow
+from services.events.models import PlanItem as PlanItemRow
+from services.events.models import PlanItemRevision as PlanItemRevisionRow
+from services.events.models import PlanProposal as PlanProposalRow
 from services.events.settings import EventsSettings
 
 pytestmark = pytest.mark.integration
@@ -342,3 +346,60 @@ async def test_an_activity_refers_to_its_host_and_network_in_the_registry(calend
         },
     ]
     assert len(sent) == 1, sent
+
+
+async def test_plans_items_proposals_versions_and_progress_resolve_one_query_per_field(
+    calendar: Calendar,
+) -> None:
+    """However many plans a request shows, each of their lists is one statement for them all."""
+    async with calendar.db.session() as session, session.begin():
+        plans = list(await session.scalars(select(PlanRow).order_by(PlanRow.year)))
+        for plan in plans:
+            item = PlanItemRow(plan_id=plan.id, title="Справка", due_on=date(plan.year, 5, 1), kind="task")
+            session.add(item)
+            await session.flush()
+            session.add(
+                PlanItemRevisionRow(
+                    item_id=item.id,
+                    version=1,
+                    plan_id=plan.id,
+                    title=item.title,
+                    kind="task",
+                    due_on=item.due_on,
+                )
+            )
+            session.add(
+                PlanProposalRow(
+                    plan_id=plan.id,
+                    organization_id=calendar.first,
+                    title="Предложение",
+                    due_on=date(plan.year, 6, 1),
+                    proposed_by="test",
+                    status="accepted",
+                    item_id=item.id,
+                )
+            )
+            session.add(PlanAmendmentRow(plan_id=plan.id, version=2, author="test", reason="перенос"))
+    query = entities(
+        "... on Network { plans { year items { title done interactionGroup { id } }"
+        " proposals { status item { id plan { year } } } versions { number reason items { title } }"
+        " progress { items done } } }"
+    )
+    representations = [
+        {"__typename": "Network", "id": str(i)} for i in (calendar.network, calendar.other_network)
+    ]
+    with statements(calendar.db) as sent:
+        data = await ask(calendar.app, query, {"r": representations})
+    shown = [plan for network in data["_entities"] for plan in network["plans"]]
+    assert len(shown) == 3
+    for plan in shown:
+        assert plan["items"] == [{"title": "Справка", "done": False, "interactionGroup": None}]
+        assert [p["status"] for p in plan["proposals"]] == ["accepted"]
+        assert plan["proposals"][0]["item"]["plan"]["year"] == plan["year"]
+        assert [(v["number"], v["reason"], len(v["items"])) for v in plan["versions"]] == [
+            (1, None, 1),
+            (2, "перенос", 1),
+        ]
+        assert plan["progress"] == {"items": 1, "done": 0}
+    # plans; items; their activities; proposals; revisions; amendments; the proposals' items; their plans
+    assert len(sent) == 8, sent

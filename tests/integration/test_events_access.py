@@ -3,9 +3,9 @@
 Writes: each mutation needs one of its roles over the scope it lands in (a coordinator their
 municipality, a school representative their organization); a refused write is a GraphQL error
 with its code and changes nothing, not even the outbox; a write that is made records exactly one
-audit entry with its events. Reads: activities not yet announced and draft plans are for those
-who may act on them; educators' trainings, deficits and participation are personal data, each
-caller's within their scope.
+audit entry with its events. Reads: activities not yet announced are for those who may act on
+them, draft plans for the network's editors and its members' representatives; educators'
+trainings, deficits and participation are personal data, each caller's within their scope.
 """
 
 from __future__ import annotations
@@ -221,14 +221,58 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
         " __typename ... on Plan { id } ... on ValidationError { message } } }",
         n=network,
     )
+    host = str(world.host)
+    task = {"kind": "task", "responsibleOrganizationId": host, "title": "Заключить договоры"}
+    item = await write(
+        world,
+        ours,
+        "mutation($i: AddPlanItemInput!) { addPlanItem(input: $i) { __typename ... on PlanItem { id } } }",
+        i={"planId": plan["id"], "dueOn": "2030-03-01", **task},
+    )
+    propose = (
+        "mutation($i: ProposePlanItemInput!) { proposePlanItem(input: $i) { __typename"
+        " ... on PlanProposal { id } } }"
+    )
+    proposals = [
+        await write(
+            world,
+            ours,
+            propose,
+            i={"planId": plan["id"], "organizationId": host, "title": title, "dueOn": "2030-04-01"},
+        )
+        for title in ("Открытый урок", "Мастер-класс")
+    ]
     await write(
         world,
         ours,
-        "mutation($i: AddPlanItemInput!) { addPlanItem(input: $i) { __typename } }",
-        i={"planId": plan["id"], "title": "Семинар", "dueOn": "2030-03-01"},
+        "mutation($p: ID!) { acceptPlanProposal(proposalId: $p) { __typename } }",
+        p=proposals[0]["id"],
     )
-    for step in ("agreePlan", "startPlan", "closePlan"):
+    await write(
+        world,
+        ours,
+        'mutation($p: ID!) { declinePlanProposal(proposalId: $p, reason: "Повтор") { __typename } }',
+        p=proposals[1]["id"],
+    )
+    for step in ("agreePlan", "startPlan"):
         await write(world, ours, f"mutation($p: ID!) {{ {step}(planId: $p) {{ __typename }} }}", p=plan["id"])
+    await write(
+        world,
+        ours,
+        "mutation($i: AmendPlanInput!) { amendPlan(input: $i) { __typename } }",
+        i={
+            "planId": plan["id"],
+            "reason": "Перенос",
+            "changes": [{"itemId": item["id"], "dueOn": "2030-03-15", **task}],
+        },
+    )
+    await write(
+        world,
+        ours,
+        'mutation($i: ID!) { markPlanItemDone(itemId: $i, note: "Подписаны") { __typename } }',
+        i=item["id"],
+    )
+    await write(world, ours, "mutation($p: ID!) { closePlan(planId: $p) { __typename } }", p=plan["id"])
 
     past = await write(world, ours, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(hours=-3)))
     await write(world, ours, HOLD, id=past["id"])
@@ -343,7 +387,7 @@ async def test_an_activity_is_public_once_announced(world: World) -> None:
         assert await sees(world, caller, activity), caller
 
 
-async def test_a_draft_plan_is_its_networks_editors_until_agreed(world: World) -> None:
+async def test_a_draft_plan_is_its_networks_editors_and_members_until_agreed(world: World) -> None:
     ours = coordinator(world.municipality)
     plan = await write(
         world,
@@ -373,9 +417,11 @@ async def test_a_draft_plan_is_its_networks_editors_until_agreed(world: World) -
             found_item is not None,
         ]
 
-    for caller in (ANONYMOUS, EXPERT, representative(world.host), coordinator(world.other_municipality)):
+    for caller in (ANONYMOUS, EXPERT, representative(world.outsider), coordinator(world.other_municipality)):
         assert shown(await read(world, caller, query, **variables)) == [False] * 4, caller
-    assert shown(await read(world, ours, query, **variables)) == [True] * 4
+    # the plan is drawn up jointly: a member's representative sees the draft (to propose items)
+    for caller in (ours, representative(world.host)):
+        assert shown(await read(world, caller, query, **variables)) == [True] * 4, caller
     await write(world, ours, "mutation($p: ID!) { agreePlan(planId: $p) { __typename } }", p=plan["id"])
     assert shown(await read(world, ANONYMOUS, query, **variables)) == [True] * 4
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +19,9 @@ from setka_contracts.regional import (
 )
 from setka_runtime.errors import DomainError
 
+from services.events import plans
 from services.events.activities import check_period
-from services.events.models import Activity
+from services.events.models import Activity, PlanItemRevision
 from services.events.participation import check_hours
 from services.events.regional import fact_id
 
@@ -88,7 +89,7 @@ def test_a_regional_activity_ends_after_it_starts() -> None:
 
 def test_every_inbound_and_outbound_type_is_in_the_catalog_and_versioned() -> None:
     ours = [name for name in EVENT_TYPES if name.startswith(("setka.events.", "setka.regional."))]
-    assert len(ours) == 25
+    assert len(ours) == 30
     assert all(name.rsplit(".", 1)[-1].startswith("v") for name in ours)
 
 
@@ -439,3 +440,43 @@ def test_a_naive_start_with_an_aware_end_never_raises_a_type_error() -> None:
             _activity(starts_at="2026-03-01T10:00:00", ends_at="2026-03-01T12:00:00+03:00")
         )
     assert _brief(caught.value) == "starts_at: Input should have timezone info"
+
+
+def test_a_plan_covers_a_calendar_or_a_school_year() -> None:
+    assert plans.period_bounds("school_year", 2025) == (date(2025, 9, 1), date(2026, 8, 31))
+    assert plans.period_bounds("calendar_year", 2025) == (date(2025, 1, 1), date(2025, 12, 31))
+    assert (plans.period_label("school_year", 2025), plans.period_label("school_year", 2099)) == (
+        "2025/26",
+        "2099/00",
+    )
+    assert plans.period_label("calendar_year", 2025) == "2025"
+
+
+def test_a_version_of_a_plan_holds_each_items_latest_revision_up_to_it() -> None:
+    first, second, late = (uuid.uuid4() for _ in range(3))
+
+    def revision(item: uuid.UUID, version: int, due: date, withdrawn: bool = False) -> PlanItemRevision:
+        return PlanItemRevision(
+            item_id=item,
+            version=version,
+            plan_id=uuid.uuid4(),
+            title=str(due),
+            kind="activity",
+            due_on=due,
+            withdrawn=withdrawn,
+        )
+
+    revisions = [
+        revision(first, 1, date(2026, 3, 1)),
+        revision(second, 1, date(2026, 2, 1)),
+        revision(first, 2, date(2026, 4, 1)),
+        revision(late, 2, date(2026, 1, 1)),
+        revision(second, 3, date(2026, 2, 1), withdrawn=True),
+    ]
+
+    def shown(version: int) -> list[tuple[uuid.UUID, int]]:
+        return [(r.item_id, r.version) for r in plans.items_of_version(revisions, version)]
+
+    assert shown(1) == [(second, 1), (first, 1)]
+    assert shown(2) == [(late, 2), (second, 1), (first, 2)]
+    assert shown(3) == [(late, 2), (first, 2)]

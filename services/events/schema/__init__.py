@@ -5,13 +5,13 @@ from setka_runtime.graphql import SubgraphSchema
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
-from .types import Activity, Network, Organization, Plan, PlanItem
+from .types import Activity, InteractionGroup, Network, Organization, Plan, PlanItem
 
 schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=[Activity, Plan, PlanItem, Organization, Network],
+    types=[Activity, Plan, PlanItem, Organization, Network, InteractionGroup],
 )
 
 __all__ = ["schema"]

@@ -3,9 +3,11 @@
 Each returns its entity or a :class:`ValidationError` naming the input at fault; a refused
 mutation changes nothing (its transaction is rolled back). Each is one ``run_command`` call, with
 the roles that may make it (declared as ``@requiresScopes`` too) and the scope it lands in (see
-:mod:`services.events.scopes`): a network's plans are its editors'; an activity is its host's and
-the editors' of the host's municipality and region; a participant's part in it is the
-participating organization's; mobility is the editors' of the organizations involved.
+:mod:`services.events.scopes`): a network's plans are its editors' (they decide on proposals and
+amend agreed plans); a member's proposal is also its representative's, and a task is also its
+responsible organization's to mark done; an activity is its host's and the editors' of the host's
+municipality and region; a participant's part in it is the participating organization's; mobility
+is the editors' of the organizations involved.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from setka_contracts.events import PlanStatus
 from setka_runtime.access import EDITORS, PARTICIPANTS, Role
-from setka_runtime.graphql import ValidationError, require_id, run_command
+from setka_runtime.graphql import ValidationError, identity, require_id, run_command
 from setka_runtime.graphql_derive import CommandInput
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
@@ -33,6 +35,7 @@ from .types import (
     MobilityRecord,
     Plan,
     PlanItem,
+    PlanProposal,
     RegistrationRecord,
 )
 
@@ -56,6 +59,7 @@ def participants(description: str) -> Any:
 
 PlanResult = Annotated[Plan | ValidationError, strawberry.union("PlanResult")]
 PlanItemResult = Annotated[PlanItem | ValidationError, strawberry.union("PlanItemResult")]
+PlanProposalResult = Annotated[PlanProposal | ValidationError, strawberry.union("PlanProposalResult")]
 ActivityResult = Annotated[Activity | ValidationError, strawberry.union("ActivityResult")]
 MaterialResult = Annotated[Material | ValidationError, strawberry.union("MaterialResult")]
 RegistrationResult = Annotated[RegistrationRecord | ValidationError, strawberry.union("RegistrationResult")]
@@ -73,14 +77,53 @@ class PlanActivityInput(
     pass
 
 
+ITEM_FIELDS = {
+    "kind": "activity (carried out by activities of the calendar) or task (marked done by its"
+    " responsible organization: a contract, an analytical note)",
+    "interaction_group_id": "The registry's interaction group of the network that carries it out",
+}
+
+
 @strawberry.input
-class AddPlanItemInput(CommandInput, command=plans.AddPlanItem):
+class AddPlanItemInput(CommandInput, command=plans.AddPlanItem, describe=ITEM_FIELDS):
+    pass
+
+
+@strawberry.input
+class ProposePlanItemInput(
+    CommandInput,
+    command=plans.ProposePlanItem,
+    describe={"organization_id": "The proposing member (responsible for the item)", **ITEM_FIELDS},
+):
+    pass
+
+
+@strawberry.input(description="An item's whole new state: a field not given is cleared")
+class ChangePlanItemInput(CommandInput, command=plans.ChangePlanItem, describe=ITEM_FIELDS):
+    pass
+
+
+@strawberry.input
+class AmendPlanInput(
+    CommandInput,
+    command=plans.AmendPlan,
+    describe={
+        "reason": "Why the plan is amended (the decision, the circumstances)",
+        "changes": "Items changed, each in its whole new state",
+        "withdrawn_item_ids": "Items withdrawn from the plan",
+    },
+):
     pass
 
 
 @strawberry.input
 class RecordMobilityInput(CommandInput, command=mobility.RecordMobility):
     pass
+
+
+def _subject(info: Info) -> str:
+    """Who acts, as the records of a plan keep them (the audit trail keeps the rest)."""
+    return identity(info).subject or ""
 
 
 def _advance(info: Info, plan_id: strawberry.ID, to: PlanStatus) -> Awaitable[Any]:
@@ -137,12 +180,18 @@ def _on_activity(
 
 @strawberry.type
 class Mutation:
-    @editors("Start a network's joint plan for a year, as a draft")
-    async def draft_plan(self, info: Info, network_id: strawberry.ID, year: int, title: str) -> PlanResult:
+    @editors(
+        "Start a network's joint plan for a calendar year or a school year (period: calendar_year or"
+        " school_year, September to August), as a draft"
+    )
+    async def draft_plan(
+        self, info: Info, network_id: strawberry.ID, year: int, title: str, period: str = "calendar_year"
+    ) -> PlanResult:
+        command = plans.DraftPlan(require_id(network_id, "networkId"), year, title, period)
         return await run_command(
             info,
             Plan.of,
-            lambda s: plans.draft_plan(s, plans.DraftPlan(require_id(network_id, "networkId"), year, title)),
+            lambda s: plans.draft_plan(s, command),
             scope=scopes.network(network_id),
             roles=EDITORS,
         )
@@ -168,6 +217,81 @@ class Mutation:
     @editors("in progress → closed")
     async def close_plan(self, info: Info, plan_id: strawberry.ID) -> PlanResult:
         return await _advance(info, plan_id, PlanStatus.closed)
+
+    @participants(
+        "Propose an item of a draft or agreed plan for one's own organization (a centre, partner or"
+        " supported school of the network), by its representative or the network's editors"
+    )
+    async def propose_plan_item(self, info: Info, input: ProposePlanItemInput) -> PlanProposalResult:
+        return await run_command(
+            info,
+            PlanProposal.of,
+            lambda s: plans.propose_plan_item(s, input.to_command(), proposer=_subject(info)),
+            scope=scopes.plan_member(input.plan_id, input.organization_id),
+            roles=PARTICIPANTS,
+        )
+
+    @editors("Accept a member's proposal: it becomes an item of the plan's current version")
+    async def accept_plan_proposal(
+        self, info: Info, proposal_id: strawberry.ID, reason: str | None = None
+    ) -> PlanProposalResult:
+        return await run_command(
+            info,
+            PlanProposal.of,
+            lambda s: plans.accept_proposal(
+                s, require_id(proposal_id, "proposalId"), reason, decider=_subject(info)
+            ),
+            scope=scopes.proposal(proposal_id),
+            roles=EDITORS,
+        )
+
+    @editors("Decline a member's proposal, with the reason")
+    async def decline_plan_proposal(
+        self, info: Info, proposal_id: strawberry.ID, reason: str
+    ) -> PlanProposalResult:
+        return await run_command(
+            info,
+            PlanProposal.of,
+            lambda s: plans.decline_proposal(
+                s, require_id(proposal_id, "proposalId"), reason, decider=_subject(info)
+            ),
+            scope=scopes.proposal(proposal_id),
+            roles=EDITORS,
+        )
+
+    @editors(
+        "Amend an agreed plan: change or withdraw items, with the reason; the plan gets its next"
+        " version, and the earlier ones stay readable"
+    )
+    async def amend_plan(self, info: Info, input: AmendPlanInput) -> PlanResult:
+        return await run_command(
+            info,
+            Plan.of,
+            lambda s: plans.amend_plan(s, input.to_command(), author=_subject(info)),
+            scope=scopes.plan(input.plan_id),
+            roles=EDITORS,
+        )
+
+    @participants(
+        "Mark a task of an agreed plan done, with a note or a link to the document, by its responsible"
+        " organization or the network's editors"
+    )
+    async def mark_plan_item_done(
+        self,
+        info: Info,
+        item_id: strawberry.ID,
+        note: str | None = None,
+        document_url: str | None = None,
+    ) -> PlanItemResult:
+        return await run_command(
+            info,
+            PlanItem.of,
+            lambda s: plans.mark_item_done(
+                s, require_id(item_id, "itemId"), note, document_url, by=_subject(info)
+            ),
+            scope=scopes.plan_item(item_id),
+            roles=PARTICIPANTS,
+        )
 
     @participants("Put an activity in the calendar (planned)")
     async def plan_activity(self, info: Info, input: PlanActivityInput) -> ActivityResult:

@@ -70,6 +70,7 @@ class EventsStatus:
     known_networks: int
     known_memberships: int = strawberry.field(description="Memberships of networks, current and ended")
     known_educators: int = strawberry.field(description="Educators (ids and subjects only)")
+    known_interaction_groups: int = strawberry.field(description="Interaction groups (ids and networks)")
     waiting_messages: int = strawberry.field(
         description="Inbound messages waiting for something they refer to (an organization, an activity)"
     )
@@ -79,15 +80,23 @@ class EventsStatus:
 class Query:
     @strawberry.field
     async def events_status(self, info: Info) -> EventsStatus:
-        tables = (m.KnownOrganization, m.KnownNetwork, m.KnownMembership, m.KnownEducator, deferred)
+        tables = (
+            m.KnownOrganization,
+            m.KnownNetwork,
+            m.KnownMembership,
+            m.KnownEducator,
+            m.KnownInteractionGroup,
+            deferred,
+        )
         async with reading(info) as session:
             counts = [await session.scalar(select(func.count()).select_from(t)) or 0 for t in tables]
-        organizations, networks, memberships, educators, waiting = counts
+        organizations, networks, memberships, educators, groups, waiting = counts
         return EventsStatus(
             known_organizations=organizations,
             known_networks=networks,
             known_memberships=memberships,
             known_educators=educators,
+            known_interaction_groups=groups,
             waiting_messages=waiting,
         )
 

@@ -6,19 +6,21 @@ references to the registry's entities, lists, figures — are its resolvers.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Self
 
 import strawberry
+from setka_contracts.events import PlanItemKind, PlanPeriod, ProposalStatus
 from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, paged, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
 from setka_runtime.moments import aware
 from strawberry.types import Info
 
 from .. import models as m
-from .. import reads, scopes
+from .. import plans, reads, scopes
 
 NOTHING = uuid.UUID(int=0)
 """Stands for a filter id that is not a UUID: it matches nothing instead of being ignored."""
@@ -271,8 +273,38 @@ async def calendar_page(
     return ActivityConnection.of(rows, more)
 
 
-@strawberry.federation.type(keys=["id"], description="An item of a joint plan")
-class PlanItem(Entity, model=m.PlanItem, exclude=["created_at"]):
+@strawberry.federation.type(keys=["id"])
+class InteractionGroup(ForeignEntity):
+    """An interaction group of the registry (which owns it): its name and members are the
+    registry's."""
+
+
+def _group(group_id: str | None) -> InteractionGroup | None:
+    return InteractionGroup(id=strawberry.ID(group_id)) if group_id else None
+
+
+def _organization(organization_id: str | None) -> Organization | None:
+    return Organization(id=strawberry.ID(organization_id)) if organization_id else None
+
+
+@strawberry.federation.type(keys=["id"], description="An item of a joint plan, as it stands now")
+class PlanItem(
+    Entity,
+    model=m.PlanItem,
+    exclude=["created_at", "done_by"],
+    describe={
+        "kind": PlanItemKind,
+        "withdrawn_at": "When an amendment withdrew it from the plan; null while it is in the plan",
+        "done_at": "When the task was marked done (an activity item is done by its activities)",
+        "done_note": "What was done, as the one who marked the task done put it",
+        "done_document_url": "A link to the document that shows it done",
+    },
+):
+    @classmethod
+    def of(cls, row: m.PlanItem, **given: Any) -> Self:
+        moments = {"withdrawn_at": row.withdrawn_at, "done_at": row.done_at}
+        return super().of(row, **{k: v and aware(v) for k, v in moments.items()}, **given)
+
     @classmethod
     async def load(cls, info: Info, ident: Any) -> Self | None:
         """The item, if the caller sees its plan (a draft's items are the draft's)."""
@@ -290,15 +322,26 @@ class PlanItem(Entity, model=m.PlanItem, exclude=["created_at"]):
 
     @strawberry.field(description="The organization responsible for it, if one is (the registry's)")
     def responsible_organization(self) -> Organization | None:
-        return Organization(id=self.responsible_organization_id) if self.responsible_organization_id else None
+        return _organization(self.responsible_organization_id)
+
+    @strawberry.field(description="The interaction group that carries it out, if one does (the registry's)")
+    def interaction_group(self) -> InteractionGroup | None:
+        return _group(self.interaction_group_id)
 
     @strawberry.field(description="The activities that carry out this item")
     async def activities(self, info: Info) -> list[Activity]:
         return [Activity.of(r) for r in await _item_activities(info, self.id)]
 
-    @strawberry.field(description="Done when one of its activities was held or reported")
+    @strawberry.field(
+        description="Done: a task when marked done, an activity item when one of its activities was"
+        " held or reported"
+    )
     async def done(self, info: Info) -> bool:
-        return any(r.status in ("held", "reported") for r in await _item_activities(info, self.id))
+        return self.done_at is not None or _held(await _item_activities(info, self.id))
+
+
+def _held(activities: list[m.Activity]) -> bool:
+    return any(a.status in plans.HELD for a in activities)
 
 
 async def _item_activities(info: Info, item_id: str) -> list[m.Activity]:
@@ -311,48 +354,189 @@ async def _item_activities(info: Info, item_id: str) -> list[m.Activity]:
     )
 
 
+@strawberry.type(description="An item as it was in one version of its plan")
+class PlanItemRevision(
+    ModelType,
+    model=m.PlanItemRevision,
+    exclude=["plan_id", "withdrawn"],
+    describe={
+        "kind": PlanItemKind,
+        "version": "The version this state of the item dates from: it entered the plan, or was last changed",
+    },
+):
+    @strawberry.field(description="The item as it stands now")
+    async def item(self, info: Info) -> PlanItem | None:
+        return await PlanItem.load(info, self.item_id)
+
+    @strawberry.field(description="The organization responsible for it then, if one was (the registry's)")
+    def responsible_organization(self) -> Organization | None:
+        return _organization(self.responsible_organization_id)
+
+    @strawberry.field(description="The interaction group that was to carry it out (the registry's)")
+    def interaction_group(self) -> InteractionGroup | None:
+        return _group(self.interaction_group_id)
+
+
+@strawberry.type(description="One version of a plan: 1 as agreed, then one per amendment")
+class PlanVersion:
+    number: int
+    amended_at: datetime | None = strawberry.field(description="When the amendment was made (null for 1)")
+    reason: str | None = strawberry.field(description="Why the plan was amended (null for 1)")
+    author_subject: strawberry.Private[str | None]
+    revisions: strawberry.Private[list[m.PlanItemRevision]]
+
+    @strawberry.field(
+        description="Who amended it (the subject of their account); null for version 1 and for"
+        " anonymous callers"
+    )
+    def author(self, info: Info) -> str | None:
+        return self.author_subject if identity(info).authenticated else None
+
+    @strawberry.field(description="The plan's items as they were in this version, by due date")
+    def items(self) -> list[PlanItemRevision]:
+        return [PlanItemRevision.of(r) for r in plans.items_of_version(self.revisions, self.number)]
+
+
+@strawberry.type(description="An item a member of the network proposed for the joint plan")
+class PlanProposal(
+    ModelType,
+    model=m.PlanProposal,
+    exclude=["proposed_by", "decided_by"],
+    describe={
+        "organization_id": "The proposing member, responsible for the item",
+        "kind": PlanItemKind,
+        "status": ProposalStatus,
+        "decision_reason": "Why the coordinator accepted or declined it",
+        "item_id": "The item it became, once accepted",
+    },
+):
+    @classmethod
+    def of(cls, row: m.PlanProposal, **given: Any) -> Self:
+        decided = row.decided_at and aware(row.decided_at)
+        return super().of(row, proposed_at=aware(row.proposed_at), decided_at=decided, **given)
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan | None:
+        return await Plan.load(info, self.plan_id)
+
+    @strawberry.field(description="The proposing organization (the registry's)")
+    def organization(self) -> Organization:
+        return Organization(id=self.organization_id)
+
+    @strawberry.field(description="The interaction group that is to carry it out (the registry's)")
+    def interaction_group(self) -> InteractionGroup | None:
+        return _group(self.interaction_group_id)
+
+    @strawberry.field(description="The item it became, once accepted")
+    async def item(self, info: Info) -> PlanItem | None:
+        return await PlanItem.load(info, self.item_id) if self.item_id else None
+
+
 @strawberry.type
 class PlanProgress:
-    items: int
-    done: int
-    overdue: int
+    items: int = strawberry.field(description="Items in the plan now (withdrawn ones not counted)")
+    done: int = strawberry.field(description="Activity items with an activity held, tasks marked done")
+    overdue: int = strawberry.field(description="Items not done whose due date has passed")
     share_done: float
+    due: int = strawberry.field(description="Items due by today (all of them once the period has ended)")
+    period_elapsed: float = strawberry.field(
+        description="The share (0–1) of the plan's period (calendar or school year) gone by today"
+    )
 
 
-@strawberry.federation.type(keys=["id"], description="A network's joint plan of activities for a year")
-class Plan(Entity, model=m.Plan, exclude=["created_at", "updated_at"]):
+def _elapsed(first: date, last: date, today: date) -> float:
+    if today < first:
+        return 0.0
+    if today > last:
+        return 1.0
+    return round(((today - first).days + 1) / ((last - first).days + 1), 3)
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A network's joint plan of activities for a calendar or a school year"
+)
+class Plan(
+    Entity,
+    model=m.Plan,
+    exclude=["created_at", "updated_at"],
+    describe={
+        "period": PlanPeriod,
+        "year": "The calendar year, or the year the school year starts in (2025: 2025/26)",
+        "version": "The current version: 1 as agreed, one more per amendment",
+    },
+):
     @classmethod
     def visible(cls, info: Info) -> reads.Visible:
-        """A draft: only for the editors of its network."""
+        """A draft: only for the editors of its network and its members' representatives."""
         return scopes.visible_plans(identity(info))
 
     async def _items(self, info: Info) -> list[m.PlanItem]:
         return await batched(info, "plan-items", reads.items_of, uuid.UUID(self.id))
 
+    @strawberry.field(description="The first day the plan covers (1 January, or 1 September)")
+    def starts_on(self) -> date:
+        return plans.period_bounds(self.period, self.year)[0]
+
+    @strawberry.field(description="The last day the plan covers (31 December, or 31 August)")
+    def ends_on(self) -> date:
+        return plans.period_bounds(self.period, self.year)[1]
+
     @strawberry.field(description="The network whose plan it is (the registry's)")
     def network(self) -> Network:
         return Network(id=self.network_id)
 
-    @strawberry.field
+    @strawberry.field(description="Its items now, by due date (items withdrawn by amendments are not)")
     async def items(self, info: Info) -> list[PlanItem]:
         return [PlanItem.of(r) for r in await self._items(info)]
 
-    @strawberry.field
+    @strawberry.field(description="Members' proposals of items, oldest first; of `status` if given")
+    async def proposals(self, info: Info, status: str | None = None) -> list[PlanProposal]:
+        rows = await batched(info, "plan-proposals", reads.proposals_of, uuid.UUID(self.id))
+        return [PlanProposal.of(r) for r in rows if status is None or r.status == status]
+
+    @strawberry.field(
+        description="Every version, 1 (as agreed) first: the amendments and the items as they were"
+    )
+    async def versions(self, info: Info) -> list[PlanVersion]:
+        key = uuid.UUID(self.id)
+        revisions, amendments = await asyncio.gather(
+            batched(info, "plan-revisions", reads.revisions_of, key),
+            batched(info, "plan-amendments", reads.amendments_of, key),
+        )
+        first = PlanVersion(number=1, amended_at=None, reason=None, author_subject=None, revisions=revisions)
+        return [
+            first,
+            *(
+                PlanVersion(
+                    number=a.version,
+                    amended_at=aware(a.amended_at),
+                    reason=a.reason,
+                    author_subject=a.author,
+                    revisions=revisions,
+                )
+                for a in amendments
+            ),
+        ]
+
+    @strawberry.field(description="How far the plan is done, within its period")
     async def progress(self, info: Info) -> PlanProgress:
         items = await self._items(info)
-        done = 0
-        overdue = 0
+        activities = await asyncio.gather(*(_item_activities(info, str(item.id)) for item in items))
+        first, last = plans.period_bounds(self.period, self.year)
         today = date.today()
-        for item in items:
-            activities = await _item_activities(info, str(item.id))
-            finished = any(a.status in ("held", "reported") for a in activities)
+        done = due = overdue = 0
+        for item, held in zip(items, activities, strict=True):
+            finished = plans.is_done(item, _held(held))
             done += finished
+            due += item.due_on <= today
             overdue += (not finished) and item.due_on < today
         return PlanProgress(
             items=len(items),
             done=done,
             overdue=overdue,
             share_done=round(done / len(items), 3) if items else 0.0,
+            due=due,
+            period_elapsed=_elapsed(first, last, today),
         )
 
 
