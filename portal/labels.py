@@ -58,3 +58,25 @@ ACTIVITY_STATUSES = {
     "held": "проведено",
     "reported": "есть отчёт",
 }
+PLAN_PERIODS = {"calendar_year": "календарный год", "school_year": "учебный год (сентябрь — август)"}
+PLAN_ITEM_KINDS = {"activity": "мероприятие", "task": "задача"}
+PROPOSAL_STATUSES = {"pending": "ждёт решения", "accepted": "принято", "declined": "отклонено"}
+ALERT_RULES = {
+    "no_network_activity": "Школа давно не участвовала в мероприятиях сети",
+    "plan_item_overdue": "Пункт плана просрочен",
+    "deficit_without_training": "Дефицит педагога без курсов повышения квалификации",
+    "attendance_missing": "Проведённое мероприятие без отметки посещаемости",
+}
+ALERT_STATUSES = {
+    "open": "открыт",
+    "acknowledged": "взят в работу",
+    "snoozed": "отложен",
+    "resolved": "снят",
+}
+SCHOOL_BREAKS = {"autumn": "осенние", "winter": "зимние", "spring": "весенние", "summer": "летние"}
+RESOURCE_REQUEST_STATUSES = {
+    "requested": "ждёт ответа",
+    "accepted": "принят",
+    "declined": "отклонён",
+    "cancelled": "отменён",
+}

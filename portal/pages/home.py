@@ -9,17 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import labels
 from ..gateway import GatewayError
 from ..web import Portal
 
 ORDER = 10
 
-RULES = {
-    "no_network_activity": "Школа давно не участвовала в мероприятиях сети",
-    "plan_item_overdue": "Пункт плана просрочен",
-    "deficit_without_training": "Дефицит педагога без курсов повышения квалификации",
-    "attendance_missing": "Проведённое мероприятие без отметки посещаемости",
-}
+RULES = labels.ALERT_RULES
 
 
 def routes(portal: Portal) -> list[Route]:

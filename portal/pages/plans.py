@@ -36,6 +36,7 @@ from ..forms import (
     moment,
     no_attempt,
     person_zone,
+    refused,
 )
 from ..forms import zone_for as zone_for  # the pages' clock, read from forms: one place
 from ..gateway import GatewayError
@@ -189,6 +190,8 @@ def in_zone(zone: ZoneInfo) -> dict[str, Any]:
         "processes": PROCESSES,
         "formats": FORMATS,
         "member_roles": MEMBER_ROLES,
+        "plan_periods": labels.PLAN_PERIODS,
+        "item_kinds": labels.PLAN_ITEM_KINDS,
     }
 
 
@@ -209,6 +212,43 @@ async def plan_of(
     """Plan ``ident`` (its items' activities as of ``on``), or the page that says why not."""
     asking = portal.gateway.run("Plan", {"id": ident, "on": on}, portal.token(request))
     return await found(portal, request, asking, "plan", missing)
+
+
+def joint_planning(person: Person | None, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """What the plan's page offers the person (the gateway still decides): editors draft, decide
+    proposals and amend; a proposing member of the network proposes items for itself; a task's
+    responsible organization (and the editors) mark it done."""
+    editor = may_edit_network(person, plan["network"])
+    proposers = {
+        m["organization"]["id"]: m["organization"]
+        for m in plan["network"]["members"]
+        if m["role"] in PROPOSING_ROLES
+    }
+    own = person.organization_id if person and person.has("school_representative") else None
+    if editor:
+        offered = sorted(proposers.values(), key=lambda o: o["shortName"])
+    else:
+        offered = [proposers[own]] if own in proposers else []
+    open_plan, agreed = plan["status"] in OPEN, plan["status"] in AGREED
+    return {
+        "may_edit": editor,
+        "may_propose": open_plan and bool(offered),
+        "proposers": [(o["id"], o["shortName"]) for o in offered],
+        "may_decide": open_plan and editor,
+        "may_amend": agreed and editor,
+        "may_mark": {
+            i["id"]
+            for i in plan["items"]
+            if agreed
+            and i["kind"] == "task"
+            and not i["done"]
+            and (editor or (own is not None and i["responsibleOrganizationId"] == own))
+        },
+        "groups": [(g["id"], g["name"]) for g in plan["network"].get("interactionGroups", [])],
+        "plan_periods": PLAN_PERIODS,
+        "item_kinds": ITEM_KINDS,
+        "proposal_statuses": PROPOSAL_STATUSES,
+    }
 
 
 # --- the plan as a workbook ----------------------------------------------------------------------
@@ -287,16 +327,50 @@ def filename(text: str) -> str:
 
 # --- the pages -----------------------------------------------------------------------------------
 
+PLAN_PERIODS = labels.PLAN_PERIODS
+ITEM_KINDS = labels.PLAN_ITEM_KINDS
+PROPOSAL_STATUSES = labels.PROPOSAL_STATUSES
+OPEN = ("draft", "agreed", "in_progress")
+"""Statuses in which members propose items and proposals are decided."""
+AGREED = ("agreed", "in_progress")
+"""Statuses in which a plan is amended (not edited) and its tasks are marked done."""
+PROPOSING_ROLES = ("centre", "partner", "supported")
+"""Members who propose items for themselves."""
+
 DRAFT_FIELDS = (
     Field("year", "Год", "int", required=True, invalid="Укажите год числом, например 2027"),
     Field("title", "Название плана", required=True),
+    Field("period", "Период плана", "select", required=True, choices=PLAN_PERIODS),
 )
-ITEM_FIELDS = (
+ITEM_STATE = (
     Field("dueOn", "Срок", "date", required=True, invalid="Укажите дату срока"),
-    Field("title", "Что сделать (мероприятие)", required=True),
+    Field("title", "Что сделать (мероприятие или задача)", required=True),
+    Field("kind", "Вид пункта", "select", required=True, choices=ITEM_KINDS),
     Field("responsibleOrganizationId", "Ответственная организация"),
     Field("responsiblePerson", "Ответственный (должность, ФИО)"),
     Field("expectedResult", "Ожидаемый результат", "textarea"),
+    Field("interactionGroupId", "Группа взаимодействия"),
+)
+ITEM_FIELDS = ITEM_STATE
+PROPOSAL_FIELDS = (
+    Field("organizationId", "Кто предлагает (отвечает за пункт)", required=True),
+    *(f for f in ITEM_STATE if f.name != "responsibleOrganizationId"),
+)
+DECISION_FIELDS = (Field("reason", "Причина решения", "textarea"),)
+DECISIONS = {
+    # the button → (operation, what is said after)
+    "accept": ("AcceptPlanProposal", "Предложение принято: пункт добавлен в план"),
+    "decline": ("DeclinePlanProposal", "Предложение отклонено"),
+}
+DONE_FIELDS = (
+    Field("note", "Что сделано", "textarea"),
+    Field("documentUrl", "Ссылка на документ", "url", hint="Адрес, начинающийся с https://"),
+)
+AMEND_ACTIONS = {"change": "изменить пункт", "withdraw": "исключить пункт из плана"}
+AMEND_FIELDS = (
+    Field("reason", "Причина изменения плана", "textarea", required=True, invalid="Укажите причину"),
+    Field("action", "Что сделать с пунктом", "select", required=True, choices=AMEND_ACTIONS),
+    *ITEM_STATE,
 )
 NOT_VISIBLE = "Такого плана нет или он вам не виден"
 
@@ -358,15 +432,19 @@ def routes(portal: Portal) -> list[Route]:
         plan = await plan_of(portal, request, request.path_params["id"], NOT_VISIBLE, on=today)
         if isinstance(plan, Response):
             return plan
+        person = portal.person(request)
+        asked = request.query_params.get("version", "")
+        shown = next((v for v in plan["versions"] if str(v["number"]) == asked), None)
         return forms.page(
             request,
             "plans_plan.html",
             attempt or no_attempt(),
+            **joint_planning(person, plan),
             plan=plan,
             members=members_of(plan["network"]),
-            may_edit=may_edit_network(portal.person(request), plan["network"]),
             step=PLAN_STEPS.get(plan["status"]),
             today=today,
+            shown_version=shown if shown and shown["number"] != plan["version"] else None,
         )
 
     async def add_item(request: Request) -> Response:
@@ -379,6 +457,98 @@ def routes(portal: Portal) -> list[Route]:
             lambda v: {"input": {"planId": plan_id, **v}},
             again=plan_page,
             then=lambda r, v: (f"/plans/{plan_id}#items", "Пункт добавлен в план"),
+        )
+
+    async def propose(request: Request) -> Response:
+        plan_id = request.path_params["id"]
+        return await forms.take(
+            request,
+            "propose",
+            PROPOSAL_FIELDS,
+            "ProposePlanItem",
+            lambda v: {"input": {"planId": plan_id, **v}},
+            again=plan_page,
+            then=lambda r, v: (
+                f"/plans/{plan_id}#proposals",
+                f"Предложение «{r['title']}» отправлено координатору",
+            ),
+        )
+
+    async def decide(request: Request) -> Response:
+        plan_id, proposal = request.path_params["id"], request.path_params["proposal"]
+        attempt = await forms.read(request, f"decide-{proposal}")
+        if isinstance(attempt, Response):
+            return attempt
+        decision = DECISIONS.get(attempt.values.get("decision", ""))
+        if decision is None:
+            attempt.refuse(WHOLE, "Выберите: принять или отклонить")
+            return await plan_page(request, attempt)
+        if attempt.values["decision"] == "decline" and not attempt.values.get("reason", "").strip():
+            attempt.refuse("reason", "Укажите причину отказа")
+        return await forms.take(
+            request,
+            attempt,
+            DECISION_FIELDS,
+            decision[0],
+            lambda v: {"proposalId": proposal, **v},
+            again=plan_page,
+            then=lambda r, v: (f"/plans/{plan_id}#proposals", decision[1]),
+        )
+
+    async def mark_done(request: Request) -> Response:
+        plan_id, item = request.path_params["id"], request.path_params["item"]
+        return await forms.take(
+            request,
+            f"done-{item}",
+            DONE_FIELDS,
+            "MarkPlanItemDone",
+            lambda v: {"itemId": item, **v},
+            again=plan_page,
+            then=lambda r, v: (f"/plans/{plan_id}#item-{item}", f"Задача «{r['title']}» выполнена"),
+        )
+
+    async def amend(request: Request) -> Response:
+        plan_id, item_id = request.path_params["id"], request.path_params["item"]
+        plan = await plan_of(portal, request, plan_id, NOT_VISIBLE, on=date.today().isoformat())
+        if isinstance(plan, Response):
+            return plan
+        item = next((i for i in plan["items"] if i["id"] == item_id), None)
+        if item is None:
+            return portal.page(request, "error.html", status=404, message="Такого пункта в плане нет")
+        if not may_edit_network(portal.person(request), plan["network"]):
+            return refused(portal, request, portal.person(request))
+
+        async def again(request: Request, attempt: Attempt) -> Response:
+            return forms.page(
+                request,
+                "plans_amend.html",
+                attempt,
+                plan=plan,
+                item=item,
+                members=members_of(plan["network"]),
+                actions=AMEND_ACTIONS,
+                item_kinds=ITEM_KINDS,
+            )
+
+        if request.method == "GET":
+            values = {f.name: item.get(f.name) or "" for f in ITEM_STATE}
+            values["action"] = "change"
+            return await again(request, Attempt(form="amend", values=values, status=200))
+
+        def amendment(values: dict[str, Any]) -> dict[str, Any]:
+            sent = {"planId": plan_id, "reason": values.pop("reason")}
+            if values.pop("action") == "withdraw":
+                return {"input": {**sent, "withdrawnItemIds": [item_id]}}
+            return {"input": {**sent, "changes": [{"itemId": item_id, **values}]}}
+
+        return await forms.take(
+            request,
+            "amend",
+            AMEND_FIELDS,
+            "AmendPlan",
+            amendment,
+            again=again,
+            then=lambda r, v: (f"/plans/{plan_id}#versions", f"План изменён: версия {r['version']}"),
         )
 
     async def advance(request: Request) -> Response:
@@ -422,4 +592,8 @@ def routes(portal: Portal) -> list[Route]:
         Route("/plans/{id}", plan_page, methods=["GET"]),
         Route("/plans/{id}/items", add_item, methods=["POST"]),
         Route("/plans/{id}/status", advance, methods=["POST"]),
+        Route("/plans/{id}/proposals", propose, methods=["POST"]),
+        Route("/plans/{id}/proposals/{proposal}", decide, methods=["POST"]),
+        Route("/plans/{id}/items/{item}/done", mark_done, methods=["POST"]),
+        Route("/plans/{id}/items/{item}/amend", amend, methods=["GET", "POST"]),
     ]

@@ -692,12 +692,18 @@ def routes(portal: Portal) -> list[Route]:
         if isinstance(who, Response):
             return who
         person, token = who
-        if not own_or_editor(Case(person, request.path_params)):
-            return refused(portal, request, person)
         org = await load(request, ORGANIZATION, token)
         if isinstance(org, Response):
             return org
-        return portal.page(request, "forms_resources.html", org=org, kinds=RESOURCE_KINDS)
+        # its own people and the editors change them; another school asks for them
+        return portal.page(
+            request,
+            "forms_resources.html",
+            org=org,
+            kinds=RESOURCE_KINDS,
+            may_change=own_or_editor(Case(person, request.path_params)),
+            may_request=person.organization_id != org["id"] or person.has(*EDITORS),
+        )
 
     async def members(request: Request) -> Response:
         who = signed_in(portal, request, EDITORS)
