@@ -245,8 +245,6 @@ def joint_planning(person: Person | None, plan: Mapping[str, Any]) -> dict[str, 
             and (editor or (own is not None and i["responsibleOrganizationId"] == own))
         },
         "groups": [(g["id"], g["name"]) for g in plan["network"].get("interactionGroups", [])],
-        "plan_periods": PLAN_PERIODS,
-        "item_kinds": ITEM_KINDS,
         "proposal_statuses": PROPOSAL_STATUSES,
     }
 
@@ -340,7 +338,7 @@ PROPOSING_ROLES = ("centre", "partner", "supported")
 DRAFT_FIELDS = (
     Field("year", "Год", "int", required=True, invalid="Укажите год числом, например 2027"),
     Field("title", "Название плана", required=True),
-    Field("period", "Период плана", "select", required=True, choices=PLAN_PERIODS),
+    Field("period", "Период плана", "select", choices=PLAN_PERIODS),
 )
 ITEM_STATE = (
     Field("dueOn", "Срок", "date", required=True, invalid="Укажите дату срока"),
@@ -422,7 +420,7 @@ def routes(portal: Portal) -> list[Route]:
             "draft",
             DRAFT_FIELDS,
             "DraftPlan",
-            lambda v: {"networkId": request.path_params["id"], **v},
+            lambda v: {"networkId": request.path_params["id"], **v, "period": v["period"] or "calendar_year"},
             again=network_plans,
             then=lambda r, v: (f"/plans/{r['id']}", "Черновик плана создан: добавьте пункты"),
         )
@@ -527,7 +525,6 @@ def routes(portal: Portal) -> list[Route]:
                 item=item,
                 members=members_of(plan["network"]),
                 actions=AMEND_ACTIONS,
-                item_kinds=ITEM_KINDS,
             )
 
         if request.method == "GET":
