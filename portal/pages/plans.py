@@ -343,7 +343,7 @@ DRAFT_FIELDS = (
 ITEM_STATE = (
     Field("dueOn", "Срок", "date", required=True, invalid="Укажите дату срока"),
     Field("title", "Что сделать (мероприятие или задача)", required=True),
-    Field("kind", "Вид пункта", "select", required=True, choices=ITEM_KINDS),
+    Field("kind", "Вид пункта", "select", choices=ITEM_KINDS),
     Field("responsibleOrganizationId", "Ответственная организация"),
     Field("responsiblePerson", "Ответственный (должность, ФИО)"),
     Field("expectedResult", "Ожидаемый результат", "textarea"),
@@ -452,7 +452,7 @@ def routes(portal: Portal) -> list[Route]:
             "item",
             ITEM_FIELDS,
             "AddPlanItem",
-            lambda v: {"input": {"planId": plan_id, **v}},
+            lambda v: {"input": {"planId": plan_id, **v, "kind": v["kind"] or "activity"}},
             again=plan_page,
             then=lambda r, v: (f"/plans/{plan_id}#items", "Пункт добавлен в план"),
         )
@@ -464,7 +464,7 @@ def routes(portal: Portal) -> list[Route]:
             "propose",
             PROPOSAL_FIELDS,
             "ProposePlanItem",
-            lambda v: {"input": {"planId": plan_id, **v}},
+            lambda v: {"input": {"planId": plan_id, **v, "kind": v["kind"] or "activity"}},
             again=plan_page,
             then=lambda r, v: (
                 f"/plans/{plan_id}#proposals",
@@ -536,7 +536,8 @@ def routes(portal: Portal) -> list[Route]:
             sent = {"planId": plan_id, "reason": values.pop("reason")}
             if values.pop("action") == "withdraw":
                 return {"input": {**sent, "withdrawnItemIds": [item_id]}}
-            return {"input": {**sent, "changes": [{"itemId": item_id, **values}]}}
+            change = {"itemId": item_id, **values, "kind": values["kind"] or item["kind"]}
+            return {"input": {**sent, "changes": [change]}}
 
         return await forms.take(
             request,
