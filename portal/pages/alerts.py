@@ -68,18 +68,13 @@ def routes(portal: Portal) -> list[Route]:
     async def alert_page(request: Request, attempt: Attempt | None = None) -> Response:
         ident, token = request.path_params["id"], portal.token(request)
         try:
-            data = await portal.gateway.run("AlertWork", {}, token)
-            alert = next((a for a in data["alerts"] if a["id"] == ident), None)
-            if alert is not None:
-                said = await portal.gateway.run("AlertComments", {}, token)
-                comments = next((a["comments"] for a in said["alerts"] if a["id"] == ident), [])
+            alert = (await portal.gateway.run("AlertPage", {"id": ident}, token))["alert"]
         except GatewayError as exc:
             return portal.failure(request, exc)
         if alert is None:
             return portal.page(
                 request, "error.html", status=404, message="Такого сигнала нет или он вам не виден"
             )
-        alert = {**alert, "comments": comments}
         person, token = portal.person(request), portal.token(request)
         organizations: list[tuple[str, str]] = []
         if alert["mayAct"] and person is not None and alert["status"] != "resolved":

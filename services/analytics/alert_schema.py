@@ -185,8 +185,8 @@ class AlertQuery:
         description=f"Alerts about the schools and networks in your scope, newest first (≤ {MAX_ALERTS}):"
         " of a network, of an organization; those that need attention today (the default: open or "
         "acknowledged, a snoozed one from its day on), resolved ones (open: false), all (open: null), "
-        "or those of one status",
-        directives=sized(MAX_ALERTS),
+        "or those of one status; the newest `first` of them",
+        directives=sized(MAX_ALERTS, argument="first"),
     )
     async def alerts(
         self,
@@ -198,27 +198,54 @@ class AlertQuery:
             AlertStatus | None,
             strawberry.argument(description="Only alerts of this status (then open is ignored)"),
         ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many, newest first (1–{MAX_ALERTS})")
+        ] = 100,
     ) -> list[Alert]:
-        caller, today = identity(info), now_of(info).date()
-        acting = within(advised(caller, acting=True))
-        query = select(AlertRow, (true() if acting is None else acting).label("may_act"))
-        if (network := _filter_id(network_id)) is not None:
-            query = query.where(AlertRow.network_id == network)
-        if (organization := _filter_id(organization_id)) is not None:
-            query = query.where(AlertRow.organization_id == organization)
-        if (reading_scope := within(advised(caller))) is not None:
-            query = query.where(reading_scope)
-        if status is not None:
-            query = query.where(alert_work.in_status(status, today))
-        elif open is not None:
-            query = query.where(
-                alert_work.needing_attention(today) if open else col(AlertRow.resolved_at).is_not(None)
-            )
-        query = query.order_by(col(AlertRow.raised_at).desc(), col(AlertRow.id)).limit(MAX_ALERTS)
-        async with reading(info) as session:
-            found = (await session.execute(query)).all()
-            names = await alert_text.names_of(session, [row for row, _ in found])
-        return [Alert.present(row, names, today=today, may_act=bool(may)) for row, may in found]
+        return await _alerts(info, network_id, organization_id, open, status, first=first)
+
+    @strawberry.federation.field(
+        authenticated=True, description="One alert about a school or network in your scope; null outside it"
+    )
+    async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
+        found = await _alerts(info, None, None, None, None, first=1, alert_id=_filter_id(id) or NOTHING)
+        return found[0] if found else None
+
+
+async def _alerts(
+    info: Info,
+    network_id: object,
+    organization_id: object,
+    open: bool | None,
+    status: AlertStatus | None,
+    *,
+    first: int,
+    alert_id: uuid.UUID | None = None,
+) -> list[Alert]:
+    """The alerts the caller sees, newest first, filtered as :meth:`AlertQuery.alerts` says."""
+    caller, today = identity(info), now_of(info).date()
+    acting = within(advised(caller, acting=True))
+    query = select(AlertRow, (true() if acting is None else acting).label("may_act"))
+    if alert_id is not None:
+        query = query.where(AlertRow.id == alert_id)
+    if (network := _filter_id(network_id)) is not None:
+        query = query.where(AlertRow.network_id == network)
+    if (organization := _filter_id(organization_id)) is not None:
+        query = query.where(AlertRow.organization_id == organization)
+    if (reading_scope := within(advised(caller))) is not None:
+        query = query.where(reading_scope)
+    if status is not None:
+        query = query.where(alert_work.in_status(status, today))
+    elif open is not None:
+        query = query.where(
+            alert_work.needing_attention(today) if open else col(AlertRow.resolved_at).is_not(None)
+        )
+    limit = min(max(first, 1), MAX_ALERTS)
+    query = query.order_by(col(AlertRow.raised_at).desc(), col(AlertRow.id)).limit(limit)
+    async with reading(info) as session:
+        found = (await session.execute(query)).all()
+        names = await alert_text.names_of(session, [row for row, _ in found])
+    return [Alert.present(row, names, today=today, may_act=bool(may)) for row, may in found]
 
 
 Work = Callable[[AsyncSession, uuid.UUID, Identity, datetime], Awaitable[AlertRow]]

@@ -552,6 +552,20 @@ async def test_each_caller_is_told_only_of_the_schools_in_its_scope(db: Database
         "viewer, no region": set(),
     }
 
+    # one alert by its id: for those who see it, null for the rest; and the newest `first`
+    one = "query($id: ID!) { alert(id: $id) { organizationId } alerts(first: 1) { id } }"
+    (mine,) = await alerts_of(db, told["representative"])
+    for name, expected in (("representative", str(here.id)), ("other coordinator", None)):
+        result = await schema.execute(
+            one, variable_values={"id": mine["id"]}, context_value={"db": db, "identity": told[name]}
+        )
+        assert result.errors is None, result.errors
+        assert (result.data["alert"] or {}).get("organizationId") == expected, name
+    newest = await schema.execute(
+        one, variable_values={"id": "не-id"}, context_value={"db": db, "identity": ADMIN}
+    )
+    assert newest.data == {"alert": None, "alerts": [{"id": newest.data["alerts"][0]["id"]}]}
+
     partners = "query($o: ID!) { recommendedPartners(organizationId: $o) { organizationId } }"
     for name, who, school, allowed in (
         ("representative", told["representative"], here, True),
