@@ -755,10 +755,12 @@ def coordinator_announces_an_activity(coordinator: Browser, workspace: Workspace
     for selector, text in ITEM.items():
         page.locator(selector).fill(text)
     page.locator("#item-dueOn").fill(f"{year + 1}-03-01")
-    page.get_by_label("Ответственная организация").select_option(workspace.host["id"])
+    # the page has other forms too (a member's proposal): the item's own form is the one asked
+    item_form = page.locator("form", has=page.locator("#item-dueOn"))
+    item_form.get_by_label("Ответственная организация").select_option(workspace.host["id"])
     assert coordinator.send(lambda: page.get_by_role("button", name="Добавить пункт").click()) == 400
     message = f"Срок пункта должен быть в {year} году"
-    due = page.get_by_label("Срок")
+    due = page.locator("form", has=page.locator("#item-dueOn")).get_by_label("Срок")
     assert due.get_attribute("id") == "item-dueOn"
     assert due.get_attribute("aria-invalid") == "true"
     assert "item-dueOn-error" in (due.get_attribute("aria-describedby") or "").split()
