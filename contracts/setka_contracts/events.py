@@ -364,6 +364,28 @@ class MobilityRecorded(_EventsEvent):
     starts_on: date
     ends_on: date
     hours: float
+    version: int = Field(default=1, description="The record's version: 1 when recorded")
+
+
+class MobilityCorrected(MobilityRecorded):
+    """A recorded mobility was corrected (its counts, hours, dates, programme); the data is the
+    whole new state. A copy keeps the highest ``version`` it has seen."""
+
+    event_type = "setka.events.mobility.corrected.v1"
+
+    corrected_at: datetime
+    reason: str | None = Field(default=None, description="Why it was corrected")
+    changed: list[str] = Field(default_factory=list, description="The fields that changed")
+
+
+class MobilityDeleted(MobilityRecorded):
+    """A mobility was recorded by mistake and deleted: its figures no longer count. The data is
+    what was deleted, at its new ``version``."""
+
+    event_type = "setka.events.mobility.deleted.v1"
+
+    deleted_at: datetime
+    reason: str
 
 
 class AssessmentResultRecorded(_EventsEvent):
@@ -438,6 +460,8 @@ OUTBOUND_TYPES: tuple[type[EventData], ...] = (
     AttendanceRecorded,
     FeedbackGiven,
     MobilityRecorded,
+    MobilityCorrected,
+    MobilityDeleted,
     AssessmentResultRecorded,
     TrainingRecorded,
     DeficitRecorded,

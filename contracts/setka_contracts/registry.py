@@ -2,8 +2,14 @@
 
 Every event is keyed by its aggregate's id (an organization, an educator, a network, a
 resource, an agreement, a regulation, an interaction group), so one aggregate's events stay in
-order. Events that end something (archived, left, withdrawn, terminated) carry the natural keys
-(ИНН, ОГРН, the assessment-system code) so that a downstream copy keyed by them can apply them.
+order; every edition of a regulating document is keyed by its first edition's id. Events that end
+something (archived, left, withdrawn, terminated) carry the natural keys (ИНН, ОГРН, the
+assessment-system code) so that a downstream copy keyed by them can apply them.
+
+Corrections. A network, an agreement and a regulating document count their versions: a network's
+``version`` goes up with each ``network.updated``, an agreement's with each amendment (and its
+termination), a document's ``edition`` with each new edition. A consumer keeps the state of the
+highest version it has seen, so a late or repeated event never undoes a later correction.
 """
 
 from __future__ import annotations
@@ -97,6 +103,14 @@ class MemberRole(StrEnum):
 class AgreementStatus(StrEnum):
     signed = "signed"
     terminated = "terminated"
+
+
+class RegulationStatus(StrEnum):
+    """A regulating document in force, superseded by a new edition (still readable), or withdrawn."""
+
+    in_force = "in_force"
+    superseded = "superseded"
+    withdrawn = "withdrawn"
 
 
 class RegulationKind(StrEnum):
@@ -280,6 +294,32 @@ class NetworkCreated(EventData):
     coordinator_id: uuid.UUID | None = None
     started_on: date
     ended_on: date | None = None
+    version: int = Field(default=1, description="The network's version: 1 when created")
+
+
+class NetworkUpdated(EventData):
+    """The network's details were corrected (renamed, another coordinator or governing body, another
+    municipality or level); the data is the whole new state. A copy applies it only if ``version``
+    is higher than the one it holds."""
+
+    event_type = "setka.registry.network.updated.v1"
+    topic = topics.REGISTRY
+    key_field = "network_id"
+
+    network_id: uuid.UUID
+    version: int = Field(description="The network's version after the change: 2 after the first one")
+    name: str
+    level: NetworkLevel
+    region_code: str
+    municipality_id: uuid.UUID | None = None
+    governing_body_id: uuid.UUID
+    coordinator_id: uuid.UUID | None = None
+    started_on: date
+    ended_on: date | None = None
+    changed: list[str] = Field(
+        default_factory=list, description="What changed: names of the fields above, e.g. name, coordinator_id"
+    )
+    updated_at: datetime
 
 
 class NetworkClosed(EventData):
@@ -292,6 +332,7 @@ class NetworkClosed(EventData):
     network_id: uuid.UUID
     name: str
     ended_on: date
+    version: int | None = Field(default=None, description="The network's version after it was closed")
 
 
 class MemberJoined(EventData):
@@ -492,6 +533,34 @@ class AgreementSigned(EventData):
     network_id: uuid.UUID | None = None
     valid_from: date
     valid_to: date | None = None
+    version: int = Field(default=1, description="The agreement's version: 1 when signed")
+
+
+class AgreementAmended(EventData):
+    """An amendment (дополнительное соглашение) changed an agreement: parties added or removed,
+    another end date or subject. The data carries the amendment and the agreement's whole new
+    state; number and date of the agreement are its natural key."""
+
+    event_type = "setka.registry.agreement.amended.v1"
+    topic = topics.REGISTRY
+    key_field = "agreement_id"
+
+    agreement_id: uuid.UUID
+    version: int = Field(description="The agreement's version after the amendment: 2 after the first")
+    amendment_id: uuid.UUID
+    amendment_number: str = Field(description="The amendment's own number, e.g. «ДС-1»")
+    amended_on: date = Field(description="The day the amendment was signed; it takes effect then")
+    basis: str | None = Field(default=None, description="What the amendment rests on")
+    added_party_ids: list[uuid.UUID] = Field(default_factory=list)
+    removed_party_ids: list[uuid.UUID] = Field(default_factory=list)
+    number: str = Field(description="The agreement's number")
+    signed_on: date = Field(description="The day the agreement was signed")
+    subject: str
+    party_ids: list[uuid.UUID] = Field(description="The parties after the amendment")
+    party_inns: list[str | None]
+    network_id: uuid.UUID | None = None
+    valid_from: date
+    valid_to: date | None = Field(default=None, description="After the amendment; the first day out")
 
 
 class AgreementTerminated(EventData):
@@ -505,6 +574,7 @@ class AgreementTerminated(EventData):
     number: str
     signed_on: date
     terminated_on: date
+    version: int | None = Field(default=None, description="The agreement's version after it ended")
 
 
 class RegulationIssued(EventData):
@@ -522,6 +592,45 @@ class RegulationIssued(EventData):
     title: str
     link: str | None = None
     network_id: uuid.UUID | None = None
+    edition: int = Field(default=1, description="1: the first edition (a new one is regulation.revised)")
+
+
+class RegulationRevised(EventData):
+    """A new edition (новая редакция) of a regulating document supersedes the one in force, which
+    stays readable as superseded. Keyed by the document's first edition, as all its editions are."""
+
+    event_type = "setka.registry.regulation.revised.v1"
+    topic = topics.REGISTRY
+    key_field = "first_edition_id"
+
+    regulation_id: uuid.UUID = Field(description="The new edition's id")
+    first_edition_id: uuid.UUID = Field(description="The document's first edition: the key of all of them")
+    supersedes_id: uuid.UUID = Field(description="The edition it supersedes")
+    edition: int = Field(description="2 for the first new edition")
+    kind: RegulationKind
+    number: str
+    issued_on: date
+    issuer_id: uuid.UUID
+    title: str
+    link: str | None = None
+    network_id: uuid.UUID | None = None
+
+
+class RegulationWithdrawn(EventData):
+    """A regulating document in force was withdrawn (утратил силу) from a date."""
+
+    event_type = "setka.registry.regulation.withdrawn.v1"
+    topic = topics.REGISTRY
+    key_field = "first_edition_id"
+
+    regulation_id: uuid.UUID = Field(description="The edition that was in force")
+    first_edition_id: uuid.UUID
+    edition: int
+    kind: RegulationKind
+    number: str
+    issued_on: date
+    withdrawn_on: date = Field(description="The first day it no longer holds")
+    reason: str
 
 
 EVENTS: tuple[type[EventData], ...] = (
@@ -533,6 +642,7 @@ EVENTS: tuple[type[EventData], ...] = (
     EducatorRegistered,
     EducatorUpdated,
     NetworkCreated,
+    NetworkUpdated,
     NetworkClosed,
     MemberJoined,
     MemberLeft,
@@ -547,7 +657,10 @@ EVENTS: tuple[type[EventData], ...] = (
     ResourceRequestCancelled,
     ResourceUsed,
     AgreementSigned,
+    AgreementAmended,
     AgreementTerminated,
     RegulationIssued,
+    RegulationRevised,
+    RegulationWithdrawn,
 )
 """Every event type the registry publishes, for the catalog."""

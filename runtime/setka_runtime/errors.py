@@ -10,11 +10,17 @@ class NotYetKnown(Exception):
 
 
 class DomainError(Exception):
-    """A rule of the domain refused a command; ``field`` names the input at fault, if any."""
+    """A rule of the domain refused a command.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    ``message`` is for the person (in Russian, the language of the workspace and of the portals'
+    users); ``code`` is the rule's stable name (UPPER_SNAKE_CASE, e.g. ``NETWORK_CLOSED``) for a
+    program to act on, which never changes when the wording does; ``field`` names the input at
+    fault, if any."""
+
+    def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
         self.field = field
 
 

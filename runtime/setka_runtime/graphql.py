@@ -57,11 +57,14 @@ V = TypeVar("V")
 @strawberry.federation.type(shareable=True, description="A rule refused the input; show it to the user")
 class ValidationError:
     field: str | None = strawberry.field(description="The input field at fault, if one is")
-    message: str
+    message: str = strawberry.field(description="What is wrong, in Russian, for the person")
+    code: str = strawberry.field(
+        description="The rule that refused it (UPPER_SNAKE_CASE, e.g. NETWORK_CLOSED): stable, for programs"
+    )
 
     @classmethod
     def of(cls, error: DomainError) -> ValidationError:
-        return cls(field=error.field, message=error.message)
+        return cls(field=error.field, message=error.message, code=error.code)
 
 
 @strawberry.federation.type(shareable=True, description="Where a page of a Relay connection ends")
@@ -93,7 +96,7 @@ def require_id(value: object, field: str) -> uuid.UUID:
     """The id given for ``field``; a malformed one is a DomainError on that field."""
     ident = to_uuid(value)
     if ident is None:
-        raise DomainError("not a valid id", field=field)
+        raise DomainError("Это не идентификатор", code="INVALID_ID", field=field)
     return ident
 
 
@@ -179,8 +182,10 @@ class AccessControl(SchemaExtension):
 
 class ErrorCodes(SchemaExtension):
     """A rule of the domain that refuses a query's arguments (a malformed cursor, a year out of
-    range, an id that is not one) answers with ``extensions.code`` BAD_USER_INPUT and the argument
-    at fault in ``extensions.field``, and a query about something that does not exist NOT_FOUND,
+    range, an id that is not one) answers with ``extensions.code`` BAD_USER_INPUT, the argument
+    at fault in ``extensions.field`` and the rule's own code in ``extensions.validationCode`` (the
+    ``code`` a mutation's ValidationError carries), and a query about something that does not exist
+    NOT_FOUND,
     so a portal can tell them from a failure of the service.
     (Mutations answer such refusals as a ``ValidationError`` in their result instead.)"""
 
@@ -190,7 +195,11 @@ class ErrorCodes(SchemaExtension):
         for error in getattr(result, "errors", None) or ():
             cause = error.original_error
             if isinstance(cause, DomainError):
-                extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+                extensions = {
+                    **(error.extensions or {}),
+                    "code": "BAD_USER_INPUT",
+                    "validationCode": cause.code,
+                }
                 if cause.field:
                     extensions["field"] = cause.field
                 error.extensions = extensions

@@ -25,7 +25,8 @@ def utc(moment: datetime, *, field: str | None = None) -> datetime:
         return aware(moment).astimezone(UTC)
     except OverflowError:
         raise DomainError(
-            f"{moment.isoformat()} is out of range: it has no time in UTC between years 1 and 9999",
+            f"{moment.isoformat()} вне допустимого диапазона: в UTC это не время между 1 и 9999 годами",
+            code="MOMENT_OUT_OF_RANGE",
             field=field,
         ) from None
 

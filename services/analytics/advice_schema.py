@@ -132,7 +132,7 @@ class AdviceQuery:
     ) -> list[ActivityWorthRepeating]:
         year = date.today().year if year is None else year
         if not 2000 <= year <= 2100:
-            raise DomainError("year must be between 2000 and 2100", field="year")
+            raise DomainError("Год — от 2000 до 2100", code="YEAR_OUT_OF_RANGE", field="year")
         network = to_uuid(network_id)
         if network is None:
             return []

@@ -32,6 +32,7 @@ from setka_runtime.access import Target
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import to_uuid
 from setka_runtime.moments import aware
+from setka_runtime.russian import day, moment
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -129,19 +130,23 @@ async def get_alert(session: AsyncSession, alert_id: uuid.UUID) -> Alert:
     """The alert, locked until the transaction ends (two people acting at once act in turn)."""
     alert = await session.scalar(select(Alert).where(col(Alert.id) == alert_id).with_for_update())
     if alert is None:
-        raise DomainError(f"alert {alert_id} does not exist", field="alertId")
+        raise DomainError("Такого оповещения нет", code="ALERT_NOT_FOUND", field="alertId")
     return alert
 
 
 def _still_open(alert: Alert) -> None:
     if alert.resolved_at is not None:
-        resolved = aware(alert.resolved_at).date().isoformat()
-        raise DomainError(f"the alert was resolved on {resolved}: its rule no longer holds", field="alertId")
+        resolved = day(aware(alert.resolved_at).date())
+        raise DomainError(
+            f"Оповещение снято {resolved}: его условие больше не выполняется",
+            code="ALERT_RESOLVED",
+            field="alertId",
+        )
 
 
 def _person(subject: str | None) -> str:
     if not subject:
-        raise DomainError("sign in to work with alerts")
+        raise DomainError("Войдите, чтобы работать с оповещениями", code="SIGN_IN_REQUIRED")
     return subject[:MAX_SUBJECT]
 
 
@@ -165,8 +170,12 @@ async def acknowledge(
     _still_open(alert)
     person = _person(by)
     if alert.acknowledged_at is not None:
-        when = aware(alert.acknowledged_at).isoformat(timespec="minutes")
-        raise DomainError(f"the alert was acknowledged by {alert.acknowledged_by} at {when}", field="alertId")
+        when = moment(aware(alert.acknowledged_at))
+        raise DomainError(
+            f"Оповещение уже принято к сведению: {alert.acknowledged_by}, {when}",
+            code="ALERT_ACKNOWLEDGED",
+            field="alertId",
+        )
     alert.acknowledged_at, alert.acknowledged_by = at, person
     await session.flush()
     await outbox.record(
@@ -193,20 +202,22 @@ async def assign(
     subject = " ".join((subject or "").split()) or None
     if (organization_id is None) == (subject is None):
         raise DomainError(
-            "assign the alert to an organization or to a person, one of the two", field="organizationId"
+            "Назначьте оповещение организации или человеку — кому-то одному",
+            code="ASSIGNEE_CONFLICT",
+            field="organizationId",
         )
     if subject is not None and len(subject) > MAX_SUBJECT:
-        raise DomainError(f"must be at most {MAX_SUBJECT} characters", field="subject")
+        raise DomainError(f"Не длиннее {MAX_SUBJECT} знаков", code="TOO_LONG", field="subject")
     if organization_id is not None:
         archived = await session.scalar(
             select(col(Organization.archived_at).is_not(None)).where(col(Organization.id) == organization_id)
         )
         if archived is None:
             raise DomainError(
-                f"organization {organization_id} is not known to analytics", field="organizationId"
+                "Такой организации аналитика не знает", code="ORGANIZATION_NOT_FOUND", field="organizationId"
             )
         if archived:
-            raise DomainError(f"organization {organization_id} is archived", field="organizationId")
+            raise DomainError("Организация в архиве", code="ORGANIZATION_ARCHIVED", field="organizationId")
     alert.assignee_organization_id, alert.assignee_subject = organization_id, subject
     alert.assigned_at, alert.assigned_by = at, person
     await session.flush()
@@ -232,9 +243,9 @@ async def comment(
     person = _person(by)
     body = text.strip()
     if not body:
-        raise DomainError("must not be empty", field="text")
+        raise DomainError("Заполните это поле", code="EMPTY", field="text")
     if len(body) > MAX_COMMENT:
-        raise DomainError(f"must be at most {MAX_COMMENT} characters", field="text")
+        raise DomainError(f"Не длиннее {MAX_COMMENT} знаков", code="TOO_LONG", field="text")
     note = AlertComment(id=uuid.uuid4(), alert_id=alert.id, author=person, at=at, text=body)
     session.add(note)
     await session.flush()
@@ -262,9 +273,15 @@ async def snooze(
     _still_open(alert)
     person = _person(by)
     if until <= today:
-        raise DomainError(f"snooze until a day after today ({today.isoformat()})", field="until")
+        raise DomainError(
+            f"Отложить можно до дня после сегодняшнего ({day(today)})",
+            code="SNOOZE_NOT_AFTER_TODAY",
+            field="until",
+        )
     if until > today + timedelta(days=MAX_SNOOZE_DAYS):
-        raise DomainError(f"snooze for at most {MAX_SNOOZE_DAYS} days", field="until")
+        raise DomainError(
+            f"Отложить можно не больше чем на {MAX_SNOOZE_DAYS} дней", code="SNOOZE_TOO_LONG", field="until"
+        )
     alert.snoozed_until, alert.snoozed_at, alert.snoozed_by = until, at, person
     await session.flush()
     await outbox.record(

@@ -59,23 +59,29 @@ def parse_scope(kind: ScopeKind | str, key: str) -> Scope:
         kind = ScopeKind(kind)
     except ValueError:
         choices = ", ".join(k.value for k in ScopeKind)
-        raise AnalysisRequestError(f"unknown scope kind {kind!r}: one of {choices}") from None
+        raise AnalysisRequestError(
+            f"Неизвестный вид области анализа «{kind}»: одно из {choices}", code="UNKNOWN_CHOICE"
+        ) from None
     key = key.strip()
     if kind == ScopeKind.region:
         if not REGION_CODE.fullmatch(key):
-            raise AnalysisRequestError(f"{key!r} is not a region code (two or three digits, e.g. 39)")
+            raise AnalysisRequestError(
+                f"«{key}» — не код региона (две или три цифры, например 39)", code="REGION_CODE_FORMAT"
+            )
         return Scope(kind, key)
     try:
         return Scope(kind, str(uuid.UUID(key)))
     except ValueError:
-        raise AnalysisRequestError(f"{key!r} is not a valid id of a {kind.value}") from None
+        raise AnalysisRequestError(f"«{key}» — не идентификатор ({kind.value})", code="INVALID_ID") from None
 
 
 def parse_scope_reference(text: str) -> Scope:
     """A scope written as ``kind:key``, e.g. ``network:<uuid>`` or ``region:39``."""
     kind, separator, key = text.partition(":")
     if not separator:
-        raise AnalysisRequestError(f"{text!r} is not a scope: write kind:key, e.g. region:39")
+        raise AnalysisRequestError(
+            f"«{text}» — не область анализа: пишите вид:ключ, например region:39", code="SCOPE_FORMAT"
+        )
     return parse_scope(kind.strip(), key)
 
 
@@ -89,24 +95,32 @@ def period_of(
     """A calendar year, a quarter of one, or the days from ``start`` to ``last`` inclusive."""
     if start is not None or last is not None:
         if year is not None or quarter is not None:
-            raise AnalysisRequestError("give either a year (and a quarter) or dates from and to, not both")
+            raise AnalysisRequestError(
+                "Укажите либо год (и квартал), либо даты с и по, но не то и другое", code="PERIOD_CONFLICT"
+            )
         if start is None or last is None:
-            raise AnalysisRequestError("a period of dates needs both from and to")
+            raise AnalysisRequestError(
+                "Для периода по датам нужны обе даты: с и по", code="PERIOD_INCOMPLETE"
+            )
         if last < start:
-            raise AnalysisRequestError("a period ends on or after the day it starts")
+            raise AnalysisRequestError(
+                "Период не может закончиться раньше, чем начался", code="END_BEFORE_START"
+            )
         return Period(start, last + timedelta(days=1))
     if year is None:
-        raise AnalysisRequestError(
-            "quarter needs a year"
+        raise (
+            AnalysisRequestError("Для квартала нужен год", code="QUARTER_WITHOUT_YEAR")
             if quarter is not None
-            else "give a year (and a quarter) or dates from and to"
+            else AnalysisRequestError("Укажите год (и квартал) или даты с и по", code="PERIOD_REQUIRED")
         )
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise AnalysisRequestError(f"{year} is not a year from {FIRST_YEAR} to {LAST_YEAR}")
+        raise AnalysisRequestError(
+            f"Год — от {FIRST_YEAR} до {LAST_YEAR}, а не {year}", code="YEAR_OUT_OF_RANGE"
+        )
     if quarter is None:
         return Period.year(year)
     if quarter not in (1, 2, 3, 4):
-        raise AnalysisRequestError("a quarter is 1, 2, 3 or 4")
+        raise AnalysisRequestError("Квартал — 1, 2, 3 или 4", code="QUARTER_OUT_OF_RANGE")
     return Period.quarter(year, quarter)
 
 

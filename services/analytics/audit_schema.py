@@ -97,7 +97,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return utc(datetime.fromisoformat(moment)), uuid.UUID(ident)
     except ValueError as exc:
-        raise DomainError("invalid cursor", field="after") from exc
+        raise DomainError(
+            "Неверный курсор: начните с первой страницы", code="INVALID_CURSOR", field="after"
+        ) from exc
 
 
 def visible_region(caller: Identity, asked: str | None) -> str | None:

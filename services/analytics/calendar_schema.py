@@ -66,7 +66,9 @@ class SchoolBreakInput:
             kind = BreakKind(self.kind.strip())
         except ValueError:
             raise DomainError(
-                f"a break's kind is {choices(BreakKind)}, not {self.kind!r}", field="breaks"
+                f"Неизвестный вид каникул «{self.kind}»; выберите одно из: {choices(BreakKind)}",
+                code="UNKNOWN_CHOICE",
+                field="breaks",
             ) from None
         return school_calendar.Break(kind, self.starts_on, self.ends_on)
 

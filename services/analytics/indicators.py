@@ -343,6 +343,7 @@ class Frame:
         conditions = [
             col(Mobility.home_organization_id).in_(self.members()),
             self.attended(Mobility.starts_on),
+            col(Mobility.deleted_at).is_(None),
         ]
         if self.scope.kind == ScopeKind.network:
             conditions.append(Mobility.network_id == self._key())
@@ -502,7 +503,11 @@ async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
     else:
         hosts = hosts.where(col(Membership.organization_id).in_(frame.members()))
     partners = hosts.distinct().subquery()
-    received = [Mobility.host_organization_id == partners.c.id, frame.attended(Mobility.starts_on)]
+    received = [
+        Mobility.host_organization_id == partners.c.id,
+        frame.attended(Mobility.starts_on),
+        col(Mobility.deleted_at).is_(None),
+    ]
     if frame.scope.kind == ScopeKind.network:
         received.append(Mobility.network_id == frame.scope.id)
     lent = [

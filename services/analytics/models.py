@@ -83,6 +83,8 @@ class Network(AnalyticsModel, table=True):
     governing_body_id: uuid.UUID | None = None
     started_on: date
     ended_on: date | None = None
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """The registry's version of the network: a correction applies only over an older one."""
 
 
 class Membership(AnalyticsModel, table=True):
@@ -228,6 +230,10 @@ class Mobility(AnalyticsModel, table=True):
     starts_on: date
     ends_on: date
     hours: float
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """The events service's version of the record: the highest one seen is kept."""
+    deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """Deleted as a mistake: kept (so an older version cannot bring it back), never counted."""
 
 
 class ResourceUse(AnalyticsModel, table=True):

@@ -20,7 +20,10 @@ state of an id wins, except where a fact must not be undone by an earlier or rep
   item's amendments apply in the plan's order (the last state wins), a withdrawn item stays
   withdrawn and a task keeps the first day it was marked done;
 - a school's latest risk profile is replaced only by one assessed on the same day or later;
-- creation events (network, plan, resource) are facts that happen once: a repeat changes nothing.
+- creation events (network, plan, resource) are facts that happen once: a repeat changes nothing;
+- what its service corrects carries a version (a network's, a mobility record's): the highest
+  version seen is kept, so a late or repeated older one changes nothing, and a mobility deleted
+  as a mistake stays deleted (kept as such, never counted).
 
 The inbox already makes a redelivered event (same ``ce_source`` and ``ce_id``) change nothing; the
 rules above make the same fact sent again under a new id change nothing either.
@@ -55,6 +58,8 @@ from setka_contracts.events import (
     AttendanceRecorded,
     DeficitRecorded,
     FeedbackGiven,
+    MobilityCorrected,
+    MobilityDeleted,
     MobilityRecorded,
     PlanAgreed,
     PlanAmended,
@@ -75,6 +80,7 @@ from setka_contracts.registry import (
     MemberRole,
     NetworkClosed,
     NetworkCreated,
+    NetworkUpdated,
     OrganizationArchived,
     OrganizationKind,
     OrganizationRegistered,
@@ -89,7 +95,7 @@ from setka_contracts.registry import (
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.moments import utc, utc_day
 from setka_runtime.sql import dialect_insert, one_of
-from sqlalchemy import Date, DateTime, Table, bindparam, delete, func, select, update
+from sqlalchemy import Date, DateTime, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import (
@@ -488,10 +494,58 @@ async def networks_created(session: AsyncSession, items: list[Item]) -> None:
                 "governing_body_id": data.governing_body_id,
                 "started_on": data.started_on,
                 "ended_on": data.ended_on,
+                "version": data.version,
             }
             for data in (item.data for item in _first_by(items, lambda data: data.network_id).values())
         ],
         keep_existing=True,
+    )
+
+
+def _latest(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any, Item]:
+    """The item of the highest version of each key (the last of equal ones), keys in order of
+    first appearance."""
+    latest: dict[Any, Item] = {}
+    for item in items:
+        kept = latest.get(key(item.data))
+        if kept is None or item.data.version >= kept.data.version:
+            latest[key(item.data)] = item
+    return latest
+
+
+@batch
+async def networks_updated(session: AsyncSession, items: list[Item]) -> None:
+    """A corrected network (renamed, moved, another governing body) replaces the copy of an older
+    version; an update of a version already kept, or older, changes nothing."""
+    networks = _table(Network)
+    known = await _known(session, networks.c.id, (item.data.network_id for item in items))
+    ready = _defer_unknown(items, known, lambda data: data.network_id, "network")
+    rows = [
+        {
+            "b_id": data.network_id,
+            "b_version": data.version,
+            "b_name": data.name,
+            "b_level": data.level.value,
+            "b_municipality_id": data.municipality_id,
+            "b_governing_body_id": data.governing_body_id,
+            "b_ended_on": data.ended_on,
+        }
+        for data in (item.data for item in _latest(ready, lambda data: data.network_id).values())
+    ]
+    if not rows:
+        return
+    await session.execute(
+        update(networks)
+        .where(networks.c.id == bindparam("b_id"), networks.c.version < bindparam("b_version"))
+        .values(
+            version=bindparam("b_version"),
+            name=bindparam("b_name"),
+            level=bindparam("b_level"),
+            municipality_id=bindparam("b_municipality_id"),
+            governing_body_id=bindparam("b_governing_body_id"),
+            ended_on=bindparam("b_ended_on"),
+        ),
+        rows,
     )
 
 
@@ -503,13 +557,21 @@ async def networks_closed(session: AsyncSession, items: list[Item]) -> None:
     known = await _known(session, networks.c.id, (item.data.network_id for item in items))
     ready = _defer_unknown(items, known, lambda data: data.network_id, "network")
     ended = [
-        {"b_id": ident, "b_on": item.data.ended_on}
+        {"b_id": ident, "b_on": item.data.ended_on, "b_version": item.data.version or 0}
         for ident, item in _last_by(ready, lambda data: data.network_id).items()
     ]
     if not ended:
         return
     await session.execute(
-        update(networks).where(networks.c.id == bindparam("b_id")).values(ended_on=bindparam("b_on")),
+        update(networks)
+        .where(networks.c.id == bindparam("b_id"))
+        .values(
+            ended_on=bindparam("b_on"),
+            version=case(
+                (networks.c.version < bindparam("b_version"), bindparam("b_version")),
+                else_=networks.c.version,
+            ),
+        ),
         ended,
     )
     memberships = _table(Membership)
@@ -938,22 +1000,30 @@ feedback_given = _facts(
     },
 )
 
-mobility_recorded = _facts(
-    Mobility,
-    lambda data: data.mobility_id,
-    lambda data: {
-        "id": data.mobility_id,
-        "kind": data.kind,
-        "home_organization_id": data.home_organization_id,
-        "host_organization_id": data.host_organization_id,
-        "network_id": data.network_id,
-        "programme": data.programme,
-        "participants": data.participants,
-        "starts_on": data.starts_on,
-        "ends_on": data.ends_on,
-        "hours": data.hours,
-    },
-)
+
+@batch
+async def mobility_changed(session: AsyncSession, items: list[Item]) -> None:
+    """A mobility record at its version, recorded, corrected or deleted (a deletion keeps the row,
+    marked, so it no longer counts): the highest version seen wins, so a correction replaces the
+    figure and a late or repeated older version changes nothing (an equal one is a repeat)."""
+    rows = [
+        {
+            "id": data.mobility_id,
+            "kind": data.kind,
+            "home_organization_id": data.home_organization_id,
+            "host_organization_id": data.host_organization_id,
+            "network_id": data.network_id,
+            "programme": data.programme,
+            "participants": data.participants,
+            "starts_on": data.starts_on,
+            "ends_on": data.ends_on,
+            "hours": data.hours,
+            "version": data.version,
+            "deleted_at": utc(data.deleted_at) if isinstance(data, MobilityDeleted) else None,
+        }
+        for data in (item.data for item in _latest(items, lambda data: data.mobility_id).values())
+    ]
+    await _upsert(session, Mobility, rows, where=lambda excluded, table: table.c.version <= excluded.version)
 
 
 def _newest_uses(items: list[Item]) -> list[Any]:
@@ -1081,6 +1151,7 @@ REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
     EducatorRegistered: educators_changed,
     EducatorUpdated: educators_changed,
     NetworkCreated: networks_created,
+    NetworkUpdated: networks_updated,
     NetworkClosed: networks_closed,
     MemberJoined: memberships_changed,
     MemberLeft: memberships_changed,
@@ -1108,7 +1179,9 @@ EVENTS_HANDLERS: dict[Any, BatchHandler] = {
     ActivityPostponed: activity_became(ActivityStatus.postponed),
     AttendanceRecorded: attendance_recorded,
     FeedbackGiven: feedback_given,
-    MobilityRecorded: mobility_recorded,
+    MobilityRecorded: mobility_changed,
+    MobilityCorrected: mobility_changed,
+    MobilityDeleted: mobility_changed,
     AssessmentResultRecorded: assessment_results_recorded,
     TrainingRecorded: trainings_recorded,
     DeficitRecorded: deficits_recorded,

@@ -1034,9 +1034,14 @@ def requested_scope(params: Mapping[str, str]) -> Scope:
     """``scope`` (school, network, municipality, region) and ``id`` (a UUID; a region's code),
     read by the analysis' own reader so every entrypoint refuses alike."""
     if not params.get("scope"):
-        raise AnalysisRequestError(f"give scope: one of {', '.join(kind.value for kind in ScopeKind)}")
+        raise AnalysisRequestError(
+            f"Укажите scope: одно из {', '.join(kind.value for kind in ScopeKind)}", code="SCOPE_REQUIRED"
+        )
     if not params.get("id"):
-        raise AnalysisRequestError("give id: the scope's id (a UUID), or a region's code, e.g. 39")
+        raise AnalysisRequestError(
+            "Укажите id: идентификатор области анализа (UUID) или код региона, например 39",
+            code="ID_REQUIRED",
+        )
     return parse_scope(params["scope"], params["id"])
 
 
@@ -1046,7 +1051,7 @@ def _whole(params: Mapping[str, str], name: str) -> int | None:
     text = params[name].strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 4):
         raise AnalysisRequestError(
-            f"{name} must be a whole number, e.g. {name}={1 if name == 'quarter' else 2025}"
+            f"{name} — целое число, например {name}={1 if name == 'quarter' else 2025}", code="NUMBER_FORMAT"
         )
     return int(text)
 
@@ -1057,7 +1062,7 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
     try:
         return date.fromisoformat(params[name].strip())
     except ValueError:
-        raise AnalysisRequestError(f"{name} must be a date as YYYY-MM-DD") from None
+        raise AnalysisRequestError(f"{name} — дата в виде ГГГГ-ММ-ДД", code="DATE_FORMAT") from None
 
 
 def requested_period(params: Mapping[str, str]) -> Period:

@@ -29,6 +29,7 @@ from setka_runtime import outbox
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
+from setka_runtime.russian import day
 from setka_runtime.settings import ServiceSettings
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,10 +73,21 @@ def usual_breaks(school_year: int) -> list[Break]:
     ]
 
 
+BREAK_NAMES: dict[str, str] = {
+    BreakKind.autumn: "Осенние",
+    BreakKind.winter: "Зимние",
+    BreakKind.spring: "Весенние",
+    BreakKind.summer: "Летние",
+}
+"""The breaks as Russians name them, for messages."""
+
+
 def check_region_code(code: str, *, field: str = "regionCode") -> str:
     value = code.strip()
     if not re.fullmatch(r"\d{2,3}", value):
-        raise DomainError("region code is the 2-digit code of the subject, e.g. 39", field=field)
+        raise DomainError(
+            "Код региона — двузначный код субъекта РФ, например 39", code="REGION_CODE_FORMAT", field=field
+        )
     return value
 
 
@@ -84,28 +96,41 @@ def check_breaks(school_year: int, breaks: Sequence[Break]) -> list[Break]:
     twice, a break that ends before it starts, lasts too long, falls outside the school year
     (1 September to 31 August) or overlaps another."""
     if not 2000 <= school_year <= 2100:
-        raise DomainError("school year must be between 2000 and 2100", field="schoolYear")
+        raise DomainError("Учебный год — от 2000 до 2100", code="YEAR_OUT_OF_RANGE", field="schoolYear")
     first, last = date(school_year, 9, 1), date(school_year + 1, 8, 31)
     kinds = [item.kind for item in breaks]
     if len(set(kinds)) != len(kinds):
-        raise DomainError("each kind of break is given once a school year", field="breaks")
+        raise DomainError(
+            "Каждые каникулы указывают один раз за учебный год", code="BREAK_REPEATED", field="breaks"
+        )
     ordered = sorted(breaks, key=lambda item: item.starts_on)
     for item in ordered:
         if item.ends_on < item.starts_on:
-            raise DomainError(f"the {item.kind} break ends before it starts", field="breaks")
+            raise DomainError(
+                f"{BREAK_NAMES[item.kind]} каникулы заканчиваются раньше, чем начинаются",
+                code="END_BEFORE_START",
+                field="breaks",
+            )
         if (item.ends_on - item.starts_on).days + 1 > LONGEST_BREAK_DAYS:
             raise DomainError(
-                f"the {item.kind} break is longer than {LONGEST_BREAK_DAYS} days", field="breaks"
+                f"{BREAK_NAMES[item.kind]} каникулы длиннее {LONGEST_BREAK_DAYS} дней",
+                code="BREAK_TOO_LONG",
+                field="breaks",
             )
         if item.starts_on < first or item.ends_on > last:
             raise DomainError(
-                f"the {item.kind} break is outside the school year {school_year}/{school_year + 1} "
-                f"({first.isoformat()} to {last.isoformat()})",
+                f"{BREAK_NAMES[item.kind]} каникулы — вне {school_year}/{school_year + 1} учебного года"
+                f" ({day(first)} — {day(last)})",
+                code="BREAK_OUTSIDE_SCHOOL_YEAR",
                 field="breaks",
             )
     for before, after in itertools.pairwise(ordered):
         if after.starts_on <= before.ends_on:
-            raise DomainError(f"the {before.kind} and {after.kind} breaks overlap", field="breaks")
+            raise DomainError(
+                f"{BREAK_NAMES[before.kind]} и {BREAK_NAMES[after.kind].lower()} каникулы пересекаются",
+                code="BREAKS_OVERLAP",
+                field="breaks",
+            )
     return ordered
 
 

@@ -23,9 +23,11 @@ from setka_contracts.events import (
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.moments import aware, utc
+from setka_runtime.russian import day, moment
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .common import (
+    ACTIVITY_STATUS_NAMES,
     SOURCE,
     check_choice,
     check_text,
@@ -60,9 +62,9 @@ class PlanActivity:
 
 def check_period(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise DomainError("give times with a time zone offset", field="startsAt")
+        raise DomainError("Укажите время с часовым поясом", code="TIME_ZONE_REQUIRED", field="startsAt")
     if ends_at <= starts_at:
-        raise DomainError("an activity must end after it starts", field="endsAt")
+        raise DomainError("Окончание должно быть позже начала", code="END_NOT_AFTER_START", field="endsAt")
 
 
 async def check_host(
@@ -75,7 +77,8 @@ async def check_host(
     network = await known_network(session, network_id)
     if not await is_member(session, network_id, host_id, starts_at.date()):
         raise DomainError(
-            f"the host is not a member of the network «{network.name}» on {starts_at.date()}",
+            f"Организация не входит в сеть «{network.name}» на {day(starts_at.date())}",
+            code="NOT_A_MEMBER",
             field="hostOrganizationId",
         )
 
@@ -88,28 +91,40 @@ async def plan_activity(session: AsyncSession, command: PlanActivity) -> Activit
     ]
     check_period(command.starts_at, command.ends_at)
     if command.capacity is not None and command.capacity < 1:
-        raise DomainError("capacity must be at least 1", field="capacity")
+        raise DomainError("Мест должно быть не меньше одного", code="NOT_POSITIVE", field="capacity")
     await check_host(session, command.host_organization_id, command.network_id, command.starts_at)
     if command.plan_item_id is not None:
         item = await session.get(PlanItem, command.plan_item_id)
         plan = await session.get(Plan, item.plan_id) if item else None
         if item is None or plan is None:
-            raise DomainError(f"plan item {command.plan_item_id} does not exist", field="planItemId")
+            raise DomainError("Такого пункта плана нет", code="PLAN_ITEM_NOT_FOUND", field="planItemId")
         if plan.network_id != command.network_id:
-            raise DomainError("the plan item belongs to another network's plan", field="planItemId")
+            raise DomainError(
+                "Пункт относится к плану другой сети", code="PLAN_ITEM_OF_ANOTHER_NETWORK", field="planItemId"
+            )
         if plan.status == "closed":
-            raise DomainError("the plan is closed", field="planItemId")
+            raise DomainError("План закрыт", code="PLAN_CLOSED", field="planItemId")
         if item.withdrawn_at is not None:
-            raise DomainError("the plan item was withdrawn by an amendment", field="planItemId")
+            raise DomainError(
+                "Пункт плана исключён поправкой к плану", code="PLAN_ITEM_WITHDRAWN", field="planItemId"
+            )
         if item.kind == PlanItemKind.task:
-            raise DomainError("the plan item is a task: it is marked done, not held", field="planItemId")
+            raise DomainError(
+                "Этот пункт плана — задача: её отмечают выполненной, а не проводят",
+                code="PLAN_ITEM_IS_TASK",
+                field="planItemId",
+            )
     if command.responsible_educator_id is not None:
         await known_educator(
             session, command.responsible_educator_id, organization_id=None, field="responsibleEducatorId"
         )
     location = optional_text(command.location, field="location", limit=500)
     if form != ActivityFormat.in_person and location and not location.startswith(("https://", "http://")):
-        raise DomainError("a remote or blended activity's location is its link (https://…)", field="location")
+        raise DomainError(
+            "Для дистанционного или смешанного мероприятия укажите ссылку (https://…)",
+            code="LOCATION_LINK_REQUIRED",
+            field="location",
+        )
     activity = Activity(
         title=check_text(command.title, field="title", limit=500),
         activity_type=activity_type.value,
@@ -155,12 +170,26 @@ def planned_event(activity: Activity, model: type[ActivityPlanned] = ActivityPla
 async def get_activity(session: AsyncSession, activity_id: uuid.UUID, *, lock: bool = True) -> Activity:
     activity = await session.get(Activity, activity_id, with_for_update=lock)
     if activity is None:
-        raise DomainError(f"activity {activity_id} does not exist", field="activityId")
+        raise DomainError("Такого мероприятия нет", code="ACTIVITY_NOT_FOUND", field="activityId")
     return activity
 
 
+ACTIONS = {
+    ActivityStatus.announced: "объявить",
+    ActivityStatus.held: "отметить проведённым",
+    ActivityStatus.reported: "отчитать",
+    ActivityStatus.cancelled: "отменить",
+    ActivityStatus.postponed: "перенести",
+    "given materials": "дополнить материалами",
+}
+
+
 def _refuse(activity: Activity, action: str) -> DomainError:
-    return DomainError(f"an activity that is {activity.status} cannot be {action}", field="activityId")
+    return DomainError(
+        f"Мероприятие в статусе «{ACTIVITY_STATUS_NAMES[activity.status]}» нельзя {ACTIONS[action]}",
+        code="ACTIVITY_TRANSITION",
+        field="activityId",
+    )
 
 
 async def _changed(session: AsyncSession, activity: Activity, status: ActivityStatus) -> datetime:
@@ -175,7 +204,9 @@ async def announce(session: AsyncSession, activity_id: uuid.UUID, *, at: datetim
     if activity.status not in (ActivityStatus.planned, ActivityStatus.postponed):
         raise _refuse(activity, "announced")
     if aware(activity.ends_at) <= (at or now()):
-        raise DomainError("the activity is already over: mark it held instead", field="activityId")
+        raise DomainError(
+            "Мероприятие уже закончилось: отметьте его проведённым", code="ACTIVITY_OVER", field="activityId"
+        )
     changed = await _changed(session, activity, ActivityStatus.announced)
     await outbox.record(
         session, ActivityAnnounced(activity_id=activity.id, changed_at=changed), source=SOURCE
@@ -190,7 +221,9 @@ async def hold(session: AsyncSession, activity_id: uuid.UUID, *, at: datetime | 
         raise _refuse(activity, "held")
     if (at or now()) < aware(activity.starts_at):
         raise DomainError(
-            f"the activity starts at {aware(activity.starts_at).isoformat()}; it cannot be held before",
+            f"Мероприятие начнётся {moment(aware(activity.starts_at))};"
+            " раньше его нельзя отметить проведённым",
+            code="HELD_BEFORE_START",
             field="activityId",
         )
     changed = await _changed(session, activity, ActivityStatus.held)
@@ -240,7 +273,11 @@ async def postpone(
         raise _refuse(activity, "postponed")
     text = check_text(reason, field="reason", limit=1000)
     if (starts_at is None) != (ends_at is None):
-        raise DomainError("give both the new start and the new end, or neither", field="startsAt")
+        raise DomainError(
+            "Укажите и новое начало, и новое окончание — или ни то ни другое",
+            code="NEW_DATES_INCOMPLETE",
+            field="startsAt",
+        )
     if starts_at is not None and ends_at is not None:
         check_period(starts_at, ends_at)
         await check_host(session, activity.host_organization_id, activity.network_id, starts_at)
@@ -263,7 +300,7 @@ async def add_material(session: AsyncSession, activity_id: uuid.UUID, title: str
         raise _refuse(activity, "given materials")
     link = url.strip()
     if not link.startswith(("https://", "http://")) or len(link) > 1000:
-        raise DomainError("a material is a link starting with https://", field="url")
+        raise DomainError("Материал — это ссылка, начинающаяся с https://", code="LINK_FORMAT", field="url")
     material = Material(activity_id=activity.id, title=check_text(title, field="title", limit=500), url=link)
     session.add(material)
     await session.flush()

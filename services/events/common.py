@@ -7,6 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
+from setka_contracts.events import ActivityStatus, PlanStatus
 from setka_runtime.errors import DomainError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,13 +18,29 @@ SOURCE = "/setka/events"
 
 E = TypeVar("E", bound=StrEnum)
 
+PLAN_STATUS_NAMES: dict[str, str] = {
+    PlanStatus.draft: "черновик",
+    PlanStatus.agreed: "согласован",
+    PlanStatus.in_progress: "выполняется",
+    PlanStatus.closed: "закрыт",
+}
+ACTIVITY_STATUS_NAMES: dict[str, str] = {
+    ActivityStatus.planned: "запланировано",
+    ActivityStatus.announced: "объявлено",
+    ActivityStatus.postponed: "перенесено",
+    ActivityStatus.cancelled: "отменено",
+    ActivityStatus.held: "проведено",
+    ActivityStatus.reported: "есть отчёт",
+}
+"""Statuses as the workspace names them, for messages."""
+
 
 def check_text(value: str, *, field: str, limit: int) -> str:
     text = " ".join(value.split())
     if not text:
-        raise DomainError("must not be empty", field=field)
+        raise DomainError("Заполните это поле", code="EMPTY", field=field)
     if len(text) > limit:
-        raise DomainError(f"must be at most {limit} characters", field=field)
+        raise DomainError(f"Не длиннее {limit} знаков", code="TOO_LONG", field=field)
     return text
 
 
@@ -36,7 +53,9 @@ def check_choice(enum: type[E], value: str, *, field: str) -> E:
         return enum(value)
     except ValueError:
         allowed = ", ".join(item.value for item in enum)
-        raise DomainError(f"unknown value {value!r}; one of: {allowed}", field=field) from None
+        raise DomainError(
+            f"Неизвестное значение «{value}»; выберите одно из: {allowed}", code="UNKNOWN_CHOICE", field=field
+        ) from None
 
 
 async def known_organization(
@@ -44,9 +63,13 @@ async def known_organization(
 ) -> KnownOrganization:
     organization = await session.get(KnownOrganization, organization_id)
     if organization is None:
-        raise DomainError(f"organization {organization_id} is not in the registry", field=field)
+        raise DomainError("Такой организации нет в реестре", code="ORGANIZATION_NOT_FOUND", field=field)
     if organization.archived_at is not None:
-        raise DomainError(f"organization {organization.short_name} has left the registry", field=field)
+        raise DomainError(
+            f"Организация {organization.short_name} выбыла из реестра",
+            code="ORGANIZATION_ARCHIVED",
+            field=field,
+        )
     return organization
 
 
@@ -55,7 +78,7 @@ async def known_network(
 ) -> KnownNetwork:
     network = await session.get(KnownNetwork, network_id)
     if network is None:
-        raise DomainError(f"network {network_id} is not in the registry", field=field)
+        raise DomainError("Такой сети нет в реестре", code="NETWORK_NOT_FOUND", field=field)
     return network
 
 
@@ -64,11 +87,9 @@ async def known_educator(
 ) -> KnownEducator:
     educator = await session.get(KnownEducator, educator_id)
     if educator is None:
-        raise DomainError(f"educator {educator_id} is not in the registry", field=field)
+        raise DomainError("Такого педагога нет в реестре", code="EDUCATOR_NOT_FOUND", field=field)
     if organization_id is not None and not await works_at(session, educator_id, organization_id):
-        raise DomainError(
-            f"educator {educator_id} does not work at organization {organization_id}", field=field
-        )
+        raise DomainError("Педагог не работает в этой организации", code="EDUCATOR_NOT_EMPLOYED", field=field)
     return educator
 
 

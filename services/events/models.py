@@ -59,6 +59,8 @@ class KnownNetwork(EventsModel, table=True):
     municipality_id: uuid.UUID | None = Field(
         default=None, index=True, description="Its municipality, if it is one municipality's network"
     )
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """The registry's version of the network: a correction applies only over an older one."""
 
 
 class KnownMembership(EventsModel, table=True):
@@ -314,6 +316,13 @@ class Mobility(EventsModel, table=True):
     ends_on: date
     hours: float
     created_at: datetime = _when(default_factory=now)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """1 when recorded, one more with each correction and with its deletion."""
+    updated_at: datetime | None = _when(default=None)
+    deleted_at: datetime | None = _when(default=None)
+    """Set when it was deleted as a mistake: it no longer counts, nor is it listed."""
+    change_reason: str | None = Field(default=None, max_length=1000)
+    """Why it was last corrected or deleted."""
 
 
 # --- facts from regional systems ------------------------------------------------------------------

@@ -10,10 +10,11 @@ from setka_contracts.events import ActivityStatus, AttendanceRecorded, FeedbackG
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.moments import aware
+from setka_runtime.russian import number
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .common import SOURCE, known_educator, known_organization, optional_text
+from .common import ACTIVITY_STATUS_NAMES, SOURCE, known_educator, known_organization, optional_text
 from .models import Activity, Attendance, Feedback, Registration, now, participant_key
 
 TOOK_PLACE = {ActivityStatus.held, ActivityStatus.reported}
@@ -44,7 +45,9 @@ async def register(session: AsyncSession, activity: Activity, participant: Parti
     host may still change it; a postponed one opens again when announced with its new dates)."""
     if activity.status != ActivityStatus.announced:
         raise DomainError(
-            f"registration is open only for an announced activity; it is {activity.status}",
+            "Запись открыта только на объявленное мероприятие, а это —"
+            f" {ACTIVITY_STATUS_NAMES[activity.status]}",
+            code="REGISTRATION_CLOSED",
             field="activityId",
         )
     await check_participant(session, participant)
@@ -52,7 +55,9 @@ async def register(session: AsyncSession, activity: Activity, participant: Parti
         select(func.count()).select_from(Registration).where(Registration.activity_id == activity.id)
     )
     if activity.capacity is not None and (taken or 0) >= activity.capacity:
-        raise DomainError(f"the activity is full ({activity.capacity} places)", field="activityId")
+        raise DomainError(
+            f"Мест нет: все {activity.capacity} заняты", code="ACTIVITY_FULL", field="activityId"
+        )
     already = await session.scalar(
         select(Registration.id).where(
             Registration.activity_id == activity.id, Registration.participant == participant.key
@@ -60,7 +65,9 @@ async def register(session: AsyncSession, activity: Activity, participant: Parti
     )
     if already:
         raise DomainError(
-            "already registered", field="educatorId" if participant.educator_id else "organizationId"
+            "Уже записан",
+            code="ALREADY_REGISTERED",
+            field="educatorId" if participant.educator_id else "organizationId",
         )
     registration = Registration(
         activity_id=activity.id,
@@ -87,9 +94,11 @@ def check_hours(activity: Activity, hours: float) -> float:
     """Hours are positive and no more than the activity lasted (a course may span weeks)."""
     length = (aware(activity.ends_at) - aware(activity.starts_at)).total_seconds() / 3600
     if hours <= 0:
-        raise DomainError("hours must be positive", field="hours")
+        raise DomainError("Часов должно быть больше нуля", code="HOURS_NOT_POSITIVE", field="hours")
     if hours > length + 1e-9:
-        raise DomainError(f"hours exceed the activity's length ({length:g} h)", field="hours")
+        raise DomainError(
+            f"Больше, чем длилось мероприятие ({number(length)} ч)", code="HOURS_EXCEED_LENGTH", field="hours"
+        )
     return round(hours, 2)
 
 
@@ -110,7 +119,10 @@ async def record_attendance(
     """
     if activity.status not in TOOK_PLACE:
         raise DomainError(
-            f"attendance is recorded once the activity is held; it is {activity.status}", field="activityId"
+            "Посещаемость отмечают после проведения, а мероприятие —"
+            f" {ACTIVITY_STATUS_NAMES[activity.status]}",
+            code="ACTIVITY_NOT_HELD",
+            field="activityId",
         )
     hours = check_hours(activity, hours)
     await check_participant(session, participant)
@@ -169,13 +181,16 @@ async def give_feedback(
     place: one per organization and activity (giving it again replaces it), never the host's own."""
     if activity.status not in TOOK_PLACE:
         raise DomainError(
-            f"feedback is given once the activity is held; it is {activity.status}", field="activityId"
+            f"Отзыв оставляют после проведения, а мероприятие — {ACTIVITY_STATUS_NAMES[activity.status]}",
+            code="ACTIVITY_NOT_HELD",
+            field="activityId",
         )
     if not 1 <= rating <= 5:
-        raise DomainError("rating is from 1 to 5", field="rating")
+        raise DomainError("Оценка — от 1 до 5", code="RATING_OUT_OF_RANGE", field="rating")
     if organization_id is None or organization_id == activity.host_organization_id:
         raise DomainError(
-            "feedback is given by a participating organization; the host does not rate its own activity",
+            "Отзыв оставляет участвовавшая организация; проводившая своё мероприятие не оценивает",
+            code="FEEDBACK_BY_HOST",
             field="organizationId",
         )
     await known_organization(session, organization_id, field="organizationId")

@@ -45,7 +45,15 @@ from setka_runtime.errors import DomainError
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .common import SOURCE, check_choice, check_text, known_network, known_organization, optional_text
+from .common import (
+    PLAN_STATUS_NAMES,
+    SOURCE,
+    check_choice,
+    check_text,
+    known_network,
+    known_organization,
+    optional_text,
+)
 from .models import (
     Activity,
     KnownInteractionGroup,
@@ -57,6 +65,8 @@ from .models import (
     PlanProposal,
     now,
 )
+
+PROPOSAL_STATUS_NAMES = {ProposalStatus.accepted: "принято", ProposalStatus.declined: "отклонено"}
 
 NEXT_STATUS = {
     PlanStatus.draft: PlanStatus.agreed,
@@ -92,9 +102,12 @@ def check_due(plan: Plan, due_on: date, *, field: str = "dueOn") -> date:
     first, last = period_bounds(plan.period, plan.year)
     if not first <= due_on <= last:
         label = period_label(plan.period, plan.year)
-        if plan.period == PlanPeriod.school_year:
-            label += f" ({first:%d.%m.%Y}–{last:%d.%m.%Y})"
-        raise DomainError(f"the item must be due within {label}", field=field)
+        within = (
+            f"{label} учебном году ({first:%d.%m.%Y}–{last:%d.%m.%Y})"
+            if plan.period == PlanPeriod.school_year
+            else f"{label} году"
+        )
+        raise DomainError(f"Срок пункта должен быть в {within}", code="DUE_OUTSIDE_PLAN_YEAR", field=field)
     return due_on
 
 
@@ -164,13 +177,15 @@ class AmendPlan:
 async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan:
     plan = await session.get(Plan, plan_id, with_for_update=True)
     if plan is None:
-        raise DomainError(f"plan {plan_id} does not exist", field="planId")
+        raise DomainError("Такого плана нет", code="PLAN_NOT_FOUND", field="planId")
     return plan
 
 
-def _require_status(plan: Plan, allowed: Sequence[PlanStatus], doing: str, *, field: str = "planId") -> None:
+def _require_status(
+    plan: Plan, allowed: Sequence[PlanStatus], doing: str, *, code: str, field: str = "planId"
+) -> None:
     if plan.status not in allowed:
-        raise DomainError(f"{doing}; this plan is {plan.status}", field=field)
+        raise DomainError(f"{doing}, а этот план — {PLAN_STATUS_NAMES[plan.status]}", code=code, field=field)
 
 
 async def _interaction_group(
@@ -181,9 +196,11 @@ async def _interaction_group(
         return None
     group = await session.get(KnownInteractionGroup, group_id)
     if group is None:
-        raise DomainError(f"interaction group {group_id} is not in the registry", field=field)
+        raise DomainError("Такой группы взаимодействия нет в реестре", code="GROUP_NOT_FOUND", field=field)
     if group.network_id != plan.network_id:
-        raise DomainError("the interaction group belongs to another network", field=field)
+        raise DomainError(
+            "Группа взаимодействия относится к другой сети", code="GROUP_OF_ANOTHER_NETWORK", field=field
+        )
     return group_id
 
 
@@ -228,7 +245,9 @@ async def _item_state(
         await known_organization(session, responsible_organization_id, field="responsibleOrganizationId")
     elif chosen == PlanItemKind.task:
         raise DomainError(
-            "a task needs the organization responsible for it", field="responsibleOrganizationId"
+            "Укажите организацию, ответственную за задачу",
+            code="RESPONSIBLE_ORGANIZATION_REQUIRED",
+            field="responsibleOrganizationId",
         )
     return _ItemState(
         title=check_text(title, field="title", limit=500),
@@ -247,18 +266,23 @@ async def _item_state(
 async def draft_plan(session: AsyncSession, command: DraftPlan) -> Plan:
     await known_network(session, command.network_id)
     if not 2000 <= command.year <= 2100:
-        raise DomainError("year must be between 2000 and 2100", field="year")
+        raise DomainError("Год — от 2000 до 2100", code="YEAR_OUT_OF_RANGE", field="year")
     period = check_choice(PlanPeriod, command.period, field="period")
     first, last = period_bounds(period, command.year)
     others = (await session.scalars(select(Plan).where(Plan.network_id == command.network_id))).all()
     for other in others:
         if other.year == command.year:
-            raise DomainError(f"the network already has a plan for {command.year}", field="year")
+            raise DomainError(
+                f"У сети уже есть план на {period_label(other.period, other.year)} год",
+                code="PLAN_EXISTS",
+                field="year",
+            )
         other_first, other_last = period_bounds(other.period, other.year)
         if other_first <= last and first <= other_last:
             raise DomainError(
-                f"the network's plan for {period_label(other.period, other.year)} already covers part"
-                f" of {period_label(period, command.year)}",
+                f"План сети на {period_label(other.period, other.year)} уже охватывает часть"
+                f" {period_label(period, command.year)}",
+                code="PLAN_PERIODS_OVERLAP",
                 field="year",
             )
     plan = Plan(
@@ -311,7 +335,11 @@ async def _add_item(
 async def add_plan_item(session: AsyncSession, command: AddPlanItem) -> PlanItem:
     plan = await get_plan(session, command.plan_id)
     if plan.status != PlanStatus.draft:
-        raise DomainError(f"items are added to a draft plan; this one is {plan.status}", field="planId")
+        raise DomainError(
+            f"Пункты добавляют только в черновик плана, а этот план — {PLAN_STATUS_NAMES[plan.status]}",
+            code="PLAN_NOT_DRAFT",
+            field="planId",
+        )
     state = await _item_state(
         session,
         plan,
@@ -331,13 +359,19 @@ async def advance_plan(session: AsyncSession, plan_id: uuid.UUID, to: PlanStatus
     plan = await get_plan(session, plan_id)
     current = PlanStatus(plan.status)
     if NEXT_STATUS.get(current) != to:
-        raise DomainError(f"a plan that is {current} cannot become {to}", field="planId")
+        raise DomainError(
+            f"План в состоянии «{PLAN_STATUS_NAMES[current]}» нельзя перевести в «{PLAN_STATUS_NAMES[to]}»",
+            code="PLAN_TRANSITION",
+            field="planId",
+        )
     if to == PlanStatus.agreed:
         items = await session.scalar(
             select(func.count()).select_from(PlanItem).where(PlanItem.plan_id == plan.id)
         )
         if not items:
-            raise DomainError("a plan without items cannot be agreed", field="planId")
+            raise DomainError(
+                "План без пунктов нельзя согласовать", code="PLAN_WITHOUT_ITEMS", field="planId"
+            )
     plan.status = to.value
     plan.updated_at = now()
     await session.flush()
@@ -375,11 +409,12 @@ async def propose_plan_item(
     session: AsyncSession, command: ProposePlanItem, *, proposer: str
 ) -> PlanProposal:
     plan = await get_plan(session, command.plan_id)
-    _require_status(plan, OPEN, "items are proposed to a draft or an agreed plan")
+    _require_status(plan, OPEN, "Пункты предлагают в черновик или в согласованный план", code="PLAN_NOT_OPEN")
     organization = await known_organization(session, command.organization_id, field="organizationId")
     if not await proposing_member(session, plan.network_id, organization.id, now().date()):
         raise DomainError(
-            f"{organization.short_name} is not a centre, partner or supported school of the network",
+            f"{organization.short_name} — не центр, не партнёр и не сопровождаемая школа сети",
+            code="NOT_A_PROPOSING_MEMBER",
             field="organizationId",
         )
     state = await _item_state(
@@ -426,12 +461,16 @@ async def _pending(session: AsyncSession, proposal_id: uuid.UUID) -> tuple[Plan,
     """The proposal (locked, with its plan, locked first), which must not be decided yet."""
     plan_id = await session.scalar(select(PlanProposal.plan_id).where(PlanProposal.id == proposal_id))
     if plan_id is None:
-        raise DomainError(f"proposal {proposal_id} does not exist", field="proposalId")
+        raise DomainError("Такого предложения нет", code="PROPOSAL_NOT_FOUND", field="proposalId")
     plan = await get_plan(session, plan_id)
     proposal = await session.get(PlanProposal, proposal_id, with_for_update=True)
     assert proposal is not None
     if proposal.status != ProposalStatus.pending:
-        raise DomainError(f"the proposal was already {proposal.status}", field="proposalId")
+        raise DomainError(
+            f"Предложение уже {PROPOSAL_STATUS_NAMES.get(proposal.status, proposal.status)}",
+            code="PROPOSAL_DECIDED",
+            field="proposalId",
+        )
     return plan, proposal
 
 
@@ -447,7 +486,13 @@ async def accept_proposal(
 ) -> PlanProposal:
     """The proposal becomes an item of the plan's current version."""
     plan, proposal = await _pending(session, proposal_id)
-    _require_status(plan, OPEN, "a proposal is accepted into a draft or an agreed plan", field="proposalId")
+    _require_status(
+        plan,
+        OPEN,
+        "Предложение принимают в черновик или в согласованный план",
+        code="PLAN_NOT_OPEN",
+        field="proposalId",
+    )
     state = await _item_state(
         session,
         plan,
@@ -518,7 +563,9 @@ def check_document(url: str | None) -> str | None:
     if not link:
         return None
     if not link.startswith(("https://", "http://")) or len(link) > 1000 or any(c.isspace() for c in link):
-        raise DomainError("a document is a link starting with https://", field="documentUrl")
+        raise DomainError(
+            "Документ — это ссылка, начинающаяся с https://", code="LINK_FORMAT", field="documentUrl"
+        )
     return link
 
 
@@ -528,21 +575,31 @@ async def mark_item_done(
     """A task marked done, with a note or a document reference (a link)."""
     found = await session.get(PlanItem, item_id)
     if found is None:
-        raise DomainError(f"plan item {item_id} does not exist", field="itemId")
+        raise DomainError("Такого пункта плана нет", code="PLAN_ITEM_NOT_FOUND", field="itemId")
     plan = await get_plan(session, found.plan_id)
     item = await session.get(PlanItem, item_id, with_for_update=True)
     assert item is not None
-    _require_status(plan, AGREED, "items are done in an agreed plan", field="itemId")
+    _require_status(
+        plan, AGREED, "Пункты выполняют в согласованном плане", code="PLAN_NOT_AGREED", field="itemId"
+    )
     if item.withdrawn_at is not None:
-        raise DomainError("the item was withdrawn from the plan", field="itemId")
+        raise DomainError("Пункт исключён из плана", code="PLAN_ITEM_WITHDRAWN", field="itemId")
     if item.kind != PlanItemKind.task:
-        raise DomainError("an activity item is done when one of its activities is held", field="itemId")
+        raise DomainError(
+            "Пункт-мероприятие выполнен, когда проведено одно из его мероприятий",
+            code="PLAN_ITEM_IS_ACTIVITY",
+            field="itemId",
+        )
     if item.done_at is not None:
-        raise DomainError(f"the item was already marked done on {item.done_at:%d.%m.%Y}", field="itemId")
+        raise DomainError(
+            f"Пункт уже отмечен выполненным {item.done_at:%d.%m.%Y}", code="PLAN_ITEM_DONE", field="itemId"
+        )
     text = optional_text(note, field="note", limit=2000)
     link = check_document(document_url)
     if text is None and link is None:
-        raise DomainError("say what was done: a note or a link to the document", field="note")
+        raise DomainError(
+            "Укажите, что сделано: заметку или ссылку на документ", code="DONE_WITHOUT_NOTE", field="note"
+        )
     item.done_at, item.done_note, item.done_document_url, item.done_by = now(), text, link, by
     await session.flush()
     await outbox.record(
@@ -566,14 +623,20 @@ async def mark_item_done(
 async def amend_plan(session: AsyncSession, command: AmendPlan, *, author: str) -> Plan:
     """The plan's next version: the items changed to their new states and those withdrawn."""
     plan = await get_plan(session, command.plan_id)
-    _require_status(plan, AGREED, "an agreed plan is amended (a draft is edited)")
+    _require_status(
+        plan, AGREED, "Поправки вносят в согласованный план (черновик правят)", code="PLAN_NOT_AGREED"
+    )
     reason = check_text(command.reason, field="reason", limit=2000)
     changed = [change.item_id for change in command.changes]
     touched = changed + list(command.withdrawn_item_ids)
     if not touched:
-        raise DomainError("an amendment changes or withdraws at least one item", field="changes")
+        raise DomainError(
+            "Поправка изменяет или исключает хотя бы один пункт", code="NOTHING_CHANGED", field="changes"
+        )
     if len(set(touched)) != len(touched):
-        raise DomainError("each item is changed or withdrawn once in an amendment", field="changes")
+        raise DomainError(
+            "В поправке каждый пункт изменяют или исключают один раз", code="ITEM_REPEATED", field="changes"
+        )
     items = {
         item.id: item
         for item in await session.scalars(select(PlanItem).where(PlanItem.id.in_(touched)).with_for_update())
@@ -584,9 +647,9 @@ async def amend_plan(session: AsyncSession, command: AmendPlan, *, author: str) 
     ]:
         item = items.get(ident)
         if item is None or item.plan_id != plan.id:
-            raise DomainError(f"item {ident} is not an item of this plan", field=where)
+            raise DomainError("Такого пункта в этом плане нет", code="PLAN_ITEM_NOT_FOUND", field=where)
         if item.withdrawn_at is not None:
-            raise DomainError(f"item «{item.title}» was already withdrawn", field=where)
+            raise DomainError(f"Пункт «{item.title}» уже исключён", code="PLAN_ITEM_WITHDRAWN", field=where)
     held = await held_items(session, touched)
     linked = set(
         await session.scalars(
@@ -611,10 +674,13 @@ async def amend_plan(session: AsyncSession, command: AmendPlan, *, author: str) 
             interaction_group_id=change.interaction_group_id,
         )
         if state.kind != item.kind and is_done(item, item.id in held):
-            raise DomainError(f"item «{item.title}» is done: its kind stays", field="changes")
+            raise DomainError(
+                f"Пункт «{item.title}» выполнен: его вид не меняется", code="PLAN_ITEM_DONE", field="changes"
+            )
         if state.kind == PlanItemKind.task and item.id in linked:
             raise DomainError(
-                f"activities of the calendar carry out item «{item.title}»: it stays an activity",
+                f"Пункт «{item.title}» выполняют мероприятия календаря: он остаётся мероприятием",
+                code="PLAN_ITEM_HAS_ACTIVITIES",
                 field="changes",
             )
         states.append((item, state))
@@ -622,7 +688,9 @@ async def amend_plan(session: AsyncSession, command: AmendPlan, *, author: str) 
         item = items[ident]
         if is_done(item, ident in held):
             raise DomainError(
-                f"item «{item.title}» is done and cannot be withdrawn", field="withdrawnItemIds"
+                f"Пункт «{item.title}» выполнен, исключить его нельзя",
+                code="PLAN_ITEM_DONE",
+                field="withdrawnItemIds",
             )
     amendment = PlanAmendment(plan_id=plan.id, version=version, author=author, reason=reason)
     session.add(amendment)

@@ -62,7 +62,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return datetime.fromisoformat(moment), uuid.UUID(ident)
     except ValueError as exc:
-        raise DomainError("invalid cursor", field="after") from exc
+        raise DomainError(
+            "Неверный курсор: начните с первой страницы", code="INVALID_CURSOR", field="after"
+        ) from exc
 
 
 def _calendar_query(where: CalendarFilter, after: str | None, visible: Visible = None) -> Select[Any]:

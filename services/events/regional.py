@@ -86,7 +86,7 @@ async def resolve_educator(
 
 def _domain(error: DomainError) -> PermanentError:
     where = f"{error.field}: " if error.field else ""
-    return PermanentError(f"{where}{error.message}")
+    return PermanentError(f"{where}{error.message} [{error.code}]")
 
 
 async def activity_recorded(session: AsyncSession, data: ActivityRecordedByRegion, event: CloudEvent) -> None:

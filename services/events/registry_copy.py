@@ -21,6 +21,7 @@ from setka_contracts.registry import (
     MemberLeft,
     NetworkClosed,
     NetworkCreated,
+    NetworkUpdated,
     OrganizationArchived,
     OrganizationRegistered,
     OrganizationUpdated,
@@ -48,22 +49,41 @@ async def organization_archived(session: AsyncSession, data: OrganizationArchive
     )
 
 
-async def network_created(session: AsyncSession, data: NetworkCreated, event: CloudEvent) -> None:
+NETWORK_STATE = (
+    "name",
+    "level",
+    "region_code",
+    "municipality_id",
+    "started_on",
+    "ended_on",
+    "updated_at",
+    "version",
+)
+
+
+async def network_created(
+    session: AsyncSession, data: NetworkCreated | NetworkUpdated, event: CloudEvent
+) -> None:
+    """The network's state at its version. The copy keeps the latest version it has: a creation or
+    a correction sent again, or late, changes nothing (a renamed network stays renamed)."""
+    table = KnownNetwork.__table__
+    statement = dialect_insert(session, table).values(
+        id=data.network_id,
+        name=data.name,
+        level=data.level.value,
+        region_code=data.region_code,
+        municipality_id=data.municipality_id,
+        started_on=data.started_on,
+        ended_on=data.ended_on,
+        updated_at=event.time,
+        version=data.version,
+    )
+    kept, given = table.c.version, statement.excluded.version
     await session.execute(
-        upsert(
-            session,
-            KnownNetwork.__table__,
-            index=["id"],
-            values={
-                "id": data.network_id,
-                "name": data.name,
-                "level": data.level.value,
-                "region_code": data.region_code,
-                "municipality_id": data.municipality_id,
-                "started_on": data.started_on,
-                "ended_on": data.ended_on,
-                "updated_at": event.time,
-            },
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: statement.excluded[name] for name in NETWORK_STATE},
+            where=kept < given if isinstance(data, NetworkUpdated) else kept <= given,
         )
     )
 
@@ -72,7 +92,11 @@ async def network_closed(session: AsyncSession, data: NetworkClosed, event: Clou
     await session.execute(
         update(KnownNetwork)
         .where(KnownNetwork.id == data.network_id)
-        .values(ended_on=data.ended_on, updated_at=event.time)
+        .values(
+            ended_on=data.ended_on,
+            updated_at=event.time,
+            version=data.version if data.version is not None else KnownNetwork.version,
+        )
     )
     await session.execute(
         update(KnownMembership)
@@ -199,6 +223,7 @@ HANDLERS: dict[Any, Any] = {
     OrganizationUpdated: organizations_registered,
     OrganizationArchived: organization_archived,
     NetworkCreated: network_created,
+    NetworkUpdated: network_created,
     NetworkClosed: network_closed,
     MemberJoined: members_joined,
     MemberLeft: members_joined,

@@ -39,6 +39,7 @@ from .models import (
     KnownMembership,
     KnownNetwork,
     KnownOrganization,
+    Mobility,
     Plan,
     PlanItem,
     PlanProposal,
@@ -196,6 +197,29 @@ def participant_or_host(activity_id: object, organization_id: object) -> Scope:
         host = await _host(session, activity_id)
         participant = await organizations_target(session, [organization_id])
         return (participant,) if host is None else (participant, await organizations_target(session, [host]))
+
+    return scope
+
+
+def mobility(mobility_id: object) -> Scope:
+    """A correction of a mobility record: the two organizations it is about, as when recorded."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(mobility_id)
+        row = (
+            None
+            if key is None
+            else (
+                await session.execute(
+                    select(Mobility.home_organization_id, Mobility.host_organization_id).where(
+                        Mobility.id == key
+                    )
+                )
+            ).first()
+        )
+        if row is None:
+            return NOWHERE
+        return await organizations_target(session, [row.home_organization_id, row.host_organization_id])
 
     return scope
 

@@ -119,7 +119,9 @@ async def _add_post(
         if other.organization_id != organization.id:
             continue
         if rules.overlaps(post.started_on or date.min, None, other.started_on or date.min, other.ended_on):
-            raise DomainError("the educator already works at this organization", field="organizationId")
+            raise DomainError(
+                "Педагог уже работает в этой организации", code="ALREADY_EMPLOYED", field="organizationId"
+            )
     employment = Employment(
         educator_id=educator.id,
         organization_id=organization.id,
@@ -152,7 +154,7 @@ async def register_educator(session: AsyncSession, command: RegisterEducator) ->
             await session.flush()
     except IntegrityError:  # the only unique column an educator has is its code
         raise DomainError(
-            f"an educator with code {external_id} is already registered", field="externalId"
+            f"Педагог с кодом {external_id} уже зарегистрирован", code="IDENTIFIER_TAKEN", field="externalId"
         ) from None
     held: list[Employment] = []  # a new educator holds no post yet: nothing to read
     for post in command.posts:
@@ -215,9 +217,11 @@ async def end_employment(session: AsyncSession, employment_id: uuid.UUID, ended_
     """``ended_on`` is the first day the educator no longer holds the post."""
     employment = await session.get(Employment, lookups.as_uuid(employment_id, field="employmentId"))
     if employment is None:
-        raise DomainError("no such employment", field="employmentId")
+        raise DomainError("Такой должности нет", code="EMPLOYMENT_NOT_FOUND", field="employmentId")
     if employment.ended_on is not None:
-        raise DomainError("the employment has already ended", field="employmentId")
+        raise DomainError(
+            "Работа в этой должности уже завершена", code="EMPLOYMENT_ENDED", field="employmentId"
+        )
     rules.check_period(employment.started_on, ended_on, field="endedOn")
     employment.ended_on = ended_on
     educator = await lookups.educator(session, employment.educator_id)

@@ -19,13 +19,24 @@ def as_uuid(value: Any, *, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise DomainError("not a valid id", field=field) from None
+        raise DomainError("Это не идентификатор", code="INVALID_ID", field=field) from None
 
 
-async def _get(session: AsyncSession, model: type[T], ident: Any, *, field: str, what: str) -> T:
-    row = await session.get(model, as_uuid(ident, field=field))
+async def get(
+    session: AsyncSession,
+    model: type[T],
+    ident: Any,
+    *,
+    field: str,
+    missing: str,
+    code: str,
+    lock: bool = False,
+) -> T:
+    """The row ``ident`` of ``model`` (locked until the transaction ends with ``lock``); a
+    DomainError ``code`` saying ``missing`` if there is none."""
+    row = await session.get(model, as_uuid(ident, field=field), with_for_update=lock)
     if row is None:
-        raise DomainError(f"no such {what}", field=field)
+        raise DomainError(missing, code=code, field=field)
     return row
 
 
@@ -33,15 +44,28 @@ async def organization(
     session: AsyncSession, ident: Any, *, field: str = "organizationId", active: bool = True
 ) -> Organization:
     """The organization ``ident``; an archived one only when ``active`` is false."""
-    row = await _get(session, Organization, ident, field=field, what="organization")
+    row = await get(
+        session,
+        Organization,
+        ident,
+        field=field,
+        missing="Такой организации нет",
+        code="ORGANIZATION_NOT_FOUND",
+    )
     if active and row.archived_at is not None:
-        raise DomainError("the organization is archived", field=field)
+        raise DomainError("Организация в архиве", code="ORGANIZATION_ARCHIVED", field=field)
     return row
 
 
-async def network(session: AsyncSession, ident: Any, *, field: str = "networkId") -> Network:
-    return await _get(session, Network, ident, field=field, what="network")
+async def network(
+    session: AsyncSession, ident: Any, *, field: str = "networkId", lock: bool = False
+) -> Network:
+    return await get(
+        session, Network, ident, field=field, missing="Такой сети нет", code="NETWORK_NOT_FOUND", lock=lock
+    )
 
 
 async def educator(session: AsyncSession, ident: Any, *, field: str = "educatorId") -> Educator:
-    return await _get(session, Educator, ident, field=field, what="educator")
+    return await get(
+        session, Educator, ident, field=field, missing="Такого педагога нет", code="EDUCATOR_NOT_FOUND"
+    )

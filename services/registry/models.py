@@ -152,6 +152,9 @@ class Network(RegistryModel, table=True):
     status: str = Field(default="active", max_length=20)
     search_text: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """1 when created, one more with each correction (``network.updated``)."""
+    updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Membership(RegistryModel, table=True):
@@ -180,6 +183,32 @@ class Agreement(RegistryModel, table=True):
     terminated_on: date | None = None
     network_id: uuid.UUID | None = Field(default=None, foreign_key="network.id", index=True)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """1 when signed, one more with each amendment and with its termination."""
+
+
+class AgreementAmendment(RegistryModel, table=True):
+    """An amendment to an agreement (дополнительное соглашение): what it changed, kept for good."""
+
+    __tablename__ = "agreement_amendment"
+    __table_args__ = (UniqueConstraint("agreement_id", "version", name="uq_agreement_amendment_version"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+    version: int
+    """The agreement's version this amendment made (2 for the first)."""
+    number: str = Field(max_length=100)
+    amended_on: date
+    basis: str | None = Field(default=None, max_length=1000)
+    added_party_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    removed_party_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    subject_before: str | None = Field(default=None, max_length=2000)
+    """The subject it replaced, if it changed it."""
+    valid_to_before: date | None = None
+    valid_to_after: date | None = None
+    changes_valid_to: bool = Field(default=False)
+    """Whether it changed the end date (``valid_to_after`` None: open-ended from then)."""
+    recorded_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
 
 
 class AgreementParty(RegistryModel, table=True):
@@ -201,6 +230,16 @@ class Regulation(RegistryModel, table=True):
     link: str | None = Field(default=None, max_length=1000)
     network_id: uuid.UUID | None = Field(default=None, foreign_key="network.id", index=True)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    status: str = Field(default="in_force", max_length=20, sa_column_kwargs={"server_default": "in_force"})
+    edition: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    first_edition_id: uuid.UUID | None = Field(default=None, index=True)
+    """The document's first edition (this one's own id for a first edition)."""
+    supersedes_id: uuid.UUID | None = None
+    """The edition this one superseded."""
+    superseded_by_id: uuid.UUID | None = None
+    """The edition that superseded this one (then ``status`` is superseded)."""
+    withdrawn_on: date | None = None
+    withdrawal_reason: str | None = Field(default=None, max_length=1000)
 
 
 class Resource(RegistryModel, table=True):

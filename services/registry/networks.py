@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from setka_contracts.registry import (
     CentreDesignated,
@@ -19,11 +19,13 @@ from setka_contracts.registry import (
     NetworkCreated,
     NetworkLevel,
     NetworkStatus,
+    NetworkUpdated,
     OrganizationKind,
     SchoolStatus,
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.russian import day
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,15 +67,12 @@ async def create_network(session: AsyncSession, command: CreateNetwork) -> Netwo
         session, region_code=region_code, name=None, municipality_id=command.municipality_id
     )
     if level == NetworkLevel.municipal and municipality is None:
-        raise DomainError("a municipal network needs its municipality", field="municipalityId")
-    governing = await lookups.organization(session, command.governing_body_id, field="governingBodyId")
-    if governing.kind != OrganizationKind.education_authority:
         raise DomainError(
-            "the governing body must be an education authority (управление образования, министерство)",
-            field="governingBodyId",
+            "Укажите муниципальное образование муниципальной сети",
+            code="MUNICIPALITY_REQUIRED",
+            field="municipalityId",
         )
-    if governing.region_code != region_code:
-        raise DomainError("the governing body is in another region", field="governingBodyId")
+    governing = await _governing_body(session, command.governing_body_id, region_code)
     if command.coordinator_id is not None:
         await lookups.organization(session, command.coordinator_id, field="coordinatorId")
     network = Network(
@@ -108,27 +107,158 @@ async def create_network(session: AsyncSession, command: CreateNetwork) -> Netwo
     return network
 
 
-async def _active_network(session: AsyncSession, network_id: uuid.UUID) -> Network:
-    network = await lookups.network(session, network_id)
+async def _governing_body(session: AsyncSession, ident: uuid.UUID, region_code: str) -> Organization:
+    """A network's governing body: an active education authority of the network's region."""
+    governing = await lookups.organization(session, ident, field="governingBodyId")
+    if governing.kind != OrganizationKind.education_authority:
+        raise DomainError(
+            "Высший орган управления сети — орган управления образованием (управление образования,"
+            " министерство)",
+            code="GOVERNING_BODY_NOT_AUTHORITY",
+            field="governingBodyId",
+        )
+    if governing.region_code != region_code:
+        raise DomainError(
+            "Орган управления — из другого региона",
+            code="GOVERNING_BODY_IN_ANOTHER_REGION",
+            field="governingBodyId",
+        )
+    return governing
+
+
+@dataclass(frozen=True)
+class UpdateNetwork:
+    """A correction of a network: only the fields given change. Its region and dates stay (a
+    network of another region is another network; it ends by being closed)."""
+
+    network_id: uuid.UUID
+    name: str | None = None
+    level: str | None = None
+    municipality_id: uuid.UUID | None = None
+    """The network's municipality; a municipal network must have one, another level has none."""
+    governing_body_id: uuid.UUID | None = None
+    coordinator_id: uuid.UUID | None = None
+    remove_coordinator: bool = False
+    """The network has no coordinator organization from now on."""
+
+
+CORRECTED = ("name", "level", "municipality_id", "governing_body_id", "coordinator_id")
+"""The fields of a network a correction may change, as ``network.updated`` names them."""
+
+
+def _state(network: Network) -> dict[str, object]:
+    return {name: getattr(network, name) for name in CORRECTED}
+
+
+async def update_network(session: AsyncSession, command: UpdateNetwork) -> Network:
+    """Correct an active network's name, level, municipality, governing body or coordinator; records
+    ``network.updated`` with the whole new state and the next version if anything changed (a
+    correction that changes nothing records nothing, as for an organization).
+
+    The rules are those of its creation: a municipal network has a municipality of its region (a
+    network of another level has none, so a change of level away from municipal drops it); the
+    governing body is an active education authority of the region; the coordinator an active
+    organization."""
+    network = await _active_network(session, command.network_id, lock=True)
+    before = _state(network)
+    if command.name is not None:
+        network.name = rules.check_name(command.name, field="name", limit=500)
+    level = NetworkLevel(network.level)
+    if command.level is not None:
+        level = rules.check_choice(command.level, NetworkLevel, field="level")
+    if command.municipality_id is not None:
+        if level != NetworkLevel.municipal:
+            raise DomainError(
+                "У межмуниципальной и региональной сети нет одного муниципального образования",
+                code="MUNICIPALITY_NOT_FOR_LEVEL",
+                field="municipalityId",
+            )
+        municipality = await reference.find_municipality(
+            session, region_code=network.region_code, name=None, municipality_id=command.municipality_id
+        )
+        network.municipality_id = municipality.id if municipality else None
+    elif level != NetworkLevel(network.level) and level != NetworkLevel.municipal:
+        network.municipality_id = None
+    if level == NetworkLevel.municipal and network.municipality_id is None:
+        raise DomainError(
+            "Укажите муниципальное образование муниципальной сети",
+            code="MUNICIPALITY_REQUIRED",
+            field="municipalityId",
+        )
+    network.level = level.value
+    if command.governing_body_id is not None:
+        network.governing_body_id = (
+            await _governing_body(session, command.governing_body_id, network.region_code)
+        ).id
+    if command.remove_coordinator and command.coordinator_id is not None:
+        raise DomainError(
+            "Укажите нового координатора или снимите прежнего, но не то и другое сразу",
+            code="COORDINATOR_CONFLICT",
+            field="coordinatorId",
+        )
+    if command.coordinator_id is not None:
+        network.coordinator_id = (
+            await lookups.organization(session, command.coordinator_id, field="coordinatorId")
+        ).id
+    elif command.remove_coordinator:
+        network.coordinator_id = None
+    after = _state(network)
+    changed = [name for name in CORRECTED if after[name] != before[name]]
+    if not changed:
+        return network
+    network.search_text = rules.search_key(network.name)
+    network.version += 1
+    network.updated_at = datetime.now(UTC)
+    await session.flush()
+    await outbox.record(
+        session,
+        NetworkUpdated(
+            network_id=network.id,
+            version=network.version,
+            name=network.name,
+            level=level,
+            region_code=network.region_code,
+            municipality_id=network.municipality_id,
+            governing_body_id=network.governing_body_id,
+            coordinator_id=network.coordinator_id,
+            started_on=network.started_on,
+            ended_on=network.ended_on,
+            changed=changed,
+            updated_at=network.updated_at,
+        ),
+        source=SOURCE,
+    )
+    return network
+
+
+async def _active_network(session: AsyncSession, network_id: uuid.UUID, *, lock: bool = False) -> Network:
+    network = await lookups.network(session, network_id, lock=lock)
     if network.status != NetworkStatus.active:
-        raise DomainError("the network is closed", field="networkId")
+        raise DomainError("Сеть закрыта", code="NETWORK_CLOSED", field="networkId")
     return network
 
 
 async def close_network(session: AsyncSession, network_id: uuid.UUID, ended_on: date) -> Network:
     """End a network on a date; its open memberships end with it."""
-    network = await _active_network(session, network_id)
+    network = await _active_network(session, network_id, lock=True)
     rules.check_period(network.started_on, ended_on, field="endedOn")
     open_rows = [m for m in await memberships_in(session, network.id) if m.left_on is None]
     if any(m.joined_on >= ended_on for m in open_rows):
-        raise DomainError("some members joined on or after that date", field="endedOn")
+        raise DomainError(
+            "Некоторые участники вступили в сеть в этот день или позже",
+            code="MEMBERS_JOINED_LATER",
+            field="endedOn",
+        )
     for membership in open_rows:
         await _end(session, membership, ended_on)
     network.ended_on = ended_on
     network.status = NetworkStatus.closed.value
+    network.version += 1
     await session.flush()
     await outbox.record(
-        session, NetworkClosed(network_id=network.id, name=network.name, ended_on=ended_on), source=SOURCE
+        session,
+        NetworkClosed(network_id=network.id, name=network.name, ended_on=ended_on, version=network.version),
+        source=SOURCE,
     )
     return network
 
@@ -150,13 +280,16 @@ async def check_role_allowed(
         held = await statuses.statuses_on(session, organization.id, on)
         if SchoolStatus.stable_results not in held:
             raise DomainError(
-                f"only a school with stable_results on {on.isoformat()} can become a centre", field="role"
+                f"Центром может стать только школа со стабильными результатами на {day(on)}",
+                code="CENTRE_NEEDS_STABLE_RESULTS",
+                field="role",
             )
     elif role == MemberRole.supported:
         held = await statuses.statuses_on(session, organization.id, on)
         if not SUPPORTED_STATUSES & set(held):
             raise DomainError(
-                f"a supported member must hold low_results or adverse_social_conditions on {on.isoformat()}",
+                f"Сопровождаемая школа должна быть ШНОР или ШФНСУ на {day(on)}",
+                code="SUPPORTED_NEEDS_STATUS",
                 field="role",
             )
 
@@ -180,12 +313,13 @@ async def join_network(session: AsyncSession, command: JoinNetwork) -> Membershi
     if command.joined_on < network.started_on or (
         network.ended_on is not None and command.joined_on >= network.ended_on
     ):
-        raise DomainError("the network does not run on that date", field="joinedOn")
+        raise DomainError("Сеть в этот день не действует", code="NETWORK_NOT_RUNNING", field="joinedOn")
     await check_role_allowed(session, organization, role, command.joined_on)
     for other in await memberships_in(session, network.id, organization.id):
         if rules.overlaps(command.joined_on, command.left_on, other.joined_on, other.left_on):
             raise DomainError(
-                f"the organization is already a member ({other.role}) from {other.joined_on.isoformat()}",
+                f"Организация уже участвует в сети ({rules.role_name(other.role)}) с {day(other.joined_on)}",
+                code="ALREADY_MEMBER",
                 field="joinedOn",
             )
     membership = Membership(
@@ -254,9 +388,9 @@ async def leave_network(session: AsyncSession, membership_id: uuid.UUID, left_on
     """End a membership: ``left_on`` is the first day the organization is no longer a member."""
     membership = await session.get(Membership, lookups.as_uuid(membership_id, field="membershipId"))
     if membership is None:
-        raise DomainError("no such membership", field="membershipId")
+        raise DomainError("Такого участия в сети нет", code="MEMBERSHIP_NOT_FOUND", field="membershipId")
     if membership.left_on is not None:
-        raise DomainError("the membership has already ended", field="membershipId")
+        raise DomainError("Участие уже завершено", code="MEMBERSHIP_ENDED", field="membershipId")
     rules.check_period(membership.joined_on, left_on, field="leftOn")
     await _end(session, membership, left_on)
     return membership
@@ -273,10 +407,13 @@ async def designate_centre(
         if not rules.overlaps(on, None, other.joined_on, other.left_on):
             continue
         if other.role == MemberRole.centre:
-            raise DomainError("the organization is already a centre of this network", field="organizationId")
+            raise DomainError(
+                "Организация уже центр этой сети", code="ALREADY_CENTRE", field="organizationId"
+            )
         if other.joined_on >= on or other.left_on is not None:
             raise DomainError(
-                f"the organization has a membership from {other.joined_on.isoformat()} that overlaps",
+                f"Участие организации с {day(other.joined_on)} пересекается с этой датой",
+                code="MEMBERSHIP_OVERLAPS",
                 field="on",
             )
         await _end(session, other, on, organization)
@@ -416,7 +553,9 @@ async def _check_group_members(
         await lookups.organization(session, organization_id, field="organizationIds")
         if not await _is_member_on(session, network.id, organization_id, today):
             raise DomainError(
-                "an organization of the group is not a member of the network", field="organizationIds"
+                "Организация группы не участвует в сети",
+                code="GROUP_ORGANIZATION_NOT_MEMBER",
+                field="organizationIds",
             )
     for educator_id in educator_ids:
         await lookups.educator(session, educator_id, field="educatorIds")
@@ -436,7 +575,9 @@ async def _check_group_members(
         )
         if not works_at_member:
             raise DomainError(
-                "an educator of the group does not work at a member of the network", field="educatorIds"
+                "Педагог группы не работает в организации — участнице сети",
+                code="GROUP_EDUCATOR_NOT_AT_MEMBER",
+                field="educatorIds",
             )
 
 
@@ -446,7 +587,7 @@ async def form_interaction_group(session: AsyncSession, command: FormInteraction
     educator_ids = list(dict.fromkeys(command.educator_ids))
     organization_ids = list(dict.fromkeys(command.organization_ids))
     if not educator_ids and not organization_ids:
-        raise DomainError("a group needs at least one member", field="educatorIds")
+        raise DomainError("В группе нужен хотя бы один участник", code="GROUP_EMPTY", field="educatorIds")
     group = InteractionGroup(
         network_id=network.id,
         name=rules.check_name(command.name, field="name", limit=300),
@@ -497,7 +638,7 @@ class ChangeGroupMembers:
 async def change_group_members(session: AsyncSession, command: ChangeGroupMembers) -> InteractionGroup:
     group = await session.get(InteractionGroup, lookups.as_uuid(command.group_id, field="groupId"))
     if group is None:
-        raise DomainError("no such interaction group", field="groupId")
+        raise DomainError("Такой группы взаимодействия нет", code="GROUP_NOT_FOUND", field="groupId")
     network = await _active_network(session, group.network_id)
     members = (await group_members(session, [group.id]))[group.id]
     educators = {m.educator_id: m for m in members if m.educator_id}
@@ -512,7 +653,9 @@ async def change_group_members(session: AsyncSession, command: ChangeGroupMember
         if ident in organizations:
             await session.delete(organizations.pop(ident))
     if not educators and not organizations and not new_educators and not new_organizations:
-        raise DomainError("a group needs at least one member", field="removeEducatorIds")
+        raise DomainError(
+            "В группе нужен хотя бы один участник", code="GROUP_EMPTY", field="removeEducatorIds"
+        )
     session.add_all(InteractionGroupMember(group_id=group.id, educator_id=e) for e in new_educators)
     session.add_all(InteractionGroupMember(group_id=group.id, organization_id=o) for o in new_organizations)
     await session.flush()

@@ -27,6 +27,8 @@ from .paging import Page, fetch_page
 
 SOURCE = "/setka/registry"
 
+NOMINATIVE = {"inn": "ИНН", "ogrn": "ОГРН", "school_code": "код школы"}
+
 
 @dataclass(frozen=True)
 class RegisterOrganization:
@@ -74,14 +76,16 @@ async def _check_unique(
     for column, value, field, label in (
         (Organization.inn, inn, "inn", "ИНН"),
         (Organization.ogrn, ogrn, "ogrn", "ОГРН"),
-        (Organization.school_code, code, "schoolCode", "school code"),
+        (Organization.school_code, code, "schoolCode", "кодом школы"),
     ):
         if not value:
             continue
         with session.no_autoflush:  # the changed row must not be written before it is checked
             other = await session.scalar(select(Organization.id).where(column == value))
         if other is not None and other != organization_id:
-            raise DomainError(f"an organization with {label} {value} is already registered", field=field)
+            raise DomainError(
+                f"Организация с {label} {value} уже зарегистрирована", code="IDENTIFIER_TAKEN", field=field
+            )
 
 
 async def _flush_unique(session: AsyncSession) -> None:
@@ -90,7 +94,9 @@ async def _flush_unique(session: AsyncSession) -> None:
             await session.flush()
     except IntegrityError:
         # a concurrent registration of the same identifier won the race past the check
-        raise DomainError("an organization with the same ИНН, ОГРН or code is already registered") from None
+        raise DomainError(
+            "Организация с тем же ИНН, ОГРН или кодом школы уже зарегистрирована", code="IDENTIFIER_TAKEN"
+        ) from None
 
 
 def _refresh_search(organization: Organization) -> None:
@@ -203,7 +209,7 @@ async def register_organizations(
         "ogrn": {ids[3] for ids in checked if ids[3]},
         "school_code": {ids[4] for ids in checked if ids[4]},
     }
-    labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("school code", "schoolCode")}
+    labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("кодом школы", "schoolCode")}
     for name, values in wanted.items():
         column = getattr(Organization, name)
         if values:
@@ -212,12 +218,20 @@ async def register_organizations(
             )
             if taken is not None:
                 label, field = labels[name]
-                raise DomainError(f"an organization with {label} {taken} is already registered", field=field)
+                raise DomainError(
+                    f"Организация с {label} {taken} уже зарегистрирована",
+                    code="IDENTIFIER_TAKEN",
+                    field=field,
+                )
     for position, name in ((2, "inn"), (3, "ogrn"), (4, "school_code")):
         values = [ids[position] for ids in checked if ids[position]]
         if len(values) != len(set(values)):
             label, field = labels[name]
-            raise DomainError(f"two organizations of one batch have the same {label}", field=field)
+            raise DomainError(
+                f"У двух организаций одной загрузки совпадает {NOMINATIVE[name]}",
+                code="DUPLICATE_IN_BATCH",
+                field=field,
+            )
     municipalities = await reference.municipalities_named(
         session, {(ids[1], command.municipality) for command, ids in zip(commands, checked, strict=True)}
     )

@@ -47,7 +47,9 @@ def _decode(cursor: str, columns: list[InstrumentedAttribute[Any]]) -> list[Any]
                 decoded.append(value)
         return decoded
     except (ValueError, TypeError) as exc:
-        raise DomainError("invalid cursor: start again from the first page", field="after") from exc
+        raise DomainError(
+            "Неверный курсор: начните с первой страницы", code="INVALID_CURSOR", field="after"
+        ) from exc
 
 
 def page_size(first: int) -> int:

@@ -70,7 +70,9 @@ def check_oktmo(text: str) -> str:
     """An ОКТМО code of a municipality: 8 digits (or 11 for a settlement)."""
     value = "".join(text.split())
     if not re.fullmatch(r"\d{8}|\d{11}", value):
-        raise DomainError("an ОКТМО code has 8 digits (11 for a settlement)", field="oktmo")
+        raise DomainError(
+            "Код ОКТМО — 8 цифр (11 для населённого пункта)", code="OKTMO_FORMAT", field="oktmo"
+        )
     return value
 
 
@@ -84,7 +86,9 @@ async def ensure_region(session: AsyncSession, code: str, name: str | None) -> b
         return False
     if not name:
         raise DomainError(
-            f"region {code} is not known yet; give its name (a «Регион» column) to add it", field="regionName"
+            f"Регион {code} ещё не известен; чтобы добавить его, укажите его название (столбец «Регион»)",
+            code="REGION_UNKNOWN",
+            field="regionName",
         )
     await session.execute(
         insert_ignoring_conflicts(session, Region.__table__).values(
@@ -110,7 +114,9 @@ async def ensure_municipality(
     if oktmo and found.oktmo != oktmo:
         if found.oktmo:
             raise DomainError(
-                f"{found.name!r} already has ОКТМО {found.oktmo}; the file says {oktmo}", field="oktmo"
+                f"У «{found.name}» уже есть ОКТМО {found.oktmo}, а в файле — {oktmo}",
+                code="OKTMO_CONFLICT",
+                field="oktmo",
             )
         found.oktmo = oktmo
         await session.flush()
@@ -140,9 +146,15 @@ async def find_municipality(
     if municipality_id is not None:
         found = await session.get(Municipality, municipality_id)
         if found is None:
-            raise DomainError("no such municipality", field="municipalityId")
+            raise DomainError(
+                "Такого муниципального образования нет", code="MUNICIPALITY_NOT_FOUND", field="municipalityId"
+            )
         if found.region_code != region_code:
-            raise DomainError("the municipality is in another region", field="municipalityId")
+            raise DomainError(
+                "Муниципальное образование — из другого региона",
+                code="MUNICIPALITY_IN_ANOTHER_REGION",
+                field="municipalityId",
+            )
         return found
     if name and name.strip():
         found = await municipalities_named(session, {(region_code, name)})

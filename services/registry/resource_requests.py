@@ -31,6 +31,7 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.russian import day
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,7 +81,7 @@ async def _request(session: AsyncSession, ident: uuid.UUID, *, lock: bool = Fals
     query = select(ResourceRequest).where(ResourceRequest.id == lookups.as_uuid(ident, field="requestId"))
     row = (await session.scalars(query.with_for_update() if lock else query)).first()
     if row is None:
-        raise DomainError("no such resource request", field="requestId")
+        raise DomainError("Такого запроса ресурса нет", code="RESOURCE_REQUEST_NOT_FOUND", field="requestId")
     return row
 
 
@@ -89,20 +90,25 @@ async def _resource(session: AsyncSession, ident: uuid.UUID) -> Resource:
     query = select(Resource).where(Resource.id == lookups.as_uuid(ident, field="resourceId"))
     row = (await session.scalars(query.with_for_update())).first()
     if row is None:
-        raise DomainError("no such resource", field="resourceId")
+        raise DomainError("Такого ресурса нет", code="RESOURCE_NOT_FOUND", field="resourceId")
     return row
 
 
 def _check_days(resource: Resource, starts_on: date, ends_on: date) -> None:
     if ends_on < starts_on:
-        raise DomainError("the last day must not be before the first", field="endsOn")
+        raise DomainError(
+            "Последний день не может быть раньше первого", code="END_BEFORE_START", field="endsOn"
+        )
     if resource.available_from is not None and starts_on < resource.available_from:
         raise DomainError(
-            f"the resource is available from {resource.available_from.isoformat()}", field="startsOn"
+            f"Ресурс доступен с {day(resource.available_from)}",
+            code="RESOURCE_NOT_AVAILABLE",
+            field="startsOn",
         )
     if resource.available_to is not None and ends_on >= resource.available_to:
         raise DomainError(
-            f"the resource is available until {resource.available_to.isoformat()} (not included)",
+            f"Ресурс доступен до {day(resource.available_to)} (не включая этот день)",
+            code="RESOURCE_NOT_AVAILABLE",
             field="endsOn",
         )
 
@@ -133,8 +139,9 @@ async def _check_free(
     )
     if clash is not None:
         raise DomainError(
-            f"the resource (capacity {resource.capacity}) is already booked on some of these days"
-            f" (a booking from {clash.isoformat()})",
+            f"Ресурс (вместимость {resource.capacity}) уже занят в некоторые из этих дней"
+            f" (бронь с {day(clash)})",
+            code="RESOURCE_BOOKED",
             field=field,
         )
 
@@ -160,21 +167,23 @@ def _common(request: ResourceRequest) -> dict[str, object]:
 async def request_resource(session: AsyncSession, command: RequestResource) -> ResourceRequest:
     resource = await _resource(session, command.resource_id)
     if resource.status != ResourceStatus.offered:
-        raise DomainError("the resource has been withdrawn", field="resourceId")
+        raise DomainError("Ресурс отозван", code="RESOURCE_WITHDRAWN", field="resourceId")
     requester = await lookups.organization(session, command.requester_id, field="requesterId")
     if requester.id == resource.owner_id:
-        raise DomainError("an organization does not request its own resource", field="requesterId")
+        raise DomainError(
+            "Организация не запрашивает собственный ресурс", code="OWN_RESOURCE", field="requesterId"
+        )
     owner = await lookups.organization(session, resource.owner_id, field="resourceId")
     network = await lookups.network(session, command.network_id)
     if network.status != "active":
-        raise DomainError("the network is closed", field="networkId")
+        raise DomainError("Сеть закрыта", code="NETWORK_CLOSED", field="networkId")
     purpose = rules.check_name(command.purpose, field="purpose", limit=2000)
     _check_days(resource, command.starts_on, command.ends_on)
     for organization, field in ((requester, "requesterId"), (owner, "resourceId")):
         if not await _member_on(session, network, organization, command.starts_on):
             raise DomainError(
-                f"{organization.short_name} is not a member of «{network.name}» on"
-                f" {command.starts_on.isoformat()}",
+                f"{organization.short_name} не входит в сеть «{network.name}» на {day(command.starts_on)}",
+                code="NOT_A_MEMBER",
                 field=field,
             )
     ident = uuid.uuid4()
@@ -211,9 +220,27 @@ async def request_resource(session: AsyncSession, command: RequestResource) -> R
     return request
 
 
+REQUEST_STATUS_NAMES: dict[str, str] = {
+    Status.requested: "запрошен",
+    Status.accepted: "принят",
+    Status.declined: "отклонён",
+    Status.cancelled: "отменён",
+}
+REQUEST_ACTIONS = {
+    "accepted": "принять",
+    "declined": "отклонить",
+    "cancelled": "отменить",
+    "used": "использовать",
+}
+
+
 def _must_be(request: ResourceRequest, *statuses: Status, doing: str) -> None:
     if request.status not in statuses:
-        raise DomainError(f"a request that is {request.status} cannot be {doing}", field="requestId")
+        raise DomainError(
+            f"Запрос в состоянии «{REQUEST_STATUS_NAMES[request.status]}» нельзя {REQUEST_ACTIONS[doing]}",
+            code="RESOURCE_REQUEST_TRANSITION",
+            field="requestId",
+        )
 
 
 async def accept_request(session: AsyncSession, request_id: uuid.UUID) -> ResourceRequest:
@@ -222,7 +249,7 @@ async def accept_request(session: AsyncSession, request_id: uuid.UUID) -> Resour
     request = await _request(session, request_id, lock=True)
     _must_be(request, Status.requested, doing="accepted")
     if resource.status != ResourceStatus.offered:
-        raise DomainError("the resource has been withdrawn", field="requestId")
+        raise DomainError("Ресурс отозван", code="RESOURCE_WITHDRAWN", field="requestId")
     await _check_free(
         session, resource, request.starts_on, request.ends_on, field="requestId", other_than=request.id
     )
@@ -264,7 +291,11 @@ async def decline_request(session: AsyncSession, request_id: uuid.UUID, reason: 
 def _side(request: ResourceRequest, organization_id: uuid.UUID, *, field: str) -> uuid.UUID:
     ident = lookups.as_uuid(organization_id, field=field)
     if ident not in (request.owner_id, request.requester_id):
-        raise DomainError("only the resource's owner or the requester may do this", field=field)
+        raise DomainError(
+            "Это может сделать только владелец ресурса или запросившая организация",
+            code="NOT_A_SIDE_OF_REQUEST",
+            field=field,
+        )
     return ident
 
 
@@ -283,11 +314,14 @@ async def cancel_request(
     _must_be(request, Status.requested, Status.accepted, doing="cancelled")
     if request.status == Status.requested and by != request.requester_id:
         raise DomainError(
-            "the owner answers a request by accepting or declining it", field="byOrganizationId"
+            "Владелец отвечает на запрос, принимая или отклоняя его",
+            code="OWNER_ANSWERS_REQUEST",
+            field="byOrganizationId",
         )
     if request.status == Status.accepted and (today or date.today()) >= request.starts_on:
         raise DomainError(
-            f"the booking started on {request.starts_on.isoformat()}: it can be cancelled only before",
+            f"Бронь началась {day(request.starts_on)}: отменить её можно было только до этого",
+            code="BOOKING_STARTED",
             field="requestId",
         )
     request.cancel_reason = rules.optional_text(reason, field="reason", limit=2000)
@@ -317,17 +351,22 @@ async def record_use(
     _must_be(request, Status.accepted, doing="used")
     used_to = command.used_to or command.used_from
     if used_to < command.used_from:
-        raise DomainError("the last day must not be before the first", field="usedTo")
+        raise DomainError(
+            "Последний день не может быть раньше первого", code="END_BEFORE_START", field="usedTo"
+        )
     if command.used_from < request.starts_on or used_to > request.ends_on:
         raise DomainError(
-            f"the days of use must lie within the booking, {request.starts_on.isoformat()}"
-            f"–{request.ends_on.isoformat()}",
+            f"Дни использования должны быть в пределах брони: {day(request.starts_on)}"
+            f" — {day(request.ends_on)}",
+            code="USE_OUTSIDE_BOOKING",
             field="usedFrom" if command.used_from < request.starts_on else "usedTo",
         )
     if command.used_from > (today or date.today()):
-        raise DomainError("a use is recorded once it has begun", field="usedFrom")
+        raise DomainError(
+            "Использование отмечают, когда оно уже началось", code="USE_NOT_BEGUN", field="usedFrom"
+        )
     if command.figure is not None and command.figure < 0:
-        raise DomainError("must not be negative", field="figure")
+        raise DomainError("Не может быть отрицательным", code="NEGATIVE", field="figure")
     resource = await session.get(Resource, request.resource_id)
     assert resource is not None  # a request's resource is never deleted
     use = ResourceUse(

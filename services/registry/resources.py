@@ -97,9 +97,9 @@ async def _withdraw(session: AsyncSession, resource: Resource, owner: Organizati
 async def withdraw_resource(session: AsyncSession, resource_id: uuid.UUID) -> Resource:
     resource = await session.get(Resource, lookups.as_uuid(resource_id, field="resourceId"))
     if resource is None:
-        raise DomainError("no such resource", field="resourceId")
+        raise DomainError("Такого ресурса нет", code="RESOURCE_NOT_FOUND", field="resourceId")
     if resource.status == ResourceStatus.withdrawn:
-        raise DomainError("the resource has already been withdrawn", field="resourceId")
+        raise DomainError("Ресурс уже отозван", code="RESOURCE_WITHDRAWN", field="resourceId")
     owner = await lookups.organization(session, resource.owner_id, active=False)
     await _withdraw(session, resource, owner)
     return resource

@@ -12,9 +12,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from setka_contracts.identifiers import inn_problem, ogrn_problem
-from setka_contracts.registry import SchoolStatus
+from setka_contracts.identifiers import inn_check_digit, ogrn_check_digit
+from setka_contracts.registry import MemberRole, SchoolStatus
 from setka_runtime.errors import DomainError
+from setka_runtime.russian import day
 
 _SCHOOL_CODE = re.compile(r"sch\d{6}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -25,20 +26,48 @@ E = TypeVar("E", bound=StrEnum)
 EXCLUSIVE_STATUSES = frozenset({SchoolStatus.low_results, SchoolStatus.stable_results})
 """A school cannot be both in the low-results list and a stable-results school on one date."""
 
+STATUS_NAMES = {
+    SchoolStatus.low_results: "ШНОР",
+    SchoolStatus.adverse_social_conditions: "ШФНСУ",
+    SchoolStatus.stable_results: "стабильные результаты",
+}
+"""A school's statuses as the regulations name them, for messages."""
+
+ROLE_NAMES: dict[str, str] = {
+    MemberRole.centre: "центр",
+    MemberRole.partner: "партнёр",
+    MemberRole.supported: "сопровождаемая школа",
+    MemberRole.methodological_support: "методическое сопровождение",
+    MemberRole.coordinator: "координатор",
+}
+"""The roles of a network's members as the regulations name them, for messages."""
+
+
+def role_name(role: str) -> str:
+    return ROLE_NAMES.get(role, role)
+
 
 def check_inn(inn: str, *, field: str = "inn") -> str:
     """An organization's ИНН: 10 digits whose last one is the checksum of the first nine."""
     value = inn.strip()
-    if problem := inn_problem(value):
-        raise DomainError(problem, field=field)
+    if len(value) != 10 or not value.isdigit() or not value.isascii():
+        raise DomainError("ИНН организации — ровно 10 цифр", code="INN_FORMAT", field=field)
+    if inn_check_digit(value[:9]) != value[9]:
+        raise DomainError(
+            "Контрольная цифра ИНН не сходится: проверьте цифры", code="INN_CHECKSUM", field=field
+        )
     return value
 
 
 def check_ogrn(ogrn: str, *, field: str = "ogrn") -> str:
     """An organization's ОГРН: 13 digits, the last being the first twelve mod 11 (mod 10)."""
     value = ogrn.strip()
-    if problem := ogrn_problem(value):
-        raise DomainError(problem, field=field)
+    if len(value) != 13 or not value.isdigit() or not value.isascii():
+        raise DomainError("ОГРН организации — ровно 13 цифр", code="OGRN_FORMAT", field=field)
+    if ogrn_check_digit(value[:12]) != value[12]:
+        raise DomainError(
+            "Контрольная цифра ОГРН не сходится: проверьте цифры", code="OGRN_CHECKSUM", field=field
+        )
     return value
 
 
@@ -46,23 +75,27 @@ def check_school_code(code: str, *, field: str = "schoolCode") -> str:
     """The federal assessment system's login of a school: ``sch`` and six digits, e.g. sch390101."""
     value = code.strip().lower()
     if not _SCHOOL_CODE.fullmatch(value):
-        raise DomainError("school code is 'sch' followed by 6 digits, e.g. sch390101", field=field)
+        raise DomainError(
+            "Код школы — «sch» и 6 цифр, например sch390101", code="SCHOOL_CODE_FORMAT", field=field
+        )
     return value
 
 
 def check_region_code(code: str, *, field: str = "regionCode") -> str:
     value = code.strip()
     if not re.fullmatch(r"\d{2,3}", value):
-        raise DomainError("region code is the 2-digit code of the subject, e.g. 39", field=field)
+        raise DomainError(
+            "Код региона — двузначный код субъекта РФ, например 39", code="REGION_CODE_FORMAT", field=field
+        )
     return value
 
 
 def check_name(name: str, *, field: str, limit: int) -> str:
     value = " ".join(name.split())
     if not value:
-        raise DomainError("must not be empty", field=field)
+        raise DomainError("Заполните это поле", code="EMPTY", field=field)
     if len(value) > limit:
-        raise DomainError(f"must be at most {limit} characters", field=field)
+        raise DomainError(f"Не длиннее {limit} знаков", code="TOO_LONG", field=field)
     return value
 
 
@@ -78,7 +111,9 @@ def check_choice(value: str, choices: type[E], *, field: str) -> E:
         return choices(value.strip())
     except ValueError:
         allowed = ", ".join(c.value for c in choices)
-        raise DomainError(f"unknown value {value!r}; one of: {allowed}", field=field) from None
+        raise DomainError(
+            f"Неизвестное значение «{value}»; выберите одно из: {allowed}", code="UNKNOWN_CHOICE", field=field
+        ) from None
 
 
 def check_link(link: str | None, *, field: str) -> str | None:
@@ -89,7 +124,9 @@ def check_link(link: str | None, *, field: str) -> str | None:
     if "://" not in value and "." in value and " " not in value:
         value = f"https://{value}"
     if not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value) or len(value) > 300:
-        raise DomainError("must be a web address starting with http:// or https://", field=field)
+        raise DomainError(
+            "Укажите веб-адрес, начинающийся с http:// или https://", code="LINK_FORMAT", field=field
+        )
     return value
 
 
@@ -98,7 +135,7 @@ def check_email(email: str | None, *, field: str = "email") -> str | None:
     if not value:
         return None
     if not _EMAIL.fullmatch(value) or len(value) > 200:
-        raise DomainError("not an e-mail address", field=field)
+        raise DomainError("Это не адрес электронной почты", code="EMAIL_FORMAT", field=field)
     return value
 
 
@@ -107,14 +144,16 @@ def check_phone(phone: str | None, *, field: str = "phone") -> str | None:
     if not value:
         return None
     if not _PHONE.fullmatch(value) or sum(ch.isdigit() for ch in value) < 5:
-        raise DomainError("not a phone number", field=field)
+        raise DomainError("Это не номер телефона", code="PHONE_FORMAT", field=field)
     return value
 
 
 def check_period(start: date | None, end: date | None, *, field: str) -> None:
     """``end`` is the first day outside the period, so it must come after ``start``."""
     if start is not None and end is not None and end <= start:
-        raise DomainError("the end date must be after the start date", field=field)
+        raise DomainError(
+            "Дата окончания должна быть позже даты начала", code="END_NOT_AFTER_START", field=field
+        )
 
 
 def overlaps(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
@@ -128,7 +167,7 @@ def holds_on(start: date, end: date | None, on: date) -> bool:
 
 def check_positive(value: int | None, *, field: str) -> int | None:
     if value is not None and value < 1:
-        raise DomainError("must be a positive number", field=field)
+        raise DomainError("Нужно положительное число", code="NOT_POSITIVE", field=field)
     return value
 
 
@@ -140,7 +179,7 @@ def normalize_subjects(subjects: Iterable[str], *, field: str = "subjects") -> l
         if not value:
             continue
         if len(value) > 100:
-            raise DomainError("a subject name is at most 100 characters", field=field)
+            raise DomainError("Название предмета — не длиннее 100 знаков", code="TOO_LONG", field=field)
         if value not in result:
             result.append(value)
     return result
@@ -165,7 +204,7 @@ def matching(query: Any, column: Any, search: str | None) -> Any:
     ``search``, whatever their case, order and «ё»."""
     folded = fold(search or "")
     if len(folded) > SEARCH_LIMIT:
-        raise DomainError(f"a search is at most {SEARCH_LIMIT} characters", field="search")
+        raise DomainError(f"Поиск — не длиннее {SEARCH_LIMIT} знаков", code="TOO_LONG", field="search")
     for word in folded.split():
         query = query.where(column.contains(word, autoescape=True))
     return query
@@ -183,13 +222,15 @@ def check_status_conflict(
             continue
         if other == status:
             raise DomainError(
-                f"the school already holds {status.value} from {other_start.isoformat()}",
+                f"Школа уже имеет статус «{STATUS_NAMES[status]}» с {day(other_start)}",
+                code="STATUS_ALREADY_HELD",
                 field="enteredOn",
             )
         if {status, other} == EXCLUSIVE_STATUSES:
             raise DomainError(
-                f"{status.value} and {other.value} cannot both hold at one date "
-                f"({other.value} from {other_start.isoformat()})",
+                f"Статусы «{STATUS_NAMES[status]}» и «{STATUS_NAMES[other]}» не могут действовать"
+                f" одновременно («{STATUS_NAMES[other]}» с {day(other_start)})",
+                code="STATUSES_EXCLUSIVE",
                 field="status",
             )
 

@@ -33,6 +33,7 @@ from .models import (
     Municipality,
     Network,
     Organization,
+    Regulation,
     Resource,
     ResourceRequest,
 )
@@ -221,6 +222,27 @@ async def network(session: AsyncSession, ident: Any, *organization_ids: Any) -> 
     return Target.of(row.region_code, row.municipality_id, [_id(o) for o in organization_ids])
 
 
+async def network_move(
+    session: AsyncSession, ident: Any, *, level: str | None, municipality_id: Any
+) -> Target | None:
+    """Where a network lands when a correction moves it to another municipality or makes it
+    inter-municipal or regional (then it is the region's: no municipality), or None when the
+    correction keeps its place: a caller must be in scope of both places."""
+    row = await _first(
+        session,
+        select(Network.region_code, Network.level, Network.municipality_id).where(Network.id == _id(ident)),
+    )
+    if row is None:
+        return None
+    if municipality_id is not None:
+        wanted = _id(municipality_id)
+        return None if wanted == row.municipality_id else Target.of(row.region_code, wanted)
+    leaving = level is not None and level.strip() not in (row.level, "municipal")
+    if leaving and row.municipality_id is not None:
+        return Target.of(row.region_code, None)
+    return None
+
+
 async def membership(session: AsyncSession, ident: Any) -> Target:
     """The network of the membership (with the member, for the record)."""
     row = await _first(
@@ -253,8 +275,9 @@ async def documents(session: AsyncSession, organization_ids: Iterable[Any], netw
     return combined(targets)
 
 
-async def agreement(session: AsyncSession, ident: Any) -> Target:
-    """The parties to the agreement and its network."""
+async def agreement(session: AsyncSession, ident: Any, *added_party_ids: Any) -> Target:
+    """The parties to the agreement and its network (and ``added_party_ids``, parties an
+    amendment adds: the caller must be in scope of those too)."""
     key = _id(ident)
     row = await _first(session, select(Agreement.network_id).where(Agreement.id == key))
     if row is None:
@@ -262,7 +285,15 @@ async def agreement(session: AsyncSession, ident: Any) -> Target:
     parties = await session.scalars(
         select(AgreementParty.organization_id).where(AgreementParty.agreement_id == key)
     )
-    return await documents(session, parties.all(), row.network_id)
+    return await documents(session, [*parties.all(), *added_party_ids], row.network_id)
+
+
+async def regulation(session: AsyncSession, ident: Any) -> Target:
+    """The issuer of the regulating document and its network."""
+    row = await _first(
+        session, select(Regulation.issuer_id, Regulation.network_id).where(Regulation.id == _id(ident))
+    )
+    return UNKNOWN if row is None else await documents(session, [row.issuer_id], row.network_id)
 
 
 # -- requests for resources ------------------------------------------------------------------------

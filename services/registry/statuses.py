@@ -32,7 +32,9 @@ Period = tuple[SchoolStatus, date, date | None]
 
 def _require_school(organization: Organization, field: str = "organizationId") -> None:
     if organization.kind != OrganizationKind.school:
-        raise DomainError("statuses and risk profiles are kept for schools only", field=field)
+        raise DomainError(
+            "Статусы и рисковые профили ведутся только для школ", code="NOT_A_SCHOOL", field=field
+        )
 
 
 async def history(session: AsyncSession, organization_id: uuid.UUID) -> list[OrganizationStatus]:
@@ -112,7 +114,11 @@ async def leave_status(session: AsyncSession, command: LeaveStatus) -> Organizat
     open_periods = [row for row in await history(session, organization.id) if row.status == status.value]
     row = next((r for r in open_periods if r.left_on is None), None)
     if row is None:
-        raise DomainError(f"the school does not hold {status.value} without an end date", field="status")
+        raise DomainError(
+            f"У школы нет статуса «{rules.STATUS_NAMES[status]}» без даты окончания",
+            code="STATUS_NOT_HELD",
+            field="status",
+        )
     rules.check_period(row.entered_on, command.left_on, field="leftOn")
     row.left_on = command.left_on
     if command.basis:
@@ -161,7 +167,11 @@ def check_factors(factors: Mapping[str, str]) -> dict[RiskFactor, RiskLevel]:
         checked[factor] = rules.check_choice(level, RiskLevel, field="factors")
     missing = [f.value for f in RiskFactor if f not in checked]
     if missing:
-        raise DomainError(f"every risk factor needs a level; missing: {', '.join(missing)}", field="factors")
+        raise DomainError(
+            f"Укажите уровень каждого фактора риска; не указаны: {', '.join(missing)}",
+            code="RISK_FACTORS_MISSING",
+            field="factors",
+        )
     return {factor: checked[factor] for factor in RiskFactor}
 
 
@@ -170,7 +180,7 @@ async def assess_risk_profile(session: AsyncSession, command: AssessRiskProfile)
     organization = await lookups.organization(session, command.organization_id)
     _require_school(organization)
     if command.assessed_on > date.today():
-        raise DomainError("an assessment date cannot be in the future", field="assessedOn")
+        raise DomainError("Дата оценки не может быть в будущем", code="DATE_IN_FUTURE", field="assessedOn")
     factors = check_factors(command.factors)
     profile = await session.scalar(
         select(RiskProfile).where(

@@ -57,7 +57,7 @@ mutation($input: RegisterOrganizationInput!) {
   registerOrganization(input: $input) {
     __typename
     ... on Organization { id shortName regionCode }
-    ... on ValidationError { field message }
+    ... on ValidationError { field message code }
   }
 }"""
 

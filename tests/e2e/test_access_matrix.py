@@ -4,9 +4,10 @@ One stack (real processes, PostgreSQL databases of its own, no demo data) and a 
 through the gateway by an admin of every region: two municipalities A and B of one region R, schools
 A1 and A2 (and A3) in A, B1 in B, C1 in another region, an education authority in A, educators at
 each, a municipal network of A with A1 and A2, a regional network with A1 and B1, interaction
-groups, resources of A1 and A2 with requests of A2 for A1's, an agreement, a plan of N (an activity
-item, a task of A1 and two proposals of A1), activities hosted by A1, trainings and deficits of the
-educators (as a regional system sends them over Kafka), and an alert about A1 in analytics.
+groups, resources of A1 and A2 with requests of A2 for A1's, an agreement, regulating documents of N,
+mobility between A1 and A2, a plan of N (an activity item, a task of A1 and two proposals of A1),
+activities hosted by A1, trainings and deficits of the educators (as a regional system sends them
+over Kafka), and an alert about A1 in analytics.
 
 The matrix: every field of ``Mutation`` in ``supergraph.graphql`` (read at test time: a mutation
 without a row fails :func:`test_every_mutation_has_a_row`) with a document aimed at A or A1, sent by
@@ -366,7 +367,7 @@ class Builder:
         arguments = ", ".join(f"{name}: ${name}" for name in params)
         query = (
             f"mutation World({declared}) {{ {field_name}({arguments}) {{ __typename"
-            f" ... on ValidationError {{ field message }} {select} }} }}"
+            f" ... on ValidationError {{ field message code }} {select} }} }}"
         )
         result = (await self.ask(query, variables))[field_name]
         assert result["__typename"] != "ValidationError", (field_name, variables, result)
@@ -551,6 +552,23 @@ async def build_world(stack: Stack) -> World:
             "... on Agreement { id }",
         )
         w.ids["AG"] = agreement["id"]
+        for name, number in (("REG", "П-1"), ("REGw", "П-2")):
+            regulation = await b.write(
+                "issueRegulation",
+                {"input": "IssueRegulationInput!"},
+                {
+                    "input": {
+                        "kind": "provision",
+                        "number": number,
+                        "issuedOn": "2024-02-01",
+                        "issuerId": w["EA"],
+                        "title": f"Положение {number} (проверка доступа)",
+                        "networkId": w["N"],
+                    }
+                },
+                "... on Regulation { id }",
+            )
+            w.ids[name] = regulation["id"]
 
         # the events service learns organizations, networks, memberships and educators over Kafka
         async def events_know_the_registry() -> bool:
@@ -570,6 +588,27 @@ async def build_world(stack: Stack) -> World:
             )
 
         await eventually(events_know_the_registry, timeout=60)
+
+        for name in ("MOB", "MOBd"):
+            recorded = await b.write(
+                "recordMobility",
+                {"input": "RecordMobilityInput!"},
+                {
+                    "input": {
+                        "kind": "students",
+                        "homeOrganizationId": w["A1"],
+                        "hostOrganizationId": w["A2"],
+                        "programme": f"Робототехника ({name})",
+                        "participants": 10,
+                        "startsOn": "2024-10-01",
+                        "endsOn": "2024-10-05",
+                        "hours": 12,
+                        "networkId": w["N"],
+                    }
+                },
+                "... on MobilityRecord { id }",
+            )
+            w.ids[name] = recorded["id"]
 
         plan = await b.write(
             "draftPlan",
@@ -782,7 +821,7 @@ class Row:
         arguments = ", ".join(f"{name}: ${name}" for name in self.params)
         return (
             f"mutation Access({declared}) {{ {self.mutation}({arguments}) {{ __typename"
-            " ... on ValidationError { field message } } }"
+            " ... on ValidationError { field message code } } }"
         )
 
 
@@ -935,6 +974,12 @@ ROWS: list[Row] = [
         PARTICIPANTS_A1,
     ),
     Row(
+        "correctMobility",
+        {INPUT: "CorrectMobilityInput!"},
+        lambda w: {INPUT: {"mobilityId": w["MOB"], "hours": 9, "reason": "проверка доступа"}},
+        EDITORS_A,
+    ),
+    Row(
         "recordMobility",
         {INPUT: "RecordMobilityInput!"},
         lambda w: {
@@ -1017,6 +1062,12 @@ ROWS: list[Row] = [
         PARTICIPANTS_A1,
     ),
     # -- registry: networks of A
+    Row(
+        "updateNetwork",
+        {INPUT: "UpdateNetworkInput!"},
+        lambda w: {INPUT: {"id": w["N"], "name": "Сеть N (проверка доступа, исправлено)"}},
+        EDITORS_A,
+    ),
     Row(
         "createNetwork",
         {INPUT: "CreateNetworkInput!"},
@@ -1130,6 +1181,25 @@ ROWS: list[Row] = [
         EDITORS_A,
     ),
     Row(
+        "amendAgreement",
+        {INPUT: "AmendAgreementInput!"},
+        lambda w: {
+            INPUT: {
+                "agreementId": w["AG"],
+                "number": "ДС-проверка",
+                "amendedOn": TODAY,
+                "validTo": "2031-01-01",
+            }
+        },
+        EDITORS_A,
+    ),
+    Row(
+        "reviseRegulation",
+        {INPUT: "ReviseRegulationInput!"},
+        lambda w: {INPUT: {"regulationId": w["REG"], "number": "П-1/2", "issuedOn": TODAY}},
+        EDITORS_A,
+    ),
+    Row(
         "issueRegulation",
         {INPUT: "IssueRegulationInput!"},
         lambda w: {
@@ -1191,6 +1261,18 @@ ROWS: list[Row] = [
         PARTICIPANTS_A1,
     ),
     Row("withdrawResource", {"resourceId": "ID!"}, lambda w: {"resourceId": w["RA1"]}, PARTICIPANTS_A1),
+    Row(
+        "deleteMobility",
+        {"mobilityId": "ID!", "reason": "String!"},
+        lambda w: {"mobilityId": w["MOBd"], "reason": "записано по ошибке"},
+        EDITORS_A,
+    ),
+    Row(
+        "withdrawRegulation",
+        {"regulationId": "ID!", "on": "Date!", "reason": "String!"},
+        lambda w: {"regulationId": w["REGw"], "on": TODAY, "reason": "утратило силу"},
+        EDITORS_A,
+    ),
     Row(
         "endEmployment",
         {"employmentId": "ID!", "endedOn": "Date!"},

@@ -35,7 +35,8 @@ async def test_an_organization_registered_through_the_gateway_is_counted_by_anal
     assert bad["data"]["registerOrganization"] == {
         "__typename": "ValidationError",
         "field": "inn",
-        "message": "ИНН checksum does not match: check the digits",
+        "message": "Контрольная цифра ИНН не сходится: проверьте цифры",
+        "code": "INN_CHECKSUM",
     }
 
     created = []

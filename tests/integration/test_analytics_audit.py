@@ -258,10 +258,18 @@ async def test_a_regional_admin_sees_the_trail_of_their_region_and_others_are_re
     assert seen == ids(0, 1, 2, 3, 4, 5)
     assert [node["entryId"] for node in await trail(db, FEDERAL, first=MAX_PAGE + 1)] == seen
     (broken,) = (await ask(db, FEDERAL, after="not a cursor")).errors
-    assert broken.message == "invalid cursor"
-    assert broken.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
+    assert broken.message == "Неверный курсор: начните с первой страницы"
+    assert broken.extensions == {
+        "code": "BAD_USER_INPUT",
+        "validationCode": "INVALID_CURSOR",
+        "field": "after",
+    }
     (too_early,) = (await ask(db, FEDERAL, since="0001-01-01T00:00:00+14:00")).errors
-    assert too_early.extensions == {"code": "BAD_USER_INPUT", "field": "since"}
+    assert too_early.extensions == {
+        "code": "BAD_USER_INPUT",
+        "validationCode": "MOMENT_OUT_OF_RANGE",
+        "field": "since",
+    }
 
     # another region than one's own is refused in the resolver; other roles and anonymous callers
     # are refused before anything runs (@requiresScopes)

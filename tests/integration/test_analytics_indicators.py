@@ -698,19 +698,23 @@ async def test_the_analysis_through_the_gateway(on_postgres: Analytics) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arguments", "message"),
+    ("arguments", "code", "message"),
     [
-        ({"id": "not-an-id", "year": 2025}, "'not-an-id' is not a valid id of a network"),
-        ({"id": str(N), "quarter": 2}, "quarter needs a year"),
-        ({"id": str(N), "year": 2025, "quarter": 5}, "a quarter is 1, 2, 3 or 4"),
-        ({"id": str(N), "from": "2025-01-01"}, "a period of dates needs both from and to"),
-        ({"id": str(N), "year": 2025, "from": "2025-01-01", "to": "2025-02-01"}, "not both"),
-        ({"id": str(N)}, "give a year (and a quarter) or dates from and to"),
-        ({"id": str(uuid.UUID(int=1)), "year": 2025}, f"no network with id {uuid.UUID(int=1)}"),
+        ({"id": "not-an-id", "year": 2025}, "INVALID_ID", "«not-an-id» — не идентификатор (network)"),
+        ({"id": str(N), "quarter": 2}, "QUARTER_WITHOUT_YEAR", "Для квартала нужен год"),
+        ({"id": str(N), "year": 2025, "quarter": 5}, "QUARTER_OUT_OF_RANGE", "Квартал — 1, 2, 3 или 4"),
+        ({"id": str(N), "from": "2025-01-01"}, "PERIOD_INCOMPLETE", "нужны обе даты"),
+        (
+            {"id": str(N), "year": 2025, "from": "2025-01-01", "to": "2025-02-01"},
+            "PERIOD_CONFLICT",
+            "не то и другое",
+        ),
+        ({"id": str(N)}, "PERIOD_REQUIRED", "Укажите год (и квартал) или даты с и по"),
+        ({"id": str(uuid.UUID(int=1)), "year": 2025}, None, f"no network with id {uuid.UUID(int=1)}"),
     ],
 )
 async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
-    on_postgres: Analytics, arguments: dict[str, Any], message: str
+    on_postgres: Analytics, arguments: dict[str, Any], code: str | None, message: str
 ) -> None:
     service = subgraph(on_postgres.url)
     try:
@@ -719,8 +723,9 @@ async def test_a_scope_or_period_that_cannot_be_analysed_is_a_clear_error(
         await service.db.dispose()
     assert body["data"] is None
     assert len(body["errors"]) == 1 and message in body["errors"][0]["message"], body
-    unknown = message.startswith("no network")  # not the caller's arguments: nothing to analyse
+    unknown = code is None  # not the caller's arguments: nothing to analyse
     assert body["errors"][0]["extensions"]["code"] == ("NOT_FOUND" if unknown else "BAD_USER_INPUT"), body
+    assert body["errors"][0]["extensions"].get("validationCode") == code, body
 
 
 async def test_outside_its_scope_a_small_group_and_a_school_are_not_analysed(on_postgres: Analytics) -> None:

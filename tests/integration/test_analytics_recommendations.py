@@ -418,4 +418,5 @@ async def test_the_advice_query_answers_recommended_partners_and_activities_wort
     assert datetime.fromisoformat(found["startsAt"]) == seminar.starts_at
     assert (await ask(db, worth, id=str(network.id), year=today.year - 1)) == {"activitiesWorthRepeating": []}
     (error,) = await ask(db, worth, id=str(network.id), year=1990)
-    assert error.message == "year must be between 2000 and 2100"
+    assert error.message == "Год — от 2000 до 2100"
+    assert (error.original_error.code, error.original_error.field) == ("YEAR_OUT_OF_RANGE", "year")

@@ -200,12 +200,12 @@ async def test_a_region_by_its_code(app: Starlette) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("id={network}&year=2025", "give scope"),
-        ("scope=network&id=42&year=2025", "not a valid id of a network"),
-        ("scope=network&id={network}", "give a year (and a quarter) or dates from and to"),
-        ("scope=network&id={network}&year=2025&quarter=5", "quarter"),
-        ("scope=network&id={network}&from=2025-03-01&to=2025-02-01", "ends on or after"),
-        ("scope=planet&id=1&year=2025", "unknown scope kind 'planet'"),
+        ("id={network}&year=2025", "Укажите scope"),
+        ("scope=network&id=42&year=2025", "«42» — не идентификатор (network)"),
+        ("scope=network&id={network}", "Укажите год (и квартал) или даты с и по"),
+        ("scope=network&id={network}&year=2025&quarter=5", "Квартал"),
+        ("scope=network&id={network}&from=2025-03-01&to=2025-02-01", "раньше, чем начался"),
+        ("scope=planet&id=1&year=2025", "Неизвестный вид области анализа «planet»"),
     ],
 )
 async def test_bad_parameters_are_refused_with_the_reason(app: Starlette, query: str, message: str) -> None:
@@ -246,7 +246,7 @@ async def test_the_gateway_passes_downloads_through(app: Starlette) -> None:
     assert len(pdf.content) == int(pdf.headers["content-length"])
     for header in ("content-type", "content-disposition"):
         assert pdf.headers[header] == direct.headers[header]
-    assert refused.status_code == 400 and "not a valid id" in refused.text
+    assert refused.status_code == 400 and "не идентификатор" in refused.text
 
 
 async def test_the_gateway_says_when_analytics_is_down() -> None:

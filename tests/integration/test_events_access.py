@@ -107,7 +107,7 @@ async def refused(world: World, caller: Identity, code: str, query: str, **varia
 PLAN_ACTIVITY = """mutation($input: PlanActivityInput!) { planActivity(input: $input) {
   __typename ... on Activity { id status } ... on ValidationError { field message } } }"""
 HOLD = """mutation($id: ID!) { holdActivity(activityId: $id) {
-  __typename ... on Activity { status } ... on ValidationError { message } } }"""
+  __typename ... on Activity { status } ... on ValidationError { message code } } }"""
 ANNOUNCE = """mutation($id: ID!) { announceActivity(activityId: $id) {
   __typename ... on Activity { status } ... on ValidationError { message } } }"""
 ATTEND = """mutation($a: ID!, $o: ID!, $e: ID) {
@@ -203,7 +203,8 @@ async def test_an_unknown_id_is_out_of_scope_but_a_validation_error_for_an_admin
     await refused(world, coordinator(world.municipality), "FORBIDDEN", HOLD, id=unknown)
     before = await outbox_rows(world)
     answer = (await read(world, ADMIN, HOLD, id=unknown))["holdActivity"]
-    assert answer["__typename"] == "ValidationError" and "does not exist" in answer["message"]
+    assert answer["__typename"] == "ValidationError" and answer["code"] == "ACTIVITY_NOT_FOUND", answer
+    assert answer["message"] == "Такого мероприятия нет"
     malformed = (await read(world, ADMIN, HOLD, id="not-an-id"))["holdActivity"]
     assert malformed["__typename"] == "ValidationError"
     assert await outbox_rows(world) == before  # a refused write is not audited
@@ -332,9 +333,19 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
         "endsOn": "2026-02-10",
         "hours": 12,
     }
-    mutation = "mutation($i: RecordMobilityInput!) { recordMobility(input: $i) { __typename } }"
+    mutation = (
+        "mutation($i: RecordMobilityInput!) { recordMobility(input: $i) {"
+        " __typename ... on MobilityRecord { id } } }"
+    )
     await refused(world, coordinator(world.other_municipality), "FORBIDDEN", mutation, i=mobility)
-    await write(world, ours, mutation, i=mobility)
+    recorded = await write(world, ours, mutation, i=mobility)
+    correct = "mutation($i: CorrectMobilityInput!) { correctMobility(input: $i) { __typename } }"
+    corrected = {"mobilityId": recorded["id"], "participants": 3}
+    await refused(world, coordinator(world.other_municipality), "FORBIDDEN", correct, i=corrected)
+    await write(world, ours, correct, i=corrected)
+    delete = 'mutation($m: ID!) { deleteMobility(mobilityId: $m, reason: "по ошибке") { __typename } }'
+    await refused(world, coordinator(world.other_municipality), "FORBIDDEN", delete, m=recorded["id"])
+    await write(world, ours, delete, m=recorded["id"])
 
     audited = Counter(d["operation"] for t, d in (await outbox_rows(world))[start:] if t == AUDIT)
     mutations = schema._schema.mutation_type

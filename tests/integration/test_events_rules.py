@@ -5,6 +5,7 @@ Each rule is shown refusing a command, and the database and the outbox are shown
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
@@ -43,13 +44,15 @@ async def state(db: Database) -> dict[str, Any]:
 
 
 async def refused(
-    db: Database, change: Callable[[AsyncSession], Awaitable[Any]], message: str
+    db: Database, change: Callable[[AsyncSession], Awaitable[Any]], code: str, message: str = ""
 ) -> DomainError:
-    """Run ``change`` in a transaction; it must be refused with ``message`` and change nothing."""
+    """Run ``change`` in a transaction; it must be refused by the rule ``code`` (its message, in
+    Russian, saying ``message``) and change nothing."""
     before = await state(db)
     with pytest.raises(DomainError) as caught:
         async with db.session() as session, session.begin():
             await change(session)
+    assert caught.value.code == code, (caught.value.code, caught.value.message)
     assert message in caught.value.message, caught.value.message
     assert await state(db) == before
     return caught.value
@@ -83,13 +86,14 @@ async def outbox_types(db: Database) -> list[str]:
 
 async def test_the_host_must_be_a_member_of_the_network_on_the_day(world: World) -> None:
     error = await refused(
-        world.db, an_activity(world, starts_in=timedelta(days=3), host=world.outsider), "is not a member"
+        world.db, an_activity(world, starts_in=timedelta(days=3), host=world.outsider), "NOT_A_MEMBER"
     )
     assert error.field == "hostOrganizationId"
     await refused(
         world.db,
         an_activity(world, starts_in=timedelta(days=-365 * 20), host=world.host),
-        "is not a member of the network «Сеть (тест)» on",
+        "NOT_A_MEMBER",
+        "Организация не входит в сеть «Сеть (тест)» на",
     )
     activity = await done(world.db, an_activity(world, starts_in=timedelta(days=3), host=world.former))
     assert activity.status == "planned"
@@ -97,7 +101,12 @@ async def test_the_host_must_be_a_member_of_the_network_on_the_day(world: World)
 
 async def test_an_activity_is_not_held_before_it_starts(world: World) -> None:
     activity = await done(world.db, an_activity(world, starts_in=timedelta(days=2)))
-    await refused(world.db, lambda s: activities.hold(s, activity.id), "cannot be held before")
+    await refused(
+        world.db,
+        lambda s: activities.hold(s, activity.id),
+        "HELD_BEFORE_START",
+        "раньше его нельзя отметить проведённым",
+    )
     held = await done(
         world.db, lambda s: activities.hold(s, activity.id, at=NOW + timedelta(days=2, hours=1))
     )
@@ -116,15 +125,16 @@ async def test_registration_only_while_announced_and_capacity_is_respected(world
         return change
 
     # planned: the host may still change it, so nobody registers yet
-    await refused(world.db, await register(first), "registration is open only for an announced activity")
+    await refused(world.db, await register(first), "REGISTRATION_CLOSED", "а это — запланировано")
     await done(world.db, lambda s: activities.announce(s, activity.id))
     await done(world.db, await register(first))
-    await refused(world.db, await register(first), "the activity is full (1 places)")
+    await refused(world.db, await register(first), "ACTIVITY_FULL", "Мест нет: все 1 заняты")
     await done(world.db, lambda s: activities.hold(s, activity.id))
     await refused(
         world.db,
         await register(participation.Participant(world.outsider)),
-        "registration is open only for an announced activity; it is held",
+        "REGISTRATION_CLOSED",
+        "а это — проведено",
     )
 
 
@@ -139,31 +149,50 @@ async def test_duplicate_registration_and_unknown_educator_are_refused(world: Wo
         )
 
     await done(world.db, register)
-    await refused(world.db, register, "already registered")
+    await refused(world.db, register, "ALREADY_REGISTERED")
     await refused(
         world.db,
         lambda s: register(s, participation.Participant(world.outsider, world.educator)),
-        "does not work at organization",
+        "EDUCATOR_NOT_EMPLOYED",
     )
 
 
 async def test_the_activity_lifecycle_refuses_every_skipped_or_backward_step(world: World) -> None:
     activity = await done(world.db, an_activity(world, starts_in=timedelta(hours=-2)))
     await refused(
-        world.db, lambda s: activities.report(s, activity.id, "итоги"), "planned cannot be reported"
+        world.db,
+        lambda s: activities.report(s, activity.id, "итоги"),
+        "ACTIVITY_TRANSITION",
+        "«запланировано» нельзя отчитать",
     )
-    await refused(world.db, lambda s: activities.cancel(s, activity.id, "  "), "must not be empty")
+    await refused(world.db, lambda s: activities.cancel(s, activity.id, "  "), "EMPTY")
     await done(world.db, lambda s: activities.hold(s, activity.id))
     await refused(
-        world.db, lambda s: activities.cancel(s, activity.id, "болезнь"), "held cannot be cancelled"
+        world.db,
+        lambda s: activities.cancel(s, activity.id, "болезнь"),
+        "ACTIVITY_TRANSITION",
+        "«проведено» нельзя отменить",
     )
     await refused(
-        world.db, lambda s: activities.postpone(s, activity.id, "болезнь"), "held cannot be postponed"
+        world.db,
+        lambda s: activities.postpone(s, activity.id, "болезнь"),
+        "ACTIVITY_TRANSITION",
+        "«проведено» нельзя перенести",
     )
-    await refused(world.db, lambda s: activities.announce(s, activity.id), "held cannot be announced")
+    await refused(
+        world.db,
+        lambda s: activities.announce(s, activity.id),
+        "ACTIVITY_TRANSITION",
+        "«проведено» нельзя объявить",
+    )
     reported = await done(world.db, lambda s: activities.report(s, activity.id, "Проведено, 25 участников"))
     assert reported.status == "reported"
-    await refused(world.db, lambda s: activities.hold(s, activity.id), "reported cannot be held")
+    await refused(
+        world.db,
+        lambda s: activities.hold(s, activity.id),
+        "ACTIVITY_TRANSITION",
+        "«есть отчёт» нельзя отметить проведённым",
+    )
 
 
 async def test_cancelled_and_postponed_activities_carry_their_reason(world: World) -> None:
@@ -173,7 +202,7 @@ async def test_cancelled_and_postponed_activities_carry_their_reason(world: Worl
     await refused(
         world.db,
         lambda s: activities.postpone(s, first.id, "карантин", starts_at=new_start),
-        "give both the new start and the new end",
+        "NEW_DATES_INCOMPLETE",
     )
     postponed = await done(
         world.db,
@@ -185,7 +214,10 @@ async def test_cancelled_and_postponed_activities_carry_their_reason(world: Worl
     cancelled = await done(world.db, lambda s: activities.cancel(s, second.id, "нет помещения"))
     assert (cancelled.status, cancelled.status_reason) == ("cancelled", "нет помещения")
     await refused(
-        world.db, lambda s: activities.add_material(s, second.id, "Слайды", "https://x"), "cancelled"
+        world.db,
+        lambda s: activities.add_material(s, second.id, "Слайды", "https://x"),
+        "ACTIVITY_TRANSITION",
+        "«отменено» нельзя дополнить материалами",
     )
     types = await outbox_types(world.db)
     assert types[-2:] == ["setka.events.activity.postponed.v1", "setka.events.activity.cancelled.v1"]
@@ -205,11 +237,11 @@ async def test_attendance_and_feedback_only_once_held_and_within_its_length(worl
             session, await activities.get_activity(session, activity.id), rating, organization_id=by
         )
 
-    await refused(world.db, attend, "attendance is recorded once the activity is held")
-    await refused(world.db, rate, "feedback is given once the activity is held")
+    await refused(world.db, attend, "ACTIVITY_NOT_HELD", "Посещаемость отмечают после проведения")
+    await refused(world.db, rate, "ACTIVITY_NOT_HELD", "Отзыв оставляют после проведения")
     await done(world.db, lambda s: activities.hold(s, activity.id))
-    await refused(world.db, lambda s: attend(s, 3.5), "hours exceed the activity's length (3 h)")
-    await refused(world.db, lambda s: rate(s, 6), "rating is from 1 to 5")
+    await refused(world.db, lambda s: attend(s, 3.5), "HOURS_EXCEED_LENGTH", "(3 ч)")
+    await refused(world.db, lambda s: rate(s, 6), "RATING_OUT_OF_RANGE")
     _, changed = await done(world.db, attend)
     assert changed
     before = await state(world.db)
@@ -217,8 +249,8 @@ async def test_attendance_and_feedback_only_once_held_and_within_its_length(worl
     assert not changed and await state(world.db) == before
     await done(world.db, rate)
     # the host does not rate its own activity, by name or by leaving the organization out
-    await refused(world.db, lambda s: rate(s, 5, world.host), "the host does not rate its own activity")
-    await refused(world.db, lambda s: rate(s, 5, None), "the host does not rate its own activity")
+    await refused(world.db, lambda s: rate(s, 5, world.host), "FEEDBACK_BY_HOST")
+    await refused(world.db, lambda s: rate(s, 5, None), "FEEDBACK_BY_HOST")
     # once per organization: giving it again replaces the first
     await done(world.db, lambda s: rate(s, 2))
     async with world.db.session() as session:
@@ -236,14 +268,18 @@ async def test_plan_lifecycle(world: World) -> None:
     await refused(
         world.db,
         lambda s: plans.draft_plan(s, plans.DraftPlan(network_id=world.network, year=2026, title="Ещё")),
-        "already has a plan for 2026",
+        "PLAN_EXISTS",
+        "на 2026 год",
     )
-    await refused(world.db, lambda s: plans.advance_plan(s, plan.id, PlanStatus.agreed), "without items")
+    await refused(world.db, lambda s: plans.advance_plan(s, plan.id, PlanStatus.agreed), "PLAN_WITHOUT_ITEMS")
     await refused(
-        world.db, lambda s: plans.advance_plan(s, plan.id, PlanStatus.in_progress), "draft cannot become"
+        world.db,
+        lambda s: plans.advance_plan(s, plan.id, PlanStatus.in_progress),
+        "PLAN_TRANSITION",
+        "«черновик» нельзя перевести",
     )
     item = plans.AddPlanItem(plan_id=plan.id, title="Семинар", due_on=date(2027, 3, 1))
-    await refused(world.db, lambda s: plans.add_plan_item(s, item), "due within 2026")
+    await refused(world.db, lambda s: plans.add_plan_item(s, item), "DUE_OUTSIDE_PLAN_YEAR", "в 2026 году")
     await done(
         world.db,
         lambda s: plans.add_plan_item(s, plans.AddPlanItem(plan.id, "Семинар", date(2026, 3, 1), world.host)),
@@ -253,11 +289,14 @@ async def test_plan_lifecycle(world: World) -> None:
     await refused(
         world.db,
         lambda s: plans.add_plan_item(s, plans.AddPlanItem(plan.id, "Поздно", date(2026, 5, 1))),
-        "items are added to a draft plan",
+        "PLAN_NOT_DRAFT",
     )
     await done(world.db, lambda s: plans.advance_plan(s, plan.id, PlanStatus.closed))
     await refused(
-        world.db, lambda s: plans.advance_plan(s, plan.id, PlanStatus.closed), "closed cannot become"
+        world.db,
+        lambda s: plans.advance_plan(s, plan.id, PlanStatus.closed),
+        "PLAN_TRANSITION",
+        "«закрыт» нельзя перевести",
     )
     types = await outbox_types(world.db)
     assert types[-5:] == [
@@ -281,9 +320,9 @@ async def test_mobility_is_between_two_members(world: World) -> None:
         hours=16,
         network_id=world.network,
     )
-    await refused(world.db, lambda s: mobility.record_mobility(s, command), "not a member")
+    await refused(world.db, lambda s: mobility.record_mobility(s, command), "NOT_A_MEMBER")
     same = mobility.RecordMobility(**{**command.__dict__, "host_organization_id": world.host})
-    await refused(world.db, lambda s: mobility.record_mobility(s, same), "another organization")
+    await refused(world.db, lambda s: mobility.record_mobility(s, same), "HOST_IS_HOME")
     fine = mobility.RecordMobility(**{**command.__dict__, "host_organization_id": world.former})
     row = await done(world.db, lambda s: mobility.record_mobility(s, fine))
     assert row.participants == 12
@@ -306,3 +345,73 @@ async def test_an_older_attendance_fact_does_not_overwrite_a_newer_one(world: Wo
     assert not changed and await state(world.db) == before
     row, changed = await done(world.db, lambda s: attend(s, 2.5, timedelta(minutes=20)))  # a real correction
     assert changed and row.hours == 2.5
+
+
+async def test_a_mobility_is_corrected_and_deleted_version_by_version(world: World) -> None:
+    recorded = await done(
+        world.db,
+        lambda s: mobility.record_mobility(
+            s,
+            mobility.RecordMobility(
+                kind="teachers",
+                home_organization_id=world.host,
+                host_organization_id=world.former,
+                programme="Стажировка",
+                participants=3,
+                starts_on=date(2026, 3, 2),
+                ends_on=date(2026, 3, 6),
+                hours=24,
+                network_id=world.network,
+            ),
+        ),
+    )
+    assert recorded.version == 1
+
+    def correct(**given: Any) -> Callable[[AsyncSession], Awaitable[Any]]:
+        return lambda s: mobility.correct_mobility(s, mobility.CorrectMobility(recorded.id, **given))
+
+    await refused(world.db, correct(participants=3, hours=24), "NOTHING_CHANGED", "ничего не меняет")
+    await refused(world.db, correct(participants=0), "NOT_POSITIVE")
+    await refused(world.db, correct(hours=0), "HOURS_NOT_POSITIVE")
+    await refused(world.db, correct(kind="parents"), "UNKNOWN_CHOICE")
+    await refused(world.db, correct(ends_on=date(2026, 3, 1)), "END_BEFORE_START")
+    await refused(world.db, correct(programme=" "), "EMPTY")
+    error = await refused(
+        world.db,
+        correct(starts_on=date(2019, 6, 3)),
+        "NOT_A_MEMBER",
+        "Организация не входит в сеть «Сеть (тест)» на 3 июня 2019",
+    )
+    assert error.field == "homeOrganizationId"
+    await refused(
+        world.db,
+        lambda s: mobility.correct_mobility(s, mobility.CorrectMobility(uuid.uuid4(), hours=1)),
+        "MOBILITY_NOT_FOUND",
+    )
+
+    corrected = await done(world.db, correct(participants=4, hours=30, reason="учтён ещё один педагог"))
+    assert (corrected.participants, corrected.hours, corrected.version) == (4, 30, 2)
+    assert corrected.change_reason == "учтён ещё один педагог"
+    deleted = await done(world.db, lambda s: mobility.delete_mobility(s, recorded.id, "записано по ошибке"))
+    assert (deleted.version, deleted.change_reason) == (3, "записано по ошибке") and deleted.deleted_at
+    await refused(world.db, correct(hours=31), "MOBILITY_DELETED")
+    await refused(world.db, lambda s: mobility.delete_mobility(s, recorded.id, "ещё раз"), "MOBILITY_DELETED")
+
+    async with world.db.session() as session:
+        rows = (
+            await session.execute(
+                select(outbox.c.event_type, outbox.c.key, outbox.c.payload)
+                .where(outbox.c.key == str(recorded.id))
+                .order_by(outbox.c.id)
+            )
+        ).all()
+    events = [(row.event_type, json.loads(row.payload)) for row in rows]
+    assert [(kind, data["version"]) for kind, data in events] == [
+        ("setka.events.mobility.recorded.v1", 1),
+        ("setka.events.mobility.corrected.v1", 2),
+        ("setka.events.mobility.deleted.v1", 3),
+    ]
+    corrected_event, deleted_event = events[1][1], events[2][1]
+    assert (corrected_event["participants"], corrected_event["hours"]) == (4, 30)
+    assert corrected_event["changed"] == ["participants", "hours"]
+    assert (deleted_event["reason"], deleted_event["participants"]) == ("записано по ошибке", 4)

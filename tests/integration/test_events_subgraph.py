@@ -40,14 +40,14 @@ mutation($input: PlanActivityInput!) {
   planActivity(input: $input) {
     __typename
     ... on Activity { id status }
-    ... on ValidationError { field message }
+    ... on ValidationError { field message code }
   }
 }"""
 
 TRANSITION = """
 mutation($id: ID!) {
   holdActivity(activityId: $id) {
-    __typename ... on Activity { status } ... on ValidationError { field message }
+    __typename ... on Activity { status } ... on ValidationError { field message code }
   }
 }"""
 
@@ -78,14 +78,16 @@ async def test_mutations_return_typed_validation_errors_and_change_nothing(world
     assert refused["planActivity"]["field"] == "hostOrganizationId"
     bad_type = activity_input(world, starts_in=timedelta(days=1)) | {"activityType": "party"}
     error = (await run(world, PLAN_ACTIVITY, input=bad_type))["planActivity"]
-    assert (error["field"], error["message"].split(";")[0]) == ("activityType", "unknown value 'party'")
+    assert (error["field"], error["code"]) == ("activityType", "UNKNOWN_CHOICE")
+    assert error["message"].startswith("Неизвестное значение «party»"), error
 
     planned = (await run(world, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(days=1))))[
         "planActivity"
     ]
     assert planned["status"] == "planned"
     early = (await run(world, TRANSITION, id=planned["id"]))["holdActivity"]
-    assert early["__typename"] == "ValidationError" and "cannot be held before" in early["message"]
+    assert early["__typename"] == "ValidationError" and early["code"] == "HELD_BEFORE_START"
+    assert "раньше его нельзя отметить проведённым" in early["message"]
     again = await run(world, "query($id: ID!) { activity(id: $id) { status } }", id=planned["id"])
     assert again["activity"]["status"] == "planned"
 
@@ -154,7 +156,7 @@ async def test_moments_with_no_time_in_utc_are_refused_as_the_callers_input(worl
     }
     refused = (await run(world, PLAN_ACTIVITY, input=late))["planActivity"]
     assert refused["__typename"] == "ValidationError" and refused["field"] == "startsAt"
-    assert "out of range" in refused["message"]
+    assert refused["code"] == "MOMENT_OUT_OF_RANGE" and "вне допустимого диапазона" in refused["message"]
 
     result = await schema.execute(
         'query { activities(startsFrom: "0001-01-01T00:00:00+14:00") { edges { node { id } } } }',
@@ -162,5 +164,9 @@ async def test_moments_with_no_time_in_utc_are_refused_as_the_callers_input(worl
     )
     assert result.data is None and result.errors is not None
     (error,) = result.errors
-    assert error.extensions == {"code": "BAD_USER_INPUT", "field": "startsFrom"}
-    assert "out of range" in error.message
+    assert error.extensions == {
+        "code": "BAD_USER_INPUT",
+        "validationCode": "MOMENT_OUT_OF_RANGE",
+        "field": "startsFrom",
+    }
+    assert "вне допустимого диапазона" in error.message

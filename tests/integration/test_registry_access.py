@@ -29,7 +29,7 @@ _WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 ADMIN = Identity(subject="test-admin", roles=frozenset({Role.regional_admin}), region_code=ALL_REGIONS)
 ANONYMOUS = Identity()
 
-UPDATE = "mutation($i: UpdateOrganizationInput!) { r: updateOrganization(input: $i) { __typename ... on Organization { id website } ... on ValidationError { field message } } }"
+UPDATE = "mutation($i: UpdateOrganizationInput!) { r: updateOrganization(input: $i) { __typename ... on Organization { id website } ... on ValidationError { field message code } } }"
 REGISTER = "mutation($i: RegisterOrganizationInput!) { r: registerOrganization(input: $i) { __typename ... on Organization { id } } }"
 REGISTER_EDUCATOR = "mutation($i: RegisterEducatorInput!) { r: registerEducator(input: $i) { __typename ... on Educator { id } } }"
 OFFER = (
@@ -304,12 +304,22 @@ async def test_unknown_ids_are_refused_or_not_found_never_a_crash(world: World) 
     db = world.db
     unknown = {"i": {"id": "00000000-0000-0000-0000-000000000000", "website": "x.example.org"}}
     data = await ok(db, ADMIN, UPDATE, unknown)
-    assert data["r"] == {"__typename": "ValidationError", "field": "id", "message": "no such organization"}
+    assert data["r"] == {
+        "__typename": "ValidationError",
+        "field": "id",
+        "message": "Такой организации нет",
+        "code": "ORGANIZATION_NOT_FOUND",
+    }
     await refused(db, someone(Role.regional_admin, region_code="08"), UPDATE, unknown)
     malformed = await ok(
         db, world.coordinator_a, UPDATE, {"i": {"id": "not-an-id", "website": "x.example.org"}}
     )
-    assert malformed["r"] == {"__typename": "ValidationError", "field": "id", "message": "not a valid id"}
+    assert malformed["r"] == {
+        "__typename": "ValidationError",
+        "field": "id",
+        "message": "Это не идентификатор",
+        "code": "INVALID_ID",
+    }
     await refused(
         db,
         world.coordinator_a,

@@ -54,19 +54,19 @@ def malformed_file(path: Path, rows: int, *, every: int = 97) -> dict[int, str]:
                 defect = next(defects)
                 if defect == "checksum":
                     record[3] = org.inn[:9] + str((int(org.inn[9]) + 1) % 10)
-                    expected[line] = "checksum"
+                    expected[line] = "Контрольная цифра ИНН"
                 elif defect == "empty":
                     record[0] = "  "
-                    expected[line] = "must not be empty"
+                    expected[line] = "Заполните это поле"
                 elif defect == "kind":
                     record[2] = "автошкола"
-                    expected[line] = "not understood"
+                    expected[line] = "не распознано"
                 elif defect == "duplicate":
                     record[3], record[4] = inns[-1], ""
-                    expected[line] = f"duplicate of line {line - 1}"
+                    expected[line] = f"повтор строки {line - 1}"
                 else:
                     record[4] = "школа-7"
-                    expected[line] = "school code"
+                    expected[line] = "Код школы"
             inns.append(record[3])
             writer.writerow(record)
     return expected
@@ -245,7 +245,7 @@ async def test_memberships_and_educators_import_through_the_rules(registry: Data
     summary = await import_file(registry, members, ImportKind.memberships)
     assert (summary.created, summary.rejected) == (2, 2)
     assert [(r.line, r.field) for r in summary.rejections] == [(4, "role"), (5, "network")]
-    assert "stable_results" in summary.rejections[0].reason
+    assert "со стабильными результатами" in summary.rejections[0].reason
     assert await count(registry, Membership) == 2
     # joined ×2 and centre designated ×1
     assert await count(registry, outbox) == before + 3
@@ -309,7 +309,7 @@ async def test_school_statuses_come_in_with_the_organizations(registry: Database
     path = write_rows(tmp_path / "statuses.csv", header, rows, encoding="cp1251")
     first = await import_file(registry, path, ImportKind.organizations)
     assert (first.created, first.rejected) == (2, 1)
-    assert first.rejections[0].line == 4 and "cannot both hold" in first.rejections[0].reason
+    assert first.rejections[0].line == 4 and "не могут действовать одновременно" in first.rejections[0].reason
     assert await count(registry, OrganizationStatus) == 3
     events = await count(registry, outbox)
 

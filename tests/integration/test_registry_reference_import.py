@@ -56,12 +56,12 @@ async def test_a_new_region_is_loaded_bad_rows_are_reported_by_line_and_a_rerun_
     assert (summary.created, summary.updated, summary.unchanged) == (3, 0, 0), summary.rejections
     reasons = {r.line: r.reason for r in summary.rejections}
     assert set(reasons) == {5, 6, 7, 8, 9, 10}
-    assert "duplicate of line 3" in reasons[5]
+    assert "повтор строки 3" in reasons[5]
     assert "ОКТМО" in reasons[6]
-    assert "region 77 is not known" in reasons[7]
-    assert "must not be empty" in reasons[8]
-    assert "region code" in reasons[9]
-    assert "unknown region 'Республика Калмыкия'" in reasons[10]
+    assert "Регион 77 ещё не известен" in reasons[7]
+    assert "Заполните это поле" in reasons[8]
+    assert "Код региона" in reasons[9]
+    assert "Неизвестный регион «Республика Калмыкия»" in reasons[10]
     assert await municipalities(registry) == {
         ("42", "Новокузнецкий муниципальный округ"): "32519000",
         ("42", "Город Кемерово"): None,
@@ -91,7 +91,7 @@ async def test_an_oktmo_is_added_to_a_known_municipality_but_never_replaced(
     assert (await import_file(registry, gains, ImportKind.municipalities)).updated == 1
     other = write_rows(tmp_path / "d.csv", header, [["42", "Город Кемерово", "32701999"]])
     refused = await import_file(registry, other, ImportKind.municipalities)
-    assert refused.rejected == 1 and "already has ОКТМО 32701000" in refused.rejections[0].reason
+    assert refused.rejected == 1 and "уже есть ОКТМО 32701000" in refused.rejections[0].reason
     assert await municipalities(registry) == {("42", "Город Кемерово"): "32701000"}
 
 

@@ -324,13 +324,14 @@ async def test_a_refused_mutation_is_a_typed_error_and_writes_nothing(registry: 
     data = await gql(
         registry,
         "mutation($i: RegisterOrganizationInput!) { registerOrganization(input: $i) {"
-        " __typename ... on ValidationError { field message } } }",
+        " __typename ... on ValidationError { field message code } } }",
         {"i": org(1) | {"ogrn": "1027700132196"}},
     )
     assert data["registerOrganization"] == {
         "__typename": "ValidationError",
         "field": "ogrn",
-        "message": "ОГРН checksum does not match: check the digits",
+        "message": "Контрольная цифра ОГРН не сходится: проверьте цифры",
+        "code": "OGRN_CHECKSUM",
     }
     assert await outbox_size(registry) == 0
     data = await gql(
@@ -362,9 +363,11 @@ async def test_lists_filter_and_page_with_cursors_capped_at_100(registry: Databa
             context_value={"db": registry, "identity": ADMIN},
         )
         (error,) = result.errors or [None]
-        assert error is not None and error.extensions == {"code": "BAD_USER_INPUT", "field": "search"}, (
-            listing
-        )
+        assert error is not None and error.extensions == {
+            "code": "BAD_USER_INPUT",
+            "validationCode": "TOO_LONG",
+            "field": "search",
+        }, listing
 
 
 async def test_entities_and_nested_lists_resolve_in_batches(registry: Database) -> None:

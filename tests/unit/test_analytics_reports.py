@@ -352,27 +352,29 @@ def test_periods_and_scopes_are_read_from_the_query() -> None:
     assert requested_scope({"scope": "region", "id": "39"}) == Scope(ScopeKind.region, "39")
     assert requested_scope({"scope": "network", "id": str(NETWORK_ID).upper()}).key == str(NETWORK_ID)
     wrong_periods = [
-        ({"year": "twenty"}, "year must be a whole number, e.g. year=2025"),
-        ({"year": "2025", "quarter": "IV"}, "quarter must be a whole number, e.g. quarter=1"),
-        ({"year": "2025", "quarter": "5"}, "a quarter is 1, 2, 3 or 4"),
-        ({"from": "01.02.2025", "to": "2025-03-01"}, "from must be a date as YYYY-MM-DD"),
-        ({"year": "2025", "from": "2025-01-01", "to": "2025-02-01"}, "not both"),
-        ({"from": "2025-01-01"}, "needs both from and to"),
-        ({}, "give a year"),
+        ({"year": "twenty"}, "NUMBER_FORMAT", "year — целое число, например year=2025"),
+        ({"year": "2025", "quarter": "IV"}, "NUMBER_FORMAT", "quarter — целое число, например quarter=1"),
+        ({"year": "2025", "quarter": "5"}, "QUARTER_OUT_OF_RANGE", "Квартал — 1, 2, 3 или 4"),
+        ({"from": "01.02.2025", "to": "2025-03-01"}, "DATE_FORMAT", "from — дата в виде ГГГГ-ММ-ДД"),
+        ({"year": "2025", "from": "2025-01-01", "to": "2025-02-01"}, "PERIOD_CONFLICT", "не то и другое"),
+        ({"from": "2025-01-01"}, "PERIOD_INCOMPLETE", "нужны обе даты"),
+        ({}, "PERIOD_REQUIRED", "Укажите год"),
     ]
-    for params, message in wrong_periods:
-        with pytest.raises(AnalysisRequestError, match=message):
+    for params, code, message in wrong_periods:
+        with pytest.raises(AnalysisRequestError, match=message) as refused:
             requested_period(params)
+        assert refused.value.code == code
     wrong_scopes = [
-        ({"id": "39"}, "give scope: one of school, network, municipality, region"),
-        ({"scope": "network"}, "give id"),
-        ({"scope": "planet", "id": "1"}, "unknown scope kind"),
-        ({"scope": "network", "id": "42"}, "not a valid id of a network"),
-        ({"scope": "region", "id": "Калининград"}, "not a region code"),
+        ({"id": "39"}, "SCOPE_REQUIRED", "Укажите scope: одно из school, network, municipality, region"),
+        ({"scope": "network"}, "ID_REQUIRED", "Укажите id"),
+        ({"scope": "planet", "id": "1"}, "UNKNOWN_CHOICE", "Неизвестный вид области анализа"),
+        ({"scope": "network", "id": "42"}, "INVALID_ID", "не идентификатор \\(network\\)"),
+        ({"scope": "region", "id": "Калининград"}, "REGION_CODE_FORMAT", "не код региона"),
     ]
-    for params, message in wrong_scopes:
-        with pytest.raises(AnalysisRequestError, match=message):
+    for params, code, message in wrong_scopes:
+        with pytest.raises(AnalysisRequestError, match=message) as refused:
             requested_scope(params)
+        assert refused.value.code == code
 
 
 def test_file_names_carry_the_scope_and_the_period() -> None:

@@ -89,7 +89,7 @@ def test_a_regional_activity_ends_after_it_starts() -> None:
 
 def test_every_inbound_and_outbound_type_is_in_the_catalog_and_versioned() -> None:
     ours = [name for name in EVENT_TYPES if name.startswith(("setka.events.", "setka.regional."))]
-    assert len(ours) == 30
+    assert len(ours) == 32
     assert all(name.rsplit(".", 1)[-1].startswith("v") for name in ours)
 
 
@@ -100,10 +100,12 @@ def test_fact_ids_are_stable_natural_keys() -> None:
 
 def test_period_and_hours_rules() -> None:
     start = datetime(2026, 3, 1, 10, tzinfo=UTC)
-    with pytest.raises(DomainError, match="end after it starts"):
+    with pytest.raises(DomainError, match="Окончание должно быть позже начала") as error:
         check_period(start, start)
-    with pytest.raises(DomainError, match="time zone"):
+    assert error.value.code == "END_NOT_AFTER_START"
+    with pytest.raises(DomainError, match="часовым поясом") as error:
         check_period(start.replace(tzinfo=None), start + timedelta(hours=1))
+    assert error.value.code == "TIME_ZONE_REQUIRED"
     activity = Activity(
         title="x",
         activity_type="seminar",
@@ -113,10 +115,12 @@ def test_period_and_hours_rules() -> None:
         ends_at=start + timedelta(hours=2),
     )
     assert check_hours(activity, 1.999) == 2.0
-    with pytest.raises(DomainError, match="positive"):
+    with pytest.raises(DomainError, match="больше нуля") as error:
         check_hours(activity, 0)
-    with pytest.raises(DomainError, match="exceed"):
+    assert error.value.code == "HOURS_NOT_POSITIVE"
+    with pytest.raises(DomainError, match=r"Больше, чем длилось мероприятие \(2 ч\)") as error:
         check_hours(activity, 2.5)
+    assert error.value.code == "HOURS_EXCEED_LENGTH"
 
 
 @pytest.mark.parametrize(

@@ -103,9 +103,10 @@ def test_cell_vocabularies(table: dict[str, str], text: str, value: str) -> None
 
 
 def test_an_unknown_word_lists_what_is_understood() -> None:
-    with pytest.raises(DomainError, match=r"expected one of: .*centre") as error:
+    with pytest.raises(DomainError, match=r"ожидается одно из: .*centre") as error:
         vocabulary_value(MEMBERSHIP_ROLES, "наблюдатель", field="role")
     assert error.value.field == "role"
+    assert error.value.code == "UNKNOWN_CHOICE"
 
 
 def test_dates_and_identifiers() -> None:

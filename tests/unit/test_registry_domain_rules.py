@@ -22,13 +22,14 @@ def test_valid_ogrn_passes(ogrn: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ogrn", "reason"),
-    [("102770013219", "13 digits"), ("10277001321950", "13 digits"), ("1027700132196", "checksum")],
+    ("ogrn", "code"),
+    [("102770013219", "OGRN_FORMAT"), ("10277001321950", "OGRN_FORMAT"), ("1027700132196", "OGRN_CHECKSUM")],
 )
-def test_invalid_ogrn_is_refused_with_the_field(ogrn: str, reason: str) -> None:
-    with pytest.raises(DomainError, match=reason) as error:
+def test_invalid_ogrn_is_refused_with_the_field(ogrn: str, code: str) -> None:
+    with pytest.raises(DomainError, match="ОГРН") as error:
         rules.check_ogrn(ogrn)
     assert error.value.field == "ogrn"
+    assert error.value.code == code
 
 
 def test_school_code_is_normalised_and_checked() -> None:
@@ -84,22 +85,26 @@ def test_current_statuses_are_derived_from_the_history() -> None:
 
 
 def test_low_and_stable_results_cannot_both_hold_at_one_date() -> None:
-    with pytest.raises(DomainError, match="cannot both hold") as error:
+    with pytest.raises(DomainError, match="не могут действовать одновременно") as error:
         rules.check_status_conflict(SchoolStatus.low_results, D("2024-01-01"), None, HISTORY)
     assert error.value.field == "status"
-    with pytest.raises(DomainError, match="already holds"):
+    assert error.value.code == "STATUSES_EXCLUSIVE"
+    with pytest.raises(DomainError, match="уже имеет статус «ШФНСУ»") as error:
         rules.check_status_conflict(SchoolStatus.adverse_social_conditions, D("2024-01-01"), None, HISTORY)
+    assert error.value.code == "STATUS_ALREADY_HELD"
     rules.check_status_conflict(SchoolStatus.low_results, D("2022-01-01"), D("2023-01-01"), HISTORY[1:])
 
 
 def test_a_risk_profile_rates_every_factor_with_a_known_level() -> None:
     full = {factor.value: "medium" for factor in RiskFactor}
     assert set(check_factors(full)) == set(RiskFactor)
-    with pytest.raises(DomainError, match="missing: teacher_shortage"):
+    with pytest.raises(DomainError, match="не указаны: teacher_shortage") as error:
         check_factors({k: v for k, v in full.items() if k != "teacher_shortage"})
-    with pytest.raises(DomainError, match="unknown value 'extreme'"):
+    assert error.value.code == "RISK_FACTORS_MISSING"
+    with pytest.raises(DomainError, match="Неизвестное значение «extreme»") as error:
         check_factors(full | {"teacher_shortage": "extreme"})
-    with pytest.raises(DomainError, match="unknown value 'weather'"):
+    assert error.value.code == "UNKNOWN_CHOICE"
+    with pytest.raises(DomainError, match="Неизвестное значение «weather»"):
         check_factors(full | {"weather": "low"})
 
 

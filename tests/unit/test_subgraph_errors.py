@@ -22,7 +22,7 @@ class Query:
 
     @strawberry.field
     def refused(self, year: int) -> str:
-        raise DomainError("the year must be between 2000 and 2100", field="year")
+        raise DomainError("Год — от 2000 до 2100", code="YEAR_OUT_OF_RANGE", field="year")
 
 
 schema = SubgraphSchema(query=Query)
@@ -45,8 +45,12 @@ async def test_a_rule_of_the_domain_is_still_explained_to_the_caller() -> None:
     result = await schema.execute("{ refused(year: 1900) }")
     assert result.errors is not None
     formatted = result.errors[0].formatted
-    assert formatted["message"] == "the year must be between 2000 and 2100"
-    assert formatted["extensions"]["code"] == "BAD_USER_INPUT"
+    assert formatted["message"] == "Год — от 2000 до 2100"
+    assert formatted["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "validationCode": "YEAR_OUT_OF_RANGE",
+        "field": "year",
+    }
 
 
 @strawberry.type

@@ -121,6 +121,15 @@ class RecordMobilityInput(CommandInput, command=mobility.RecordMobility):
     pass
 
 
+@strawberry.input(description="A correction of a recorded mobility: only the fields given change")
+class CorrectMobilityInput(
+    CommandInput,
+    command=mobility.CorrectMobility,
+    describe={"kind": "students or teachers", "reason": "Why it is corrected"},
+):
+    pass
+
+
 def _subject(info: Info) -> str:
     """Who acts, as the records of a plan keep them (the audit trail keeps the rest)."""
     return identity(info).subject or ""
@@ -423,5 +432,31 @@ class Mutation:
             MobilityRecord.of,
             lambda s: mobility.record_mobility(s, input.to_command()),
             scope=scopes.organizations(input.home_organization_id, input.host_organization_id),
+            roles=EDITORS,
+        )
+
+    @editors(
+        "Correct a recorded mobility (its counts, hours, dates, programme); its version goes up and"
+        " analytics replaces the figure"
+    )
+    async def correct_mobility(self, info: Info, input: CorrectMobilityInput) -> MobilityResult:
+        return await run_command(
+            info,
+            MobilityRecord.of,
+            lambda s: mobility.correct_mobility(s, input.to_command()),
+            scope=scopes.mobility(input.mobility_id),
+            roles=EDITORS,
+        )
+
+    @editors(
+        "Delete a mobility recorded by mistake, with the reason: it is no longer listed nor counted"
+        " (kept, marked)"
+    )
+    async def delete_mobility(self, info: Info, mobility_id: strawberry.ID, reason: str) -> MobilityResult:
+        return await run_command(
+            info,
+            MobilityRecord.of,
+            lambda s: mobility.delete_mobility(s, require_id(mobility_id, "mobilityId"), reason),
+            scope=scopes.mobility(mobility_id),
             roles=EDITORS,
         )

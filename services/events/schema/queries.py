@@ -11,7 +11,8 @@ from setka_runtime.access import PERSONAL_DATA
 from setka_runtime.deferred import deferred
 from setka_runtime.graphql import identity, paged, reading, sized
 from setka_runtime.graphql_derive import domain_values
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
+from sqlmodel import col
 from strawberry.types import Info
 
 from .. import models as m
@@ -39,11 +40,12 @@ FACTS_ASSUMED = 500
 
 
 def _facts(
-    model: Any, present: Callable[[Any], Any], *, personal: bool = False
+    model: Any, present: Callable[[Any], Any], *, personal: bool = False, kept: Any = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
     """A list of facts of ``model`` by id: the arguments are read by name as its columns (an id
     that is not one matches nothing). Facts about educators (``personal``) are only those of the
-    organizations in the caller's scope.
+    organizations in the caller's scope; ``kept``, if given, is the condition of the facts that
+    still count (a mobility deleted as a mistake does not).
 
     The decorated function declares the arguments as GraphQL shows them; its body never runs.
     """
@@ -52,6 +54,8 @@ def _facts(
         @functools.wraps(arguments)
         async def resolve(root: Any, info: Info, **given: Any) -> list[Any]:
             visible = scopes.personal_data(identity(info), model.organization_id) if personal else None
+            if kept is not None:
+                visible = kept if visible is None else and_(visible, kept)
             where = domain_values(model, given, read_id=filter_id)
             async with reading(info) as session:
                 rows = await reads.facts(session, model, visible, **where)
@@ -155,7 +159,7 @@ class Query:
         )
 
     @strawberry.field(directives=sized(FACTS_ASSUMED))
-    @_facts(m.Mobility, MobilityRecord.of)
+    @_facts(m.Mobility, MobilityRecord.of, kept=col(m.Mobility.deleted_at).is_(None))
     async def mobility(self, info: Info, network_id: strawberry.ID | None = None) -> list[MobilityRecord]: ...
 
     @strawberry.field(

@@ -41,7 +41,7 @@ class Subscription:
         live: LiveActivities = info.context["live"]
         network = to_uuid(network_id) if network_id is not None else None
         if network_id is not None and network is None:
-            raise DomainError("not a valid id", field="networkId")
+            raise DomainError("Это не идентификатор", code="INVALID_ID", field="networkId")
         caller = identity(info)
         visible = scopes.visible_activities(caller)
         unpublished = scopes.unpublished_activities(caller)

@@ -594,8 +594,18 @@ class Participation:
     attendance: list[AttendanceRecord]
 
 
-@strawberry.type
-class MobilityRecord(ModelType, model=m.Mobility, exclude=["created_at"]):
+@strawberry.type(description="Students or teachers of one organization working at a partner's premises")
+class MobilityRecord(
+    ModelType,
+    model=m.Mobility,
+    exclude=["created_at"],
+    describe={
+        "version": "1 when recorded, one more with each correction and with its deletion",
+        "updated_at": "When it was last corrected or deleted",
+        "deleted_at": "When it was deleted as a mistake (then it no longer counts)",
+        "change_reason": "Why it was last corrected or deleted",
+    },
+):
     pass
 
 

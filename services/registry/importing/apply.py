@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from setka_runtime.errors import DomainError
+from setka_runtime.russian import day
 from setka_runtime.sql import one_of
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +71,8 @@ class _Known:
         by_code = self.by_code.get(code) if code else None
         if by_inn and by_code and by_inn != by_code:
             raise DomainError(
-                f"ИНН {inn} and code {code} belong to two different registered organizations",
+                f"ИНН {inn} и код {code} принадлежат двум разным зарегистрированным организациям",
+                code="IDENTIFIERS_OF_TWO_ORGANIZATIONS",
                 field="schoolCode",
             )
         return by_inn or by_code
@@ -145,7 +147,11 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         inn = _inn(record, "inn", field="inn")
         code = _code(record, "school_code", field="schoolCode")
         if not inn and not code:
-            raise DomainError("a row needs an ИНН or a school code to be matched on", field="inn")
+            raise DomainError(
+                "В строке нужен ИНН или код школы, чтобы найти организацию",
+                code="IDENTIFIER_REQUIRED",
+                field="inn",
+            )
         full_name = rules.check_name(record.get("full_name", ""), field="fullName", limit=500)
         kind = record.get("kind")
         ogrn = record.get("ogrn")
@@ -202,7 +208,11 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
                 return rules.check_region_code(text.zfill(2))
             code = (self._regions or {}).get(rules.fold(text))
             if code is None:
-                raise DomainError(f"unknown region {text!r}: give its code, e.g. 39", field="regionCode")
+                raise DomainError(
+                    f"Неизвестный регион «{text}»: укажите его код, например 39",
+                    code="REGION_UNKNOWN",
+                    field="regionCode",
+                )
             return code
         if row.inn:
             return row.inn[:2]
@@ -317,8 +327,10 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
             if same:  # still not loaded: it stays where it is
                 return None
             raise DomainError(
-                f"unknown municipality {name!r} in region {organization.region_code}; load the region's"
-                " municipalities first (setka import FILE --kind municipalities)",
+                f"Неизвестное муниципальное образование «{name}» в регионе {organization.region_code};"
+                " сначала загрузите муниципальные образования региона"
+                " (setka import FILE --kind municipalities)",
+                code="MUNICIPALITY_NOT_FOUND",
                 field="municipality",
             )
         return None if ident == organization.municipality_id else ident
@@ -361,7 +373,9 @@ class MembershipImporter(RowImporter[MembershipRow]):
         inn = _inn(record, "organization_inn", field="organizationInn")
         code = _code(record, "organization_code", field="organizationCode")
         if not inn and not code:
-            raise DomainError("a row needs the organization's ИНН or code", field="organizationInn")
+            raise DomainError(
+                "В строке нужен ИНН или код организации", code="IDENTIFIER_REQUIRED", field="organizationInn"
+            )
         joined = record.get("joined_on")
         left = record.get("left_on")
         return MembershipRow(
@@ -391,16 +405,20 @@ class MembershipImporter(RowImporter[MembershipRow]):
     async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:
         network_id = (self._networks or {}).get(rules.fold(value.network))
         if network_id is None:
-            raise DomainError(f"no network named {value.network!r}; create it first", field="network")
+            raise DomainError(
+                f"Сети «{value.network}» нет; сначала создайте её", code="NETWORK_NOT_FOUND", field="network"
+            )
         organization_id = self._known.find(value.organization_inn, value.organization_code)
         if organization_id is None:
             who = (
                 f"ИНН {value.organization_inn}"
                 if value.organization_inn
-                else f"code {value.organization_code}"
+                else f"кодом {value.organization_code}"
             )
             raise DomainError(
-                f"no organization with {who}; import the organizations first", field="organization"
+                f"Нет организации с {who}; сначала загрузите организации",
+                code="ORGANIZATION_NOT_FOUND",
+                field="organization",
             )
         same = [
             m
@@ -413,7 +431,9 @@ class MembershipImporter(RowImporter[MembershipRow]):
                 return Outcome.unchanged
             if membership.left_on is not None:
                 raise DomainError(
-                    f"the membership already ended on {membership.left_on.isoformat()}", field="leftOn"
+                    f"Участие уже завершилось {day(membership.left_on)}",
+                    code="MEMBERSHIP_ENDED",
+                    field="leftOn",
                 )
             await networks.leave_network(session, membership.id, value.left_on)
             return Outcome.updated
@@ -455,7 +475,7 @@ def _split_name(full_name: str) -> tuple[str, str, str | None]:
     """«Иванова Мария Петровна» → (last, first, middle); «… Гасан оглы» keeps the rest as middle."""
     parts = full_name.split()
     if len(parts) < 2:
-        raise DomainError("the full name needs at least a surname and a first name", field="fullName")
+        raise DomainError("В ФИО нужны хотя бы фамилия и имя", code="NAME_INCOMPLETE", field="fullName")
     return parts[0], parts[1], " ".join(parts[2:]) or None
 
 
@@ -481,7 +501,9 @@ class EducatorImporter(RowImporter[EducatorRow]):
         inn = _inn(record, "organization_inn", field="organizationInn")
         code = _code(record, "organization_code", field="organizationCode")
         if not inn and not code:
-            raise DomainError("a row needs the organization's ИНН or code", field="organizationInn")
+            raise DomainError(
+                "В строке нужен ИНН или код организации", code="IDENTIFIER_REQUIRED", field="organizationInn"
+            )
         if record.get("full_name"):
             last, first, middle = _split_name(record["full_name"])
         else:
@@ -489,7 +511,7 @@ class EducatorImporter(RowImporter[EducatorRow]):
             first = record.get("first_name", "")
             middle = record.get("middle_name")
             if not last or not first:
-                raise DomainError("a surname and a first name are needed", field="firstName")
+                raise DomainError("Нужны фамилия и имя", code="NAME_INCOMPLETE", field="firstName")
         category = record.get("qualification_category")
         subjects = record.get("subjects")
         return EducatorRow(
@@ -551,10 +573,12 @@ class EducatorImporter(RowImporter[EducatorRow]):
             who = (
                 f"ИНН {value.organization_inn}"
                 if value.organization_inn
-                else f"code {value.organization_code}"
+                else f"кодом {value.organization_code}"
             )
             raise DomainError(
-                f"no active organization with {who}; import the organizations first", field="organization"
+                f"Нет действующей организации с {who}; сначала загрузите организации",
+                code="ORGANIZATION_NOT_FOUND",
+                field="organization",
             )
         if value.external_id:
             existing = self._by_external.get(value.external_id)
@@ -650,7 +674,8 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
             code = self._region_names.get(rules.fold(value.region_name or ""))
             if code is None:
                 raise DomainError(
-                    f"unknown region {value.region_name!r}: give its code in a «Код региона» column",
+                    f"Неизвестный регион «{value.region_name}»: укажите его код в столбце «Код региона»",
+                    code="REGION_UNKNOWN",
                     field="regionCode",
                 )
         region_added = await reference.ensure_region(session, code, value.region_name)

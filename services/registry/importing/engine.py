@@ -167,7 +167,7 @@ async def run_import(
         keys = importer.keys(value)
         earlier = next((seen[k] for k in keys if k in seen), None)
         if earlier is not None:
-            summary.rejections.append(Rejection(line, f"duplicate of line {earlier}", key=_describe(keys)))
+            summary.rejections.append(Rejection(line, f"повтор строки {earlier}", key=_describe(keys)))
             if progress:
                 progress(1)
             continue
@@ -290,5 +290,5 @@ def _rejection(row: Row[Any], error: Exception, importer: RowImporter[Any]) -> R
     if isinstance(error, DomainError):
         return Rejection(row.line, error.message, error.field, keys)
     # a uniqueness the rules did not foresee (e.g. the same ОГРН on another ИНН)
-    reason = f"conflicts with a registered record: {getattr(error, 'orig', error)}".splitlines()[0]
+    reason = f"противоречит записи в реестре: {getattr(error, 'orig', error)}".splitlines()[0]
     return Rejection(row.line, reason, key=keys)

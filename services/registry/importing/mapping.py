@@ -388,7 +388,9 @@ def vocabulary_value(table: Mapping[str, str], text: str, *, field: str) -> str:
     value = table.get(normalize_header(text))
     if value is None:
         known = ", ".join(sorted(set(table.values())))
-        raise DomainError(f"{text!r} is not understood; expected one of: {known}", field=field)
+        raise DomainError(
+            f"«{text}» не распознано; ожидается одно из: {known}", code="UNKNOWN_CHOICE", field=field
+        )
     return value
 
 
@@ -405,7 +407,9 @@ def parse_date(text: str, *, field: str) -> date:
     try:  # what a workbook's date cell turns into
         return datetime.fromisoformat(value).date()
     except ValueError:
-        raise DomainError(f"{text!r} is not a date; write it as ДД.ММ.ГГГГ", field=field) from None
+        raise DomainError(
+            f"«{text}» — не дата; запишите её как ДД.ММ.ГГГГ", code="DATE_FORMAT", field=field
+        ) from None
 
 
 def digits(text: str, *, width: int) -> str:

@@ -112,7 +112,9 @@ class AssessRiskProfileInput(CommandInput, command=statuses.AssessRiskProfile):
         factors: dict[str, str] = {}
         for item in self.factors:
             if item.factor in factors:
-                raise DomainError(f"the factor {item.factor} is given twice", field="factors")
+                raise DomainError(
+                    f"Фактор {item.factor} указан дважды", code="RISK_FACTOR_REPEATED", field="factors"
+                )
             factors[item.factor] = item.level
         return super().to_command(factors=factors, **given)
 
@@ -138,6 +140,22 @@ class UpdateEducatorInput(CommandInput, command=educators.UpdateEducator, rename
 
 @strawberry.input
 class CreateNetworkInput(CommandInput, command=networks.CreateNetwork, describe={"level": NetworkLevel}):
+    pass
+
+
+@strawberry.input(
+    description="A correction of a network: only the fields given change (its region and dates stay)"
+)
+class UpdateNetworkInput(
+    CommandInput,
+    command=networks.UpdateNetwork,
+    rename={"network_id": "id"},
+    describe={
+        "level": NetworkLevel,
+        "municipality_id": "A municipal network's municipality (another level has none)",
+        "remove_coordinator": "The network has no coordinator organization from now on",
+    },
+):
     pass
 
 
@@ -193,6 +211,37 @@ class SignAgreementInput(CommandInput, command=agreements.SignAgreement):
     pass
 
 
+@strawberry.input(description="An amendment (дополнительное соглашение) and what it changes")
+class AmendAgreementInput(
+    CommandInput,
+    command=agreements.AmendAgreement,
+    describe={
+        "number": "The amendment's own number, e.g. ДС-1",
+        "amended_on": "The day it was signed; it takes effect then",
+        "basis": "What it rests on",
+        "valid_to": "The new end date (the first day the agreement no longer holds)",
+        "open_ended": "The agreement holds with no end date from now on",
+        "subject": "The new subject, if it changes",
+    },
+):
+    pass
+
+
+@strawberry.input(description="A new edition (новая редакция) of the regulating document in force")
+class ReviseRegulationInput(
+    CommandInput,
+    command=agreements.ReviseRegulation,
+    describe={
+        "regulation_id": "The edition in force, which the new one supersedes",
+        "number": "The number of the order that approves the new edition",
+        "issued_on": "Its date",
+        "title": "The new title, if it changes",
+        "link": "The new edition's document link",
+    },
+):
+    pass
+
+
 @strawberry.input
 class IssueRegulationInput(
     CommandInput, command=agreements.IssueRegulation, describe={"kind": RegulationKind}
@@ -209,6 +258,7 @@ def _mutation(description: str, roles: tuple[Role, ...]) -> Any:
 
 
 STRUCTURE = "changing an organization's kind or municipality"
+NETWORK_MOVE = "moving a network to another municipality or level"
 
 
 @strawberry.type
@@ -355,6 +405,28 @@ class Mutation:
             Network.of,
             lambda s: networks.close_network(s, require_id(network_id, "networkId"), ended_on),
             scope=lambda s: scopes.network(s, network_id),
+            roles=EDITORS,
+        )
+
+    @_mutation(
+        "Correct a network: its name, level, municipality, governing body or coordinator (moving it to"
+        " another municipality or level needs the editors of both places); emits network.updated",
+        EDITORS,
+    )
+    async def update_network(self, info: Info, input: UpdateNetworkInput) -> NetworkResult:
+        async def scope(session: AsyncSession) -> Target:
+            move = await scopes.network_move(
+                session, input.id, level=input.level, municipality_id=input.municipality_id
+            )
+            if move is not None:
+                identity(info).require(move, EDITORS, what=NETWORK_MOVE)
+            return await scopes.network(session, input.id)
+
+        return await run_command(
+            info,
+            Network.of,
+            lambda s: networks.update_network(s, input.to_command()),
+            scope=scope,
             roles=EDITORS,
         )
 
@@ -546,6 +618,20 @@ class Mutation:
             roles=EDITORS,
         )
 
+    @_mutation(
+        "Amend an agreement in force (дополнительное соглашение: parties added or removed, end date,"
+        " subject); its version goes up; emits agreement.amended",
+        EDITORS,
+    )
+    async def amend_agreement(self, info: Info, input: AmendAgreementInput) -> AgreementResult:
+        return await run_command(
+            info,
+            Agreement.of,
+            lambda s: agreements.amend_agreement(s, input.to_command()),
+            scope=lambda s: scopes.agreement(s, input.agreement_id, *input.add_party_ids),
+            roles=EDITORS,
+        )
+
     @_mutation("Record a regulating document; emits regulation.issued", EDITORS)
     async def issue_regulation(self, info: Info, input: IssueRegulationInput) -> RegulationResult:
         return await run_command(
@@ -553,5 +639,37 @@ class Mutation:
             Regulation.of,
             lambda s: agreements.issue_regulation(s, input.to_command()),
             scope=lambda s: scopes.documents(s, [input.issuer_id], input.network_id),
+            roles=EDITORS,
+        )
+
+    @_mutation(
+        "A new edition of the regulating document in force: it supersedes that one, which stays"
+        " readable; emits regulation.revised",
+        EDITORS,
+    )
+    async def revise_regulation(self, info: Info, input: ReviseRegulationInput) -> RegulationResult:
+        return await run_command(
+            info,
+            Regulation.of,
+            lambda s: agreements.revise_regulation(s, input.to_command()),
+            scope=lambda s: scopes.regulation(s, input.regulation_id),
+            roles=EDITORS,
+        )
+
+    @_mutation(
+        "The regulating document in force is withdrawn (утратил силу; on: the first day out), and stays"
+        " readable; emits regulation.withdrawn",
+        EDITORS,
+    )
+    async def withdraw_regulation(
+        self, info: Info, regulation_id: strawberry.ID, on: dt.date, reason: str
+    ) -> RegulationResult:
+        return await run_command(
+            info,
+            Regulation.of,
+            lambda s: agreements.withdraw_regulation(
+                s, require_id(regulation_id, "regulationId"), on, reason
+            ),
+            scope=lambda s: scopes.regulation(s, regulation_id),
             roles=EDITORS,
         )

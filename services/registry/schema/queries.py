@@ -240,13 +240,18 @@ class Query:
         after: str | None = None,
     ) -> Connection[Agreement]: ...
 
-    @strawberry.field(description="Regulating documents by date of issue", directives=paged())
+    @strawberry.field(
+        description="Regulating documents by date of issue, every edition; only those of `status`"
+        " (in_force, superseded or withdrawn) if given",
+        directives=paged(),
+    )
     @_listing(list_regulations, Regulation.of)
     async def regulations(
         self,
         info: Info,
         network_id: strawberry.ID | None = None,
         issuer_id: strawberry.ID | None = None,
+        status: str | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Regulation]: ...

@@ -14,6 +14,7 @@ from setka_contracts.registry import (
     NetworkLevel,
     NetworkStatus,
     RegulationKind,
+    RegulationStatus,
     ResourceKind,
     ResourceRequestStatus,
     ResourceStatus,
@@ -213,7 +214,12 @@ class Network(
     Entity,
     model=m.Network,
     exclude=["search_text", "created_at"],
-    describe={"level": NetworkLevel, "status": NetworkStatus},
+    describe={
+        "level": NetworkLevel,
+        "status": NetworkStatus,
+        "version": "1 when created, one more with each correction (updateNetwork)",
+        "updated_at": "When it was last corrected",
+    },
 ):
     @strawberry.field(description="The education authority that governs the network")
     async def governing_body(self, info: Info) -> Organization | None:
@@ -265,7 +271,9 @@ class Network(
         to: Annotated[dt.date, strawberry.argument(description="The period's last day, included")],
     ) -> list[ResourceKindSummary]:
         if to < from_:
-            raise DomainError("the last day must not be before the first", field="to")
+            raise DomainError(
+                "Последний день не может быть раньше первого", code="END_BEFORE_START", field="to"
+            )
         key = (uuid.UUID(str(self.id)), from_, to)
         kinds = await grouped(info, resource_requests.network_resources, key)
         return [ResourceKindSummary.of(k) for k in kinds]
@@ -379,20 +387,81 @@ class ResourceKindSummary:
         )
 
 
+@strawberry.type(description="An amendment to an agreement (дополнительное соглашение) and what it changed")
+class AgreementAmendment(
+    ModelType,
+    model=m.AgreementAmendment,
+    exclude=["agreement_id", "recorded_at"],
+    describe={
+        "version": "The agreement's version it made: 2 for the first amendment",
+        "amended_on": "The day it was signed; it takes effect then",
+        "subject_before": "The subject it replaced, if it changed the subject",
+        "valid_to_before": "The end date before it (the first day out)",
+        "valid_to_after": "The end date after it; none: open-ended",
+        "changes_valid_to": "Whether it changed the end date",
+    },
+):
+    added_party_ids: list[strawberry.ID] = strawberry.field(description="Parties it added")
+    removed_party_ids: list[strawberry.ID] = strawberry.field(description="Parties it removed")
+
+    @classmethod
+    def of(cls, row: m.AgreementAmendment, **given: Any) -> Self:
+        return super().of(
+            row,
+            added_party_ids=[strawberry.ID(p) for p in row.added_party_ids],
+            removed_party_ids=[strawberry.ID(p) for p in row.removed_party_ids],
+            **given,
+        )
+
+
 @strawberry.federation.type(keys=["id"], description="An agreement on network interaction (договор)")
-class Agreement(Entity, model=m.Agreement, exclude=["created_at"], describe={"status": AgreementStatus}):
-    @strawberry.field
+class Agreement(
+    Entity,
+    model=m.Agreement,
+    exclude=["created_at"],
+    describe={
+        "status": AgreementStatus,
+        "version": "1 when signed, one more with each amendment and with its termination",
+    },
+):
+    @strawberry.field(description="The parties now (after its amendments)")
     async def parties(self, info: Info) -> list[Organization]:
         ids = await _owned(info, agreements.parties_of, self.id)
         found = await gather(*(Organization.load(info, i) for i in ids))
         return [o for o in found if o]
 
+    @strawberry.field(description="Its amendments (дополнительные соглашения), oldest first")
+    async def amendments(self, info: Info) -> list[AgreementAmendment]:
+        return [AgreementAmendment.of(r) for r in await _owned(info, agreements.amendments_of, self.id)]
 
-@strawberry.federation.type(keys=["id"], description="A regulating document (положение, приказ)")
-class Regulation(Entity, model=m.Regulation, exclude=["created_at"], describe={"kind": RegulationKind}):
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A regulating document (положение, приказ), one edition of it; a superseded or"
+    " withdrawn one stays readable",
+)
+class Regulation(
+    Entity,
+    model=m.Regulation,
+    exclude=["created_at"],
+    describe={
+        "kind": RegulationKind,
+        "first_edition_id": "The document's first edition: what all its editions share",
+        "status": RegulationStatus,
+        "edition": "1 for the first edition (редакция), one more with each new one",
+        "supersedes_id": "The edition this one superseded",
+        "superseded_by_id": "The edition that superseded this one",
+        "withdrawn_on": "The first day it no longer holds, if withdrawn",
+    },
+):
     @strawberry.field
     async def issuer(self, info: Info) -> Organization | None:
         return await Organization.load(info, self.issuer_id)
+
+    @strawberry.field(description="Every edition of the document, this one included, oldest first")
+    async def editions(self, info: Info) -> list[Regulation]:
+        rows = await _owned(info, agreements.editions_of, self.first_edition_id or self.id)
+        return [Regulation.of(r) for r in rows]
 
 
 ENTITIES: list[type] = [
