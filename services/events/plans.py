@@ -273,7 +273,7 @@ async def draft_plan(session: AsyncSession, command: DraftPlan) -> Plan:
     for other in others:
         if other.year == command.year:
             raise DomainError(
-                f"У сети уже есть план на {period_label(other.period, other.year)} год",
+                f"У сети уже есть план на {command.year} год",
                 code="PLAN_EXISTS",
                 field="year",
             )

@@ -831,7 +831,7 @@ async def test_people_in_the_schools_scope_work_an_alert_and_everyone_else_is_re
         await ask(db, coordinator, SNOOZE, today=date(2026, 2, 18), id=ident, until="2026-03-01"),
         "snoozeAlert",
     )
-    assert "resolved" in late["message"]
+    assert "Оповещение снято" in late["message"]
     closing = worked(
         await ask(db, coordinator, COMMENT, today=date(2026, 2, 18), id=ident, text="Школа вернулась"),
         "commentOnAlert",

@@ -202,7 +202,7 @@ async def test_a_school_year_plan_runs_from_september_to_august(world: World) ->
     assert refused_due == {
         "__typename": "ValidationError",
         "field": "dueOn",
-        "message": "the item must be due within 2041/42 (01.09.2041–31.08.2042)",
+        "message": "Срок пункта должен быть в 2041/42 учебном году (01.09.2041–31.08.2042)",
     }
     await invalid(world, ours, ADD, i={"planId": plan["id"], **item("Сентябрь", "2042-09-01")})
     for due in ("2041-09-01", "2042-08-31"):
@@ -210,12 +210,12 @@ async def test_a_school_year_plan_runs_from_september_to_august(world: World) ->
 
     # the network's plans do not overlap, whatever their periods
     same = await invalid(world, ours, DRAFT, n=str(net.id), y=2041, p="calendar_year")
-    assert same["message"] == "the network already has a plan for 2041"
+    assert same["message"] == "У сети уже есть план на 2041 год"
     overlapping = await invalid(world, ours, DRAFT, n=str(net.id), y=2042, p="calendar_year")
     assert overlapping == {
         "__typename": "ValidationError",
         "field": "year",
-        "message": "the network's plan for 2041/42 already covers part of 2042",
+        "message": "План сети на 2041/42 уже охватывает часть 2042",
     }
     unknown = await invalid(world, ours, DRAFT, n=str(net.id), y=2044, p="quarter")
     assert unknown["field"] == "period"
@@ -259,11 +259,11 @@ async def test_members_propose_items_for_themselves_on_a_draft_or_an_agreed_plan
     for organization in (world.outsider, net.methodologist):
         answer = await invalid(world, representative(organization), PROPOSE, i=proposal(organization))
         assert answer["field"] == "organizationId"
-        assert "is not a centre, partner or supported school of the network" in answer["message"]
+        assert "не центр, не партнёр и не сопровождаемая школа сети" in answer["message"]
     late = await invalid(world, ours, PROPOSE, i=proposal(world.host, dueOn="2046-01-10"))
-    assert late["message"] == "the item must be due within 2045"
+    assert late["message"] == "Срок пункта должен быть в 2045 году"
     foreign = await invalid(world, ours, PROPOSE, i=proposal(world.host, interactionGroupId=str(net.id)))
-    assert foreign["message"].endswith("is not in the registry")
+    assert foreign["message"] == "Такой группы взаимодействия нет в реестре"
     other = uuid.uuid4()
     await registry_says(
         world.db,
@@ -273,7 +273,7 @@ async def test_members_propose_items_for_themselves_on_a_draft_or_an_agreed_plan
     assert answer == {
         "__typename": "ValidationError",
         "field": "interactionGroupId",
-        "message": "the interaction group belongs to another network",
+        "message": "Группа взаимодействия относится к другой сети",
     }
 
     # the plan is drawn up jointly: members' representatives see the draft and its proposals
@@ -287,7 +287,7 @@ async def test_members_propose_items_for_themselves_on_a_draft_or_an_agreed_plan
     await write(world, representative(net.centre), PROPOSE, i=proposal(net.centre, "Мастер-класс"))
     await step(world, plan, "startPlan", "closePlan")
     closed = await invalid(world, ours, PROPOSE, i=proposal(world.host))
-    assert closed["message"] == "items are proposed to a draft or an agreed plan; this plan is closed"
+    assert closed["message"] == "Пункты предлагают в черновик или в согласованный план, а этот план — закрыт"
 
 
 async def test_the_coordinator_accepts_or_declines_each_proposal_with_a_reason(world: World) -> None:
@@ -318,9 +318,7 @@ async def test_the_coordinator_accepts_or_declines_each_proposal_with_a_reason(w
     accepted = await write(world, ours, ACCEPT, p=first, r="Включено в план")
     assert (accepted["status"], accepted["decisionReason"]) == ("accepted", "Включено в план")
     assert accepted["decidedAt"] and accepted["item"] == {"id": accepted["itemId"], "proposalId": first}
-    assert (await invalid(world, ours, ACCEPT, p=first, r=None))[
-        "message"
-    ] == "the proposal was already accepted"
+    assert (await invalid(world, ours, ACCEPT, p=first, r=None))["message"] == "Предложение уже принято"
     assert (await invalid(world, ADMIN, DECLINE, p=first, r="поздно"))["field"] == "proposalId"
     assert (await invalid(world, ours, DECLINE, p=second, r="  "))["field"] == "reason"
     declined = await write(world, ours, DECLINE, p=second, r="Договоры заключает управление образования")
@@ -390,7 +388,10 @@ async def test_an_agreed_plan_is_amended_in_versions_that_stay_readable(world: W
         "changes": [edit(seminar, "Семинар-практикум", "2049-04-01")],
     }
     draft_amended = await invalid(world, ours, AMEND, i=changes)
-    assert draft_amended["message"] == "an agreed plan is amended (a draft is edited); this plan is draft"
+    assert (
+        draft_amended["message"]
+        == "Поправки вносят в согласованный план (черновик правят), а этот план — черновик"
+    )
     await step(world, plan, "agreePlan")
     for caller in (representative(world.host), coordinator(world.other_municipality), VIEWER):
         await refused(world, caller, "FORBIDDEN", AMEND, i=changes | {"withdrawnItemIds": [conference]})
@@ -398,7 +399,7 @@ async def test_an_agreed_plan_is_amended_in_versions_that_stay_readable(world: W
     assert (await invalid(world, ours, AMEND, i=changes | {"reason": " "}))["field"] == "reason"
     twice = changes | {"withdrawnItemIds": [seminar]}
     assert (await invalid(world, ours, AMEND, i=twice))["message"] == (
-        "each item is changed or withdrawn once in an amendment"
+        "В поправке каждый пункт изменяют или исключают один раз"
     )
     outside = changes | {"changes": [edit(seminar, "Семинар", "2050-01-15")]}
     assert (await invalid(world, ours, AMEND, i=outside))["field"] == "dueOn"
@@ -416,7 +417,7 @@ async def test_an_agreed_plan_is_amended_in_versions_that_stay_readable(world: W
     again = await invalid(
         world, ours, AMEND, i={"planId": plan, "reason": "ещё", "withdrawnItemIds": [conference]}
     )
-    assert again["message"] == "item «Конференция» was already withdrawn"
+    assert again["message"] == "Пункт «Конференция» уже исключён"
 
     recorded = await added_events(world, before)
     assert [t for t, _ in recorded] == ["setka.events.plan.amended.v1"] * 2
@@ -480,7 +481,7 @@ async def test_an_agreed_plan_is_amended_in_versions_that_stay_readable(world: W
         "endsAt": (starts + timedelta(hours=2)).isoformat(),
     }
     linked = await invalid(world, ours, PLAN_ACTIVITY, input=for_withdrawn)
-    assert linked["message"] == "the plan item was withdrawn by an amendment"
+    assert linked["message"] == "Пункт плана исключён поправкой к плану"
     # who amended a plan is shown to those who sign in, not to anonymous callers
     assert [v["author"] for v in seen["versions"]] == [None, None, None]
     signed_in = await plan_seen(world, EXPERT, plan)
@@ -490,9 +491,9 @@ async def test_an_agreed_plan_is_amended_in_versions_that_stay_readable(world: W
     await step(world, plan, "startPlan")
     await write(world, ours, DONE, i=contracts, n="Договоры подписаны", d=None)
     done = {"planId": plan, "reason": "ошибка", "withdrawnItemIds": [contracts]}
-    assert "is done and cannot be withdrawn" in (await invalid(world, ours, AMEND, i=done))["message"]
+    assert "выполнен, исключить его нельзя" in (await invalid(world, ours, AMEND, i=done))["message"]
     retyped = {"planId": plan, "reason": "ошибка", "changes": [edit(contracts, "Договоры", "2049-06-01")]}
-    assert "is done: its kind stays" in (await invalid(world, ours, AMEND, i=retyped))["message"]
+    assert "выполнен: его вид не меняется" in (await invalid(world, ours, AMEND, i=retyped))["message"]
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -517,7 +518,7 @@ async def test_a_task_is_marked_done_by_its_responsible_organization_or_an_edito
         ]
     host = representative(world.host)
     draft_done = await invalid(world, host, DONE, i=ids["report"], n="готово", d=None)
-    assert draft_done["message"] == "items are done in an agreed plan; this plan is draft"
+    assert draft_done["message"] == "Пункты выполняют в согласованном плане, а этот план — черновик"
     await step(world, plan, "agreePlan")
 
     for caller in (
@@ -536,11 +537,11 @@ async def test_a_task_is_marked_done_by_its_responsible_organization_or_an_edito
     done = await write(world, host, DONE, i=ids["report"], n=None, d=url)
     assert (done["done"], done["doneDocumentUrl"], done["doneNote"]) == (True, url, None) and done["doneAt"]
     assert (await invalid(world, ours, DONE, i=ids["report"], n="ещё", d=None))["message"].startswith(
-        "the item was already marked done on "
+        "Пункт уже отмечен выполненным "
     )
     await write(world, ours, DONE, i=ids["contracts"], n="Договоры с партнёрами подписаны", d=None)
     activity = await invalid(world, host, DONE, i=ids["seminar"], n="провели", d=None)
-    assert activity["message"] == "an activity item is done when one of its activities is held"
+    assert activity["message"] == "Пункт-мероприятие выполнен, когда проведено одно из его мероприятий"
     # a task is not carried out by activities of the calendar
     starts = datetime(2051, 3, 10, 9, tzinfo=UTC)
     task_activity = {
@@ -554,7 +555,7 @@ async def test_a_task_is_marked_done_by_its_responsible_organization_or_an_edito
         "endsAt": (starts + timedelta(hours=2)).isoformat(),
     }
     linked = await invalid(world, host, PLAN_ACTIVITY, input=task_activity)
-    assert linked["message"] == "the plan item is a task: it is marked done, not held"
+    assert linked["message"] == "Этот пункт плана — задача: её отмечают выполненной, а не проводят"
 
     recorded = await added_events(world, before)
     assert [t for t, _ in recorded] == ["setka.events.plan.item_done.v1"] * 2

@@ -282,7 +282,7 @@ async def test_a_resource_of_limited_capacity_is_booked_once_for_a_day(world: Wo
     )
     await done(db, a1, ACCEPT, {"id": first["id"]})
     message = await refused_with(db, a1, ACCEPT, {"id": overlapping["id"]}, "requestId")
-    assert "already booked" in message
+    assert "уже занят" in message
     await refused_with(
         db,
         a2,
@@ -325,7 +325,9 @@ async def test_either_side_cancels_an_accepted_booking_before_it_starts(world: W
 
     started = await done(db, a2, REQUEST, world.asking(world.materials, PAST, FUTURE))
     await done(db, a1, ACCEPT, {"id": started["id"]})
-    assert "started" in await refused_with(db, a2, CANCEL, {"id": started["id"], "by": world.a2}, "requestId")
+    assert "Бронь началась" in await refused_with(
+        db, a2, CANCEL, {"id": started["id"], "by": world.a2}, "requestId"
+    )
 
 
 async def test_either_side_records_a_use_within_the_booking(world: World) -> None:
