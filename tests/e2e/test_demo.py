@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from setka_runtime.local_broker import free_port
 
 from deploy.local_stack import Stack
 from tests.e2e.conftest import graphql
@@ -18,29 +16,6 @@ NETWORKS = """{ networks(first: 20) { edges { node { name level regionCode
   governingBody { shortName kind }
   centres { organization { shortName kind } }
   members { role leftOn organization { shortName } } } } } }"""
-
-
-@pytest.fixture(scope="module")
-def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the module: starting it and loading the demo takes the better part of a minute."""
-    unset = (
-        "KAFKA_BOOTSTRAP_SERVERS",
-        "REGISTRY_DATABASE_URL",
-        "EVENTS_DATABASE_URL",
-        "ANALYTICS_DATABASE_URL",
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        for name in unset:
-            patch.delenv(name, raising=False)
-        ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
-        running = Stack(
-            var_dir=tmp_path_factory.mktemp("demo") / "var", ports=ports, seed_demo=True, echo=False
-        )
-        try:
-            running.start()
-            yield running
-        finally:
-            running.stop()
 
 
 async def organizations_per_region(stack: Stack) -> dict[str, int]:

@@ -11,7 +11,6 @@ import pytest
 
 from deploy.local_stack import Stack
 from tests.e2e.conftest import graphql
-from tests.e2e.test_demo import demo_stack  # noqa: F401 - the module's stack fixture
 from tests.e2e.test_slice import gateway_calls
 from tests.helpers import eventually
 
@@ -44,7 +43,7 @@ def organizations(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_a_portal_page_over_three_services_costs_the_same_requests_however_long_its_lists(
-    demo_stack: Stack,  # noqa: F811
+    demo_stack: Stack,
 ) -> None:
     async def everything_arrived() -> bool:
         data, _ = await page(demo_stack, 2)

@@ -26,7 +26,6 @@ from portal.app import create_app
 from portal.pages.auth import demo_people
 from portal.pages.plans import zone_for
 from portal.settings import PortalSettings
-from tests.e2e.test_demo import demo_stack  # noqa: F401 - the module's stack fixture
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -89,7 +88,7 @@ def options(page: str, select_id: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-async def world(demo_stack: Stack) -> AsyncIterator[World]:  # noqa: F811
+async def world(demo_stack: Stack) -> AsyncIterator[World]:
     settings = PortalSettings(
         gateway_url=f"http://127.0.0.1:{demo_stack.ports['gateway']}",
         environment="development",

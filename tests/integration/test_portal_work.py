@@ -13,7 +13,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.e2e.test_demo import demo_stack  # noqa: F401 - the module's stack fixture
 from tests.integration.test_portal_plans import (  # noqa: F401 - the module's world fixture
     World,
     signed_in,
