@@ -138,6 +138,7 @@ def routes(portal: Portal) -> list[Route]:
         org = await found(portal, request, asking, "organization", "Такой организации нет")
         if isinstance(org, Response):
             return org
+        educators, partners = await _people_and_partners(portal, request, org)
         return portal.page(
             request,
             "organization.html",
@@ -147,6 +148,8 @@ def routes(portal: Portal) -> list[Route]:
             roles=MEMBER_ROLES,
             factors=RISK_FACTORS,
             levels=RISK_LEVELS,
+            educators=educators,
+            partners=partners,
         )
 
     async def networks(request: Request) -> Response:
@@ -189,3 +192,28 @@ def routes(portal: Portal) -> list[Route]:
         Route("/networks", networks, methods=["GET"]),
         Route("/networks/{id}", network, methods=["GET"]),
     ]
+
+
+PERSONAL_DATA_ROLES = ("regional_admin", "municipal_coordinator", "school_representative")
+
+
+async def _people_and_partners(
+    portal: Portal, request: Request, organization: dict[str, Any]
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """An organization's educators (for those who may see its personal data) and, for a school,
+    the partners recommended to it (for those whose scope covers it); None where the API does not
+    answer them to this person."""
+    person, token = portal.person(request), portal.token(request)
+    if person is None:
+        return None, None
+    educators = partners = None
+    variables = {"id": organization["id"]}
+    if person.has(*PERSONAL_DATA_ROLES):
+        data, errors = await portal.gateway.ask("OrganizationPeople", variables, token)
+        if data and not errors:
+            educators = [e["node"] for e in data["educators"]["edges"]]
+    if organization["kind"] == "school":
+        data, errors = await portal.gateway.ask("RecommendedPartners", variables, token)
+        if data and not errors:
+            partners = data["recommendedPartners"]
+    return educators, partners

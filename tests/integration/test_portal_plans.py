@@ -398,3 +398,22 @@ async def test_the_calendar_feed_parses_and_the_plan_opens_as_a_workbook(world: 
     assert row[0] == 1 and row[6] == "нет"
     assert row[2].date().isoformat() == f"{ids['year']}-06-15"
     assert "Мероприятие (пункт плана)" in cells
+
+
+async def test_a_schools_card_shows_its_educators_and_partners_only_to_those_who_may_see_them(
+    world: World,
+) -> None:
+    """The school's representative sees its educators (personal data in scope) and the partners
+    recommended to it; a viewer of the region sees the partners (its region's schools' needs) but
+    no educator; a visitor neither."""
+    async with signed_in(world, "school") as school:
+        card = (await school.get(f"/organizations/{world.school}")).text
+    assert "<h2>Педагоги</h2>" in card and "<caption>Педагоги организации" in card
+    assert "<h2>Рекомендуемые партнёры</h2>" in card
+    async with signed_in(world, "viewer") as viewer:
+        seen = (await viewer.get(f"/organizations/{world.school}")).text
+    assert "<h2>Педагоги</h2>" not in seen and "<h2>Рекомендуемые партнёры</h2>" in seen
+    transport = httpx.ASGITransport(app=world.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8010") as visitor:
+        public = (await visitor.get(f"/organizations/{world.school}")).text
+    assert "<h2>Педагоги</h2>" not in public and "<h2>Рекомендуемые партнёры</h2>" not in public
