@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.integration.test_portal_plans import (  # noqa: F401 - the module's world fixture
+from tests.e2e.demo.test_portal_plans import (  # noqa: F401 - the module's world fixture
     World,
     signed_in,
     text,
