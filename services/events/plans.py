@@ -334,12 +334,8 @@ async def _add_item(
 
 async def add_plan_item(session: AsyncSession, command: AddPlanItem) -> PlanItem:
     plan = await get_plan(session, command.plan_id)
-    if plan.status != PlanStatus.draft:
-        raise DomainError(
-            f"Пункты добавляют только в черновик плана, а этот план — {PLAN_STATUS_NAMES[plan.status]}",
-            code="PLAN_NOT_DRAFT",
-            field="planId",
-        )
+    adding = "Пункты добавляют только в черновик плана"
+    _require_status(plan, (PlanStatus.draft,), adding, code="PLAN_NOT_DRAFT")
     state = await _item_state(
         session,
         plan,
