@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..exports import Column, export_route
 from ..forms import EDITORS, WHOLE, Attempt, Field, found, moment, names, no_attempt, person_zone
 from ..session import Person
 from ..web import Portal
@@ -57,6 +58,14 @@ FEEDBACK_FIELDS = (
     Field("rating", kind="int", required=True, invalid="Выберите оценку от 1 до 5"),
     Field("comment", kind="textarea"),
     Field("organizationId"),
+)
+
+
+REGISTRATION_COLUMNS = (
+    Column("№", lambda r: r["number"]),
+    Column("Организация", lambda r: r["organization"]),
+    Column("Участник", lambda r: r["who"]),
+    Column("Часов по отметке посещаемости", lambda r: r["hours"]),
 )
 
 
@@ -296,6 +305,31 @@ def routes(portal: Portal) -> list[Route]:
             else max(activity["capacity"] - len(activity["registrations"]), 0),
         )
 
+    async def registrations(request: Request) -> list[dict[str, Any]] | Response:
+        """Who registered, as the page lists them: an educator's name only for those who may see
+        it (the API answers it to them alone), and the hours recorded for each."""
+        activity = await load(request, "Такого мероприятия нет или оно ещё не объявлено")
+        if isinstance(activity, Response):
+            return activity
+        educators = await educators_of(
+            request, [r["organizationId"] for r in activity["registrations"] if r["educatorId"]]
+        )
+        names = {e["id"]: full_name(e) for people in educators.values() for e in people}
+        hours = {(a["organizationId"], a["educatorId"]): a["hours"] for a in activity["attendance"]}
+        return [
+            {
+                "number": number,
+                "organization": (r["organization"] or {}).get("shortName"),
+                "who": (
+                    names.get(r["educatorId"], "педагог (данные скрыты)")
+                    if r["educatorId"]
+                    else "вся организация"
+                ),
+                "hours": hours.get((r["organizationId"], r["educatorId"])),
+            }
+            for number, r in enumerate(activity["registrations"], start=1)
+        ]
+
     # --- what is done with it -----------------------------------------------------------------
 
     async def act(request: Request) -> Response:
@@ -407,5 +441,13 @@ def routes(portal: Portal) -> list[Route]:
         Route("/plans/{plan}/items/{item}/activity", plan_form, methods=["GET"]),
         Route("/plans/{plan}/items/{item}/activity", plan_activity, methods=["POST"]),
         Route("/activities/{id}", activity_page, methods=["GET"]),
+        export_route(
+            portal,
+            "/activities/{id}/registrations",
+            lambda r: f"activity-{r.path_params['id']}-registrations",
+            "Записались",
+            REGISTRATION_COLUMNS,
+            registrations,
+        ),
         Route("/activities/{id}/{action}", act, methods=["POST"]),
     ]

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..forms import Field, read, signed_in
+from ..exports import Column, every, export_route, moment_in
+from ..forms import Field, person_zone, read, signed_in
 from ..gateway import GatewayError
 from ..web import Portal
 
@@ -91,6 +92,18 @@ UNAVAILABLE = {
 """What the API does not offer yet: (title, what is missing, what is done instead) by address."""
 
 
+def audit_columns(zone: Any) -> tuple[Column, ...]:
+    return (
+        Column("Когда", lambda e: moment_in(e["at"], zone)),
+        Column("Действие", lambda e: OPERATIONS.get(e["operation"], e["operation"])),
+        Column("Кто (идентификатор автора)", lambda e: e["subject"]),
+        Column("Роли", lambda e: e["roles"]),
+        Column("Регион", lambda e: e["regionCode"]),
+        Column("Служба", lambda e: e["service"]),
+        Column("События", lambda e: [ev["eventType"] for ev in e["events"]]),
+    )
+
+
 def routes(portal: Portal) -> list[Route]:
     def admin(request: Request) -> Response | None:
         who = signed_in(portal, request, ADMINS)
@@ -99,14 +112,45 @@ def routes(portal: Portal) -> list[Route]:
     async def index(request: Request) -> Response:
         return admin(request) or portal.page(request, "admin_index.html")
 
+    def audit_asked(request: Request) -> tuple[list[Field], dict[str, Any], dict[str, Any], dict[str, str]]:
+        """The filters (the region's only for an admin of every region), what was entered, the
+        AuditTrail variables of them (without paging) and the filters that could not be read."""
+        person = portal.person(request)
+        every_region = person is not None and person.region_code == "*"
+        fields = [*FILTERS, REGION] if every_region else FILTERS
+        values, asked, errors = read(fields, request.query_params)
+        variables = {
+            "regionCode": asked.get("regionCode"),
+            "subject": asked.get("subject"),
+            "operation": asked.get("operation"),
+            "since": f"{asked['since']}T00:00:00Z" if asked.get("since") else None,
+            "until": (
+                f"{date.fromisoformat(asked['until']) + timedelta(days=1)}T00:00:00Z"
+                if asked.get("until")
+                else None
+            ),
+        }
+        return fields, values, variables, errors
+
+    async def audit_rows(request: Request) -> list[dict[str, Any]] | Response:
+        """Every write the filters find (at most the export's limit), for the export."""
+        if (no := admin(request)) is not None:
+            return no
+        _, _, variables, errors = audit_asked(request)
+        if errors:
+            return portal.page(request, "error.html", status=400, message="; ".join(errors.values()))
+        token = portal.token(request)
+
+        async def page(after: str | None) -> dict[str, Any]:
+            data = await portal.gateway.run("AuditTrail", {**variables, "first": 100, "after": after}, token)
+            return data["auditTrail"]
+
+        return await every(page)
+
     async def audit(request: Request) -> Response:
         if (no := admin(request)) is not None:
             return no
-        person = portal.person(request)
-        assert person is not None
-        every_region = person.region_code == "*"
-        fields = [*FILTERS, REGION] if every_region else FILTERS
-        values, asked, errors = read(fields, request.query_params)
+        fields, values, variables, errors = audit_asked(request)
         after = request.query_params.get("after") or None
         rows: list[dict[str, Any]] = []
         more: dict[str, Any] = {"hasNextPage": False}
@@ -115,21 +159,10 @@ def routes(portal: Portal) -> list[Route]:
         if errors:
             status = 400
         else:
-            variables = {
-                "regionCode": asked.get("regionCode"),
-                "subject": asked["subject"],
-                "operation": asked["operation"],
-                "since": f"{asked['since']}T00:00:00Z" if asked["since"] else None,
-                "until": (
-                    f"{date.fromisoformat(asked['until']) + timedelta(days=1)}T00:00:00Z"
-                    if asked["until"]
-                    else None
-                ),
-                "first": PAGE,
-                "after": after,
-            }
             try:
-                data = await portal.gateway.run("AuditTrail", variables, portal.token(request))
+                data = await portal.gateway.run(
+                    "AuditTrail", {**variables, "first": PAGE, "after": after}, portal.token(request)
+                )
             except GatewayError as exc:
                 if exc.status >= 500:
                     return portal.failure(request, exc)
@@ -164,5 +197,13 @@ def routes(portal: Portal) -> list[Route]:
     return [
         Route("/admin", index, methods=["GET"]),
         Route("/admin/audit", audit, methods=["GET"]),
+        export_route(
+            portal,
+            "/admin/audit",
+            "audit-trail",
+            "Журнал действий",
+            lambda r: audit_columns(person_zone(portal.person(r))),
+            audit_rows,
+        ),
         *(Route(path, unavailable(*said), methods=["GET"]) for path, said in UNAVAILABLE.items()),
     ]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import labels
+from ..exports import Column, day, export_route, moment_in
 from ..forms import PARTICIPANTS, Attempt, Field, Forms, choices, no_attempt, refused, signed_in
 from ..gateway import GatewayError
 from ..web import Portal
@@ -40,6 +41,20 @@ def school_year_of(day: date) -> int:
     return day.year if day.month >= 9 else day.year - 1
 
 
+def alert_columns(zone: Any) -> tuple[Column, ...]:
+    return (
+        Column("Сигнал", lambda a: a["title"]),
+        Column("Правило", lambda a: labels.ALERT_RULES.get(a["rule"], a["rule"])),
+        Column("Состояние", lambda a: labels.ALERT_STATUSES.get(a["status"], a["status"])),
+        Column("Организация", lambda a: a["organizationName"]),
+        Column("Сеть", lambda a: a["networkName"]),
+        Column("Когда", lambda a: moment_in(a["raisedAt"], zone)),
+        Column("Поручен", lambda a: a["assigneeOrganizationName"]),
+        Column("Отложен до", lambda a: day(a["snoozedUntil"])),
+        Column("Что делать", lambda a: a["advice"]),
+    )
+
+
 def routes(portal: Portal) -> list[Route]:
     forms = Forms(portal, lambda request: in_zone(person_zone(portal.person(request))))
 
@@ -64,6 +79,9 @@ def routes(portal: Portal) -> list[Route]:
             rules=labels.ALERT_RULES,
             alert_statuses=labels.ALERT_STATUSES,
         )
+
+    async def exported(request: Request) -> list[dict[str, Any]] | Response:
+        return await listed(request, SHOWN.get(request.query_params.get("show", "open"), True))
 
     async def alert_page(request: Request, attempt: Attempt | None = None) -> Response:
         ident, token = request.path_params["id"], portal.token(request)
@@ -182,6 +200,14 @@ def routes(portal: Portal) -> list[Route]:
 
     return [
         Route("/alerts", alert_list, methods=["GET"]),
+        export_route(
+            portal,
+            "/alerts",
+            "alerts",
+            "Сигналы",
+            lambda r: alert_columns(person_zone(portal.person(r))),
+            exported,
+        ),
         Route("/alerts/school-breaks", breaks_page, methods=["GET"]),
         Route("/alerts/school-breaks", set_breaks, methods=["POST"]),
         Route("/alerts/{id}", alert_page, methods=["GET"]),

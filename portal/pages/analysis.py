@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..exports import Column, export_route
 from ..gateway import GatewayError
 from ..web import Portal
 
@@ -22,6 +23,10 @@ STATUS = {"good": "в норме", "attention": "внимание", "bad": "пл
 TREND = {"up": "растёт", "down": "снижается", "flat": "без изменений", "unknown": "—"}
 REPORTS = {"xlsx": "Таблица Excel", "pdf": "Документ PDF", "html": "Страница HTML"}
 PERIOD = ("year", "quarter", "from", "to")
+ATTENTION_COLUMNS = (
+    Column("Школа", lambda s: s["name"]),
+    Column("Почему требует внимания", lambda s: "; ".join(s["reasons"])),
+)
 
 
 def _request(request: Request) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -92,6 +97,14 @@ def routes(portal: Portal) -> list[Route]:
             this_year=date.today().year,
         )
 
+    async def attention(request: Request) -> list[dict[str, Any]] | Response:
+        """The schools that need attention in the analysis asked for (as the page lists them)."""
+        asked = _request(request)
+        if asked is None:
+            return portal.page(request, "error.html", status=404, message="Выберите, что анализировать")
+        data = await portal.gateway.run("Analysis", asked[0], portal.token(request))
+        return list(data["effectivenessAnalysis"]["schoolsNeedingAttention"])
+
     async def report(request: Request) -> Response:
         extension = request.path_params["format"]
         asked = _request(request)
@@ -114,4 +127,12 @@ def routes(portal: Portal) -> list[Route]:
     return [
         Route("/analysis", analysis, methods=["GET"]),
         Route("/analysis/report.{format:str}", report, methods=["GET"]),
+        export_route(
+            portal,
+            "/analysis/attention",
+            "schools-needing-attention",
+            "Школы, требующие внимания",
+            ATTENTION_COLUMNS,
+            attention,
+        ),
     ]

@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..exports import Column, export_route, filename, moment_in
 from ..forms import moment, no_attempt, person_zone
 from ..gateway import GatewayError
 from ..web import Portal
-from .plans import ACTIVITY_TYPES, FORMATS, MONTH_NAMES, WEEKDAYS, filename, plan_forms
+from .plans import ACTIVITY_STATUSES, ACTIVITY_TYPES, FORMATS, MONTH_NAMES, WEEKDAYS, plan_forms
 
 ORDER = 35
 NAV = [("/calendar", "Календарь", ())]
@@ -167,6 +168,19 @@ def icalendar(
 # --- the pages -----------------------------------------------------------------------------------
 
 
+def activity_columns(zone: Any) -> tuple[Column, ...]:
+    """The calendar's activities as a table, on the person's clock."""
+    return (
+        Column("Начало", lambda a: moment_in(a["startsAt"], zone)),
+        Column("Окончание", lambda a: moment_in(a["endsAt"], zone)),
+        Column("Мероприятие", lambda a: a["title"]),
+        Column("Вид", lambda a: ACTIVITY_TYPES.get(a["activityType"], a["activityType"])),
+        Column("Формат", lambda a: FORMATS.get(a["format"], a["format"])),
+        Column("Статус", lambda a: ACTIVITY_STATUSES.get(a["status"], a["status"])),
+        Column("Проводит", lambda a: (a["host"] or {}).get("shortName")),
+    )
+
+
 def routes(portal: Portal) -> list[Route]:
     forms = plan_forms(portal)
 
@@ -264,6 +278,29 @@ def routes(portal: Portal) -> list[Route]:
             },
         )
 
+    def days_asked(request: Request, weekly: bool) -> tuple[datetime, datetime]:
+        """The days a month's or a week's page lists (its own days: a month without the days of
+        the weeks around it), on the person's clock."""
+        zone = person_zone(portal.person(request))
+        today = datetime.now(zone).date()
+        if weekly:
+            first = week_of(request.query_params.get("week"), today)
+            last = first + timedelta(days=7)
+        else:
+            first = month_of(request.query_params.get("month"), today)
+            last = next_month(first)
+        start, end = (datetime.combine(day, time(), zone) for day in (first, last))
+        return start, end
+
+    def exported(weekly: bool) -> Callable[[Request], Any]:
+        async def rows(request: Request) -> list[dict[str, Any]]:
+            return await activities_between(request, *days_asked(request, weekly), network_of(request))
+
+        return rows
+
+    def columns(request: Request) -> tuple[Column, ...]:
+        return activity_columns(person_zone(portal.person(request)))
+
     feeds: OrderedDict[tuple[str, str], tuple[float, bytes, str]] = OrderedDict()
     """Feeds served lately: (until when, the calendar, its file name) by (kind, id)."""
 
@@ -322,7 +359,9 @@ def routes(portal: Portal) -> list[Route]:
 
     return [
         Route("/calendar", month, methods=["GET"]),
+        export_route(portal, "/calendar", "calendar-month", "Мероприятия", columns, exported(False)),
         Route("/calendar/week", week, methods=["GET"]),
+        export_route(portal, "/calendar/week", "calendar-week", "Мероприятия", columns, exported(True)),
         Route("/networks/{id}/calendar.ics", network_feed, methods=["GET"]),
         Route("/organizations/{id}/calendar.ics", organization_feed, methods=["GET"]),
     ]

@@ -10,20 +10,18 @@ drawing their pages with the clock and the names).
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import labels
+from ..exports import FORMATS as EXPORT_FORMATS
+from ..exports import Column, day, filename, table
 from ..forms import (
     EDITORS,
     PARTICIPANTS,
@@ -251,76 +249,40 @@ def joint_planning(person: Person | None, plan: Mapping[str, Any]) -> dict[str, 
 
 # --- the plan as a workbook ----------------------------------------------------------------------
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-COLUMNS = (
-    ("№", 5),
-    ("Мероприятие (пункт плана)", 50),
-    ("Срок", 12),
-    ("Ответственная организация", 36),
-    ("Ответственный", 24),
-    ("Ожидаемый результат", 36),
-    ("Выполнено", 11),
-    ("Проведённые и назначенные мероприятия", 50),
-)
+
+def plan_columns(zone: ZoneInfo) -> tuple[Column, ...]:
+    """A plan's items as a table (``number``: the item's place in the plan)."""
+    return (
+        Column("№", lambda i: i["number"]),
+        Column("Мероприятие (пункт плана)", lambda i: i["title"]),
+        Column("Срок", lambda i: day(i["dueOn"])),
+        Column("Ответственная организация", lambda i: (i["responsibleOrganization"] or {}).get("shortName")),
+        Column("Ответственный", lambda i: i["responsiblePerson"]),
+        Column("Ожидаемый результат", lambda i: i["expectedResult"]),
+        Column("Выполнено", lambda i: "да" if i["done"] else "нет"),
+        Column(
+            "Проведённые и назначенные мероприятия",
+            lambda i: "\n".join(
+                f"{a['title']} — {clock(a['startsAt'], zone)}"
+                f" ({ACTIVITY_STATUSES.get(a['status'], a['status'])})"
+                for a in i["activities"]
+            ),
+        ),
+        Column("Вид пункта", lambda i: labels.PLAN_ITEM_KINDS.get(i["kind"], i["kind"])),
+        Column("Группа взаимодействия", lambda i: (i["interactionGroup"] or {}).get("name")),
+    )
 
 
-def _put(sheet: Any, row: int, column: int, value: Any) -> None:
-    """A value in a cell; text stays text, even one that looks like a formula (``=…``, ``+…``)."""
-    cell = sheet.cell(row=row, column=column)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"
-    elif isinstance(value, date):
-        cell.number_format = "DD.MM.YYYY"
-
-
-def plan_workbook(plan: dict[str, Any], zone: ZoneInfo) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = f"План {plan['year']}"
+def plan_heading(plan: dict[str, Any]) -> list[str]:
+    """What a plan's workbook says above its items."""
     progress = plan["progress"]
-    heading = [
+    return [
         plan["title"],
         f"Сеть: {plan['network']['name']}",
         f"Год: {plan['year']}; состояние: {PLAN_STATUSES.get(plan['status'], plan['status'])}",
         f"Выполнено пунктов: {progress['done']} из {progress['items']}"
         f" ({round(progress['shareDone'] * 100)} %); просрочено: {progress['overdue']}",
     ]
-    for row, text in enumerate(heading, start=1):
-        _put(sheet, row, 1, text)
-    sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
-    top = len(heading) + 2
-    for column, (title, width) in enumerate(COLUMNS, start=1):
-        _put(sheet, top, column, title)
-        sheet.cell(row=top, column=column).font = Font(bold=True)
-        sheet.column_dimensions[sheet.cell(row=top, column=column).column_letter].width = width
-    for number, item in enumerate(plan["items"], start=1):
-        row = top + number
-        activities = "\n".join(
-            f"{a['title']} — {clock(a['startsAt'], zone)} ({ACTIVITY_STATUSES.get(a['status'], a['status'])})"
-            for a in item["activities"]
-        )
-        values = [
-            number,
-            item["title"],
-            date.fromisoformat(item["dueOn"]),
-            (item["responsibleOrganization"] or {}).get("shortName", ""),
-            item["responsiblePerson"] or "",
-            item["expectedResult"] or "",
-            "да" if item["done"] else "нет",
-            activities,
-        ]
-        for column, value in enumerate(values, start=1):
-            _put(sheet, row, column, value)
-            sheet.cell(row=row, column=column).alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def filename(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "plan"
 
 
 # --- the pages -----------------------------------------------------------------------------------
@@ -569,24 +531,25 @@ def routes(portal: Portal) -> list[Route]:
         )
 
     async def export(request: Request) -> Response:
+        """The plan's items as XLSX (headed with the plan) or CSV."""
+        kind = request.path_params["format"]
+        if kind not in EXPORT_FORMATS:
+            return portal.page(request, "error.html", status=404, message="Выгрузка бывает в .xlsx и .csv")
         plan = await plan_of(
             portal, request, request.path_params["id"], NOT_VISIBLE, on=date.today().isoformat()
         )
         if isinstance(plan, Response):
             return plan
-        body = plan_workbook(plan, person_zone(portal.person(request)))
-        name = filename(f"plan-{plan['year']}-{plan['id'][:8]}") + ".xlsx"
-        return Response(
-            body,
-            media_type=XLSX,
-            headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"},
-        )
+        columns = plan_columns(person_zone(portal.person(request)))
+        items = [{**item, "number": n} for n, item in enumerate(plan["items"], start=1)]
+        name = filename(f"plan-{plan['year']}-{plan['id'][:8]}")
+        return table(kind, name, f"План {plan['year']}", columns, items, plan_heading(plan))
 
     return [
         Route("/plans", overview, methods=["GET"]),
         Route("/networks/{id}/plans", network_plans, methods=["GET"]),
         Route("/networks/{id}/plans", draft, methods=["POST"]),
-        Route("/plans/{id}/export.xlsx", export, methods=["GET"]),
+        Route("/plans/{id}/export.{format:str}", export, methods=["GET"]),
         Route("/plans/{id}", plan_page, methods=["GET"]),
         Route("/plans/{id}/items", add_item, methods=["POST"]),
         Route("/plans/{id}/status", advance, methods=["POST"]),

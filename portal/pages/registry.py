@@ -3,15 +3,14 @@ organization's card, networks and a network's page."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
+from urllib.parse import urlencode
 
-from openpyxl import Workbook
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..exports import Column, day, every, export_route
 from ..forms import found
 from ..gateway import GatewayError
 from ..labels import KINDS, MEMBER_ROLES, NETWORK_LEVELS, RISK_FACTORS, RISK_LEVELS, STATUSES
@@ -21,24 +20,33 @@ ORDER = 20
 NAV = [("/organizations", "Организации", ()), ("/networks", "Сети", ())]
 
 PAGE = 50
-EXPORT_LIMIT = 2000
 FILTERS = ("regionCode", "municipalityId", "kind", "status", "networkId", "search")
-COLUMNS = ("Краткое название", "Полное название", "Вид", "Регион", "Муниципалитет", "Статусы")
+NETWORK_FILTERS = ("regionCode", "search")
+ORGANIZATION_COLUMNS = (
+    Column("Краткое название", lambda o: o["shortName"]),
+    Column("Полное название", lambda o: o["fullName"]),
+    Column("Вид", lambda o: KINDS.get(o["kind"], o["kind"])),
+    Column("Регион", lambda o: o["regionCode"]),
+    Column("Муниципалитет", lambda o: o["municipality"]),
+    Column("Статусы", lambda o: [STATUSES.get(s, s) for s in o["statuses"]]),
+)
+NETWORK_COLUMNS = (
+    Column("Сеть", lambda n: n["name"]),
+    Column("Уровень", lambda n: NETWORK_LEVELS.get(n["level"], n["level"])),
+    Column("Регион", lambda n: n["regionCode"]),
+    Column("Работает с", lambda n: day(n["startedOn"])),
+    Column("Координатор", lambda n: (n["coordinator"] or {}).get("shortName")),
+)
+MEMBER_COLUMNS = (
+    Column("Организация", lambda m: m["organization"]["shortName"]),
+    Column("Муниципалитет", lambda m: m["organization"]["municipality"]),
+    Column("Роль в сети", lambda m: MEMBER_ROLES.get(m["role"], m["role"]).capitalize()),
+    Column("Участвует с", lambda m: day(m["joinedOn"])),
+)
 
 
-def _filters(request: Request) -> dict[str, Any]:
-    return {name: request.query_params.get(name) or None for name in FILTERS}
-
-
-def _row(node: dict[str, Any]) -> list[str]:
-    return [
-        node["shortName"],
-        node["fullName"],
-        KINDS.get(node["kind"], node["kind"]),
-        node["regionCode"],
-        node["municipality"] or "",
-        ", ".join(STATUSES.get(s, s) for s in node["statuses"]),
-    ]
+def _filters(request: Request, names: tuple[str, ...] = FILTERS) -> dict[str, Any]:
+    return {name: request.query_params.get(name) or None for name in names}
 
 
 def listing(
@@ -51,7 +59,7 @@ def listing(
 ) -> Response:
     """A page of a list: the connection ``page``'s rows, and what it was ``asked`` for (the link to
     the next page keeps it)."""
-    query = "&".join(f"{k}={v}" for k, v in asked.items() if v)
+    query = urlencode({k: v for k, v in asked.items() if v})
     return portal.page(
         request,
         template,
@@ -87,52 +95,6 @@ def routes(portal: Portal) -> list[Route]:
             statuses=STATUSES,
         )
 
-    async def export(request: Request) -> Response:
-        """Every organization the filters find (at most EXPORT_LIMIT), as XLSX or CSV."""
-        kind = request.path_params["format"]
-        if kind not in ("csv", "xlsx"):
-            return portal.page(request, "error.html", status=404, message="Выгрузка бывает в .xlsx и .csv")
-        filters, token = _filters(request), portal.token(request)
-        rows: list[list[str]] = []
-        after = None
-        try:
-            while len(rows) < EXPORT_LIMIT:
-                data = await portal.gateway.run(
-                    "Organizations", {**filters, "first": 100, "after": after}, token
-                )
-                page = data["organizations"]
-                rows.extend(_row(e["node"]) for e in page["edges"])
-                if not page["pageInfo"]["hasNextPage"]:
-                    break
-                after = page["pageInfo"]["endCursor"]
-        except GatewayError as exc:
-            return portal.failure(request, exc)
-        if kind == "csv":
-            text = io.StringIO()
-            writer = csv.writer(text, delimiter=";")  # Excel in a Russian locale splits on ";"
-            writer.writerow(COLUMNS)
-            writer.writerows(rows)
-            body = ("\ufeff" + text.getvalue()).encode("utf-8")  # the BOM: Excel reads it as UTF-8
-            media = "text/csv; charset=utf-8"
-        else:
-            book = Workbook()
-            sheet = book.active
-            sheet.title = "Организации"
-            sheet.append(COLUMNS)
-            for row in rows:
-                sheet.append(row)
-                for cell in sheet[sheet.max_row]:
-                    cell.data_type = "s"  # a name that begins like a formula stays text
-            out = io.BytesIO()
-            book.save(out)
-            body = out.getvalue()
-            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return Response(
-            body,
-            media_type=media,
-            headers={"content-disposition": f'attachment; filename="organizations.{kind}"'},
-        )
-
     async def organization(request: Request) -> Response:
         asking = portal.gateway.run("Organization", {"id": request.path_params["id"]}, portal.token(request))
         org = await found(portal, request, asking, "organization", "Такой организации нет")
@@ -152,21 +114,36 @@ def routes(portal: Portal) -> list[Route]:
             partners=partners,
         )
 
+    async def every_organization(request: Request) -> list[dict[str, Any]]:
+        """Every organization the filters find (at most the export's limit)."""
+        filters, token = _filters(request), portal.token(request)
+
+        async def page(after: str | None) -> dict[str, Any]:
+            data = await portal.gateway.run("Organizations", {**filters, "first": 100, "after": after}, token)
+            return data["organizations"]
+
+        return await every(page)
+
     async def networks(request: Request) -> Response:
+        filters = _filters(request, NETWORK_FILTERS)
         try:
             data = await portal.gateway.run(
                 "Networks",
-                {
-                    "regionCode": request.query_params.get("regionCode") or None,
-                    "search": request.query_params.get("search") or None,
-                    "first": PAGE,
-                    "after": request.query_params.get("after"),
-                },
+                {**filters, "first": PAGE, "after": request.query_params.get("after")},
                 portal.token(request),
             )
         except GatewayError as exc:
             return portal.failure(request, exc)
-        return listing(portal, request, "networks.html", data["networks"], {}, levels=NETWORK_LEVELS)
+        return listing(portal, request, "networks.html", data["networks"], filters, levels=NETWORK_LEVELS)
+
+    async def every_network(request: Request) -> list[dict[str, Any]]:
+        filters, token = _filters(request, NETWORK_FILTERS), portal.token(request)
+
+        async def page(after: str | None) -> dict[str, Any]:
+            data = await portal.gateway.run("Networks", {**filters, "first": 100, "after": after}, token)
+            return data["networks"]
+
+        return await every(page)
 
     async def network(request: Request) -> Response:
         asking = portal.gateway.run("Network", {"id": request.path_params["id"]}, portal.token(request))
@@ -174,7 +151,7 @@ def routes(portal: Portal) -> list[Route]:
         if isinstance(net, Response):
             return net
         members: dict[str, list[dict[str, Any]]] = {}
-        for member in net["members"]:
+        for member in ordered_members(net):
             members.setdefault(member["role"], []).append(member)
         return portal.page(
             request,
@@ -185,13 +162,38 @@ def routes(portal: Portal) -> list[Route]:
             levels=NETWORK_LEVELS,
         )
 
+    async def network_members(request: Request) -> list[dict[str, Any]] | Response:
+        asking = portal.gateway.run("Network", {"id": request.path_params["id"]}, portal.token(request))
+        net = await found(portal, request, asking, "network", "Такой сети нет")
+        return net if isinstance(net, Response) else ordered_members(net)
+
     return [
         Route("/organizations", organizations, methods=["GET"]),
-        Route("/organizations/export.{format:str}", export, methods=["GET"]),
+        export_route(
+            portal, "/organizations", "organizations", "Организации", ORGANIZATION_COLUMNS, every_organization
+        ),
         Route("/organizations/{id}", organization, methods=["GET"]),
         Route("/networks", networks, methods=["GET"]),
+        export_route(portal, "/networks", "networks", "Сети", NETWORK_COLUMNS, every_network),
         Route("/networks/{id}", network, methods=["GET"]),
+        export_route(
+            portal,
+            "/networks/{id}/members",
+            lambda r: f"network-members-{r.path_params['id']}",
+            "Участники сети",
+            MEMBER_COLUMNS,
+            network_members,
+        ),
     ]
+
+
+def ordered_members(network: dict[str, Any]) -> list[dict[str, Any]]:
+    """A network's members as its page lists them: by role, then by name."""
+    order = {role: index for index, role in enumerate(MEMBER_ROLES)}
+    return sorted(
+        network["members"],
+        key=lambda m: (order.get(m["role"], len(order)), m["organization"]["shortName"]),
+    )
 
 
 PERSONAL_DATA_ROLES = ("regional_admin", "municipal_coordinator", "school_representative")

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..exports import Column, day, every, export_route
 from ..forms import (
     EDITORS,
     PARTICIPANTS,
@@ -68,6 +69,16 @@ REGULATION_KINDS = {
     "model_agreement": "типовой договор",
 }
 MOBILITY_KINDS = {"students": "обучающиеся", "teachers": "педагоги"}
+AGREEMENT_STATUSES = {"signed": "действует", "terminated": "расторгнут"}
+AGREEMENT_COLUMNS = (
+    Column("Номер", lambda a: a["number"]),
+    Column("Подписан", lambda a: day(a["signedOn"])),
+    Column("Предмет", lambda a: a["subject"]),
+    Column("Стороны", lambda a: [p["shortName"] for p in a["parties"]]),
+    Column("Действует с", lambda a: day(a["validFrom"])),
+    Column("Действует до", lambda a: day(a["terminatedOn"] or a["validTo"])),
+    Column("Состояние", lambda a: AGREEMENT_STATUSES.get(a["status"], a["status"])),
+)
 
 ORGANIZATION_FIELDS = [
     Field("fullName", "Полное название", required=True),
@@ -714,6 +725,18 @@ def routes(portal: Portal) -> list[Route]:
             return net
         return portal.page(request, "forms_members.html", net=net, roles=MEMBER_ROLES)
 
+    async def every_agreement(request: Request) -> list[dict[str, Any]] | Response:
+        who = signed_in(portal, request, EDITORS)
+        if isinstance(who, Response):
+            return who
+        asked = {k: request.query_params.get(k) or None for k in ("organizationId", "networkId")}
+
+        async def page(after: str | None) -> dict[str, Any]:
+            data = await portal.gateway.run("FormAgreements", {**asked, "first": 100, "after": after}, who[1])
+            return data["agreements"]
+
+        return await every(page)
+
     async def agreements(request: Request) -> Response:
         who = signed_in(portal, request, EDITORS)
         if isinstance(who, Response):
@@ -732,4 +755,5 @@ def routes(portal: Portal) -> list[Route]:
         Route("/organizations/{id}/resources", resources, methods=["GET"]),
         Route("/networks/{id}/members", members, methods=["GET"]),
         Route("/agreements", agreements, methods=["GET"]),
+        export_route(portal, "/agreements", "agreements", "Договоры", AGREEMENT_COLUMNS, every_agreement),
     ]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import labels
+from ..exports import Column, day, export_route
 from ..forms import (
     EDITORS,
     PARTICIPANTS,
@@ -88,6 +89,21 @@ def offers(person: Any, request: dict[str, Any], today: str) -> dict[str, Any]:
     }
 
 
+REQUEST_COLUMNS = (
+    Column("Ресурс", lambda r: (r["resource"] or {}).get("title")),
+    Column("Вид ресурса", lambda r: labels.RESOURCE_KINDS.get((r["resource"] or {}).get("kind", ""), "")),
+    Column("Владелец", lambda r: (r["owner"] or {}).get("shortName")),
+    Column("Кто просит", lambda r: (r["requester"] or {}).get("shortName")),
+    Column("Сеть", lambda r: (r["network"] or {}).get("name")),
+    Column("С", lambda r: day(r["startsOn"])),
+    Column("По", lambda r: day(r["endsOn"])),
+    Column("Состояние", lambda r: labels.RESOURCE_REQUEST_STATUSES.get(r["status"], r["status"])),
+    Column("Цель", lambda r: r["purpose"]),
+    Column("Причина отказа или отмены", lambda r: r["declineReason"] or r["cancelReason"]),
+    Column("Записей об использовании", lambda r: len(r["uses"])),
+)
+
+
 def routes(portal: Portal) -> list[Route]:
     forms = Forms(portal, lambda request: in_zone(person_zone(portal.person(request))))
 
@@ -148,7 +164,9 @@ def routes(portal: Portal) -> list[Route]:
 
     # --- the requests of an organization --------------------------------------------------------
 
-    async def requests_page(request: Request, attempt: Attempt | None = None) -> Response:
+    async def requests_of(request: Request) -> tuple[Any, str | None, str | None, Any] | Response:
+        """(the person, the organization and the status asked, the first page of the requests),
+        or the answer why not: a school's representative sees their own school's requests."""
         who = signed_in(portal, request, PARTICIPANTS)
         if isinstance(who, Response):
             return who
@@ -165,10 +183,19 @@ def routes(portal: Portal) -> list[Route]:
             )
         except GatewayError as exc:
             return portal.failure(request, exc)
+        return person, organization, status, data["resourceRequests"]
+
+    async def exported(request: Request) -> list[dict[str, Any]] | Response:
+        got = await requests_of(request)
+        return got if isinstance(got, Response) else [e["node"] for e in got[3]["edges"]]
+
+    async def requests_page(request: Request, attempt: Attempt | None = None) -> Response:
+        got = await requests_of(request)
+        if isinstance(got, Response):
+            return got
+        person, organization, status, found_requests = got
         today = date.today().isoformat()
-        rows = [
-            {**e["node"], "may": offers(person, e["node"], today)} for e in data["resourceRequests"]["edges"]
-        ]
+        rows = [{**e["node"], "may": offers(person, e["node"], today)} for e in found_requests["edges"]]
         if organization:
             incoming = [r for r in rows if r["ownerId"] == organization]
             outgoing = [r for r in rows if r["requesterId"] == organization]
@@ -182,7 +209,7 @@ def routes(portal: Portal) -> list[Route]:
             groups=groups,
             organization=organization,
             status=status,
-            more=data["resourceRequests"]["pageInfo"]["hasNextPage"],
+            more=found_requests["pageInfo"]["hasNextPage"],
             statuses=labels.RESOURCE_REQUEST_STATUSES,
             kinds=labels.RESOURCE_KINDS,
             today=today,
@@ -242,6 +269,9 @@ def routes(portal: Portal) -> list[Route]:
         Route("/resources/{id}/request", request_form, methods=["GET"]),
         Route("/resources/{id}/request", ask, methods=["POST"]),
         Route("/resource-requests", requests_page, methods=["GET"]),
+        export_route(
+            portal, "/resource-requests", "resource-requests", "Запросы ресурсов", REQUEST_COLUMNS, exported
+        ),
         Route(
             "/resource-requests/{id}/accept",
             answer("accept", (), "AcceptResourceRequest", "Запрос принят: ресурс забронирован"),
