@@ -5,9 +5,10 @@ A form's inputs are a list of :class:`Field`. A POSTed form is an :class:`Attemp
 the page, what was entered, what was wrong and the status to answer with): :meth:`Forms.read`
 takes it (its CSRF token checked), :meth:`Attempt.read` reads the fields into GraphQL variables —
 a field that cannot be read (no date where a date must be) is refused at once, without asking the
-API — and :meth:`Forms.run` sends them: the API's ``ValidationError`` (its ``field`` is the
-input's camelCase name) is put at that input in Russian (:func:`in_russian`), a value GraphQL
-itself could not take likewise, access refusals and unavailable services above the form; a change
+API — and :meth:`Forms.run` sends them: the API's refusal (in Russian, with its code and the
+input's camelCase name) is put at that input by :func:`settle` (at the input a :attr:`Field.codes`
+names, when the API names none; above the form otherwise), a value GraphQL itself could not take
+likewise, access refusals and unavailable services above the form; a change
 taken goes on with :meth:`Forms.done` (303 and a message on the next page). The values entered are
 kept on the attempt, so a refused form shows them again.
 
@@ -29,7 +30,6 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import labels
 from .gateway import MESSAGES, GatewayError
 from .session import Person
 from .web import FormRefused, Portal, russian_date
@@ -131,9 +131,17 @@ class Field:
     invalid: str = ""
     """What the person is told when the value is missing (a required one) or cannot be read, in
     place of the general words."""
+    codes: tuple[str, ...] = ()
+    """The API's validation codes (``ValidationError.code``) that concern this input when the API
+    names no input (e.g. a rule about a date that is not the date's own)."""
 
     def slot_names(self) -> list[str]:
         return [f"{self.name}.{i}" for i in range(1, self.slots + 1)]
+
+
+def codes_of(fields: Iterable[Field]) -> dict[str, str]:
+    """The inputs the API's codes concern when it names no input (see :attr:`Field.codes`)."""
+    return {code: f.name for f in fields if f.kind != "hidden" for code in f.codes}
 
 
 def names(fields: Iterable[Field]) -> tuple[str, ...]:
@@ -270,114 +278,44 @@ class Form:
         return self.choices.get(item.choices or "", [])
 
 
-# --- what a person is told when the API refuses an input ----------------------------------------
+# --- where the API's refusal belongs -------------------------------------------------------------
 
-ACTIONS = {
-    "announced": "объявить",
-    "held": "отметить проведённым",
-    "reported": "отчитать",
-    "cancelled": "отменить",
-    "postponed": "перенести",
-    "updated": "изменить",
-}
-
-
-def _status(value: str) -> str:
-    return labels.PLAN_STATUSES.get(value) or labels.ACTIVITY_STATUSES.get(value) or value
-
-
-TRANSLATIONS: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(p), t)
-    for p, t in (
-        (r"^must not be empty$", "Заполните это поле"),
-        (r"^must be at most (\d+) characters$", lambda m: f"Не длиннее {m[1]} знаков"),
-        (r"^unknown value .*; one of: .*$", "Выберите значение из списка"),
-        (r"^year must be between 2000 and 2100$", "Год — от 2000 до 2100"),
-        (r"^the network already has a plan for (\d+)$", lambda m: f"У сети уже есть план на {m[1]} год"),
-        (r"^plan \S+ does not exist$", "Такого плана нет"),
-        (
-            r"^items are added to a draft plan; this one is (\w+)$",
-            lambda m: f"Пункты добавляют только в черновик плана, а этот план — {_status(m[1])}",
-        ),
-        (r"^the item must be due within (\d+)$", lambda m: f"Срок пункта должен быть в {m[1]} году"),
-        (
-            r"^a plan that is (\w+) cannot become (\w+)$",
-            lambda m: f"План в состоянии «{_status(m[1])}» нельзя перевести в «{_status(m[2])}»",
-        ),
-        (r"^a plan without items cannot be agreed$", "План без пунктов нельзя согласовать"),
-        (r"^organization \S+ is not in the registry$", "Такой организации нет в реестре"),
-        (r"^organization (.+) has left the registry$", lambda m: f"Организация {m[1]} выбыла из реестра"),
-        (r"^network \S+ is not in the registry$", "Такой сети нет в реестре"),
-        (r"^educator \S+ is not in the registry$", "Такого педагога нет в реестре"),
-        (r"^educator \S+ does not work at organization \S+$", "Педагог не работает в этой организации"),
-        (r"^give times with a time zone offset$", "Укажите время с часовым поясом"),
-        (r"^an activity must end after it starts$", "Окончание должно быть позже начала"),
-        (r"^capacity must be at least 1$", "Мест должно быть не меньше одного"),
-        (
-            r"^the host is not a member of the network «(.+)» on (\S+)$",
-            lambda m: f"Организация не входит в сеть «{m[1]}» на {russian_date(m[2])}",
-        ),
-        (r"^plan item \S+ does not exist$", "Такого пункта плана нет"),
-        (r"^the plan item belongs to another network's plan$", "Пункт относится к плану другой сети"),
-        (r"^the plan is closed$", "План закрыт"),
-        (
-            r"^a remote or blended activity's location is its link",
-            "Для дистанционного или смешанного мероприятия укажите ссылку (https://…)",
-        ),
-        (r"^activity \S+ does not exist$", "Такого мероприятия нет"),
-        (
-            r"^an activity that is (\w+) cannot be (\w+)$",
-            lambda m: f"Мероприятие в статусе «{_status(m[1])}» нельзя {ACTIONS.get(m[2], m[2])}",
-        ),
-        (
-            r"^the activity is already over: mark it held instead$",
-            "Мероприятие уже закончилось: отметьте его проведённым",
-        ),
-        (
-            r"^the activity starts at (\S+); it cannot be held before$",
-            lambda m, zone: (
-                f"Мероприятие начнётся {clock(m[1], zone)}; раньше его нельзя отметить проведённым"
-            ),
-        ),
-        (
-            r"^registration is open only for an announced activity; it is (\w+)$",
-            lambda m: f"Запись открыта только на объявленное мероприятие, а это — {_status(m[1])}",
-        ),
-        (r"^the activity is full \((\d+) places\)$", lambda m: f"Мест нет: все {m[1]} заняты"),
-        (r"^already registered$", "Уже записан"),
-        (r"^hours must be positive$", "Часов должно быть больше нуля"),
-        (
-            r"^hours exceed the activity's length \((\S+) h\)$",
-            lambda m: f"Больше, чем длилось мероприятие ({m[1].replace('.', ',')} ч)",
-        ),
-        (
-            r"^attendance is recorded once the activity is held; it is (\w+)$",
-            lambda m: f"Посещаемость отмечают после проведения, а мероприятие — {_status(m[1])}",
-        ),
-        (
-            r"^feedback is given once the activity is held; it is (\w+)$",
-            lambda m: f"Отзыв оставляют после проведения, а мероприятие — {_status(m[1])}",
-        ),
-        (r"^rating is from 1 to 5$", "Оценка — от 1 до 5"),
-        (
-            r"^feedback is given by a participating organization",
-            "Отзыв оставляет участвовавшая организация; проводившая своё мероприятие не оценивает",
-        ),
-    )
-]
+COERCION = re.compile(r"(?:invalid value|got invalid value .*?) at '?\.?([A-Za-z0-9_.\[\]]+)'?")
+"""A value GraphQL itself could not take: ``Variable '$i' has invalid value at .startsOn: …``."""
+MISSING = re.compile(r"Field '([A-Za-z0-9_]+)' of required type '[^']+' was not provided")
+TYPE_WORDS = (
+    ("DateTime", "Введите дату и время"),
+    ("Date", "Введите дату в виде ГГГГ-ММ-ДД"),
+    ("Int", "Введите целое число"),
+    ("Float", "Введите число, например 2,5"),
+    ("Boolean", "Выберите да или нет"),
+    ("ID", "Выберите из списка"),
+)
+"""What a person is told of a value GraphQL could not take (its words are for programmers)."""
 
 
-def in_russian(message: str, zone: ZoneInfo | None = None) -> str:
-    """The API's message as the person reads it (the API's own words when it is new to us)."""
-    for pattern, text in TRANSLATIONS:
-        found = pattern.search(message)
-        if found:
-            if not callable(text):
-                return text
-            if text.__code__.co_argcount == 2:
-                return text(found, zone or zone_for(None))
-            return text(found)
-    return message
+def input_of(path: str | None, visible: Iterable[str]) -> str | None:
+    """The form's input an API's field path names (``name``, ``input.name``, ``posts.0.position``
+    or ``.startsOn``): the whole path if the form has it, else its last name, else its first;
+    None when the form has none of them."""
+    if not path:
+        return None
+    shown = set(visible)
+    parts = [p for p in re.split(r"[.\[\]]+", path) if p and not p.isdigit()]
+    if parts and parts[0] == "input":
+        parts = parts[1:]
+    for name in (".".join(parts), *parts[-1:], *parts[:1]):
+        if name in shown:
+            return name
+    return None
+
+
+def coercion_message(text: str) -> str:
+    """A GraphQL coercion error in Russian, by the type it names."""
+    for word, said in TYPE_WORDS:
+        if re.search(rf"\b{word}\b", text):
+            return said
+    return "Значение не подходит: проверьте его"
 
 
 def settle(
@@ -387,26 +325,38 @@ def settle(
     *,
     inputs: Iterable[str] = (),
     at: str | None = None,
-    zone: ZoneInfo | None = None,
+    codes: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """The mutation's result, or None with the API's refusal put on ``attempt``: a
-    ``ValidationError`` (in Russian) and a value GraphQL could not take at the input they name if
-    the form has it (``inputs``), access refusals and anything else above the form; every refusal
-    at input ``at`` if one is given (a row of a sheet)."""
+    """The mutation's result, or None with the API's refusal put on ``attempt``.
+
+    The services answer in Russian with a stable code and, where one is at fault, the input's
+    name: a ``ValidationError`` in the result (``field``, ``code``) or a query's error
+    (``extensions.field``, ``extensions.validationCode``). The message goes to the input the field
+    names if the form has it (``inputs``), or to the input ``codes`` gives for the code when no
+    field is named; else above the form. A value GraphQL itself could not take goes to its input
+    in plain words; access refusals and failures above the form; every refusal goes to input
+    ``at`` if one is given (a row of a sheet)."""
     visible = {*inputs, *([at] if at else [])}
+    by_code = codes or {}
+
+    def place(field: str | None, code: str | None, message: str, status: int | None = None) -> None:
+        where = at or input_of(field, visible) or (by_code.get(code or "") if not field else None)
+        attempt.refuse(where or WHOLE, message, status)
+
     if errors:
         error = errors[0]
-        code = (error.get("extensions") or {}).get("code")
+        extensions = error.get("extensions") or {}
+        code = extensions.get("code")
+        text = str(error.get("message") or "")
         if code in MESSAGES:
             attempt.refuse(at or WHOLE, *MESSAGES[code])
-            return None
-        text = str(error.get("message") or "")
-        # a value GraphQL itself could not take: "... has invalid value at .participants: ..."
-        where = re.search(r"at '?\.?(?:input\.)?([A-Za-z]+)", text)
-        if at is None and where and where.group(1) in visible:
-            attempt.refuse(where.group(1), text, 400)
-        elif code in (None, "BAD_USER_INPUT"):
-            attempt.refuse(at or WHOLE, f"Неверные данные: {text}", 400)
+        elif extensions.get("validationCode"):
+            place(extensions.get("field"), extensions["validationCode"], text, 400)
+        elif code is None and (found := COERCION.search(text) or MISSING.search(text)):
+            missing = found.re is MISSING
+            place(found[1], None, REQUIRED if missing else coercion_message(text), 400)
+        elif code in (None, "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"):
+            attempt.refuse(at or WHOLE, "Setka не приняла эти данные; проверьте форму", 400)
         else:
             attempt.refuse(at or WHOLE, f"Ошибка: {text}", 502)
         return None
@@ -415,8 +365,7 @@ def settle(
         attempt.refuse(at or WHOLE, "Setka ответила непонятно", 502)
         return None
     if result.get("__typename") == "ValidationError":
-        where = at or result.get("field") or ""
-        attempt.refuse(where if where in visible else WHOLE, in_russian(result["message"], zone))
+        place(result.get("field"), result.get("code"), result["message"])
         return None
     return result
 
@@ -449,6 +398,7 @@ class Forms:
         *,
         inputs: Iterable[str] = (),
         at: str | None = None,
+        codes: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """Operation ``name``'s result, or None with the refusal noted (see :func:`settle`)."""
         try:
@@ -456,8 +406,7 @@ class Forms:
         except GatewayError as exc:
             attempt.refuse(at or WHOLE, exc.message, exc.status)
             return None
-        zone = person_zone(self.portal.person(request))
-        return settle(attempt, data, errors, inputs=inputs, at=at, zone=zone)
+        return settle(attempt, data, errors, inputs=inputs, at=at, codes=codes)
 
     async def take(
         self,
@@ -482,7 +431,9 @@ class Forms:
         values = attempt.read(fields, zone)
         result = None
         if not attempt.errors and (sent := variables(values)) is not None:
-            result = await self.run(request, attempt, name, sent, inputs=names(fields))
+            result = await self.run(
+                request, attempt, name, sent, inputs=names(fields), codes=codes_of(fields)
+            )
         if attempt.errors:
             return await again(request, attempt)
         target, message = then(result, values)

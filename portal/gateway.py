@@ -2,8 +2,10 @@
 
 Every operation is a file ``operations/<Name>.graphql`` holding one named operation (the tests
 check each against ``supergraph.graphql``); pages ask for it by name. A GraphQL error the API
-reports about an input field (a ValidationError in a mutation's result, or ``BAD_USER_INPUT``)
-is shown at that field; access refusals and unavailable services become the page's own message.
+reports about an input field (a ValidationError in a mutation's result, or ``BAD_USER_INPUT`` with
+``extensions.field`` and ``validationCode``) is shown at that field in the service's own Russian
+words (:func:`portal.forms.settle`); access refusals and unavailable services become the page's
+own message.
 """
 
 from __future__ import annotations
@@ -94,8 +96,11 @@ class Gateway:
 
 
 def _error(error: dict[str, Any]) -> GatewayError:
-    code = (error.get("extensions") or {}).get("code")
+    extensions = error.get("extensions") or {}
+    code = extensions.get("code")
     message, status = MESSAGES.get(code, (f"Ошибка: {error.get('message', 'неизвестная')}", 502))
-    if code == "BAD_USER_INPUT":
-        message, status = f"Неверные данные: {error.get('message')}", 400
+    if extensions.get("validationCode"):  # a rule of a service: its own Russian words
+        message, status = str(error.get("message") or "Неверные данные"), 400
+    elif code == "BAD_USER_INPUT" or (code is None and "invalid value" in str(error.get("message"))):
+        message, status = "Setka не приняла эти данные; проверьте адрес страницы", 400
     return GatewayError(message, code, status)

@@ -42,6 +42,13 @@ RISK_FACTORS = {
     "low_learning_motivation": "низкая учебная мотивация",
     "high_share_of_students_with_special_needs": "высокая доля обучающихся с ОВЗ",
 }
+QUALIFICATION_CATEGORIES = {
+    "none": "без категории",
+    "first": "первая",
+    "highest": "высшая",
+    "methodologist": "педагог-методист",
+    "mentor": "педагог-наставник",
+}
 RISK_LEVELS = {"low": "низкий", "medium": "средний", "high": "высокий"}
 RESOURCE_KINDS = {"staff": "кадровый", "methodological": "методический", "material": "материальный"}
 PLAN_STATUSES = {

@@ -11,9 +11,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..exports import Column, day, every, export_route
-from ..forms import found
+from ..forms import EDITORS, found
 from ..gateway import GatewayError
-from ..labels import KINDS, MEMBER_ROLES, NETWORK_LEVELS, RISK_FACTORS, RISK_LEVELS, STATUSES
+from ..labels import (
+    KINDS,
+    MEMBER_ROLES,
+    NETWORK_LEVELS,
+    QUALIFICATION_CATEGORIES,
+    RISK_FACTORS,
+    RISK_LEVELS,
+    STATUSES,
+)
 from ..web import Portal
 
 ORDER = 20
@@ -112,6 +120,8 @@ def routes(portal: Portal) -> list[Route]:
             levels=RISK_LEVELS,
             educators=educators,
             partners=partners,
+            categories=QUALIFICATION_CATEGORIES,
+            may_change_people=may_change_people(portal.person(request), org),
         )
 
     async def every_organization(request: Request) -> list[dict[str, Any]]:
@@ -197,6 +207,16 @@ def ordered_members(network: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 PERSONAL_DATA_ROLES = ("regional_admin", "municipal_coordinator", "school_representative")
+
+
+def may_change_people(person: Any, organization: dict[str, Any]) -> bool:
+    """Who is offered the forms of an organization's educators: the editors, and a school's
+    representative for their own school (as the API allows)."""
+    if person is None:
+        return False
+    return person.has(*EDITORS) or (
+        person.has("school_representative") and person.organization_id == organization["id"]
+    )
 
 
 async def _people_and_partners(

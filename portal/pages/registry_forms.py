@@ -614,9 +614,10 @@ CHANGES = [
 # --- the pages -----------------------------------------------------------------------------------
 
 
-def routes(portal: Portal) -> list[Route]:
+def change_routes(portal: Portal, changes: list[Change]) -> list[Route]:
+    """The routes of a table of forms: each shows (GET) and takes (POST) its form."""
     forms = Forms(portal)
-    for name in {c.operation for c in CHANGES} | {t.name for t in (ORGANIZATION, NETWORK, RESOURCE)}:
+    for name in {c.operation for c in changes} | {c.about.name for c in changes if c.about}:
         operation(name)  # each exists: a name mistyped in the table fails here, not on first use
 
     async def load(request: Request, thing: Thing, token: str) -> dict[str, Any] | Response:
@@ -696,6 +697,14 @@ def routes(portal: Portal) -> list[Route]:
 
         return handle
 
+    return [Route(change.path, handler(change), methods=["GET", "POST"]) for change in changes]
+
+
+def routes(portal: Portal) -> list[Route]:
+    async def load(request: Request, thing: Thing, token: str) -> dict[str, Any] | Response:
+        asking = portal.gateway.run(thing.name, {"id": request.path_params["id"]}, token)
+        return await found(portal, request, asking, thing.root, thing.missing)
+
     # the lists the forms start from -------------------------------------------------------
 
     async def resources(request: Request) -> Response:
@@ -751,7 +760,7 @@ def routes(portal: Portal) -> list[Route]:
         return listing(portal, request, "forms_agreements.html", data["agreements"], asked)
 
     return [
-        *(Route(change.path, handler(change), methods=["GET", "POST"]) for change in CHANGES),
+        *change_routes(portal, CHANGES),
         Route("/organizations/{id}/resources", resources, methods=["GET"]),
         Route("/networks/{id}/members", members, methods=["GET"]),
         Route("/agreements", agreements, methods=["GET"]),
