@@ -37,6 +37,7 @@ async def test_a_coordinator_renames_a_network_and_a_refusal_is_shown_at_its_fie
         assert refused.status_code == 400
         assert "орган управления образованием" in text(refused.text, "e-governingBodyId")
         assert 'aria-describedby="e-governingBodyId"' in refused.text
+        assert 'href="#f-governingBodyId"' in refused.text, "the summary above links to the field"
         assert value_of(refused.text, "f-name") == "Сеть с опечаткой", "what was entered stays"
         assert "e-name" not in refused.text, "only the field at fault is marked"
 
