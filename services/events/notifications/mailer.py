@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.message
 import email.utils
 import logging
 import smtplib
 import ssl
 from datetime import UTC, datetime, timedelta
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from typing import Any
 
 from setka_runtime.db import Database
@@ -34,21 +37,23 @@ BATCH = 50
 table = EmailMessage.__table__  # type: ignore[attr-defined]
 
 
-def compose(settings: NotificationSettings, row: Any) -> email.message.EmailMessage:
-    """The MIME message: plain text and HTML alternatives, UTF-8, its id as the Message-ID."""
-    message = email.message.EmailMessage()
+def compose(settings: NotificationSettings, row: Any) -> Message:
+    """The MIME message: plain text and HTML alternatives in UTF-8, its id as the Message-ID. The
+    subject is one RFC 2047 header encoded whole (the newer ``EmailMessage`` folds a long Cyrillic
+    subject into encoded words that lose the spaces between them)."""
+    message = MIMEMultipart("alternative")
     message["From"] = settings.from_address
     message["To"] = row.address
-    message["Subject"] = row.subject_line
+    message["Subject"] = Header(row.subject_line, "utf-8")
     message["Date"] = email.utils.format_datetime(datetime.now(UTC))
     domain = settings.from_address.rpartition("@")[2] or "setka"
     message["Message-ID"] = f"<{row.id}@{domain}>"
-    message.set_content(row.text)
-    message.add_alternative(row.html, subtype="html")
+    message.attach(MIMEText(row.text, "plain", "utf-8"))
+    message.attach(MIMEText(row.html, "html", "utf-8"))
     return message
 
 
-def send_over_smtp(settings: NotificationSettings, message: email.message.EmailMessage) -> None:
+def send_over_smtp(settings: NotificationSettings, message: Message) -> None:
     """One SMTP conversation (blocking: run in a thread)."""
     assert settings.smtp_host
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:

@@ -141,8 +141,8 @@ class Schedule:
                             "text": email.text,
                             "html": email.html,
                             "digest_day": day,
-                            "created_at": now,
-                            "not_before": now,
+                            "created_at": datetime.now(UTC),
+                            "not_before": datetime.now(UTC),
                         }
                     ],
                 )
