@@ -220,6 +220,7 @@ class Authenticator:
             "region": _single(_get(claims, settings.jwt_region_claim)),
             "municipality": _single(_get(claims, settings.jwt_municipality_claim)),
             "org": _single(_get(claims, settings.jwt_organization_claim)),
+            "email": claims.get("email"),
         }
         if settings.jwt_roles_claim:
             roles = _get(claims, settings.jwt_roles_claim)

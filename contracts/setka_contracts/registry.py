@@ -166,6 +166,7 @@ class OrganizationRegistered(EventData):
     school_code: str | None = Field(default=None, description="Code in the federal assessment system")
     address: str | None = None
     website: str | None = None
+    email: str | None = Field(default=None, description="The organization's official e-mail address")
 
 
 class OrganizationUpdated(EventData):
@@ -187,6 +188,7 @@ class OrganizationUpdated(EventData):
     school_code: str | None = None
     address: str | None = None
     website: str | None = None
+    email: str | None = Field(default=None, description="The organization's official e-mail address")
     updated_at: datetime
 
 

@@ -110,6 +110,9 @@ class Identity:
     region_code: str | None = None
     municipality_id: str | None = None
     organization_id: str | None = None
+    email: str | None = None
+    """The identity provider's ``email`` claim, when it gives one: where the person's
+    notifications go (personal data: kept only with their notification preferences)."""
 
     @property
     def authenticated(self) -> bool:
@@ -168,6 +171,7 @@ class Identity:
             ("region", self.region_code),
             ("municipality", self.municipality_id),
             ("org", self.organization_id),
+            ("email", self.email),
         ):
             if value:
                 claims[name] = value
@@ -189,6 +193,7 @@ class Identity:
             region_code=_text(claims.get("region")),
             municipality_id=_uuid_text(claims.get("municipality")),
             organization_id=_uuid_text(claims.get("org")),
+            email=_email_text(claims.get("email")),
         )
 
 
@@ -197,6 +202,17 @@ ANONYMOUS = Identity()
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _email_text(value: object) -> str | None:
+    """An address that looks like one (``name@host``, at most 254 characters), else nothing."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    local, at, host = text.rpartition("@")
+    if not at or not local or "." not in host or len(text) > 254 or any(c.isspace() for c in text):
+        return None
+    return text
 
 
 def _uuid_text(value: object) -> str | None:

@@ -11,7 +11,7 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import demo
+from . import demo, notifications
 from .intake import Intake
 from .live import LiveActivities
 from .regional import INBOUND
@@ -32,6 +32,7 @@ def build(settings: EventsSettings) -> Service:
         consumers.append(consumer)
     service.subscribe(consumers)
     service.waiting_room([c for c in consumers if c.topic in INBOUND])
+    notifications.attach(service, settings.notifications)
     secret = settings.internal_token_secret
     intake = Intake(
         service.db,

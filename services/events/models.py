@@ -42,6 +42,7 @@ class KnownOrganization(EventsModel, table=True):
     municipality_id: uuid.UUID | None = Field(
         default=None, index=True, description="Its municipality's id: a municipal coordinator's scope"
     )
+    email: str | None = Field(default=None, max_length=200, description="Its official address (notices)")
 
 
 class KnownNetwork(EventsModel, table=True):
@@ -61,6 +62,8 @@ class KnownNetwork(EventsModel, table=True):
     )
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     """The registry's version of the network: a correction applies only over an older one."""
+    coordinator_id: uuid.UUID | None = None
+    """The organization that coordinates it: told of alerts about its schools."""
 
 
 class KnownMembership(EventsModel, table=True):

@@ -58,6 +58,7 @@ NETWORK_STATE = (
     "ended_on",
     "updated_at",
     "version",
+    "coordinator_id",
 )
 
 
@@ -77,6 +78,7 @@ async def network_created(
         ended_on=data.ended_on,
         updated_at=event.time,
         version=data.version,
+        coordinator_id=data.coordinator_id,
     )
     kept, given = table.c.version, statement.excluded.version
     await session.execute(
@@ -152,6 +154,7 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
                 "municipality": item.data.municipality,
                 "municipality_id": item.data.municipality_id,
                 "inn": item.data.inn,
+                "email": item.data.email,
                 "updated_at": item.event.time,
             }
             for item in _last_by(items, lambda data: data.organization_id)

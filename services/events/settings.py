@@ -2,6 +2,8 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
 
+from .notifications.settings import NotificationSettings
+
 
 class EventsSettings(ServiceSettings):
     """Settings of the events service (``EVENTS_*`` variables)."""
@@ -14,4 +16,7 @@ class EventsSettings(ServiceSettings):
     seed_demo: bool = Field(
         default=False,
         description="Load a demo year of plans and activities once the registry's demo data has arrived",
+    )
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings, description="The notifier (NOTIFY_* variables, WORKSPACE_URL)"
     )

@@ -174,6 +174,7 @@ def _registered(organization: Any) -> OrganizationRegistered:
         school_code=value("school_code"),
         address=value("address"),
         website=value("website"),
+        email=value("email"),
     )
 
 
@@ -312,6 +313,7 @@ async def update_organization(session: AsyncSession, command: UpdateOrganization
             school_code=organization.school_code,
             address=organization.address,
             website=organization.website,
+            email=organization.email,
             updated_at=organization.updated_at,
         ),
         source=SOURCE,

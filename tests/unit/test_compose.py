@@ -110,7 +110,9 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
     names: set[str] = set()
     for name, field in settings.model_fields.items():
         alias = field.validation_alias
-        if alias is None:
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings):
+            names |= env_names(field.annotation)  # a part with variables of its own (NOTIFY_*)
+        elif alias is None:
             names.add(f"{prefix}{name}".upper())
         elif isinstance(alias, str):
             names.add(alias.upper())

@@ -3,5 +3,6 @@ from setka_runtime.migrations import run_env
 from setka_runtime.tables import plumbing_metadata
 
 from services.events.models import metadata
+from services.events.notifications import models as _notifications  # noqa: F401  (its tables)
 
 run_env([plumbing_metadata, deferred_metadata, metadata])
