@@ -29,7 +29,7 @@ DEFAULT_MAX_BYTES = 10_000_000
 
 
 def megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{size / 1_000_000:.3f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
 def decode(content_base64: str, *, limit: int) -> bytes:
