@@ -32,10 +32,15 @@ REDRIVEN_FROM = "setka_redriven_from"
 NO_REASON = "(no reason recorded)"
 
 
+REJECTED = "rejected: "
+"""How the consumer prefixes the reason a rule gave (see ``consumer.Item.reject``)."""
+
+
 def reason_kind(reason: str) -> str:
-    """A dead letter's reason without its particulars, for counting: its first clause, with ids
-    and numbers out («does not match setka.regional…: host: …» → «does not match setka.regional…»)."""
-    head = re.split(r"[:;(]", reason, maxsplit=1)[0].strip()
+    """A dead letter's reason without its particulars, for counting: its first clause (after the
+    consumer's «rejected:», which every rule's reason has), with ids and numbers out («does not
+    match setka.regional…v1: host: …» → «does not match setka.regional…vN»)."""
+    head = re.split(r"[:;(]", reason.removeprefix(REJECTED), maxsplit=1)[0].strip()
     return re.sub(r"\d+", "N", head)[:120] or NO_REASON
 
 
