@@ -20,7 +20,7 @@ from setka_runtime.errors import DomainError
 
 from .apply import RegionScope
 from .cli import import_file
-from .engine import ImportStopped, ImportSummary
+from .engine import ImportSummary
 from .mapping import ImportKind, UnmappableHeader
 from .reading import SUFFIXES, UnreadableFile
 
@@ -81,7 +81,7 @@ async def import_upload(
 ) -> ImportSummary:
     """Import ``data`` as the file ``file_name``; a file that cannot be read at all, or whose
     header lacks a needed column, is a :class:`DomainError` before any write. An import that
-    stopped part-way raises :class:`ImportStopped` (its summary says how far it got)."""
+    stopped part-way raises :class:`~.engine.ImportStopped` (its summary says how far it got)."""
     suffix = file_suffix(file_name)
     with tempfile.TemporaryDirectory(prefix="setka-import-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -101,6 +101,3 @@ async def import_upload(
 def _named(message: str, temporary: str, file_name: str) -> str:
     """The reader's message with the name the person gave the file."""
     return f"{file_name}: {message.removeprefix(f'{temporary}: ')}"
-
-
-__all__ = ["DEFAULT_MAX_BYTES", "ImportStopped", "decode", "file_suffix", "import_upload", "megabytes"]
