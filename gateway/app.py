@@ -153,6 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     authenticator = Authenticator(settings)
     options = HttpOptions(
         max_body_bytes=settings.max_body_bytes,
+        max_signed_in_body_bytes=settings.max_signed_in_body_bytes,
         graphiql=settings.graphiql_enabled,
         persisted_documents=load_persisted(settings.persisted_documents),
         persisted_only=settings.persisted_only,

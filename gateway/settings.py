@@ -135,7 +135,14 @@ class GatewaySettings(BaseSettings):
         "after the last of them ends",
         ge=0,
     )
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(
+        default=1_048_576, description="The largest request body of a caller who is not signed in"
+    )
+    max_signed_in_body_bytes: int = Field(
+        default=14_000_000,
+        description="The largest request body of a signed-in caller: a file for importFile travels"
+        " base64-encoded, a third larger than itself (REGISTRY_IMPORT_MAX_BYTES of 10 MB is 13.4 MB)",
+    )
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"
     )

@@ -43,6 +43,11 @@ class PortalSettings(BaseSettings):
         description="Signs the demo people's tokens: the gateway's GATEWAY_JWT_SECRET",
     )
     session_hours: float = Field(default=8.0, gt=0, description="How long a sign-in lasts without use")
+    import_max_bytes: int = Field(
+        default=10_000_000,
+        gt=0,
+        description="The largest file the import page sends on (the registry's REGISTRY_IMPORT_MAX_BYTES)",
+    )
 
     @property
     def base_url(self) -> str:

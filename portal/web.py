@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -110,15 +112,75 @@ class Portal:
         if len(body) > MAX_FORM_BYTES:
             raise FormRefused("Форма слишком большая")
         fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        self._check_csrf(request, fields.pop("csrf", ""))
+        return fields
+
+    async def upload(
+        self, request: Request, *, max_file_bytes: int
+    ) -> tuple[dict[str, str], dict[str, Upload]]:
+        """A POSTed form with files (``multipart/form-data``): its fields and its files by name,
+        the CSRF token checked; a body larger than ``max_file_bytes`` and the fields is refused
+        while it is read."""
+        kind = request.headers.get("content-type", "")
+        if not kind.lower().startswith("multipart/form-data"):
+            raise FormRefused("Отправьте форму с файлом заново со страницы загрузки")
+        limit = max_file_bytes + MAX_FORM_BYTES
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FileTooLarge(max_file_bytes)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise FileTooLarge(max_file_bytes)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + kind.encode("latin-1", "replace") + b"\r\n\r\n" + bytes(body)
+        )
+        if not message.is_multipart():
+            raise FormRefused("Отправьте форму с файлом заново со страницы загрузки")
+        fields: dict[str, str] = {}
+        files: dict[str, Upload] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str):
+                continue
+            content = part.get_payload(decode=True)
+            data = content if isinstance(content, bytes) else b""
+            filename = part.get_filename()
+            if filename is not None:
+                if len(data) > max_file_bytes:
+                    raise FileTooLarge(max_file_bytes)
+                files[name] = Upload(filename=filename, content=data)
+            else:
+                fields[name] = data.decode(part.get_content_charset() or "utf-8", "replace")
+        self._check_csrf(request, fields.pop("csrf", ""))
+        return fields, files
+
+    def _check_csrf(self, request: Request, sent: str) -> None:
         session = self.session(request)
-        sent = fields.pop("csrf", "")
         if session is None or not secrets.compare_digest(sent, session.csrf):
             raise FormRefused("Страница устарела: откройте её снова и повторите действие")
-        return fields
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a form: the name the person's computer gave it, and its bytes."""
+
+    filename: str
+    content: bytes
 
 
 class FormRefused(Exception):
     """A POST that is not taken (an old page, a forged form)."""
+
+
+class FileTooLarge(FormRefused):
+    """A file larger than a form takes."""
+
+    def __init__(self, limit: int) -> None:
+        megabytes = f"{limit / 1_000_000:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+        super().__init__(f"Файл больше допустимых {megabytes} МБ: разделите его на части")
+        self.limit = limit
 
 
 Handler = Callable[[Portal, Request], Awaitable[Response]]

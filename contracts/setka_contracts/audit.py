@@ -27,6 +27,11 @@ class AuditedEvent(BaseModel):
     event_id: str = Field(description="The event's ce_id")
     event_type: str = Field(description="Its ce_type, e.g. setka.registry.organization.updated.v1")
     key: str = Field(description="The aggregate it changed (the message key)")
+    note: str | None = Field(
+        default=None,
+        description="What the event amounted to, in a few Russian words, where its type and key do not"
+        " say it: e.g. an import's kind and rows («организации: прочитано 12, принято 10, отклонено 2»)",
+    )
 
 
 class AuditRecorded(EventData):

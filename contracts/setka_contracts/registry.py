@@ -635,6 +635,36 @@ class RegulationWithdrawn(EventData):
     reason: str
 
 
+class ImportKind(StrEnum):
+    organizations = "organizations"
+    educators = "educators"
+    memberships = "memberships"
+    municipalities = "municipalities"
+
+
+class FileImported(EventData):
+    """A file of rows (организации, педагоги, участие в сетях, муниципальные образования) was
+    imported through the API: how many rows were read, applied and refused. Each applied row also
+    emitted its own event (organization.registered, member.joined, …); this one is what the audit
+    trail names for the import as a whole. No row's content is here."""
+
+    event_type = "setka.registry.file.imported.v1"
+    topic = topics.REGISTRY
+    key_field = "import_id"
+
+    import_id: uuid.UUID = Field(description="Our id of this import")
+    kind: ImportKind = Field(description="What the rows were")
+    region_code: str | None = Field(
+        default=None, description="The region the rows were limited to; none: every region"
+    )
+    rows_read: int = Field(description="Data rows read from the file")
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int = Field(description="Rows refused, each reported with its line number")
+    imported_at: datetime
+
+
 EVENTS: tuple[type[EventData], ...] = (
     OrganizationRegistered,
     OrganizationUpdated,
@@ -664,5 +694,6 @@ EVENTS: tuple[type[EventData], ...] = (
     RegulationIssued,
     RegulationRevised,
     RegulationWithdrawn,
+    FileImported,
 )
 """Every event type the registry publishes, for the catalog."""

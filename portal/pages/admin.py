@@ -1,10 +1,9 @@
 """A regional admin's pages: the audit trail (every write in their region, filtered, a page at a
-time), and what the API does not offer yet — imports of organizations from a file and the dead
-letters of the region's systems — said plainly rather than imitated."""
+time), and links to the imports from a file (:mod:`.imports`) and the dead letters of the region's
+systems (:mod:`.dead_letters`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -62,6 +61,7 @@ OPERATIONS = {
     "recordAttendance": "отметка посещаемости",
     "giveFeedback": "отзыв о мероприятии",
     "recordMobility": "мобильность",
+    "importFile": "загрузка из файла",
 }
 FILTERS = [
     Field("subject", "Кто (идентификатор автора)"),
@@ -70,26 +70,6 @@ FILTERS = [
     Field("until", "По (включительно)", "date"),
 ]
 REGION = Field("regionCode", "Регион", hint="Код субъекта, например 39; пусто — все")
-UNAVAILABLE = {
-    "/admin/imports": (
-        "Загрузка организаций из файла",
-        "Загрузка файла CSV или XLSX в рабочем пространстве пока недоступна: программный"
-        " интерфейс Setka (шлюз GraphQL) не умеет принимать файлы импорта, а рабочее"
-        " пространство обращается только к нему.",
-        "Сейчас импорт выполняет оператор на сервере командой"
-        " «setka import ФАЙЛ --kind organizations» (также educators, memberships,"
-        " municipalities); она печатает отчёт по строкам файла.",
-    ),
-    "/admin/dead-letters": (
-        "Недоставленные сообщения региональных систем",
-        "Счётчики недоставленных сообщений по причинам пока недоступны: программный"
-        " интерфейс Setka (шлюз GraphQL) их не показывает, а рабочее пространство обращается"
-        " только к нему.",
-        "Сейчас их просматривает и отправляет повторно оператор на сервере командой"
-        " «python -m services.events dead-letters».",
-    ),
-}
-"""What the API does not offer yet: (title, what is missing, what is done instead) by address."""
 
 
 def audit_columns(zone: Any) -> tuple[Column, ...]:
@@ -186,14 +166,6 @@ def routes(portal: Portal) -> list[Route]:
             operations=OPERATIONS,
         )
 
-    def unavailable(title: str, message: str, instead: str) -> Callable[[Request], Awaitable[Response]]:
-        async def page(request: Request) -> Response:
-            return admin(request) or portal.page(
-                request, "admin_unavailable.html", title=title, message=message, instead=instead
-            )
-
-        return page
-
     return [
         Route("/admin", index, methods=["GET"]),
         Route("/admin/audit", audit, methods=["GET"]),
@@ -205,5 +177,4 @@ def routes(portal: Portal) -> list[Route]:
             lambda r: audit_columns(person_zone(portal.person(r))),
             audit_rows,
         ),
-        *(Route(path, unavailable(*said), methods=["GET"]) for path, said in UNAVAILABLE.items()),
     ]

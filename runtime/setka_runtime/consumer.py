@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import inbox, metrics
 from .db import Database
+from .deadletters import reason_kind
 from .errors import NotYetKnown, PermanentError
 from .faults import is_infrastructure
 from .kafka import Connection, as_options
@@ -61,6 +62,26 @@ Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 
 Raise :class:`PermanentError` to reject the message (dead-letter topic) and :class:`NotYetKnown`
 when it refers to something not known yet (it waits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """A message a consumer has just dead-lettered (the broker has it), for a service to note.
+
+    ``value`` is the body, to look into (which organization a fact names), never to keep: it may
+    hold personal data."""
+
+    topic: str
+    reason: str
+    kind: str
+    """:func:`~setka_runtime.deadletters.reason_kind` of the reason: what letters are counted by."""
+    headers: Mapping[str, str]
+    value: bytes
+    at: datetime
+
+
+DeadLetterHook = Callable[[DeadLettered], Awaitable[None]]
+"""What a service does with each dead letter besides the dead-letter topic (e.g. count it)."""
 
 
 @dataclass(slots=True)
@@ -179,6 +200,9 @@ class GuardedConsumer:
     """A :class:`~setka_runtime.deferred.Deferrals` that parks ``NotYetKnown`` messages, if set."""
     reject_unknown_types: bool = False
     """Dead-letter types with no handler (an inbound topic) instead of ignoring them."""
+    on_dead_letter: DeadLetterHook | None = None
+    """Called once the dead-letter topic has a message; its failure is logged, never retried
+    past an outage of the database, and never holds the partition."""
 
     def __init__(
         self,
@@ -466,6 +490,25 @@ class GuardedConsumer:
         self.health.clear(f"{self.group} {target}")
         metrics.DEAD_LETTERS.labels(self.topic).inc()
         log.warning("%s: message dead-lettered to %s: %s", self.group, target, reason[:500])
+        if self.on_dead_letter is not None:
+            await self._note(
+                DeadLettered(
+                    topic=self.topic,
+                    reason=dlq_headers["dlq_reason"],
+                    kind=reason_kind(dlq_headers["dlq_reason"]),
+                    headers=dlq_headers,
+                    value=value,
+                    at=datetime.now(UTC),
+                )
+            )
+
+    async def _note(self, letter: DeadLettered) -> None:
+        assert self.on_dead_letter is not None
+        hook = self.on_dead_letter
+        try:
+            await self._until_infrastructure_is_back(lambda: hook(letter))
+        except Exception:
+            log.exception("%s: a dead letter of %s was not noted", self.group, self.topic)
 
 
 def _runs(items: list[Item]) -> list[list[Item]]:

@@ -29,6 +29,19 @@ from .kafka import Connection, as_options, client_options
 from .settings import ServiceSettings
 
 REDRIVEN_FROM = "setka_redriven_from"
+NO_REASON = "(no reason recorded)"
+
+
+REJECTED = "rejected: "
+"""How the consumer prefixes the reason a rule gave (see ``consumer.Item.reject``)."""
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason without its particulars, for counting: its first clause (after the
+    consumer's «rejected:», which every rule's reason has), with ids and numbers out («does not
+    match setka.regional…v1: host: …» → «does not match setka.regional…vN»)."""
+    head = re.split(r"[:;(]", reason.removeprefix(REJECTED), maxsplit=1)[0].strip()
+    return re.sub(r"\d+", "N", head)[:120] or NO_REASON
 
 
 @dataclass(frozen=True)
@@ -48,13 +61,11 @@ class Letter:
 
     @property
     def reason(self) -> str:
-        return self.headers.get("dlq_reason", "(no reason recorded)")
+        return self.headers.get("dlq_reason", NO_REASON)
 
     @property
     def kind(self) -> str:
-        """The reason without its particulars, for counting: its first clause, ids and numbers out."""
-        head = re.split(r"[:;(]", self.reason, maxsplit=1)[0].strip()
-        return re.sub(r"\d+", "N", head)[:120] or "(no reason recorded)"
+        return reason_kind(self.reason)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -324,13 +324,24 @@ async def run_command(
             target = next((t for t in targets if caller.may_act_on(t, roles)), targets[0])
             caller.require(target, roles, what=what)
             result = await action(session)
-            await _audit(info, session, caller, target)
+            await audit(info, session, caller, target)
     except DomainError as error:
         return ValidationError.of(error)
     return present(result)
 
 
-async def _audit(info: Info, session: AsyncSession, caller: Identity, target: Target) -> None:
+async def audit(
+    info: Info,
+    session: AsyncSession,
+    caller: Identity,
+    target: Target,
+    *,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """Record the write of ``caller`` (already allowed on ``target``) in the audit trail, naming
+    the events recorded in ``session``; ``notes``: a few words by event type where the event's
+    type and key do not say what it amounted to. :func:`run_command` calls it for every command;
+    a mutation that is not one transaction (an import) calls it itself once it is done."""
     caused = session.sync_session.info.get(outbox.RECORDED, [])
     service = info.context.get("service_name", "service")
     entry = AuditRecorded(
@@ -346,7 +357,9 @@ async def _audit(info: Info, session: AsyncSession, caller: Identity, target: Ta
         region_code=target.region_code,
         municipality_id=target.municipality_id,
         organization_ids=sorted(target.organization_ids),
-        events=[AuditedEvent(event_id=e, event_type=t, key=k) for e, t, k in caused],
+        events=[
+            AuditedEvent(event_id=e, event_type=t, key=k, note=(notes or {}).get(t)) for e, t, k in caused
+        ],
     )
     await outbox.record(session, entry, source=f"/setka/{service}")
 

@@ -66,10 +66,15 @@ class AuditEntry(
                     event_id=strawberry.ID(str(event.get("event_id", ""))),
                     event_type=str(event.get("event_type", "")),
                     key=str(event.get("key", "")),
+                    note=_text(event.get("note")),
                 )
                 for event in row.events
             ],
         )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _id(value: str | None) -> strawberry.ID | None:

@@ -11,7 +11,7 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import demo, notifications
+from . import dead_letters, demo, notifications
 from .intake import Intake
 from .live import LiveActivities
 from .regional import INBOUND
@@ -25,8 +25,10 @@ def build(settings: EventsSettings) -> Service:
     service = Service.create(settings, topics=[topics.EVENTS, topics.AUDIT])
     group = f"setka.{settings.service_name}"
     consumers = []
+    noted = dead_letters.noter(service.db)
     for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():
         consumer = service.guarded(topic, handlers, group=group)
+        consumer.on_dead_letter = noted  # counted for the regional admins (deadLetterSummary)
         if topic in INBOUND:
             consumer.reject_unknown_types = True  # an integrator's typo must not vanish silently
         consumers.append(consumer)

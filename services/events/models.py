@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -427,3 +427,28 @@ class AcceptedFact(EventsModel, table=True):
     sender: str | None = Field(default=None, max_length=200, description="Who sent it (the token's subject)")
     received_at: datetime = _when(default_factory=now)
     applied_at: datetime | None = _when(default=None, index=True)
+
+
+# --- what this service's consumers gave up on ------------------------------------------------------
+
+
+class DeadLetter(EventsModel, table=True):
+    """A message a consumer of this service sent to its topic's dead-letter topic: which topic,
+    why, which event and whose region, so a regional admin can see what their systems send that is
+    refused without anyone reading the broker. The message itself is not kept: it may hold
+    personal data (the dead-letter topic has it for an operator)."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_region_at", "region_code", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=200, description="The topic it came from, e.g. regional.assessments")
+    reason: str = Field(max_length=2000)
+    reason_kind: str = Field(max_length=120, description="The reason without its particulars")
+    ce_source: str | None = Field(default=None, max_length=200)
+    ce_type: str | None = Field(default=None, max_length=200)
+    ce_id: str | None = Field(default=None, max_length=200)
+    region_code: str | None = Field(
+        default=None, max_length=3, description="The region of the organization it names; none: unknown"
+    )
+    at: datetime = _when(default_factory=now)

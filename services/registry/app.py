@@ -16,7 +16,9 @@ from .settings import RegistrySettings
 
 
 def build(settings: RegistrySettings) -> Service:
-    return Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
+    service = Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
+    service.context["import_max_bytes"] = settings.import_max_bytes
+    return service
 
 
 def create_app(settings: RegistrySettings | None = None) -> Starlette:

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
 
@@ -10,3 +11,10 @@ class RegistrySettings(ServiceSettings):
 
     database_url: str = "sqlite:///var/registry.db"
     port: int = 8001
+    import_max_bytes: int = Field(
+        default=10_000_000,
+        gt=0,
+        description="The largest file importFile takes (decoded); a larger one is refused with"
+        " FILE_TOO_LARGE. Sent base64-encoded it is a third larger: the gateway's"
+        " GATEWAY_MAX_SIGNED_IN_BODY_BYTES must hold that",
+    )

@@ -840,8 +840,28 @@ def _in_a_month(hours: int) -> str:
 
 INPUT = "input"
 
+
+def _municipalities_file(region: str) -> str:
+    """A file of one municipality of ``region``, base64-encoded as importFile takes it."""
+    text = f"Код региона;Муниципальное образование\n{region};Проверочный округ (доступ)\n"
+    return base64.b64encode(text.encode("utf-8")).decode()
+
+
 # Ordered: what later rows need is done first, the destructive ones come last.
 ROWS: list[Row] = [
+    # -- registry: importing a file (a dry run: the world stays as it is). An admin of another
+    # region may import too, their rows about R refused one by one in the report (not by access)
+    Row(
+        "importFile",
+        {"kind": "ImportKind!", "fileName": "String!", "contentBase64": "String!", "dryRun": "Boolean"},
+        lambda w: {
+            "kind": "municipalities",
+            "fileName": "муниципалитеты.csv",
+            "contentBase64": _municipalities_file(w.region),
+            "dryRun": True,
+        },
+        frozenset({ADMIN_R, ADMIN_OTHER}),
+    ),
     # -- events: plans of network N (municipality A)
     Row(
         "draftPlan",

@@ -92,7 +92,7 @@ async def test_ten_thousand_rows_with_defects_then_a_rerun_that_changes_nothing(
     write_report(first, report)
     with report.open(encoding="utf-8-sig") as written:
         lines = list(csv.reader(written, delimiter=";"))
-    assert lines[0] == ["line", "field", "reason", "key"]
+    assert lines[0] == ["line", "field", "reason", "key", "code"]
     assert [int(row[0]) for row in lines[1:]] == sorted(expected)
 
     again = await import_file(registry, source, ImportKind.organizations, chunk_size=1000)

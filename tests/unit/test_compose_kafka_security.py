@@ -292,7 +292,9 @@ def test_the_acl_job_sets_every_password_and_runs_before_every_client() -> None:
 
 # -- no secret in the file ---------------------------------------------------------------------------------
 
-_REQUIRED = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):\?[^}]+\}$")
+_REQUIRED = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*)(:\?[^}]+|:-)\}$")
+"""A required variable, or an optional one whose default is empty (a feature off unless it is set):
+either way no password is in the file."""
 _PASSWORD_IN_TEXT = re.compile(
     r"(?<![A-Za-z0-9_])password\s*=\s*\\?\"?(?P<value>[^\"\\\s;,\]]*)", re.IGNORECASE
 )
@@ -303,7 +305,7 @@ def test_no_password_is_written_in_the_file() -> None:
     for path, value in _strings(raw):
         key = path.rsplit("/", 1)[-1]
         if "PASSWORD" in key:
-            assert _REQUIRED.match(value), f"{path}: {value!r} is not a required ${{VARIABLE:?…}}"
+            assert _REQUIRED.match(value), f"{path}: {value!r} is neither ${{VARIABLE:?…}} nor ${{VARIABLE:-}}"
     for match in _PASSWORD_IN_TEXT.finditer(RAW_TEXT):
         value = match["value"]
         # A required compose variable, or the shell's variable at run time ($$ in compose).

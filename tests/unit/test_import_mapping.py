@@ -68,10 +68,10 @@ def test_educator_and_membership_headers() -> None:
 @pytest.mark.parametrize(
     ("kind", "header", "missing"),
     [
-        (ImportKind.organizations, ["ИНН"], "full_name"),
-        (ImportKind.organizations, ["Полное наименование"], "inn or school_code"),
-        (ImportKind.educators, ["ФИО", "Должность"], "organization_inn or organization_code"),
-        (ImportKind.memberships, ["Сеть", "ИНН ОО"], "role"),
+        (ImportKind.organizations, ["ИНН"], "«полное наименование»"),
+        (ImportKind.organizations, ["Полное наименование"], "«инн» или «код оо»"),
+        (ImportKind.educators, ["ФИО", "Должность"], "«инн оо» или «код оо»"),
+        (ImportKind.memberships, ["Сеть", "ИНН ОО"], "«роль»"),
     ],
 )
 def test_a_header_without_a_needed_column_is_refused(

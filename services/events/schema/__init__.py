@@ -4,13 +4,17 @@ from setka_runtime.graphql import SubgraphSchema
 from strawberry.tools import merge_types
 
 from ..notifications.schema import NotificationMutation, NotificationQuery
+from .dead_letters import DeadLetterQuery
 from .mutations import Mutation
-from .queries import Query
+from .queries import Query as EventsQuery
 from .subscriptions import Subscription
 from .types import Activity, InteractionGroup, Network, Organization, Plan, PlanItem
 
+Query = merge_types("Query", (EventsQuery, DeadLetterQuery, NotificationQuery))
+"""Every read: the calendar, plans and facts, the regions' dead letters and a person's notifications."""
+
 schema = SubgraphSchema(
-    query=merge_types("Query", (Query, NotificationQuery)),
+    query=Query,
     mutation=merge_types("Mutation", (Mutation, NotificationMutation)),
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network, InteractionGroup],

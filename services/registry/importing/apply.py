@@ -56,12 +56,34 @@ def _code(record: dict[str, str], name: str, *, field: str) -> str | None:
     return rules.check_school_code(text, field=field) if text else None
 
 
+class RegionScope:
+    """The region an import may touch: a regional admin's own (rows about another region are
+    refused, each with its line) or every region (``None``: an operator, an admin of all)."""
+
+    def __init__(self, region_code: str | None = None) -> None:
+        self.region_code = region_code
+
+    def check(self, region_code: str | None, *, field: str = "regionCode") -> None:
+        if self.region_code is None or region_code == self.region_code:
+            return
+        where = f"региона {region_code}" if region_code else "неизвестного региона"
+        raise DomainError(
+            f"Строка касается {where}, а вы можете загружать данные только региона {self.region_code}",
+            code="OUTSIDE_REGION",
+            field=field,
+        )
+
+
+EVERY_REGION = RegionScope()
+
+
 @dataclass(frozen=True)
 class _Known:
     """What a chunk's rows refer to, as plain values (never ORM objects a rollback could expire)."""
 
     by_inn: dict[str, uuid.UUID] = field(default_factory=dict)
     by_code: dict[str, uuid.UUID] = field(default_factory=dict)
+    regions: dict[uuid.UUID, str] = field(default_factory=dict)
     loaded: list[Organization] = field(default_factory=list)
     """Held so the session's (weak) identity map keeps them for the domain functions' lookups."""
 
@@ -100,6 +122,7 @@ async def _organizations(
         query = query.where(Organization.archived_at.is_(None))
     known.loaded.extend((await session.scalars(query)).all())
     for organization in known.loaded:
+        known.regions[organization.id] = organization.region_code
         if organization.inn:
             known.by_inn[organization.inn] = organization.id
         if organization.school_code:
@@ -137,8 +160,9 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
 
     kind = ImportKind.organizations
 
-    def __init__(self, *, today: date | None = None) -> None:
+    def __init__(self, *, today: date | None = None, scope: RegionScope = EVERY_REGION) -> None:
         self._today = today or date.today()
+        self._scope = scope
         self._known = _Known()
         self._regions: dict[str, str] | None = None
         self._municipalities: dict[tuple[str, str], uuid.UUID] = {}
@@ -220,11 +244,13 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         return row.school_code[3:5]
 
     def _registration(self, value: OrganizationRow) -> RegisterOrganization:
+        region_code = self._region_code(value)
+        self._scope.check(region_code)
         return RegisterOrganization(
             full_name=value.full_name,
             short_name=value.short_name or _shortened(value.full_name),
             kind=value.kind or "school",
-            region_code=self._region_code(value),
+            region_code=region_code,
             municipality=value.municipality,
             inn=value.inn,
             ogrn=value.ogrn,
@@ -266,6 +292,7 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
             return Outcome.created
         current = await session.get(Organization, existing)
         assert current is not None
+        self._scope.check(current.region_code)
         stamp = current.updated_at
         updated = await update_organization(
             session,
@@ -364,9 +391,11 @@ class MembershipImporter(RowImporter[MembershipRow]):
 
     kind = ImportKind.memberships
 
-    def __init__(self, *, today: date | None = None) -> None:
+    def __init__(self, *, today: date | None = None, scope: RegionScope = EVERY_REGION) -> None:
         self._today = today or date.today()
+        self._scope = scope
         self._networks: dict[str, uuid.UUID] | None = None
+        self._network_regions: dict[uuid.UUID, str] = {}
         self._known = _Known()
 
     def parse(self, record: dict[str, str]) -> MembershipRow:
@@ -394,8 +423,11 @@ class MembershipImporter(RowImporter[MembershipRow]):
     async def prepare(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
         if self._networks is None:
             self._networks = {}
-            for ident, name in await session.execute(select(Network.id, Network.name)):
+            for ident, name, region_code in await session.execute(
+                select(Network.id, Network.name, Network.region_code)
+            ):
                 self._networks[rules.fold(name)] = ident
+                self._network_regions[ident] = region_code
         self._known = await _organizations(
             session,
             {r.organization_inn for r in rows if r.organization_inn},
@@ -420,6 +452,8 @@ class MembershipImporter(RowImporter[MembershipRow]):
                 code="ORGANIZATION_NOT_FOUND",
                 field="organization",
             )
+        self._scope.check(self._network_regions.get(network_id), field="network")
+        self._scope.check(self._known.regions.get(organization_id), field="organization")
         same = [
             m
             for m in await networks.memberships_in(session, network_id, organization_id)
@@ -489,7 +523,8 @@ class EducatorImporter(RowImporter[EducatorRow]):
 
     kind = ImportKind.educators
 
-    def __init__(self) -> None:
+    def __init__(self, *, scope: RegionScope = EVERY_REGION) -> None:
+        self._scope = scope
         self._known = _Known()
         self._by_external: dict[str, uuid.UUID] = {}
         self._by_name: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
@@ -580,6 +615,7 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 code="ORGANIZATION_NOT_FOUND",
                 field="organization",
             )
+        self._scope.check(self._known.regions.get(organization_id), field="organization")
         if value.external_id:
             existing = self._by_external.get(value.external_id)
         else:
@@ -643,7 +679,8 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
 
     kind = ImportKind.municipalities
 
-    def __init__(self) -> None:
+    def __init__(self, *, scope: RegionScope = EVERY_REGION) -> None:
+        self._scope = scope
         self._region_names: dict[str, str] = {}
 
     def parse(self, record: dict[str, str]) -> MunicipalityRow:
@@ -678,6 +715,7 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                     code="REGION_UNKNOWN",
                     field="regionCode",
                 )
+        self._scope.check(code)
         region_added = await reference.ensure_region(session, code, value.region_name)
         added = await reference.ensure_municipality(session, code, value.municipality, oktmo=value.oktmo)
         if added is reference.Change.created:
@@ -687,12 +725,12 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         return Outcome.unchanged
 
 
-def importer_for(kind: ImportKind) -> RowImporter[Any]:
-    """A fresh importer (its caches belong to one run)."""
+def importer_for(kind: ImportKind, *, scope: RegionScope = EVERY_REGION) -> RowImporter[Any]:
+    """A fresh importer (its caches belong to one run) that touches only ``scope``'s region."""
     if kind == ImportKind.organizations:
-        return OrganizationImporter()
+        return OrganizationImporter(scope=scope)
     if kind == ImportKind.educators:
-        return EducatorImporter()
+        return EducatorImporter(scope=scope)
     if kind == ImportKind.municipalities:
-        return MunicipalityImporter()
-    return MembershipImporter()
+        return MunicipalityImporter(scope=scope)
+    return MembershipImporter(scope=scope)

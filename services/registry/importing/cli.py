@@ -19,7 +19,7 @@ from setka_runtime.db import Database
 from setka_runtime.settings import ServiceSettings
 from tqdm import tqdm
 
-from .apply import importer_for
+from .apply import EVERY_REGION, RegionScope, importer_for
 from .engine import DEFAULT_CHUNK, ImportStopped, ImportSummary
 from .engine import run_import as run_rows
 from .mapping import ImportKind, UnmappableHeader, locate_header
@@ -38,8 +38,10 @@ async def import_file(
     dry_run: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
+    scope: RegionScope = EVERY_REGION,
 ) -> ImportSummary:
-    """Import one file; raises :class:`UnreadableFile` or :class:`UnmappableHeader` before any write."""
+    """Import one file; raises :class:`UnreadableFile` or :class:`UnmappableHeader` before any write.
+    Rows about a region outside ``scope`` are refused, each with its line."""
     table = open_table(path)
     rows = table.rows
     header, _title_rows = locate_header(kind, table.header, ((row.line, row.cells) for row in rows))
@@ -54,7 +56,7 @@ async def import_file(
     try:
         return await run_rows(
             db,
-            importer_for(kind),
+            importer_for(kind, scope=scope),
             header,
             rows,
             dry_run=dry_run,
@@ -73,9 +75,11 @@ def write_report(summary: ImportSummary, path: Path) -> None:
     """The rejected rows as CSV that Excel opens as it is (UTF-8 with BOM, ``;``)."""
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
-        writer.writerow(["line", "field", "reason", "key"])
+        writer.writerow(["line", "field", "reason", "key", "code"])
         for rejection in summary.rejections:
-            writer.writerow([rejection.line, rejection.field or "", rejection.reason, rejection.key or ""])
+            writer.writerow(
+                [rejection.line, rejection.field or "", rejection.reason, rejection.key or "", rejection.code]
+            )
 
 
 def print_summary(summary: ImportSummary, source: Path, out: TextIO) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -40,12 +40,15 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Rejection:
-    """A row the import did not apply, and why, in words an operator can act on."""
+    """A row the import did not apply, and why, in words an operator can act on; ``code`` is the
+    rule's stable name, ``column`` the file's header of the cell at fault when it is known."""
 
     line: int
     reason: str
     field: str | None = None
     key: str | None = None
+    code: str = "ROW_REJECTED"
+    column: str | None = None
 
 
 @dataclass
@@ -160,14 +163,18 @@ async def run_import(
         try:
             value = importer.parse(record)
         except DomainError as error:
-            summary.rejections.append(Rejection(line, error.message, error.field, _raw_key(record)))
+            summary.rejections.append(
+                Rejection(line, error.message, error.field, _raw_key(record), code=error.code)
+            )
             if progress:
                 progress(1)
             continue
         keys = importer.keys(value)
         earlier = next((seen[k] for k in keys if k in seen), None)
         if earlier is not None:
-            summary.rejections.append(Rejection(line, f"повтор строки {earlier}", key=_describe(keys)))
+            summary.rejections.append(
+                Rejection(line, f"повтор строки {earlier}", key=_describe(keys), code="DUPLICATE_ROW")
+            )
             if progress:
                 progress(1)
             continue
@@ -178,7 +185,9 @@ async def run_import(
             await flush()
     await flush()
     summary.committed_through_line = max(summary.committed_through_line, last_line)
-    summary.rejections.sort(key=lambda r: r.line)
+    summary.rejections = sorted(
+        (replace(r, column=header.title_of(r.field)) for r in summary.rejections), key=lambda r: r.line
+    )
     return summary
 
 
@@ -288,7 +297,7 @@ async def _rows_one_by_one(
 def _rejection(row: Row[Any], error: Exception, importer: RowImporter[Any]) -> Rejection:
     keys = _describe(importer.keys(row.value))
     if isinstance(error, DomainError):
-        return Rejection(row.line, error.message, error.field, keys)
+        return Rejection(row.line, error.message, error.field, keys, code=error.code)
     # a uniqueness the rules did not foresee (e.g. the same ОГРН on another ИНН)
     reason = f"противоречит записи в реестре: {getattr(error, 'orig', error)}".splitlines()[0]
-    return Rejection(row.line, reason, key=keys)
+    return Rejection(row.line, reason, key=keys, code="CONFLICTS_WITH_REGISTRY")

@@ -10,16 +10,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
+from setka_contracts.registry import ImportKind  # the kinds are the contract's (file.imported)
 from setka_runtime.errors import DomainError
-
-
-class ImportKind(StrEnum):
-    organizations = "organizations"
-    educators = "educators"
-    memberships = "memberships"
-    municipalities = "municipalities"
 
 
 class UnmappableHeader(Exception):
@@ -210,6 +203,19 @@ class HeaderMap:
     kind: ImportKind
     columns: Mapping[str, int]
     ignored: tuple[str, ...]
+    titles: tuple[str, ...] = ()
+    """The header as the file writes it, for naming a column in a report."""
+
+    def title_of(self, field: str | None) -> str | None:
+        """The file's header of the column feeding ``field`` (a field as a rule names it, e.g.
+        ``schoolCode``, or as the mapping does, ``school_code``); None when no column does."""
+        if not field:
+            return None
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()
+        index = self.columns.get(name)
+        if index is None or index >= len(self.titles):
+            return None
+        return self.titles[index] or None
 
     def record(self, cells: Sequence[str]) -> dict[str, str]:
         """The non-empty fields of one row."""
@@ -234,12 +240,17 @@ def map_header(kind: ImportKind, header: Sequence[str]) -> HeaderMap:
             columns[name] = index
         elif title.strip():
             ignored.append(title)
-    missing = [" or ".join(group) for group in REQUIRED[kind] if not any(f in columns for f in group)]
+    spoken = {spec.name: f"«{spec.aliases[0]}»" for spec in FIELDS[kind]}
+    missing = [
+        " или ".join(spoken.get(f, f) for f in group)
+        for group in REQUIRED[kind]
+        if not any(f in columns for f in group)
+    ]
     if missing:
         raise UnmappableHeader(
-            f"no column for: {'; '.join(missing)} (header: {', '.join(h for h in header if h)})"
+            f"нет столбца для: {'; '.join(missing)} (заголовок: {', '.join(h for h in header if h)})"
         )
-    return HeaderMap(kind=kind, columns=columns, ignored=tuple(ignored))
+    return HeaderMap(kind=kind, columns=columns, ignored=tuple(ignored), titles=tuple(header))
 
 
 MAX_PREAMBLE = 10

@@ -20,7 +20,12 @@ _SEPARATORS = (";", ",", "\t")
 
 
 class UnreadableFile(Exception):
-    """The file as a whole cannot be read (unknown format, no header, broken workbook)."""
+    """The file as a whole cannot be read (unknown format, no header, broken workbook); the
+    message is in Russian, for the person who sent the file."""
+
+
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
+"""The file names :func:`open_table` reads."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,15 @@ def open_table(path: Path) -> Table:
     if suffix in (".xlsx", ".xlsm"):
         kind = "xlsx"
         records, total = _xlsx_records(path)
-    elif suffix in (".csv", ".txt", ".tsv"):
+    elif suffix in SUFFIXES:
         kind = "csv"
         layout = detect_layout(path)
         records, total = _csv_records(path, layout), _count_lines(path)
     else:
-        raise UnreadableFile(f"{path.name}: expected a .csv or .xlsx file")
+        raise UnreadableFile(f"{path.name}: нужен файл .csv или .xlsx")
     first = next(records, None)
     if first is None:
-        raise UnreadableFile(f"{path.name}: the file has no header row")
+        raise UnreadableFile(f"{path.name}: в файле нет строки заголовка")
     header_line, header = first
     rows = (SourceRow(line, cells) for line, cells in records)
     estimate = max(total - header_line, 0) if total is not None else None
@@ -99,10 +104,10 @@ def _csv_records(path: Path, layout: Layout) -> Iterator[tuple[int, tuple[str, .
                     yield start, cells
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
-                f"{path.name}: not valid {layout.encoding} after line {previous_end}"
+                f"{path.name}: текст не в кодировке {layout.encoding} после строки {previous_end}"
             ) from exc
         except csv.Error as exc:
-            raise UnreadableFile(f"{path.name}: broken CSV at line {reader.line_num}: {exc}") from exc
+            raise UnreadableFile(f"{path.name}: испорченный CSV в строке {reader.line_num}: {exc}") from exc
 
 
 def _xlsx_records(path: Path) -> tuple[Iterator[tuple[int, tuple[str, ...]]], int | None]:
@@ -111,7 +116,7 @@ def _xlsx_records(path: Path) -> tuple[Iterator[tuple[int, tuple[str, ...]]], in
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise UnreadableFile(f"{path.name}: not a readable XLSX workbook ({exc})") from exc
+        raise UnreadableFile(f"{path.name}: не удаётся прочитать книгу XLSX ({exc})") from exc
     sheet = workbook.worksheets[0]
 
     def records() -> Iterator[tuple[int, tuple[str, ...]]]:
