@@ -135,7 +135,14 @@ class GatewaySettings(BaseSettings):
         "after the last of them ends",
         ge=0,
     )
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(
+        default=1_048_576, description="Largest /graphql request body of an anonymous caller (413 past it)"
+    )
+    max_signed_in_body_bytes: int = Field(
+        default=32 * 1_048_576,
+        description="Largest /graphql request body of a signed-in caller: documents travel in base64 in a"
+        " mutation, so it holds DOCUMENTS_MAX_BYTES (20 MB) × 4/3 and the request around it",
+    )
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"
     )

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from setka_runtime.documents import DocumentFields
 from sqlalchemy import JSON, DateTime, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -424,3 +425,8 @@ class AcceptedFact(EventsModel, table=True):
     sender: str | None = Field(default=None, max_length=200, description="Who sent it (the token's subject)")
     received_at: datetime = _when(default_factory=now)
     applied_at: datetime | None = _when(default=None, index=True)
+
+
+class Document(DocumentFields, EventsModel, table=True):
+    """A file attached to an activity (its materials) (its bytes are in the document store,
+    :mod:`setka_runtime.documents`)."""
