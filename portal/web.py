@@ -110,11 +110,14 @@ class Portal:
         if len(body) > MAX_FORM_BYTES:
             raise FormRefused("Форма слишком большая")
         fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        self.check_csrf(request, fields.pop("csrf", ""))
+        return fields
+
+    def check_csrf(self, request: Request, sent: str) -> None:
+        """:class:`FormRefused` unless ``sent`` is the session's CSRF token."""
         session = self.session(request)
-        sent = fields.pop("csrf", "")
         if session is None or not secrets.compare_digest(sent, session.csrf):
             raise FormRefused("Страница устарела: откройте её снова и повторите действие")
-        return fields
 
 
 class FormRefused(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
@@ -416,3 +417,52 @@ async def test_the_s3_store_keeps_and_serves_a_document(databases: DatabaseFacto
     )
     assert stored["Body"].read() == content
     assert stored["ContentType"] == "application/pdf"
+
+
+# -- the workspace -------------------------------------------------------------------------------------
+
+
+async def test_the_workspace_uploads_a_file_from_a_form_and_serves_its_link(stack: Stack) -> None:
+    """A regional admin signed in to the workspace attaches a file with the multipart form of the
+    agreements page and downloads it from the link the page then shows."""
+    from portal.app import create_app as create_portal
+    from portal.session import COOKIE, Person
+    from portal.settings import PortalSettings
+
+    portal_app = create_portal(PortalSettings(gateway_url=stack.gateway))
+    portal = portal_app.state.portal
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal_app), base_url="http://workspace", timeout=60
+    ) as browser:
+        form = await browser.get(f"/documents/attach/agreement/{stack.agreement}?back=/agreements&name=Д")
+        assert form.status_code == 401  # not signed in yet; the page gave the browser a session
+        session = portal.sessions._sessions[browser.cookies[COOKIE]]
+        session.person = Person("admin-39", "Админ", frozenset({"regional_admin"}), "39")
+        session.access_token = token(**ADMIN_39)["authorization"].removeprefix("Bearer ")
+        form = await browser.get(f"/documents/attach/agreement/{stack.agreement}?back=/agreements&name=Д")
+        assert 'enctype="multipart/form-data"' in form.text
+        content = pdf(5000)
+        sent = await browser.post(
+            f"/documents/attach/agreement/{stack.agreement}",
+            data={"csrf": session.csrf, "back": "/agreements", "name": "Д", "title": "Скан договора"},
+            files={"file": ("Договор (скан).pdf", content, "application/pdf")},
+        )
+        assert sent.status_code == 303, sent.text
+        assert sent.headers["location"] == "/agreements"
+        listing = await browser.get("/agreements")
+        assert "Скан договора" in listing.text
+        link = re.search(r'href="(/documents/registry/[0-9a-f-]+)" download>Скан договора<', listing.text)
+        assert link is not None, listing.text
+        downloaded = await browser.get(link.group(1))
+        assert downloaded.status_code == 200
+        assert downloaded.headers["content-type"] == "application/pdf"
+        assert "filename*=UTF-8''" in downloaded.headers["content-disposition"]
+        assert downloaded.content == content
+
+        refused = await browser.post(
+            f"/documents/attach/agreement/{stack.agreement}",
+            data={"csrf": session.csrf, "back": "/agreements"},
+            files={"file": ("Картинка.pdf", PNG, "application/pdf")},
+        )
+        assert refused.status_code == 400
+        assert "Файл не принят" in refused.text
