@@ -314,7 +314,7 @@ class MaterialAdded(_EventsEvent):
     url: str
 
 
-class DocumentAttached(DocumentAttachedData):
+class EventsDocumentAttached(DocumentAttachedData):
     """A file was attached to an activity (its materials: owner_kind activity)."""
 
     event_type = "setka.events.document.attached.v1"
@@ -464,7 +464,7 @@ OUTBOUND_TYPES: tuple[type[EventData], ...] = (
     ActivityCancelled,
     ActivityPostponed,
     MaterialAdded,
-    DocumentAttached,
+    EventsDocumentAttached,
     ParticipantRegistered,
     AttendanceRecorded,
     FeedbackGiven,

@@ -634,7 +634,7 @@ class RegulationWithdrawn(EventData):
     reason: str
 
 
-class DocumentAttached(DocumentAttachedData):
+class RegistryDocumentAttached(DocumentAttachedData):
     """A file was attached to an agreement, an amendment of one, or an edition of a regulating
     document (owner_kind agreement, agreement_amendment or regulation)."""
 
@@ -671,6 +671,6 @@ EVENTS: tuple[type[EventData], ...] = (
     RegulationIssued,
     RegulationRevised,
     RegulationWithdrawn,
-    DocumentAttached,
+    RegistryDocumentAttached,
 )
 """Every event type the registry publishes, for the catalog."""

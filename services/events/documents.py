@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 
-from setka_contracts.events import DocumentAttached
+from setka_contracts.events import EventsDocumentAttached
 from setka_runtime.access import Identity
 from setka_runtime.documents import Attachments, OwnerKind, store_from_settings
 from sqlalchemy import select
@@ -54,6 +54,6 @@ def attachments(settings: EventsSettings) -> Attachments:
         model=Document,
         owners=OWNERS,
         store=store_from_settings(settings),
-        event=DocumentAttached,
+        event=EventsDocumentAttached,
         max_bytes=settings.documents_max_bytes,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 
-from setka_contracts.registry import DocumentAttached
+from setka_contracts.registry import RegistryDocumentAttached
 from setka_runtime.access import Identity
 from setka_runtime.documents import Attachments, OwnerKind, anyone, sees_any, store_from_settings
 from sqlalchemy import select
@@ -67,6 +67,6 @@ def attachments(settings: RegistrySettings) -> Attachments:
         model=Document,
         owners=OWNERS,
         store=store_from_settings(settings),
-        event=DocumentAttached,
+        event=RegistryDocumentAttached,
         max_bytes=settings.documents_max_bytes,
     )
