@@ -351,6 +351,16 @@ async def test_an_activitys_material_larger_than_a_megabyte_goes_through_the_gat
     assert listed["activity"]["documents"] == [{"fileName": "Программа.pdf", "size": len(content)}]
 
 
+async def test_an_anonymous_body_that_large_is_still_refused(stack: Stack) -> None:
+    """Only a signed-in caller's body may be larger than GATEWAY_MAX_BODY_BYTES."""
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=60) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": ATTACH_EVENTS, "variables": {"input": {"contentBase64": "A" * 1_200_000}}},
+        )
+    assert response.status_code == 413
+
+
 async def test_an_unknown_document_is_not_found(stack: Stack) -> None:
     response = await download(stack, f"/documents/registry/{uuid.uuid4()}", token(**ADMIN_39))
     assert response.status_code == 404
