@@ -67,7 +67,7 @@ RUN apt-get update \
 # /backups is where `setka backup` writes in Compose (a volume takes its owner from here).
 RUN groupadd --system --gid 10001 setka \
     && useradd --system --uid 10001 --gid setka --no-create-home --home-dir /app setka \
-    && mkdir -p /app/var /backups && chown setka:setka /app/var /backups
+    && mkdir -p /app/var/documents /backups && chown -R setka:setka /app/var /backups
 USER 10001:10001
 
 # Inside a container every process listens on all interfaces (the defaults are loopback), and the

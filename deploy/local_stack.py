@@ -340,6 +340,7 @@ class Stack:
         for name in SERVICES:
             prefix = name.upper()
             env.setdefault(f"{prefix}_DATABASE_URL", f"sqlite:///{self.var_dir / name}.db")
+            env.setdefault(f"{prefix}_DOCUMENTS_DIR", str(self.var_dir / "documents" / name))
             env[f"{prefix}_PORT"] = str(self.ports[name])
             env[f"GATEWAY_{prefix}_URL"] = f"{self.service_url(name)}/graphql"
         env["GATEWAY_PORT"] = str(self.ports["gateway"])

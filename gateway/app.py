@@ -58,6 +58,7 @@ class PassThrough:
         "cache-control",
         "etag",
         "last-modified",
+        "x-content-type-options",
     )
     TIMEOUT = httpx.Timeout(120.0, connect=5.0)  # a year's analysis with charts takes seconds
 
@@ -169,6 +170,10 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         name="analytics",
         forwarded=("accept", "accept-language", "if-none-match"),
     )
+    documents = {
+        service: PassThrough(url, authenticator, name=service, forwarded=("if-none-match",))
+        for service, url in (("registry", settings.registry_url), ("events", settings.events_url))
+    }
     facts = PassThrough(
         settings.events_url,
         authenticator,
@@ -213,6 +218,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         engine.close()
         await reports.close()
         await facts.close()
+        for passage in documents.values():
+            await passage.close()
         await authenticator.close()
 
     app = Starlette(
@@ -223,6 +230,11 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             *([Route("/graphiql/{name}", GRAPHIQL.asset, methods=["GET"])] if options.graphiql else []),
             *(Route(f"/reports/{name}", reports.forward, methods=["GET"]) for name in REPORT_FILES),
             Route("/facts", facts.forward, methods=["POST"]),
+            # documents, each from the service that owns it, which checks the caller may see its owner
+            *(
+                Route(f"/documents/{service}/{{document_id}}", passage.forward, methods=["GET"])
+                for service, passage in documents.items()
+            ),
             *health_routes(
                 {"subgraphs": graph.ready},
                 metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,

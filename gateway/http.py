@@ -57,9 +57,8 @@ class HttpError(Exception):
 @dataclass(frozen=True)
 class HttpOptions:
     max_body_bytes: int = 1_048_576
-    """A request's body without a token (or with one that fails) at most."""
-    max_signed_in_body_bytes: int = 1_048_576
-    """A signed-in caller's request: room for a file to import (``importFile``)."""
+    max_signed_in_body_bytes: int = 32 * 1_048_576
+    """A signed-in caller's bodies may be larger: documents travel in base64 in a mutation."""
     graphiql: bool = True
     persisted_documents: dict[str, str] | None = None
     persisted_only: bool = False
@@ -140,16 +139,11 @@ class GraphQLHttp:
             return _graphiql_page()
         if media is None:
             raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}")
-        try:
+        try:  # before the body is read: how large it may be depends on who sends it
             identity = await self.authenticator.identify(request.headers.get("authorization"))
         except AuthError as exc:
             raise HttpError(401, str(exc), {"www-authenticate": "Bearer"}, code="UNAUTHENTICATED") from exc
-        limit = (
-            max(self.options.max_signed_in_body_bytes, self.options.max_body_bytes)
-            if identity.authenticated
-            else self.options.max_body_bytes
-        )
-        params = await self._params(request, limit)
+        params = await self._params(request, identity)
         query = self._document_text(params)
         operation_name = params.get("operationName")
         variables = params.get("variables") or {}
@@ -206,7 +200,7 @@ class GraphQLHttp:
             return False
         return "text/html" in request.headers.get("accept", "")
 
-    async def _params(self, request: Request, limit: int) -> dict[str, Any]:
+    async def _params(self, request: Request, identity: Identity) -> dict[str, Any]:
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)
             for name in ("variables", "extensions"):
@@ -226,7 +220,7 @@ class GraphQLHttp:
                 name, _, value = parameter.partition("=")
                 if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
                     raise HttpError(415, "Send the request in UTF-8")
-            raw = await self._body(request, limit)
+            raw = await self._body(request, identity)
             if not raw:
                 raise HttpError(400, "The request has no body")
             try:
@@ -241,7 +235,12 @@ class GraphQLHttp:
                 raise HttpError(400, f"{name} must be {'a map' if kind is dict else 'a string'}")
         return params
 
-    async def _body(self, request: Request, limit: int) -> bytes:
+    async def _body(self, request: Request, identity: Identity) -> bytes:
+        limit = (
+            max(self.options.max_signed_in_body_bytes, self.options.max_body_bytes)
+            if identity.authenticated
+            else self.options.max_body_bytes
+        )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise HttpError(413, f"The request body is larger than {limit} bytes")

@@ -136,12 +136,12 @@ class GatewaySettings(BaseSettings):
         ge=0,
     )
     max_body_bytes: int = Field(
-        default=1_048_576, description="The largest request body of a caller who is not signed in"
+        default=1_048_576, description="Largest /graphql request body of an anonymous caller (413 past it)"
     )
     max_signed_in_body_bytes: int = Field(
-        default=14_000_000,
-        description="The largest request body of a signed-in caller: a file for importFile travels"
-        " base64-encoded, a third larger than itself (REGISTRY_IMPORT_MAX_BYTES of 10 MB is 13.4 MB)",
+        default=32 * 1_048_576,
+        description="Largest /graphql request body of a signed-in caller: documents travel in base64 in a"
+        " mutation, so it holds DOCUMENTS_MAX_BYTES (20 MB) × 4/3 and the request around it",
     )
     rate_limit_per_minute: int = Field(
         default=600, description="Requests a minute per client address on /graphql and /reports; ≤ 0: off"

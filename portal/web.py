@@ -112,7 +112,7 @@ class Portal:
         if len(body) > MAX_FORM_BYTES:
             raise FormRefused("Форма слишком большая")
         fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        self._check_csrf(request, fields.pop("csrf", ""))
+        self.check_csrf(request, fields.pop("csrf", ""))
         return fields
 
     async def upload(
@@ -153,10 +153,11 @@ class Portal:
                 files[name] = Upload(filename=filename, content=data)
             else:
                 fields[name] = data.decode(part.get_content_charset() or "utf-8", "replace")
-        self._check_csrf(request, fields.pop("csrf", ""))
+        self.check_csrf(request, fields.pop("csrf", ""))
         return fields, files
 
-    def _check_csrf(self, request: Request, sent: str) -> None:
+    def check_csrf(self, request: Request, sent: str) -> None:
+        """:class:`FormRefused` unless ``sent`` is the session's CSRF token."""
         session = self.session(request)
         if session is None or not secrets.compare_digest(sent, session.csrf):
             raise FormRefused("Страница устарела: откройте её снова и повторите действие")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .base import EventData
+from .documents import DocumentAttachedData
 
 
 class ActivityType(StrEnum):
@@ -313,6 +314,13 @@ class MaterialAdded(_EventsEvent):
     url: str
 
 
+class EventsDocumentAttached(DocumentAttachedData):
+    """A file was attached to an activity (its materials: owner_kind activity)."""
+
+    event_type = "setka.events.document.attached.v1"
+    topic: ClassVar[str] = topics.EVENTS
+
+
 class ParticipantRegistered(_EventsEvent):
     event_type = "setka.events.activity.participant_registered.v1"
     key_field = "activity_id"
@@ -456,6 +464,7 @@ OUTBOUND_TYPES: tuple[type[EventData], ...] = (
     ActivityCancelled,
     ActivityPostponed,
     MaterialAdded,
+    EventsDocumentAttached,
     ParticipantRegistered,
     AttendanceRecorded,
     FeedbackGiven,

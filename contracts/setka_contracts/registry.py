@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .base import EventData
+from .documents import DocumentAttachedData
 
 
 class OrganizationKind(StrEnum):
@@ -665,6 +666,14 @@ class FileImported(EventData):
     imported_at: datetime
 
 
+class RegistryDocumentAttached(DocumentAttachedData):
+    """A file was attached to an agreement, an amendment of one, or an edition of a regulating
+    document (owner_kind agreement, agreement_amendment or regulation)."""
+
+    event_type = "setka.registry.document.attached.v1"
+    topic = topics.REGISTRY
+
+
 EVENTS: tuple[type[EventData], ...] = (
     OrganizationRegistered,
     OrganizationUpdated,
@@ -695,5 +704,6 @@ EVENTS: tuple[type[EventData], ...] = (
     RegulationRevised,
     RegulationWithdrawn,
     FileImported,
+    RegistryDocumentAttached,
 )
 """Every event type the registry publishes, for the catalog."""

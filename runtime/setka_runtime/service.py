@@ -114,6 +114,14 @@ class Service:
         self.subscribe([consumer])
         return consumer
 
+    def documents_route(self) -> Route:
+        """``GET /documents/<service>/{id}``: the files of ``context["documents"]``
+        (:class:`~setka_runtime.documents.Attachments`), to callers who may see their owners."""
+        secret = self.settings.internal_token_secret
+        return self.context["documents"].route(
+            lambda: self.db, secret.get_secret_value() if secret is not None else None
+        )
+
     async def consumers_ping(self) -> None:
         """Readiness of the consumers: reading, and not waiting for the database or the broker."""
         for subscription in self.subscriptions:

@@ -142,6 +142,46 @@ class ServiceSettings(BaseSettings):
         "loopback clients only",
     )
 
+    documents_storage: Literal["local", "s3"] = Field(
+        default="local",
+        validation_alias=shared("DOCUMENTS_STORAGE"),
+        description="Where documents' files are kept: local (a directory, <SERVICE>_DOCUMENTS_DIR) or s3 "
+        "(an S3-compatible bucket: MinIO, Ceph, a cloud's; DOCUMENTS_S3_*)",
+    )
+    documents_dir: str | None = Field(
+        default=None,
+        description="The directory of documents' files with local storage; var/documents/<service>",
+    )
+    documents_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        validation_alias=shared("DOCUMENTS_MAX_BYTES"),
+        description="Largest file accepted (DOCUMENT_TOO_LARGE past it); the gateway's "
+        "GATEWAY_MAX_SIGNED_IN_BODY_BYTES must hold its base64 (4/3 of it) and the request around it",
+        gt=0,
+    )
+    documents_s3_endpoint: str | None = Field(
+        default=None,
+        validation_alias=shared("DOCUMENTS_S3_ENDPOINT"),
+        description="The S3 API's URL (https://minio.example.org:9000); unset: AWS's for the region",
+    )
+    documents_s3_bucket: str | None = Field(default=None, validation_alias=shared("DOCUMENTS_S3_BUCKET"))
+    documents_s3_region: str = Field(default="us-east-1", validation_alias=shared("DOCUMENTS_S3_REGION"))
+    documents_s3_access_key_id: str | None = Field(
+        default=None, validation_alias=shared("DOCUMENTS_S3_ACCESS_KEY_ID")
+    )
+    documents_s3_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=shared("DOCUMENTS_S3_SECRET_ACCESS_KEY")
+    )
+    documents_s3_path_style: bool = Field(
+        default=True,
+        validation_alias=shared("DOCUMENTS_S3_PATH_STYLE"),
+        description="Address the bucket in the path (MinIO, Ceph) rather than in the host name",
+    )
+    documents_s3_prefix: str | None = Field(
+        default=None,
+        description="Prefix of this service's keys in the bucket; the service's name, so services share one",
+    )
+
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod
     def _upper_case(cls, value: Any) -> Any:
@@ -165,6 +205,18 @@ class ServiceSettings(BaseSettings):
         problems = kafka_security_problems(self)
         if problems:
             raise ValueError("Kafka connection settings: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _s3_named(self) -> ServiceSettings:
+        if self.documents_storage == "s3":
+            if not self.documents_s3_bucket:
+                raise ValueError("DOCUMENTS_STORAGE=s3 needs DOCUMENTS_S3_BUCKET")
+            if (self.documents_s3_access_key_id is None) != (self.documents_s3_secret_access_key is None):
+                raise ValueError(
+                    "DOCUMENTS_S3_ACCESS_KEY_ID and DOCUMENTS_S3_SECRET_ACCESS_KEY go together "
+                    "(neither: the environment's own credentials)"
+                )
         return self
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from setka_runtime.service import Service
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import dead_letters, demo, notifications
+from . import dead_letters, demo, documents, notifications
 from .intake import Intake
 from .live import LiveActivities
 from .regional import INBOUND
@@ -23,6 +23,7 @@ from .settings import EventsSettings
 def build(settings: EventsSettings) -> Service:
     """The registry copy and the inbound topics share one subscription of the group ``setka.events``."""
     service = Service.create(settings, topics=[topics.EVENTS, topics.AUDIT])
+    service.context["documents"] = documents.attachments(settings)
     group = f"setka.{settings.service_name}"
     consumers = []
     noted = dead_letters.noter(service.db)
@@ -60,7 +61,10 @@ def build(settings: EventsSettings) -> Service:
 def create_app(settings: EventsSettings | None = None) -> Starlette:
     service = build(settings or EventsSettings())
     intake = service.context["intake"]
-    return service.asgi(schema, extra_routes=[Route("/facts", intake.receive, methods=["POST"])])
+    return service.asgi(
+        schema,
+        extra_routes=[Route("/facts", intake.receive, methods=["POST"]), service.documents_route()],
+    )
 
 
 ENTRY = ServiceEntry(

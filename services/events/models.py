@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from setka_runtime.documents import DocumentFields
 from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -452,3 +453,8 @@ class DeadLetter(EventsModel, table=True):
         default=None, max_length=3, description="The region of the organization it names; none: unknown"
     )
     at: datetime = _when(default_factory=now)
+
+
+class Document(DocumentFields, EventsModel, table=True):
+    """A file attached to an activity (its materials) (its bytes are in the document store,
+    :mod:`setka_runtime.documents`)."""

@@ -9,7 +9,7 @@ from setka_runtime.cli import ServiceEntry
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from . import demo
+from . import demo, documents
 from .importing import cli as importing
 from .schema import schema
 from .settings import RegistrySettings
@@ -18,11 +18,13 @@ from .settings import RegistrySettings
 def build(settings: RegistrySettings) -> Service:
     service = Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
     service.context["import_max_bytes"] = settings.import_max_bytes
+    service.context["documents"] = documents.attachments(settings)
     return service
 
 
 def create_app(settings: RegistrySettings | None = None) -> Starlette:
-    return build(settings or RegistrySettings()).asgi(schema)
+    service = build(settings or RegistrySettings())
+    return service.asgi(schema, extra_routes=[service.documents_route()])
 
 
 ENTRY = ServiceEntry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+from setka_runtime.documents import DocumentFields
 from sqlalchemy import JSON, CheckConstraint, DateTime, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -344,3 +345,8 @@ class InteractionGroupMember(RegistryModel, table=True):
 
 
 metadata = RegistryModel.metadata
+
+
+class Document(DocumentFields, RegistryModel, table=True):
+    """A file attached to an agreement, one of its amendments, or an edition of a regulating
+    document (its bytes are in the document store, :mod:`setka_runtime.documents`)."""

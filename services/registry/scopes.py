@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import rules
 from .models import (
     Agreement,
+    AgreementAmendment,
     AgreementParty,
     Educator,
     Employment,
@@ -286,6 +287,29 @@ async def agreement(session: AsyncSession, ident: Any, *added_party_ids: Any) ->
         select(AgreementParty.organization_id).where(AgreementParty.agreement_id == key)
     )
     return await documents(session, [*parties.all(), *added_party_ids], row.network_id)
+
+
+async def agreement_places(session: AsyncSession, ident: Any) -> list[Target]:
+    """Each party to the agreement and its network, one target each: where its people are."""
+    key = _id(ident)
+    row = await _first(session, select(Agreement.network_id).where(Agreement.id == key))
+    if row is None:
+        return []
+    parties = await session.scalars(
+        select(AgreementParty.organization_id).where(AgreementParty.agreement_id == key)
+    )
+    targets = await _organization_targets(session, parties.all())
+    if row.network_id is not None:
+        targets.append(await network(session, row.network_id))
+    return targets
+
+
+async def amendment(session: AsyncSession, ident: Any) -> Target:
+    """An amendment's agreement: its parties and network."""
+    agreement_id = await session.scalar(
+        select(AgreementAmendment.agreement_id).where(AgreementAmendment.id == _id(ident))
+    )
+    return UNKNOWN if agreement_id is None else await agreement(session, agreement_id)
 
 
 async def regulation(session: AsyncSession, ident: Any) -> Target:

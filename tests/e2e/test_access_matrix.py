@@ -847,6 +847,17 @@ def _municipalities_file(region: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode()
 
 
+def _document(owner_kind: str, owner_id: str, file_name: str) -> dict[str, str]:
+    """A small PDF to attach (only its first bytes matter: they say it is a PDF)."""
+    content = b"%PDF-1.7\n% access matrix\n%%EOF\n"
+    return {
+        "ownerKind": owner_kind,
+        "ownerId": owner_id,
+        "fileName": file_name,
+        "contentBase64": base64.b64encode(content).decode(),
+    }
+
+
 # Ordered: what later rows need is done first, the destructive ones come last.
 ROWS: list[Row] = [
     # -- registry: importing a file (a dry run: the world stays as it is). An admin of another
@@ -970,6 +981,12 @@ ROWS: list[Row] = [
             "title": "Презентация",
             "url": "https://example.org/slides.pdf",
         },
+        PARTICIPANTS_A1,
+    ),
+    Row(
+        "attachEventsDocument",
+        {INPUT: "AttachEventsDocumentInput!"},
+        lambda w: {INPUT: _document("activity", w["actFuture"], "Программа.pdf")},
         PARTICIPANTS_A1,
     ),
     Row(
@@ -1236,6 +1253,12 @@ ROWS: list[Row] = [
                 "networkId": w["N"],
             }
         },
+        EDITORS_A,
+    ),
+    Row(
+        "attachRegistryDocument",
+        {INPUT: "AttachRegistryDocumentInput!"},
+        lambda w: {INPUT: _document("agreement", w["AG"], "Договор Д-1.pdf")},
         EDITORS_A,
     ),
     # -- analytics: the alert about A1, and the school holidays of region R

@@ -305,7 +305,9 @@ def test_no_password_is_written_in_the_file() -> None:
     for path, value in _strings(raw):
         key = path.rsplit("/", 1)[-1]
         if "PASSWORD" in key:
-            assert _REQUIRED.match(value), f"{path}: {value!r} is neither ${{VARIABLE:?…}} nor ${{VARIABLE:-}}"
+            assert _REQUIRED.match(value), (
+                f"{path}: {value!r} is neither ${{VARIABLE:?…}} nor ${{VARIABLE:-}}"
+            )
     for match in _PASSWORD_IN_TEXT.finditer(RAW_TEXT):
         value = match["value"]
         # A required compose variable, or the shell's variable at run time ($$ in compose).

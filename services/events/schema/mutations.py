@@ -20,12 +20,14 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from setka_contracts.events import PlanStatus
 from setka_runtime.access import EDITORS, PARTICIPANTS, Role
+from setka_runtime.documents import Document, attach_command, owner_enum
 from setka_runtime.graphql import ValidationError, identity, require_id, run_command
 from setka_runtime.graphql_derive import CommandInput
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from .. import activities, mobility, participation, plans, scopes
+from .. import documents as events_documents
 from .. import models as m
 from .types import (
     Activity,
@@ -66,6 +68,25 @@ RegistrationResult = Annotated[RegistrationRecord | ValidationError, strawberry.
 AttendanceResult = Annotated[AttendanceRecord | ValidationError, strawberry.union("AttendanceResult")]
 FeedbackResult = Annotated[FeedbackRecord | ValidationError, strawberry.union("FeedbackResult")]
 MobilityResult = Annotated[MobilityRecord | ValidationError, strawberry.union("MobilityResult")]
+AttachEventsDocumentResult = Annotated[
+    Document | ValidationError, strawberry.union("AttachEventsDocumentResult")
+]
+
+EventsDocumentOwner = owner_enum(
+    "EventsDocumentOwner", events_documents.OWNERS, "What an events document is attached to: an activity"
+)
+
+
+@strawberry.input(description="A file to attach; its type is read from its content")
+class AttachEventsDocumentInput:
+    owner_kind: EventsDocumentOwner  # type: ignore[valid-type]
+    owner_id: strawberry.ID
+    file_name: str = strawberry.field(description="The file's name; its extension must match its content")
+    content_base64: str = strawberry.field(
+        description="The file's bytes in base64: pdf, docx, xlsx, odt, ods, doc, xls, png, jpeg or UTF-8"
+        " txt, at most DOCUMENTS_MAX_BYTES (20 MB) decoded"
+    )
+    title: str | None = strawberry.field(default=None, description="What it is («Программа семинара»)")
 
 
 @strawberry.input
@@ -354,6 +375,23 @@ class Mutation:
     ) -> MaterialResult:
         return await _on_activity(
             info, activity_id, Material.of, lambda s, ident: activities.add_material(s, ident, title, url)
+        )
+
+    @participants(
+        "Attach a file to an activity (its materials), by those who may change the activity; emits"
+        " document.attached"
+    )
+    async def attach_events_document(
+        self, info: Info, input: AttachEventsDocumentInput
+    ) -> AttachEventsDocumentResult:
+        return await attach_command(
+            info,
+            owner_kind=input.owner_kind,
+            owner_id=input.owner_id,
+            file_name=input.file_name,
+            content_base64=input.content_base64,
+            title=input.title,
+            roles=PARTICIPANTS,
         )
 
     @participants("Register an educator, or a whole organization, for an activity (by that organization)")

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 import strawberry
 from setka_contracts.events import PlanItemKind, PlanPeriod, ProposalStatus
+from setka_runtime.documents import Document, documents_field
 from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, paged, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
 from setka_runtime.moments import aware
@@ -207,6 +208,10 @@ class Activity(
     @strawberry.field
     async def materials(self, info: Info) -> list[Material]:
         return [Material.of(r) for r in await of_activity(info, m.Material, self.id)]
+
+    @strawberry.field(description="Its files (programme, presentations, handouts), oldest first")
+    async def documents(self, info: Info) -> list[Document]:
+        return await documents_field(info, "activity", self.id)
 
 
 @strawberry.type

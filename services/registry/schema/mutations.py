@@ -17,6 +17,7 @@ from setka_contracts.registry import (
     SchoolStatus,
 )
 from setka_runtime.access import EDITORS, PARTICIPANTS, Role, Target
+from setka_runtime.documents import Document, attach_command, owner_enum
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import ValidationError, identity, require_id, run_command
 from setka_runtime.graphql_derive import CommandInput, ModelType
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from .. import agreements, educators, networks, resource_requests, resources, scopes, statuses
+from .. import documents as registry_documents
 from .. import models as m
 from .. import organizations as orgs
 from .types import (
@@ -61,6 +63,26 @@ ResourceRequestResult = _result("ResourceRequestResult", ResourceRequest)
 ResourceUseResult = _result("ResourceUseResult", ResourceUse)
 AgreementResult = _result("AgreementResult", Agreement)
 RegulationResult = _result("RegulationResult", Regulation)
+AttachRegistryDocumentResult = _result("AttachRegistryDocumentResult", Document)
+
+RegistryDocumentOwner = owner_enum(
+    "RegistryDocumentOwner",
+    registry_documents.OWNERS,
+    "What a registry document is attached to: an agreement, an amendment of one, an edition of a"
+    " regulating document",
+)
+
+
+@strawberry.input(description="A file to attach; its type is read from its content")
+class AttachRegistryDocumentInput:
+    owner_kind: RegistryDocumentOwner  # type: ignore[valid-type]
+    owner_id: strawberry.ID
+    file_name: str = strawberry.field(description="The file's name; its extension must match its content")
+    content_base64: str = strawberry.field(
+        description="The file's bytes in base64: pdf, docx, xlsx, odt, ods, doc, xls, png, jpeg or UTF-8"
+        " txt, at most DOCUMENTS_MAX_BYTES (20 MB) decoded"
+    )
+    title: str | None = strawberry.field(default=None, description="What it is («Текст договора»)")
 
 
 @strawberry.input
@@ -671,5 +693,23 @@ class Mutation:
                 s, require_id(regulation_id, "regulationId"), on, reason
             ),
             scope=lambda s: scopes.regulation(s, regulation_id),
+            roles=EDITORS,
+        )
+
+    @_mutation(
+        "Attach a file to an agreement, an amendment or an edition of a regulating document (the"
+        " editors who may amend or revise it); emits document.attached",
+        EDITORS,
+    )
+    async def attach_registry_document(
+        self, info: Info, input: AttachRegistryDocumentInput
+    ) -> AttachRegistryDocumentResult:
+        return await attach_command(
+            info,
+            owner_kind=input.owner_kind,
+            owner_id=input.owner_id,
+            file_name=input.file_name,
+            content_base64=input.content_base64,
+            title=input.title,
             roles=EDITORS,
         )

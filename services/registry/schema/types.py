@@ -22,6 +22,7 @@ from setka_contracts.registry import (
     SchoolStatus,
 )
 from setka_runtime.access import PARTICIPANTS, PERSONAL_DATA
+from setka_runtime.documents import Document, documents_field
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import PageInfo, identity
 from setka_runtime.graphql_derive import ModelType, choices
@@ -404,6 +405,10 @@ class AgreementAmendment(
     added_party_ids: list[strawberry.ID] = strawberry.field(description="Parties it added")
     removed_party_ids: list[strawberry.ID] = strawberry.field(description="Parties it removed")
 
+    @strawberry.field(description="Its files (the signed text), to the people of its parties' places")
+    async def documents(self, info: Info) -> list[Document]:
+        return await documents_field(info, "agreement_amendment", self.id)
+
     @classmethod
     def of(cls, row: m.AgreementAmendment, **given: Any) -> Self:
         return super().of(
@@ -434,6 +439,13 @@ class Agreement(
     async def amendments(self, info: Info) -> list[AgreementAmendment]:
         return [AgreementAmendment.of(r) for r in await _owned(info, agreements.amendments_of, self.id)]
 
+    @strawberry.field(
+        description="Its files (the signed text, annexes), oldest first: to the people of the region,"
+        " municipality or organization of one of its parties or of its network; none to others"
+    )
+    async def documents(self, info: Info) -> list[Document]:
+        return await documents_field(info, "agreement", self.id)
+
 
 @strawberry.federation.type(
     keys=["id"],
@@ -462,6 +474,10 @@ class Regulation(
     async def editions(self, info: Info) -> list[Regulation]:
         rows = await _owned(info, agreements.editions_of, self.first_edition_id or self.id)
         return [Regulation.of(r) for r in rows]
+
+    @strawberry.field(description="This edition's files (its text), oldest first: public, as the document is")
+    async def documents(self, info: Info) -> list[Document]:
+        return await documents_field(info, "regulation", self.id)
 
 
 ENTITIES: list[type] = [
