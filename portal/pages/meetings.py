@@ -189,7 +189,6 @@ def routes(portal: Portal) -> list[Route]:
             meeting=meeting,
             members=members_of(meeting["network"]),
             may_edit=may_edit_network(portal.person(request), meeting["network"]),
-            item_kinds=labels.PLAN_ITEM_KINDS,
         )
 
     def on_meeting(form: str, fields: tuple[Field, ...], operation: str, said: str) -> Any:
