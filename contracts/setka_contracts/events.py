@@ -1,6 +1,8 @@
-"""Events of the events service: joint plans, activities, participation and regional facts.
+"""Events of the events service: joint plans, activities, meetings, participation and regional
+facts.
 
-All go to ``setka.events``, keyed by the aggregate's id (the plan, the activity, the school).
+All go to ``setka.events``, keyed by the aggregate's id (the plan, the activity, the meeting, the
+school).
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ class PlanItemAdded(_EventsEvent):
     )
     version: int = Field(default=1, description="The plan's version the item entered")
     proposal_id: uuid.UUID | None = Field(default=None, description="The accepted proposal it came from")
+    decision_id: uuid.UUID | None = Field(
+        default=None, description="The meeting's decision it carries out, if it came from one"
+    )
 
 
 class PlanProposalMade(_EventsEvent):
@@ -149,6 +154,9 @@ class PlanProposalMade(_EventsEvent):
     expected_result: str | None = None
     interaction_group_id: uuid.UUID | None = None
     proposed_at: datetime
+    decision_id: uuid.UUID | None = Field(
+        default=None, description="The meeting's decision it carries out, if it came from one"
+    )
 
 
 class PlanProposalAccepted(_EventsEvent):
@@ -237,6 +245,106 @@ class PlanStarted(_PlanTransition):
 
 class PlanClosed(_PlanTransition):
     event_type = "setka.events.plan.closed.v1"
+
+
+class MeetingKind(StrEnum):
+    """Whose meeting (заседание) it is: the network's council (совет сети), a methodological
+    association (методическое объединение, РМО), or another body of the network."""
+
+    council = "council"
+    methodological_association = "methodological_association"
+    other = "other"
+
+
+class MeetingStatus(StrEnum):
+    scheduled = "scheduled"
+    held = "held"
+    cancelled = "cancelled"
+
+
+class MeetingParticipantState(BaseModel):
+    """One participant of a meeting: an organization, or one of its educators (by id only)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    organization_id: uuid.UUID
+    educator_id: uuid.UUID | None = None
+
+
+class MeetingScheduled(_EventsEvent):
+    """A meeting of a network's council or methodological association was scheduled."""
+
+    event_type = "setka.events.meeting.scheduled.v1"
+    key_field = "meeting_id"
+
+    meeting_id: uuid.UUID
+    network_id: uuid.UUID
+    kind: MeetingKind
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    place: str | None = Field(default=None, description="Where it meets (an address, a room)")
+    online_link: str | None = Field(default=None, description="The link of an online meeting")
+    interaction_group_id: uuid.UUID | None = Field(
+        default=None, description="The registry's interaction group (РМО) whose meeting it is"
+    )
+    agenda: list[str] = Field(default_factory=list, description="The agenda's items, in order")
+    participants: list[MeetingParticipantState] = Field(default_factory=list)
+
+
+class MeetingChanged(MeetingScheduled):
+    """A scheduled meeting was changed: its whole new state."""
+
+    event_type = "setka.events.meeting.changed.v1"
+
+
+class MeetingHeld(_EventsEvent):
+    """A meeting took place; its minutes (протокол) were recorded."""
+
+    event_type = "setka.events.meeting.held.v1"
+    key_field = "meeting_id"
+
+    meeting_id: uuid.UUID
+    held_at: datetime
+    minutes: str
+
+
+class MeetingCancelled(_EventsEvent):
+    event_type = "setka.events.meeting.cancelled.v1"
+    key_field = "meeting_id"
+
+    meeting_id: uuid.UUID
+    cancelled_at: datetime
+    reason: str
+
+
+class MeetingDecisionMade(_EventsEvent):
+    """A held meeting's decision (решение) was recorded: what, who answers for it, by when."""
+
+    event_type = "setka.events.meeting.decision_made.v1"
+    key_field = "meeting_id"
+
+    meeting_id: uuid.UUID
+    decision_id: uuid.UUID
+    number: int = Field(description="Its number among the meeting's decisions, from 1")
+    text: str
+    responsible_organization_id: uuid.UUID
+    due_on: date
+
+
+class MeetingDecisionPlanned(_EventsEvent):
+    """A decision was carried into its network's joint plan: an item of a draft plan (its
+    item_added precedes), or a proposal to an agreed one (its proposal_made precedes) that the
+    coordinator accepts or declines as any other."""
+
+    event_type = "setka.events.meeting.decision_planned.v1"
+    key_field = "meeting_id"
+
+    meeting_id: uuid.UUID
+    decision_id: uuid.UUID
+    plan_id: uuid.UUID
+    item_id: uuid.UUID | None = Field(default=None, description="The item it became (a draft plan)")
+    proposal_id: uuid.UUID | None = Field(default=None, description="The proposal it became (an agreed plan)")
 
 
 class ActivityPlanned(_EventsEvent):
@@ -456,6 +564,12 @@ OUTBOUND_TYPES: tuple[type[EventData], ...] = (
     PlanProposalDeclined,
     PlanAmended,
     PlanItemDone,
+    MeetingScheduled,
+    MeetingChanged,
+    MeetingHeld,
+    MeetingCancelled,
+    MeetingDecisionMade,
+    MeetingDecisionPlanned,
     ActivityPlanned,
     ActivityUpdatedByRegion,
     ActivityAnnounced,

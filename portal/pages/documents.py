@@ -37,6 +37,7 @@ OWNERS = {
     "agreement": Owner("AttachRegistryDocument", "attachRegistryDocument", "договору"),
     "regulation": Owner("AttachRegistryDocument", "attachRegistryDocument", "документу"),
     "activity": Owner("AttachEventsDocument", "attachEventsDocument", "мероприятию"),
+    "meeting": Owner("AttachEventsDocument", "attachEventsDocument", "заседанию"),
 }
 
 

@@ -12,7 +12,14 @@ from setka_runtime.errors import DomainError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import KnownEducator, KnownEmployment, KnownMembership, KnownNetwork, KnownOrganization
+from .models import (
+    KnownEducator,
+    KnownEmployment,
+    KnownInteractionGroup,
+    KnownMembership,
+    KnownNetwork,
+    KnownOrganization,
+)
 
 SOURCE = "/setka/events"
 
@@ -48,6 +55,29 @@ def optional_text(value: str | None, *, field: str, limit: int) -> str | None:
     return check_text(value, field=field, limit=limit) if value and value.strip() else None
 
 
+def check_paragraphs(value: str, *, field: str, limit: int) -> str:
+    """A long text people write in paragraphs (minutes): its lines kept, spaces at their ends and
+    runs of blank lines dropped."""
+    lines = [line.rstrip() for line in value.strip().splitlines()]
+    text = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
+    if not text:
+        raise DomainError("Заполните это поле", code="EMPTY", field=field)
+    if len(text) > limit:
+        raise DomainError(f"Не длиннее {limit} знаков", code="TOO_LONG", field=field)
+    return text
+
+
+def check_link(value: str | None, *, field: str, message: str) -> str | None:
+    """A web link (``https://…`` or ``http://…``, no spaces), or None when none is given;
+    ``message`` says what the link is for."""
+    link = (value or "").strip()
+    if not link:
+        return None
+    if not link.startswith(("https://", "http://")) or len(link) > 1000 or any(c.isspace() for c in link):
+        raise DomainError(message, code="LINK_FORMAT", field=field)
+    return link
+
+
 def check_choice(enum: type[E], value: str, *, field: str) -> E:
     try:
         return enum(value)
@@ -80,6 +110,27 @@ async def known_network(
     if network is None:
         raise DomainError("Такой сети нет в реестре", code="NETWORK_NOT_FOUND", field=field)
     return network
+
+
+async def known_group(
+    session: AsyncSession,
+    network_id: uuid.UUID,
+    group_id: uuid.UUID | None,
+    *,
+    field: str = "interactionGroupId",
+) -> uuid.UUID | None:
+    """An interaction group (группа взаимодействия, РМО) named for something of a network must be
+    one of that network's."""
+    if group_id is None:
+        return None
+    group = await session.get(KnownInteractionGroup, group_id)
+    if group is None:
+        raise DomainError("Такой группы взаимодействия нет в реестре", code="GROUP_NOT_FOUND", field=field)
+    if group.network_id != network_id:
+        raise DomainError(
+            "Группа взаимодействия относится к другой сети", code="GROUP_OF_ANOTHER_NETWORK", field=field
+        )
+    return group_id
 
 
 async def known_educator(

@@ -30,7 +30,7 @@ from setka_runtime.db import Database
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import activities, mobility, participation, plans, regional
+from . import activities, meetings, mobility, participation, plans, regional
 from .models import (
     DemoLoad,
     KnownEducator,
@@ -365,7 +365,56 @@ async def _network_year(session: AsyncSession, rng: random.Random, network: Know
         count += 1
 
     count += await _regional_facts(session, rng, members, schools, staff, year)
+    count += await _council(session, network, members, year)
     return count
+
+
+async def _council(
+    session: AsyncSession, network: KnownNetwork, members: list[KnownMembership], year: int
+) -> int:
+    """The network's council met in January to open the year: its minutes and one decision, due
+    in December, that the coordinator may carry into the plan (none of the demo's randomness is
+    used, so the rest of the demo stays as it was)."""
+    starts = datetime(year, 1, 25, 7, 0, tzinfo=UTC)
+    present = [m for m in members if _member_on(m, starts.date())]
+    responsible = [m for m in present if m.role in ("centre", "partner")]
+    if not responsible:
+        return 0
+    meeting = await meetings.schedule_meeting(
+        session,
+        meetings.ScheduleMeeting(
+            network_id=network.id,
+            kind="council",
+            title=f"Заседание совета сети № 1 ({year} год)",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            place="Управление образования, зал заседаний",
+            agenda=[
+                f"О совместном плане деятельности сети на {year} год",
+                "Об итогах диагностики профессиональных дефицитов педагогов",
+                "О работе стажировочных площадок",
+            ],
+            participants=[meetings.Participant(m.organization_id) for m in present[:8]],
+        ),
+    )
+    await meetings.hold_meeting(
+        session,
+        meeting.id,
+        "Слушали: координатора сети о совместном плане деятельности.\n"
+        "Выступили: руководители школы-центра и школ-партнёров.\n"
+        "Постановили: одобрить план; провести итоговый семинар по формирующему оцениванию.",
+        at=starts + timedelta(hours=2),
+    )
+    await meetings.record_decision(
+        session,
+        meetings.RecordDecision(
+            meeting_id=meeting.id,
+            text="Провести итоговый семинар по формирующему оцениванию для педагогов сопровождаемых школ",
+            responsible_organization_id=responsible[0].organization_id,
+            due_on=date(year, 12, 15),
+        ),
+    )
+    return 3
 
 
 async def _regional_facts(

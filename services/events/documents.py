@@ -1,5 +1,6 @@
 """Documents of the events service: an activity's materials (presentations, programmes, the sign-in
-sheet as scanned); the rules of files and their storage are :mod:`setka_runtime.documents`.
+sheet as scanned) and a meeting's minutes (протокол, signed and scanned); the rules of files and
+their storage are :mod:`setka_runtime.documents`.
 
 Who sees them: whoever sees the activity (announced and later: everyone; planned: those who may
 act on it). Who attaches them: those who may change the activity (its host's people, the editors
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import scopes
-from .models import Activity, Document
+from .models import Activity, Document, Meeting
 from .settings import EventsSettings
 
 
@@ -38,12 +39,27 @@ async def _activity_visible(session: AsyncSession, caller: Identity, ident: uuid
     return await session.scalar(query) is not None
 
 
+async def _meeting_exists(session: AsyncSession, ident: uuid.UUID) -> bool:
+    return await session.get(Meeting, ident) is not None
+
+
+async def _meeting_visible(session: AsyncSession, caller: Identity, ident: uuid.UUID) -> bool:
+    query = select(Meeting.id).where(Meeting.id == ident, scopes.visible_meetings(caller))
+    return await session.scalar(query) is not None
+
+
 OWNERS: dict[str, OwnerKind] = {
     "activity": OwnerKind(
         exists=_activity_exists,
         scope=lambda session, ident: scopes.activity(ident)(session),
         visible=_activity_visible,
         missing="Такого мероприятия нет",
+    ),
+    "meeting": OwnerKind(
+        exists=_meeting_exists,
+        scope=lambda session, ident: scopes.meeting(ident)(session),
+        visible=_meeting_visible,
+        missing="Такого заседания нет",
     ),
 }
 

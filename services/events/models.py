@@ -155,6 +155,9 @@ class PlanItem(EventsModel, table=True):
         default=None, description="The registry's interaction group that carries it out"
     )
     proposal_id: uuid.UUID | None = Field(default=None, description="The accepted proposal it came from")
+    decision_id: uuid.UUID | None = Field(
+        default=None, index=True, description="The meeting's decision it carries out"
+    )
     withdrawn_at: datetime | None = _when(default=None, description="When an amendment withdrew it")
     done_at: datetime | None = _when(default=None, description="When the task was marked done")
     done_note: str | None = Field(default=None, max_length=2000)
@@ -219,6 +222,69 @@ class PlanProposal(EventsModel, table=True):
     decided_at: datetime | None = _when(default=None)
     decision_reason: str | None = Field(default=None, max_length=2000)
     item_id: uuid.UUID | None = Field(default=None, foreign_key="plan_item.id")
+    decision_id: uuid.UUID | None = Field(
+        default=None, index=True, description="The meeting's decision it carries out"
+    )
+
+
+# --- meetings -------------------------------------------------------------------------------------
+
+
+class Meeting(EventsModel, table=True):
+    """A meeting (заседание) of a network's council (совет сети), of a methodological association
+    (методическое объединение) or of another of its bodies: scheduled → held (with its minutes)
+    or cancelled. Its agenda is the ordered list of its items; its participants and decisions are
+    rows of their own. The minutes are text: documents attached to a meeting belong in a table of
+    their own that refers to it."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    network_id: uuid.UUID = Field(index=True)
+    kind: str = Field(max_length=40)
+    title: str = Field(max_length=500)
+    starts_at: datetime = _when(index=True)
+    ends_at: datetime | None = _when(default=None)
+    place: str | None = Field(default=None, max_length=500)
+    online_link: str | None = Field(default=None, max_length=1000)
+    interaction_group_id: uuid.UUID | None = Field(
+        default=None, description="The registry's interaction group (РМО) whose meeting it is"
+    )
+    agenda: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default="scheduled", max_length=20, index=True)
+    status_reason: str | None = Field(default=None, max_length=1000)
+    minutes: str | None = Field(default=None, description="The minutes (протокол) as text")
+    held_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=now)
+    updated_at: datetime = _when(default_factory=now)
+
+
+class MeetingParticipant(EventsModel, table=True):
+    """Who takes part in a meeting: an organization as a whole, or one of its educators."""
+
+    __tablename__ = "meeting_participant"
+    __table_args__ = (UniqueConstraint("meeting_id", "participant", name="uq_meeting_participant"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    organization_id: uuid.UUID = Field(index=True)
+    educator_id: uuid.UUID | None = None
+    participant: str = Field(max_length=80)
+    position: int = Field(description="The order it was listed in")
+
+
+class MeetingDecision(EventsModel, table=True):
+    """A decision (решение) of a held meeting: what is to be done, by whom, by when. It may be
+    carried into the network's plan (the item or proposal refers to it by ``decision_id``)."""
+
+    __tablename__ = "meeting_decision"
+    __table_args__ = (UniqueConstraint("meeting_id", "number", name="uq_meeting_decision_number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    number: int
+    text: str = Field(max_length=2000)
+    responsible_organization_id: uuid.UUID = Field(index=True)
+    due_on: date = Field(index=True)
+    created_at: datetime = _when(default_factory=now)
 
 
 # --- activities -----------------------------------------------------------------------------------

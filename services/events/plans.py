@@ -49,14 +49,15 @@ from .common import (
     PLAN_STATUS_NAMES,
     SOURCE,
     check_choice,
+    check_link,
     check_text,
+    known_group,
     known_network,
     known_organization,
     optional_text,
 )
 from .models import (
     Activity,
-    KnownInteractionGroup,
     KnownMembership,
     Plan,
     PlanAmendment,
@@ -181,27 +182,24 @@ async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan:
     return plan
 
 
+async def plan_covering(session: AsyncSession, network_id: uuid.UUID, on: date) -> Plan | None:
+    """The network's plan whose period (calendar or school year) covers the day, locked; its plans
+    never overlap, so there is at most one."""
+    query = select(Plan.id, Plan.period, Plan.year).where(
+        Plan.network_id == network_id, Plan.year.in_([on.year - 1, on.year])
+    )
+    for ident, period, year in (await session.execute(query)).all():
+        first, last = period_bounds(period, year)
+        if first <= on <= last:
+            return await get_plan(session, ident)
+    return None
+
+
 def _require_status(
     plan: Plan, allowed: Sequence[PlanStatus], doing: str, *, code: str, field: str = "planId"
 ) -> None:
     if plan.status not in allowed:
         raise DomainError(f"{doing}, а этот план — {PLAN_STATUS_NAMES[plan.status]}", code=code, field=field)
-
-
-async def _interaction_group(
-    session: AsyncSession, plan: Plan, group_id: uuid.UUID | None, *, field: str = "interactionGroupId"
-) -> uuid.UUID | None:
-    """A group that carries out an item must be one of the plan's network."""
-    if group_id is None:
-        return None
-    group = await session.get(KnownInteractionGroup, group_id)
-    if group is None:
-        raise DomainError("Такой группы взаимодействия нет в реестре", code="GROUP_NOT_FOUND", field=field)
-    if group.network_id != plan.network_id:
-        raise DomainError(
-            "Группа взаимодействия относится к другой сети", code="GROUP_OF_ANOTHER_NETWORK", field=field
-        )
-    return group_id
 
 
 @dataclass(frozen=True)
@@ -256,7 +254,7 @@ async def _item_state(
         responsible_organization_id=responsible_organization_id,
         responsible_person=optional_text(responsible_person, field="responsiblePerson", limit=200),
         expected_result=optional_text(expected_result, field="expectedResult", limit=1000),
-        interaction_group_id=await _interaction_group(session, plan, interaction_group_id),
+        interaction_group_id=await known_group(session, plan.network_id, interaction_group_id),
     )
 
 
@@ -304,10 +302,15 @@ async def draft_plan(session: AsyncSession, command: DraftPlan) -> Plan:
 
 
 async def _add_item(
-    session: AsyncSession, plan: Plan, state: _ItemState, *, proposal_id: uuid.UUID | None = None
+    session: AsyncSession,
+    plan: Plan,
+    state: _ItemState,
+    *,
+    proposal_id: uuid.UUID | None = None,
+    decision_id: uuid.UUID | None = None,
 ) -> PlanItem:
     """The item in the plan's current version, its first revision, and plan.item_added."""
-    item = PlanItem(plan_id=plan.id, proposal_id=proposal_id, **state.values())
+    item = PlanItem(plan_id=plan.id, proposal_id=proposal_id, decision_id=decision_id, **state.values())
     session.add(item)
     await session.flush()
     session.add(PlanItemRevision(item_id=item.id, version=plan.version, plan_id=plan.id, **state.values()))
@@ -326,13 +329,17 @@ async def _add_item(
             interaction_group_id=item.interaction_group_id,
             version=plan.version,
             proposal_id=proposal_id,
+            decision_id=decision_id,
         ),
         source=SOURCE,
     )
     return item
 
 
-async def add_plan_item(session: AsyncSession, command: AddPlanItem) -> PlanItem:
+async def add_plan_item(
+    session: AsyncSession, command: AddPlanItem, *, decision_id: uuid.UUID | None = None
+) -> PlanItem:
+    """An item of a draft plan; ``decision_id``: the meeting's decision it carries out."""
     plan = await get_plan(session, command.plan_id)
     adding = "Пункты добавляют только в черновик плана"
     _require_status(plan, (PlanStatus.draft,), adding, code="PLAN_NOT_DRAFT")
@@ -347,7 +354,7 @@ async def add_plan_item(session: AsyncSession, command: AddPlanItem) -> PlanItem
         expected_result=command.expected_result,
         interaction_group_id=command.interaction_group_id,
     )
-    return await _add_item(session, plan, state)
+    return await _add_item(session, plan, state, decision_id=decision_id)
 
 
 async def advance_plan(session: AsyncSession, plan_id: uuid.UUID, to: PlanStatus) -> Plan:
@@ -402,8 +409,10 @@ async def proposing_member(
 
 
 async def propose_plan_item(
-    session: AsyncSession, command: ProposePlanItem, *, proposer: str
+    session: AsyncSession, command: ProposePlanItem, *, proposer: str, decision_id: uuid.UUID | None = None
 ) -> PlanProposal:
+    """A member's proposal; ``decision_id``: the meeting's decision it carries out (the item it
+    becomes, once accepted, refers to the decision too)."""
     plan = await get_plan(session, command.plan_id)
     _require_status(plan, OPEN, "Пункты предлагают в черновик или в согласованный план", code="PLAN_NOT_OPEN")
     organization = await known_organization(session, command.organization_id, field="organizationId")
@@ -430,6 +439,7 @@ async def propose_plan_item(
         plan_id=plan.id,
         organization_id=organization.id,
         proposed_by=proposer,
+        decision_id=decision_id,
         **values,
     )
     session.add(proposal)
@@ -447,6 +457,7 @@ async def propose_plan_item(
             expected_result=proposal.expected_result,
             interaction_group_id=proposal.interaction_group_id,
             proposed_at=proposal.proposed_at,
+            decision_id=decision_id,
         ),
         source=SOURCE,
     )
@@ -501,7 +512,7 @@ async def accept_proposal(
         interaction_group_id=proposal.interaction_group_id,
     )
     _decide(proposal, ProposalStatus.accepted, optional_text(reason, field="reason", limit=2000), decider)
-    item = await _add_item(session, plan, state, proposal_id=proposal.id)
+    item = await _add_item(session, plan, state, proposal_id=proposal.id, decision_id=proposal.decision_id)
     proposal.item_id = item.id
     await session.flush()
     await outbox.record(
@@ -555,14 +566,7 @@ def is_done(item: PlanItem, held: bool) -> bool:
 
 
 def check_document(url: str | None) -> str | None:
-    link = (url or "").strip()
-    if not link:
-        return None
-    if not link.startswith(("https://", "http://")) or len(link) > 1000 or any(c.isspace() for c in link):
-        raise DomainError(
-            "Документ — это ссылка, начинающаяся с https://", code="LINK_FORMAT", field="documentUrl"
-        )
-    return link
+    return check_link(url, field="documentUrl", message="Документ — это ссылка, начинающаяся с https://")
 
 
 async def mark_item_done(

@@ -1,4 +1,5 @@
-"""What the subgraph reads: the calendar, plans and their progress, participation, regional facts."""
+"""What the subgraph reads: the calendar, plans and their progress, meetings, participation,
+regional facts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 from setka_runtime.errors import DomainError
@@ -20,6 +21,9 @@ from sqlalchemy.orm import aliased
 from .models import (
     Activity,
     Attendance,
+    Meeting,
+    MeetingDecision,
+    MeetingParticipant,
     Plan,
     PlanAmendment,
     PlanItem,
@@ -256,3 +260,64 @@ async def facts(session: AsyncSession, model: Any, visible: Visible = None, **wh
         if value is not None:
             query = query.where(getattr(model, name) == value)
     return list((await session.scalars(query.order_by(model.id))).all())
+
+
+# --- meetings -------------------------------------------------------------------------------------
+
+
+async def meetings_of_networks(
+    session: AsyncSession, network_ids: list[uuid.UUID], *, status: str | None, visible: Visible = None
+) -> list[list[Meeting]]:
+    """Each network's meetings (of ``status`` if given), latest first; one query for all."""
+    query = _only(select(Meeting).where(one_of(session, Meeting.network_id, network_ids)), visible)
+    if status:
+        query = query.where(Meeting.status == status)
+    rows = (await session.scalars(query.order_by(Meeting.starts_at.desc(), Meeting.id))).all()
+    return _grouped(rows, network_ids, "network_id")
+
+
+async def participants_of(
+    session: AsyncSession, meeting_ids: list[uuid.UUID]
+) -> list[list[MeetingParticipant]]:
+    """Each meeting's participants in the order they were listed."""
+    query = select(MeetingParticipant).where(MeetingParticipant.meeting_id.in_(meeting_ids))
+    rows = (await session.scalars(query.order_by(MeetingParticipant.position))).all()
+    return _grouped(rows, meeting_ids, "meeting_id")
+
+
+async def decisions_of(session: AsyncSession, meeting_ids: list[uuid.UUID]) -> list[list[MeetingDecision]]:
+    """Each meeting's decisions by number."""
+    query = select(MeetingDecision).where(MeetingDecision.meeting_id.in_(meeting_ids))
+    rows = (await session.scalars(query.order_by(MeetingDecision.number))).all()
+    return _grouped(rows, meeting_ids, "meeting_id")
+
+
+async def decisions_due(
+    session: AsyncSession, *, network_id: uuid.UUID | None, due_by: date | None, visible: Visible = None
+) -> list[MeetingDecision]:
+    """Decisions of the meetings the caller sees, due by ``due_by`` (any if None), soonest first."""
+    query = _only(select(MeetingDecision).join(Meeting, Meeting.id == MeetingDecision.meeting_id), visible)
+    if network_id:
+        query = query.where(Meeting.network_id == network_id)
+    if due_by:
+        query = query.where(MeetingDecision.due_on <= due_by)
+    order = (MeetingDecision.due_on, Meeting.starts_at, MeetingDecision.number)
+    return list((await session.scalars(query.order_by(*order))).all())
+
+
+async def items_of_decisions(session: AsyncSession, decision_ids: list[uuid.UUID]) -> list[PlanItem | None]:
+    """The plan item that carries each decision, if one does."""
+    rows = (await session.scalars(select(PlanItem).where(PlanItem.decision_id.in_(decision_ids)))).all()
+    found = {row.decision_id: row for row in rows}
+    return [found.get(key) for key in decision_ids]
+
+
+async def proposals_of_decisions(
+    session: AsyncSession, decision_ids: list[uuid.UUID]
+) -> list[PlanProposal | None]:
+    """The latest proposal made of each decision, if one was."""
+    query = select(PlanProposal).where(PlanProposal.decision_id.in_(decision_ids))
+    found: dict[uuid.UUID | None, PlanProposal] = {}
+    for row in (await session.scalars(query.order_by(PlanProposal.proposed_at, PlanProposal.id))).all():
+        found[row.decision_id] = row
+    return [found.get(key) for key in decision_ids]

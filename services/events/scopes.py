@@ -7,8 +7,9 @@
   usual ValidationError.
 * **Reads.** What a caller's roles reach, as SQL conditions: activities not yet announced are
   seen only by those who may act on them, draft plans by the network's editors and its members'
-  representatives (the plan is drawn up jointly); educators' trainings and deficits only by the
-  personal-data roles, each in their scope.
+  representatives (the plan is drawn up jointly); a network's meetings by its editors, its
+  members' representatives and the read-only roles of its region, never anonymously; educators'
+  trainings and deficits only by the personal-data roles, each in their scope.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from setka_runtime.access import (
     Target,
 )
 from setka_runtime.graphql import Scope, to_uuid
-from setka_runtime.reach import Reach
-from sqlalchemy import ColumnElement, or_, select
+from setka_runtime.reach import READERS, Reach
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import (
@@ -39,6 +40,8 @@ from .models import (
     KnownMembership,
     KnownNetwork,
     KnownOrganization,
+    Meeting,
+    MeetingDecision,
     Mobility,
     Plan,
     PlanItem,
@@ -164,6 +167,32 @@ def plan_item(item_id: object) -> Scope:
     return scope
 
 
+def meeting(meeting_id: object) -> Scope:
+    """A write about a meeting (changing, holding, cancelling it, recording its decisions): its
+    network's scope, the network's editors'."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(meeting_id)
+        network_id = (
+            None if key is None else await session.scalar(select(Meeting.network_id).where(Meeting.id == key))
+        )
+        return NOWHERE if network_id is None else await _network_target(session, network_id)
+
+    return scope
+
+
+def decision(decision_id: object) -> Scope:
+    """A meeting's decision carried into the plan: its network's scope, the network's editors'."""
+
+    async def scope(session: AsyncSession) -> Target:
+        key = to_uuid(decision_id)
+        query = select(Meeting.network_id).join(MeetingDecision, MeetingDecision.meeting_id == Meeting.id)
+        network_id = None if key is None else await session.scalar(query.where(MeetingDecision.id == key))
+        return NOWHERE if network_id is None else await _network_target(session, network_id)
+
+    return scope
+
+
 async def _host(session: AsyncSession, activity_id: object) -> uuid.UUID | None:
     key = to_uuid(activity_id)
     if key is None:
@@ -265,6 +294,18 @@ def visible_plans(caller: Identity) -> ColumnElement[bool] | None:
     if members is not None:
         shown.append(Plan.network_id.in_(members))
     return or_(*shown)
+
+
+def visible_meetings(caller: Identity) -> ColumnElement[bool]:
+    """Meetings the caller sees: a network's by the editors of its region or municipality and by
+    the read-only roles of its region, and by the representatives of its members today; nothing
+    for anonymous callers. Whose educators take part stays personal data (see
+    :func:`educators_shown`)."""
+    reached = Reach.of(caller, EDITORS, regional=READERS).networks(Meeting.network_id, KnownNetwork)
+    if reached is None:
+        return true()
+    members = member_networks(caller)
+    return reached if members is None else or_(reached, Meeting.network_id.in_(members))
 
 
 def personal_data(caller: Identity, column: Any) -> ColumnElement[bool] | None:

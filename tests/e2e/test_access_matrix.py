@@ -657,6 +657,50 @@ async def build_world(stack: Stack) -> World:
             w.ids[name] = made["id"]
         now = datetime.now(UTC).replace(microsecond=0)
 
+        # meetings of N's council: one to hold, one to change and cancel, one held with a decision
+        async def meeting(name: str, starts: datetime) -> None:
+            made = await b.write(
+                "scheduleMeeting",
+                {"input": "ScheduleMeetingInput!"},
+                {
+                    "input": {
+                        "networkId": w["N"],
+                        "kind": "council",
+                        "title": f"Совет сети ({name})",
+                        "startsAt": starts.isoformat(),
+                        "place": "Управление образования",
+                        "agenda": ["О плане"],
+                        "participants": [{"organizationId": w["A1"], "educatorId": w["eA1"]}],
+                    }
+                },
+                "... on Meeting { id }",
+            )
+            w.ids[name] = made["id"]
+
+        await meeting("MT", now - timedelta(hours=2))
+        await meeting("MC", now + timedelta(days=20))
+        await meeting("MH", now - timedelta(hours=3))
+        await b.write(
+            "holdMeeting",
+            {"meetingId": "ID!", "minutes": "String!"},
+            {"meetingId": w["MH"], "minutes": "Протокол"},
+            "",
+        )
+        decision = await b.write(
+            "recordMeetingDecision",
+            {"input": "RecordMeetingDecisionInput!"},
+            {
+                "input": {
+                    "meetingId": w["MH"],
+                    "text": "Провести семинар (проверка доступа)",
+                    "responsibleOrganizationId": w["A1"],
+                    "dueOn": "2030-07-01",
+                }
+            },
+            "... on MeetingDecision { id }",
+        )
+        w.ids["MD"] = decision["id"]
+
         async def activity(name: str, starts: datetime, ends: datetime) -> None:
             made = await b.write(
                 "planActivity",
@@ -891,6 +935,64 @@ ROWS: list[Row] = [
                 "responsibleOrganizationId": w["A1"],
             }
         },
+        EDITORS_A,
+    ),
+    # -- events: meetings of N's council (its editors'); a decision becomes an item of the draft P
+    Row(
+        "scheduleMeeting",
+        {INPUT: "ScheduleMeetingInput!"},
+        lambda w: {
+            INPUT: {
+                "networkId": w["N"],
+                "kind": "methodological_association",
+                "title": "Заседание РМО (проверка доступа)",
+                "startsAt": _in_a_month(0),
+                "onlineLink": "https://vks.example.org/rmo",
+                "agenda": ["Взаимопосещение уроков"],
+                "participants": [{"organizationId": w["A1"]}],
+            }
+        },
+        EDITORS_A,
+    ),
+    Row(
+        "changeMeeting",
+        {INPUT: "ChangeMeetingInput!"},
+        lambda w: {
+            INPUT: {
+                "meetingId": w["MC"],
+                "kind": "council",
+                "title": "Совет сети (перенесён)",
+                "startsAt": _in_a_month(3),
+                "place": "Школа A1",
+                "agenda": ["О плане", "Разное"],
+            }
+        },
+        EDITORS_A,
+    ),
+    Row(
+        "holdMeeting",
+        {"meetingId": "ID!", "minutes": "String!"},
+        lambda w: {"meetingId": w["MT"], "minutes": "Слушали. Постановили."},
+        EDITORS_A,
+    ),
+    Row(
+        "recordMeetingDecision",
+        {INPUT: "RecordMeetingDecisionInput!"},
+        lambda w: {
+            INPUT: {
+                "meetingId": w["MH"],
+                "text": "Подготовить справку",
+                "responsibleOrganizationId": w["A1"],
+                "dueOn": "2030-08-01",
+            }
+        },
+        EDITORS_A,
+    ),
+    Row("planMeetingDecision", {"decisionId": "ID!"}, lambda w: {"decisionId": w["MD"]}, EDITORS_A),
+    Row(
+        "cancelMeeting",
+        {"meetingId": "ID!", "reason": "String!"},
+        lambda w: {"meetingId": w["MC"], "reason": "Карантин"},
         EDITORS_A,
     ),
     # a member (A1) proposes for itself, the network's editors for any member; they decide

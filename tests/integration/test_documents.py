@@ -27,7 +27,7 @@ from setka_runtime.local_broker import free_port
 from gateway.app import create_app as create_gateway
 from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
-from services.events import activities
+from services.events import activities, meetings
 from services.events import app as events_app
 from services.events.settings import EventsSettings
 from services.registry import agreements, reference
@@ -201,7 +201,7 @@ async def graphql(
 async def attach(stack: Stack, kind: str, owner: uuid.UUID, name: str, content: bytes, **claims: Any) -> Any:
     mutation, field = (
         (ATTACH_EVENTS, "attachEventsDocument")
-        if kind == "activity"
+        if kind in ("activity", "meeting")
         else (ATTACH_REGISTRY, "attachRegistryDocument")
     )
     data = await graphql(
@@ -349,6 +349,42 @@ async def test_an_activitys_material_larger_than_a_megabyte_goes_through_the_gat
         id=str(stack.activity),
     )
     assert listed["activity"]["documents"] == [{"fileName": "Программа.pdf", "size": len(content)}]
+
+
+async def test_a_meetings_signed_minutes_are_attached_and_downloaded_by_its_networks_people(
+    stack: Stack,
+) -> None:
+    """A held meeting's scanned minutes: listed on the meeting, downloaded whole by the region's
+    admin; a reader of another region neither sees the meeting's files nor downloads them."""
+    async with stack.world.db.session() as session, session.begin():
+        meeting = await meetings.schedule_meeting(
+            session,
+            meetings.ScheduleMeeting(
+                network_id=stack.world.network,
+                kind="council",
+                title="Совет сети (документы)",
+                starts_at=datetime.now(UTC) - timedelta(hours=3),
+                agenda=["О плане работы"],
+                participants=[meetings.Participant(stack.world.host)],
+                place="Актовый зал",
+            ),
+        )
+        await meetings.hold_meeting(session, meeting.id, "Слушали: о плане. Постановили: утвердить.")
+    content = pdf()
+    document = await attach(stack, "meeting", meeting.id, "Протокол № 1.pdf", content)
+    assert document["__typename"] == "Document", document
+    listed = await graphql(
+        stack,
+        "query($id: ID!) { meeting(id: $id) { documents { fileName sha256 } } }",
+        token(**ADMIN_39),
+        id=str(meeting.id),
+    )
+    assert listed["meeting"]["documents"] == [{"fileName": "Протокол № 1.pdf", "sha256": document["sha256"]}]
+    response = await download(stack, document["downloadUrl"], token(**ADMIN_39))
+    assert response.status_code == 200 and response.content == content
+    outsider = await download(stack, document["downloadUrl"], token(**EXPERT_08))
+    assert outsider.status_code in (403, 404)
+    assert outsider.content != content
 
 
 async def test_an_anonymous_body_that_large_is_still_refused(stack: Stack) -> None:

@@ -273,6 +273,61 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
         'mutation($i: ID!) { markPlanItemDone(itemId: $i, note: "Подписаны") { __typename } }',
         i=item["id"],
     )
+    meeting_input = {
+        "networkId": network,
+        "kind": "council",
+        "title": "Совет сети",
+        "startsAt": (NOW - timedelta(hours=2)).isoformat(),
+        "place": "Управление образования",
+        "agenda": ["О плане"],
+        "participants": [{"organizationId": host}],
+    }
+    meeting_result = "__typename ... on Meeting { id }"
+    meetings = [
+        await write(
+            world,
+            ours,
+            f"mutation($i: ScheduleMeetingInput!) {{ scheduleMeeting(input: $i) {{ {meeting_result} }} }}",
+            i=meeting_input,
+        )
+        for _ in range(2)
+    ]
+    await write(
+        world,
+        ours,
+        "mutation($i: ChangeMeetingInput!) { changeMeeting(input: $i) { __typename } }",
+        i={**{k: v for k, v in meeting_input.items() if k != "networkId"}, "meetingId": meetings[0]["id"]},
+    )
+    await write(
+        world,
+        ours,
+        'mutation($m: ID!) { cancelMeeting(meetingId: $m, reason: "Перенос") { __typename } }',
+        m=meetings[1]["id"],
+    )
+    await write(
+        world,
+        ours,
+        'mutation($m: ID!) { holdMeeting(meetingId: $m, minutes: "Протокол") { __typename } }',
+        m=meetings[0]["id"],
+    )
+    decision = await write(
+        world,
+        ours,
+        "mutation($i: RecordMeetingDecisionInput!) { recordMeetingDecision(input: $i) { __typename"
+        " ... on MeetingDecision { id } } }",
+        i={
+            "meetingId": meetings[0]["id"],
+            "text": "Семинар",
+            "responsibleOrganizationId": host,
+            "dueOn": "2030-06-01",
+        },
+    )
+    await write(
+        world,
+        ours,
+        "mutation($d: ID!) { planMeetingDecision(decisionId: $d) { __typename } }",
+        d=decision["id"],
+    )
     await write(world, ours, "mutation($p: ID!) { closePlan(planId: $p) { __typename } }", p=plan["id"])
 
     past = await write(world, ours, PLAN_ACTIVITY, input=activity_input(world, starts_in=timedelta(hours=-3)))

@@ -7,7 +7,8 @@ the roles that may make it (declared as ``@requiresScopes`` too) and the scope i
 amend agreed plans); a member's proposal is also its representative's, and a task is also its
 responsible organization's to mark done; an activity is its host's and the editors' of the host's
 municipality and region; a participant's part in it is the participating organization's; mobility
-is the editors' of the organizations involved.
+is the editors' of the organizations involved; a network's meetings and their decisions are its
+editors' (they schedule them, record the minutes and the decisions, carry decisions into the plan).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from setka_runtime.graphql_derive import CommandInput
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import activities, mobility, participation, plans, scopes
+from .. import activities, meetings, mobility, participation, plans, scopes
 from .. import documents as events_documents
 from .. import models as m
 from .types import (
@@ -34,6 +35,8 @@ from .types import (
     AttendanceRecord,
     FeedbackRecord,
     Material,
+    Meeting,
+    MeetingDecision,
     MobilityRecord,
     Plan,
     PlanItem,
@@ -73,7 +76,9 @@ AttachEventsDocumentResult = Annotated[
 ]
 
 EventsDocumentOwner = owner_enum(
-    "EventsDocumentOwner", events_documents.OWNERS, "What an events document is attached to: an activity"
+    "EventsDocumentOwner",
+    events_documents.OWNERS,
+    "What an events document is attached to: an activity or a meeting",
 )
 
 
@@ -87,6 +92,12 @@ class AttachEventsDocumentInput:
         " txt, at most DOCUMENTS_MAX_BYTES (20 MB) decoded"
     )
     title: str | None = strawberry.field(default=None, description="What it is («Программа семинара»)")
+
+
+MeetingResult = Annotated[Meeting | ValidationError, strawberry.union("MeetingResult")]
+MeetingDecisionResult = Annotated[
+    MeetingDecision | ValidationError, strawberry.union("MeetingDecisionResult")
+]
 
 
 @strawberry.input
@@ -132,6 +143,48 @@ class AmendPlanInput(
         "reason": "Why the plan is amended (the decision, the circumstances)",
         "changes": "Items changed, each in its whole new state",
         "withdrawn_item_ids": "Items withdrawn from the plan",
+    },
+):
+    pass
+
+
+@strawberry.input(description="A participant of a meeting: an organization, or one of its educators")
+class MeetingParticipantInput(
+    CommandInput,
+    command=meetings.Participant,
+    describe={"educator_id": "An educator of the organization (personal data: shown only within scope)"},
+):
+    pass
+
+
+MEETING_FIELDS = {
+    "kind": "council (совет сети), methodological_association (методическое объединение) or other",
+    "starts_at": "When it starts, with the time zone",
+    "place": "Where it meets (an address, a room); a place or an online link is required",
+    "online_link": "The link of an online meeting (https://…)",
+    "agenda": "The agenda's items (повестка), in order; at least one",
+    "participants": "Members of the network on its day, or their educators",
+    "interaction_group_id": "The network's interaction group (РМО) whose meeting it is",
+}
+
+
+@strawberry.input
+class ScheduleMeetingInput(CommandInput, command=meetings.ScheduleMeeting, describe=MEETING_FIELDS):
+    pass
+
+
+@strawberry.input(description="A scheduled meeting's whole new state: a field not given is cleared")
+class ChangeMeetingInput(CommandInput, command=meetings.ChangeMeeting, describe=MEETING_FIELDS):
+    pass
+
+
+@strawberry.input
+class RecordMeetingDecisionInput(
+    CommandInput,
+    command=meetings.RecordDecision,
+    describe={
+        "responsible_organization_id": "The member of the network that answers for it",
+        "due_on": "By when it is to be done (not before the meeting)",
     },
 ):
     pass
@@ -461,6 +514,77 @@ class Mutation:
             ),
             scope=scopes.participant(activity_id, organization_id),
             roles=PARTICIPANTS,
+        )
+
+    @editors("Schedule a meeting of a network's council, methodological association or other body")
+    async def schedule_meeting(self, info: Info, input: ScheduleMeetingInput) -> MeetingResult:
+        return await run_command(
+            info,
+            Meeting.of,
+            lambda s: meetings.schedule_meeting(s, input.to_command()),
+            scope=scopes.network(input.network_id),
+            roles=EDITORS,
+        )
+
+    @editors("Change a scheduled meeting (its time, place, agenda, participants): its whole new state")
+    async def change_meeting(self, info: Info, input: ChangeMeetingInput) -> MeetingResult:
+        return await run_command(
+            info,
+            Meeting.of,
+            lambda s: meetings.change_meeting(s, input.to_command()),
+            scope=scopes.meeting(input.meeting_id),
+            roles=EDITORS,
+        )
+
+    @editors("scheduled → held, with the minutes (протокол); not before it starts")
+    async def hold_meeting(self, info: Info, meeting_id: strawberry.ID, minutes: str) -> MeetingResult:
+        return await run_command(
+            info,
+            Meeting.of,
+            lambda s: meetings.hold_meeting(s, require_id(meeting_id, "meetingId"), minutes),
+            scope=scopes.meeting(meeting_id),
+            roles=EDITORS,
+        )
+
+    @editors("scheduled → cancelled, with the reason")
+    async def cancel_meeting(self, info: Info, meeting_id: strawberry.ID, reason: str) -> MeetingResult:
+        return await run_command(
+            info,
+            Meeting.of,
+            lambda s: meetings.cancel_meeting(s, require_id(meeting_id, "meetingId"), reason),
+            scope=scopes.meeting(meeting_id),
+            roles=EDITORS,
+        )
+
+    @editors("Record a decision of a held meeting: what, the organization that answers for it, by when")
+    async def record_meeting_decision(
+        self, info: Info, input: RecordMeetingDecisionInput
+    ) -> MeetingDecisionResult:
+        return await run_command(
+            info,
+            MeetingDecision.of,
+            lambda s: meetings.record_decision(s, input.to_command()),
+            scope=scopes.meeting(input.meeting_id),
+            roles=EDITORS,
+        )
+
+    @editors(
+        "Carry a decision into the network's plan whose period covers its due date: an item of a draft"
+        " plan, or a proposal of the responsible member to an agreed plan, which the coordinator then"
+        " accepts or declines (kind: task or activity; title: the item's, the decision's text unless"
+        " given)"
+    )
+    async def plan_meeting_decision(
+        self, info: Info, decision_id: strawberry.ID, kind: str = "task", title: str | None = None
+    ) -> MeetingDecisionResult:
+        return await run_command(
+            info,
+            MeetingDecision.of,
+            lambda s: meetings.plan_decision(
+                s, require_id(decision_id, "decisionId"), by=_subject(info), kind=kind, title=title
+            ),
+            scope=scopes.decision(decision_id),
+            roles=EDITORS,
         )
 
     @editors("Record students or teachers working at a partner's premises")

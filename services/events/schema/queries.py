@@ -1,9 +1,10 @@
-"""Queries of the events subgraph: the calendar, plans, participation, regional facts."""
+"""Queries of the events subgraph: the calendar, plans, meetings, participation, regional facts."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import strawberry
@@ -18,11 +19,14 @@ from strawberry.types import Info
 from .. import models as m
 from .. import reads, scopes
 from .types import (
+    MEETINGS,
     Activity,
     ActivityConnection,
     AssessmentResult,
     AttendanceRecord,
     DeficitRecord,
+    Meeting,
+    MeetingDecision,
     MobilityRecord,
     Participation,
     Plan,
@@ -31,6 +35,7 @@ from .types import (
     check_calendar,
     check_educator,
     filter_id,
+    network_meetings,
 )
 
 PERSONAL = [[PERSONAL_DATA]]
@@ -136,6 +141,29 @@ class Query:
     @strawberry.field
     async def plan(self, info: Info, id: strawberry.ID) -> Plan | None:
         return await Plan.load(info, id)
+
+    @strawberry.field(description=MEETINGS)
+    async def meetings(
+        self, info: Info, network_id: strawberry.ID, status: str | None = None
+    ) -> list[Meeting]:
+        return await network_meetings(info, network_id, status)
+
+    @strawberry.field(description="A meeting, if the caller sees it")
+    async def meeting(self, info: Info, id: strawberry.ID) -> Meeting | None:
+        return await Meeting.load(info, id)
+
+    @strawberry.field(
+        description="Decisions of the meetings the caller sees, due by `dueBy` (any date if not"
+        " given), of one network if given; soonest first"
+    )
+    async def decisions_due(
+        self, info: Info, network_id: strawberry.ID | None = None, due_by: date | None = None
+    ) -> list[MeetingDecision]:
+        async with reading(info) as session:
+            rows = await reads.decisions_due(
+                session, network_id=filter_id(network_id), due_by=due_by, visible=Meeting.visible(info)
+            )
+        return [MeetingDecision.of(r) for r in rows]
 
     @strawberry.field(
         description="What an organization or an educator took part in, and for how many hours; an"

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Self
 
 import strawberry
-from setka_contracts.events import PlanItemKind, PlanPeriod, ProposalStatus
+from setka_contracts.events import MeetingKind, MeetingStatus, PlanItemKind, PlanPeriod, ProposalStatus
 from setka_runtime.documents import Document, documents_field
 from setka_runtime.graphql import ForeignEntity, PageInfo, batched, identity, paged, reading, to_uuid
 from setka_runtime.graphql_derive import ModelType, filtered
@@ -303,6 +303,7 @@ class PlanItem(
         "done_at": "When the task was marked done (an activity item is done by its activities)",
         "done_note": "What was done, as the one who marked the task done put it",
         "done_document_url": "A link to the document that shows it done",
+        "decision_id": "The meeting's decision it carries out, if it came from one",
     },
 ):
     @classmethod
@@ -336,6 +337,13 @@ class PlanItem(
     @strawberry.field(description="The activities that carry out this item")
     async def activities(self, info: Info) -> list[Activity]:
         return [Activity.of(r) for r in await _item_activities(info, self.id)]
+
+    @strawberry.field(
+        description="The meeting's decision it carries out; null if none, or if the caller does not"
+        " see the meeting"
+    )
+    async def decision(self, info: Info) -> MeetingDecision | None:
+        return await MeetingDecision.load(info, self.decision_id)
 
     @strawberry.field(
         description="Done: a task when marked done, an activity item when one of its activities was"
@@ -413,6 +421,7 @@ class PlanProposal(
         "status": ProposalStatus,
         "decision_reason": "Why the coordinator accepted or declined it",
         "item_id": "The item it became, once accepted",
+        "decision_id": "The meeting's decision it carries out, if it came from one",
     },
 ):
     @classmethod
@@ -435,6 +444,13 @@ class PlanProposal(
     @strawberry.field(description="The item it became, once accepted")
     async def item(self, info: Info) -> PlanItem | None:
         return await PlanItem.load(info, self.item_id) if self.item_id else None
+
+    @strawberry.field(
+        description="The meeting's decision it carries out; null if none, or if the caller does not"
+        " see the meeting"
+    )
+    async def decision(self, info: Info) -> MeetingDecision | None:
+        return await MeetingDecision.load(info, self.decision_id)
 
 
 @strawberry.type
@@ -545,6 +561,13 @@ class Plan(
         )
 
 
+MEETINGS = (
+    "The network's meetings (its council, methodological associations), latest first; of `status`"
+    " (scheduled, held or cancelled) if given. Seen by the network's editors, its members'"
+    " representatives and the read-only roles of its region"
+)
+
+
 @strawberry.federation.type(keys=["id"])
 class Organization(ForeignEntity):
     """An organization of the registry (which owns it), with the activities it hosts."""
@@ -590,6 +613,10 @@ class Network(ForeignEntity):
         self, info: Info, where: reads.CalendarFilter, first: int = 50, after: str | None = None
     ) -> ActivityConnection:
         return await calendar_page(info, "network_id", self.id, where, first=first, after=after)
+
+    @strawberry.field(description=MEETINGS)
+    async def meetings(self, info: Info, status: str | None = None) -> list[Meeting]:
+        return await network_meetings(info, self.id, status)
 
 
 @strawberry.type(description="What an organization or educator took part in")
@@ -641,3 +668,155 @@ class TrainingRecord(ModelType, model=m.Training, exclude=["source_version", "re
 @strawberry.type(description="A diagnosed professional deficit of an educator")
 class DeficitRecord(ModelType, model=m.Deficit, exclude=["source_version", "recorded_at"]):
     pass
+
+
+# --- meetings -------------------------------------------------------------------------------------
+
+
+async def network_meetings(info: Info, network_id: object, status: str | None) -> list[Meeting]:
+    """A network's meetings the caller sees; every network asked alike in a request is one query."""
+    ident = to_uuid(network_id)
+    if ident is None:
+        return []
+    visible = Meeting.visible(info)
+    rows = await batched(
+        info,
+        f"network-meetings:{status}",
+        lambda session, keys: reads.meetings_of_networks(session, keys, status=status, visible=visible),
+        ident,
+    )
+    return [Meeting.of(r) for r in rows]
+
+
+@strawberry.type(
+    description="Who takes part in a meeting: an organization as a whole, or one of its educators"
+)
+class MeetingParticipantRecord(
+    ModelType,
+    model=m.MeetingParticipant,
+    exclude=["id", "meeting_id", "participant", "position", "educator_id"],
+):
+    educator: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: m.MeetingParticipant, **given: Any) -> Self:
+        return super().of(row, educator=row.educator_id, **given)
+
+    @strawberry.field(description=EDUCATOR_SHOWN)
+    async def educator_id(self, info: Info) -> strawberry.ID | None:
+        return await shown_educator(info, self.organization_id, self.educator)
+
+    @strawberry.field(description="The organization taking part (the registry's)")
+    def organization(self) -> Organization:
+        return Organization(id=self.organization_id)
+
+
+@strawberry.type(
+    description="A decision (решение) of a meeting: what is to be done, which organization answers"
+    " for it, by when; it may be carried into the network's joint plan"
+)
+class MeetingDecision(ModelType, model=m.MeetingDecision, exclude=["created_at"]):
+    @classmethod
+    async def load(cls, info: Info, ident: Any) -> Self | None:
+        """The decision, if the caller sees its meeting."""
+        key = to_uuid(ident)
+        if key is None:
+            return None
+        row = await batched(
+            info,
+            "meeting_decision:id",
+            lambda session, keys: reads.by_ids(session, m.MeetingDecision, keys),
+            key,
+        )
+        if row is None or await Meeting.load(info, row.meeting_id) is None:
+            return None
+        return cls.of(row)
+
+    @strawberry.field
+    async def meeting(self, info: Info) -> Meeting:
+        meeting = await Meeting.load(info, self.meeting_id)
+        if meeting is None:
+            raise LookupError(f"meeting {self.meeting_id} of decision {self.id} is missing")
+        return meeting
+
+    @strawberry.field(description="The organization that answers for it (the registry's)")
+    def responsible_organization(self) -> Organization:
+        return Organization(id=self.responsible_organization_id)
+
+    @strawberry.field(
+        description="The plan item that carries it out, once it is in the plan (and the plan is seen)"
+    )
+    async def plan_item(self, info: Info) -> PlanItem | None:
+        row = await batched(info, "decision-items", reads.items_of_decisions, uuid.UUID(self.id))
+        return None if row is None else await PlanItem.load(info, row.id)
+
+    @strawberry.field(
+        description="The latest proposal it was made into for an agreed plan (pending, accepted or"
+        " declined), if one was (and the plan is seen)"
+    )
+    async def proposal(self, info: Info) -> PlanProposal | None:
+        row = await batched(info, "decision-proposals", reads.proposals_of_decisions, uuid.UUID(self.id))
+        if row is None or await Plan.load(info, row.plan_id) is None:
+            return None
+        return PlanProposal.of(row)
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A meeting (заседание) of a network's council (совет сети), of a methodological"
+    " association (методическое объединение) or of another of its bodies",
+)
+class Meeting(
+    Entity,
+    model=m.Meeting,
+    exclude=["created_at", "updated_at"],
+    describe={
+        "kind": MeetingKind,
+        "status": MeetingStatus,
+        "place": "Where it meets (an address, a room)",
+        "online_link": "The link of an online meeting",
+        "agenda": "The agenda's items (повестка), in order",
+        "status_reason": "Why it was cancelled",
+        "minutes": "The minutes (протокол), once it is held",
+        "held_at": "When it was recorded as held",
+    },
+):
+    @classmethod
+    def visible(cls, info: Info) -> reads.Visible:
+        """Its network's editors, its members' representatives, the region's readers."""
+        return scopes.visible_meetings(identity(info))
+
+    @classmethod
+    def of(cls, row: m.Meeting, **given: Any) -> Self:
+        return super().of(
+            row,
+            starts_at=aware(row.starts_at),
+            ends_at=row.ends_at and aware(row.ends_at),
+            held_at=row.held_at and aware(row.held_at),
+            agenda=list(row.agenda),
+            **given,
+        )
+
+    @strawberry.field(description="The network whose meeting it is (the registry's)")
+    def network(self) -> Network:
+        return Network(id=self.network_id)
+
+    @strawberry.field(
+        description="The interaction group (РМО) whose meeting it is, if one's (the registry's)"
+    )
+    def interaction_group(self) -> InteractionGroup | None:
+        return _group(self.interaction_group_id)
+
+    @strawberry.field(description="Its participants, in the order listed")
+    async def participants(self, info: Info) -> list[MeetingParticipantRecord]:
+        rows = await batched(info, "meeting-participants", reads.participants_of, uuid.UUID(self.id))
+        return [MeetingParticipantRecord.of(r) for r in rows]
+
+    @strawberry.field(description="Its decisions, by number")
+    async def decisions(self, info: Info) -> list[MeetingDecision]:
+        rows = await batched(info, "meeting-decisions", reads.decisions_of, uuid.UUID(self.id))
+        return [MeetingDecision.of(r) for r in rows]
+
+    @strawberry.field(description="Its files: the signed minutes (протокол), the materials")
+    async def documents(self, info: Info) -> list[Document]:
+        return await documents_field(info, "meeting", self.id)
