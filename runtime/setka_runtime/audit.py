@@ -10,10 +10,12 @@ goes from one Kafka topic to another).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
@@ -35,6 +37,28 @@ def operator() -> str:
     (``SETKA_OPERATOR`` names someone else, e.g. the person behind a shared account)."""
     who = os.environ.get("SETKA_OPERATOR") or getpass.getuser()
     return f"operator:{who}"
+
+
+_acting: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar("setka_audit_acting", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(subject: str, roles: Iterable[str] = ()) -> Iterator[None]:
+    """Within the block, :func:`actor` is ``subject``: e.g. a mutation that runs an import."""
+    token = _acting.set((subject, tuple(roles)))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def actor() -> dict[str, object]:
+    """Who makes a write that is not a mutation: whoever :func:`acting_as` names, else the
+    operator at the command line (``subject`` and ``roles`` for :func:`record`)."""
+    acting = _acting.get()
+    if acting is not None:
+        return {"subject": acting[0], "roles": list(acting[1])}
+    return {"subject": operator(), "roles": [OPERATOR_ROLE]}
 
 
 def system(service: str) -> str:

@@ -6,17 +6,21 @@ from pathlib import Path
 
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
+from setka_runtime.kafka import client_options
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from . import demo
+from . import demo, erasure
 from .importing import cli as importing
 from .schema import schema
 from .settings import RegistrySettings
 
 
 def build(settings: RegistrySettings) -> Service:
-    return Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
+    service = Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
+    service.context["kafka"] = client_options(settings)
+    service.background.append(lambda: erasure.retention_loop(service.db, settings))
+    return service
 
 
 def create_app(settings: RegistrySettings | None = None) -> Starlette:
@@ -29,5 +33,5 @@ ENTRY = ServiceEntry(
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
     seed=demo.load,
-    commands={"import": importing.COMMAND},
+    commands={"import": importing.COMMAND, "erase-educator": erasure.COMMAND},
 )

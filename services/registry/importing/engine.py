@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+from setka_runtime import audit
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
 from sqlalchemy.exc import IntegrityError
@@ -252,6 +253,7 @@ async def _chunk_pass(
             if dry_run:
                 await transaction.rollback()
             else:
+                await audit.record(session, service="registry", operation="import", **audit.actor())
                 await transaction.commit()
         except BaseException:
             if transaction.is_active:
