@@ -39,12 +39,13 @@ class Forgotten:
     waiting_rows: int
 
 
-def scrub(value: Any, needles: Sequence[str]) -> Any:
-    """``value`` (decoded JSON) without personal fields and without any text holding a needle."""
+def scrub(value: Any, needles: Sequence[str], *, person: bool = False) -> Any:
+    """``value`` (decoded JSON) without any text holding a needle; ``person``: it is a person's
+    data (an educator event of v1), whose personal fields go too."""
     if isinstance(value, dict):
         result: dict[str, Any] = {}
         for name, item in value.items():
-            if name in PERSONAL_FIELDS and item is not None:
+            if person and name in PERSONAL_FIELDS and item is not None:
                 result[name] = ERASED_NAME if name in _NAMED else None
             else:
                 result[name] = scrub(item, needles)
@@ -61,9 +62,11 @@ def scrubbed_payload(event_type: str, payload: str | bytes, needles: Sequence[st
     its contract declares (an integrator's extra fields may hold a name), none personal."""
     data = json.loads(payload)
     model = EVENT_TYPES.get(event_type)
+    person = False
     if model is not None and isinstance(data, dict):
         data = {name: item for name, item in data.items() if name in model.model_fields}
-    return json.dumps(scrub(data, needles), ensure_ascii=False, separators=(",", ":"))
+        person = _NAMED <= set(model.model_fields) | {"full_name"}
+    return json.dumps(scrub(data, needles, person=person), ensure_ascii=False, separators=(",", ":"))
 
 
 def _patterns(educator_id: str, needles: Sequence[str]) -> list[str]:
