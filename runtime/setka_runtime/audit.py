@@ -96,16 +96,21 @@ def entry(
     )
 
 
-async def record(session: AsyncSession, **fields: object) -> AuditRecorded:
+async def record(
+    session: AsyncSession, *, if_changed: bool = False, **fields: object
+) -> AuditRecorded | None:
     """Record the entry in ``session``'s transaction (keyword arguments of :func:`entry` but
-    ``caused``): it names every event the transaction recorded so far."""
+    ``caused``): it names every event the transaction recorded so far. ``if_changed``: only if
+    it recorded any (a chunk of an import that changed nothing is no write)."""
     caused = list(session.sync_session.info.get(outbox.RECORDED, []))
+    if if_changed and not caused:
+        return None
     made = entry(caused=caused, **fields)  # type: ignore[arg-type]
     await outbox.record(session, made, source=f"/setka/{made.service}")
     return made
 
 
-async def record_alone(db: Database, **fields: object) -> AuditRecorded:
+async def record_alone(db: Database, **fields: object) -> AuditRecorded | None:
     """Record an entry in a transaction of its own: for a write that committed in many (a seed,
     an import in batches, a rebuild), recorded once it is done."""
     async with db.session() as session, session.begin():

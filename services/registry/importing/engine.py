@@ -253,7 +253,9 @@ async def _chunk_pass(
             if dry_run:
                 await transaction.rollback()
             else:
-                await audit.record(session, service="registry", operation="import", **audit.actor())
+                await audit.record(
+                    session, if_changed=True, service="registry", operation="import", **audit.actor()
+                )
                 await transaction.commit()
         except BaseException:
             if transaction.is_active:
