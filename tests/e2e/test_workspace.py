@@ -10,7 +10,12 @@ Each role does its main work by filling and submitting the pages' forms: a coord
 plan (with the keyboard only), adds an item (first refused by the API: its message stands at the
 input, what was entered stays), agrees the plan, plans an activity from the item and announces
 it; a school's representative registers the school and one of its educators, and once the
-coordinator has marked the activity held, records their attendance on the sign-in sheet.
+coordinator has marked the activity held, records their attendance on the sign-in sheet. The
+regional admin checks a file (its bad row's line in the report) and reads the dead letters; the
+coordinator schedules a meeting, opens its documents' upload form, the network's regulations and
+the notifications (their settings saved with the keyboard), and corrects the network's details
+with the keyboard only, refused by the API with its message at the field. Each role signs in once
+(``people_signed_in``): the later tests take the browser it signed in with.
 
 Screenshots of the main pages at desktop and phone widths are taken each run; with
 ``SETKA_UPDATE_SCREENSHOTS=1`` they are written to docs/screenshots/ (the README shows them).
