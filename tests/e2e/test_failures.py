@@ -126,12 +126,16 @@ async def test_poison_from_another_kafka_client_is_dead_lettered_and_valid_messa
     assert producer.flush(30) == 0
 
     await eventually(lambda: _equals(region_count(stack, "79"), 3), timeout=60)
-    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=6)
+    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=9)
     reasons = {record.key.decode(): headers_of(record)["dlq_reason"] for record in dead}
-    # both consumers of the registry topic (events and analytics) refuse each poison message
+    # every consumer group of the registry topic (events, its notifier, analytics) refuses each poison message
     assert sorted(reasons) == ["p1", "p2", "p3"]
-    assert len(dead) == 6
-    assert {headers_of(r)["dlq_consumer"] for r in dead} == {"setka.analytics", "setka.events"}
+    assert len(dead) == 9
+    assert {headers_of(r)["dlq_consumer"] for r in dead} == {
+        "setka.analytics",
+        "setka.events",
+        "setka.events.notifications",
+    }
     assert reasons["p1"].startswith("invalid envelope: data is not valid JSON")
     assert "kind: Input should be 'school'" in reasons["p2"]
     assert reasons["p3"].startswith("invalid envelope: missing CloudEvents headers: ce_id, ce_type")

@@ -26,6 +26,20 @@ from services.events import app as events
 from services.events.settings import EventsSettings
 from tests.helpers import eventually, headers_of, read_topic
 
+
+async def until_ready(service: Any) -> None:
+    """Every consumer group of the service consuming (the notifier's joins last) and nothing waiting."""
+
+    async def ready() -> bool:
+        try:
+            await service.consumers_ping()
+        except ConnectionError:
+            return False
+        return True
+
+    await eventually(ready, timeout=60)
+
+
 pytestmark = pytest.mark.integration
 
 WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -200,7 +214,7 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_same_key_flows
         dead_activities = await read_topic(
             broker.bootstrap, topics.dead_letter(topics.REGIONAL_ACTIVITIES), at_least=2
         )
-        await service.consumers_ping()  # ready: nothing is waiting
+        await until_ready(service)
 
     assert len(dead) == len(poisons), [headers_of(d)["dlq_reason"] for d in dead]
     for (name, _, _, fragment), letter in zip(poisons, dead, strict=True):
@@ -260,7 +274,7 @@ async def test_ids_that_differ_only_in_bytes_that_are_not_utf8_are_both_dead_let
             timeout=60,
         )
         dead = await read_topic(broker.bootstrap, topics.dead_letter(topics.REGIONAL_ASSESSMENTS), at_least=3)
-        await service.consumers_ping()  # ready: nothing is waiting
+        await until_ready(service)
 
     assert await scalar(url, "SELECT count(*) FROM assessment_result") == 1
     assert await scalar(url, "SELECT count(*) FROM deferred") == 0
