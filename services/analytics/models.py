@@ -107,6 +107,8 @@ class Membership(AnalyticsModel, table=True):
     joined_on: date
     left_on: date | None = None
     sequence: int = sequence_field()
+    role_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``role`` (joined, left, or the centre's designation)."""
 
 
 class Educator(AnalyticsModel, table=True):
@@ -166,6 +168,10 @@ class Activity(AnalyticsModel, table=True):
     status: str = Field(max_length=20)
     held_on: date | None = None
     sequence: int = sequence_field()
+    status_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``status`` (a whole state, or a transition)."""
+    dates_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``starts_at`` and ``ends_at`` (or a postponement)."""
 
 
 class Attendance(AnalyticsModel, table=True):

@@ -197,13 +197,18 @@ def _newest(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any, 
     return newest
 
 
-def _if_newer(table: Table, incoming: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+def _if_newer(
+    table: Table, incoming: Any, values: Mapping[str, Any], *, by: str = "sequence"
+) -> dict[str, Any]:
     """SET clauses of a versioned row: each of ``values`` is taken only when the event's sequence
-    (``incoming``) is not older than the row's, and the row keeps the higher sequence. So an older
-    event, whenever it comes (late, or re-driven from the dead letters), overwrites nothing."""
-    newer = table.c.sequence <= incoming
+    (``incoming``) is not older than the row's sequence column ``by``, which keeps the higher. So
+    an older event, whenever it comes (late, or re-driven from the dead letters), overwrites
+    nothing. A part of a row that events other than its whole state set (an activity's status by
+    its transitions) has a sequence column of its own, so every part ends at its newest value
+    whatever the order."""
+    newer = table.c[by] <= incoming
     return {name: case((newer, value), else_=table.c[name]) for name, value in values.items()} | {
-        "sequence": case((newer, incoming), else_=table.c.sequence)
+        by: case((newer, incoming), else_=table.c[by])
     }
 
 
@@ -214,6 +219,7 @@ async def _upsert(
     *,
     index: tuple[str, ...] = ("id",),
     changes: Callable[[Any, Table], dict[str, Any]] | None = None,
+    parts: Mapping[str, tuple[str, ...]] | None = None,
     merges: Callable[[Any, Table], dict[str, Any]] | None = None,
     where: Callable[[Any, Table], Any] | None = None,
     keep_existing: bool = False,
@@ -223,9 +229,10 @@ async def _upsert(
     (every given column by default), only ``where`` that holds, or nothing with ``keep_existing``.
 
     A versioned table's rows carry their event's ``sequence``: the changes apply only over an older
-    row (:func:`_if_newer`), while ``merges`` (facts that only accumulate: the first day, an end
-    never undone) apply from any event. With ``returning`` (a one-column index), return the keys
-    written: inserted, or changed by a newer event."""
+    row (:func:`_if_newer`); the columns ``parts`` names go by their own sequence column instead
+    (``{"status_sequence": ("status",)}``); ``merges`` (facts that only accumulate: the first day,
+    an end never undone) apply from any event. With ``returning`` (a one-column index), return
+    the keys written: inserted, or changed by a newer event."""
     if not rows:
         return set()
     table = _table(model)
@@ -235,19 +242,23 @@ async def _upsert(
         statement = statement.on_conflict_do_nothing(index_elements=list(index))
     else:
         excluded = statement.excluded
+        own = {"sequence", *(parts or {})}
         sets = (
             changes(excluded, table)
             if changes
-            else {name: excluded[name] for name in rows[0] if name not in (*index, "sequence")}
+            else {name: excluded[name] for name in rows[0] if name not in (*index, *own)}
         )
-        if versioned and merges is None:
+        condition = where(excluded, table) if where else None
+        if versioned and not merges and not parts:
             sets["sequence"] = excluded.sequence
             newer = table.c.sequence <= excluded.sequence
-            condition = newer if where is None else newer & where(excluded, table)
-        else:
-            if versioned:
-                sets = _if_newer(table, excluded.sequence, sets)
-            condition = where(excluded, table) if where else None
+            condition = newer if condition is None else newer & condition
+        elif versioned:
+            apart = {name for names in (parts or {}).values() for name in names}
+            gated = _if_newer(table, excluded.sequence, {k: v for k, v in sets.items() if k not in apart})
+            for by, names in (parts or {}).items():
+                gated |= _if_newer(table, excluded[by], {k: sets[k] for k in names}, by=by)
+            sets = gated
         if merges is not None:
             sets |= merges(excluded, table)
         statement = statement.on_conflict_do_update(index_elements=list(index), set_=sets, where=condition)
@@ -426,24 +437,23 @@ async def organizations_updated(session: AsyncSession, items: list[Item]) -> Non
 @batch
 async def organizations_archived(session: AsyncSession, items: list[Item]) -> None:
     """An archived organization keeps its row (and its count): the analysis of a past period
-    still includes it. The first archiving is kept, and older details never come back over it."""
+    still includes it. The first archiving is kept: no update, late or not, undoes it (an update
+    changes the details, never ``archived_at``)."""
     table = _table(Organization)
     known = await _known(session, table.c.id, (item.data.organization_id for item in items))
     ready = _defer_unknown(items, known, lambda data: data.organization_id, "organization")
     if not ready:
         return
-    archived: dict[uuid.UUID, dict[str, Any]] = {}
+    archived: dict[uuid.UUID, datetime] = {}
     for item in ready:
         ident, at = item.data.organization_id, item.data.archived_at
-        kept = archived.setdefault(ident, {"b_id": ident, "b_at": at, "b_sequence": 0})
-        kept["b_at"], kept["b_sequence"] = min(at, kept["b_at"]), max(_sequence(item), kept["b_sequence"])
-    sequence = bindparam("b_sequence", type_=BigInteger())
+        archived[ident] = min(at, archived.get(ident, at))
     at = bindparam("b_at", type_=DateTime(timezone=True))
     await session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(archived_at=_earlier(session, table.c.archived_at, at), **_if_newer(table, sequence, {})),
-        list(archived.values()),
+        .values(archived_at=_earlier(session, table.c.archived_at, at)),
+        [{"b_id": ident, "b_at": when} for ident, when in archived.items()],
     )
 
 
@@ -675,6 +685,10 @@ async def networks_closed(session: AsyncSession, items: list[Item]) -> None:
     )
 
 
+ROLE = {"role_sequence": ("role",)}
+"""A membership's role goes by a sequence of its own: the centre's designation sets only it."""
+
+
 def _left_on(excluded: Any, table: Table) -> dict[str, Any]:
     """A membership's end: the newest event's end when it gives one; an end is never undone."""
     newer = table.c.sequence <= excluded.sequence
@@ -703,6 +717,7 @@ async def memberships_changed(session: AsyncSession, items: list[Item]) -> None:
             "joined_on": data.joined_on,
             "left_on": left_on or (kept["left_on"] if kept else None),
             "sequence": _sequence(item),
+            "role_sequence": _sequence(item),
         }
     await _upsert(
         session,
@@ -711,13 +726,16 @@ async def memberships_changed(session: AsyncSession, items: list[Item]) -> None:
         changes=lambda excluded, _: {
             name: excluded[name] for name in ("network_id", "organization_id", "role", "joined_on")
         },
+        parts=ROLE,
         merges=_left_on,
     )
 
 
 @batch
 async def centres_designated(session: AsyncSession, items: list[Item]) -> None:
-    """The membership becomes the network's centre (the registry sends it just after the joining)."""
+    """The membership becomes the network's centre (the registry sends it just after the joining).
+    Only its role is this event's: a membership not known yet is noted with the designation's day
+    as its joining, which its own joining replaces whenever it comes."""
     await _upsert(
         session,
         Membership,
@@ -729,13 +747,15 @@ async def centres_designated(session: AsyncSession, items: list[Item]) -> None:
                 "role": MemberRole.centre.value,
                 "joined_on": data.designated_on,
                 "left_on": None,
-                "sequence": _sequence(item),
+                "sequence": 0,
+                "role_sequence": _sequence(item),
             }
             for item, data in (
                 (item, item.data) for item in _newest(items, lambda data: data.membership_id).values()
             )
         ],
         changes=lambda excluded, _: {"role": excluded.role},
+        parts=ROLE,
     )
 
 
@@ -836,44 +856,42 @@ async def plan_items_added(session: AsyncSession, items: list[Item]) -> None:
 @batch
 async def plans_amended(session: AsyncSession, items: list[Item]) -> None:
     """Each changed item takes its newest state (an amendment carries an item's whole state), unless
-    a newer one is kept; a withdrawn item stays withdrawn."""
-    table = _table(PlanItem)
-    known = await _known(session, _table(Plan).c.id, (item.data.plan_id for item in items))
-    ready = _defer_unknown(items, known, lambda data: data.plan_id, "plan")
-    states: dict[uuid.UUID, tuple[Any, int]] = {}
+    a newer one is kept (an item not known yet is noted in it); a withdrawn item stays withdrawn."""
+    plans = _table(Plan)
+    wanted = list(dict.fromkeys(item.data.plan_id for item in items))
+    network_of = dict(
+        (
+            await session.execute(
+                select(plans.c.id, plans.c.network_id).where(one_of(session, plans.c.id, wanted))
+            )
+        ).all()
+    )
+    ready = _defer_unknown(items, set(network_of), lambda data: data.plan_id, "plan")
+    states: dict[uuid.UUID, dict[str, Any]] = {}
     withdrawn: list[uuid.UUID] = []
     for item in _by_sequence(ready):
         data: PlanAmended = item.data
-        states.update((state.item_id, (state, _sequence(item))) for state in data.changed_items)
+        for state in data.changed_items:
+            states[state.item_id] = {
+                "id": state.item_id,
+                "plan_id": data.plan_id,
+                "network_id": network_of[data.plan_id],
+                "title": state.title[:500],
+                "due_on": state.due_on,
+                "responsible_organization_id": state.responsible_organization_id,
+                "kind": state.kind.value,
+                "sequence": _sequence(item),
+            }
         withdrawn.extend(data.withdrawn_item_ids)
-    if states:
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                _if_newer(
-                    table,
-                    bindparam("b_sequence", type_=BigInteger()),
-                    {
-                        "title": bindparam("b_title"),
-                        "due_on": bindparam("b_due", type_=Date()),
-                        "responsible_organization_id": bindparam("b_responsible"),
-                        "kind": bindparam("b_kind"),
-                    },
-                )
-            ),
-            [
-                {
-                    "b_id": ident,
-                    "b_title": state.title[:500],
-                    "b_due": state.due_on,
-                    "b_responsible": state.responsible_organization_id,
-                    "b_kind": state.kind.value,
-                    "b_sequence": sequence,
-                }
-                for ident, (state, sequence) in states.items()
-            ],
-        )
+    await _upsert(
+        session,
+        PlanItem,
+        list(states.values()),
+        changes=lambda excluded, _: {
+            name: excluded[name] for name in ("title", "due_on", "responsible_organization_id", "kind")
+        },
+    )
+    table = _table(PlanItem)
     if withdrawn:
         ids = list(dict.fromkeys(withdrawn))
         await session.execute(update(table).where(one_of(session, table.c.id, ids)).values(withdrawn=True))
@@ -960,6 +978,11 @@ async def _copy_activity_into_attendance(session: AsyncSession, activity_ids: li
     )
 
 
+ACTIVITY_PARTS = {"status_sequence": ("status",), "dates_sequence": ("starts_at", "ends_at")}
+"""An activity's status and dates go by sequences of their own: its transitions set the status,
+a postponement the dates, without the rest of its state."""
+
+
 @batch
 async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
     """An activity's whole state (planned by the events service, or recorded and updated by a
@@ -990,6 +1013,8 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
                 "status": data.status.value,
                 "held_on": held_on.get(ident),
                 "sequence": _sequence(item),
+                "status_sequence": _sequence(item),
+                "dates_sequence": _sequence(item),
             }
             for ident, item, data in ((ident, item, item.data) for ident, item in newest.items())
         ],
@@ -1008,6 +1033,7 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
                 "status",
             )
         },
+        parts=ACTIVITY_PARTS,
         merges=lambda excluded, table: {"held_on": _earlier(session, table.c.held_on, excluded.held_on)},
     )
     await _copy_activity_into_attendance(session, list(newest))
@@ -1030,7 +1056,8 @@ def activity_became(status: ActivityStatus) -> BatchHandler:
                 data.activity_id,
                 {"b_id": data.activity_id, "b_held_on": None, "b_starts_at": None, "b_ends_at": None},
             )
-            change["b_sequence"] = _sequence(item)
+            change["b_status_sequence"] = _sequence(item)
+            change.setdefault("b_dates_sequence", -1)  # below any sequence: the dates stay
             if status in TOOK_PLACE:
                 day = utc_day(data.changed_at)
                 change["b_held_on"] = min(day, change["b_held_on"] or day)
@@ -1040,17 +1067,23 @@ def activity_became(status: ActivityStatus) -> BatchHandler:
                 and data.ends_at is not None
             ):
                 change["b_starts_at"], change["b_ends_at"] = data.starts_at, data.ends_at
+                change["b_dates_sequence"] = _sequence(item)
         if not changes:
             return
         moment = DateTime(timezone=True)
         state = _if_newer(
             table,
-            bindparam("b_sequence", type_=BigInteger()),
+            bindparam("b_status_sequence", type_=BigInteger()),
+            {"status": status.value},
+            by="status_sequence",
+        ) | _if_newer(
+            table,
+            bindparam("b_dates_sequence", type_=BigInteger()),
             {
-                "status": status.value,
                 "starts_at": func.coalesce(bindparam("b_starts_at", type_=moment), table.c.starts_at),
                 "ends_at": func.coalesce(bindparam("b_ends_at", type_=moment), table.c.ends_at),
             },
+            by="dates_sequence",
         )
         await session.execute(
             update(table)
