@@ -136,4 +136,9 @@ async def _pages(client: httpx.AsyncClient) -> list[tuple[str, str]]:
         ("networks", "/networks"),
         ("a network", network.group(1)),
         ("a network's analysis", f"/analysis?scope=network&id={network_id}&year={year}"),
+        ("a network's meetings", f"/networks/{network_id}/meetings"),
+        ("a network's regulating documents", f"/networks/{network_id}/regulations"),
+        ("the person's notifications", "/notifications"),
+        ("the region's dead letters", "/admin/dead-letters"),
+        ("organizations as an Excel file", "/organizations/export.xlsx"),
     ]

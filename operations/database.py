@@ -64,17 +64,16 @@ def seed(service: str, url: str) -> int:
     has data, or the service has no demo of its own)."""
     import importlib
 
-    from setka_runtime.cli import ServiceEntry
+    from setka_runtime.cli import ServiceEntry, load_demo
 
     entry: ServiceEntry = importlib.import_module(f"services.{service}.app").ENTRY
-    loader = entry.seed
-    if loader is None:
+    if entry.seed is None:
         return 0
 
     async def run() -> int:
         db = Database(url)
         try:
-            return await loader(db)
+            return await load_demo(entry, db)
         finally:
             await db.dispose()
 

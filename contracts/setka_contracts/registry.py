@@ -253,32 +253,76 @@ class EducatorEmployment(BaseModel):
     ended_on: date | None = Field(default=None, description="The first day no longer employed")
 
 
-class _EducatorState(EventData):
-    """The whole state of an educator, as both educator events carry it. Minimal personal data."""
+PERSONAL_FIELDS: frozenset[str] = frozenset(
+    {"last_name", "first_name", "middle_name", "full_name", "external_id"}
+)
+"""Fields of an educator's data that identify the person: what an erasure removes wherever an
+event's payload is kept (outboxes, waiting rooms)."""
+
+ERASED_NAME = "Данные удалены"
+"""What stands for the name of an educator whose personal data was erased (152-ФЗ)."""
+
+
+class _EducatorFacts(EventData):
+    """What every educator event carries: the id, the qualification and the posts, no name."""
 
     topic = topics.REGISTRY
     key_field = "educator_id"
 
     educator_id: uuid.UUID
-    external_id: str | None = None
-    last_name: str
-    first_name: str
-    middle_name: str | None = None
     qualification_category: QualificationCategory
     subjects: list[str] = Field(default_factory=list)
     employments: list[EducatorEmployment] = Field(default_factory=list)
 
 
-class EducatorRegistered(_EducatorState):
-    """A pedagogical worker (педагогический работник) joined the registry."""
+class EducatorRegistered(_EducatorFacts):
+    """A pedagogical worker (педагогический работник) joined the registry. Since v2 the event
+    carries no personal data: the name stays in the registry (the federated ``Educator``), so the
+    topic, kept for ever, never holds what an erasure must remove."""
+
+    event_type = "setka.registry.educator.registered.v2"
+
+
+class EducatorUpdated(_EducatorFacts):
+    """The educator's qualification or posts changed; the data is the whole new state (v2: no name)."""
+
+    event_type = "setka.registry.educator.updated.v2"
+
+
+class _EducatorStateV1(_EducatorFacts):
+    """An educator as v1 carried it, name included. No longer published; consumers still read
+    it from history (topics are kept for ever)."""
+
+    external_id: str | None = None
+    last_name: str
+    first_name: str
+    middle_name: str | None = None
+
+
+class EducatorRegisteredV1(_EducatorStateV1):
+    """v1 of ``educator.registered`` (with the name): read from history only."""
 
     event_type = "setka.registry.educator.registered.v1"
 
 
-class EducatorUpdated(_EducatorState):
-    """The educator's details or employments changed; the data is the whole new state."""
+class EducatorUpdatedV1(_EducatorStateV1):
+    """v1 of ``educator.updated`` (with the name): read from history only."""
 
     event_type = "setka.registry.educator.updated.v1"
+
+
+class EducatorErased(EventData):
+    """The educator's personal data was erased (152-ФЗ): on request or when the retention after
+    the last employment ended ran out. The id stays, so facts about them still count; every
+    service removes whatever personal field of theirs it holds (outboxes, waiting rooms, copies)."""
+
+    event_type = "setka.registry.educator.erased.v1"
+    topic = topics.REGISTRY
+    key_field = "educator_id"
+
+    educator_id: uuid.UUID
+    erased_at: datetime = Field(description="When the registry erased it (UTC)")
+    cause: str = Field(description="request (on request) or retention (the retention period ran out)")
 
 
 class NetworkCreated(EventData):
@@ -682,6 +726,9 @@ EVENTS: tuple[type[EventData], ...] = (
     RiskProfileAssessed,
     EducatorRegistered,
     EducatorUpdated,
+    EducatorRegisteredV1,
+    EducatorUpdatedV1,
+    EducatorErased,
     NetworkCreated,
     NetworkUpdated,
     NetworkClosed,

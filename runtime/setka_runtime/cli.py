@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from . import deadletters, logs, migrations
+from . import audit, deadletters, logs, migrations
 from .db import Database
 from .settings import ServiceSettings
 
@@ -90,6 +90,17 @@ def wait_for_database(url: str, *, timeout: float = 60.0, log_waits: bool = True
             time.sleep(0.5)
 
 
+async def load_demo(entry: ServiceEntry, db: Database) -> int:
+    """Load the service's demo data (how many records; 0: it already had data, or it has no demo);
+    a load that wrote anything is an entry of the audit trail."""
+    if entry.seed is None:
+        return 0
+    loaded = await entry.seed(db)
+    if loaded:
+        await audit.record_alone(db, service=entry.name, operation="seed", **audit.actor())
+    return loaded
+
+
 def seed(entry: ServiceEntry, settings: ServiceSettings) -> int:
     if entry.seed is None:
         return 0
@@ -97,8 +108,7 @@ def seed(entry: ServiceEntry, settings: ServiceSettings) -> int:
     async def run() -> int:
         db = Database(settings.database_url)
         try:
-            assert entry.seed is not None
-            return await entry.seed(db)
+            return await load_demo(entry, db)
         finally:
             await db.dispose()
 

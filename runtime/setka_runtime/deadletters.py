@@ -7,7 +7,13 @@ move) and prints the count by reason and every letter with its original key, hea
 or ``--all``) publishes the chosen letters back to their original topic, with their original key,
 body and headers (the ``dlq_*`` ones dropped, ``setka_redriven_from`` added), once the broker has
 acknowledged each. The consumers' inbox knows an event by its ``ce_source`` and ``ce_id``: a
-letter re-driven twice is applied once.
+letter re-driven twice is applied once. Every re-drive is an entry of the audit trail.
+
+A letter cannot be edited. When a person's data is erased, :func:`purge` removes their letters:
+on Apache Kafka it writes the other letters of the partition again after the last of the
+person's, then deletes the records before it (``DeleteRecords``); a broker without
+``DeleteRecords`` (the local Tansu) has the dead-letter topic deleted and created again with the
+other letters — a letter written in between is lost, which the in-memory local broker accepts.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import re
 import sys
 from collections import Counter
@@ -22,11 +29,16 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from setka_contracts import decode_headers, printable_header
-from setka_contracts.topics import dead_letter
+from setka_contracts.topics import DECLARED, dead_letter
 
-from .kafka import Connection, as_options, client_options
+from . import audit
+from .kafka import Connection, as_options, client_options, new_topic
 from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 REDRIVEN_FROM = "setka_redriven_from"
 NO_REASON = "(no reason recorded)"
@@ -132,9 +144,12 @@ def choose(letters: list[Letter], *, positions: list[str], reason: str | None, e
     ]
 
 
-async def redrive(kafka: Connection, topic: str, letters: list[Letter]) -> list[Letter]:
+async def redrive(
+    kafka: Connection, topic: str, letters: list[Letter], *, subject: str | None = None
+) -> list[Letter]:
     """Publish each letter back to ``topic``, the topic whose dead-letter topic holds it; return
-    those the broker acknowledged. The letter's own ``dlq_topic`` header is not trusted: anything
+    those the broker acknowledged, and record the re-drive in the audit trail (by ``subject``,
+    the operator by default). The letter's own ``dlq_topic`` header is not trusted: anything
     that can write to a dead-letter topic could name ``setka.registry`` or ``setka.audit`` there."""
     producer = AIOKafkaProducer(**as_options(kafka), acks="all")
     await producer.start()
@@ -149,7 +164,116 @@ async def redrive(kafka: Connection, topic: str, letters: list[Letter]) -> list[
             done.append(letter)
     finally:
         await producer.stop()
+        if done:
+            made = audit.entry(
+                service="operations",
+                operation="redrive",
+                subject=subject or audit.operator(),
+                roles=[audit.OPERATOR_ROLE],
+                caused=[(f"{dead_letter(topic)}:{letter.position}", "redriven", topic) for letter in done],
+            )
+            await audit.publish(kafka, made)
     return done
+
+
+async def _write(
+    producer: AIOKafkaProducer, name: str, letters: list[Letter], *, same_partition: bool
+) -> None:
+    for letter in letters:
+        await producer.send_and_wait(
+            name,
+            letter.body,
+            key=letter.key,
+            headers=letter.raw_headers,
+            partition=letter.partition if same_partition else None,
+        )
+
+
+async def purge(kafka: Connection, needles: list[str], *, topics: list[str] | None = None) -> int:
+    """Remove every dead letter whose key, headers or body holds one of ``needles`` (an
+    erased person's id, their name) from the dead-letter topics of ``topics`` (all declared
+    ones by default); return how many were removed. The other letters stay, at new offsets."""
+    wanted = [text.casefold() for text in needles if text]
+    removed = 0
+    originals = topics or [spec.name for spec in DECLARED if spec.kind != "dead-letter"]
+    for topic in originals:
+        letters = await read_letters(kafka, topic)
+
+        def concerns(letter: Letter) -> bool:
+            text = " ".join(
+                [
+                    (letter.key or b"").decode("utf-8", "replace"),
+                    *letter.headers.values(),
+                    letter.body.decode("utf-8", "replace"),
+                ]
+            ).casefold()
+            return any(needle in text for needle in wanted)
+
+        theirs = [letter for letter in letters if concerns(letter)]
+        if not theirs:
+            continue
+        kept = [letter for letter in letters if not concerns(letter)]
+        await _cut(kafka, dead_letter(topic), theirs, kept)
+        removed += len(theirs)
+        log.info("removed %d dead letters of an erased person from %s", len(theirs), dead_letter(topic))
+    return removed
+
+
+async def _cut(kafka: Connection, name: str, theirs: list[Letter], kept: list[Letter]) -> None:
+    cuts = {}
+    for letter in theirs:
+        cuts[letter.partition] = max(cuts.get(letter.partition, 0), letter.offset + 1)
+    admin = AIOKafkaAdminClient(**as_options(kafka))
+    await admin.start()
+    producer = AIOKafkaProducer(**as_options(kafka), acks="all")
+    await producer.start()
+    try:
+        try:
+            first = min(theirs, key=lambda letter: letter.offset)
+            # deleting nothing (before the earliest letter) tells whether the broker can delete at all
+            await admin.delete_records({TopicPartition(name, first.partition): RecordsToDelete(0)})
+            supported = True
+        except (KafkaConnectionError, KafkaError) as error:
+            log.info("%s: the broker cannot delete records (%s); the topic is written again", name, error)
+            supported = False
+        if supported:
+            again = [k for k in kept if k.partition in cuts and k.offset < cuts[k.partition]]
+            await _write(producer, name, again, same_partition=True)  # first written, then deleted
+            await admin.delete_records(
+                {TopicPartition(name, partition): RecordsToDelete(cut) for partition, cut in cuts.items()}
+            )
+            return
+    finally:
+        await producer.stop()
+        await admin.close()
+    await _recreate(kafka, name, kept)
+
+
+async def _recreate(kafka: Connection, name: str, kept: list[Letter]) -> None:
+    admin = AIOKafkaAdminClient(**as_options(kafka))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([name])
+        partitions = len(described[0]["partitions"]) if described else None
+        replicas = (
+            len(described[0]["partitions"][0]["replicas"]) if described and described[0]["partitions"] else 1
+        )
+        await admin.delete_topics([name])
+        for _ in range(50):  # the broker may still be deleting it
+            response = await admin.create_topics(
+                [new_topic(name, partitions=partitions, replication_factor=replicas)]
+            )
+            if all(error[1] == 0 for error in response.topic_errors):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(**as_options(kafka), acks="all")
+    await producer.start()
+    try:
+        await _write(producer, name, kept, same_partition=partitions is not None)
+    finally:
+        await producer.stop()
 
 
 def print_letters(letters: list[Letter], *, full: bool, out: TextIO) -> None:

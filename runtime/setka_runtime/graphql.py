@@ -9,12 +9,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
 import strawberry
 from graphql import ExecutionResult, GraphQLError, parse
-from setka_contracts.audit import AuditedEvent, AuditRecorded
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import UNSET
 from strawberry.dataloader import DataLoader
@@ -30,7 +28,7 @@ from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types import ExecutionContext, Info
 from strawberry.utils.logging import StrawberryLogger
 
-from . import outbox
+from . import audit
 from .access import (
     ANONYMOUS,
     EDITORS,
@@ -324,13 +322,13 @@ async def run_command(
             target = next((t for t in targets if caller.may_act_on(t, roles)), targets[0])
             caller.require(target, roles, what=what)
             result = await action(session)
-            await audit(info, session, caller, target)
+            await audit_write(info, session, caller, target)
     except DomainError as error:
         return ValidationError.of(error)
     return present(result)
 
 
-async def audit(
+async def audit_write(
     info: Info,
     session: AsyncSession,
     caller: Identity,
@@ -338,30 +336,20 @@ async def audit(
     *,
     notes: dict[str, str] | None = None,
 ) -> None:
-    """Record the write of ``caller`` (already allowed on ``target``) in the audit trail, naming
-    the events recorded in ``session``; ``notes``: a few words by event type where the event's
-    type and key do not say what it amounted to. :func:`run_command` calls it for every command;
-    a mutation that is not one transaction (an import) calls it itself once it is done."""
-    caused = session.sync_session.info.get(outbox.RECORDED, [])
-    service = info.context.get("service_name", "service")
-    entry = AuditRecorded(
-        entry_id=uuid.uuid4(),
-        at=datetime.now(UTC),
-        service=service,
+    """Record the write of ``caller`` (already allowed on ``target``) in the audit trail
+    (:func:`setka_runtime.audit.record`), naming the events recorded in ``session``; ``notes``: a
+    few words by event type where the event's type and key do not say what it amounted to.
+    :func:`run_command` calls it for every command; a mutation that is not one transaction (an
+    import) calls it itself once it is done."""
+    await audit.record(
+        session,
+        service=info.context.get("service_name", "service"),
         operation=info.field_name,
         subject=caller.subject or "",
-        roles=sorted(caller.scopes),
-        actor_region_code=caller.region_code,
-        actor_municipality_id=caller.municipality_id,
-        actor_organization_id=caller.organization_id,
-        region_code=target.region_code,
-        municipality_id=target.municipality_id,
-        organization_ids=sorted(target.organization_ids),
-        events=[
-            AuditedEvent(event_id=e, event_type=t, key=k, note=(notes or {}).get(t)) for e, t, k in caused
-        ],
+        caller=caller,
+        target=target,
+        notes=notes,
     )
-    await outbox.record(session, entry, source=f"/setka/{service}")
 
 
 def loader(info: Info, name: str, load: Any) -> DataLoader[Any, Any]:

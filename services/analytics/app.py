@@ -9,7 +9,7 @@ from setka_runtime.cli import ServiceEntry
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from . import rebuild, school_calendar
+from . import audit_retention, rebuild, school_calendar
 from .alerts import alert_loop
 from .projections import SUBSCRIBED
 from .reports import report_routes
@@ -29,6 +29,7 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
     service.subscribe(consumers)
     service.waiting_room(consumers)
     service.background.append(lambda: alert_loop(service.db, settings))
+    service.background.append(lambda: audit_retention.retention_loop(service.db, settings))
     return service
 
 

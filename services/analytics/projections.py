@@ -82,8 +82,11 @@ from setka_contracts.events import (
 )
 from setka_contracts.registry import (
     CentreDesignated,
+    EducatorErased,
     EducatorRegistered,
+    EducatorRegisteredV1,
     EducatorUpdated,
+    EducatorUpdatedV1,
     MemberJoined,
     MemberLeft,
     MemberRole,
@@ -101,6 +104,7 @@ from setka_contracts.registry import (
     RiskProfileAssessed,
     StatusChange,
 )
+from setka_runtime import erasure
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.moments import utc, utc_day
 from setka_runtime.sql import dialect_insert, one_of
@@ -1307,6 +1311,13 @@ async def audit_recorded(session: AsyncSession, items: list[Item]) -> None:
     )
 
 
+@batch
+async def educators_erased(session: AsyncSession, items: list[Item]) -> None:
+    """Read models keep educators as ids (figures stay the same); the plumbing may hold more."""
+    for item in items:
+        await erasure.forget(session, str(item.data.educator_id))
+
+
 organization_registered = one_at_a_time(organizations_registered)
 
 REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
@@ -1317,6 +1328,9 @@ REGISTRY_HANDLERS: dict[Any, BatchHandler] = {
     RiskProfileAssessed: risk_profiles_assessed,
     EducatorRegistered: educators_changed,
     EducatorUpdated: educators_changed,
+    EducatorRegisteredV1: educators_changed,
+    EducatorUpdatedV1: educators_changed,
+    EducatorErased: educators_erased,
     NetworkCreated: networks_created,
     NetworkUpdated: networks_updated,
     NetworkClosed: networks_closed,

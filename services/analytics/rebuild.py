@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from setka_contracts.audit import AuditRecorded
+from setka_runtime import audit
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.deferred import deferred
@@ -136,6 +137,13 @@ async def rebuild(
     db = Database(settings.database_url)
     try:
         claims = await empty(db, group)
+        await audit.record_alone(
+            db,
+            service="analytics",
+            operation="rebuild",
+            subject=audit.operator(),
+            roles=[audit.OPERATOR_ROLE],
+        )
     finally:
         await db.dispose()
     return Rebuilt(group=group, partitions=partitions, claims=claims)

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
 
@@ -37,4 +37,13 @@ class AnalyticsSettings(ServiceSettings):
     )
     alert_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often the alert rules are evaluated"
+    )
+    audit_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("AUDIT_RETENTION_DAYS", "ANALYTICS_AUDIT_RETENTION_DAYS"),
+        description="Audit entries older than this many days are deleted; unset: kept for ever",
+    )
+    audit_retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the audit retention is applied"
     )

@@ -13,8 +13,11 @@ from typing import Any
 
 from setka_contracts import CloudEvent
 from setka_contracts.registry import (
+    EducatorErased,
     EducatorRegistered,
+    EducatorRegisteredV1,
     EducatorUpdated,
+    EducatorUpdatedV1,
     InteractionGroupChanged,
     InteractionGroupFormed,
     MemberJoined,
@@ -26,6 +29,7 @@ from setka_contracts.registry import (
     OrganizationRegistered,
     OrganizationUpdated,
 )
+from setka_runtime import erasure
 from setka_runtime.consumer import Item, batch, one_at_a_time
 from setka_runtime.sql import dialect_insert, upsert
 from sqlalchemy import delete, update
@@ -217,6 +221,11 @@ async def educators_registered(session: AsyncSession, items: list[Item]) -> None
     )
 
 
+async def educator_erased(session: AsyncSession, data: EducatorErased, event: CloudEvent) -> None:
+    """The copy holds no personal data (ids and subjects); the plumbing may: scrub it."""
+    await erasure.forget(session, str(data.educator_id))
+
+
 organization_registered = one_at_a_time(organizations_registered)
 member_joined = one_at_a_time(members_joined)
 educator_registered = one_at_a_time(educators_registered)
@@ -232,6 +241,9 @@ HANDLERS: dict[Any, Any] = {
     MemberLeft: members_joined,
     EducatorRegistered: educators_registered,
     EducatorUpdated: educators_registered,
+    EducatorRegisteredV1: educators_registered,
+    EducatorUpdatedV1: educators_registered,
+    EducatorErased: educator_erased,
     InteractionGroupFormed: interaction_group_changed,
     InteractionGroupChanged: interaction_group_changed,
 }

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from setka_contracts import topics
 from setka_runtime.cli import ServiceEntry
+from setka_runtime.kafka import client_options
 from setka_runtime.service import Service
 from starlette.applications import Starlette
 
-from . import demo, documents
+from . import demo, documents, erasure
 from .importing import cli as importing
 from .schema import schema
 from .settings import RegistrySettings
@@ -19,6 +20,8 @@ def build(settings: RegistrySettings) -> Service:
     service = Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
     service.context["import_max_bytes"] = settings.import_max_bytes
     service.context["documents"] = documents.attachments(settings)
+    service.context["kafka"] = client_options(settings)
+    service.background.append(lambda: erasure.retention_loop(service.db, settings))
     return service
 
 
@@ -33,5 +36,5 @@ ENTRY = ServiceEntry(
     migrations=Path(__file__).parent / "migrations",
     app=create_app,
     seed=demo.load,
-    commands={"import": importing.COMMAND},
+    commands={"import": importing.COMMAND, "erase-educator": erasure.COMMAND},
 )

@@ -6,17 +6,19 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from setka_contracts.registry import (
+    ERASED_NAME,
     EducatorEmployment,
+    EducatorErased,
     EducatorRegistered,
     EducatorUpdated,
     QualificationCategory,
 )
-from setka_runtime import outbox
+from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,10 +89,6 @@ async def _snapshot(
         employments = sorted(employments, key=lambda e: (e.started_on is None, e.started_on or date.min))
     return {
         "educator_id": educator.id,
-        "external_id": educator.external_id,
-        "last_name": educator.last_name,
-        "first_name": educator.first_name,
-        "middle_name": educator.middle_name,
         "qualification_category": QualificationCategory(educator.qualification_category),
         "subjects": list(educator.subjects),
         "employments": [
@@ -172,8 +170,15 @@ async def _updated(session: AsyncSession, educator: Educator) -> None:
     await outbox.record(session, EducatorUpdated(**await _snapshot(session, educator)), source=SOURCE)
 
 
+def _present(educator: Educator, *, field: str = "id") -> Educator:
+    """The educator, unless their personal data was erased: an erased person is not edited again."""
+    if educator.erased_at is not None:
+        raise DomainError("Персональные данные этого педагога удалены", code="EDUCATOR_ERASED", field=field)
+    return educator
+
+
 async def update_educator(session: AsyncSession, command: UpdateEducator) -> Educator:
-    educator = await lookups.educator(session, command.educator_id, field="id")
+    educator = _present(await lookups.educator(session, command.educator_id, field="id"))
     before = (
         educator.last_name,
         educator.first_name,
@@ -207,7 +212,7 @@ async def update_educator(session: AsyncSession, command: UpdateEducator) -> Edu
 
 async def employ(session: AsyncSession, educator_id: uuid.UUID, post: Post) -> Employment:
     """The educator takes a post (another one, perhaps at a second organization)."""
-    educator = await lookups.educator(session, educator_id)
+    educator = _present(await lookups.educator(session, educator_id), field="educatorId")
     employment = await _add_post(session, educator, post)
     await _updated(session, educator)
     return employment
@@ -222,11 +227,87 @@ async def end_employment(session: AsyncSession, employment_id: uuid.UUID, ended_
         raise DomainError(
             "Работа в этой должности уже завершена", code="EMPLOYMENT_ENDED", field="employmentId"
         )
+    educator = _present(await lookups.educator(session, employment.educator_id), field="employmentId")
     rules.check_period(employment.started_on, ended_on, field="endedOn")
     employment.ended_on = ended_on
-    educator = await lookups.educator(session, employment.educator_id)
     await _updated(session, educator)
     return employment
+
+
+class ErasureCause:
+    REQUEST = "request"
+    RETENTION = "retention"
+
+
+@dataclass(frozen=True)
+class Erased:
+    """An erasure done: the educator as it is now, and what identified them (held only until the
+    dead letters are purged after commit, see :func:`setka_runtime.deadletters.purge`)."""
+
+    educator: Educator
+    needles: list[str]
+
+
+def _name_forms(educator: Educator) -> list[str]:
+    last, first, middle = educator.last_name, educator.first_name, educator.middle_name
+    forms = [f"{last} {first} {middle}" if middle else "", f"{last} {first}", f"{first} {last}"]
+    return [form for form in forms if form.strip()]
+
+
+async def erase_educator(
+    session: AsyncSession,
+    educator_id: uuid.UUID,
+    *,
+    cause: str = ErasureCause.REQUEST,
+    reason: str | None = None,
+) -> Erased:
+    """Erase the educator's personal data (152-ФЗ) and record ``educator.erased``.
+
+    The row stays, with its id, qualification, subjects and posts but no name and no external
+    code: facts about the person (attendance, trainings) still join and every figure stays the
+    same, while nothing of it names them. This service's outbox is scrubbed in the same
+    transaction; the other services scrub theirs when the event reaches them."""
+    educator = _present(await lookups.educator(session, educator_id, field="id"))
+    reason = rules.optional_text(reason, field="reason", limit=500)
+    needles = _name_forms(educator)
+    external_id = educator.external_id
+    educator.last_name = ERASED_NAME
+    educator.first_name = ""
+    educator.middle_name = None
+    educator.external_id = None
+    educator.search_text = ""
+    now = datetime.now(UTC)
+    educator.updated_at = now
+    educator.erased_at = now
+    educator.erasure_cause = cause
+    educator.erasure_reason = reason
+    await session.flush()
+    await erasure.forget(
+        session, str(educator.id), needles=[*needles, *([external_id] if external_id else [])]
+    )
+    await outbox.record(
+        session, EducatorErased(educator_id=educator.id, erased_at=now, cause=cause), source=SOURCE
+    )
+    return Erased(educator=educator, needles=needles)
+
+
+async def departed_before(session: AsyncSession, today: date, retention_days: int) -> list[uuid.UUID]:
+    """Educators not erased yet whose every post has ended, the last more than ``retention_days``
+    before ``today``."""
+    horizon = today - timedelta(days=retention_days)
+    still = exists().where(Employment.educator_id == Educator.id, Employment.ended_on.is_(None))
+    last_end = (
+        select(Employment.educator_id, func.max(Employment.ended_on).label("ended"))
+        .group_by(Employment.educator_id)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Educator.id)
+        .join(last_end, last_end.c.educator_id == Educator.id)
+        .where(Educator.erased_at.is_(None), ~still, last_end.c.ended < horizon)
+        .order_by(Educator.id)
+    )
+    return list(rows.all())
 
 
 @dataclass(frozen=True)
@@ -247,7 +328,7 @@ async def list_educators(
 ) -> Page[Educator]:
     """A page of educators ordered by name; only those ``within`` holds for, if given (the caller's
     scope, see :func:`services.registry.scopes.educators_visible_to`)."""
-    query = select(Educator)
+    query = select(Educator).where(Educator.erased_at.is_(None))  # an erased person is listed no more
     if within is not None:
         query = query.where(within)
     if criteria.organization_id:

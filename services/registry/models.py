@@ -125,6 +125,10 @@ class Educator(RegistryModel, table=True):
     search_text: str = Field(default="", max_length=400)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    erased_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When the personal data was erased (152-ФЗ): the row stays, without a name, for facts to join."""
+    erasure_cause: str | None = Field(default=None, max_length=20)
+    erasure_reason: str | None = Field(default=None, max_length=500)
 
 
 class Employment(RegistryModel, table=True):

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
 
@@ -17,4 +17,17 @@ class RegistrySettings(ServiceSettings):
         description="The largest file importFile takes (decoded); a larger one is refused with"
         " FILE_TOO_LARGE. Sent base64-encoded it is a third larger: the gateway's"
         " GATEWAY_MAX_SIGNED_IN_BODY_BYTES must hold that",
+    )
+    personal_data_retention_after_leaving_days: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias=AliasChoices(
+            "PERSONAL_DATA_RETENTION_AFTER_LEAVING_DAYS",
+            "REGISTRY_PERSONAL_DATA_RETENTION_AFTER_LEAVING_DAYS",
+        ),
+        description="An educator whose last employment ended this many days ago has their personal "
+        "data erased (152-ФЗ); unset: only on request",
+    )
+    erasure_interval_seconds: float = Field(
+        default=86400.0, gt=0, description="How often educators past the retention are looked for"
     )

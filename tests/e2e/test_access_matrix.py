@@ -434,7 +434,14 @@ async def build_world(stack: Stack) -> World:
             if made["employments"]:
                 w.ids[f"{name}.employment"] = made["employments"][0]["id"]
 
-        for name, org in (("eA1", "A1"), ("eA2", "A2"), ("eB1", "B1"), ("eC1", "C1"), ("eEnd", "A1")):
+        for name, org in (
+            ("eA1", "A1"),
+            ("eA2", "A2"),
+            ("eB1", "B1"),
+            ("eC1", "C1"),
+            ("eEnd", "A1"),
+            ("eErase", "A1"),
+        ):
             await educator(name, org)
         await educator("eFree")
 
@@ -1461,6 +1468,12 @@ ROWS: list[Row] = [
         {"networkId": "ID!", "endedOn": "Date!"},
         lambda w: {"networkId": w["Nclose"], "endedOn": TODAY},
         EDITORS_A,
+    ),
+    Row(
+        "eraseEducator",
+        {"id": "ID!", "reason": "String"},
+        lambda w: {"id": w["eErase"], "reason": "заявление педагога"},
+        frozenset({ADMIN_R}),
     ),
     Row(
         "archiveOrganization",

@@ -10,7 +10,12 @@ Each role does its main work by filling and submitting the pages' forms: a coord
 plan (with the keyboard only), adds an item (first refused by the API: its message stands at the
 input, what was entered stays), agrees the plan, plans an activity from the item and announces
 it; a school's representative registers the school and one of its educators, and once the
-coordinator has marked the activity held, records their attendance on the sign-in sheet.
+coordinator has marked the activity held, records their attendance on the sign-in sheet. The
+regional admin checks a file (its bad row's line in the report) and reads the dead letters; the
+coordinator schedules a meeting, opens its documents' upload form, the network's regulations and
+the notifications (their settings saved with the keyboard), and corrects the network's details
+with the keyboard only, refused by the API with its message at the field. Each role signs in once
+(``people_signed_in``): the later tests take the browser it signed in with.
 
 Screenshots of the main pages at desktop and phone widths are taken each run; with
 ``SETKA_UPDATE_SCREENSHOTS=1`` they are written to docs/screenshots/ (the README shows them).
@@ -55,6 +60,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+CHROMIUM_ENV = {"LANGUAGE": "ru"}
+"""The browser's own words (a file input's, a date's format) in Russian, as a person here has them
+(with Debian's chromium-l10n; without it they stay English)."""
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 AUDIENCE = "urn:setka:gateway"
@@ -318,7 +326,9 @@ def chromium(workspace: Workspace) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, **CHROMIUM_ENV}
+        )
         try:
             yield browser
         finally:
@@ -448,6 +458,15 @@ class Browser:
         self.check()
         assert self.page.get_by_role("link", name="Войти").is_visible()
 
+    def fits_a_phone(self) -> None:
+        """The page shown is no wider than a phone's screen (its wide tables scroll in their box)."""
+        self.page.set_viewport_size(PHONE)
+        try:
+            width = self.page.evaluate("document.documentElement.scrollWidth")
+        finally:
+            self.page.set_viewport_size(DESKTOP)
+        assert width <= PHONE["width"] + 1, f"{self.page.url} is {width}px wide on a phone"
+
     # -- screenshots -------------------------------------------------------------------------------
 
     def screenshots(self, name: str) -> list[Path]:
@@ -486,6 +505,41 @@ def browser(
     yield new
     for each in opened:
         each.close()
+
+
+class People:
+    """One signed-in browser of each role, kept for the module: the tests that only visit pages as
+    a role take the browser that role signed in with, rather than signing in again."""
+
+    def __init__(self, chromium: Any, workspace: Workspace, audit: Audit, tmp: Path) -> None:
+        self.chromium, self.workspace, self.audit, self.tmp = chromium, workspace, audit, tmp
+        self.kept: dict[str, Browser] = {}
+
+    def sign_in(self, key: str) -> Browser:
+        """A new browser, signed in now as ``key`` (with the keyboard), and kept."""
+        person = Browser(self.chromium, self.workspace, self.audit, self.tmp)
+        person.sign_in(self.workspace.accounts[key])
+        if key in self.kept:
+            self.kept[key].close()
+        self.kept[key] = person
+        return person
+
+    def __call__(self, key: str) -> Browser:
+        """The browser kept for ``key`` (signed in first when there is none)."""
+        return self.kept[key] if key in self.kept else self.sign_in(key)
+
+    def close(self) -> None:
+        for person in self.kept.values():
+            person.close()
+
+
+@pytest.fixture(scope="module")
+def people_signed_in(
+    chromium: Any, workspace: Workspace, audit: Audit, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[People]:
+    kept = People(chromium, workspace, audit, tmp_path_factory.mktemp("people"))
+    yield kept
+    kept.close()
 
 
 def nav_links(browser: Browser) -> list[str]:
@@ -573,12 +627,11 @@ def test_a_visitor_sees_the_public_pages_and_is_asked_to_sign_in_for_the_rest(
 
 
 def test_every_role_signs_in_at_the_provider_and_reaches_its_start_page(
-    browser: Callable[[], Browser], workspace: Workspace
+    people_signed_in: People, workspace: Workspace
 ) -> None:
     for key in ("admin", "coordinator", "school", "expert", "viewer"):
-        person = browser()
+        person = people_signed_in.sign_in(key)  # kept signed in for the tests below
         account = workspace.accounts[key]
-        person.sign_in(account)
         assert person.page.url == f"{workspace.url}/"
         main = person.main_text()
         assert f"Здравствуйте, {account.name}" in main
@@ -588,7 +641,6 @@ def test_every_role_signs_in_at_the_provider_and_reaches_its_start_page(
             assert alerts + activities > 0, f"{key}'s start page has no data:\n{main[:800]}"
         if key == "coordinator":
             person.screenshots("start")
-        person.close()
 
 
 def test_a_viewer_sees_no_personal_data(browser: Callable[[], Browser], workspace: Workspace) -> None:
@@ -896,3 +948,131 @@ def test_a_school_registers_for_an_activity_and_records_attendance_once_it_is_he
         shown = sheet.get_by_label(f"Часов: {name}").input_value()
         assert shown == {"2": "2,00", "1,5": "1,50"}[hours[name.split(" — ", 1)[1]]], (name, shown)
     assert page.locator("main [aria-invalid=true]").count() == 0
+
+
+# -- the pages added for administration, meetings, documents, notifications and corrections -------
+
+
+def schools_file() -> bytes:
+    """A CSV of two schools of region 39: line 2 is right, line 3's ИНН has a wrong check digit."""
+    from setka_contracts.identifiers import inn_check_digit
+
+    body = f"39{secrets.randbelow(10**7):07d}"
+    good = body + inn_check_digit(body)
+    bad = body + str((int(good[9]) + 1) % 10)
+    return (
+        "Полное наименование;Тип ОО;ИНН;Код региона\n"
+        f"МБОУ СОШ № 101 (проверка в браузере);школа;{good};39\n"
+        f"МБОУ СОШ № 102 (проверка в браузере);школа;{bad};39\n"
+    ).encode()
+
+
+def test_a_regional_admin_checks_a_file_and_reads_the_dead_letters(
+    people_signed_in: People, workspace: Workspace
+) -> None:
+    admin = people_signed_in("admin")
+    page = admin.page
+    admin.open("/admin/imports")
+    assert admin.value("#f-kind") == "organizations" and page.locator("#f-dry").is_checked()
+    page.locator("#f-file").set_input_files(
+        files=[{"name": "школы.csv", "mimeType": "text/csv", "buffer": schools_file()}]
+    )
+    assert admin.send(page.get_by_role("button", name="Загрузить").click) == 200
+    assert page.locator("#report").inner_text() == "Проверка файла «школы.csv»: ничего не записано"
+    assert "Прочитано строк: 2" in admin.main_text() and "отклонено: 1" in admin.main_text()
+    rows = page.locator("table.import-report tbody tr")
+    assert rows.count() == 1, admin.main_text()
+    line, column, reason = rows.first.locator("td").all_inner_texts()[:3]
+    assert (line, column) == ("3", "ИНН") and "ИНН" in reason, (line, column, reason)
+    admin.fits_a_phone()
+
+    admin.open("/admin/dead-letters")
+    assert admin.value("#f-period") == "7"
+    caption = page.locator("table.dead-letters caption").first.inner_text()
+    assert caption.startswith(f"Недоставленные сообщения региона {REGION} за неделю"), caption
+    admin.fits_a_phone()
+
+
+def test_a_coordinator_schedules_a_meeting_and_opens_its_documents_and_notifications(
+    people_signed_in: People, workspace: Workspace
+) -> None:
+    coordinator = people_signed_in("coordinator")
+    page = coordinator.page
+    network = workspace.network["id"]
+
+    coordinator.open(f"/networks/{network}/meetings")
+    assert coordinator.value("#schedule-kind") == "council"
+    coordinator.fits_a_phone()
+    page.get_by_label("Место проведения").fill("Управление образования, зал заседаний")
+    page.get_by_label("Повестка").fill("1. Итоги полугодия\n2. План методической работы")
+    page.get_by_label(workspace.school["shortName"], exact=True).check()
+    assert coordinator.send(page.get_by_role("button", name="Назначить заседание").click) == 200
+    assert re.fullmatch(rf"{re.escape(workspace.url)}/meetings/[0-9a-f-]{{36}}", page.url), page.url
+    assert coordinator.flash() == "Заседание «Заседание совета сети» назначено"
+    assert page.locator("h2#agenda + ol li").all_inner_texts() == [
+        "Итоги полугодия",
+        "План методической работы",
+    ]
+    assert workspace.school["shortName"] in page.locator("h2#participants + ul").inner_text()
+    assert page.get_by_role("button", name="Записать протокол").count() == 1
+    coordinator.screenshots("meeting")
+
+    # the upload form of the meeting's documents, from its link
+    assert coordinator.send(page.get_by_role("link", name="Прикрепить файл").click) == 200
+    assert page.get_by_role("heading", level=1).inner_text() == "Файл к заседанию: Заседание совета сети"
+    assert page.get_by_label("Файл").get_attribute("type") == "file"
+    coordinator.fits_a_phone()
+
+    coordinator.open(f"/networks/{network}/regulations")
+    assert page.locator("main table caption").inner_text().startswith("Документы (все редакции)")
+    coordinator.fits_a_phone()
+
+    # the notifications' settings, with the keyboard only: from the settings' heading (the page's
+    # fragment), Tab to the first kind, Space, Tab to «Сохранить настройки», Enter
+    coordinator.open("/notifications#settings")
+    coordinator.fits_a_phone()
+    kind = page.locator(
+        f"input[name=kind][value='{coordinator.tab_to(lambda e: e['name'] == 'kind', limit=200)['text']}']"
+    )
+    was = kind.is_checked()
+    page.keyboard.press("Space")
+    coordinator.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Сохранить настройки")
+    assert coordinator.send(lambda: page.keyboard.press("Enter")) == 200
+    assert coordinator.flash() == "Настройки уведомлений сохранены"
+    assert kind.is_checked() is not was, "the kind's setting is kept"
+
+
+def test_a_correction_completed_with_the_keyboard_is_refused_with_the_message_at_its_field(
+    people_signed_in: People, workspace: Workspace
+) -> None:
+    """The coordinator corrects their network's details, with the keyboard only: a school as the
+    governing body, which the API refuses; its message stands at that field, the rest kept."""
+    from playwright.sync_api import expect
+
+    coordinator = people_signed_in("coordinator")
+    page = coordinator.page
+    coordinator.open(f"/networks/{workspace.network['id']}/edit")
+    name = coordinator.value("#f-name")
+    coordinator.tab_to(lambda e: e["id"] == "f-governingBodyId")
+    # the school, with the arrows on the closed select (its options are «shortName, municipality»)
+    options = page.locator("#f-governingBodyId option").evaluate_all("os => os.map(o => o.value)")
+    steps = options.index(workspace.school["id"]) - options.index(coordinator.value("#f-governingBodyId"))
+    for _ in range(abs(steps)):
+        page.keyboard.press("ArrowDown" if steps > 0 else "ArrowUp")
+    assert coordinator.value("#f-governingBodyId") == workspace.school["id"]
+    coordinator.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Сохранить")
+    assert coordinator.send(lambda: page.keyboard.press("Enter")) == 400
+
+    message = (
+        "Высший орган управления сети — орган управления образованием (управление образования, министерство)"
+    )
+    body = page.locator("#f-governingBodyId")
+    assert body.get_attribute("aria-invalid") == "true"
+    expect(body).to_have_accessible_description(re.compile(re.escape(message)))
+    field = page.locator("div.field", has=body)
+    assert said(field.locator(".field-error")).endswith(message), "in the governing body's own field"
+    assert page.locator("main [aria-invalid=true]").count() == 1, "no other input is marked"
+    assert message in page.locator(".error-summary a[href='#f-governingBodyId']").inner_text()
+    assert coordinator.value("#f-governingBodyId") == workspace.school["id"]
+    assert coordinator.value("#f-name") == name
+    coordinator.fits_a_phone()

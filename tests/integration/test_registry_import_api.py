@@ -151,9 +151,17 @@ async def test_a_regional_admin_gets_the_line_report_and_only_their_region_is_wr
 
     rows = await outbox_rows(registry)
     audits = [json.loads(payload) for topic, _, payload in rows if topic == topics.AUDIT]
-    assert len(audits) == 1
-    (entry,) = audits
-    assert entry["operation"] == "importFile" and entry["subject"] == "admin-39"
+    # The rows' chunk (its events: organization.registered ×2) and the file as a whole, both the person's.
+    chunks = [a for a in audits if a["operation"] == "import"]
+    assert [a["subject"] for a in chunks] == ["admin-39"]
+    assert (
+        sorted(e["event_type"] for e in chunks[0]["events"]).count(
+            "setka.registry.organization.registered.v1"
+        )
+        == 2
+    )
+    (entry,) = [a for a in audits if a["operation"] == "importFile"]
+    assert entry["subject"] == "admin-39"
     assert entry["region_code"] == "39"
     (event,) = entry["events"]
     assert event["event_type"] == FileImported.event_type

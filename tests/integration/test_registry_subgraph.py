@@ -206,7 +206,7 @@ async def test_each_mutation_records_its_event_with_the_aggregate_as_key(registr
                 "posts": [{"organizationId": school["id"], "position": "учитель математики"}],
             }
         },
-        [("setka.registry.educator.registered.v1", "id")],
+        [("setka.registry.educator.registered.v2", "id")],
     )
     before = await outbox_size(registry)
     employment = await run(
@@ -227,7 +227,7 @@ async def test_each_mutation_records_its_event_with_the_aggregate_as_key(registr
         "mutation($i: UpdateEducatorInput!) { r: updateEducator(input: $i) { __typename ... on Educator { id } } }",
         {"i": {"id": educator["id"], "qualificationCategory": "highest"}},
     )
-    assert await last_events(registry, before) == [("setka.registry.educator.updated.v1", educator["id"])] * 3
+    assert await last_events(registry, before) == [("setka.registry.educator.updated.v2", educator["id"])] * 3
 
     group = await step(
         "mutation($i: FormInteractionGroupInput!) { r: formInteractionGroup(input: $i) { __typename ... on InteractionGroup { id } } }",

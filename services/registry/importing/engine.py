@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+from setka_runtime import audit
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
 from sqlalchemy.exc import IntegrityError
@@ -261,6 +262,9 @@ async def _chunk_pass(
             if dry_run:
                 await transaction.rollback()
             else:
+                await audit.record(
+                    session, if_changed=True, service="registry", operation="import", **audit.actor()
+                )
                 await transaction.commit()
         except BaseException:
             if transaction.is_active:

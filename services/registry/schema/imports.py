@@ -16,10 +16,10 @@ from typing import Annotated
 
 import strawberry
 from setka_contracts.registry import FileImported, ImportKind
-from setka_runtime import outbox
+from setka_runtime import audit, outbox
 from setka_runtime.access import ALL_REGIONS, AccessDenied, Identity, Role, Target
 from setka_runtime.errors import DomainError
-from setka_runtime.graphql import ValidationError, audit, database, identity, transaction
+from setka_runtime.graphql import ValidationError, audit_write, database, identity, transaction
 from strawberry.types import Info
 
 from ..importing.apply import EVERY_REGION, RegionScope
@@ -146,7 +146,7 @@ async def record_import(info: Info, caller: Identity, scope: RegionScope, summar
             ),
             source=SOURCE,
         )
-        await audit(
+        await audit_write(
             info,
             session,
             caller,
@@ -181,9 +181,10 @@ class ImportMutation:
         name = file_name.strip()[:255] or "файл"
         try:
             data = decode(content_base64, limit=info.context.get("import_max_bytes", DEFAULT_MAX_BYTES))
-            summary = await import_upload(
-                database(info), ImportKind(kind), name, data, scope=scope, dry_run=dry_run
-            )
+            with audit.acting_as(caller.subject or "", caller.scopes):  # each chunk's entry names the person
+                summary = await import_upload(
+                    database(info), ImportKind(kind), name, data, scope=scope, dry_run=dry_run
+                )
         except DomainError as error:
             return ValidationError.of(error)
         except ImportStopped as stopped:

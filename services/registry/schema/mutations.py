@@ -24,7 +24,7 @@ from setka_runtime.graphql_derive import CommandInput, ModelType
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import agreements, educators, networks, resource_requests, resources, scopes, statuses
+from .. import agreements, educators, erasure, networks, resource_requests, resources, scopes, statuses
 from .. import documents as registry_documents
 from .. import models as m
 from .. import organizations as orgs
@@ -409,6 +409,26 @@ class Mutation:
             scope=lambda s: scopes.employment(s, employment_id),
             roles=PARTICIPANTS,
         )
+
+    @_mutation(
+        "Erase an educator's personal data (152-ФЗ): the name goes, the id and posts stay so facts "
+        "still count; emits educator.erased",
+        (Role.regional_admin,),
+    )
+    async def erase_educator(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> EducatorResult:
+        result = await run_command(
+            info,
+            lambda erased: erased,
+            lambda s: educators.erase_educator(s, require_id(id, "id"), reason=reason),
+            scope=lambda s: scopes.educator(s, id),
+            roles=(Role.regional_admin,),
+        )
+        if isinstance(result, ValidationError):
+            return result
+        erasure.purge_in_background(info.context["kafka"], result)
+        return Educator.of(result.educator)
 
     @_mutation("Set up a network under an education authority; emits network.created", EDITORS)
     async def create_network(self, info: Info, input: CreateNetworkInput) -> NetworkResult:

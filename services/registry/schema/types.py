@@ -160,7 +160,9 @@ class Employment(ModelType, model=m.Employment):
     policy=[[PERSONAL_DATA]],
     description="An educator (педагогический работник); personal data, seen only in the caller's scope",
 )
-class Educator(Entity, model=m.Educator, exclude=["search_text", "created_at", "updated_at"]):
+class Educator(
+    Entity, model=m.Educator, exclude=["search_text", "created_at", "updated_at", "erasure_reason"]
+):
     @classmethod
     async def load(cls, info: Info, ident: Any) -> Self | None:
         """The educator, when the caller may see them (else None, as for an unknown id)."""
