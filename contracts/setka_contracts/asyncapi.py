@@ -176,6 +176,13 @@ def _headers(event_type: str) -> dict[str, Any]:
                 "description": "Optional; RFC 3339 with a UTC offset. Not used to order facts.",
             },
             "ce_subject": {"type": "string", "maxLength": MAX_HEADER_BYTES},
+            "ce_sequence": {
+                "type": "string",
+                "maxLength": MAX_ID_CHARS,
+                "description": "Optional (the CloudEvents sequence extension). Setka's services send "
+                "their outbox position as 20 zero-padded digits: of two events of one aggregate, the "
+                "higher is the newer, and a copy keeps the newest it has seen.",
+            },
             "content-type": {"type": "string", "const": "application/json"},
         },
     }

@@ -30,6 +30,10 @@ MAX_HEADER_BYTES = 4096
 """Most headers of one message, the longest name and the longest value of one."""
 MAX_ID_CHARS = 200
 """The longest ``ce_id``, ``ce_source`` and ``ce_type``."""
+SEQUENCE_DIGITS = 20
+"""Setka's services write ``ce_sequence`` as this many decimal digits, zero-padded, so that the
+values order as strings (as the CloudEvents sequence extension asks) and as numbers alike."""
+_SEQUENCE = re.compile(rf"[0-9]{{1,{SEQUENCE_DIGITS}}}")
 _TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _URI_REFERENCE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,200}")
 """The characters of an RFC 3986 URI reference (anything else is percent-encoded)."""
@@ -61,6 +65,10 @@ class CloudEvent:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     subject: str | None = None
+    sequence: str | None = None
+    """The CloudEvents ``sequence`` extension (``ce_sequence``): where the event stands among its
+    producer's events. Setka's services send their outbox position (see :func:`sequence_of`), so
+    of two events of one aggregate the one with the higher sequence is the newer."""
 
     def headers(self) -> dict[str, str]:
         """Kafka headers of the binary content mode."""
@@ -76,10 +84,24 @@ class CloudEvent:
         )
         if self.subject:
             headers["ce_subject"] = self.subject
+        if self.sequence:
+            headers["ce_sequence"] = self.sequence
         return headers
 
     def body(self) -> bytes:
         return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def as_sequence(position: int) -> str:
+    """``ce_sequence`` of the producer's ``position`` (its outbox row): zero-padded digits."""
+    return f"{position:0{SEQUENCE_DIGITS}d}"
+
+
+def sequence_of(event: CloudEvent) -> int:
+    """The producer's position of ``event`` as a number; 0 for an event sent without one (or
+    with one that is not Setka's digits), which every sequenced event counts as newer than."""
+    sequence = event.sequence
+    return int(sequence) if sequence and _SEQUENCE.fullmatch(sequence) else 0
 
 
 def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[str, str]:
@@ -224,6 +246,11 @@ def _headers(headers: Mapping[str, str]) -> None:
         )
     if _CONTROL.search(headers.get("ce_subject", "")):
         raise EnvelopeError("ce_subject must not contain control characters")
+    sequence = headers.get("ce_sequence")
+    if sequence is not None and (len(sequence) > MAX_ID_CHARS or not _URI_REFERENCE.fullmatch(sequence)):
+        raise EnvelopeError(
+            f"ce_sequence must be 1 to {MAX_ID_CHARS} characters without spaces, e.g. 00000000000000000042"
+        )
 
 
 def _time(text: str | None) -> datetime:
@@ -313,5 +340,6 @@ def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
         source=headers["ce_source"],
         time=_time(headers.get("ce_time")),
         subject=headers.get("ce_subject"),
+        sequence=headers.get("ce_sequence"),
         data=data,
     )

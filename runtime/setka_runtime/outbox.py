@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from setka_contracts import CloudEvent, EventData
+from setka_contracts import CloudEvent, EventData, as_sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,9 +79,10 @@ async def record_many(session: AsyncSession, items: Sequence[EventData], *, sour
 class OutboxRelay:
     """Publishes unpublished rows in id order, in batches, and marks them, while it holds the fence.
 
-    A batch's messages are all handed to the producer at once (in id order, so each key's order
-    holds within its partition) and then awaited; rows whose send failed, and the later rows of
-    their key, stay unpublished for the next try.
+    A batch's keys go out together, each key's rows one after another in id order (the next once
+    the broker has acknowledged the previous), so a key's order holds in its partition even when
+    the broker fails some of them; rows whose send failed, and the later rows of their key, stay
+    unpublished for the next try. Each message carries its row's id as ``ce_sequence``.
     """
 
     def __init__(
@@ -224,38 +225,56 @@ class OutboxRelay:
                     metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
         return len(published)
 
+    def message(self, row: Any) -> CloudEvent:
+        """The CloudEvent of an outbox row, with its position as ``ce_sequence``: the version a
+        consumer compares to keep the newest state of an aggregate."""
+        return CloudEvent(
+            id=row.event_id,
+            type=row.event_type,
+            source=row.source,
+            time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
+            subject=row.key,
+            data=json.loads(row.payload),
+            sequence=as_sequence(row.id),
+        )
+
     async def _send_all(self, rows: Sequence[Any], deadline: float) -> set[int]:
-        """Hand every row to the producer, then await the acks until ``deadline`` (monotonic)."""
-        futures: list[tuple[Any, asyncio.Future[Any] | None]] = []
+        """Send every row, each key's rows one after another, and return the ids acknowledged
+        by ``deadline`` (monotonic).
+
+        Different keys go out together; a key's next row is handed to the producer only once its
+        previous one is acknowledged. So when the broker fails a row, the later rows of its key
+        were never sent: they wait, unpublished, and go out after it on the next try (had they
+        been sent with it, they would stand before it in the log, and come again after it)."""
+        chains: dict[tuple[str, str], list[Any]] = {}
         for row in rows:
-            event = CloudEvent(
-                id=row.event_id,
-                type=row.event_type,
-                source=row.source,
-                time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
-                subject=row.key,
-                data=json.loads(row.payload),
-            )
-            if self._send is not None:
-                futures.append((row, await self._send(row.topic, row.key, event.body(), event.headers())))
-            else:
-                futures.append((row, None))
-                await self._publish(row.topic, row.key, event.body(), event.headers())
-        pending = [future for _, future in futures if future is not None]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+            chains.setdefault((row.topic, row.key), []).append(row)
         published: set[int] = set()
-        broken: set[tuple[str, str]] = set()
-        for row, future in futures:
-            aggregate = (row.topic, row.key)
-            ok = future is None or (future.done() and not future.cancelled() and future.exception() is None)
-            if ok and aggregate not in broken:
+        failures: list[BaseException] = []
+
+        async def send_in_order(chain: list[Any]) -> None:
+            for row in chain:
+                event = self.message(row)
+                try:
+                    if self._send is None:
+                        await self._publish(row.topic, row.key, event.body(), event.headers())
+                    else:
+                        await (await self._send(row.topic, row.key, event.body(), event.headers()))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the broker's refusal: this key waits for the next try
+                    failures.append(exc)
+                    return
                 published.add(row.id)
-            else:
-                broken.add(aggregate)  # later rows of this key wait for the one that failed
+
+        tasks = [asyncio.ensure_future(send_in_order(chain)) for chain in chains.values()]
+        _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
         if len(published) < len(rows):
-            failed = next((f for _, f in futures if f is not None and f.done() and f.exception()), None)
-            reason = repr(failed.exception()) if failed is not None else "no acknowledgement in time"
+            reason = repr(failures[0]) if failures else "no acknowledgement in time"
             log.warning(
                 "outbox: %d of %d events not acknowledged (%s)", len(rows) - len(published), len(rows), reason
             )

@@ -14,13 +14,19 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 
 class AnalyticsModel(SQLModel, registry=registry()):
     """Base of the analytics tables; their metadata is analytics' alone."""
+
+
+def sequence_field() -> Any:
+    """The ``ce_sequence`` of the newest event applied to the row (its producer's outbox position,
+    0 before sequences): an event with a lower one changes none of the row's state."""
+    return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class RegionSummary(AnalyticsModel, table=True):
@@ -48,6 +54,7 @@ class Organization(AnalyticsModel, table=True):
     municipality: str | None = Field(default=None, max_length=200)
     municipality_id: uuid.UUID | None = Field(default=None, index=True)
     archived_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    sequence: int = sequence_field()
 
 
 class OrganizationStatus(AnalyticsModel, table=True):
@@ -99,6 +106,9 @@ class Membership(AnalyticsModel, table=True):
     role: str = Field(max_length=40)
     joined_on: date
     left_on: date | None = None
+    sequence: int = sequence_field()
+    role_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``role`` (joined, left, or the centre's designation)."""
 
 
 class Educator(AnalyticsModel, table=True):
@@ -109,6 +119,7 @@ class Educator(AnalyticsModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     qualification_category: str | None = Field(default=None, max_length=40)
     subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sequence: int = sequence_field()
 
 
 class Employment(AnalyticsModel, table=True):
@@ -156,6 +167,11 @@ class Activity(AnalyticsModel, table=True):
     ends_at: datetime = Field(sa_type=DateTime(timezone=True))
     status: str = Field(max_length=20)
     held_on: date | None = None
+    sequence: int = sequence_field()
+    status_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``status`` (a whole state, or a transition)."""
+    dates_sequence: int = sequence_field()
+    """The sequence of the newest event that set ``starts_at`` and ``ends_at`` (or a postponement)."""
 
 
 class Attendance(AnalyticsModel, table=True):
@@ -176,6 +192,7 @@ class Attendance(AnalyticsModel, table=True):
     activity_day: date
     host_organization_id: uuid.UUID
     network_id: uuid.UUID | None = None
+    sequence: int = sequence_field()
 
 
 class Feedback(AnalyticsModel, table=True):
@@ -185,6 +202,7 @@ class Feedback(AnalyticsModel, table=True):
     activity_id: uuid.UUID = Field(index=True)
     rating: int
     organization_id: uuid.UUID | None = None
+    sequence: int = sequence_field()
 
 
 class Plan(AnalyticsModel, table=True):
@@ -213,6 +231,7 @@ class PlanItem(AnalyticsModel, table=True):
     kind: str = Field(default="activity", max_length=20, description="activity or task")
     done_on: date | None = Field(default=None, description="The (UTC) day a task was marked done")
     withdrawn: bool = False
+    sequence: int = sequence_field()
 
 
 class Mobility(AnalyticsModel, table=True):
@@ -272,6 +291,7 @@ class AssessmentResult(AnalyticsModel, table=True):
     participants: int
     mean_score: float
     lowest_mark_share: float = Field(description="Share (0–1) of participants with the lowest mark")
+    sequence: int = sequence_field()
 
 
 class Training(AnalyticsModel, table=True):
@@ -285,6 +305,7 @@ class Training(AnalyticsModel, table=True):
     course: str = Field(max_length=500)
     hours: int
     completed_on: date
+    sequence: int = sequence_field()
 
 
 class Deficit(AnalyticsModel, table=True):
@@ -298,6 +319,7 @@ class Deficit(AnalyticsModel, table=True):
     competency: str = Field(max_length=300)
     level: str = Field(max_length=40)
     diagnosed_on: date
+    sequence: int = sequence_field()
 
 
 class Alert(AnalyticsModel, table=True):

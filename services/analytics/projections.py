@@ -6,11 +6,20 @@ Every handler is a batch handler: it takes a run of events of one type, reads wh
 query, and writes with one bulk statement (an upsert keyed by the aggregate's id, or an update
 with one row of parameters per aggregate).
 
-Order and replay. One aggregate's events share a Kafka key and so arrive in order; a handler
-relies on that and never on the order of two aggregates (nor of the two topics), so replaying the
-topics from their earliest offsets rebuilds exactly the same state, whatever the batches. To make
-that hold, a handler's effect on a run is the effect of its events applied one by one: the last
-state of an id wins, except where a fact must not be undone by an earlier or repeated one —
+Versions and order. A handler never relies on arrival order, not even of one aggregate's events:
+an old dead letter re-driven after newer events, or a late one, must change nothing. Every event
+of the registry and the events service carries its producer's outbox position as ``ce_sequence``
+(one aggregate's events are recorded, and relayed, in that order), and every copied aggregate
+(an organization, an educator, a membership, a plan item, an activity, an attendance, a feedback,
+an assessment result, a training, a deficit) keeps the sequence of the newest event applied to it:
+an event with a lower one changes none of its state (:func:`_newest` within a run,
+:func:`_if_newer` in SQL, both through :func:`_upsert`). What only accumulates is merged from any
+event: the earliest day held, archived or done, an end that is never undone. Events without a
+sequence (sent before there were any) count as older than every sequenced one and, among
+themselves, apply in arrival order. So replaying the topics from their earliest offsets rebuilds
+exactly the same state, whatever the batches, and a handler's effect on a run is the effect of its
+events applied one by one, oldest first — the newest state of an id wins, except where a fact
+must not be undone by an earlier or repeated one —
 
 - an organization keeps its first registration and is counted in its region only when its row is
   new (a repeated registration counts nothing); an update moves the count if the region or the
@@ -21,9 +30,9 @@ state of an id wins, except where a fact must not be undone by an earlier or rep
   withdrawn and a task keeps the first day it was marked done;
 - a school's latest risk profile is replaced only by one assessed on the same day or later;
 - creation events (network, plan, resource) are facts that happen once: a repeat changes nothing;
-- what its service corrects carries a version (a network's, a mobility record's): the highest
-  version seen is kept, so a late or repeated older one changes nothing, and a mobility deleted
-  as a mistake stays deleted (kept as such, never counted).
+- what its service corrects carries a version of its own (a network's, a mobility record's, a
+  resource request's): the highest version seen is kept, so a late or repeated older one changes
+  nothing, and a mobility deleted as a mistake stays deleted (kept as such, never counted).
 
 The inbox already makes a redelivered event (same ``ce_source`` and ``ce_id``) change nothing; the
 rules above make the same fact sent again under a new id change nothing either.
@@ -43,7 +52,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from setka_contracts import topics
+from setka_contracts import sequence_of, topics
 from setka_contracts.audit import AuditRecorded
 from setka_contracts.events import (
     ActivityAnnounced,
@@ -99,7 +108,7 @@ from setka_runtime import erasure
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.moments import utc, utc_day
 from setka_runtime.sql import dialect_insert, one_of
-from sqlalchemy import Date, DateTime, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import BigInteger, Date, DateTime, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import (
@@ -162,6 +171,51 @@ def _later(session: AsyncSession, kept: Any, given: Any) -> Any:
     return func.max(kept, given)
 
 
+def _earlier(session: AsyncSession, kept: Any, given: Any) -> Any:
+    """The earlier of two days or moments in SQL, either of which may be null (then the other)."""
+    least = func.least if session.get_bind().dialect.name == "postgresql" else func.min
+    return least(func.coalesce(kept, given), func.coalesce(given, kept))
+
+
+# -- versions: the one rule every copied aggregate follows ---------------------------------------------
+
+
+def _sequence(item: Item) -> int:
+    """The item's version: its producer's outbox position (``ce_sequence``), 0 if it has none."""
+    return sequence_of(item.event)
+
+
+def _by_sequence(items: Iterable[Item]) -> list[Item]:
+    """``items`` oldest first (a stable sort: events without a sequence keep their order)."""
+    return sorted(items, key=_sequence)
+
+
+def _newest(items: Iterable[Item], key: Callable[[Any], Hashable]) -> dict[Any, Item]:
+    """The newest item of each key (the highest sequence; the last of equal ones), keys in order
+    of first appearance: what applying the run one event at a time, oldest first, leaves."""
+    newest: dict[Any, Item] = {}
+    for item in items:
+        kept = newest.get(key(item.data))
+        if kept is None or _sequence(item) >= _sequence(kept):
+            newest[key(item.data)] = item
+    return newest
+
+
+def _if_newer(
+    table: Table, incoming: Any, values: Mapping[str, Any], *, by: str = "sequence"
+) -> dict[str, Any]:
+    """SET clauses of a versioned row: each of ``values`` is taken only when the event's sequence
+    (``incoming``) is not older than the row's sequence column ``by``, which keeps the higher. So
+    an older event, whenever it comes (late, or re-driven from the dead letters), overwrites
+    nothing. A part of a row that events other than its whole state set (an activity's status by
+    its transitions) has a sequence column of its own, so every part ends at its newest value
+    whatever the order."""
+    newer = table.c[by] <= incoming
+    return {name: case((newer, value), else_=table.c[name]) for name, value in values.items()} | {
+        by: case((newer, incoming), else_=table.c[by])
+    }
+
+
 async def _upsert(
     session: AsyncSession,
     model: type[AnalyticsModel],
@@ -169,28 +223,54 @@ async def _upsert(
     *,
     index: tuple[str, ...] = ("id",),
     changes: Callable[[Any, Table], dict[str, Any]] | None = None,
+    parts: Mapping[str, tuple[str, ...]] | None = None,
+    merges: Callable[[Any, Table], dict[str, Any]] | None = None,
     where: Callable[[Any, Table], Any] | None = None,
     keep_existing: bool = False,
-) -> None:
+    returning: bool = False,
+) -> set[Any]:
     """Insert ``rows`` (one per key) with one statement; a row whose key exists gets ``changes``
-    (every given column by default), only ``where`` that holds, or nothing with ``keep_existing``."""
+    (every given column by default), only ``where`` that holds, or nothing with ``keep_existing``.
+
+    A versioned table's rows carry their event's ``sequence``: the changes apply only over an older
+    row (:func:`_if_newer`); the columns ``parts`` names go by their own sequence column instead
+    (``{"status_sequence": ("status",)}``); ``merges`` (facts that only accumulate: the first day,
+    an end never undone) apply from any event. With ``returning`` (a one-column index), return
+    the keys written: inserted, or changed by a newer event."""
     if not rows:
-        return
+        return set()
     table = _table(model)
     statement = dialect_insert(session, table)
+    versioned = "sequence" in table.c
     if keep_existing:
         statement = statement.on_conflict_do_nothing(index_elements=list(index))
     else:
         excluded = statement.excluded
+        own = {"sequence", *(parts or {})}
         sets = (
             changes(excluded, table)
             if changes
-            else {name: excluded[name] for name in rows[0] if name not in index}
+            else {name: excluded[name] for name in rows[0] if name not in (*index, *own)}
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=list(index), set_=sets, where=where(excluded, table) if where else None
-        )
-    await session.execute(statement, rows)
+        condition = where(excluded, table) if where else None
+        if versioned and not merges and not parts:
+            sets["sequence"] = excluded.sequence
+            newer = table.c.sequence <= excluded.sequence
+            condition = newer if condition is None else newer & condition
+        elif versioned:
+            apart = {name for names in (parts or {}).values() for name in names}
+            gated = _if_newer(table, excluded.sequence, {k: v for k, v in sets.items() if k not in apart})
+            for by, names in (parts or {}).items():
+                gated |= _if_newer(table, excluded[by], {k: sets[k] for k in names}, by=by)
+            sets = gated
+        if merges is not None:
+            sets |= merges(excluded, table)
+        statement = statement.on_conflict_do_update(index_elements=list(index), set_=sets, where=condition)
+    if not returning:
+        await session.execute(statement, rows)
+        return set()
+    written = await session.execute(statement.returning(table.c[index[0]]), rows)
+    return set(written.scalars())
 
 
 async def _known(session: AsyncSession, column: Any, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
@@ -278,65 +358,81 @@ def _note(
 @batch
 async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
     """Note each organization, counted in its region once: when its row is new. An organization
-    already noted keeps its first registration (a repeat, or one after an update, changes nothing)."""
-    first = _first_by(items, lambda data: data.organization_id)
+    already noted keeps its state (a registration is its first event: a row there is newer, or
+    the same); only its registration day, the earlier one, is taken."""
+    first = _first_by(_by_sequence(items), lambda data: data.organization_id)
     if not first:
         return
     table = _table(Organization)
     statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["id"])
-    inserted = await session.execute(
-        statement.returning(table.c.id),
-        [
-            _organization_row(item.data) | {"registered_at": item.data.registered_at}
-            for item in first.values()
-        ],
-    )
+    rows = [
+        _organization_row(item.data) | {"registered_at": item.data.registered_at, "sequence": _sequence(item)}
+        for item in first.values()
+    ]
+    inserted = set((await session.execute(statement.returning(table.c.id), rows)).scalars())
     counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     changed_at: dict[str, datetime] = {}
-    for ident in inserted.scalars():
+    for ident in inserted:
         item = first[ident]
         _note(counts, changed_at, item.data.region_code, item.data.kind.value, item.event.time)
     await _count_in_regions(session, *counts, changed_at)
+    noted = [{"b_id": row["id"], "b_at": row["registered_at"]} for row in rows if row["id"] not in inserted]
+    if noted:
+        at = bindparam("b_at", type_=DateTime(timezone=True))
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(registered_at=_earlier(session, table.c.registered_at, at)),
+            noted,
+        )
 
 
 @batch
 async def organizations_updated(session: AsyncSession, items: list[Item]) -> None:
-    """The organization's details are its whole new state; a move to another region or kind moves
-    its count. One analytics has not heard of is noted (and counted) as registered when first
-    updated."""
-    first = _first_by(items, lambda data: data.organization_id)
+    """The organization's details are its whole new state, unless a newer one is kept; a move to
+    another region or kind moves its count. One analytics has not heard of is noted (and counted)
+    as registered when first updated."""
     table = _table(Organization)
+    wanted = list(dict.fromkeys(item.data.organization_id for item in items))
     held = {
-        row.id: (row.region_code, row.kind)
+        row.id: (row.region_code, row.kind, row.sequence)
         for row in await session.execute(
-            select(table.c.id, table.c.region_code, table.c.kind).where(
-                one_of(session, table.c.id, list(first))
+            select(table.c.id, table.c.region_code, table.c.kind, table.c.sequence).where(
+                one_of(session, table.c.id, wanted)
             )
         )
     }
     counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     changed_at: dict[str, datetime] = {}
-    for item in items:  # every move, in order, as one update at a time would note it
+    for item in _by_sequence(items):  # every move, oldest first, as one update at a time would note it
         data: OrganizationUpdated = item.data
         now = (data.region_code, data.kind.value)
         before = held.get(data.organization_id)
-        if before == now:
+        if before is not None and _sequence(item) < before[2]:
+            continue  # older than what is kept: it moves nothing
+        held[data.organization_id] = (*now, max(_sequence(item), before[2] if before else 0))
+        if before is not None and before[:2] == now:
             continue
         if before is not None:
-            _note(counts, changed_at, *before, item.event.time, by=-1)
+            _note(counts, changed_at, *before[:2], item.event.time, by=-1)
         _note(counts, changed_at, *now, item.event.time)
-        held[data.organization_id] = now
-    last = _last_by(items, lambda data: data.organization_id)
+    earliest: dict[uuid.UUID, datetime] = {}
+    for item in items:
+        ident, at = item.data.organization_id, item.data.updated_at
+        earliest[ident] = min(at, earliest.get(ident, at))
     await _upsert(
         session,
         Organization,
         [
-            _organization_row(item.data) | {"registered_at": first[ident].data.updated_at}
-            for ident, item in last.items()
+            _organization_row(item.data) | {"registered_at": earliest[ident], "sequence": _sequence(item)}
+            for ident, item in _newest(items, lambda data: data.organization_id).items()
         ],
         changes=lambda excluded, _: {
             name: excluded[name]
             for name in ("region_code", "kind", "short_name", "municipality", "municipality_id")
+        },
+        merges=lambda excluded, table: {
+            "registered_at": _earlier(session, table.c.registered_at, excluded.registered_at)
         },
     )
     await _count_in_regions(session, *counts, changed_at)
@@ -345,22 +441,23 @@ async def organizations_updated(session: AsyncSession, items: list[Item]) -> Non
 @batch
 async def organizations_archived(session: AsyncSession, items: list[Item]) -> None:
     """An archived organization keeps its row (and its count): the analysis of a past period
-    still includes it. The first archiving is kept."""
+    still includes it. The first archiving is kept: no update, late or not, undoes it (an update
+    changes the details, never ``archived_at``)."""
     table = _table(Organization)
     known = await _known(session, table.c.id, (item.data.organization_id for item in items))
     ready = _defer_unknown(items, known, lambda data: data.organization_id, "organization")
-    first = _first_by(ready, lambda data: data.organization_id)
-    if not first:
+    if not ready:
         return
-    statement = (
+    archived: dict[uuid.UUID, datetime] = {}
+    for item in ready:
+        ident, at = item.data.organization_id, item.data.archived_at
+        archived[ident] = min(at, archived.get(ident, at))
+    at = bindparam("b_at", type_=DateTime(timezone=True))
+    await session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(
-            archived_at=func.coalesce(table.c.archived_at, bindparam("b_at", type_=DateTime(timezone=True)))
-        )
-    )
-    await session.execute(
-        statement, [{"b_id": ident, "b_at": item.data.archived_at} for ident, item in first.items()]
+        .values(archived_at=_earlier(session, table.c.archived_at, at)),
+        [{"b_id": ident, "b_at": when} for ident, when in archived.items()],
     )
 
 
@@ -445,22 +542,27 @@ async def risk_profiles_assessed(session: AsyncSession, items: list[Item]) -> No
 @batch
 async def educators_changed(session: AsyncSession, items: list[Item]) -> None:
     """An educator event is the educator's whole state: category, subjects and every employment
-    (which replace the ones kept). Names are never read."""
-    last = {ident: item.data for ident, item in _last_by(items, lambda data: data.educator_id).items()}
-    if not last:
+    (which replace the ones kept), unless a newer state is kept. Names are never read."""
+    newest = _newest(items, lambda data: data.educator_id)
+    if not newest:
         return
-    await _upsert(
+    written = await _upsert(
         session,
         Educator,
         [
             {
                 "id": ident,
-                "qualification_category": data.qualification_category.value,
-                "subjects": list(data.subjects),
+                "qualification_category": item.data.qualification_category.value,
+                "subjects": list(item.data.subjects),
+                "sequence": _sequence(item),
             }
-            for ident, data in last.items()
+            for ident, item in newest.items()
         ],
+        returning=True,
     )
+    last = {ident: item.data for ident, item in newest.items() if ident in written}
+    if not last:
+        return
     employments = _table(Employment)
     await session.execute(delete(employments).where(one_of(session, employments.c.educator_id, list(last))))
     await _upsert(
@@ -587,11 +689,27 @@ async def networks_closed(session: AsyncSession, items: list[Item]) -> None:
     )
 
 
+ROLE = {"role_sequence": ("role",)}
+"""A membership's role goes by a sequence of its own: the centre's designation sets only it."""
+
+
+def _left_on(excluded: Any, table: Table) -> dict[str, Any]:
+    """A membership's end: the newest event's end when it gives one; an end is never undone."""
+    newer = table.c.sequence <= excluded.sequence
+    return {
+        "left_on": case(
+            (newer, func.coalesce(excluded.left_on, table.c.left_on)),
+            else_=func.coalesce(table.c.left_on, excluded.left_on),
+        )
+    }
+
+
 @batch
 async def memberships_changed(session: AsyncSession, items: list[Item]) -> None:
-    """A membership by id: its role and dates as last sent; once it has ended it stays ended."""
+    """A membership by id: its role and dates as the newest event sent them; once it has ended
+    it stays ended."""
     rows: dict[uuid.UUID, dict[str, Any]] = {}
-    for item in items:
+    for item in _by_sequence(items):
         data: MemberJoined | MemberLeft = item.data
         left_on = data.left_on if isinstance(data, MemberLeft) else None
         kept = rows.get(data.membership_id)
@@ -602,24 +720,26 @@ async def memberships_changed(session: AsyncSession, items: list[Item]) -> None:
             "role": data.role.value,
             "joined_on": data.joined_on,
             "left_on": left_on or (kept["left_on"] if kept else None),
+            "sequence": _sequence(item),
+            "role_sequence": _sequence(item),
         }
     await _upsert(
         session,
         Membership,
         list(rows.values()),
-        changes=lambda excluded, table: {
-            "network_id": excluded.network_id,
-            "organization_id": excluded.organization_id,
-            "role": excluded.role,
-            "joined_on": excluded.joined_on,
-            "left_on": func.coalesce(excluded.left_on, table.c.left_on),
+        changes=lambda excluded, _: {
+            name: excluded[name] for name in ("network_id", "organization_id", "role", "joined_on")
         },
+        parts=ROLE,
+        merges=_left_on,
     )
 
 
 @batch
 async def centres_designated(session: AsyncSession, items: list[Item]) -> None:
-    """The membership becomes the network's centre (the registry sends it just after the joining)."""
+    """The membership becomes the network's centre (the registry sends it just after the joining).
+    Only its role is this event's: a membership not known yet is noted with the designation's day
+    as its joining, which its own joining replaces whenever it comes."""
     await _upsert(
         session,
         Membership,
@@ -631,10 +751,15 @@ async def centres_designated(session: AsyncSession, items: list[Item]) -> None:
                 "role": MemberRole.centre.value,
                 "joined_on": data.designated_on,
                 "left_on": None,
+                "sequence": 0,
+                "role_sequence": _sequence(item),
             }
-            for data in (item.data for item in _last_by(items, lambda data: data.membership_id).values())
+            for item, data in (
+                (item, item.data) for item in _newest(items, lambda data: data.membership_id).values()
+            )
         ],
         changes=lambda excluded, _: {"role": excluded.role},
+        parts=ROLE,
     )
 
 
@@ -723,46 +848,54 @@ async def plan_items_added(session: AsyncSession, items: list[Item]) -> None:
                 "due_on": data.due_on,
                 "responsible_organization_id": data.responsible_organization_id,
                 "kind": data.kind.value,
+                "sequence": _sequence(item),
             }
-            for data in (item.data for item in _last_by(ready, lambda data: data.item_id).values())
+            for item, data in (
+                (item, item.data) for item in _newest(ready, lambda data: data.item_id).values()
+            )
         ],
     )
 
 
 @batch
 async def plans_amended(session: AsyncSession, items: list[Item]) -> None:
-    """Each changed item takes its last state of the run (an amendment carries an item's whole
-    state; one plan's amendments arrive in order); a withdrawn item stays withdrawn."""
-    table = _table(PlanItem)
-    known = await _known(session, _table(Plan).c.id, (item.data.plan_id for item in items))
-    ready = _defer_unknown(items, known, lambda data: data.plan_id, "plan")
-    states: dict[uuid.UUID, Any] = {}
+    """Each changed item takes its newest state (an amendment carries an item's whole state), unless
+    a newer one is kept (an item not known yet is noted in it); a withdrawn item stays withdrawn."""
+    plans = _table(Plan)
+    wanted = list(dict.fromkeys(item.data.plan_id for item in items))
+    network_of = dict(
+        (
+            await session.execute(
+                select(plans.c.id, plans.c.network_id).where(one_of(session, plans.c.id, wanted))
+            )
+        ).all()
+    )
+    ready = _defer_unknown(items, set(network_of), lambda data: data.plan_id, "plan")
+    states: dict[uuid.UUID, dict[str, Any]] = {}
     withdrawn: list[uuid.UUID] = []
-    for item in ready:
+    for item in _by_sequence(ready):
         data: PlanAmended = item.data
-        states.update((state.item_id, state) for state in data.changed_items)
+        for state in data.changed_items:
+            states[state.item_id] = {
+                "id": state.item_id,
+                "plan_id": data.plan_id,
+                "network_id": network_of[data.plan_id],
+                "title": state.title[:500],
+                "due_on": state.due_on,
+                "responsible_organization_id": state.responsible_organization_id,
+                "kind": state.kind.value,
+                "sequence": _sequence(item),
+            }
         withdrawn.extend(data.withdrawn_item_ids)
-    if states:
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                title=bindparam("b_title"),
-                due_on=bindparam("b_due", type_=Date()),
-                responsible_organization_id=bindparam("b_responsible"),
-                kind=bindparam("b_kind"),
-            ),
-            [
-                {
-                    "b_id": ident,
-                    "b_title": state.title[:500],
-                    "b_due": state.due_on,
-                    "b_responsible": state.responsible_organization_id,
-                    "b_kind": state.kind.value,
-                }
-                for ident, state in states.items()
-            ],
-        )
+    await _upsert(
+        session,
+        PlanItem,
+        list(states.values()),
+        changes=lambda excluded, _: {
+            name: excluded[name] for name in ("title", "due_on", "responsible_organization_id", "kind")
+        },
+    )
+    table = _table(PlanItem)
     if withdrawn:
         ids = list(dict.fromkeys(withdrawn))
         await session.execute(update(table).where(one_of(session, table.c.id, ids)).values(withdrawn=True))
@@ -770,18 +903,21 @@ async def plans_amended(session: AsyncSession, items: list[Item]) -> None:
 
 @batch
 async def plan_items_done(session: AsyncSession, items: list[Item]) -> None:
-    """A task keeps the first day it was marked done."""
+    """A task keeps the first day it was marked done (the earliest, in whatever order they come)."""
     table = _table(PlanItem)
     known = await _known(session, table.c.id, (item.data.item_id for item in items))
     ready = _defer_unknown(items, known, lambda data: data.item_id, "plan item")
-    first = _first_by(ready, lambda data: data.item_id)
-    if not first:
+    days: dict[uuid.UUID, date] = {}
+    for item in ready:
+        day = utc_day(item.data.done_at)
+        days[item.data.item_id] = min(day, days.get(item.data.item_id, day))
+    if not days:
         return
     await session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(done_on=func.coalesce(table.c.done_on, bindparam("b_day", type_=Date()))),
-        [{"b_id": ident, "b_day": utc_day(item.data.done_at)} for ident, item in first.items()],
+        .values(done_on=_earlier(session, table.c.done_on, bindparam("b_day", type_=Date()))),
+        [{"b_id": ident, "b_day": day} for ident, day in days.items()],
     )
 
 
@@ -846,16 +982,23 @@ async def _copy_activity_into_attendance(session: AsyncSession, activity_ids: li
     )
 
 
+ACTIVITY_PARTS = {"status_sequence": ("status",), "dates_sequence": ("starts_at", "ends_at")}
+"""An activity's status and dates go by sequences of their own: its transitions set the status,
+a postponement the dates, without the rest of its state."""
+
+
 @batch
 async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
     """An activity's whole state (planned by the events service, or recorded and updated by a
-    regional system). One recorded as already held is held on the day it started."""
-    last = _last_by(items, lambda data: data.activity_id)
+    regional system), unless a newer one is kept. One recorded as already held is held on the
+    day it started (the earliest such day of its events)."""
+    newest = _newest(items, lambda data: data.activity_id)
     held_on: dict[uuid.UUID, date] = {}
     for item in items:
         data: ActivityPlanned = item.data
         if data.status in TOOK_PLACE:
-            held_on.setdefault(data.activity_id, utc_day(data.starts_at))
+            day = utc_day(data.starts_at)
+            held_on[data.activity_id] = min(day, held_on.get(data.activity_id, day))
     await _upsert(
         session,
         Activity,
@@ -873,34 +1016,37 @@ async def activities_planned(session: AsyncSession, items: list[Item]) -> None:
                 "ends_at": data.ends_at,
                 "status": data.status.value,
                 "held_on": held_on.get(ident),
+                "sequence": _sequence(item),
+                "status_sequence": _sequence(item),
+                "dates_sequence": _sequence(item),
             }
-            for ident, data in ((ident, item.data) for ident, item in last.items())
+            for ident, item, data in ((ident, item, item.data) for ident, item in newest.items())
         ],
-        changes=lambda excluded, table: {
-            **{
-                name: excluded[name]
-                for name in (
-                    "title",
-                    "network_id",
-                    "host_organization_id",
-                    "plan_item_id",
-                    "activity_type",
-                    "processes",
-                    "format",
-                    "starts_at",
-                    "ends_at",
-                    "status",
-                )
-            },
-            "held_on": func.coalesce(table.c.held_on, excluded.held_on),
+        changes=lambda excluded, _: {
+            name: excluded[name]
+            for name in (
+                "title",
+                "network_id",
+                "host_organization_id",
+                "plan_item_id",
+                "activity_type",
+                "processes",
+                "format",
+                "starts_at",
+                "ends_at",
+                "status",
+            )
         },
+        parts=ACTIVITY_PARTS,
+        merges=lambda excluded, table: {"held_on": _earlier(session, table.c.held_on, excluded.held_on)},
     )
-    await _copy_activity_into_attendance(session, list(last))
+    await _copy_activity_into_attendance(session, list(newest))
 
 
 def activity_became(status: ActivityStatus) -> BatchHandler:
-    """The handler of an activity's transition to ``status``: held or reported keeps the first
-    day it was so; postponed takes the new dates when they are given."""
+    """The handler of an activity's transition to ``status``, applied unless a newer state of the
+    activity is kept: held or reported keeps the first (earliest) day it was so, from any event;
+    postponed takes the new dates when they are given."""
 
     @batch
     async def became(session: AsyncSession, items: list[Item]) -> None:
@@ -908,31 +1054,46 @@ def activity_became(status: ActivityStatus) -> BatchHandler:
         known = await _known(session, table.c.id, (item.data.activity_id for item in items))
         ready = _defer_unknown(items, known, lambda data: data.activity_id, "activity")
         changes: dict[uuid.UUID, dict[str, Any]] = {}
-        for item in ready:
+        for item in _by_sequence(ready):
             data = item.data
             change = changes.setdefault(
                 data.activity_id,
                 {"b_id": data.activity_id, "b_held_on": None, "b_starts_at": None, "b_ends_at": None},
             )
-            if status in TOOK_PLACE and change["b_held_on"] is None:
-                change["b_held_on"] = utc_day(data.changed_at)
+            change["b_status_sequence"] = _sequence(item)
+            change.setdefault("b_dates_sequence", -1)  # below any sequence: the dates stay
+            if status in TOOK_PLACE:
+                day = utc_day(data.changed_at)
+                change["b_held_on"] = min(day, change["b_held_on"] or day)
             if (
                 isinstance(data, ActivityPostponed)
                 and data.starts_at is not None
                 and data.ends_at is not None
             ):
                 change["b_starts_at"], change["b_ends_at"] = data.starts_at, data.ends_at
+                change["b_dates_sequence"] = _sequence(item)
         if not changes:
             return
         moment = DateTime(timezone=True)
+        state = _if_newer(
+            table,
+            bindparam("b_status_sequence", type_=BigInteger()),
+            {"status": status.value},
+            by="status_sequence",
+        ) | _if_newer(
+            table,
+            bindparam("b_dates_sequence", type_=BigInteger()),
+            {
+                "starts_at": func.coalesce(bindparam("b_starts_at", type_=moment), table.c.starts_at),
+                "ends_at": func.coalesce(bindparam("b_ends_at", type_=moment), table.c.ends_at),
+            },
+            by="dates_sequence",
+        )
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
             .values(
-                status=status.value,
-                held_on=func.coalesce(table.c.held_on, bindparam("b_held_on", type_=Date())),
-                starts_at=func.coalesce(bindparam("b_starts_at", type_=moment), table.c.starts_at),
-                ends_at=func.coalesce(bindparam("b_ends_at", type_=moment), table.c.ends_at),
+                state | {"held_on": _earlier(session, table.c.held_on, bindparam("b_held_on", type_=Date()))}
             ),
             list(changes.values()),
         )
@@ -962,7 +1123,7 @@ async def attendance_recorded(session: AsyncSession, items: list[Item]) -> None:
     }
     ready = _defer_unknown(items, set(found), lambda data: data.activity_id, "activity")
     rows = []
-    for item in _last_by(ready, lambda data: data.attendance_id).values():
+    for item in _newest(ready, lambda data: data.attendance_id).values():
         data: AttendanceRecorded = item.data
         activity = found[data.activity_id]
         rows.append(
@@ -975,6 +1136,7 @@ async def attendance_recorded(session: AsyncSession, items: list[Item]) -> None:
                 "activity_day": utc_day(activity.starts_at),
                 "host_organization_id": activity.host_organization_id,
                 "network_id": activity.network_id,
+                "sequence": _sequence(item),
             }
         )
     await _upsert(session, Attendance, rows)
@@ -983,11 +1145,16 @@ async def attendance_recorded(session: AsyncSession, items: list[Item]) -> None:
 def _facts(
     model: type[AnalyticsModel], key: Callable[[Any], uuid.UUID], row: Callable[[Any], dict[str, Any]]
 ) -> BatchHandler:
-    """The handler of a fact kept by its id as last sent (a corrected fact replaces the kept one)."""
+    """The handler of a fact kept by its id at its newest (a corrected fact replaces the kept one;
+    an older one, late or re-driven, changes nothing)."""
 
     @batch
     async def recorded(session: AsyncSession, items: list[Item]) -> None:
-        await _upsert(session, model, [row(item.data) for item in _last_by(items, key).values()])
+        await _upsert(
+            session,
+            model,
+            [row(item.data) | {"sequence": _sequence(item)} for item in _newest(items, key).values()],
+        )
 
     recorded.__name__ = recorded.__qualname__ = f"{_table(model).name}_recorded"
     return recorded

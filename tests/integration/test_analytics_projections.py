@@ -700,12 +700,14 @@ async def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def rows_of(url: str, table: str) -> list[dict[str, Any]]:
+    """The rows of ``table`` without their ``sequence`` (the version they were copied at, which
+    these streams, sent with none, leave at 0)."""
     db = Database(url)
     try:
         async with db.session() as session:
             model = next(m for m in PROJECTED if m.__table__.name == table)  # type: ignore[attr-defined]
             found = await session.execute(select(model.__table__))  # type: ignore[attr-defined]
-            return [dict(row._mapping) for row in found]
+            return [{k: v for k, v in row._mapping.items() if k != "sequence"} for row in found]
     finally:
         await db.dispose()
 

@@ -1,9 +1,10 @@
 """Done when: resetting analytics and replaying the topics from their earliest offsets rebuilds
 exactly the same read models.
 
-A plain producer publishes a mixed stream of the registry's and the events service's events to a
-real broker (three partitions a topic, redeliveries, facts sent again under new ids, late facts, a
-message that cannot be read); analytics consumes it in small batches. Then the operator's command
+A plain producer publishes a mixed stream of the registry's and the events service's events (each
+with its outbox position as ``ce_sequence``, as the relays send them) to a real broker (three
+partitions a topic, redeliveries, facts sent again under new ids, late facts, a message that
+cannot be read); analytics consumes it in small batches. Then the operator's command
 (a real process: ``python -m services.analytics rebuild``) refuses while analytics runs, and once
 it is stopped rewinds the group and empties the read models; analytics started again replays the
 topics. Every projected table must be as it was — and as a second instance builds it on a fresh
@@ -17,10 +18,11 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from setka_contracts import CloudEvent, EventData, topics
+from setka_contracts import CloudEvent, EventData, as_sequence, topics
 from setka_contracts.audit import AuditRecorded
 from setka_runtime.db import Database
 from setka_runtime.tables import inbox
@@ -47,6 +49,16 @@ def keyed(event: CloudEvent) -> tuple[bytes, bytes, dict[str, str]]:
     """The message as its service's relay publishes it: keyed by the aggregate's id."""
     key = CONTRACTS[event.type].model_validate(event.data).key()
     return key.encode(), event.body(), event.headers()
+
+
+def sequenced(events: list[CloudEvent]) -> list[CloudEvent]:
+    """The events with their outbox position as ``ce_sequence``, as a relay sends them: in the
+    order given, a redelivery (the same ``ce_id``) with the position it had."""
+    positions: dict[str, str] = {}
+    return [
+        replace(event, sequence=positions.setdefault(event.id, as_sequence(len(positions) + 1)))
+        for event in events
+    ]
 
 
 def settings_for(broker: Any, url: str) -> AnalyticsSettings:
@@ -122,7 +134,7 @@ async def test_a_rebuild_replays_the_topics_into_exactly_the_same_read_models(
         topic: [
             keyed(event)
             for world in worlds
-            for event in world[topic] + world[topic][:3]  # the first three delivered twice
+            for event in sequenced(world[topic] + world[topic][:3])  # the first three delivered twice
         ]
         for topic in CONSUMED
     }

@@ -7,10 +7,12 @@ from setka_contracts import (
     EVENT_TYPES,
     CloudEvent,
     EnvelopeError,
+    as_sequence,
     decode_headers,
     json_schemas,
     parse,
     printable_header,
+    sequence_of,
 )
 from setka_contracts.registry import OrganizationRegistered
 
@@ -292,3 +294,21 @@ def test_printable_header_shows_bytes_that_are_not_utf8_as_escapes(raw: bytes) -
 
 def test_printable_header_escapes_a_surrogate_that_was_not_a_byte() -> None:
     assert printable_header("a\ud800b") == "a\\ud800b"
+
+
+def test_a_sequence_travels_as_ce_sequence_and_orders_as_text_and_as_a_number() -> None:
+    positions = [1, 9, 10, 99, 100, 123_456_789_012]
+    events = [
+        CloudEvent(type="setka.test.v1", source="/setka/test", data={}, sequence=as_sequence(position))
+        for position in positions
+    ]
+    read = [parse(event.headers(), event.body()) for event in events]
+    assert [sequence_of(event) for event in read] == positions
+    assert sorted(event.sequence or "" for event in read) == [event.sequence for event in read]
+
+
+def test_an_event_without_a_sequence_of_setkas_digits_counts_as_older_than_any() -> None:
+    assert sequence_of(parse(_headers(), b"{}")) == 0
+    assert sequence_of(parse(_headers(ce_sequence="2026-03-12/7"), b"{}")) == 0
+    with pytest.raises(EnvelopeError, match="ce_sequence must be"):
+        parse(_headers(ce_sequence="a b"), b"{}")
