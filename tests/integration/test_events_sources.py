@@ -20,7 +20,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from setka_contracts import CloudEvent, EventData, topics
 from setka_contracts.registry import EducatorEmployment, EducatorRegistered, OrganizationRegistered
@@ -34,7 +33,7 @@ from services.events import identities, sources
 from services.events.models import Activity, AssessmentResult, Attendance, Deficit, Training
 from services.events.settings import EventsSettings
 from services.events.sources import GrantKind
-from tests.helpers import eventually, headers_of, produce, read_topic
+from tests.helpers import eventually, headers_of, produce, read_topic, tables_holding
 
 pytestmark = pytest.mark.integration
 
@@ -437,28 +436,3 @@ async def test_facts_outside_a_source_grant_are_dead_lettered_and_the_granted_so
     # -- no СНИЛС in clear anywhere in the events database (the search does find what is there)
     assert await tables_holding(service_databases["events"], [SNILS, SNILS_TEXT, UNKNOWN_SNILS]) == []
     assert await tables_holding(service_databases["events"], [INN_39])
-
-
-async def tables_holding(url: str, needles: list[str]) -> list[str]:
-    """Every table.column (text, JSON or bytes) whose value contains one of ``needles``."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        columns = await connection.fetch(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_schema = 'public' and data_type in "
-            "('text', 'character varying', 'json', 'jsonb', 'bytea', 'character')"
-        )
-        found = []
-        for column in columns:
-            name = f'"{column["table_name"]}"."{column["column_name"]}"'
-            for needle in needles:
-                if column["data_type"] == "bytea":
-                    condition = f"position(convert_to($1, 'UTF8') in {name}) > 0"
-                else:
-                    condition = f"{name}::text like '%' || $1 || '%'"
-                query = f'select count(*) from "{column["table_name"]}" where {condition}'
-                if await connection.fetchval(query, needle):
-                    found.append(f"{name} holds {needle}")
-        return found
-    finally:
-        await connection.close()
