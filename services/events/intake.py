@@ -9,6 +9,8 @@ restart of this service nor a broker that loses its memory can lose it. :class:`
 the stored facts in the order received with the consumer of the fact's inbound topic — the same
 rules, inbox, waiting room and dead-letter topic as a fact from Kafka — and marks them applied.
 The same fact sent again (same ``ce-source`` and ``ce-id``) is answered 200 and kept once.
+Its source, grants and references are checked where every fact's are, in the consumer's gate
+(:mod:`.admission`); a СНИЛС is replaced by its keyed hash before the fact is stored.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from setka_runtime.access import AccessDenied, Identity, Role, identity_from_aut
 from setka_runtime.consumer import GuardedConsumer, Record, brief
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
+from setka_runtime.identities import SnilsRefused
 from setka_runtime.sql import insert_ignoring_conflicts
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .identities import seal_body
 from .models import AcceptedFact
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class Intake:
         handlers: Mapping[str, Mapping[Any, Any]],
         *,
         internal_secret: str | None,
+        snils_key: str | None = None,
     ) -> None:
         """``handlers``: each inbound topic's handlers by contract model (what its consumer has)."""
         self.db = db
@@ -86,6 +91,7 @@ class Intake:
             model.event_type: (model, topic) for topic, models in handlers.items() for model in models
         }
         self.internal_secret = internal_secret
+        self.snils_key = snils_key
         self.arrived = asyncio.Event()
 
     # -- receiving -----------------------------------------------------------------------------
@@ -136,6 +142,10 @@ class Intake:
         except ValidationError as exc:
             raise Refused(400, f"does not match {event.type}: {brief(exc)}") from None
         key = getattr(data, getattr(model, "key_field", "") or "", None)
+        try:
+            body = seal_body(body, self.snils_key)  # the number is never stored, not even here
+        except SnilsRefused as exc:
+            raise Refused(400, f"{exc} [SNILS_NOT_ACCEPTED]") from None
         async with self.db.session() as session, session.begin():
             result = await session.execute(
                 insert_ignoring_conflicts(session, table).values(

@@ -18,6 +18,7 @@ from setka_contracts.registry import (
 )
 from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.identities import SnilsRefused, snils_hash
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,8 @@ class RegisterEducator:
     posts: list[Post] = field(default_factory=list)
     external_id: str | None = None
     """The educator's code in a regional system, for imports to upsert by."""
+    snils: str | None = None
+    """СНИЛС: checked, kept and published only as its keyed hash (HMAC-SHA256, SNILS_HMAC_KEY)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ async def _snapshot(
         "educator_id": educator.id,
         "qualification_category": QualificationCategory(educator.qualification_category),
         "subjects": list(educator.subjects),
+        "snils_hash": educator.snils_hash,
         "employments": [
             EducatorEmployment(
                 employment_id=e.id,
@@ -132,11 +136,34 @@ async def _add_post(
     return employment
 
 
-async def register_educator(session: AsyncSession, command: RegisterEducator) -> Educator:
+def _snils_hash(snils: str | None, key: str | None) -> str | None:
+    """The keyed hash of a СНИЛС given (never the number itself)."""
+    if snils is None or not snils.strip():
+        return None
+    if key is None:
+        raise DomainError(
+            "СНИЛС не принимается: в Setka не задан ключ SNILS_HMAC_KEY",
+            code="SNILS_NOT_ACCEPTED",
+            field="snils",
+        )
+    try:
+        return snils_hash(snils, key)
+    except SnilsRefused:
+        raise DomainError(
+            "СНИЛС не прошёл проверку контрольного числа: проверьте номер",
+            code="INVALID_SNILS",
+            field="snils",
+        ) from None
+
+
+async def register_educator(
+    session: AsyncSession, command: RegisterEducator, *, snils_key: str | None = None
+) -> Educator:
     """Register a person with their posts; records ``educator.registered``."""
     external_id = rules.optional_text(command.external_id, field="externalId", limit=100)
     educator = Educator(
         external_id=external_id,
+        snils_hash=_snils_hash(command.snils, snils_key),
         last_name=rules.check_name(command.last_name, field="lastName", limit=100),
         first_name=rules.check_name(command.first_name, field="firstName", limit=100),
         middle_name=rules.optional_text(command.middle_name, field="middleName", limit=100),
@@ -263,10 +290,11 @@ async def erase_educator(
 ) -> Erased:
     """Erase the educator's personal data (152-ФЗ) and record ``educator.erased``.
 
-    The row stays, with its id, qualification, subjects and posts but no name and no external
-    code: facts about the person (attendance, trainings) still join and every figure stays the
-    same, while nothing of it names them. This service's outbox is scrubbed in the same
-    transaction; the other services scrub theirs when the event reaches them."""
+    The row stays, with its id, qualification, subjects and posts but no name, no external
+    code and no keyed hash of the СНИЛС: facts about the person (attendance, trainings) still
+    join and every figure stays the same, while nothing of it names them. This service's outbox
+    is scrubbed in the same transaction; the other services scrub theirs when the event reaches
+    them."""
     educator = _present(await lookups.educator(session, educator_id, field="id"))
     reason = rules.optional_text(reason, field="reason", limit=500)
     needles = _name_forms(educator)
@@ -275,6 +303,7 @@ async def erase_educator(
     educator.first_name = ""
     educator.middle_name = None
     educator.external_id = None
+    educator.snils_hash = None
     educator.search_text = ""
     now = datetime.now(UTC)
     educator.updated_at = now
