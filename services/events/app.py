@@ -42,6 +42,7 @@ def build(settings: EventsSettings) -> Service:
         consumers,
         INBOUND,
         internal_secret=secret.get_secret_value() if secret is not None else None,
+        source_tokens=settings.source_tokens,
     )
     service.context["intake"] = intake
     service.background.append(intake.run)
