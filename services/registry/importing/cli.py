@@ -17,13 +17,13 @@ from typing import TextIO
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.settings import ServiceSettings
+from setka_runtime.spreadsheets import UnreadableFile, open_table
 from tqdm import tqdm
 
 from .apply import EVERY_REGION, RegionScope, importer_for
 from .engine import DEFAULT_CHUNK, ImportStopped, ImportSummary
 from .engine import run_import as run_rows
 from .mapping import ImportKind, UnmappableHeader, locate_header
-from .reading import UnreadableFile, open_table
 
 EXIT_OK = 0
 EXIT_FAILED = 1
