@@ -51,6 +51,7 @@ from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
 from setka_runtime.sql import insert_ignoring_conflicts
 from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -145,25 +146,30 @@ def token_digest(token: str) -> str:
 
 async def store(db: Database, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
     """Keep the facts in one transaction, in order; for each, whether it is new (else kept before)."""
+    async with db.session() as session, session.begin():
+        return await store_in(session, facts, sender=sender)
+
+
+async def store_in(session: AsyncSession, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
+    """:func:`store` in the caller's transaction (a mutation keeps its fact with its audit entry)."""
     fresh: list[bool] = []
     now = datetime.now(UTC)
-    async with db.session() as session, session.begin():
-        for fact in facts:
-            data = fact.item.data
-            key = getattr(data, getattr(type(data), "key_field", "") or "", None)
-            result = await session.execute(
-                insert_ignoring_conflicts(session, table).values(
-                    source=fact.item.event.source,
-                    event_id=fact.item.event.id,
-                    topic=fact.topic,
-                    key=str(key)[:200] if key is not None else None,
-                    headers=fact.headers,
-                    body=fact.body,
-                    sender=(sender or "")[:200] or None,
-                    received_at=now,
-                )
+    for fact in facts:
+        data = fact.item.data
+        key = getattr(data, getattr(type(data), "key_field", "") or "", None)
+        result = await session.execute(
+            insert_ignoring_conflicts(session, table).values(
+                source=fact.item.event.source,
+                event_id=fact.item.event.id,
+                topic=fact.topic,
+                key=str(key)[:200] if key is not None else None,
+                headers=fact.headers,
+                body=fact.body,
+                sender=(sender or "")[:200] or None,
+                received_at=now,
             )
-            fresh.append(bool(result.rowcount))
+        )
+        fresh.append(bool(result.rowcount))
     return fresh
 
 

@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 
 from ..notifications.schema import NotificationMutation, NotificationQuery
 from .dead_letters import DeadLetterQuery
+from .facts import FactMutation
 from .mutations import Mutation
 from .queries import Query as EventsQuery
 from .subscriptions import Subscription
@@ -15,7 +16,7 @@ Query = merge_types("Query", (EventsQuery, DeadLetterQuery, NotificationQuery))
 
 schema = SubgraphSchema(
     query=Query,
-    mutation=merge_types("Mutation", (Mutation, NotificationMutation)),
+    mutation=merge_types("Mutation", (Mutation, FactMutation, NotificationMutation)),
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network, InteractionGroup],
 )
