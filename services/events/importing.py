@@ -432,9 +432,10 @@ async def import_file(
             report.lines.append(Line(row.line, "rejected", checked))
         else:
             facts.append((row.line, checked))
-    if facts:
-        await store(db, [fact for _, fact in facts], sender=sender)
-        await _retry_rejected(db, [fact.key for _, fact in facts])
+    fresh = await store(db, [fact for _, fact in facts], sender=sender) if facts else []
+    kept_before = {fact.key for (_, fact), new in zip(facts, fresh, strict=True) if not new}
+    if kept_before:
+        await _retry_rejected(db, sorted(kept_before))
     keys = [fact.key for _, fact in facts]
     deadline = asyncio.get_running_loop().time() + wait_seconds
     found: dict[tuple[str, str], Outcome] = {}
@@ -448,6 +449,8 @@ async def import_file(
         await asyncio.sleep(0.2)
     for line, fact in facts:
         result = found.get(fact.key, Outcome("pending"))
+        if fact.key in kept_before and result.outcome == "applied":
+            result = Outcome("repeat")  # applied when the file was imported before
         report.lines.append(Line(line, result.outcome, result.reason))
     report.lines.sort(key=lambda line: line.line)
     return report
