@@ -67,6 +67,8 @@ its own limit when it is read)."""
 MAX_BATCH = 5000
 """The most events of one batched request."""
 BATCH = 500
+STORE_CHUNK = 500
+"""Facts kept per statement."""
 SOURCE_TOKEN_PREFIX = "setka-src_"
 """How a source's bearer token begins, so the gateway passes it on instead of reading it as a JWT."""
 
@@ -151,25 +153,38 @@ async def store(db: Database, facts: Sequence[Fact], *, sender: str | None) -> l
 
 
 async def store_in(session: AsyncSession, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
-    """:func:`store` in the caller's transaction (a mutation keeps its fact with its audit entry)."""
-    fresh: list[bool] = []
+    """:func:`store` in the caller's transaction (a mutation keeps its fact with its audit entry):
+    a statement per few hundred facts, the ones kept before left as they are."""
     now = datetime.now(UTC)
-    for fact in facts:
-        data = fact.item.data
-        key = getattr(data, getattr(type(data), "key_field", "") or "", None)
-        result = await session.execute(
-            insert_ignoring_conflicts(session, table).values(
-                source=fact.item.event.source,
-                event_id=fact.item.event.id,
-                topic=fact.topic,
-                key=str(key)[:200] if key is not None else None,
-                headers=fact.headers,
-                body=fact.body,
-                sender=(sender or "")[:200] or None,
-                received_at=now,
+    kept: set[tuple[str, str]] = set()
+    for start in range(0, len(facts), STORE_CHUNK):
+        rows = []
+        for fact in facts[start : start + STORE_CHUNK]:
+            data = fact.item.data
+            key = getattr(data, getattr(type(data), "key_field", "") or "", None)
+            rows.append(
+                {
+                    "source": fact.item.event.source,
+                    "event_id": fact.item.event.id,
+                    "topic": fact.topic,
+                    "key": str(key)[:200] if key is not None else None,
+                    "headers": fact.headers,
+                    "body": fact.body,
+                    "sender": (sender or "")[:200] or None,
+                    "received_at": now,
+                    "applied_at": None,
+                    "outcome": None,
+                    "reason": None,
+                }
             )
+        statement = (
+            insert_ignoring_conflicts(session, table).values(rows).returning(table.c.source, table.c.event_id)
         )
-        fresh.append(bool(result.rowcount))
+        kept.update((row.source, row.event_id) for row in await session.execute(statement))
+    fresh: list[bool] = []
+    for fact in facts:  # the same fact twice in one request is kept once
+        fresh.append(fact.key in kept)
+        kept.discard(fact.key)
     return fresh
 
 
