@@ -61,6 +61,8 @@ from setka_runtime.local_broker import (  # noqa: E402
 SERVICES = ("registry", "events", "analytics")
 PROCESSES = (*SERVICES, "gateway")
 CONSUMER_GROUPS = {"events": "setka.events", "analytics": "setka.analytics"}
+DEV_SNILS_HMAC_KEY = "make-run-only-snils-key-not-for-any-real-installation"
+"""The key СНИЛС are hashed with under ``make run`` (the registry and the events service share it)."""
 """The consumer group of each service that consumes (``setka.<service>``; the registry does not)."""
 COLORS = {
     "tansu": 90,
@@ -348,6 +350,8 @@ class Stack:
             env["PORTAL_PORT"] = str(self.ports["portal"])
             env["PORTAL_GATEWAY_URL"] = f"http://127.0.0.1:{self.ports['gateway']}"
         env.setdefault("INTERNAL_TOKEN_SECRET", self.internal_secret)
+        # make run's own key for СНИЛС hashes (never a production one: set SNILS_HMAC_KEY there)
+        env.setdefault("SNILS_HMAC_KEY", DEV_SNILS_HMAC_KEY)
         if not self.rate_limited:
             env.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
             env.setdefault("GATEWAY_COST_BUDGET_PER_MINUTE", "0")

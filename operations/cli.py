@@ -49,6 +49,7 @@ examples:
   setka contract check facts.jsonl      an integrator's messages, checked offline
   setka token issue --role regional_admin --region 39 --hours 8
   setka dlq list regional.assessments
+  setka sources list                    registered regional sources and what each may send
   setka backup backups/                 back up every service's database
   setka replay republish                refill a new, empty Kafka from the services' outboxes
 
@@ -543,6 +544,105 @@ def cmd_replay_rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- registered sources of regional facts -------------------------------------------------------------
+
+
+GRANT_OPTIONS = (
+    ("source_system", "--source-system", "a source_system name it may use"),
+    ("topic", "--topic", "an inbound topic it may publish to (regional.assessments, …)"),
+    ("region", "--grant-region", "a region it may write about"),
+    ("organization", "--organization", "the id of one organization it may write about"),
+)
+
+
+def _grants(args: argparse.Namespace) -> dict[Any, list[str]]:
+    from services.events.sources import GrantKind
+
+    return {GrantKind(kind): list(getattr(args, f"grant_{kind}") or []) for kind, _, _ in GRANT_OPTIONS}
+
+
+def _events_url(args: argparse.Namespace) -> str:
+    from . import config, database
+
+    url = config.database_url("events")
+    _wait_for_databases({"events": url}, args.wait)
+    database.migrate("events", url)
+    return url
+
+
+def _print_source(source: Any, *, as_json: bool) -> None:
+    from . import sources
+
+    document = sources.as_json(source)
+    if as_json:
+        _print_json(document)
+        return
+    print(f"{document['ce_source']}  (регион {document['region_code']}: {document['title']})")
+    for kind, _, _ in GRANT_OPTIONS:
+        print(f"  {kind + 's':15} {', '.join(document[kind + 's']) or '—'}")
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    import asyncio as _asyncio
+
+    from . import sources
+
+    action = args.sources_action
+    try:
+        if action == "list":
+            found = _asyncio.run(sources.listed(_events_url(args), args.region))
+            if args.json:
+                _print_json([sources.as_json(source) for source in found])
+            for source in [] if args.json else found:
+                _print_source(source, as_json=False)
+            return EXIT_OK
+        if action == "add":
+            source = _asyncio.run(
+                sources.add(
+                    _events_url(args),
+                    args.ce_source,
+                    region_code=args.region,
+                    title=args.title,
+                    grants=_grants(args),
+                )
+            )
+        elif action in ("grant", "revoke"):
+            grants = _grants(args)
+            if not any(grants.values()):
+                raise UsageError(
+                    "name what to " + action + ": --source-system, --topic, --grant-region or --organization"
+                )
+            source = _asyncio.run(
+                sources.change(_events_url(args), args.ce_source, grants, revoke=action == "revoke")
+            )
+        elif action == "acl":
+            source = _asyncio.run(sources.one(_events_url(args), args.ce_source))
+            print(
+                sources.acl(source, output=args.format, cluster=args.cluster, namespace=args.namespace),
+                end="",
+            )
+            return EXIT_OK
+        else:  # map
+            from . import config
+
+            key = config.shared_settings().snils_hmac_key
+            count = _asyncio.run(
+                sources.learn_mappings(
+                    _events_url(args),
+                    args.file,
+                    kind=args.kind,
+                    source_system=args.source_system,
+                    snils_key=key.get_secret_value() if key is not None else None,
+                )
+            )
+            print(f"{count} mappings learned")
+            return EXIT_OK
+    except sources.Refused as error:
+        raise Failure(str(error)) from error
+    _print_source(source, as_json=args.json)
+    return EXIT_OK
+
+
 # -- the parser ---------------------------------------------------------------------------------------
 
 
@@ -775,6 +875,100 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     if _command_of(argv) == "import":
         _import_arguments(importing)
     _wait(importing)
+
+    sources_group = _group(
+        commands,
+        "sources",
+        help="registered sources of regional facts: who may send what",
+        description="Sources of regional facts.",
+    )
+
+    def _grant_arguments(parser: argparse.ArgumentParser) -> None:
+        for kind, option, text in GRANT_OPTIONS:
+            parser.add_argument(
+                option, dest=f"grant_{kind}", action="append", metavar="VALUE", help=f"{text} (repeatable)"
+            )
+
+    listing_sources = _command(
+        sources_group,
+        "list",
+        cmd_sources,
+        help="the registered sources and their grants",
+        description="List the registered sources (every region's, or --region's) with their grants.",
+        examples=["setka sources list", "setka sources list --region 39 --json"],
+    )
+    listing_sources.add_argument("--region", help="only this region's sources")
+    listing_sources.add_argument("--json", action="store_true", help="one JSON document")
+    _wait(listing_sources)
+    adding = _command(
+        sources_group,
+        "add",
+        cmd_sources,
+        help="register a regional system as a source",
+        description="Register a source: the ce_source its messages carry, the region whose admin manages\n"
+        "it, and its first grants. A fact from a source that is not registered, or outside its\n"
+        "grants, is dead-lettered with the reason (docs/integrators.md, «Источники и права»).",
+        examples=[
+            "setka sources add /regional/rcoi-39 --region 39 --title 'РЦОИ' --source-system rcoi-39 \\\n"
+            "      --topic regional.assessments --grant-region 39",
+        ],
+    )
+    adding.add_argument("ce_source", metavar="CE_SOURCE", help="e.g. /regional/rcoi-39")
+    adding.add_argument("--region", required=True, help="the region whose admin manages it")
+    adding.add_argument("--title", required=True, help="what system it is")
+    _grant_arguments(adding)
+    adding.add_argument("--json", action="store_true", help="one JSON document")
+    _wait(adding)
+    for verb, text in (("grant", "allow a source more"), ("revoke", "take grants away from a source")):
+        changing = _command(
+            sources_group,
+            verb,
+            cmd_sources,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}: source_system names, topics, regions, organizations.",
+            examples=[f"setka sources {verb} /regional/rcoi-39 --topic regional.trainings"],
+        )
+        changing.add_argument("ce_source", metavar="CE_SOURCE")
+        _grant_arguments(changing)
+        changing.add_argument("--json", action="store_true", help="one JSON document")
+        _wait(changing)
+    acl = _command(
+        sources_group,
+        "acl",
+        cmd_sources,
+        help="the Kafka ACL template of a source (Strimzi KafkaUser or the compose broker's)",
+        description="Print the Kafka user of a source with literal Write/Describe ACLs on its granted\n"
+        "topics only (never a .dlq topic): a Strimzi KafkaUser to apply, or lines for the ACLS list\n"
+        "of docker-compose.yml's kafka-acls job.",
+        examples=[
+            "setka sources acl /regional/rcoi-39 --format strimzi > rcoi-39-user.yaml",
+            "setka sources acl /regional/rcoi-39 --format compose",
+        ],
+    )
+    acl.add_argument("ce_source", metavar="CE_SOURCE")
+    acl.add_argument("--format", choices=("strimzi", "compose"), default="strimzi")
+    acl.add_argument(
+        "--cluster", default="setka-kafka", help="the Strimzi Kafka cluster (default: setka-kafka)"
+    )
+    acl.add_argument("--namespace", help="the KafkaUser's namespace")
+    _wait(acl)
+    mapping = _command(
+        sources_group,
+        "map",
+        cmd_sources,
+        help="learn a system's own ids (or СНИЛС) of organizations or educators",
+        description="Read a CSV of two columns with a header — the system's own id (or a СНИЛС) and\n"
+        "Setka's id — and learn the mappings facts of version 2 are resolved by. A СНИЛС is kept\n"
+        "only as its keyed hash (SNILS_HMAC_KEY).",
+        examples=[
+            "setka sources map people.csv --kind educator --source-system kripkro-courses",
+            "setka sources map snils.csv --kind educator_snils",
+        ],
+    )
+    mapping.add_argument("file", type=Path, metavar="FILE")
+    mapping.add_argument("--kind", required=True, choices=("organization", "educator", "educator_snils"))
+    mapping.add_argument("--source-system", default="", help="whose ids they are (not for educator_snils)")
+    _wait(mapping)
 
     token = _group(commands, "token", help="tokens for portals and regional systems", description="Tokens.")
     issue = _command(

@@ -90,6 +90,26 @@ INBOUND_EXAMPLES: dict[str, dict[str, Any]] = {
         "recorded_at": "2026-01-16T12:00:00+03:00",
     },
 }
+_V2_REFERENCES: dict[str, dict[str, Any]] = {
+    "setka.regional.activity.recorded.v2": {"host": {"school_code": "080123"}},
+    "setka.regional.attendance.recorded.v2": {
+        "organization": {"ogrn": "1020800000000"},
+        "educator": {"person_id": "P-000417"},
+    },
+    "setka.regional.assessment.published.v2": {"organization": {"school_code": "080123"}},
+    "setka.regional.training.completed.v2": {
+        "educator": {"snils": "112-233-445 95"},
+        "organization": {"own_id": "OO-17"},
+    },
+    "setka.regional.deficit.diagnosed.v2": {
+        "educator": {"person_id": "P-000417"},
+        "organization": {"inn": EXAMPLE_INN},
+    },
+}
+"""Version 2 examples: the version 1 example with the references regional systems hold."""
+for _v2, _references in _V2_REFERENCES.items():
+    _v1 = {k: v for k, v in INBOUND_EXAMPLES[_v2.removesuffix("v2") + "v1"].items() if k != "educator_id"}
+    INBOUND_EXAMPLES[_v2] = _v1 | _references
 
 
 def _example_value(annotation: Any, name: str) -> Any:

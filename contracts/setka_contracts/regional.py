@@ -2,7 +2,11 @@
 
 A regional system (the institute's course system, the regional assessment system, an LMS) sends
 one CloudEvent per fact, in Kafka binary mode, to the topic named by the model's ``topic``.
-Organizations are referred to by our id or by their ИНН. Every fact carries the sending system
+Version 1 of a fact refers to organizations by our id or their ИНН, and to educators by our id.
+Version 2 (``….v2``) takes the references regional systems actually hold (see
+:class:`OrganizationReference` and :class:`EducatorReference`): ИНН, ОГРН, the federal school
+code or the system's own id of an organization; the system's own person id or the СНИЛС of an
+educator. Both versions are accepted on the same topics. Every fact carries the sending system
 (``source_system``) and its own id of the fact (``external_id``), so that sending it again, or a
 newer version of it, replaces what we had instead of adding a second copy.
 
@@ -31,11 +35,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from . import topics
 from .base import EventData
 from .events import ActivityFormat, ActivityType, LearningProcess
-from .identifiers import inn_problem
+from .identifiers import inn_problem, normalised_snils, ogrn_problem, snils_problem
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 """How far ahead of Setka's clock a sender's clock may run: a version or a past date later than
@@ -166,6 +171,103 @@ class OrganizationRef(BaseModel):
         return f"id {self.id}" if self.id else f"ИНН {self.inn}"
 
 
+class OrganizationReference(OrganizationRef):
+    """An organization as a regional system knows it (version 2 of the facts): at least one of
+    Setka's id, ИНН, ОГРН, the federal school code or the sending system's own id; the first
+    given in that order is the one looked up."""
+
+    ogrn: str | None = Field(default=None, description="ОГРН, 13 digits", examples=["1023900000011"])
+    school_code: Identifier | None = Field(
+        default=None,
+        max_length=40,
+        description="The school's code in the federal assessment system (ФИС ОКО)",
+        examples=["390123"],
+    )
+    own_id: Identifier | None = Field(
+        default=None,
+        max_length=200,
+        description="The sending system's own id of the organization (its source_system's), as "
+        "mapped to Setka's id by an import",
+    )
+
+    @field_validator("ogrn")
+    @classmethod
+    def _ogrn(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if problem := ogrn_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> OrganizationReference:
+        if all(getattr(self, name) is None for name in ("id", "inn", "ogrn", "school_code", "own_id")):
+            raise ValueError("give the organization's id, inn, ogrn, school_code or own_id")
+        return self
+
+    def describe(self) -> str:
+        for name, label in (
+            ("id", "id"),
+            ("inn", "ИНН"),
+            ("ogrn", "ОГРН"),
+            ("school_code", "код ФИС ОКО"),
+            ("own_id", "собственный код системы"),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                return f"{label} {value}"
+        return "—"
+
+
+class EducatorReference(BaseModel):
+    """An educator as a regional system knows them (version 2 of the facts): Setka's id, the
+    sending system's own person id, or the СНИЛС. Setka never keeps a СНИЛС: it is replaced by a
+    keyed hash (HMAC-SHA256) as soon as the fact is received, and looked up by that hash."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: uuid.UUID | None = Field(default=None, description="Setka's id of the educator")
+    person_id: Identifier | None = Field(
+        default=None,
+        max_length=200,
+        description="The sending system's own id of the person (its source_system's)",
+        examples=["P-000417"],
+    )
+    snils: str | None = Field(
+        default=None,
+        description="СНИЛС, 11 digits with or without the usual hyphens and space; checked by its "
+        "check digits; never stored",
+        examples=["112-233-445 95"],
+    )
+    snils_hash: SkipJsonSchema[str | None] = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """What Setka keeps of a СНИЛС (set by Setka itself when it receives the fact)."""
+
+    @field_validator("snils")
+    @classmethod
+    def _snils(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = normalised_snils(value.strip())
+        if problem := snils_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> EducatorReference:
+        if self.id is None and self.person_id is None and self.snils is None and self.snils_hash is None:
+            raise ValueError("give the educator's id, person_id or snils")
+        return self
+
+    def describe(self) -> str:
+        """The reference as a reason names it: never the СНИЛС itself."""
+        if self.id is not None:
+            return f"id {self.id}"
+        if self.person_id is not None:
+            return f"собственный код системы {self.person_id}"
+        return "СНИЛС (указанный в факте)"
+
+
 class RegionalFact(EventData):
     """What every inbound fact carries: who sent it, the sender's own id of it, and its version.
 
@@ -251,7 +353,15 @@ class ActivityRecordedByRegion(RegionalFact):
         return value
 
 
-class AttendanceRecordedByRegion(RegionalFact):
+class _Attendance(RegionalFact):
+    activity_external_id: Identifier = Field(
+        min_length=1, max_length=200, description="The sending system's id of the activity"
+    )
+    hours: Number = Field(gt=0, le=200, description="Hours of the activity attended; at most its length")
+    recorded_at: Version = Field(description=RECORDED_AT)
+
+
+class AttendanceRecordedByRegion(_Attendance):
     """Who took part in an activity recorded by the same system, and for how many hours.
 
     ``activity_external_id`` is the sender's id of the activity; when the attendance arrives
@@ -261,15 +371,10 @@ class AttendanceRecordedByRegion(RegionalFact):
     event_type = "setka.regional.attendance.recorded.v1"
     topic = topics.REGIONAL_ATTENDANCE
 
-    activity_external_id: Identifier = Field(
-        min_length=1, max_length=200, description="The sending system's id of the activity"
-    )
     organization: OrganizationRef = Field(description="The participating organization")
     educator_id: uuid.UUID | None = Field(
         default=None, description="Setka's id of the participating educator; none if the whole organization"
     )
-    hours: Number = Field(gt=0, le=200, description="Hours of the activity attended; at most its length")
-    recorded_at: Version = Field(description=RECORDED_AT)
 
 
 class AssessmentProcedure(StrEnum):
@@ -320,7 +425,15 @@ class AssessmentResultPublished(RegionalFact):
         return value
 
 
-class TrainingCompleted(RegionalFact):
+class _Training(RegionalFact):
+    course: Text = Field(min_length=1, max_length=500)
+    provider: Text = Field(min_length=1, max_length=300)
+    hours: Count = Field(gt=0, le=2000)
+    completed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
+    recorded_at: Version = Field(description=RECORDED_AT)
+
+
+class TrainingCompleted(_Training):
     """An educator completed professional training (курсы повышения квалификации)."""
 
     event_type = "setka.regional.training.completed.v1"
@@ -328,11 +441,6 @@ class TrainingCompleted(RegionalFact):
 
     educator_id: uuid.UUID = Field(description="Setka's id of the educator")
     organization: OrganizationRef = Field(description="The educator's organization")
-    course: Text = Field(min_length=1, max_length=500)
-    provider: Text = Field(min_length=1, max_length=300)
-    hours: Count = Field(gt=0, le=2000)
-    completed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
-    recorded_at: Version = Field(description=RECORDED_AT)
 
 
 class DeficitLevel(StrEnum):
@@ -341,7 +449,14 @@ class DeficitLevel(StrEnum):
     high = "high"
 
 
-class DeficitDiagnosed(RegionalFact):
+class _Deficit(RegionalFact):
+    competency: Text = Field(min_length=1, max_length=300, examples=["формирующее оценивание"])
+    level: DeficitLevel
+    diagnosed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
+    recorded_at: Version = Field(description=RECORDED_AT)
+
+
+class DeficitDiagnosed(_Deficit):
     """A professional deficit (профессиональный дефицит) of an educator found by a diagnostic."""
 
     event_type = "setka.regional.deficit.diagnosed.v1"
@@ -349,10 +464,73 @@ class DeficitDiagnosed(RegionalFact):
 
     educator_id: uuid.UUID = Field(description="Setka's id of the educator")
     organization: OrganizationRef = Field(description="The educator's organization")
-    competency: Text = Field(min_length=1, max_length=300, examples=["формирующее оценивание"])
-    level: DeficitLevel
-    diagnosed_on: PastDay = Field(description="YYYY-MM-DD, from 2000 to today")
-    recorded_at: Version = Field(description=RECORDED_AT)
+
+
+# --- version 2: the references regional systems hold ----------------------------------------------
+
+V2 = (
+    "Version 2: organizations and educators by the references regional systems hold (ИНН, ОГРН, the "
+    "federal school code, the system's own ids, СНИЛС). "
+)
+
+
+class ActivityRecordedByRegionV2(ActivityRecordedByRegion):
+    __doc__ = V2 + (ActivityRecordedByRegion.__doc__ or "")
+
+    event_type = "setka.regional.activity.recorded.v2"
+
+    host: OrganizationReference = Field(description="The organization that holds the activity")
+
+
+class AttendanceRecordedByRegionV2(_Attendance):
+    __doc__ = V2 + (AttendanceRecordedByRegion.__doc__ or "")
+
+    event_type = "setka.regional.attendance.recorded.v2"
+    topic = topics.REGIONAL_ATTENDANCE
+
+    organization: OrganizationReference = Field(description="The participating organization")
+    educator: EducatorReference | None = Field(
+        default=None, description="The participating educator; none if the whole organization"
+    )
+
+
+class AssessmentResultPublishedV2(AssessmentResultPublished):
+    __doc__ = V2 + (AssessmentResultPublished.__doc__ or "")
+
+    event_type = "setka.regional.assessment.published.v2"
+
+    organization: OrganizationReference = Field(description="The school")
+
+
+class TrainingCompletedV2(_Training):
+    __doc__ = V2 + (TrainingCompleted.__doc__ or "")
+
+    event_type = "setka.regional.training.completed.v2"
+    topic = topics.REGIONAL_TRAININGS
+
+    educator: EducatorReference
+    organization: OrganizationReference = Field(description="The educator's organization")
+
+
+class DeficitDiagnosedV2(_Deficit):
+    __doc__ = V2 + (DeficitDiagnosed.__doc__ or "")
+
+    event_type = "setka.regional.deficit.diagnosed.v2"
+    topic = topics.REGIONAL_DEFICITS
+
+    educator: EducatorReference
+    organization: OrganizationReference = Field(description="The educator's organization")
+
+
+LATEST: dict[str, type[RegionalFact]] = {
+    ActivityRecordedByRegionV2.event_type: ActivityRecordedByRegion,
+    AttendanceRecordedByRegionV2.event_type: AttendanceRecordedByRegion,
+    AssessmentResultPublishedV2.event_type: AssessmentResultPublished,
+    TrainingCompletedV2.event_type: TrainingCompleted,
+    DeficitDiagnosedV2.event_type: DeficitDiagnosed,
+}
+"""Each version 2 type and the version 1 type it becomes once its references are resolved to
+Setka's ids (what the rules of the events service apply)."""
 
 
 INBOUND_TYPES: tuple[type[RegionalFact], ...] = (
@@ -361,4 +539,9 @@ INBOUND_TYPES: tuple[type[RegionalFact], ...] = (
     AssessmentResultPublished,
     TrainingCompleted,
     DeficitDiagnosed,
+    ActivityRecordedByRegionV2,
+    AttendanceRecordedByRegionV2,
+    AssessmentResultPublishedV2,
+    TrainingCompletedV2,
+    DeficitDiagnosedV2,
 )

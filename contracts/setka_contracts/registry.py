@@ -267,6 +267,11 @@ class _EducatorState(EventData):
     qualification_category: QualificationCategory
     subjects: list[str] = Field(default_factory=list)
     employments: list[EducatorEmployment] = Field(default_factory=list)
+    snils_hash: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 (hex) of the educator's СНИЛС under the installation's SNILS_HMAC_KEY: "
+        "how a fact naming the educator by СНИЛС finds them. The number itself is never published",
+    )
 
 
 class EducatorRegistered(_EducatorState):

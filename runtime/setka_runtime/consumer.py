@@ -125,6 +125,13 @@ call ``item.reject(reason)`` or ``item.defer(reason)`` for an item that must lea
 Raise only for the unexpected: the batch is then rolled back and applied one message at a time."""
 
 
+Gate = Callable[[AsyncSession, str, list[Item]], Awaitable[None]]
+"""gate(session, topic, items): a check every readable message of a topic passes before its
+handler, in the handler's transaction, whichever way it came in (a Kafka record, a fact received
+over HTTP, a waiting message handed back). It may reject or defer items (they leave no effect) and
+replace an item's ``data``, ``value`` or ``headers`` (e.g. with references resolved)."""
+
+
 def batch(handler: BatchHandler) -> BatchHandler:
     """Mark ``handler`` as a :data:`BatchHandler` in a consumer's handler map."""
     handler.setka_batch = True  # type: ignore[attr-defined]
@@ -240,6 +247,8 @@ class GuardedConsumer:
     """A :class:`~setka_runtime.deferred.Deferrals` that parks ``NotYetKnown`` messages, if set."""
     reject_unknown_types: bool = False
     """Dead-letter types with no handler (an inbound topic) instead of ignoring them."""
+    gate: Gate | None = None
+    """Checked on every message not seen before, before its handler (see :data:`Gate`)."""
     on_dead_letter: DeadLetterHook | None = None
     """Called once the dead-letter topic has a message; its failure is logged, never retried
     past an outage of the database, and never holds the partition."""
@@ -401,6 +410,8 @@ class GuardedConsumer:
                     fresh.discard(item.identity)  # a second copy in the same batch is a duplicate
                 else:
                     item.outcome = "duplicate"
+            if self.gate is not None and any(item.pending for item in items):
+                await self.gate(session, self.topic, [item for item in items if item.pending])
             savepoints = not alone and session.get_bind().dialect.name == "postgresql"
             for run in _runs([item for item in items if item.pending]):
                 _, handler = self._handlers[run[0].event.type]

@@ -135,6 +135,13 @@ class ServiceSettings(BaseSettings):
         "reads and refuses every write and every read of personal data",
     )
 
+    snils_hmac_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=shared("SNILS_HMAC_KEY"),
+        description="The secret СНИЛС are hashed with (HMAC-SHA256; the same for the registry and the "
+        "events service, ≥ 32 characters). Without it a СНИЛС is refused: Setka never keeps the number",
+    )
+
     metrics_token: SecretStr | None = Field(
         default=None,
         validation_alias=shared("METRICS_TOKEN"),
@@ -228,6 +235,13 @@ class ServiceSettings(BaseSettings):
                 who=f"the {self.service_name} service",
             )
         return self
+
+    @field_validator("snils_hmac_key")
+    @classmethod
+    def _snils_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("SNILS_HMAC_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+        return value
 
     @property
     def source(self) -> str:

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from . import dead_letters, demo, documents, notifications
+from .admission import Admission
 from .intake import Intake
 from .live import LiveActivities
 from .regional import INBOUND
@@ -27,11 +28,17 @@ def build(settings: EventsSettings) -> Service:
     group = f"setka.{settings.service_name}"
     consumers = []
     noted = dead_letters.noter(service.db)
+    snils_key = settings.snils_hmac_key
+    admission = Admission(
+        unregistered=settings.unregistered_sources,
+        snils_key=snils_key.get_secret_value() if snils_key is not None else None,
+    )
     for topic, handlers in {topics.REGISTRY: HANDLERS, **INBOUND}.items():
         consumer = service.guarded(topic, handlers, group=group)
         consumer.on_dead_letter = noted  # counted for the regional admins (deadLetterSummary)
         if topic in INBOUND:
             consumer.reject_unknown_types = True  # an integrator's typo must not vanish silently
+            consumer.gate = admission.check  # sources, grants, identities: every way in
         consumers.append(consumer)
     service.subscribe(consumers)
     service.waiting_room([c for c in consumers if c.topic in INBOUND])
@@ -43,6 +50,7 @@ def build(settings: EventsSettings) -> Service:
         INBOUND,
         internal_secret=secret.get_secret_value() if secret is not None else None,
         source_tokens=settings.source_tokens,
+        snils_key=admission.snils_key,
     )
     service.context["intake"] = intake
     service.background.append(intake.run)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from setka_contracts import CloudEvent
+from setka_contracts import CloudEvent, topics
 from setka_contracts.events import PlanStatus
 from setka_contracts.regional import (
     AssessmentResultPublished,
@@ -30,7 +30,7 @@ from setka_runtime.db import Database
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import activities, meetings, mobility, participation, plans, regional
+from . import activities, meetings, mobility, participation, plans, regional, sources
 from .models import (
     DemoLoad,
     KnownEducator,
@@ -154,11 +154,34 @@ async def load(db: Database, *, today: date | None = None) -> int:
             return 0
         session.add(DemoLoad(name=DEMO))
         await session.flush()
+        await register_demo_source(session)
         rng = random.Random(SEED)
         total = 0
         for network in networks:
             total += await _network_year(session, rng, network, today or datetime.now(UTC).date())
     return total
+
+
+DEMO_SOURCE = "/regional/rcoi-08"
+"""The demo's regional system (docs/examples/publish_assessment.py): the assessment centre of
+Kalmykia, registered with the demo so that its facts are applied under ``make run`` too."""
+
+
+async def register_demo_source(session: AsyncSession) -> None:
+    """Register the demo's regional system, unless it is registered already."""
+    if await sources.region_of(session, DEMO_SOURCE) is not None:
+        return
+    await sources.register(
+        session,
+        ce_source=DEMO_SOURCE,
+        region_code="08",
+        title="РЦОИ Республики Калмыкия (демонстрация)",
+        grants={
+            sources.GrantKind.source_system: ["rcoi-08"],
+            sources.GrantKind.topic: [topics.REGIONAL_ASSESSMENTS],
+            sources.GrantKind.region: ["08"],
+        },
+    )
 
 
 async def _members(session: AsyncSession, network_id: uuid.UUID) -> list[KnownMembership]:

@@ -49,12 +49,14 @@ from setka_runtime.access import AccessDenied, Role, identity_from_authorization
 from setka_runtime.consumer import GuardedConsumer, Item, Record, read_record
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
+from setka_runtime.identities import SnilsRefused
 from setka_runtime.sql import insert_ignoring_conflicts
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .identities import seal_body
 from .models import AcceptedFact
 
 log = logging.getLogger(__name__)
@@ -127,9 +129,15 @@ def inbound_models(handlers: Mapping[str, Mapping[Any, Any]]) -> dict[str, tuple
 
 
 def check(
-    headers: Mapping[str, str], body: bytes, models: Mapping[str, tuple[type[EventData], str]]
+    headers: Mapping[str, str],
+    body: bytes,
+    models: Mapping[str, tuple[type[EventData], str]],
+    *,
+    snils_key: str | None = None,
 ) -> Fact | str:
-    """A fact read exactly as the consumer of its topic reads it; or the consumer's reason."""
+    """A fact read exactly as the consumer of its topic reads it; or the consumer's reason. What
+    is kept of it has a СНИЛС replaced by its keyed hash (the number is never stored, not even
+    here)."""
     read = read_record(
         Record(value=body, headers=dict(headers)),
         {name: model for name, (model, _) in models.items()},
@@ -137,8 +145,12 @@ def check(
     )
     if isinstance(read, str):
         return read
+    try:
+        sealed = seal_body(body, snils_key)
+    except SnilsRefused as exc:
+        return f"{exc} [SNILS_NOT_ACCEPTED]"
     _, topic = models[read.event.type]
-    return Fact(item=read, topic=topic, headers=dict(headers), body=body)
+    return Fact(item=read, topic=topic, headers=dict(headers), body=sealed)
 
 
 def token_digest(token: str) -> str:
@@ -227,6 +239,7 @@ class Intake:
         *,
         internal_secret: str | None,
         source_tokens: Mapping[str, str] | None = None,
+        snils_key: str | None = None,
     ) -> None:
         """``handlers``: each inbound topic's handlers by contract model (what its consumer has).
         ``source_tokens``: each source's (``ce_source``) bearer token, as :func:`token_digest`."""
@@ -234,6 +247,7 @@ class Intake:
         self.consumers = {consumer.topic: consumer for consumer in consumers if consumer.topic in handlers}
         self.models = inbound_models(handlers)
         self.internal_secret = internal_secret
+        self.snils_key = snils_key
         self.source_tokens = {digest.lower(): source for source, digest in (source_tokens or {}).items()}
         self.arrived = asyncio.Event()
         self._applying = asyncio.Lock()
@@ -319,7 +333,9 @@ class Intake:
         facts: list[Fact] = []
         problems: list[dict[str, Any]] = []
         for index, entry in enumerate(entries):
-            checked = entry if isinstance(entry, str) else check(entry[0], entry[1], self.models)
+            checked = (
+                entry if isinstance(entry, str) else check(*entry, self.models, snils_key=self.snils_key)
+            )
             if isinstance(checked, str):
                 problems.append({"index": index, "id": ids[index], "reason": checked})
             else:

@@ -44,6 +44,10 @@ class KnownOrganization(EventsModel, table=True):
         default=None, index=True, description="Its municipality's id: a municipal coordinator's scope"
     )
     email: str | None = Field(default=None, max_length=200, description="Its official address (notices)")
+    ogrn: str | None = Field(default=None, max_length=13, index=True)
+    school_code: str | None = Field(
+        default=None, max_length=40, index=True, description="Its code in the federal assessment system"
+    )
 
 
 class KnownNetwork(EventsModel, table=True):
@@ -89,6 +93,9 @@ class KnownEducator(EventsModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     subjects: list[str] = Field(default_factory=list, sa_type=JSON)
     updated_at: datetime = _when()
+    snils_hash: str | None = Field(
+        default=None, max_length=64, index=True, description="HMAC-SHA256 of the СНИЛС: never the number"
+    )
 
 
 class KnownInteractionGroup(EventsModel, table=True):
@@ -531,3 +538,48 @@ class DeadLetter(EventsModel, table=True):
 class Document(DocumentFields, EventsModel, table=True):
     """A file attached to an activity (its materials) (its bytes are in the document store,
     :mod:`setka_runtime.documents`)."""
+
+
+# --- who may send regional facts, and the identities they use ---------------------------------------
+
+
+class RegisteredSource(EventsModel, table=True):
+    """A regional system registered to send facts (зарегистрированный источник): its CloudEvents
+    ``source``, the region whose admin manages it, and (in :class:`SourceGrant`) what it may send."""
+
+    __tablename__ = "registered_source"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ce_source: str = Field(max_length=200, unique=True, description="Its ce_source, e.g. /regional/rcoi-39")
+    region_code: str = Field(max_length=3, index=True, description="The region whose admin manages it")
+    title: str = Field(max_length=300, description="What system it is, for people")
+    created_at: datetime = _when(default_factory=now)
+    updated_at: datetime = _when(default_factory=now)
+
+
+class SourceGrant(EventsModel, table=True):
+    """One thing a registered source may do: use a ``source_system`` name, publish to a topic,
+    write about a region or about one organization (kind and value)."""
+
+    __tablename__ = "source_grant"
+
+    source_id: uuid.UUID = Field(foreign_key="registered_source.id", primary_key=True, ondelete="CASCADE")
+    kind: str = Field(
+        max_length=20, primary_key=True, description="source_system, topic, region or organization"
+    )
+    value: str = Field(max_length=200, primary_key=True)
+    granted_at: datetime = _when(default_factory=now)
+
+
+class IdentityMapping(EventsModel, table=True):
+    """A sending system's own id of an organization or an educator, and Setka's id it stands for,
+    learned from an import. ``kind`` ``educator_snils`` keys an educator by the keyed hash of the
+    СНИЛС (``source_system`` empty: a СНИЛС is the same in every system)."""
+
+    __tablename__ = "identity_mapping"
+
+    kind: str = Field(max_length=20, primary_key=True, description="organization, educator or educator_snils")
+    source_system: str = Field(max_length=100, primary_key=True)
+    external_id: str = Field(max_length=200, primary_key=True)
+    setka_id: uuid.UUID = Field(index=True)
+    learned_at: datetime = _when(default_factory=now)

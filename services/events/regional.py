@@ -1,6 +1,7 @@
 """The inbound contract: facts regional systems publish to ``regional.*`` become our events.
 
-Each handler runs in the guarded consumer's transaction. A fact that breaks a rule raises
+Each handler runs in the guarded consumer's transaction, after :mod:`.admission` checked the
+fact's source and grants and resolved what it names to Setka's ids. A fact that breaks a rule raises
 :class:`PermanentError` (to the dead-letter topic with the reason); one that refers to an
 organization, educator or activity we do not know yet raises :class:`NotYetKnown` and waits.
 Facts are upserted by their natural keys, so sending one again changes nothing.
@@ -23,12 +24,17 @@ from setka_contracts.events import (
 )
 from setka_contracts.regional import (
     ActivityRecordedByRegion,
+    ActivityRecordedByRegionV2,
     AssessmentResultPublished,
+    AssessmentResultPublishedV2,
     AttendanceRecordedByRegion,
+    AttendanceRecordedByRegionV2,
     DeficitDiagnosed,
+    DeficitDiagnosedV2,
     OrganizationRef,
     RegionalActivityStatus,
     TrainingCompleted,
+    TrainingCompletedV2,
 )
 from setka_runtime import outbox
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
@@ -451,10 +457,24 @@ deficit_diagnosed = one_at_a_time(deficits_diagnosed)
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 
 INBOUND: dict[str, dict[Any, Handler | BatchHandler]] = {
-    topics.REGIONAL_ACTIVITIES: {ActivityRecordedByRegion: activity_recorded},
-    topics.REGIONAL_ATTENDANCE: {AttendanceRecordedByRegion: attendance_recorded},
-    topics.REGIONAL_ASSESSMENTS: {AssessmentResultPublished: assessments_published},
-    topics.REGIONAL_TRAININGS: {TrainingCompleted: trainings_completed},
-    topics.REGIONAL_DEFICITS: {DeficitDiagnosed: deficits_diagnosed},
+    topics.REGIONAL_ACTIVITIES: {
+        ActivityRecordedByRegion: activity_recorded,
+        ActivityRecordedByRegionV2: activity_recorded,
+    },
+    topics.REGIONAL_ATTENDANCE: {
+        AttendanceRecordedByRegion: attendance_recorded,
+        AttendanceRecordedByRegionV2: attendance_recorded,
+    },
+    topics.REGIONAL_ASSESSMENTS: {
+        AssessmentResultPublished: assessments_published,
+        AssessmentResultPublishedV2: assessments_published,
+    },
+    topics.REGIONAL_TRAININGS: {
+        TrainingCompleted: trainings_completed,
+        TrainingCompletedV2: trainings_completed,
+    },
+    topics.REGIONAL_DEFICITS: {DeficitDiagnosed: deficits_diagnosed, DeficitDiagnosedV2: deficits_diagnosed},
 }
-"""The handlers of each inbound topic."""
+"""The handlers of each inbound topic. A version 2 fact reaches its handler as the version 1 fact
+it stands for: :mod:`.admission` (the gate of these topics' consumers) has resolved its references
+to Setka's ids by then."""

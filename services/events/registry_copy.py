@@ -1,6 +1,7 @@
 """Keeps the local copy of the registry from its events (natural upserts by id).
 
-Only what the events service's rules need: organizations (with ИНН, to resolve inbound facts),
+Only what the events service's rules need: organizations (with ИНН, ОГРН and the federal school
+code, to resolve inbound facts), educators with the keyed hash of their СНИЛС (never the number),
 networks, memberships with their dates, educators and where they work — no personal data — and
 the network of each interaction group (a plan item carried out by a group is the network's). The
 frequent events (organizations, memberships, educators) are applied a run at a time: the last
@@ -154,6 +155,8 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
                 "municipality": item.data.municipality,
                 "municipality_id": item.data.municipality_id,
                 "inn": item.data.inn,
+                "ogrn": item.data.ogrn,
+                "school_code": item.data.school_code,
                 "email": item.data.email,
                 "updated_at": item.event.time,
             }
@@ -191,7 +194,12 @@ async def educators_registered(session: AsyncSession, items: list[Item]) -> None
         session,
         KnownEducator.__table__,
         [
-            {"id": item.data.educator_id, "subjects": list(item.data.subjects), "updated_at": item.event.time}
+            {
+                "id": item.data.educator_id,
+                "subjects": list(item.data.subjects),
+                "snils_hash": item.data.snils_hash,
+                "updated_at": item.event.time,
+            }
             for item in last
         ],
     )

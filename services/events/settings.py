@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from setka_runtime.settings import ServiceSettings
@@ -25,6 +27,12 @@ class EventsSettings(ServiceSettings):
             "JSON; `setka token source` makes a token and its digest). A source's token sends facts "
             "of that ce_source only."
         ),
+    )
+    unregistered_sources: Literal["refuse", "accept"] = Field(
+        default="refuse",
+        description="What happens to a regional fact whose ce_source is not a registered source: "
+        "refuse (dead-lettered with SOURCE_NOT_REGISTERED), or accept while an installation "
+        "registers its sources (a registered source is held to its grants either way)",
     )
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings, description="The notifier (NOTIFY_* variables, WORKSPACE_URL)"

@@ -112,6 +112,8 @@ ALLOWED_ORDER = (REP_A1, COORD_A, ADMIN_R)
 """Allowed callers act narrowest first, so the narrowest scope is the one that gets the success."""
 
 ANOTHER_SECRET = "another-secret-nobody-configured-for-these-services-0123456789"
+MATRIX_SOURCE = "/regional/access-matrix"
+"""A registered source of region R, made with the world."""
 
 
 # -- the world ------------------------------------------------------------------------------------
@@ -740,6 +742,22 @@ async def build_world(stack: Stack) -> World:
             )
 
         await send_trainings_and_deficits(stack, w)
+        # a regional system of R registered as a source (the grant and revoke rows change it)
+        await b.write(
+            "registerSource",
+            {"input": "RegisterSourceInput!"},
+            {
+                "input": {
+                    "ceSource": MATRIX_SOURCE,
+                    "regionCode": region,
+                    "title": "Система региона R (матрица доступа)",
+                    "sourceSystems": ["matrix-system"],
+                    "topics": [topics.REGIONAL_ASSESSMENTS],
+                    "regions": [region],
+                }
+            },
+            "... on RegionalSource { id }",
+        )
 
         async def facts_arrived() -> bool:
             data = await b.ask("{ trainings { id } deficits { id } }")
@@ -1453,6 +1471,36 @@ ROWS: list[Row] = [
                 {"kind": "autumn", "startsOn": "2025-10-27", "endsOn": "2025-11-04"},
                 {"kind": "summer", "startsOn": "2026-05-27", "endsOn": "2026-08-31"},
             ],
+        },
+        frozenset({ADMIN_R}),
+    ),
+    # -- events: the region's registered sources of facts (its admin's)
+    Row(
+        "registerSource",
+        {INPUT: "RegisterSourceInput!"},
+        lambda w: {
+            INPUT: {
+                "ceSource": "/regional/access-row",
+                "regionCode": w.region,
+                "title": "Ещё одна система региона R",
+                "regions": [w.region],
+            }
+        },
+        frozenset({ADMIN_R}),
+    ),
+    Row(
+        "grantSource",
+        {INPUT: "SourceGrantInput!"},
+        lambda w: {
+            INPUT: {"ceSource": MATRIX_SOURCE, "kind": "topic", "values": [topics.REGIONAL_TRAININGS]}
+        },
+        frozenset({ADMIN_R}),
+    ),
+    Row(
+        "revokeSource",
+        {INPUT: "SourceGrantInput!"},
+        lambda w: {
+            INPUT: {"ceSource": MATRIX_SOURCE, "kind": "topic", "values": [topics.REGIONAL_TRAININGS]}
         },
         frozenset({ADMIN_R}),
     ),

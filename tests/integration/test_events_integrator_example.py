@@ -1,4 +1,5 @@
-"""The aiokafka example of docs/integrators.md works against a real broker and the events service."""
+"""The aiokafka example of docs/integrators.md works against a real broker and the events service,
+as the demo's registered source (an unregistered one is refused)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from setka_contracts import CloudEvent, topics
 from setka_contracts.registry import OrganizationRegistered
 
 from services.events import app as events
+from services.events import demo
 from services.events.schema import schema
 from services.events.settings import EventsSettings
 from tests.helpers import eventually, produce
@@ -40,6 +42,7 @@ async def test_the_documented_aiokafka_example_is_accepted(
         kafka_bootstrap_servers=broker.bootstrap,
         consumer_graceful_seconds=2,
         unknown_retry_seconds=0.2,
+        unregistered_sources="refuse",
     )
     service = events.build(settings)
     school = OrganizationRegistered(
@@ -57,6 +60,8 @@ async def test_the_documented_aiokafka_example_is_accepted(
     transport = httpx.ASGITransport(app=service.asgi(schema))
     async with service.running(), httpx.AsyncClient(transport=transport, base_url="http://events") as client:
         await asyncio.wait_for(service.connected.wait(), 60)
+        async with service.db.session() as session, session.begin():
+            await demo.register_demo_source(session)  # as the demo seed does under make run
         await load_example().publish(broker.bootstrap)  # before the school is known: it waits
         await produce(
             broker.bootstrap,

@@ -8,15 +8,17 @@ from .dead_letters import DeadLetterQuery
 from .facts import FactMutation
 from .mutations import Mutation
 from .queries import Query as EventsQuery
+from .sources import SourceMutation, SourceQuery
 from .subscriptions import Subscription
 from .types import Activity, InteractionGroup, Network, Organization, Plan, PlanItem
 
-Query = merge_types("Query", (EventsQuery, DeadLetterQuery, NotificationQuery))
-"""Every read: the calendar, plans and facts, the regions' dead letters and a person's notifications."""
+Query = merge_types("Query", (EventsQuery, DeadLetterQuery, SourceQuery, NotificationQuery))
+"""Every read: the calendar, plans and facts, the regions' dead letters and sources, and a person's
+notifications."""
 
 schema = SubgraphSchema(
     query=Query,
-    mutation=merge_types("Mutation", (Mutation, FactMutation, NotificationMutation)),
+    mutation=merge_types("Mutation", (Mutation, FactMutation, SourceMutation, NotificationMutation)),
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network, InteractionGroup],
 )

@@ -2,14 +2,14 @@
 (an import's line report, a mutation's answer).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
