@@ -232,12 +232,15 @@ def cmd_import_facts(args: argparse.Namespace) -> int:
     from setka_runtime.spreadsheets import UnreadableFile
 
     from services.events import importing
+    from services.events.settings import EventsSettings
 
     from . import config, database
 
     url = config.database_url("events")
     _wait_for_databases({"events": url}, args.wait)
     database.migrate("events", url)
+
+    key = EventsSettings(database_url=url).snils_hmac_key
 
     async def go() -> importing.ImportReport:
         db = Database(url)
@@ -248,6 +251,7 @@ def cmd_import_facts(args: argparse.Namespace) -> int:
                 importing.ImportKind(args.kind),
                 source=args.source,
                 source_system=args.source_system,
+                snils_key=key.get_secret_value() if key is not None else None,
                 wait_seconds=args.wait_applied,
             )
         finally:

@@ -26,14 +26,15 @@ from typing import Any
 
 from setka_contracts import CloudEvent
 from setka_contracts.regional import (
-    AssessmentResultPublished,
-    AttendanceRecordedByRegion,
-    DeficitDiagnosed,
+    AssessmentResultPublishedV2,
+    AttendanceRecordedByRegionV2,
+    DeficitDiagnosedV2,
     RegionalFact,
-    TrainingCompleted,
+    TrainingCompletedV2,
 )
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
+from setka_runtime.identities import SnilsRefused, snils_hash
 from setka_runtime.spreadsheets import SourceRow, digits, normalize_header, open_table, parse_date
 from sqlalchemy import tuple_, update
 
@@ -57,11 +58,30 @@ class UnmappableHeader(Exception):
     """The file's header lacks a column the kind cannot do without (the message is in Russian)."""
 
 
+_ORGANIZATION = {
+    "organization_id": ("ид оо в сетке", "идентификатор оо", "organization id"),
+    "inn": ("инн оо", "инн", "инн организации", "инн места работы"),
+    "ogrn": ("огрн", "огрн оо", "огрн организации"),
+    "school_code": ("код оо", "код оо фис око", "логин оо", "код школы"),
+}
+_EDUCATOR = {
+    "educator_id": ("ид педагога в сетке", "идентификатор педагога в сетке", "educator id"),
+    "person_id": (
+        "код слушателя",
+        "идентификатор слушателя",
+        "ид слушателя",
+        "код педагога",
+        "идентификатор педагога",
+        "person id",
+    ),
+    "snils": ("снилс", "снилс педагога", "снилс слушателя", "snils"),
+}
+ORGANIZATION = tuple(_ORGANIZATION)
+EDUCATOR = tuple(_EDUCATOR)
+
 FIELDS: Mapping[ImportKind, Mapping[str, tuple[str, ...]]] = {
     ImportKind.assessment_results: {
-        "organization_id": ("ид оо в сетке", "идентификатор оо", "organization id"),
-        "inn": ("инн", "инн оо", "инн организации"),
-        "school_code": ("код оо", "код оо фис око", "логин оо", "код школы"),
+        **_ORGANIZATION,
         "procedure": ("процедура", "оценочная процедура", "вид процедуры", "procedure"),
         "subject": ("предмет", "учебный предмет", "subject"),
         "grade": ("класс", "параллель", "grade"),
@@ -81,9 +101,8 @@ FIELDS: Mapping[ImportKind, Mapping[str, tuple[str, ...]]] = {
         "external_id": ("идентификатор", "id записи", "external id"),
     },
     ImportKind.trainings: {
-        "educator_id": ("ид педагога в сетке", "идентификатор педагога", "educator id"),
-        "inn": ("инн оо", "инн", "инн организации", "инн места работы"),
-        "organization_id": ("ид оо в сетке", "идентификатор оо", "organization id"),
+        **_EDUCATOR,
+        **_ORGANIZATION,
         "course": (
             "наименование программы",
             "программа",
@@ -109,9 +128,8 @@ FIELDS: Mapping[ImportKind, Mapping[str, tuple[str, ...]]] = {
         ),
     },
     ImportKind.deficits: {
-        "educator_id": ("ид педагога в сетке", "идентификатор педагога", "educator id"),
-        "inn": ("инн оо", "инн", "инн организации", "инн места работы"),
-        "organization_id": ("ид оо в сетке", "идентификатор оо", "organization id"),
+        **_EDUCATOR,
+        **_ORGANIZATION,
         "competency": ("компетенция", "дефицит", "профессиональный дефицит", "competency"),
         "level": ("уровень", "уровень дефицита", "выраженность", "level"),
         "diagnosed_on": ("дата диагностики", "дата", "diagnosed on"),
@@ -119,16 +137,15 @@ FIELDS: Mapping[ImportKind, Mapping[str, tuple[str, ...]]] = {
     },
     ImportKind.attendance: {
         "activity_external_id": ("код мероприятия", "идентификатор мероприятия", "мероприятие id"),
-        "inn": ("инн оо", "инн", "инн организации"),
-        "organization_id": ("ид оо в сетке", "идентификатор оо", "organization id"),
-        "educator_id": ("ид педагога в сетке", "идентификатор педагога", "educator id"),
+        **_ORGANIZATION,
+        **_EDUCATOR,
         "hours": ("часы", "часов", "количество часов", "hours"),
         "external_id": ("идентификатор", "номер записи", "external id"),
     },
 }
 REQUIRED: Mapping[ImportKind, tuple[tuple[str, ...], ...]] = {
     ImportKind.assessment_results: (
-        ("inn", "organization_id", "school_code"),
+        ORGANIZATION,
         ("procedure",),
         ("subject",),
         ("grade",),
@@ -137,28 +154,29 @@ REQUIRED: Mapping[ImportKind, tuple[tuple[str, ...], ...]] = {
         ("mean_score",),
     ),
     ImportKind.trainings: (
-        ("educator_id",),
-        ("inn", "organization_id"),
+        EDUCATOR,
+        ORGANIZATION,
         ("course",),
         ("provider",),
         ("hours",),
         ("completed_on",),
     ),
     ImportKind.deficits: (
-        ("educator_id",),
-        ("inn", "organization_id"),
+        EDUCATOR,
+        ORGANIZATION,
         ("competency",),
         ("level",),
         ("diagnosed_on",),
     ),
-    ImportKind.attendance: (("activity_external_id",), ("inn", "organization_id"), ("hours",)),
+    ImportKind.attendance: (("activity_external_id",), ORGANIZATION, ("hours",)),
 }
 MODELS: Mapping[ImportKind, type[RegionalFact]] = {
-    ImportKind.assessment_results: AssessmentResultPublished,
-    ImportKind.trainings: TrainingCompleted,
-    ImportKind.deficits: DeficitDiagnosed,
-    ImportKind.attendance: AttendanceRecordedByRegion,
+    ImportKind.assessment_results: AssessmentResultPublishedV2,
+    ImportKind.trainings: TrainingCompletedV2,
+    ImportKind.deficits: DeficitDiagnosedV2,
+    ImportKind.attendance: AttendanceRecordedByRegionV2,
 }
+"""Version 2 of the facts: schools and educators by the references the exports have."""
 PROCEDURES = {
     "впр": "vpr",
     "всероссийская проверочная работа": "vpr",
@@ -245,9 +263,35 @@ def _organization(values: Mapping[str, str]) -> dict[str, str]:
         ref["id"] = values["organization_id"]
     if values.get("inn"):
         ref["inn"] = digits(values["inn"], width=10)
+    if values.get("ogrn"):
+        ref["ogrn"] = digits(values["ogrn"], width=13)
     if values.get("school_code"):
         ref["school_code"] = values["school_code"]
     return ref
+
+
+def _educator(values: Mapping[str, str]) -> dict[str, str]:
+    ref: dict[str, str] = {}
+    for column, name in (("educator_id", "id"), ("person_id", "person_id"), ("snils", "snils")):
+        if values.get(column):
+            ref[name] = values[column]
+    return ref
+
+
+def _person(educator: Mapping[str, str], snils_key: str | None) -> str:
+    """The educator in a derived external id: never the СНИЛС itself, only its keyed hash."""
+    if "id" in educator or "person_id" in educator:
+        return educator.get("id") or educator["person_id"]
+    if snils_key is None:
+        raise DomainError(
+            "СНИЛС не принимается: в Setka не задан ключ SNILS_HMAC_KEY",
+            code="SNILS_NOT_ACCEPTED",
+            field="snils",
+        )
+    try:
+        return "snils:" + snils_hash(educator["snils"], snils_key)[:32]
+    except SnilsRefused as error:
+        raise DomainError(str(error), code="SNILS_INVALID", field="snils") from None
 
 
 def _shares(values: Mapping[str, str]) -> dict[str, float]:
@@ -261,7 +305,9 @@ def _shares(values: Mapping[str, str]) -> dict[str, float]:
     return shares
 
 
-def row_data(kind: ImportKind, values: Mapping[str, str], *, source_system: str) -> dict[str, Any]:
+def row_data(
+    kind: ImportKind, values: Mapping[str, str], *, source_system: str, snils_key: str | None = None
+) -> dict[str, Any]:
     """A row as the data of its fact (not yet checked against the contract: the consumer does)."""
     data: dict[str, Any] = {"source_system": source_system}
     if kind is ImportKind.assessment_results:
@@ -284,7 +330,7 @@ def row_data(kind: ImportKind, values: Mapping[str, str], *, source_system: str)
         }
     elif kind is ImportKind.trainings:
         data |= {
-            "educator_id": values["educator_id"],
+            "educator": _educator(values),
             "organization": _organization(values),
             "course": values["course"],
             "provider": values["provider"],
@@ -292,18 +338,22 @@ def row_data(kind: ImportKind, values: Mapping[str, str], *, source_system: str)
             "completed_on": parse_date(values["completed_on"], field="completed_on").isoformat(),
         }
         data["external_id"] = values.get("external_id") or "/".join(
-            (values["educator_id"], normalize_header(values["course"]), data["completed_on"])
+            (_person(data["educator"], snils_key), normalize_header(values["course"]), data["completed_on"])
         )
     elif kind is ImportKind.deficits:
         data |= {
-            "educator_id": values["educator_id"],
+            "educator": _educator(values),
             "organization": _organization(values),
             "competency": values["competency"],
             "level": _choice(LEVELS, values["level"], field="level"),
             "diagnosed_on": parse_date(values["diagnosed_on"], field="diagnosed_on").isoformat(),
         }
         data["external_id"] = values.get("external_id") or "/".join(
-            (values["educator_id"], normalize_header(values["competency"]), data["diagnosed_on"])
+            (
+                _person(data["educator"], snils_key),
+                normalize_header(values["competency"]),
+                data["diagnosed_on"],
+            )
         )
     else:
         data |= {
@@ -311,17 +361,21 @@ def row_data(kind: ImportKind, values: Mapping[str, str], *, source_system: str)
             "organization": _organization(values),
             "hours": _number(values["hours"], field="hours"),
         }
-        if values.get("educator_id"):
-            data["educator_id"] = values["educator_id"]
-        person = (
-            values.get("educator_id") or data["organization"].get("inn") or data["organization"].get("id")
-        )
+        educator = _educator(values)
+        if educator:
+            data["educator"] = educator
+        organization = data["organization"]
+        person = _person(educator, snils_key) if educator else next(iter(organization.values()), "")
         data["external_id"] = values.get("external_id") or f"{values['activity_external_id']}/{person}"
     return data
 
 
-def fact_id(kind: ImportKind, source: str, data: Mapping[str, Any]) -> str:
-    """The row's ``ce_id``: the same row imported again is the same fact."""
+def fact_id(kind: ImportKind, source: str, data: Mapping[str, Any], *, snils_key: str | None = None) -> str:
+    """The row's ``ce_id``: the same row imported again is the same fact (derived from the row
+    with a СНИЛС replaced by its keyed hash: an id must not reveal the number)."""
+    educator = data.get("educator")
+    if isinstance(educator, dict) and "snils" in educator:
+        data = {**data, "educator": {**educator, "snils": _person(educator, snils_key)}}
     content = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(f"{kind.value}\x1f{source}\x1f{content}".encode()).hexdigest()
     return f"import-{kind.value}-{digest[:32]}"
@@ -402,6 +456,7 @@ async def import_file(
     source: str = DEFAULT_SOURCE,
     source_system: str = DEFAULT_SOURCE_SYSTEM,
     sender: str = "setka import",
+    snils_key: str | None = None,
     wait_seconds: float = 120.0,
     apply: Callable[[], Any] | None = None,
 ) -> ImportReport:
@@ -417,17 +472,17 @@ async def import_file(
     for row in rows:
         values = {name: row.cells[i] for name, i in columns.items() if i < len(row.cells) and row.cells[i]}
         try:
-            data = row_data(kind, values, source_system=source_system)
+            data = row_data(kind, values, source_system=source_system, snils_key=snils_key)
+            event_id = fact_id(kind, source, data, snils_key=snils_key)
         except DomainError as error:
             report.lines.append(Line(row.line, "rejected", f"{error.field}: {error.message}"))
             continue
         except KeyError as missing:
             report.lines.append(Line(row.line, "rejected", f"пустая ячейка: {missing.args[0]}"))
             continue
-        event_id = fact_id(kind, source, data)
         data["recorded_at"] = recorded
         event = CloudEvent(type=model.event_type, source=source, data=data, id=event_id)
-        checked = check(event.headers(), event.body(), models)
+        checked = check(event.headers(), event.body(), models, snils_key=snils_key)
         if isinstance(checked, str):
             report.lines.append(Line(row.line, "rejected", checked))
         else:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import Workbook
+from setka_contracts import topics
 from setka_contracts.identifiers import inn_check_digit
 from setka_runtime.access import Identity, Role, sign_internal
 from setka_runtime.service import Service
@@ -26,11 +27,12 @@ from starlette.routing import Route
 
 from operations import contract
 from services.events import app as events
-from services.events import importing
+from services.events import importing, sources
 from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
 from services.events.models import KnownEducator, KnownEmployment, KnownOrganization
 from services.events.schema import schema
 from services.events.settings import EventsSettings
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -71,19 +73,32 @@ async def running(broker: Any, service_databases: dict[str, str]) -> AsyncIterat
     school, educator = uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC)
     async with service.db.session() as session, session.begin():
-        for n in range(3):
+        for n in range(4):
             session.add(
                 KnownOrganization(
                     id=school if n == 0 else uuid.uuid4(),
                     short_name=f"Школа {n}",
                     kind="school",
-                    region_code="39",
+                    region_code="39" if n < 3 else "08",
                     inn=inn(n),
                     updated_at=now,
                 )
             )
         session.add(KnownEducator(id=educator, subjects=[], updated_at=now))
         session.add(KnownEmployment(id=uuid.uuid4(), educator_id=educator, organization_id=school))
+    async with service.db.session() as session, session.begin():
+        for ce_source, system in ((SOURCE, "rcoi-39"), ("/regional/iro-39", "iro-kpk")):
+            await sources.register(
+                session,
+                ce_source=ce_source,
+                region_code="39",
+                title=f"Система {system}",
+                grants={
+                    sources.GrantKind.source_system: [system],
+                    sources.GrantKind.topic: list(topics.INBOUND),
+                    sources.GrantKind.region: ["39"],
+                },
+            )
     intake = service.context["intake"]
     app = service.asgi(schema, extra_routes=[Route("/facts", intake.receive, methods=["POST"])])
     transport = httpx.ASGITransport(app=app)
@@ -139,17 +154,31 @@ async def test_http_batches_are_all_or_nothing_kept_once_and_applied_once(runnin
     async def applied() -> bool:
         return await running.count("SELECT count(*) FROM assessment_result") == 3
 
-    from tests.helpers import eventually
-
     await eventually(applied, timeout=30)
     assert await running.count("SELECT count(*) FROM accepted_fact WHERE outcome = 'processed'") == 3
+
+    # the same grants as on Kafka: a school of a region not granted to the source
+    elsewhere = fact(7, organization={"inn": inn(3)}) | {"type": "setka.regional.assessment.published.v2"}
+    assert (await client.post("/facts", content=json.dumps([elsewhere]), headers=BATCH)).status_code == 202
+
+    async def refused_by_grant() -> str:
+        async with running.service.db.session() as session:
+            return str(
+                (
+                    await session.execute(text("SELECT reason FROM accepted_fact WHERE event_id = 'h-7'"))
+                ).scalar_one_or_none()
+                or ""
+            )
+
+    assert "[SOURCE_NOT_GRANTED_REGION]" in await eventually(refused_by_grant, timeout=30)
+    assert await running.count("SELECT count(*) FROM assessment_result") == 3
 
     # a source's token sends that source's facts only; an unknown token sends nothing
     foreign = fact(5) | {"source": "/regional/other"}
     assert (await client.post("/facts", content=json.dumps([foreign]), headers=BATCH)).status_code == 403
     stranger = {**BATCH, "authorization": f"Bearer {SOURCE_TOKEN_PREFIX}nobody"}
     assert (await client.post("/facts", content=json.dumps([fact(6)]), headers=stranger)).status_code == 401
-    assert await running.count("SELECT count(*) FROM accepted_fact") == 3
+    assert await running.count("SELECT count(*) FROM accepted_fact") == 4
 
 
 def assessment_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -213,7 +242,9 @@ async def test_an_import_reports_by_line_and_running_it_again_changes_nothing(
         ["390004", inn(1), "Школа 1", "ВПР", "Химия", "8", "2025", "20", "3,5", "10", "40", "40", "40"],
     ]
     path = assessment_csv(tmp_path / "vpr.csv", rows)
-    first = await importing.import_file(db, path, importing.ImportKind.assessment_results, source=SOURCE)
+    first = await importing.import_file(
+        db, path, importing.ImportKind.assessment_results, source=SOURCE, source_system="rcoi-39"
+    )
     by_line = {line.line: line for line in first.lines}
     assert (by_line[3].outcome, by_line[4].outcome) == ("applied", "applied")
     assert by_line[5].outcome == "rejected" and "«восьмой» — не число" in by_line[5].reason
@@ -223,7 +254,9 @@ async def test_an_import_reports_by_line_and_running_it_again_changes_nothing(
     assert stored == 2
     events_before = await running.count("SELECT count(*) FROM outbox")
 
-    second = await importing.import_file(db, path, importing.ImportKind.assessment_results, source=SOURCE)
+    second = await importing.import_file(
+        db, path, importing.ImportKind.assessment_results, source=SOURCE, source_system="rcoi-39"
+    )
     assert [line.outcome for line in second.lines][:2] == ["repeat", "repeat"]
     assert await running.count("SELECT count(*) FROM outbox") == events_before
     assert await running.count("SELECT count(*) FROM assessment_result") == 2
@@ -269,7 +302,11 @@ async def test_an_import_reports_by_line_and_running_it_again_changes_nothing(
     )
     book.save(tmp_path / "kpk.xlsx")
     trainings = await importing.import_file(
-        db, tmp_path / "kpk.xlsx", importing.ImportKind.trainings, source="/regional/iro-39"
+        db,
+        tmp_path / "kpk.xlsx",
+        importing.ImportKind.trainings,
+        source="/regional/iro-39",
+        source_system="iro-kpk",
     )
     outcomes = {line.line: (line.outcome, line.reason) for line in trainings.lines}
     assert outcomes[2] == ("applied", "")

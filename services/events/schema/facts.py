@@ -1,6 +1,11 @@
 """Regional facts entered by hand (a methodologist, a regional admin): assessment results, a
 completed training, a diagnosed deficit.
 
+Their source is Setka's own «manual entry» source of the organization's region
+(``/setka/manual/<region>``), registered on the first entry with the grants hand entry needs (its
+``source_system``, the topics of these facts, its region): the consumer's gate holds it to them as
+any source, and a regional admin may revoke them (``revokeSource``) to stop hand entry.
+
 Each becomes a fact of the inbound contract and goes the one way every fact goes
 (:mod:`services.events.intake`): kept with the audit entry in one transaction, then applied by the
 consumer of its topic — the same validation, versions, grants and reasons as from Kafka — and the
@@ -15,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import strawberry
-from setka_contracts import CloudEvent
+from setka_contracts import CloudEvent, topics
 from setka_contracts.regional import (
     AssessmentResultPublished,
     DeficitDiagnosed,
@@ -28,11 +33,13 @@ from setka_runtime.graphql import ValidationError, identity, run_command
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from .. import scopes
+from .. import scopes, sources
 from ..intake import Fact, Intake, check, store_in
+from ..models import KnownOrganization
 
 SOURCE = "/setka/manual"
-"""The ``ce_source`` of facts entered by hand."""
+"""The ``ce_source`` of facts entered by hand, followed by the region's code."""
+TOPICS = (topics.REGIONAL_ASSESSMENTS, topics.REGIONAL_TRAININGS, topics.REGIONAL_DEFICITS)
 SOURCE_SYSTEM = "setka-manual"
 """Their ``source_system``: a fact entered by hand is Setka's own record of it."""
 
@@ -102,23 +109,46 @@ async def enter(
         **{name: value for name, value in data.items() if value is not None},
         "recorded_at": datetime.now(UTC).isoformat(),
     }
-    event = CloudEvent(type=model.event_type, source=SOURCE, data=data)
-    checked = check(event.headers(), event.body(), intake.models)
 
-    async def keep(session: AsyncSession) -> Fact:
+    async def keep(session: AsyncSession) -> tuple[Fact, str]:
+        organization = await session.get(KnownOrganization, uuid.UUID(str(organization_id)))
+        assert organization is not None  # the scope has found it
+        source = await manual_source(session, organization.region_code)
+        event = CloudEvent(type=model.event_type, source=source, data=data)
+        checked = check(event.headers(), event.body(), intake.models, snils_key=intake.snils_key)
         if isinstance(checked, str):
             raise DomainError(f"Факт не принят: {checked}", code="FACT_INVALID")
         await store_in(session, [checked], sender=caller.subject)
-        return checked
+        return checked, event.id
 
     result = await run_command(info, lambda kept: kept, keep, scope=scopes.organizations(organization_id))
     if isinstance(result, ValidationError):
         return result
+    fact, event_id = result
     intake.arrived.set()
-    outcome = (await intake.settle([result.key]))[result.key]
+    outcome = (await intake.settle([fact.key]))[fact.key]
     if outcome.outcome == "rejected":
         return ValidationError(field=None, message=f"Факт не принят: {outcome.reason}", code="FACT_REJECTED")
-    return FactEntered(id=strawberry.ID(event.id), outcome=outcome.outcome, reason=outcome.reason or None)
+    return FactEntered(id=strawberry.ID(event_id), outcome=outcome.outcome, reason=outcome.reason or None)
+
+
+async def manual_source(session: AsyncSession, region_code: str) -> str:
+    """The ce_source of hand entry in the region, registered with its grants on first use (a
+    source whose grants an admin has changed since is left as it is)."""
+    ce_source = f"{SOURCE}/{region_code}"
+    if await sources.region_of(session, ce_source) is None:
+        await sources.register(
+            session,
+            ce_source=ce_source,
+            region_code=region_code,
+            title=f"Ввод вручную (регион {region_code})",
+            grants={
+                sources.GrantKind.source_system: [SOURCE_SYSTEM],
+                sources.GrantKind.topic: list(TOPICS),
+                sources.GrantKind.region: [region_code],
+            },
+        )
+    return ce_source
 
 
 def _organization(organization_id: strawberry.ID) -> dict[str, str]:
