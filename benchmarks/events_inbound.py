@@ -121,6 +121,24 @@ async def count_recorded(url: str) -> int:
         await connection.close()
 
 
+async def register_source(db: Any) -> None:
+    """The bench's regional system is a registered source with its grants, as in production."""
+    from services.events import sources
+
+    async with db.session() as session, session.begin():
+        await sources.register(
+            session,
+            ce_source="/bench/rcoi",
+            region_code="39",
+            title="РЦОИ (бенчмарк)",
+            grants={
+                sources.GrantKind.source_system: ["bench-rcoi"],
+                sources.GrantKind.topic: [topics.REGIONAL_ASSESSMENTS],
+                sources.GrantKind.region: ["39"],
+            },
+        )
+
+
 async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> float:
     """Seconds from the first publish to the last stored domain event, the service running."""
     from services.events import app as events
@@ -129,6 +147,7 @@ async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> flo
     service = events.build(
         EventsSettings(database_url=url, kafka_bootstrap_servers=bootstrap, outbox_poll_seconds=0.2)
     )
+    await register_source(service.db)
     async with service.running():
         await asyncio.wait_for(service.connected.wait(), 120)
         # the group's first join (seconds on Tansu) is start-up, not throughput
@@ -174,6 +193,7 @@ async def over_http(bootstrap: str, url: str, batch: list[Any]) -> float:
             source_tokens={"/bench/rcoi": token_digest(HTTP_TOKEN)},
         )
     )
+    await register_source(service.db)
     app = service.asgi(
         schema, extra_routes=[Route("/facts", service.context["intake"].receive, methods=["POST"])]
     )

@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from setka_contracts import topics
 
 from deploy.local_stack import Stack
 from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
-from tests.e2e.test_event_flow_failures import SCHOOLS, fetch_value, inn, make_stack, seed_schools
+from tests.e2e.test_event_flow_failures import SCHOOLS, fetch_value, inn, make_stack, plain, seed_schools
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failure]
@@ -79,11 +82,35 @@ def http_stack(
         running.stop()
 
 
+async def register_source(url: str) -> None:
+    """The sending system is a registered source with its grants (as `setka sources add` makes it)."""
+    connection = await asyncpg.connect(plain(url))
+    try:
+        source_id = uuid.uuid4()
+        await connection.execute(
+            "INSERT INTO registered_source (id, ce_source, region_code, title, created_at, updated_at)"
+            " VALUES ($1, $2, '39', 'РЦОИ (HTTP)', now(), now())",
+            source_id,
+            SOURCE,
+        )
+        await connection.executemany(
+            "INSERT INTO source_grant (source_id, kind, value, granted_at) VALUES ($1, $2, $3, now())",
+            [
+                (source_id, "source_system", "rcoi-http"),
+                (source_id, "topic", topics.REGIONAL_ASSESSMENTS),
+                (source_id, "region", "39"),
+            ],
+        )
+    finally:
+        await connection.close()
+
+
 async def test_every_fact_answered_202_is_applied_exactly_once_across_a_kill(
     http_stack: Stack, service_databases: dict[str, str]
 ) -> None:
     url = service_databases["events"]
     await seed_schools(url)
+    await register_source(url)
     facts_url = http_stack.service_url("gateway") + "/facts"
     headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/cloudevents-batch+json"}
     answers: dict[int, list[int]] = {}
@@ -123,12 +150,21 @@ async def test_every_fact_answered_202_is_applied_exactly_once_across_a_kill(
     assert any(202 in statuses for statuses in answers.values())
 
     async def all_applied() -> bool:
-        return await fetch_value(url, "SELECT count(*) FROM assessment_result") == TOTAL
+        # applied, and marked so (the mark follows the consumer's transaction)
+        return (
+            await fetch_value(url, "SELECT count(*) FROM accepted_fact WHERE applied_at IS NULL") == 0
+            and await fetch_value(url, "SELECT count(*) FROM assessment_result") == TOTAL
+        )
 
     await eventually(all_applied, timeout=120, interval=0.5)
     # exactly once: one kept fact, one result and one domain event per fact
     assert await fetch_value(url, "SELECT count(*) FROM accepted_fact") == TOTAL
-    assert await fetch_value(url, "SELECT count(*) FROM accepted_fact WHERE applied_at IS NULL") == 0
+    assert (
+        await fetch_value(
+            url, "SELECT count(*) FROM accepted_fact WHERE outcome NOT IN ('processed', 'duplicate')"
+        )
+        == 0
+    )
     assert await fetch_value(url, f"SELECT count(*) FROM outbox WHERE event_type = '{RECORDED}'") == TOTAL
     assert await fetch_value(url, f"SELECT count(*) FROM inbox WHERE source = '{SOURCE}'") == TOTAL
     retried = sum(1 for statuses in answers.values() if len(statuses) > 1)
