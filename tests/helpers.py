@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 
@@ -154,3 +155,28 @@ async def served(app: Any, *, lifespan: str = "on") -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def tables_holding(url: str, needles: list[str]) -> list[str]:
+    """Every table.column (text, JSON or bytes) whose value contains one of ``needles``."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        columns = await connection.fetch(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'public' and data_type in "
+            "('text', 'character varying', 'json', 'jsonb', 'bytea', 'character')"
+        )
+        found = []
+        for column in columns:
+            name = f'"{column["table_name"]}"."{column["column_name"]}"'
+            for needle in needles:
+                if column["data_type"] == "bytea":
+                    condition = f"position(convert_to($1, 'UTF8') in {name}) > 0"
+                else:
+                    condition = f"{name}::text like '%' || $1 || '%'"
+                query = f'select count(*) from "{column["table_name"]}" where {condition}'
+                if await connection.fetchval(query, needle):
+                    found.append(f"{name} holds {needle}")
+        return found
+    finally:
+        await connection.close()

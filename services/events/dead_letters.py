@@ -64,7 +64,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 async def region_of(session: AsyncSession, body: bytes) -> str | None:
-    """The region of the organization a message names (by our id or its ИНН), if its body is a
+    """The region of the organization a message names (by our id, ИНН, ОГРН or school code), if its body is a
     JSON object naming one the registry's copy knows; None otherwise (a poison message)."""
     try:
         data = json.loads(body)
@@ -83,9 +83,12 @@ async def region_of(session: AsyncSession, body: bytes) -> str | None:
                 query = select(KnownOrganization.region_code).where(KnownOrganization.id == uuid.UUID(ident))
             except ValueError:
                 query = None
-        inn = ref.get("inn")
-        if query is None and isinstance(inn, str) and inn.strip():
-            query = select(KnownOrganization.region_code).where(KnownOrganization.inn == inn.strip()[:10])
+        for column, limit in (("inn", 10), ("ogrn", 13), ("school_code", 40)):
+            value = ref.get(column)
+            if query is None and isinstance(value, str) and value.strip():
+                query = select(KnownOrganization.region_code).where(
+                    getattr(KnownOrganization, column) == value.strip()[:limit]
+                )
         if query is not None:
             found = await session.scalar(query.limit(1))
             if found:

@@ -18,6 +18,8 @@ from .settings import RegistrySettings
 def build(settings: RegistrySettings) -> Service:
     service = Service.create(settings, topics=[topics.REGISTRY, topics.AUDIT])
     service.context["import_max_bytes"] = settings.import_max_bytes
+    key = settings.snils_hmac_key
+    service.context["snils_key"] = key.get_secret_value() if key is not None else None
     service.context["documents"] = documents.attachments(settings)
     return service
 

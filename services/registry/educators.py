@@ -16,6 +16,7 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
+from setka_runtime.identities import SnilsRefused, snils_hash
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,8 @@ class RegisterEducator:
     posts: list[Post] = field(default_factory=list)
     external_id: str | None = None
     """The educator's code in a regional system, for imports to upsert by."""
+    snils: str | None = None
+    """СНИЛС: checked, kept and published only as its keyed hash (HMAC-SHA256, SNILS_HMAC_KEY)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ async def _snapshot(
         "middle_name": educator.middle_name,
         "qualification_category": QualificationCategory(educator.qualification_category),
         "subjects": list(educator.subjects),
+        "snils_hash": educator.snils_hash,
         "employments": [
             EducatorEmployment(
                 employment_id=e.id,
@@ -134,11 +138,34 @@ async def _add_post(
     return employment
 
 
-async def register_educator(session: AsyncSession, command: RegisterEducator) -> Educator:
+def _snils_hash(snils: str | None, key: str | None) -> str | None:
+    """The keyed hash of a СНИЛС given (never the number itself)."""
+    if snils is None or not snils.strip():
+        return None
+    if key is None:
+        raise DomainError(
+            "СНИЛС не принимается: в Setka не задан ключ SNILS_HMAC_KEY",
+            code="SNILS_NOT_ACCEPTED",
+            field="snils",
+        )
+    try:
+        return snils_hash(snils, key)
+    except SnilsRefused:
+        raise DomainError(
+            "СНИЛС не прошёл проверку контрольного числа: проверьте номер",
+            code="INVALID_SNILS",
+            field="snils",
+        ) from None
+
+
+async def register_educator(
+    session: AsyncSession, command: RegisterEducator, *, snils_key: str | None = None
+) -> Educator:
     """Register a person with their posts; records ``educator.registered``."""
     external_id = rules.optional_text(command.external_id, field="externalId", limit=100)
     educator = Educator(
         external_id=external_id,
+        snils_hash=_snils_hash(command.snils, snils_key),
         last_name=rules.check_name(command.last_name, field="lastName", limit=100),
         first_name=rules.check_name(command.first_name, field="firstName", limit=100),
         middle_name=rules.optional_text(command.middle_name, field="middleName", limit=100),

@@ -113,7 +113,8 @@ class RiskFactorLevel(RegistryModel, table=True):
 
 
 class Educator(RegistryModel, table=True):
-    """A pedagogical worker: only what network interaction needs (no birth date, no СНИЛС)."""
+    """A pedagogical worker: only what network interaction needs (no birth date; of the СНИЛС only
+    its keyed hash, by which facts of regional systems find the educator)."""
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     external_id: str | None = Field(default=None, max_length=100, unique=True)
@@ -122,6 +123,7 @@ class Educator(RegistryModel, table=True):
     middle_name: str | None = Field(default=None, max_length=100)
     qualification_category: str = Field(default="none", max_length=20)
     subjects: list[str] = Field(default_factory=list, sa_type=JSON)
+    snils_hash: str | None = Field(default=None, max_length=64, index=True)
     search_text: str = Field(default="", max_length=400)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -381,12 +381,13 @@ async def test_a_mixed_regional_stream_is_stored_exactly_once_and_bad_messages_a
     assert assessments[1].startswith("invalid envelope: data is not valid JSON")
     assert assessments[2] == "invalid envelope: missing CloudEvents headers: ce_type"
     assert reasons[topics.REGIONAL_ATTENDANCE] == [
-        f"still refers to something unknown after waiting 6s: participating organization (ИНН {INN_NEVER}) "
-        "is not registered in Setka yet"
+        f"still refers to something unknown after waiting 6s: организация (ИНН {INN_NEVER}) ещё не известна "
+        "Setka: она появится, когда её зарегистрирует реестр или импорт сопоставлений "
+        "[UNKNOWN_ORGANIZATION_REFERENCE]"
     ]
     assert reasons[topics.REGIONAL_TRAININGS] == [
         "type 'setka.regional.training.started.v1' is not accepted on regional.trainings; "
-        "accepted: setka.regional.training.completed.v1"
+        "accepted: setka.regional.training.completed.v1, setka.regional.training.completed.v2"
     ]
     assert reasons[topics.REGIONAL_DEFICITS] == []
     assert headers_of(dead[topics.REGIONAL_ATTENDANCE][0])["ce_id"] == never_known.id

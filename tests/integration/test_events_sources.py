@@ -20,10 +20,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
+import httpx
 import pytest
 from setka_contracts import CloudEvent, EventData, topics
 from setka_contracts.registry import EducatorEmployment, EducatorRegistered, OrganizationRegistered
+from setka_runtime.access import Identity, Role, sign_internal
 from setka_runtime.db import Database
 from setka_runtime.identities import snils_hash
 from setka_runtime.tables import outbox
@@ -32,9 +33,10 @@ from sqlalchemy import func, select, text
 from services.events import app as events
 from services.events import identities, sources
 from services.events.models import Activity, AssessmentResult, Attendance, Deficit, Training
+from services.events.schema import schema
 from services.events.settings import EventsSettings
 from services.events.sources import GrantKind
-from tests.helpers import eventually, headers_of, produce, read_topic
+from tests.helpers import eventually, headers_of, produce, read_topic, tables_holding
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +59,8 @@ SYSTEM_39, SYSTEM_08 = "rcoi-39", "rcoi-08"
 PERSON = "P-000417"
 
 Message = tuple[str, bytes | None, bytes, dict[str, str]]
+SECRET = "events-sources-test-internal-token-secret"
+ADMIN_39 = Identity(subject="admin-39", roles=frozenset({Role.regional_admin}), region_code="39")
 
 
 def registry(data: EventData) -> Message:
@@ -224,12 +228,41 @@ async def test_facts_outside_a_source_grant_are_dead_lettered_and_the_granted_so
         outbox_poll_seconds=0.1,
         unregistered_sources="refuse",
         snils_hmac_key=KEY,
+        internal_token_secret=SECRET,
     )
     service = events.build(settings)
     db = service.db
     async with service.running():
         await asyncio.wait_for(service.connected.wait(), 60)
         await register_sources(db)
+        # the region's admin sees the region's sources and their grants, not another region's
+        transport = httpx.ASGITransport(app=service.asgi(schema))
+        token = sign_internal(ADMIN_39, SECRET)
+        query = (
+            "query($r: String!) { regionalSources(regionCode: $r) "
+            "{ ceSource sourceSystems regions topics kafkaUser } }"
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://events") as client:
+            mine, other = [
+                (
+                    await client.post(
+                        "/graphql",
+                        json={"query": query, "variables": {"r": region}},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                ).json()
+                for region in ("39", "08")
+            ]
+        assert mine["data"]["regionalSources"] == [
+            {
+                "ceSource": SOURCE_39,
+                "sourceSystems": ["courses-39", SYSTEM_39],
+                "regions": ["39"],
+                "topics": sorted(topics.INBOUND),
+                "kafkaUser": "source-regional-rcoi-39",
+            }
+        ]
+        assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         for message in (
             school(SCHOOL_39, INN_39, "39", CODE_39),
             school(SCHOOL_08, INN_08, "08"),
@@ -437,28 +470,3 @@ async def test_facts_outside_a_source_grant_are_dead_lettered_and_the_granted_so
     # -- no СНИЛС in clear anywhere in the events database (the search does find what is there)
     assert await tables_holding(service_databases["events"], [SNILS, SNILS_TEXT, UNKNOWN_SNILS]) == []
     assert await tables_holding(service_databases["events"], [INN_39])
-
-
-async def tables_holding(url: str, needles: list[str]) -> list[str]:
-    """Every table.column (text, JSON or bytes) whose value contains one of ``needles``."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        columns = await connection.fetch(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_schema = 'public' and data_type in "
-            "('text', 'character varying', 'json', 'jsonb', 'bytea', 'character')"
-        )
-        found = []
-        for column in columns:
-            name = f'"{column["table_name"]}"."{column["column_name"]}"'
-            for needle in needles:
-                if column["data_type"] == "bytea":
-                    condition = f"position(convert_to($1, 'UTF8') in {name}) > 0"
-                else:
-                    condition = f"{name}::text like '%' || $1 || '%'"
-                query = f'select count(*) from "{column["table_name"]}" where {condition}'
-                if await connection.fetchval(query, needle):
-                    found.append(f"{name} holds {needle}")
-        return found
-    finally:
-        await connection.close()

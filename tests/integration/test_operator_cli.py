@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from setka_contracts import topics
@@ -102,6 +104,12 @@ COMMANDS = [
     ["token", "issue"],
     ["dlq", "list"],
     ["dlq", "replay"],
+    ["sources", "list"],
+    ["sources", "add"],
+    ["sources", "grant"],
+    ["sources", "revoke"],
+    ["sources", "acl"],
+    ["sources", "map"],
     ["backup"],
     ["restore"],
     ["replay", "rebuild"],
@@ -591,3 +599,52 @@ def test_replay_republish_refills_an_empty_kafka_from_the_outbox(seeded_registry
     records = asyncio.run(read_topic(broker.bootstrap, topics.REGISTRY, at_least=expected))
     assert len(records) == expected
     assert len({dict(r.headers)["ce_id"] for r in records}) == expected
+
+
+def test_sources_are_registered_granted_and_give_kafka_acls_on_their_own_topics(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    env = clean_environment(EVENTS_DATABASE_URL=databases.create("events"))
+    source = "/regional/rcoi-39"
+    added = setka(
+        "sources",
+        "add",
+        source,
+        "--region",
+        "39",
+        "--title",
+        "РЦОИ",
+        "--source-system",
+        "rcoi-39",
+        "--topic",
+        "regional.assessments",
+        "--grant-region",
+        "39",
+        "--json",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert as_json(added)["topics"] == ["regional.assessments"]
+    refused = setka("sources", "grant", source, "--topic", "regional.assessments.dlq", env=env)
+    assert refused.returncode == 1 and "[NOT_AN_INBOUND_TOPIC]" in refused.stderr, refused.stderr
+    granted = setka("sources", "grant", source, "--topic", "regional.trainings", "--json", env=env)
+    assert as_json(granted)["topics"] == ["regional.assessments", "regional.trainings"]
+    user = yaml.safe_load(setka("sources", "acl", source, "--format", "strimzi", env=env).stdout)
+    assert user["kind"] == "KafkaUser"
+    assert [acl["resource"]["name"] for acl in user["spec"]["authorization"]["acls"]] == [
+        "regional.assessments",
+        "regional.trainings",
+    ]
+    compose = setka("sources", "acl", source, "--format", "compose", env=env).stdout
+    assert (
+        "source-regional-rcoi-39 topic literal Write,Describe regional.assessments regional.trainings"
+        in compose
+    )
+    revoked = setka("sources", "revoke", source, "--topic", "regional.trainings", "--json", env=env)
+    assert as_json(revoked)["topics"] == ["regional.assessments"]
+    (listed,) = as_json(setka("sources", "list", "--region", "39", "--json", env=env))
+    assert listed["ce_source"] == source and listed["regions"] == ["39"]
+    people = tmp_path / "people.csv"
+    people.write_text(f"код;id\nP-1;{uuid.uuid4()}\n", encoding="utf-8")
+    mapped = setka("sources", "map", str(people), "--kind", "educator", "--source-system", "courses", env=env)
+    assert mapped.returncode == 0 and "1 mappings learned" in mapped.stdout, mapped.stderr

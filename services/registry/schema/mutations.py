@@ -371,7 +371,9 @@ class Mutation:
         return await run_command(
             info,
             Educator.of,
-            lambda s: educators.register_educator(s, input.to_command()),
+            lambda s: educators.register_educator(
+                s, input.to_command(), snils_key=info.context.get("snils_key")
+            ),
             scope=lambda s: scopes.organizations(s, [post.organization_id for post in input.posts]),
             roles=PARTICIPANTS,
         )
