@@ -116,3 +116,18 @@ def test_the_same_row_is_the_same_fact() -> None:
     assert importing.fact_id(ImportKind.attendance, "/a", data) != importing.fact_id(
         ImportKind.attendance, "/a", data | {"hours": 3.0}
     )
+
+
+def test_setka_contract_check_prints_each_refusal_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from operations import cli
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps(event()) + "\n", encoding="utf-8")
+    bad.write_text(json.dumps(event()) + "\n" + json.dumps(event(year="2025")) + "\n", encoding="utf-8")
+    assert cli.run(["contract", "check", str(good)]) == 0
+    assert cli.run(["contract", "check", str(bad)]) == 1
+    printed = capsys.readouterr().out
+    assert "line 2 (x-1): does not match setka.regional.assessment.published.v1: year" in printed
+    assert "2 messages, 1 accepted, 1 refused" in printed
