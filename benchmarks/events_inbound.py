@@ -6,6 +6,10 @@ transaction per batch (bulk inbox claim, bulk reads of the schools, the rules pe
 upsert, bulk outbox rows) while the outbox relay publishes in the same process. The reference,
 in the same run and on the same broker and database server, is a bare aiokafka consumer of the
 same messages that bulk-inserts them into a table.
+
+Next to it, the same facts over HTTP (``POST /facts``, batched CloudEvents, a source's token, 250
+a request, four requests at a time, to the service's ASGI app in this process): answered 202 once
+kept, then applied by the same consumer; timed from the first request to the last stored event.
 """
 
 from __future__ import annotations
@@ -117,6 +121,24 @@ async def count_recorded(url: str) -> int:
         await connection.close()
 
 
+async def register_source(db: Any) -> None:
+    """The bench's regional system is a registered source with its grants, as in production."""
+    from services.events import sources
+
+    async with db.session() as session, session.begin():
+        await sources.register(
+            session,
+            ce_source="/bench/rcoi",
+            region_code="39",
+            title="РЦОИ (бенчмарк)",
+            grants={
+                sources.GrantKind.source_system: ["bench-rcoi"],
+                sources.GrantKind.topic: [topics.REGIONAL_ASSESSMENTS],
+                sources.GrantKind.region: ["39"],
+            },
+        )
+
+
 async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> float:
     """Seconds from the first publish to the last stored domain event, the service running."""
     from services.events import app as events
@@ -125,6 +147,7 @@ async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> flo
     service = events.build(
         EventsSettings(database_url=url, kafka_bootstrap_servers=bootstrap, outbox_poll_seconds=0.2)
     )
+    await register_source(service.db)
     async with service.running():
         await asyncio.wait_for(service.connected.wait(), 120)
         # the group's first join (seconds on Tansu) is start-up, not throughput
@@ -134,6 +157,66 @@ async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> flo
         while await count_recorded(url) < len(batch):  # noqa: ASYNC110 - polling another process's effect
             await asyncio.sleep(0.05)
         return time.perf_counter() - started
+
+
+HTTP_BATCH = 250
+HTTP_TOKEN = "setka-src_bench-http"
+
+
+def structured(batch: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> list[dict[str, Any]]:
+    """The same facts as CloudEvents in the JSON format, with ids of their own."""
+    events = []
+    for _key, value, headers in batch:
+        attributes = {
+            name.removeprefix("ce_"): raw.decode() for name, raw in headers if name.startswith("ce_")
+        }
+        attributes["id"] = "http-" + attributes["id"]
+        events.append({**attributes, "data": json.loads(value)})
+    return events
+
+
+async def over_http(bootstrap: str, url: str, batch: list[Any]) -> float:
+    """Seconds from the first request to the last stored domain event, the service running."""
+    import httpx
+    from starlette.routing import Route
+
+    from services.events import app as events
+    from services.events.intake import token_digest
+    from services.events.schema import schema
+    from services.events.settings import EventsSettings
+
+    service = events.build(
+        EventsSettings(
+            database_url=url,
+            kafka_bootstrap_servers=bootstrap,
+            outbox_poll_seconds=0.2,
+            source_tokens={"/bench/rcoi": token_digest(HTTP_TOKEN)},
+        )
+    )
+    await register_source(service.db)
+    app = service.asgi(
+        schema, extra_routes=[Route("/facts", service.context["intake"].receive, methods=["POST"])]
+    )
+    bodies = [
+        json.dumps(structured(batch[start : start + HTTP_BATCH]), ensure_ascii=False).encode()
+        for start in range(0, len(batch), HTTP_BATCH)
+    ]
+    headers = {"authorization": f"Bearer {HTTP_TOKEN}", "content-type": "application/cloudevents-batch+json"}
+    transport = httpx.ASGITransport(app=app)
+    async with service.running(), httpx.AsyncClient(transport=transport, base_url="http://events") as client:
+        await asyncio.wait_for(service.connected.wait(), 120)
+        started = time.perf_counter()
+        for first in range(0, len(bodies), 4):
+            answers = await asyncio.gather(
+                *(client.post("/facts", content=body, headers=headers) for body in bodies[first : first + 4])
+            )
+            assert all(answer.status_code == 202 for answer in answers), [a.text for a in answers]
+        accepted = time.perf_counter() - started
+        while await count_recorded(url) < len(batch):  # noqa: ASYNC110 - polling another process's effect
+            await asyncio.sleep(0.05)
+        done = time.perf_counter() - started
+    print(f"  over HTTP: all answered 202 (kept) after  {rate(len(batch), accepted)}")
+    return done
 
 
 async def bare_consumer(bootstrap: str, url: str, topic: str, expected: int) -> float:
@@ -185,6 +268,12 @@ async def run(dbs: ScratchDatabases, count: int, workdir: Path, *, schools: int 
         await ensure_topics(bootstrap, [topics.REGIONAL_ASSESSMENTS, "bench.raw"])
 
         service_seconds = await through_the_service(bootstrap, url, batch)
+        http_url = await dbs.create("events_http", migrate=False)
+        await asyncio.to_thread(migrations.upgrade, EVENTS_MIGRATIONS, http_url, "events")
+        await seed_schools(
+            make_url(http_url).set(drivername="postgresql").render_as_string(hide_password=False), schools
+        )
+        http_seconds = await over_http(bootstrap, http_url, batch)
         publish_started = time.perf_counter()
         await publish(bootstrap, "bench.raw", batch)
         publish_seconds = time.perf_counter() - publish_started
@@ -193,6 +282,12 @@ async def run(dbs: ScratchDatabases, count: int, workdir: Path, *, schools: int 
         print(f"  publish only (aiokafka producer)         {rate(count, publish_seconds)}")
         print(f"  bare consumer + bulk insert (reference)   {rate(count, raw_seconds)}")
         print(f"  events service, publish → domain event    {rate(count, service_seconds)}")
+        print(f"  events service, HTTP → domain event       {rate(count, http_seconds)}")
+        print(
+            "  over HTTP the service takes "
+            + ratio(http_seconds, service_seconds, what="the Kafka path's time").strip()
+            + " (each request kept in one transaction before 202, then the same consumer)"
+        )
         print(
             "  the service takes "
             + ratio(service_seconds, raw_seconds, what="the reference's time").strip()

@@ -45,6 +45,8 @@ examples:
   setka seed demo                       load the registry's demo data into an empty database
   setka import municipalities.csv --kind municipalities    your region's reference list, first
   setka import schools.xlsx --kind organizations
+  setka import vpr-2025.xlsx --kind assessment_results --source /regional/rcoi-39
+  setka contract check facts.jsonl      an integrator's messages, checked offline
   setka token issue --role regional_admin --region 39 --hours 8
   setka dlq list regional.assessments
   setka sources list                    registered regional sources and what each may send
@@ -194,10 +196,78 @@ def cmd_seed(args: argparse.Namespace) -> int:
 # -- import ---------------------------------------------------------------------------------------
 
 
+FACT_KINDS = ("assessment_results", "trainings", "deficits", "attendance")
+"""Import kinds of regional facts: the events service imports them (the others, the registry)."""
+
+
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     from services.registry.importing.cli import arguments
 
-    arguments(parser)
+    arguments(parser, other_kinds=FACT_KINDS)
+    facts = parser.add_argument_group(f"regional facts ({', '.join(FACT_KINDS)})")
+    facts.add_argument(
+        "--source",
+        default="/setka/import",
+        metavar="CE_SOURCE",
+        help="the regional system the file comes from, as its facts' ce_source (default: /setka/import)",
+    )
+    facts.add_argument(
+        "--source-system",
+        default="setka-import",
+        metavar="NAME",
+        help="the facts' source_system (default: setka-import)",
+    )
+    facts.add_argument(
+        "--wait-applied",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for the events service to apply the rows (default: 120)",
+    )
+    facts.add_argument("--json", action="store_true", help="one JSON document")
+
+
+def cmd_import_facts(args: argparse.Namespace) -> int:
+    from setka_runtime.db import Database
+    from setka_runtime.spreadsheets import UnreadableFile
+
+    from services.events import importing
+    from services.events.settings import EventsSettings
+
+    from . import config, database
+
+    url = config.database_url("events")
+    _wait_for_databases({"events": url}, args.wait)
+    database.migrate("events", url)
+
+    key = EventsSettings(database_url=url).snils_hmac_key
+
+    async def go() -> importing.ImportReport:
+        db = Database(url)
+        try:
+            return await importing.import_file(
+                db,
+                args.file,
+                importing.ImportKind(args.kind),
+                source=args.source,
+                source_system=args.source_system,
+                snils_key=key.get_secret_value() if key is not None else None,
+                wait_seconds=args.wait_applied,
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(go())
+    except (UnreadableFile, importing.UnmappableHeader, OSError) as error:
+        raise Failure(f"cannot import {args.file}: {error}") from error
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        print(importing.render(report))
+        if report.count("pending"):
+            print("  rows not applied yet are kept: the events service applies them when it runs")
+    return 3 if report.count("rejected") else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -206,6 +276,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from . import config, database
 
+    if args.kind in FACT_KINDS:
+        return cmd_import_facts(args)
     url = config.database_url("registry")
     _wait_for_databases({"registry": url}, args.wait)
     database.migrate("registry", url)
@@ -267,6 +339,41 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     else:
         print(issued.token)
     return EXIT_OK
+
+
+def cmd_token_source(args: argparse.Namespace) -> int:
+    import secrets
+
+    from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
+
+    token = SOURCE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    digest = token_digest(token)
+    if args.json:
+        _print_json({"source": args.source, "token": token, "sha256": digest})
+    else:
+        print(f"token for {args.source} (give it to the system; it is shown once):\n  {token}")
+        print(f"add to EVENTS_SOURCE_TOKENS of the events service:\n  {json.dumps({args.source: digest})}")
+    return EXIT_OK
+
+
+# -- contract check ---------------------------------------------------------------------------------
+
+
+def cmd_contract_check(args: argparse.Namespace) -> int:
+    from . import contract
+
+    try:
+        results = contract.check_file(Path(args.file))
+    except OSError as error:
+        raise Failure(f"cannot read {args.file}: {error}") from error
+    bad = [result for result in results if result.reason]
+    if args.json:
+        _print_json({"messages": len(results), "refused": len(bad), "results": [r.as_json() for r in bad]})
+    else:
+        for result in bad:
+            print(f"{result.where} ({result.event_id or 'no id'}): {result.reason}")
+        print(f"{len(results)} messages, {len(results) - len(bad)} accepted, {len(bad)} refused")
+    return EXIT_FAILED if bad or not results else EXIT_OK
 
 
 # -- dead letters -----------------------------------------------------------------------------------
@@ -750,17 +857,23 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         commands,
         "import",
         cmd_import,
-        help="import municipalities, organizations, educators or memberships into the registry",
+        help="import registry data, or regional facts (assessment results, trainings, …)",
         description="Import a CSV (UTF-8 or cp1251, ';' or ',') or XLSX file into the registry, every\n"
         "row through the same rules as the API, in all-or-nothing chunks. Rejected rows are listed\n"
         "with their line numbers and written to FILE.rejected.csv.\n\n"
         "exit status: 0 every row applied, 3 some rows rejected, 1 the file could not be imported\n"
-        "or the import stopped part-way (run it again to finish).",
+        "or the import stopped part-way (run it again to finish).\n\n"
+        "Regional facts (assessment_results, trainings, deficits, attendance) go to the events\n"
+        "service: each row becomes a fact applied by the same consumer as a fact from Kafka (same\n"
+        "rules, versions, grants and reasons); the report lists each row not applied by its line.\n"
+        "The same file again changes nothing. The events service must run to apply them.",
         examples=[
             "setka import municipalities.csv --kind municipalities",
             "setka import schools.xlsx --kind organizations --dry-run",
             "setka import staff.csv --kind educators",
             "setka import members.csv --kind memberships --report rejected.csv",
+            "setka import vpr-2025.xlsx --kind assessment_results --source /regional/rcoi-39",
+            "setka import kpk.csv --kind trainings --source /regional/iro-39 --source-system iro-kpk",
         ],
     )
     if _command_of(argv) == "import":
@@ -898,6 +1011,38 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     issue.add_argument("--internal", action="store_true", help="an internal token (INTERNAL_TOKEN_SECRET)")
     issue.add_argument("--json", action="store_true", help="the token with its roles, scope and expiry")
+
+    source_token = _command(
+        token,
+        "source",
+        cmd_token_source,
+        help="make a bearer token for a regional system sending facts over HTTP",
+        description="Print a new random token for a regional system (its ce_source) to send facts to\n"
+        "POST /facts, and the digest the events service keeps of it (EVENTS_SOURCE_TOKENS). INTERIM:\n"
+        "until the source registry keeps sources' credentials. The token sends facts of that\n"
+        "ce_source only; replace the digest to revoke it.",
+        examples=["setka token source --source /regional/rcoi-39"],
+    )
+    source_token.add_argument("--source", required=True, metavar="CE_SOURCE", help="the system's ce_source")
+    source_token.add_argument("--json", action="store_true", help="one JSON document")
+
+    contract = _group(
+        commands, "contract", help="check messages against the inbound contract", description="Contracts."
+    )
+    contract_check = _command(
+        contract,
+        "check",
+        cmd_contract_check,
+        help="check a file of CloudEvents offline, with the consumer's rules and reasons",
+        description="Read FILE (a JSON array of CloudEvents in the JSON format, or one per line) and\n"
+        "check each as the events service's consumer would: envelope, strict JSON, the contract of\n"
+        "its type. Prints the reason for each message that would be dead-lettered. Rules that need\n"
+        "Setka's data (is the school registered, the source's grant) are checked on arrival.\n"
+        "Exit status 1 when any message is refused.",
+        examples=["setka contract check facts.jsonl", "setka contract check batch.json --json"],
+    )
+    contract_check.add_argument("file", metavar="FILE", help="JSON lines, or a JSON array of events")
+    contract_check.add_argument("--json", action="store_true", help="one JSON document")
 
     dlq = _group(commands, "dlq", help="dead-letter topics", description="Dead-letter topics.")
     listing = _command(

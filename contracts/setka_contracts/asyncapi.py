@@ -260,7 +260,8 @@ def document() -> dict[str, Any]:
                 f"{topics.dead_letter(topic)} with the reason in the dlq_reason header. "
                 f"Data: strict JSON (no NaN/Infinity, no key twice), at most {MAX_BODY_BYTES} bytes, "
                 f"nested at most {MAX_DEPTH} levels; headers at most {MAX_HEADERS}, "
-                f"each value at most {MAX_HEADER_BYTES} bytes"
+                f"each value at most {MAX_HEADER_BYTES} bytes. The same facts may be sent over HTTP "
+                "(server http-facts) and are applied by the same consumer with the same reasons"
                 if topic in inbound
                 else f"Outbound domain events, keyed by aggregate id (dead letters of consumers: {topic}.dlq)"
             ),
@@ -289,7 +290,20 @@ def document() -> dict[str, Any]:
                 "host": "127.0.0.1:9092",
                 "protocol": "kafka",
                 "description": "The local stack (make run)",
-            }
+            },
+            "http-facts": {
+                "host": "127.0.0.1:8000",
+                "pathname": "/facts",
+                "protocol": "http",
+                "description": (
+                    "For systems without Kafka: POST the inbound facts to the gateway in the CloudEvents "
+                    "HTTP binding — binary mode (ce-* headers, the data as the body), structured mode "
+                    "(application/cloudevents+json) or batched mode (application/cloudevents-batch+json, "
+                    "a JSON array, all or nothing) — with the source's bearer token. 202: kept before the "
+                    "answer, applied exactly once by the consumer of the fact's topic; 200: kept before; "
+                    "400: the consumer's reason, nothing kept. See docs/integrators.md."
+                ),
+            },
         },
         "channels": channels,
         "operations": operations,

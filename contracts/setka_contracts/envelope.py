@@ -196,6 +196,16 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+def strict_json(text: str) -> Any:
+    """JSON text read strictly: no NaN or Infinity, no key twice in an object, bounded numbers.
+
+    Raises :class:`json.JSONDecodeError` for text that is not JSON and :class:`EnvelopeError`
+    for JSON that breaks these rules."""
+    return json.loads(
+        text, parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=_object
+    )
+
+
 def _too_deep(text: bytes) -> bool:
     """Whether JSON text nests deeper than :data:`MAX_DEPTH`, read without parsing or recursion.
 
@@ -316,13 +326,7 @@ def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
             f"data is not valid JSON: it is not UTF-8 text (byte {body[exc.start]:#04x} at {exc.start})"
         ) from None
     try:
-        data = json.loads(
-            text,
-            parse_constant=_constant,
-            parse_float=_float,
-            parse_int=_int,
-            object_pairs_hook=_object,
-        )
+        data = strict_json(text)
     except json.JSONDecodeError as exc:
         raise EnvelopeError(f"data is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -343,3 +347,66 @@ def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
         sequence=headers.get("ce_sequence"),
         data=data,
     )
+
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
+"""The media types of the CloudEvents JSON format: one event, and a batch (a JSON array of them)."""
+_ATTRIBUTE = re.compile(r"[a-z0-9]{1,20}")
+
+
+def read_structured(text: bytes | str, *, batch: bool) -> list[Any]:
+    """The events of a structured-mode body (JSON format): one object, or a batch (an array).
+
+    Read as strictly as a binary-mode body; raises :class:`EnvelopeError` with the reason."""
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(raw):
+        raise EnvelopeError(_TOO_DEEP)
+    try:
+        document = strict_json(raw.decode("utf-8").removeprefix("\ufeff"))
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EnvelopeError(_TOO_DEEP) from None
+    if batch:
+        if not isinstance(document, list):
+            raise EnvelopeError(f"a batch ({BATCH_CONTENT_TYPE}) is a JSON array of events")
+        return document
+    if not isinstance(document, dict):
+        raise EnvelopeError(f"an event ({STRUCTURED_CONTENT_TYPE}) is a JSON object")
+    return [document]
+
+
+def binary_of(event: Any) -> tuple[dict[str, str], bytes]:
+    """One structured-mode event (a JSON object: ``specversion``, ``id``, ``source``, ``type``,
+    ``data``, …) as the Kafka binary mode carries it: ``ce_*`` headers and the data as the body.
+
+    :func:`parse` then reads it exactly as a message from Kafka, with the same rules and reasons;
+    this only refuses what the binary mode cannot carry (raises :class:`EnvelopeError`)."""
+    if not isinstance(event, dict):
+        raise EnvelopeError("an event is a JSON object with specversion, id, source, type and data")
+    if "data_base64" in event:
+        raise EnvelopeError("data_base64 is not accepted: send the data as a JSON object in data")
+    content_type = event.get("datacontenttype", CONTENT_TYPE)
+    headers: dict[str, str] = {"content-type": content_type if isinstance(content_type, str) else ""}
+    for name, value in event.items():
+        if name in ("data", "datacontenttype"):
+            continue
+        if not _ATTRIBUTE.fullmatch(name):
+            raise EnvelopeError(
+                f"attribute {name[:60]!r}: attribute names are 1 to 20 lower-case letters or digits"
+            )
+        if not isinstance(value, str):
+            raise EnvelopeError(f"attribute {name} must be a JSON string")
+        headers[f"ce_{name}"] = value
+    if "data" not in event:
+        raise EnvelopeError("the event has no data: send the fact as a JSON object in data")
+    try:
+        body = json.dumps(event["data"], ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        raise EnvelopeError(
+            "data has an unpaired surrogate escape (e.g. \\ud800): text must be valid Unicode"
+        ) from None
+    return headers, body

@@ -200,6 +200,46 @@ class Backoff:
         self.next = min(self.next * 2, self.limit)
 
 
+def read_record(
+    record: Record,
+    models: Mapping[str, type[EventData]],
+    *,
+    topic: str,
+    reject_unknown_types: bool = True,
+) -> Item | str:
+    """What every way in does first with a message: read its envelope (strict JSON), find its
+    contract by ``ce_type`` among ``models`` and check its data. Returns an :class:`Item`,
+    ``"ignored"`` (a type with no model, when unknown types are not rejected), or the reason it
+    cannot be read, as the dead-letter topic gives it. Never raises."""
+    try:
+        event = parse(record.headers, record.value)
+    except EnvelopeError as exc:
+        return f"invalid envelope: {exc}"
+    except Exception as exc:  # a reader must never let a record stop the partition
+        return f"invalid envelope: {type(exc).__name__}: {exc}"
+    model = models.get(event.type)
+    if model is None:
+        if reject_unknown_types:
+            accepted = ", ".join(sorted(models))
+            return f"type {event.type!r} is not accepted on {topic}; accepted: {accepted}"
+        return "ignored"  # a type this consumer does not need, or a newer version
+    try:
+        data = model.model_validate(event.data)
+    except ValidationError as exc:
+        return f"does not match {event.type}: {brief(exc)}"
+    except Exception as exc:
+        return f"does not match {event.type}: {type(exc).__name__}: {exc}"
+    return Item(
+        data=data,
+        event=event,
+        value=record.value,
+        headers=record.headers,
+        key=record.key,
+        partition=record.partition,
+        offset=record.offset,
+    )
+
+
 class GuardedConsumer:
     """The handlers of one topic in one consumer group, dispatched by ``ce_type``."""
 
@@ -238,33 +278,11 @@ class GuardedConsumer:
 
     def _read(self, record: Record) -> Item | str:
         """The record as an :class:`Item`, ``"ignored"``, or the reason it cannot be read."""
-        try:
-            event = parse(record.headers, record.value)
-        except EnvelopeError as exc:
-            return f"invalid envelope: {exc}"
-        except Exception as exc:  # a reader must never let a record stop the partition
-            return f"invalid envelope: {type(exc).__name__}: {exc}"
-        entry = self._handlers.get(event.type)
-        if entry is None:
-            if self.reject_unknown_types:
-                accepted = ", ".join(sorted(self._handlers))
-                return f"type {event.type!r} is not accepted on {self.topic}; accepted: {accepted}"
-            return "ignored"  # a type this consumer does not need, or a newer version
-        model, _ = entry
-        try:
-            data = model.model_validate(event.data)
-        except ValidationError as exc:
-            return f"does not match {event.type}: {brief(exc)}"
-        except Exception as exc:
-            return f"does not match {event.type}: {type(exc).__name__}: {exc}"
-        return Item(
-            data=data,
-            event=event,
-            value=record.value,
-            headers=record.headers,
-            key=record.key,
-            partition=record.partition,
-            offset=record.offset,
+        return read_record(
+            record,
+            {name: model for name, (model, _) in self._handlers.items()},
+            topic=self.topic,
+            reject_unknown_types=self.reject_unknown_types,
         )
 
     # -- one batch -----------------------------------------------------------------------------
@@ -272,8 +290,14 @@ class GuardedConsumer:
     async def process(self, records: Sequence[Record]) -> list[str]:
         """Handle records in order; return each one's outcome. Returns only when every record
         has ended applied, parked, ignored, a duplicate, or dead-lettered."""
+        return [outcome for outcome, _ in await self.process_explained(records)]
+
+    async def process_explained(self, records: Sequence[Record]) -> list[tuple[str, str]]:
+        """:meth:`process`, with each record's outcome and its reason (the dead-letter reason, or
+        why it waits; empty when applied): the single entry of every way a message comes in."""
         started = time.perf_counter()
         outcomes: list[str] = ["processed"] * len(records)
+        reasons: list[str] = [""] * len(records)
         items: list[tuple[int, Item]] = []
         for index, record in enumerate(records):
             read = self._read(record)
@@ -283,18 +307,18 @@ class GuardedConsumer:
                 outcomes[index] = "ignored"
             else:
                 await self.dead_letter(record.value, record.headers, read, record)
-                outcomes[index] = "dead-lettered"
+                outcomes[index], reasons[index] = "dead-lettered", read
         if items:
             applied = await self._apply([item for _, item in items])
-            for (index, _), outcome in zip(items, applied, strict=True):
-                outcomes[index] = outcome
+            for (index, item), outcome in zip(items, applied, strict=True):
+                outcomes[index], reasons[index] = outcome, item.reason
         elapsed = time.perf_counter() - started
         for record, outcome in zip(records, outcomes, strict=True):
             event_type = printable_header(record.headers.get("ce_type", "?")[:200])
             metrics.MESSAGES.labels(self.topic, event_type, outcome).inc()
         if records:
             metrics.HANDLING_SECONDS.labels(self.topic).observe(elapsed / len(records))
-        return outcomes
+        return list(zip(outcomes, reasons, strict=True))
 
     async def handle(self, value: bytes, headers: Mapping[str, str], *, origin: Any = None) -> str:
         """Handle one message (a deferred one handed back, or a test's); return its outcome."""

@@ -1,38 +1,58 @@
-"""Regional facts over HTTP: ``POST /facts`` (through the gateway), for systems that do not speak
-Kafka and for anything that must not depend on what a broker keeps.
+"""Every way a regional fact comes in besides Kafka, through the one path Kafka's facts take.
 
-A fact is one CloudEvent in the HTTP binary binding: the ``ce-*`` attributes as headers, its data
-as the JSON body, exactly what the Kafka contract carries. It is read and checked against its
-contract at once, so a sender learns of a bad fact from the answer (400 with the reason), and a
-good one is stored in ``accepted_fact`` before the answer says 202: from then on neither a
-restart of this service nor a broker that loses its memory can lose it. :class:`Intake` applies
-the stored facts in the order received with the consumer of the fact's inbound topic — the same
-rules, inbox, waiting room and dead-letter topic as a fact from Kafka — and marks them applied.
-The same fact sent again (same ``ce-source`` and ``ce-id``) is answered 200 and kept once.
-Its source, grants and references are checked where every fact's are, in the consumer's gate
-(:mod:`.admission`); a СНИЛС is replaced by its keyed hash before the fact is stored.
+The single entry is :meth:`GuardedConsumer.process_explained` of the fact's inbound topic: the
+envelope and contract check (:func:`~setka_runtime.consumer.read_record`), the inbox, the rules
+of :mod:`services.events.regional` (and what sits in front of them: grants, identities), the
+waiting room and the dead-letter topic with its reasons. A fact that does not come from Kafka is
+first kept in ``accepted_fact``, then :class:`Intake` hands the kept facts, in the order
+received, to that consumer as records, and writes down each one's outcome and reason.
+
+The ways in that keep facts here:
+
+- ``POST /facts`` (through the gateway): the CloudEvents HTTP binding in binary mode (``ce-*``
+  headers, the data as the JSON body), structured mode (``application/cloudevents+json``) and
+  batched mode (``application/cloudevents-batch+json``, a JSON array of events). Each event is
+  read with the same function as a Kafka record (a bad one is answered 400 with the consumer's
+  reason, and a batch with a bad event is refused whole), and the request's facts are stored in
+  one transaction *before* the answer says 202. From then on neither a restart of this service
+  nor a broker that loses its memory can lose them; the inbox claim made in the transaction that
+  applies a fact makes it applied exactly once, even when this process dies between applying
+  and marking it applied. The same fact again (same ``ce-source`` and ``ce-id``) is kept once.
+- ``setka import FILE --kind assessment_results|trainings|deficits|attendance``
+  (:mod:`services.events.importing`), a fact per row with an id derived from the row;
+- the ``record*`` mutations of the events subgraph, a fact entered by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from pydantic import ValidationError
-from setka_contracts import EnvelopeError, parse
-from setka_runtime.access import AccessDenied, Identity, Role, identity_from_authorization
-from setka_runtime.consumer import GuardedConsumer, Record, brief
+from setka_contracts import (
+    BATCH_CONTENT_TYPE,
+    STRUCTURED_CONTENT_TYPE,
+    EnvelopeError,
+    EventData,
+    binary_of,
+    read_structured,
+)
+from setka_runtime.access import AccessDenied, Role, identity_from_authorization
+from setka_runtime.consumer import GuardedConsumer, Item, Record, read_record
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
 from setka_runtime.identities import SnilsRefused
 from setka_runtime.sql import insert_ignoring_conflicts
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -42,21 +62,52 @@ from .models import AcceptedFact
 log = logging.getLogger(__name__)
 
 SENDERS = (Role.regional_admin,)
-"""Who may send facts: a regional system holds a token of a regional admin."""
-MAX_REQUEST_BYTES = 1_100_000
-"""A little more than a fact's largest body (the contract's limit is checked when it is read)."""
+"""Who may send facts with a person's token: a regional admin (a source sends with its own)."""
+MAX_REQUEST_BYTES = 4_200_000
+"""The largest request: a batch of some thousands of facts (one fact's data is checked against
+its own limit when it is read)."""
+MAX_BATCH = 5000
+"""The most events of one batched request."""
 BATCH = 500
+STORE_CHUNK = 500
+"""Facts kept per statement."""
+SOURCE_TOKEN_PREFIX = "setka-src_"
+"""How a source's bearer token begins, so the gateway passes it on instead of reading it as a JWT."""
+
+OUTCOMES = {
+    "processed": "applied",
+    "duplicate": "repeat",
+    "deferred": "waiting",
+    "dead-lettered": "rejected",
+    "ignored": "ignored",
+}
+"""A consumer's outcome of a fact as its sender reads it."""
 
 table = AcceptedFact.__table__  # type: ignore[attr-defined]
 
 
 class Refused(Exception):
-    """A fact that is not accepted: the status to answer and the reason."""
+    """A request that is not accepted: the status to answer, the reason, and per event what is wrong."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, problems: list[dict[str, Any]] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.problems = problems or []
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A fact read and checked, ready to be kept: its Kafka-binary form and where it goes."""
+
+    item: Item
+    topic: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.item.event.source, self.item.event.id)
 
 
 def kafka_headers(http_headers: Mapping[str, str]) -> dict[str, str]:
@@ -72,8 +123,113 @@ def kafka_headers(http_headers: Mapping[str, str]) -> dict[str, str]:
     return headers
 
 
+def inbound_models(handlers: Mapping[str, Mapping[Any, Any]]) -> dict[str, tuple[type[EventData], str]]:
+    """Each inbound type's contract model and topic, from the handlers of the inbound topics."""
+    return {model.event_type: (model, topic) for topic, models in handlers.items() for model in models}
+
+
+def check(
+    headers: Mapping[str, str],
+    body: bytes,
+    models: Mapping[str, tuple[type[EventData], str]],
+    *,
+    snils_key: str | None = None,
+) -> Fact | str:
+    """A fact read exactly as the consumer of its topic reads it; or the consumer's reason. What
+    is kept of it has a СНИЛС replaced by its keyed hash (the number is never stored, not even
+    here)."""
+    read = read_record(
+        Record(value=body, headers=dict(headers)),
+        {name: model for name, (model, _) in models.items()},
+        topic="regional.*",
+    )
+    if isinstance(read, str):
+        return read
+    try:
+        sealed = seal_body(body, snils_key)
+    except SnilsRefused as exc:
+        return f"{exc} [SNILS_NOT_ACCEPTED]"
+    _, topic = models[read.event.type]
+    return Fact(item=read, topic=topic, headers=dict(headers), body=sealed)
+
+
+def token_digest(token: str) -> str:
+    """What a setting keeps of a source's bearer token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def store(db: Database, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
+    """Keep the facts in one transaction, in order; for each, whether it is new (else kept before)."""
+    async with db.session() as session, session.begin():
+        return await store_in(session, facts, sender=sender)
+
+
+async def store_in(session: AsyncSession, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
+    """:func:`store` in the caller's transaction (a mutation keeps its fact with its audit entry):
+    a statement per few hundred facts, the ones kept before left as they are."""
+    now = datetime.now(UTC)
+    kept: set[tuple[str, str]] = set()
+    for start in range(0, len(facts), STORE_CHUNK):
+        rows = []
+        for fact in facts[start : start + STORE_CHUNK]:
+            data = fact.item.data
+            key = getattr(data, getattr(type(data), "key_field", "") or "", None)
+            rows.append(
+                {
+                    "source": fact.item.event.source,
+                    "event_id": fact.item.event.id,
+                    "topic": fact.topic,
+                    "key": str(key)[:200] if key is not None else None,
+                    "headers": fact.headers,
+                    "body": fact.body,
+                    "sender": (sender or "")[:200] or None,
+                    "received_at": now,
+                    "applied_at": None,
+                    "outcome": None,
+                    "reason": None,
+                }
+            )
+        statement = (
+            insert_ignoring_conflicts(session, table).values(rows).returning(table.c.source, table.c.event_id)
+        )
+        kept.update((row.source, row.event_id) for row in await session.execute(statement))
+    fresh: list[bool] = []
+    for fact in facts:  # the same fact twice in one request is kept once
+        fresh.append(fact.key in kept)
+        kept.discard(fact.key)
+    return fresh
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a kept fact: ``applied``, ``repeat``, ``waiting``, ``rejected``, or
+    ``pending`` (not handed to its consumer yet), with the consumer's reason."""
+
+    outcome: str
+    reason: str = ""
+
+
+async def outcomes(db: Database, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
+    """The outcome of each kept fact, by (source, id)."""
+    wanted = list(keys)
+    found: dict[tuple[str, str], Outcome] = {}
+    async with db.session() as session:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = await session.execute(
+                select(table.c.source, table.c.event_id, table.c.outcome, table.c.reason).where(
+                    tuple_(table.c.source, table.c.event_id).in_(chunk)
+                )
+            )
+            for row in rows:
+                found[(row.source, row.event_id)] = Outcome(
+                    OUTCOMES.get(row.outcome or "", "pending"), row.reason or ""
+                )
+    return found
+
+
 class Intake:
-    """Keeps facts received over HTTP and applies them with the consumers of their topics."""
+    """Keeps facts that do not come from Kafka and applies them with the consumers of their topics."""
 
     def __init__(
         self,
@@ -82,87 +238,115 @@ class Intake:
         handlers: Mapping[str, Mapping[Any, Any]],
         *,
         internal_secret: str | None,
+        source_tokens: Mapping[str, str] | None = None,
         snils_key: str | None = None,
     ) -> None:
-        """``handlers``: each inbound topic's handlers by contract model (what its consumer has)."""
+        """``handlers``: each inbound topic's handlers by contract model (what its consumer has).
+        ``source_tokens``: each source's (``ce_source``) bearer token, as :func:`token_digest`."""
         self.db = db
         self.consumers = {consumer.topic: consumer for consumer in consumers if consumer.topic in handlers}
-        self.models = {
-            model.event_type: (model, topic) for topic, models in handlers.items() for model in models
-        }
+        self.models = inbound_models(handlers)
         self.internal_secret = internal_secret
         self.snils_key = snils_key
+        self.source_tokens = {digest.lower(): source for source, digest in (source_tokens or {}).items()}
         self.arrived = asyncio.Event()
+        self._applying = asyncio.Lock()
 
     # -- receiving -----------------------------------------------------------------------------
 
+    def _sender(self, authorization: str | None) -> tuple[str, str | None]:
+        """Who sends: (a name for the record, the source its facts must come from, if a source)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token.startswith(SOURCE_TOKEN_PREFIX):
+            digest = token_digest(token)
+            for known, source in self.source_tokens.items():
+                if hmac.compare_digest(known, digest):
+                    return f"source {source}", source
+            raise Refused(401, "unknown source token")
+        try:
+            identity = identity_from_authorization(authorization, self.internal_secret)
+        except AccessDenied as exc:
+            raise Refused(401, str(exc)) from None
+        if not identity.has(*SENDERS):
+            raise Refused(403, "sending facts needs a source's token or the role of a regional admin")
+        return identity.subject or "", None
+
     async def receive(self, request: Request) -> Response:
         try:
-            identity = identity_from_authorization(request.headers.get("authorization"), self.internal_secret)
-        except AccessDenied as exc:
-            return _refusal(401, str(exc))
-        if not identity.has(*SENDERS):
-            return _refusal(403, "sending facts needs the role of a regional admin")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_REQUEST_BYTES:
-                return _refusal(413, f"a fact is at most {MAX_REQUEST_BYTES} bytes")
-        try:
-            status, event_id = await self.accept(dict(request.headers), body, identity)
+            sender, source = self._sender(request.headers.get("authorization"))
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_REQUEST_BYTES:
+                    raise Refused(413, f"a request is at most {MAX_REQUEST_BYTES} bytes")
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            facts = self.read(media, dict(request.headers), body)
+            if source is not None:
+                foreign = sorted({f.item.event.source for f in facts if f.item.event.source != source})
+                if foreign:
+                    raise Refused(
+                        403, f"this token is the source {source}'s; it cannot send for {', '.join(foreign)}"
+                    )
+            fresh = await store(self.db, facts, sender=sender)
         except Refused as exc:
-            return _refusal(exc.status, exc.reason)
+            return _refusal(exc.status, exc.reason, exc.problems)
         except Exception as exc:
             if is_infrastructure(exc):
-                log.warning("a fact could not be stored: %s: %s", type(exc).__name__, exc)
-                return _refusal(503, "the events service cannot store facts now; send it again later")
+                log.warning("facts could not be stored: %s: %s", type(exc).__name__, exc)
+                return _refusal(503, "the events service cannot store facts now; send them again later")
             raise
-        answer = "accepted" if status == 202 else "already accepted"
-        return JSONResponse({"status": answer, "id": event_id}, status_code=status)
+        if any(fresh):
+            self.arrived.set()
+        status = 202 if any(fresh) else 200
+        if media == BATCH_CONTENT_TYPE:
+            answer = {"status": "accepted", "accepted": sum(fresh), "repeated": len(fresh) - sum(fresh)}
+        else:
+            answer = {"status": "accepted" if fresh[0] else "already accepted", "id": facts[0].item.event.id}
+        return JSONResponse(answer, status_code=status)
 
-    async def accept(
-        self, http_headers: Mapping[str, str], body: bytes, identity: Identity
-    ) -> tuple[int, str]:
-        """Check a fact and store it; 202 if it is new, 200 if it was accepted before."""
-        try:
-            headers = kafka_headers(http_headers)
-        except UnicodeDecodeError:
-            raise Refused(400, "a ce-* header is not valid UTF-8 once percent-decoded") from None
-        try:
-            event = parse(headers, body)
-        except EnvelopeError as exc:
-            raise Refused(400, f"invalid envelope: {exc}") from None
-        entry = self.models.get(event.type)
-        if entry is None:
-            accepted = ", ".join(sorted(self.models))
-            raise Refused(400, f"type {event.type!r} is not accepted; accepted: {accepted}")
-        model, topic = entry
-        try:
-            data = model.model_validate(event.data)
-        except ValidationError as exc:
-            raise Refused(400, f"does not match {event.type}: {brief(exc)}") from None
-        key = getattr(data, getattr(model, "key_field", "") or "", None)
-        try:
-            body = seal_body(body, self.snils_key)  # the number is never stored, not even here
-        except SnilsRefused as exc:
-            raise Refused(400, f"{exc} [SNILS_NOT_ACCEPTED]") from None
-        async with self.db.session() as session, session.begin():
-            result = await session.execute(
-                insert_ignoring_conflicts(session, table).values(
-                    source=event.source,
-                    event_id=event.id,
-                    topic=topic,
-                    key=str(key)[:200] if key is not None else None,
-                    headers=headers,
-                    body=body,
-                    sender=(identity.subject or "")[:200] or None,
-                    received_at=datetime.now(UTC),
-                )
+    def read(self, media: str, http_headers: Mapping[str, str], body: bytes) -> list[Fact]:
+        """The facts of one request in any mode of the HTTP binding, each checked; raises
+        :class:`Refused` (nothing is kept) when any of them cannot be accepted."""
+        if media in (STRUCTURED_CONTENT_TYPE, BATCH_CONTENT_TYPE):
+            try:
+                events = read_structured(body, batch=media == BATCH_CONTENT_TYPE)
+            except EnvelopeError as exc:
+                raise Refused(400, f"invalid {media}: {exc}") from None
+            if not events:
+                raise Refused(400, "the batch is empty")
+            if len(events) > MAX_BATCH:
+                raise Refused(413, f"a batch has at most {MAX_BATCH} events, this one {len(events)}")
+            entries: list[tuple[dict[str, str], bytes] | str] = []
+            ids = [event.get("id") if isinstance(event, dict) else None for event in events]
+            for event in events:
+                try:
+                    entries.append(binary_of(event))
+                except EnvelopeError as exc:
+                    entries.append(f"invalid envelope: {exc}")
+        else:
+            try:
+                entries = [(kafka_headers(http_headers), body)]
+                ids = [http_headers.get("ce-id")]
+            except UnicodeDecodeError:
+                raise Refused(400, "a ce-* header is not valid UTF-8 once percent-decoded") from None
+        facts: list[Fact] = []
+        problems: list[dict[str, Any]] = []
+        for index, entry in enumerate(entries):
+            checked = (
+                entry if isinstance(entry, str) else check(*entry, self.models, snils_key=self.snils_key)
             )
-        if result.rowcount == 0:
-            return 200, event.id
-        self.arrived.set()
-        return 202, event.id
+            if isinstance(checked, str):
+                problems.append({"index": index, "id": ids[index], "reason": checked})
+            else:
+                facts.append(checked)
+        if problems:
+            if len(entries) == 1:
+                raise Refused(400, problems[0]["reason"])
+            raise Refused(
+                400, f"{len(problems)} of {len(entries)} events cannot be accepted; none was kept", problems
+            )
+        return facts
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -187,6 +371,10 @@ class Intake:
 
     async def apply_pending(self) -> int:
         """Apply the oldest accepted facts not applied yet (a batch); return how many."""
+        async with self._applying:
+            return await self._apply_pending()
+
+    async def _apply_pending(self) -> int:
         async with self.db.session() as session:
             rows = (
                 await session.execute(
@@ -216,14 +404,29 @@ class Intake:
                 )
                 for row in run
             ]
-            await self.consumers[topic].process(records)
+            explained = await self.consumers[topic].process_explained(records)
             async with self.db.session() as session, session.begin():
                 await session.execute(
                     update(table)
-                    .where(table.c.id.in_([row.id for row in run]))
-                    .values(applied_at=datetime.now(UTC))
+                    .where(table.c.id == bindparam("row_id"))
+                    .values(
+                        applied_at=bindparam("at"), outcome=bindparam("outcome"), reason=bindparam("why")
+                    ),
+                    [
+                        {"row_id": row.id, "at": datetime.now(UTC), "outcome": outcome, "why": why[:2000]}
+                        for row, (outcome, why) in zip(run, explained, strict=True)
+                    ],
                 )
         return len(rows)
+
+    async def settle(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
+        """Apply what is kept until these facts have their outcome (a mutation waits for its fact)."""
+        while True:
+            found = await outcomes(self.db, keys)
+            if all(found.get(key, Outcome("pending")).outcome != "pending" for key in keys):
+                return found
+            if not await self.apply_pending():
+                await asyncio.sleep(0.05)  # another process holds them: it will mark them soon
 
 
 def _headers(stored: Any) -> dict[str, str]:
@@ -232,5 +435,8 @@ def _headers(stored: Any) -> dict[str, str]:
     return {str(name): str(value) for name, value in dict(stored).items()}
 
 
-def _refusal(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"status": "refused", "reason": reason}, status_code=status)
+def _refusal(status: int, reason: str, problems: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"status": "refused", "reason": reason}
+    if problems:
+        body["events"] = problems[:100]
+    return JSONResponse(body, status_code=status)

@@ -484,9 +484,10 @@ metadata = EventsModel.metadata
 
 
 class AcceptedFact(EventsModel, table=True):
-    """A regional fact a system sent over HTTP (``POST /facts``), kept before the sender is told it
-    was accepted and applied from here in the order received, by the same consumer as the facts
-    of its Kafka topic. A broker that loses what it held in memory cannot lose these."""
+    """A regional fact that did not come from Kafka (``POST /facts``, an import, a mutation), kept
+    before the sender is told it was accepted and applied from here in the order received, by the
+    same consumer as the facts of its Kafka topic (its outcome written back). A broker that loses
+    what it held in memory cannot lose these."""
 
     __tablename__ = "accepted_fact"
     __table_args__ = (UniqueConstraint("source", "event_id", name="uq_accepted_fact_event"),)
@@ -501,6 +502,12 @@ class AcceptedFact(EventsModel, table=True):
     sender: str | None = Field(default=None, max_length=200, description="Who sent it (the token's subject)")
     received_at: datetime = _when(default_factory=now)
     applied_at: datetime | None = _when(default=None, index=True)
+    outcome: str | None = Field(
+        default=None, max_length=20, description="What its consumer did with it (processed, duplicate, …)"
+    )
+    reason: str | None = Field(
+        default=None, max_length=2000, description="The consumer's reason, if not applied"
+    )
 
 
 # --- what this service's consumers gave up on ------------------------------------------------------

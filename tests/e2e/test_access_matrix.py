@@ -1165,6 +1165,58 @@ ROWS: list[Row] = [
         },
         EDITORS_A,
     ),
+    # -- events: regional facts entered by hand (through the intake, as from Kafka)
+    Row(
+        "recordAssessmentResult",
+        {INPUT: "AssessmentResultEntry!"},
+        lambda w: {
+            INPUT: {
+                "organizationId": w["A1"],
+                "procedure": "vpr",
+                "subject": "математика (доступ)",
+                "grade": 5,
+                "year": 2025,
+                "participants": 20,
+                "meanScore": 3.6,
+                "share2": 0.1,
+                "share3": 0.4,
+                "share4": 0.4,
+                "share5": 0.1,
+            }
+        },
+        EDITORS_A,
+    ),
+    Row(
+        "recordTraining",
+        {INPUT: "TrainingEntry!"},
+        lambda w: {
+            INPUT: {
+                "educatorId": w["eA1"],
+                "organizationId": w["A1"],
+                "course": "Наставничество (доступ)",
+                "provider": "КОИРО",
+                "hours": 24,
+                "completedOn": "2025-02-01",
+                "externalId": "КПК-доступ",
+            }
+        },
+        EDITORS_A,
+    ),
+    Row(
+        "recordDeficit",
+        {INPUT: "DeficitEntry!"},
+        lambda w: {
+            INPUT: {
+                "educatorId": w["eA1"],
+                "organizationId": w["A1"],
+                "competency": "оценивание (доступ)",
+                "level": "medium",
+                "diagnosedOn": "2025-02-01",
+                "externalId": "Д-доступ",
+            }
+        },
+        EDITORS_A,
+    ),
     # -- registry: organizations of A
     Row(
         "registerOrganization",

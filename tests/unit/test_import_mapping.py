@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from setka_runtime.errors import DomainError
+from setka_runtime.spreadsheets import digits, parse_date
 
 from services.registry.importing.mapping import (
     MEMBERSHIP_ROLES,
@@ -14,9 +15,7 @@ from services.registry.importing.mapping import (
     SCHOOL_STATUSES,
     ImportKind,
     UnmappableHeader,
-    digits,
     map_header,
-    parse_date,
     split_list,
     vocabulary_value,
 )

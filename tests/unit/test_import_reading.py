@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-
-from services.registry.importing.reading import (
+from setka_runtime.spreadsheets import (
     UnreadableFile,
     cell_text,
     detect_encoding,

@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 
 from ..notifications.schema import NotificationMutation, NotificationQuery
 from .dead_letters import DeadLetterQuery
+from .facts import FactMutation
 from .mutations import Mutation
 from .queries import Query as EventsQuery
 from .sources import SourceMutation, SourceQuery
@@ -17,7 +18,7 @@ notifications."""
 
 schema = SubgraphSchema(
     query=Query,
-    mutation=merge_types("Mutation", (Mutation, SourceMutation, NotificationMutation)),
+    mutation=merge_types("Mutation", (Mutation, FactMutation, SourceMutation, NotificationMutation)),
     subscription=Subscription,
     types=[Activity, Plan, PlanItem, Organization, Network, InteractionGroup],
 )

@@ -17,6 +17,7 @@ from typing import Any
 
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
+from setka_runtime.spreadsheets import digits, parse_date
 from setka_runtime.sql import one_of
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +38,6 @@ from .mapping import (
     QUALIFICATION_CATEGORIES,
     SCHOOL_STATUSES,
     ImportKind,
-    digits,
-    parse_date,
     split_list,
     vocabulary_value,
 )

@@ -17,13 +17,13 @@ from typing import TextIO
 from setka_runtime.cli import Command
 from setka_runtime.db import Database
 from setka_runtime.settings import ServiceSettings
+from setka_runtime.spreadsheets import UnreadableFile, open_table
 from tqdm import tqdm
 
 from .apply import EVERY_REGION, RegionScope, importer_for
 from .engine import DEFAULT_CHUNK, ImportStopped, ImportSummary
 from .engine import run_import as run_rows
 from .mapping import ImportKind, UnmappableHeader, locate_header
-from .reading import UnreadableFile, open_table
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -98,10 +98,14 @@ def print_summary(summary: ImportSummary, source: Path, out: TextIO) -> None:
         print(f"  line {rejection.line}{where}: {rejection.reason}{key}", file=out)
 
 
-def arguments(parser: argparse.ArgumentParser) -> None:
+def arguments(parser: argparse.ArgumentParser, *, other_kinds: tuple[str, ...] = ()) -> None:
+    """The import's arguments; ``other_kinds``: kinds another service imports (``setka import``)."""
     parser.add_argument("file", type=Path, help="a .csv (UTF-8 or cp1251, ';' or ',') or .xlsx file")
     parser.add_argument(
-        "--kind", required=True, choices=[k.value for k in ImportKind], help="what the rows are"
+        "--kind",
+        required=True,
+        choices=[*(k.value for k in ImportKind), *other_kinds],
+        help="what the rows are",
     )
     parser.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     parser.add_argument(

@@ -20,11 +20,11 @@ from typing import Any, Generic, Protocol, TypeVar
 from setka_runtime import audit
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
+from setka_runtime.spreadsheets import SourceRow
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .mapping import HeaderMap, ImportKind
-from .reading import SourceRow
 
 log = logging.getLogger(__name__)
 

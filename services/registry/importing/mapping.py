@@ -9,20 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 
 from setka_contracts.registry import ImportKind  # the kinds are the contract's (file.imported)
 from setka_runtime.errors import DomainError
+from setka_runtime.spreadsheets import normalize_header
 
 
 class UnmappableHeader(Exception):
     """The header lacks a column the import cannot do without."""
-
-
-def normalize_header(text: str) -> str:
-    """Case, «ё», punctuation and spacing do not matter in a header."""
-    lowered = text.replace("\ufeff", "").lower().replace("ё", "е")
-    return " ".join(re.sub(r"[\W_]+", " ", lowered).split())
 
 
 @dataclass(frozen=True)
@@ -402,35 +396,6 @@ def vocabulary_value(table: Mapping[str, str], text: str, *, field: str) -> str:
         raise DomainError(
             f"«{text}» не распознано; ожидается одно из: {known}", code="UNKNOWN_CHOICE", field=field
         )
-    return value
-
-
-_DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y")
-
-
-def parse_date(text: str, *, field: str) -> date:
-    value = text.strip()
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    try:  # what a workbook's date cell turns into
-        return datetime.fromisoformat(value).date()
-    except ValueError:
-        raise DomainError(
-            f"«{text}» — не дата; запишите её как ДД.ММ.ГГГГ", code="DATE_FORMAT", field=field
-        ) from None
-
-
-def digits(text: str, *, width: int) -> str:
-    """An identifier without the spaces people type; a spreadsheet's lost leading zero restored.
-
-    Excel stores an ИНН as a number, so Kalmykia's «08…» comes back nine digits long.
-    """
-    value = re.sub(r"[\s\-]", "", text)
-    if value.isdigit() and len(value) == width - 1:
-        value = "0" + value
     return value
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
+from setka_runtime.spreadsheets import SUFFIXES, UnreadableFile
 
 from .apply import RegionScope
 from .cli import import_file
 from .engine import ImportSummary
 from .mapping import ImportKind, UnmappableHeader
-from .reading import SUFFIXES, UnreadableFile
 
 DEFAULT_MAX_BYTES = 10_000_000
 """The largest file the API imports unless ``REGISTRY_IMPORT_MAX_BYTES`` says otherwise."""

@@ -1,7 +1,10 @@
 """Reading what Russian offices actually export: CSV in UTF-8 or cp1251 with `;` or `,`, and XLSX.
 
 Every format comes out the same way: a header and then rows of strings, each with the line
-number an operator sees when they open the file in an editor or a spreadsheet (1-based).
+number an operator sees when they open the file in an editor or a spreadsheet (1-based). Also
+what every import makes of a header and of cells: headers compared without case, «ё» or
+punctuation, dates as offices write them, identifiers without the spaces people type. Shared by
+the registry's imports and the events service's imports of regional facts.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+
+from .errors import DomainError
 
 _SAMPLE_BYTES = 1 << 20
 _SEPARATORS = (";", ",", "\t")
@@ -181,3 +187,38 @@ def detect_layout(path: Path) -> Layout:
     if first.lower().startswith("sep=") and len(first) == 5:
         return Layout(encoding=encoding, separator=first[4], excel_sep_line=True)
     return Layout(encoding=encoding, separator=detect_separator(*first_lines))
+
+
+def normalize_header(text: str) -> str:
+    """Case, «ё», punctuation and spacing do not matter in a header."""
+    lowered = text.replace("\ufeff", "").lower().replace("ё", "е")
+    return " ".join(re.sub(r"[\W_]+", " ", lowered).split())
+
+
+_DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y")
+
+
+def parse_date(text: str, *, field: str) -> date:
+    value = text.strip()
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    try:  # what a workbook's date cell turns into
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        raise DomainError(
+            f"«{text}» — не дата; запишите её как ДД.ММ.ГГГГ", code="DATE_FORMAT", field=field
+        ) from None
+
+
+def digits(text: str, *, width: int) -> str:
+    """An identifier without the spaces people type; a spreadsheet's lost leading zero restored.
+
+    Excel stores an ИНН as a number, so Kalmykia's «08…» comes back nine digits long.
+    """
+    value = re.sub(r"[\s\-]", "", text)
+    if value.isdigit() and len(value) == width - 1:
+        value = "0" + value
+    return value
