@@ -1,6 +1,7 @@
 """A person's notifications (уведомления): the list — theirs and their organization's, newest
-first, unread ones marked — marking read, and the settings of what comes by e-mail and how (at
-once or in one e-mail a day). Everything here is the signed-in person's own."""
+first, unread ones marked — marking read, the settings of what comes by e-mail and how (at
+once or in one e-mail a day), and erasing their own notification data, once they confirm.
+Everything here is the signed-in person's own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..forms import Forms, no_attempt, signed_in
+from ..forms import Attempt, Field, Forms, no_attempt, signed_in
 from ..gateway import GatewayError
 from ..web import FormRefused, Portal
 from .plans import in_zone, person_zone
@@ -21,12 +22,23 @@ ROLES = ("regional_admin", "municipal_coordinator", "school_representative", "ex
 NAV = [("/notifications", "Уведомления", ROLES)]
 
 PAGE = 30
+FORGET = (
+    Field(
+        "confirm",
+        "Подтверждение",
+        required=True,
+        invalid="Подтвердите, что ваши данные уведомлений удаляются безвозвратно",
+    ),
+)
 
 
 def routes(portal: Portal) -> list[Route]:
     forms = Forms(portal, lambda request: in_zone(person_zone(portal.person(request))))
 
     async def listing(request: Request) -> Response:
+        return await show(request, no_attempt())
+
+    async def show(request: Request, attempt: Attempt) -> Response:
         who = signed_in(portal, request, ROLES)
         if isinstance(who, Response):
             return who
@@ -43,7 +55,7 @@ def routes(portal: Portal) -> list[Route]:
         return forms.page(
             request,
             "notifications.html",
-            no_attempt(),
+            attempt,
             notifications=[edge["node"] for edge in found["edges"]],
             unread=found["unreadCount"],
             more=found["pageInfo"]["endCursor"] if found["pageInfo"]["hasNextPage"] else None,
@@ -108,8 +120,23 @@ def routes(portal: Portal) -> list[Route]:
             return portal.page(request, "error.html", status=400, message=result["message"])
         return forms.done(request, "/notifications#settings", "Настройки уведомлений сохранены")
 
+    async def forget(request: Request) -> Response:
+        who = signed_in(portal, request, ROLES)
+        if isinstance(who, Response):
+            return who
+        return await forms.take(
+            request,
+            "forget",
+            FORGET,
+            "ForgetMyNotificationData",
+            lambda values: {"confirm": True},
+            again=show,
+            then=lambda result, values: ("/notifications", "Ваши данные уведомлений удалены"),
+        )
+
     return [
         Route("/notifications", listing, methods=["GET"]),
+        Route("/notifications/forget", forget, methods=["POST"]),
         Route("/notifications/read", mark, methods=["POST"]),
         Route("/notifications/settings", preferences, methods=["POST"]),
     ]

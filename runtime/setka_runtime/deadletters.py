@@ -14,6 +14,9 @@ on Apache Kafka it writes the other letters of the partition again after the las
 person's, then deletes the records before it (``DeleteRecords``); a broker without
 ``DeleteRecords`` (the local Tansu) has the dead-letter topic deleted and created again with the
 other letters — a letter written in between is lost, which the in-memory local broker accepts.
+On Apache Kafka the purge needs :data:`PURGE_OPERATIONS` on each topic of :func:`purged_topics`
+(the registry's Kafka user holds them: ``deploy/k8s/base/kafka-users.yaml``); a broker that
+refuses one of them leaves the letters as they are and the purge fails.
 """
 
 from __future__ import annotations
@@ -30,9 +33,14 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 from setka_contracts import decode_headers, printable_header
-from setka_contracts.topics import DECLARED, dead_letter
+from setka_contracts.topics import DECLARED, DLQ_SUFFIX, dead_letter
 
 from . import audit
 from .kafka import Connection, as_options, client_options, new_topic
@@ -42,6 +50,22 @@ log = logging.getLogger(__name__)
 
 REDRIVEN_FROM = "setka_redriven_from"
 NO_REASON = "(no reason recorded)"
+
+
+PURGE_OPERATIONS = ("Read", "Write", "Delete", "Describe")
+"""What :func:`purge` does to a dead-letter topic on Apache Kafka, as ACL operations: reads it from
+the beginning without a consumer group (Fetch, ListOffsets: Read), looks it up (Metadata:
+Describe), writes the other letters again (Produce: Write) and deletes the records before them
+(DeleteRecords: Delete)."""
+
+_REFUSED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
+_UNKNOWN_TOPIC = 3
+
+
+def purged_topics() -> list[str]:
+    """The dead-letter topics :func:`purge` goes through unless told otherwise: that of every
+    declared topic (:data:`setka_contracts.topics.DECLARED`)."""
+    return [spec.name for spec in DECLARED if spec.kind == "dead-letter"]
 
 
 REJECTED = "rejected: "
@@ -195,7 +219,7 @@ async def purge(kafka: Connection, needles: list[str], *, topics: list[str] | No
     ones by default); return how many were removed. The other letters stay, at new offsets."""
     wanted = [text.casefold() for text in needles if text]
     removed = 0
-    originals = topics or [spec.name for spec in DECLARED if spec.kind != "dead-letter"]
+    originals = topics or [name.removesuffix(DLQ_SUFFIX) for name in purged_topics()]
     for topic in originals:
         letters = await read_letters(kafka, topic)
 
@@ -233,6 +257,8 @@ async def _cut(kafka: Connection, name: str, theirs: list[Letter], kept: list[Le
             # deleting nothing (before the earliest letter) tells whether the broker can delete at all
             await admin.delete_records({TopicPartition(name, first.partition): RecordsToDelete(0)})
             supported = True
+        except _REFUSED:
+            raise  # the broker deletes records, but not for this user: nothing is written or deleted
         except (KafkaConnectionError, KafkaError) as error:
             log.info("%s: the broker cannot delete records (%s); the topic is written again", name, error)
             supported = False
@@ -258,7 +284,10 @@ async def _recreate(kafka: Connection, name: str, kept: list[Letter]) -> None:
         replicas = (
             len(described[0]["partitions"][0]["replicas"]) if described and described[0]["partitions"] else 1
         )
-        await admin.delete_topics([name])
+        deleted = await admin.delete_topics([name])
+        refused = [code for _, code, *_ in deleted.topic_error_codes if code not in (0, _UNKNOWN_TOPIC)]
+        if refused:  # the topic is still there: writing the letters again would double them
+            raise KafkaError(f"{name} could not be deleted (error code {refused[0]})")
         for _ in range(50):  # the broker may still be deleting it
             response = await admin.create_topics(
                 [new_topic(name, partitions=partitions, replication_factor=replicas)]

@@ -22,3 +22,7 @@ LOG_RESETS = Counter(
     "Partitions a consumer group read again from the start because the broker lost their log",
     ["group", "topic"],
 )
+ERASURE_PURGE_FAILURES = Counter(
+    "setka_erasure_purge_failures_total",
+    "Erasures of personal data whose dead letters could not be removed from Kafka (retry: erase-educator)",
+)

@@ -106,8 +106,8 @@ PARTICIPANTS_A1 = frozenset({ADMIN_R, COORD_A, REP_A1})
 """Who changes what is A1's own: the editors of A and A1's representative."""
 SIGNED_IN = frozenset({ADMIN_R, ADMIN_OTHER, COORD_A, COORD_B, REP_A1, REP_B1, EXPERT, VIEWER})
 """Who may change their own settings: anyone signed in with a role of Setka."""
-OWN_SETTINGS = frozenset({"markNotificationsRead", "setNotificationPreferences"})
-"""A person's own notification settings and read marks: not writes of the domain, not audited."""
+OWN_SETTINGS = frozenset({"markNotificationsRead", "setNotificationPreferences", "forgetMyNotificationData"})
+"""A person's own notification settings, read marks and data: not writes of the domain, not audited."""
 ALLOWED_ORDER = (REP_A1, COORD_A, ADMIN_R)
 """Allowed callers act narrowest first, so the narrowest scope is the one that gets the success."""
 
@@ -1450,6 +1450,7 @@ ROWS: list[Row] = [
         lambda w: {INPUT: {"emailEnabled": True, "digest": False, "mutedKinds": []}},
         SIGNED_IN,
     ),
+    Row("forgetMyNotificationData", {"confirm": "Boolean!"}, lambda w: {"confirm": True}, SIGNED_IN),
     Row(
         "assignAlert",
         {"alertId": "ID!", "organizationId": "ID"},

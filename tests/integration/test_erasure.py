@@ -12,6 +12,7 @@ re-drives, rebuilds and erasures are audited; the audit trail's retention delete
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import REGISTRY
 from setka_contracts import CloudEvent, topics
 from setka_contracts.audit import AuditRecorded
 from setka_contracts.regional import ActivityRecordedByRegion, AttendanceRecordedByRegion
@@ -377,7 +379,14 @@ async def test_an_erased_educator_is_named_nowhere_and_still_counted(broker: Any
     async def audited() -> bool:
         async with stack.analytics.db.session() as session:
             entry = await session.scalar(select(AuditEntry).where(AuditEntry.operation == "eraseEducator"))
-        return entry is not None and entry.subject == "admin-39" and entry.region_code == "39"
+            purge = await session.scalar(select(AuditEntry).where(AuditEntry.operation == "purgeDeadLetters"))
+        return (
+            entry is not None
+            and entry.subject == "admin-39"
+            and entry.region_code == "39"
+            and purge is not None
+            and (purge.subject, purge.region_code) == ("admin-39", "39")
+        )
 
     await eventually(audited, timeout=60)
 
@@ -424,7 +433,10 @@ async def test_an_educator_is_erased_a_set_time_after_leaving(
         async def erased() -> bool:
             async with service.db.session() as session:
                 row = await session.get(Educator, ids[0])
-            return row is not None and row.erased_at is not None
+            purged = [
+                e for e in await audit_entries_in_outbox(service.db) if e.operation == "purgeDeadLetters"
+            ]
+            return row is not None and row.erased_at is not None and bool(purged)
 
         await eventually(erased, timeout=60)
     async with service.db.session() as session:
@@ -432,22 +444,107 @@ async def test_an_educator_is_erased_a_set_time_after_leaving(
             row.id: row for row in (await session.scalars(select(Educator).where(Educator.id.in_(ids)))).all()
         }
         audit_rows = (
-            (await session.execute(select(outbox.c.payload).where(outbox.c.topic == topics.AUDIT)))
+            (
+                await session.execute(
+                    select(outbox.c.payload).where(outbox.c.topic == topics.AUDIT).order_by(outbox.c.id)
+                )
+            )
             .scalars()
             .all()
         )
     assert (rows[ids[0]].last_name, rows[ids[0]].erasure_cause) == (ERASED_NAME, "retention")
     assert rows[ids[1]].erased_at is None and rows[ids[2]].erased_at is None
     entries = [AuditRecorded.model_validate_json(payload) for payload in audit_rows]
-    assert [(e.operation, e.subject) for e in entries] == [("eraseEducator", "system:registry")]
+    assert [(e.operation, e.subject) for e in entries] == [
+        ("eraseEducator", "system:registry"),
+        ("purgeDeadLetters", "system:registry"),
+    ]
+    assert entries[1].events[0].event_type == erasure.PURGED
     assert await texts_holding(service.db, LAST) == []
     await service.db.dispose()
+
+
+async def test_a_failed_purge_is_told_and_erase_educator_runs_it_again(
+    broker: Any,
+    service_databases: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker refuses the purge (here: cannot be reached): the erasure stands, its audit says
+    the dead letters were not removed, a metric counts it; ``erase-educator`` on the erased
+    educator then purges by id and says so."""
+    monkeypatch.setenv("SETKA_OPERATOR", "ivanova")
+    db = Database(service_databases["registry"])
+    try:
+        world = await build_registry_world(db)
+        async with db.session() as session, session.begin():
+            educator = await educators.register_educator(
+                session,
+                educators.RegisterEducator(LAST, FIRST, posts=[educators.Post(world["home"], "учитель")]),
+            )
+        ident = educator.id
+        attendance_dlq = topics.dead_letter(topics.REGIONAL_ATTENDANCE)
+        await produce(
+            broker.bootstrap,
+            attendance_dlq,
+            [
+                (b"theirs", json.dumps({"educator_id": str(ident)}).encode(), {"dlq_reason": "rejected: x"}),
+                (b"someone-else", b'{"educator_id": null}', {"dlq_reason": "rejected: y"}),
+            ],
+        )
+        failures = REGISTRY.get_sample_value("setka_erasure_purge_failures_total") or 0.0
+
+        _, purged = await erasure.erase(
+            db,
+            "127.0.0.1:1",  # nothing listens there
+            ident,
+            cause="request",
+            reason=None,
+            subject="operator:ivanova",
+            roles=["operator"],
+        )
+        assert purged.removed == 0 and purged.failure, purged
+        assert REGISTRY.get_sample_value("setka_erasure_purge_failures_total") == failures + 1
+        (told,) = [e for e in await audit_entries_in_outbox(db) if e.operation == "purgeDeadLetters"]
+        assert told.events[0].event_type == erasure.NOT_PURGED and told.events[0].key == str(ident)
+        assert "не удалены" in (told.events[0].note or "") and "erase-educator" in (told.events[0].note or "")
+        assert told.organization_ids == [str(world["home"])], "the region's admin sees it in the trail"
+        letters = await deadletters.read_letters(broker.bootstrap, topics.REGIONAL_ATTENDANCE)
+        assert {letter.key for letter in letters} == {b"theirs", b"someone-else"}, "nothing removed yet"
+
+        settings = RegistrySettings(database_url=service_databases["registry"], **common(broker))
+        arguments = argparse.Namespace(educator_id=str(ident), reason=None)
+        status = await asyncio.to_thread(erasure.COMMAND.run, arguments, settings)
+        said = capsys.readouterr().out
+        assert status == 0, said
+        assert "already erased" in said and "purged again" in said, said
+        assert "dead letters removed: 1" in said, said
+        letters = await deadletters.read_letters(broker.bootstrap, topics.REGIONAL_ATTENDANCE)
+        assert {letter.key for letter in letters} == {b"someone-else"}, "their letter is gone, not the other"
+        outcomes = [
+            (e.events[0].event_type, e.subject)
+            for e in await audit_entries_in_outbox(db)
+            if e.operation == "purgeDeadLetters"
+        ]
+        assert outcomes == [(erasure.NOT_PURGED, "operator:ivanova"), (erasure.PURGED, "operator:ivanova")]
+        async with db.session() as session:
+            row = await session.get(Educator, ident)
+        assert row is not None and row.last_name == ERASED_NAME, "erased once: the retry erased nothing more"
+
+        # a person never erased is erased, not purged again; an unknown id is refused
+        arguments = argparse.Namespace(educator_id=str(uuid.uuid4()), reason=None)
+        assert await asyncio.to_thread(erasure.COMMAND.run, arguments, settings) == 1
+        assert "Такого педагога нет" in capsys.readouterr().out
+    finally:
+        await db.dispose()
 
 
 async def audit_entries_in_outbox(db: Database) -> list[AuditRecorded]:
     async with db.session() as session:
         rows = (
-            await session.execute(select(outbox.c.payload).where(outbox.c.topic == topics.AUDIT))
+            await session.execute(
+                select(outbox.c.payload).where(outbox.c.topic == topics.AUDIT).order_by(outbox.c.id)
+            )
         ).scalars()
         return [AuditRecorded.model_validate_json(payload) for payload in rows.all()]
 

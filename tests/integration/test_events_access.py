@@ -74,8 +74,8 @@ FILES = documents.attachments(
     EventsSettings(database_url="sqlite+aiosqlite://", documents_dir=tempfile.mkdtemp(prefix="setka-access-"))
 )
 """The documents of these tests' activities, in a folder of their own."""
-OWN_SETTINGS = frozenset({"markNotificationsRead", "setNotificationPreferences"})
-"""A person's own notification settings: not writes about the domain, not audited."""
+OWN_SETTINGS = frozenset({"markNotificationsRead", "setNotificationPreferences", "forgetMyNotificationData"})
+"""A person's own notification settings and data: not writes about the domain, not audited."""
 
 
 async def execute(world: World, caller: Identity, query: str, **variables: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from faststream.security import SASLScram512
+from setka_runtime import deadletters
 from setka_runtime.kafka import broker_security, security_options
 
 from services.analytics.settings import AnalyticsSettings
@@ -270,6 +271,15 @@ def test_the_users_are_the_kafka_users() -> None:
 @pytest.mark.parametrize("user", sorted(PASSWORD_OF))
 def test_the_acls_compose_gives_are_exactly_the_kafka_users(user: str) -> None:
     assert APPLIED.get(user, set()) == kafka_user_acls(KAFKA_USERS[user])
+
+
+def test_the_registry_may_purge_an_erased_persons_dead_letters_here_too() -> None:
+    needed = {
+        ("topic", "literal", name, operation)
+        for name in deadletters.purged_topics()
+        for operation in deadletters.PURGE_OPERATIONS
+    }
+    assert needed <= APPLIED["setka-registry"], sorted(needed - APPLIED["setka-registry"])
 
 
 def test_a_changed_acl_would_be_caught() -> None:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 from setka_contracts import topics
+from setka_runtime import deadletters
 
 from gateway.settings import GatewaySettings
 from portal.settings import PortalSettings
@@ -139,6 +140,13 @@ PUBLISHES = {
     "events": {topics.EVENTS, topics.AUDIT},
     "analytics": {topics.ANALYTICS},
 }
+PURGES: dict[str, set[str]] = {
+    "registry": set(deadletters.purged_topics()),
+    "events": set(),
+    "analytics": set(),
+}
+"""The dead-letter topics each service removes an erased person's letters from (the registry, after
+an erasure: :func:`setka_runtime.deadletters.purge`)."""
 
 
 def test_the_renderer_applies_patches_images_and_the_namespace() -> None:
@@ -425,12 +433,36 @@ def test_each_service_user_may_do_what_the_service_does_and_no_more(component: s
     for spec in topics.DECLARED:
         assert allowed(user, "topic", spec.name, "Describe"), spec.name
         assert not allowed(user, "topic", spec.name, "Create")
-        if spec.name not in PUBLISHES[component] and spec.name not in {
+        if spec.name not in PUBLISHES[component] | PURGES[component] and spec.name not in {
             topics.dead_letter(t) for t in CONSUMES[component]
         }:
             assert not allowed(user, "topic", spec.name, "Write"), f"{user} may write {spec.name}"
+        if spec.name not in PURGES[component]:
+            assert not allowed(user, "topic", spec.name, "Delete"), f"{user} may delete from {spec.name}"
     others = {"registry", "events", "analytics"} - {component}
     assert not any(allowed(user, "group", f"setka.{other}", "Read") for other in others)
+
+
+def test_the_registry_may_purge_an_erased_persons_dead_letters() -> None:
+    """The purge after an erasure reads, writes again and deletes records of every .dlq topic
+    (on Apache Kafka): the registry's user is given each operation on each topic by its name,
+    with no wider pattern, and on nothing else (no group: it reads without one)."""
+    rules = BY_KIND["KafkaUser"]["setka-registry"]["spec"]["authorization"]["acls"]
+    literal = {
+        (rule["resource"]["name"], operation)
+        for rule in rules
+        if rule["resource"]["type"] == "topic" and rule["resource"].get("patternType") == "literal"
+        for operation in rule["operations"]
+    }
+    needed = {(name, op) for name in deadletters.purged_topics() for op in deadletters.PURGE_OPERATIONS}
+    assert needed <= literal, sorted(needed - literal)
+    assert {"Read", "Write", "Delete", "Describe"} == set(deadletters.PURGE_OPERATIONS)
+    assert set(deadletters.purged_topics()) == {s.name for s in topics.DECLARED if s.kind == "dead-letter"}
+    wider = [
+        r for r in rules if r["resource"].get("patternType") == "prefix" and r["operations"] != ["Describe"]
+    ]
+    assert wider == [], "beyond Describe, the registry's user is given topics by name only"
+    assert not any(r["resource"]["type"] != "topic" for r in rules), "no group, no cluster operation"
 
 
 # -- who may talk to whom ----------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A person is known by the token's subject. Their address comes from the identity provider's
 ``email`` claim, learned when they call these operations, and is kept only here, with their
-preferences (issue 18's erasure of a person deletes their row and their read marks).
+preferences (issue 18's erasure of a person deletes their row and their read marks). A person may
+erase their own notification data (:func:`forget_on_request`); their address is then not learned
+again until they turn e-mail on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ async def remember(session: AsyncSession, caller: Identity) -> NotificationPrefe
         session.add(preference)
         await session.flush()
         return preference
+    if preference.email is None and not preference.email_enabled:
+        return preference  # e-mail off and no address (their data erased on request): none learned
     if caller.email and (preference.email != caller.email or preference.organization_id != organization):
         preference.email = caller.email
         preference.organization_id = organization
@@ -66,6 +70,8 @@ async def set_preferences(
         )
         session.add(preference)
     preference.email_enabled = email_enabled
+    if email_enabled and preference.email is None and caller.email:
+        preference.email = caller.email  # turned on again after their data was erased
     preference.digest = digest
     preference.muted_kinds = sorted(set(muted_kinds))
     preference.updated_at = datetime.now(UTC)
@@ -179,3 +185,20 @@ async def forget(session: AsyncSession, subject: str) -> None:
         delete(Notification).where(Notification.recipient_kind == PERSON, Notification.recipient == subject)
     )
     await session.execute(delete(EmailMessage).where(EmailMessage.recipient == f"{PERSON}:{subject}"))
+
+
+async def forget_on_request(session: AsyncSession, caller: Identity) -> NotificationPreference:
+    """The person's own request to erase their notification data: :func:`forget`, then a row that
+    keeps e-mail off and no address, so that their next visit does not learn it again from the
+    token (until they turn e-mail on). Their organization's notifications stay its own."""
+    assert caller.subject is not None
+    await forget(session, caller.subject)
+    preference = NotificationPreference(
+        subject=caller.subject,
+        organization_id=uuid.UUID(caller.organization_id) if caller.organization_id else None,
+        email=None,
+        email_enabled=False,
+    )
+    session.add(preference)
+    await session.flush()
+    return preference

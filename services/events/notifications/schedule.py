@@ -1,5 +1,7 @@
-"""The periodic part of the notifier: plan items falling due (once per item) and the daily digest
-(one e-mail a day per person who asked for it, with everything of their day, at the set hour)."""
+"""The periodic part of the notifier: plan items falling due (once per item), the daily digest
+(one e-mail a day per person who asked for it, with everything of their day, at the set hour) and
+the retention (``NOTIFY_RETENTION_DAYS``): older notifications, their read marks and sent or failed
+e-mails are deleted."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from zoneinfo import ZoneInfo
 from setka_contracts.events import ActivityStatus, PlanStatus
 from setka_runtime.db import Database
 from setka_runtime.sql import insert_ignoring_conflicts
-from sqlalchemy import exists, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Activity, Plan, PlanItem
 from . import messages
 from .delivery import ORGANIZATION, PERSON, derived_id, queue
-from .models import EmailMessage, Notification, NotificationPreference, PlanItemDueNotice
+from .models import (
+    EmailMessage,
+    Notification,
+    NotificationPreference,
+    NotificationRead,
+    PlanItemDueNotice,
+)
 from .rules import Rules
 from .settings import NotificationSettings
 
@@ -25,6 +33,7 @@ log = logging.getLogger(__name__)
 
 OPEN_PLANS = (PlanStatus.agreed.value, PlanStatus.in_progress.value)
 DONE_ACTIVITIES = (ActivityStatus.held.value, ActivityStatus.reported.value)
+DONE_EMAILS = ("sent", "failed")
 
 
 class Schedule:
@@ -39,6 +48,7 @@ class Schedule:
             try:
                 now = datetime.now(UTC)
                 await self.items_due(now.astimezone(self.zone).date())
+                await self.expire(now)
                 if self.settings.email_on:
                     await self.digests(now)
             except asyncio.CancelledError:
@@ -81,6 +91,30 @@ class Schedule:
                 if claimed.rowcount:
                     await self.rules.item_due(session, item, plan)
         return len(rows)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    async def expire(self, now: datetime) -> int:
+        """Delete the notifications made more than the retention's days before ``now`` (with their
+        read marks) and the e-mails done with by then; return how many notifications went."""
+        days = self.settings.retention_days
+        if not days:
+            return 0
+        horizon = now - timedelta(days=days)
+        old = select(Notification.id).where(Notification.created_at < horizon)
+        async with self.db.session() as session, session.begin():
+            await session.execute(delete(NotificationRead).where(NotificationRead.notification_id.in_(old)))  # type: ignore[attr-defined]
+            gone = await session.execute(delete(Notification).where(Notification.created_at < horizon))
+            await session.execute(
+                delete(EmailMessage).where(
+                    EmailMessage.created_at < horizon,
+                    EmailMessage.status.in_(DONE_EMAILS),  # type: ignore[attr-defined]
+                )
+            )
+        count = int(gone.rowcount or 0)
+        if count:
+            log.info("notifications older than %d days deleted: %d", days, count)
+        return count
 
     # -- digests -------------------------------------------------------------------------------
 

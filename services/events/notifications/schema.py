@@ -1,7 +1,9 @@
-"""The notifier's part of the events subgraph: a person's list, marking read, preferences.
+"""The notifier's part of the events subgraph: a person's list, marking read, preferences, and
+erasing their own notification data.
 
 Every field is the signed-in person's own (any role; the token's subject and organization), so
-none has a scope beyond the caller; they are not audited (they change only the caller's settings).
+none has a scope beyond the caller; they are not audited (they change only the caller's settings
+and data).
 """
 
 from __future__ import annotations
@@ -208,6 +210,27 @@ class NotificationMutation:
                     digest=input.digest,
                     muted_kinds=list(input.muted_kinds),
                 )
+                return NotificationPreferences.of(preference, _settings(info))
+        except DomainError as error:
+            return ValidationError.of(error)
+
+    @strawberry.federation.mutation(
+        description="Erase the caller's own notification data: their e-mail address, preferences, read "
+        "marks, personal notifications and e-mails (confirm: true). E-mail stays off, and the address is "
+        "not learned again, until they turn it on; their organization's notifications stay",
+        requires_scopes=SIGNED_IN,
+    )
+    async def forget_my_notification_data(self, info: Info, confirm: bool) -> PreferencesResult:
+        caller = _caller(info)
+        try:
+            if not confirm:
+                raise DomainError(
+                    "Подтвердите удаление своих данных уведомлений",
+                    code="CONFIRMATION_REQUIRED",
+                    field="confirm",
+                )
+            async with transaction(info) as session:
+                preference = await people.forget_on_request(session, caller)
                 return NotificationPreferences.of(preference, _settings(info))
         except DomainError as error:
             return ValidationError.of(error)

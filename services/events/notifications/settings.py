@@ -32,6 +32,11 @@ class NotificationSettings(BaseSettings):
     check_seconds: float = Field(default=60.0, description="How often due items and digests are checked")
     send_poll_seconds: float = 1.0
     max_attempts: int = 8
+    retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Notifications and sent e-mails older than this many days are deleted; 0: kept for ever",
+    )
     lease_seconds: float = Field(
         default=120.0,
         description="An e-mail still 'sending' this long after it was taken (the process died) is sent again",

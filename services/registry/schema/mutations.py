@@ -429,7 +429,13 @@ class Mutation:
         )
         if isinstance(result, ValidationError):
             return result
-        erasure.purge_in_background(info.context["kafka"], result)
+        caller = identity(info)
+        erasure.purge_in_background(
+            info.context["db"],
+            info.context["kafka"],
+            result,
+            erasure.Actor(caller.subject or "", caller=caller),
+        )
         return Educator.of(result.educator)
 
     @_mutation("Set up a network under an education authority; emits network.created", EDITORS)

@@ -1,7 +1,8 @@
 """The workspace's notifications page (issue 18, item 5), in process, over the demo stack: the
 coordinator agrees a plan and announces an activity of the network; the representative of a member
 school finds both in their list, marks one read, then all, and turns a kind off in their settings
-(the demo stack sends no e-mail, so the page says the list is where they are)."""
+(the demo stack sends no e-mail, so the page says the list is where they are); at last they erase
+their own notification data, which the page asks them to confirm."""
 
 from __future__ import annotations
 
@@ -71,3 +72,17 @@ async def test_a_member_school_is_told_marks_read_and_chooses_what_it_is_told(
     async with signed_in(world, "viewer") as viewer:
         page = (await viewer.get("/notifications")).text
         assert f"Объявлено мероприятие: {title}" not in page, "nobody else's notifications"
+
+    async with signed_in(world, "school") as school:
+        page = (await school.get("/notifications")).text
+        assert "Удалить мои данные уведомлений" in page and 'action="/notifications/forget"' in page
+        unconfirmed = await school.post("/notifications/forget", {})
+        assert unconfirmed.status_code == 400, unconfirmed.text
+        assert "Подтвердите, что ваши данные уведомлений удаляются безвозвратно" in unconfirmed.text
+        assert 'value="activity_announced">' in unconfirmed.text, "refused: their settings stay"
+        done = await school.post("/notifications/forget", {"confirm": "yes"})
+        assert done.status_code == 303, done.text
+        page = (await school.get("/notifications")).text
+        assert "Ваши данные уведомлений удалены" in page
+        assert 'value="activity_announced" checked>' in page, "their settings went: every kind is on again"
+        assert "План согласован" in page, "their organization's notifications stay in its list"
