@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from . import school_calendar
+from .indicators import deficit_overdue, prepared
 from .models import (
     Activity,
     Alert,
@@ -37,7 +38,6 @@ from .models import (
     Organization,
     Plan,
     PlanItem,
-    Training,
 )
 from .settings import AnalyticsSettings
 
@@ -208,25 +208,17 @@ async def overdue_plan_items(
 async def deficits_without_training(
     session: AsyncSession, settings: AnalyticsSettings, now: datetime
 ) -> list[Finding]:
-    """Deficits diagnosed N days ago or more, after which the educator completed no training.
-
-    Any training completed on or after the day of diagnosis counts: a course's title is free text
-    and not matched to the competency. An archived organization's deficits are not alerted."""
-    today = now.date()
-    days = settings.alert_deficit_training_days
-    trained = (
-        select(Training.id)
-        .where(
-            Training.educator_id == Deficit.educator_id,
-            Training.completed_on >= Deficit.diagnosed_on,
-            Training.completed_on <= today,
-        )
-        .exists()
-    )
+    """Deficits not addressed within their N days: no training or network activity naming the
+    competency followed within N days of the diagnosis (:func:`.indicators.deficit_overdue`, the
+    one definition the analysis' indicator and attention list count by too). A follow-up after
+    the N days does not resolve it: the deficit was not addressed in time, as the analysis says.
+    An archived organization's deficits are not alerted."""
+    await prepared(session)
+    days = settings.deficit_follow_up_days
     query = (
         select(Deficit.id, Deficit.organization_id, Deficit.diagnosed_on)
         .outerjoin(Organization, Organization.id == Deficit.organization_id)
-        .where(Deficit.diagnosed_on <= today - timedelta(days=days), ~trained, _not_archived())
+        .where(deficit_overdue(days, now.date()), _not_archived())
         .order_by(Deficit.id)
     )
     return [

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from .analysis_model import (
+    PROCEDURE_NAMES,
     Analysis,
+    AnalysisRules,
     Better,
     IndicatorDefinition,
     IndicatorValue,
@@ -31,7 +33,7 @@ from .analysis_model import (
     Status,
     Trend,
 )
-from .indicators import FOLLOW_UP_DAYS, INDICATORS, Figure, Frame, prepared, result_changes
+from .indicators import INDICATORS, Figure, Frame, deficit_overdue, prepared, result_changes
 from .models import AssessmentResult, Deficit, Network, Organization
 
 TOLERANCE = 0.02
@@ -91,8 +93,21 @@ def period_of(
     quarter: int | None = None,
     start: date | None = None,
     last: date | None = None,
+    school_year: int | None = None,
 ) -> Period:
-    """A calendar year, a quarter of one, or the days from ``start`` to ``last`` inclusive."""
+    """A calendar year, a quarter of one, a school year (September to August, named by the year
+    it starts in: 2025 for 2025/26), or the days from ``start`` to ``last`` inclusive."""
+    if school_year is not None:
+        if year is not None or quarter is not None or start is not None or last is not None:
+            raise AnalysisRequestError(
+                "Укажите либо учебный год, либо календарный год (и квартал), либо даты — что-то одно",
+                code="PERIOD_CONFLICT",
+            )
+        if not FIRST_YEAR <= school_year <= LAST_YEAR:
+            raise AnalysisRequestError(
+                f"Учебный год — от {FIRST_YEAR} до {LAST_YEAR}, а не {school_year}", code="YEAR_OUT_OF_RANGE"
+            )
+        return Period.school_year(school_year)
     if start is not None or last is not None:
         if year is not None or quarter is not None:
             raise AnalysisRequestError(
@@ -111,7 +126,9 @@ def period_of(
         raise (
             AnalysisRequestError("Для квартала нужен год", code="QUARTER_WITHOUT_YEAR")
             if quarter is not None
-            else AnalysisRequestError("Укажите год (и квартал) или даты с и по", code="PERIOD_REQUIRED")
+            else AnalysisRequestError(
+                "Укажите год (и квартал), учебный год или даты с и по", code="PERIOD_REQUIRED"
+            )
         )
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise AnalysisRequestError(
@@ -202,12 +219,20 @@ async def scope_title(session: AsyncSession, scope: Scope) -> str:
 
 
 async def indicator_values(
-    session: AsyncSession, scope: Scope, period: Period, *, now: datetime | None = None
+    session: AsyncSession,
+    scope: Scope,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    rules: AnalysisRules | None = None,
 ) -> list[IndicatorValue]:
-    """Every indicator for ``period``, next to its value for the period before."""
+    """Every indicator for ``period``, next to its value for the period compared with
+    (:meth:`Period.previous`: the same season a year before)."""
     await prepared(session)
     today = (now or datetime.now(UTC)).date()
-    current, previous = Frame(scope, period, today), Frame(scope, period.previous(), today)
+    rules = rules or AnalysisRules()
+    current = Frame(scope, period, today, rules=rules)
+    previous = Frame(scope, period.previous(), today, rules=rules)
     values = []
     for indicator in INDICATORS:
         figure = await indicator.compute(session, current)
@@ -217,12 +242,18 @@ async def indicator_values(
 
 
 async def build_analysis(
-    session: AsyncSession, scope: Scope, period: Period, *, now: datetime | None = None
+    session: AsyncSession,
+    scope: Scope,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    rules: AnalysisRules | None = None,
 ) -> Analysis:
     now = now or datetime.now(UTC)
+    rules = rules or AnalysisRules()
     title = await scope_title(session, scope)
-    values = await indicator_values(session, scope, period, now=now)
-    attention = await schools_needing_attention(session, Frame(scope, period, now.date()))
+    values = await indicator_values(session, scope, period, now=now, rules=rules)
+    attention = await schools_needing_attention(session, Frame(scope, period, now.date(), rules=rules))
     return Analysis(
         scope=scope,
         scope_title=title,
@@ -244,8 +275,10 @@ def _number(value: float) -> str:
 
 async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list[SchoolAttention]:
     """The supported schools of the frame with a reason to look at them: no network activity in
-    the period, few of their educators taking part, results worse than the baseline year, no
-    assessment results for the year, deficits left without training or activity past 90 days."""
+    the period, few of their educators taking part, results worse than the baseline year or no
+    results for the year (only of the procedures whose results fall due in the period and are
+    due by today), deficits not addressed within their N days (:func:`.indicators.deficit_overdue`,
+    as the alert)."""
     await prepared(session)
     supported = frame.supported()
     reasons: dict[uuid.UUID, list[str]] = {}
@@ -272,29 +305,37 @@ async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list
         if took < ENGAGEMENT_FLOOR * educators
     )
 
-    changes = result_changes(frame, supported).subquery()
-    baseline = f"относительно {frame.year - 1} года"
-    for ident, mean_change, lowest_change in (await session.execute(select(changes))).all():
-        if mean_change is not None and mean_change < 0:
-            add([(ident, f"средний балл снизился на {_number(-mean_change)} {baseline}")])
-        if lowest_change is not None and lowest_change > 0:
-            add([(ident, f"доля низших отметок выросла на {_number(lowest_change)} п.п. {baseline}")])
+    # results only of the procedures whose results fall due in the period and are due by today:
+    # before its due month, a procedure's missing or changed results say nothing yet
+    due = frame.procedures_due()
+    if due:
+        changes = result_changes(frame, supported, procedures=due).subquery()
+        baseline = f"относительно {frame.year - 1} года"
+        for ident, mean_change, lowest_change in (await session.execute(select(changes))).all():
+            if mean_change is not None and mean_change < 0:
+                add([(ident, f"средний балл снизился на {_number(-mean_change)} {baseline}")])
+            if lowest_change is not None and lowest_change > 0:
+                add([(ident, f"доля низших отметок выросла на {_number(lowest_change)} п.п. {baseline}")])
 
-    unreported = select(col(Organization.id)).where(
-        col(Organization.id).in_(supported),
-        not_(
-            exists().where(
-                AssessmentResult.organization_id == Organization.id, AssessmentResult.year == frame.year
-            )
-        ),
-    )
-    add(
-        (ident, f"нет результатов оценочных процедур за {frame.year} год")
-        for ident in await session.scalars(unreported)
-    )
+        unreported = select(col(Organization.id)).where(
+            col(Organization.id).in_(supported),
+            not_(
+                exists().where(
+                    AssessmentResult.organization_id == Organization.id,
+                    AssessmentResult.year == frame.year,
+                    col(AssessmentResult.procedure).in_(due),
+                )
+            ),
+        )
+        names = ", ".join(PROCEDURE_NAMES.get(procedure, procedure) for procedure in due)
+        add(
+            (ident, f"нет результатов оценочных процедур за {frame.year} год ({names})")
+            for ident in await session.scalars(unreported)
+        )
 
+    days = frame.rules.follow_up_days
     for ident, count in (await session.execute(_overdue_deficits(frame, supported))).all():
-        add([(ident, f"дефицитов без курса или сетевого мероприятия за {FOLLOW_UP_DAYS} дней: {count}")])
+        add([(ident, f"дефицитов без курса или сетевого мероприятия по компетенции за {days} дней: {count}")])
 
     if not reasons:
         return []
@@ -315,14 +356,13 @@ async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list
 
 
 def _overdue_deficits(frame: Frame, supported: Select[Any]) -> Select[Any]:
-    """Per supported school: deficits diagnosed in the period, past their 90 days, unaddressed."""
+    """Per supported school: deficits diagnosed in the period, not addressed within their N days."""
     return (
         select(col(Deficit.organization_id), func.count())
         .where(
             col(Deficit.organization_id).in_(supported),
             frame.attended(Deficit.diagnosed_on),
-            Deficit.diagnosed_on <= frame.today - timedelta(days=FOLLOW_UP_DAYS),
-            not_(frame.addressed()),
+            deficit_overdue(frame.rules.follow_up_days, frame.today),
         )
         .group_by(col(Deficit.organization_id))
     )

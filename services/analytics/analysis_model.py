@@ -4,9 +4,11 @@ all present this one structure (анализ эффективности сете
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class ScopeKind(StrEnum):
@@ -56,19 +58,87 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days
 
+    @classmethod
+    def school_year(cls, first_year: int) -> Period:
+        """The school year from 1 September of ``first_year`` to 31 August of the next (2025/26)."""
+        return cls(date(first_year, 9, 1), date(first_year + 1, 9, 1))
+
+    @property
+    def months(self) -> int | None:
+        """How many whole calendar months the period is, when it is whole months; else None."""
+        if self.start.day != 1 or self.end.day != 1:
+            return None
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+
     def previous(self) -> Period:
-        """The period of the same length just before: whole calendar months compare with as many
-        months before (a year with the year before, a quarter with the quarter before); other
-        periods with as many days before."""
-        if self.start.day == 1 and self.end.day == 1:
-            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
-            index = self.start.year * 12 + self.start.month - 1 - months
-            return Period(date(index // 12, index % 12 + 1, 1), self.start)
+        """The period to compare with, so that a season compares with the same season: whole
+        calendar months up to a year (a quarter, a school year, a calendar year) with the same
+        months a year before; other periods up to a year with the same days a year before; a
+        longer period with as long a period just before it."""
+        months = self.months
+        if months is not None and months <= 12:
+            return Period(_years_back(self.start, 1), _years_back(self.end, 1))
+        if self.days <= 366:
+            start, end = _years_back(self.start, 1), _years_back(self.end, 1)
+            if end > start:
+                return Period(start, end)
         return Period(self.start - timedelta(days=self.days), self.start)
+
+    def is_school_year(self) -> bool:
+        return self.start.month == 9 and self.start.day == 1 and self.end == date(self.start.year + 1, 9, 1)
 
     def label(self) -> str:
         last = self.end - timedelta(days=1)
-        return f"{self.start:%d.%m.%Y} – {last:%d.%m.%Y}"
+        dates = f"{self.start:%d.%m.%Y} – {last:%d.%m.%Y}"
+        if self.is_school_year():
+            return f"{self.start.year}/{str(self.start.year + 1)[2:]} учебный год ({dates})"
+        return dates
+
+
+def _years_back(day: date, years: int) -> date:
+    """The same day ``years`` years before; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+RESULT_DUE_MONTHS: Mapping[str, int] = MappingProxyType(
+    {"vpr": 5, "oge": 7, "ege": 7, "regional_diagnostic": 12}
+)
+"""The month (1–12) by whose end each assessment procedure's results of a year are in, unless set:
+ВПР in spring (May), ОГЭ and ЕГЭ in summer (July), a regional diagnostic by December."""
+PROCEDURE_NAMES: Mapping[str, str] = MappingProxyType(
+    {"vpr": "ВПР", "oge": "ОГЭ", "ege": "ЕГЭ", "regional_diagnostic": "региональная диагностика"}
+)
+MONTH_NAMES = (
+    "январь", "февраль", "март", "апрель", "май", "июнь",
+    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AnalysisRules:
+    """What the region decides about the analysis' calendar, in settings: the days within which a
+    deficit is to be addressed, and the month by whose end each procedure's results are in."""
+
+    follow_up_days: int = 90
+    result_due_months: Mapping[str, int] = field(default_factory=lambda: RESULT_DUE_MONTHS)
+
+    def results_due_on(self, procedure: str, year: int) -> date:
+        """The first day a procedure's results of ``year`` are expected (after its due month)."""
+        month = self.result_due_months.get(procedure, 12)
+        return date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+
+    def procedures_due(self, period: Period, year: int, today: date) -> list[str]:
+        """The procedures whose results of ``year`` fall due within the period (their due month
+        begins in it) and are due by ``today``: only these are expected of a school then."""
+        due = []
+        for procedure, month in self.result_due_months.items():
+            begins = date(year, month, 1)
+            if period.start <= begins < period.end and self.results_due_on(procedure, year) <= today:
+                due.append(procedure)
+        return due
 
 
 class Better(StrEnum):
@@ -102,6 +172,11 @@ class IndicatorDefinition:
     unit: str  # "%", "на школу", "ч", "балл", ...
     better: Better
     target: float | None = None
+    expected_result: str = ""  # in Russian: the expected result it measures, quoted from a regulation
+    regulation: str = ""  # in Russian: the regulation and its section the quote is from
+    formula: str = ""  # in Russian: the formula, numerator / denominator
+    sources: list[str] = field(default_factory=list)  # in Russian: where its data comes from
+    data_due: str = ""  # in Russian: when its data is in for a period
 
 
 @dataclass

@@ -24,6 +24,7 @@ def build(settings: AnalyticsSettings, *, group: str | None = None) -> Service:
     offsets (a second instance on a fresh database, e.g. to rebuild without downtime)."""
     service = Service.create(settings, topics=[topics.ANALYTICS])
     service.context["min_schools"] = settings.disclosure_min_schools
+    service.context["analysis_rules"] = settings.analysis_rules()
     group = group or rebuild.group_of(settings)
     consumers = [service.guarded(topic, handlers, group=group) for topic, handlers in SUBSCRIBED.items()]
     service.subscribe(consumers)

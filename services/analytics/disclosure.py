@@ -1,16 +1,21 @@
-"""What of an analysis a caller is shown: the whole of it in their scope, only figures over enough
-schools outside it.
+"""Who is shown what of an analysis (the visibility policy of docs/methodology.md, enforced here
+for the subgraph and the report routes alike).
 
-A figure over one or two schools is those schools' own results, whoever asks. So a caller whose
-roles cover the analysed scope (:func:`covers`: a regional admin's region, a coordinator's
-municipality, a school representative's school, an expert's or a viewer's region) sees the whole
-analysis, and anyone else — an anonymous caller, a caller of another region — sees:
+The figures: a figure over one or two schools is those schools' own results, whoever asks. So a
+caller whose roles cover the analysed scope (:func:`covers`: a regional admin's region, a
+coordinator's municipality, a school representative's school, an expert's or a viewer's region)
+sees every figure, and anyone else — an anonymous caller, a caller of another region — sees:
 
 * no analysis of one school, and none of a group of fewer than ``min_schools`` schools that took
   part in a network in the period (an error: sign in, or it is outside your scope);
 * in a larger group, no figure that stands on fewer than ``min_schools`` schools (its value,
-  previous value, numerator, denominator and breakdown withheld, with a note saying why);
-* no list of the schools that need attention (it names schools and their reasons).
+  previous value, numerator, denominator and breakdown withheld, with a note saying why).
+
+The schools that need attention name schools and why, as alerts do, so they follow the alerts'
+rule (:func:`.advice_schema.advised`): a signed-in caller is shown the schools of the list that
+are in their reach — the schools whose alerts they are shown — and no other; an anonymous caller
+is shown none. A school's own figures (``Organization.indicators``) are for those whose reach
+covers the school (:func:`check_school`).
 
 ``min_schools`` is the setting ``ANALYTICS_DISCLOSURE_MIN_SCHOOLS`` (5 unless set).
 """
@@ -27,7 +32,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from .analysis import build_analysis, scope_title
-from .analysis_model import Analysis, IndicatorValue, Period, Scope, ScopeKind, Status, Trend
+from .analysis_model import (
+    Analysis,
+    AnalysisRules,
+    IndicatorValue,
+    Period,
+    SchoolAttention,
+    Scope,
+    ScopeKind,
+    Status,
+    Trend,
+)
 from .indicators import Frame
 from .models import Network, Organization
 
@@ -37,8 +52,28 @@ WITHHELD_NOTE = "Скрыто: показатель рассчитан мене�
 
 
 def reach(caller: Identity) -> Reach:
-    """The places whose analysis a caller sees whole (the schools they are told of)."""
+    """The places whose analysis a caller sees whole, and the schools they are told of in the list
+    of schools that need attention: the same reach as the alerts they are shown."""
     return Reach.of(caller, PARTICIPANTS, regional=READERS)
+
+
+async def told_of(
+    session: AsyncSession, caller: Identity, schools: list[SchoolAttention]
+) -> list[SchoolAttention]:
+    """The schools of the attention list the caller may be told of (see the module's text)."""
+    within = reach(caller)
+    if within.everything:
+        return schools
+    if within.nothing or not schools:
+        return []
+    condition = within.organizations(col(Organization.id), Organization)
+    query = select(col(Organization.id)).where(
+        col(Organization.id).in_([school.organization_id for school in schools])
+    )
+    if condition is not None:
+        query = query.where(condition)
+    shown = set(await session.scalars(query))
+    return [school for school in schools if school.organization_id in shown]
 
 
 async def covers(session: AsyncSession, caller: Identity, scope: Scope) -> bool:
@@ -100,12 +135,15 @@ async def analysis_for(
     *,
     min_schools: int,
     now: datetime | None = None,
+    rules: AnalysisRules | None = None,
 ) -> Analysis:
     """The analysis of ``scope`` in ``period`` as ``caller`` may see it (see the module's text);
     an unknown scope is :class:`UnknownScope` whoever asks."""
     await scope_title(session, scope)
     if await covers(session, caller, scope):
-        return await build_analysis(session, scope, period, now=now)
+        analysis = await build_analysis(session, scope, period, now=now, rules=rules)
+        attention = await told_of(session, caller, analysis.schools_needing_attention)
+        return dataclasses.replace(analysis, schools_needing_attention=attention)
     if scope.kind == ScopeKind.school:
         raise _refused(caller, f"the analysis of school {scope.key}")
     now = now or datetime.now(UTC)
@@ -117,9 +155,9 @@ async def analysis_for(
             f"the analysis of a group of {schools} schools (fewer than {min_schools} took part in the"
             " period, so its figures are theirs)",
         )
-    analysis = await build_analysis(session, scope, period, now=now)
+    analysis = await build_analysis(session, scope, period, now=now, rules=rules)
     return dataclasses.replace(
         analysis,
         indicators=[_withheld(value, min_schools) for value in analysis.indicators],
-        schools_needing_attention=[],
+        schools_needing_attention=await told_of(session, caller, analysis.schools_needing_attention),
     )

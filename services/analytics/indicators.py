@@ -47,7 +47,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
-from .analysis_model import Better, IndicatorDefinition, Period, Scope, ScopeKind
+from .analysis_model import AnalysisRules, Better, IndicatorDefinition, Period, Scope, ScopeKind
 from .models import (
     Activity,
     AssessmentResult,
@@ -72,8 +72,9 @@ HOST_ROLES = ("centre", "partner")
 HELD = ("held", "reported")
 """States of an activity that took place."""
 ON_PREMISES = ("in_person", "blended")
-FOLLOW_UP_DAYS = 90
-"""Days after a diagnosis within which a deficit counts as addressed."""
+FOLLOW_UP_DAYS = AnalysisRules().follow_up_days
+"""Days after a diagnosis within which a deficit is to be addressed, unless set
+(``ANALYTICS_DEFICIT_FOLLOW_UP_DAYS``)."""
 FEW_SCHOOLS = 5
 """Fewer schools than this on either side of a comparison: the estimate is shown with a warning."""
 
@@ -155,6 +156,51 @@ async def prepared(session: AsyncSession) -> None:
         await session.execute(text("SET LOCAL jit = off"))
 
 
+# --- an addressed deficit: one definition for the indicator, the attention list and the alert ------
+
+ADDRESSED_TERM = (
+    "Дефицит считается проработанным, если не позже чем через N дней после диагностики (N — "
+    "настройка ANALYTICS_DEFICIT_FOLLOW_UP_DAYS, по умолчанию 90) тот же педагог завершил курс "
+    "повышения квалификации, в названии которого есть название компетенции, или посетил сетевое "
+    "мероприятие (любой сети), в названии которого есть название компетенции (без учёта регистра). "
+    "Курс или мероприятие позже N дней дефицит проработанным не делают: просрочка остаётся просрочкой."
+)
+
+
+def deficit_addressed(days: int) -> ColumnElement[bool]:
+    """Whether the deficit (the row of :class:`Deficit` of the enclosing query) was addressed: see
+    :data:`ADDRESSED_TERM`. The indicator, the attention list and the alert all ask this (SQLite
+    needs the session :func:`prepared` first)."""
+    deadline = days_after(Deficit.diagnosed_on, days)
+    competency = folded(Deficit.competency)
+    return or_(
+        exists().where(
+            Training.educator_id == Deficit.educator_id,
+            Training.completed_on >= Deficit.diagnosed_on,
+            Training.completed_on <= deadline,
+            folded(Training.course).contains(competency),
+        ),
+        exists().where(
+            Attendance.educator_id == Deficit.educator_id,
+            Attendance.activity_day >= Deficit.diagnosed_on,
+            Attendance.activity_day <= deadline,
+            col(Attendance.network_id).is_not(None),
+            Activity.id == Attendance.activity_id,
+            folded(Activity.title).contains(competency),
+        ),
+    )
+
+
+def deficit_due(days: int, today: date) -> ColumnElement[bool]:
+    """The deficit's N days are over by ``today``: whether it was addressed is settled."""
+    return Deficit.diagnosed_on <= today - timedelta(days=days)
+
+
+def deficit_overdue(days: int, today: date) -> ColumnElement[bool]:
+    """Its N days are over and it was not addressed within them."""
+    return and_(deficit_due(days, today), not_(deficit_addressed(days)))
+
+
 # --- who and what a scope covers in a period -----------------------------------------------------
 
 
@@ -175,14 +221,21 @@ def _moment(day: date) -> datetime:
 class Frame:
     """A scope in a period as the SQL that selects who is in it and which activities count.
 
-    ``today`` decides what is not due yet (plan items, deficits still within their 90 days).
-    Figures several indicators share are kept in ``memo`` for the frame's life.
+    ``today`` decides what is not due yet (plan items, deficits still within their N days,
+    assessment results before their due month); ``rules`` are the region's settings of those
+    days and months. Figures several indicators share are kept in ``memo`` for the frame's life.
     """
 
     scope: Scope
     period: Period
     today: date
     memo: dict[str, Any] = field(default_factory=dict)
+    rules: AnalysisRules = field(default_factory=AnalysisRules)
+
+    def procedures_due(self) -> list[str]:
+        """The assessment procedures whose results of the period's year fall due in the period
+        and are due by today: a result is expected (or compared) only for these."""
+        return self.rules.procedures_due(self.period, self.year, self.today)
 
     @property
     def year(self) -> int:
@@ -318,24 +371,8 @@ class Frame:
         )
 
     def addressed(self) -> ColumnElement[bool]:
-        """The deficit was followed, within :data:`FOLLOW_UP_DAYS`, by a training of the same
-        educator whose course names the competency, or by the educator attending a network
-        activity (SQLite needs the session :func:`prepared` first)."""
-        deadline = days_after(Deficit.diagnosed_on, FOLLOW_UP_DAYS)
-        return or_(
-            exists().where(
-                Training.educator_id == Deficit.educator_id,
-                Training.completed_on >= Deficit.diagnosed_on,
-                Training.completed_on <= deadline,
-                folded(Training.course).contains(folded(Deficit.competency)),
-            ),
-            exists().where(
-                Attendance.educator_id == Deficit.educator_id,
-                Attendance.activity_day >= Deficit.diagnosed_on,
-                Attendance.activity_day <= deadline,
-                self.networked(Attendance.network_id),
-            ),
-        )
+        """The deficit was addressed within the frame's N days (:func:`deficit_addressed`)."""
+        return deficit_addressed(self.rules.follow_up_days)
 
     def mobility(self) -> ColumnElement[bool]:
         """Mobility of the scope's organizations (as the sending side) starting in the period; for
@@ -560,8 +597,9 @@ async def joint_programmes(session: AsyncSession, frame: Frame) -> Figure:
 
 async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
     await prepared(session)
+    days = frame.rules.follow_up_days
     addressed = frame.addressed()
-    waiting = and_(not_(addressed), Deficit.diagnosed_on > frame.today - timedelta(days=FOLLOW_UP_DAYS))
+    waiting = and_(not_(addressed), not_(deficit_due(days, frame.today)))
     query = select(
         func.count(),
         func.count(case((addressed, 1))),
@@ -569,23 +607,21 @@ async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
         func.count(distinct(Deficit.organization_id)),
     ).where(col(Deficit.organization_id).in_(frame.members()), frame.attended(Deficit.diagnosed_on))
     diagnosed, done, pending, schools = (await session.execute(query)).one()
-    note = (
-        f"Ещё {pending} дефицитов выявлены менее {FOLLOW_UP_DAYS} дней назад и не учтены."
-        if pending
-        else None
-    )
+    note = f"Ещё {pending} дефицитов выявлены менее {days} дней назад и не учтены." if pending else None
     return _share(done, diagnosed - pending, schools=schools, note=note)
 
 
 # --- results against the school's own baseline and against comparable schools ---------------------
 
 
-def result_changes(frame: Frame, schools: Select[Any]) -> Select[Any]:
+def result_changes(frame: Frame, schools: Select[Any], *, procedures: list[str] | None = None) -> Select[Any]:
     """Per school of ``schools``: the change of its mean score and of its share of the lowest mark
     (in percentage points) from the baseline year to the period's year, each the mean over the
-    procedures, subjects and grades it has results for in both years."""
+    procedures, subjects and grades it has results for in both years (of ``procedures`` only,
+    when given)."""
 
     def cells(year: int) -> Any:
+        chosen = [] if procedures is None else [col(AssessmentResult.procedure).in_(procedures)]
         return (
             select(
                 col(AssessmentResult.organization_id),
@@ -595,7 +631,7 @@ def result_changes(frame: Frame, schools: Select[Any]) -> Select[Any]:
                 func.avg(AssessmentResult.mean_score).label("mean"),
                 func.avg(AssessmentResult.lowest_mark_share).label("lowest"),
             )
-            .where(AssessmentResult.year == year, col(AssessmentResult.organization_id).in_(schools))
+            .where(AssessmentResult.year == year, col(AssessmentResult.organization_id).in_(schools), *chosen)
             .group_by(
                 col(AssessmentResult.organization_id),
                 col(AssessmentResult.procedure),
@@ -711,16 +747,6 @@ async def results_lowest_mark_did(session: AsyncSession, frame: Frame) -> Figure
     return await _difference_in_differences(session, frame, "lowest_change")
 
 
-async def assessment_unity(session: AsyncSession, frame: Frame) -> Figure:
-    schools = frame.member_schools().subquery()
-    reported = exists().where(
-        AssessmentResult.organization_id == schools.c.id, AssessmentResult.year == frame.year
-    )
-    query = select(func.count(), func.count(case((reported, 1)))).select_from(schools)
-    total, with_results = (await session.execute(query)).one()
-    return _share(with_results, total, schools=total)
-
-
 async def plan_on_time(session: AsyncSession, frame: Frame) -> Figure:
     scope, key = frame.scope, frame.scope.id
     if scope.kind == ScopeKind.school:
@@ -768,6 +794,190 @@ async def feedback_rating(session: AsyncSession, frame: Frame) -> Figure:
 
 # --- the registry of indicators --------------------------------------------------------------------
 
+BALTIYSK = (
+    "Положение о сетевом взаимодействии образовательных организаций Балтийского муниципального "
+    "района (приказ управления образования администрации БМР от 10.08.2017 № 474)"
+)
+KALMYKIA = (
+    "Положение о сетевом взаимодействии по повышению качества образования в школах с низкими "
+    "результатами обучения и в школах, функционирующих в неблагоприятных социальных условиях "
+    "(приказ БУ ДПО РК «КРИПКРО» от 01.03.2021 № 52)"
+)
+EXPECTED = "раздел «Ожидаемый результат организации сетевого взаимодействия»"
+
+REGISTRY = "реестр организаций (статусы ШНОР и ШФНСУ, участие в сетях и роли в них)"
+ACTIVITIES = "сервис мероприятий: проведённые мероприятия сетей и их посещаемость (педагоги, часы)"
+EMPLOYMENT = "региональные сведения о работе педагогов в школах"
+ATTENDANCE_DUE = (
+    "Посещаемость отмечается после мероприятия; не отмеченная за ANALYTICS_ALERT_ATTENDANCE_GRACE_DAYS "
+    "дней (по умолчанию 3) вызывает сигнал. Период можно анализировать через несколько дней после "
+    "его окончания."
+)
+RESULTS_DUE = (
+    "Результаты года ожидаются после месяца готовности каждой процедуры (настройка "
+    "ANALYTICS_RESULT_DUE_MONTHS; по умолчанию ВПР — май, ОГЭ и ЕГЭ — июль, региональная "
+    "диагностика — декабрь). До этого месяца отсутствие результатов не считается пропуском, а "
+    "сравнение года с базовым годом предварительное."
+)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Where an indicator comes from: the expected result it measures, quoted, with the regulation
+    and section; its formula; its data sources; when its data is in (all in Russian)."""
+
+    expected_result: str
+    regulation: str
+    formula: str
+    sources: tuple[str, ...]
+    data_due: str
+
+
+TRACES: dict[str, Trace] = {
+    "coverage": Trace(
+        "поддержка эффективного функционирования школ эффективного роста",
+        f"{BALTIYSK}, {EXPECTED}",
+        "число сопровождаемых школ, участвовавших в сетевом мероприятии периода или проводивших его "
+        "/ число сопровождаемых школ × 100 %",
+        (REGISTRY, ACTIVITIES),
+        ATTENDANCE_DUE,
+    ),
+    "activities_per_school": Trace(
+        "При сетевом взаимодействии реализуются процессы обучения, взаимообучения, совместного "
+        "обучения, совместного обсуждения, обмена опытом, исследования, проектирования, "
+        "программирования и др.",
+        f"{BALTIYSK}, раздел 4 «Содержание и организация деятельности сетевого взаимодействия», п. Б",
+        "число пар «сопровождаемая школа — сетевое мероприятие периода» / число сопровождаемых школ",
+        (REGISTRY, ACTIVITIES),
+        ATTENDANCE_DUE,
+    ),
+    "educator_engagement": Trace(
+        "повышение профессионального роста учителя за счёт участия в сетевых профессиональных сообществах",
+        f"{BALTIYSK}, {EXPECTED}",
+        "число педагогов сопровождаемых школ, посетивших сетевое мероприятие периода / число "
+        "педагогов этих школ в периоде × 100 %",
+        (REGISTRY, ACTIVITIES, EMPLOYMENT),
+        ATTENDANCE_DUE,
+    ),
+    "hours_per_educator": Trace(
+        "повышение профессионального роста учителя за счёт участия в сетевых профессиональных сообществах",
+        f"{BALTIYSK}, {EXPECTED}",
+        "сумма часов посещения сетевых мероприятий периода педагогами сопровождаемых школ / число "
+        "педагогов этих школ в периоде",
+        (REGISTRY, ACTIVITIES, EMPLOYMENT),
+        ATTENDANCE_DUE,
+    ),
+    "partner_activation": Trace(
+        "активизация сетевых партнёров в решении конкретных образовательных проблем района",
+        f"{BALTIYSK}, {EXPECTED}",
+        "число центров и партнёров, проведших мероприятие, принявших мобильность или предоставивших "
+        "ресурс в периоде / число центров и партнёров × 100 %",
+        (REGISTRY, ACTIVITIES, "сервис мероприятий: академическая мобильность, заявки на ресурсы"),
+        ATTENDANCE_DUE,
+    ),
+    "widened_services": Trace(
+        "расширение сферы образовательных услуг за счёт привлечения ресурсов школ – партнёров",
+        f"{BALTIYSK}, {EXPECTED}",
+        "число очных и смешанных сетевых мероприятий периода на площадке одной организации с "
+        "участием другой организации охвата",
+        (REGISTRY, ACTIVITIES),
+        ATTENDANCE_DUE,
+    ),
+    "mobility_hours": Trace(
+        "возможность осуществления перемещений учащихся и (или) учителей образовательных "
+        "организаций, входящих в сетевое взаимодействие",
+        f"{KALMYKIA}, п. 1.4",
+        "сумма часов программ академической мобильности с началом в периоде",
+        ("сервис мероприятий: академическая мобильность учащихся и педагогов",),
+        "Мобильность вносится при её начале; программа, начатая в периоде, учитывается сразу.",
+    ),
+    "joint_programmes": Trace(
+        "возможность совместной организации деятельности по образовательным программам",
+        f"{KALMYKIA}, п. 1.4",
+        "число различных пар «принимающая организация — программа» мобильности с началом в периоде",
+        ("сервис мероприятий: академическая мобильность учащихся и педагогов",),
+        "Мобильность вносится при её начале; программа, начатая в периоде, учитывается сразу.",
+    ),
+    "deficits_addressed": Trace(
+        "плана мероприятий адресной методической поддержки педагогических работников по устранению "
+        "профессиональных дефицитов по результатам оценочных процедур",
+        f"{KALMYKIA}, преамбула приказа: основания (приказ БУ ДПО РК «КРИПКРО» от 22.12.20 № 118)",
+        "число проработанных дефицитов, выявленных в периоде / число дефицитов периода, у которых "
+        "прошло N дней или которые уже проработаны × 100 %",
+        (
+            "региональные сведения: профессиональные дефициты педагогов (компетенция, дата диагностики)",
+            "региональные сведения: курсы повышения квалификации педагогов",
+            ACTIVITIES,
+        ),
+        "Дефицит учитывается, когда проработан или когда прошло N дней после диагностики "
+        "(ANALYTICS_DEFICIT_FOLLOW_UP_DAYS, по умолчанию 90).",
+    ),
+    "results_mean_score_did": Trace(
+        "Цель – повышение качества образования в школах с низкими результатами обучения и в "
+        "школах, функционирующих в неблагоприятных социальных условиях.",
+        f"{KALMYKIA}, п. 2.1",
+        "(средний балл сопровождаемых школ в году периода − в базовом году) − (то же у сравнимых школ)",
+        (REGISTRY, "региональные сведения: результаты ВПР, ОГЭ, ЕГЭ, региональной диагностики"),
+        RESULTS_DUE,
+    ),
+    "results_lowest_mark_did": Trace(
+        "Цель – повышение качества образования в школах с низкими результатами обучения и в "
+        "школах, функционирующих в неблагоприятных социальных условиях.",
+        f"{KALMYKIA}, п. 2.1",
+        "(доля низших отметок сопровождаемых школ в году периода − в базовом году) − (то же у "
+        "сравнимых школ), в процентных пунктах",
+        (REGISTRY, "региональные сведения: результаты ВПР, ОГЭ, ЕГЭ, региональной диагностики"),
+        RESULTS_DUE,
+    ),
+    "plan_on_time": Trace(
+        "Для координации действий между образовательными организациями разрабатывается совместный "
+        "план деятельности участников сетевого взаимодействия",
+        f"{KALMYKIA}, п. 3.2; п. 5.2 («согласование плана совместных действий общеобразовательных "
+        "организаций сети»)",
+        "число пунктов плана со сроком в периоде, выполненных не позже срока / число таких пунктов, "
+        "срок которых наступил или которые выполнены × 100 %",
+        ("сервис мероприятий: совместные планы сетей, их изменения и отметки о выполнении", ACTIVITIES),
+        "Пункт учитывается со дня своего срока; выполненный раньше — сразу.",
+    ),
+    "feedback_rating": Trace(
+        "ориентация на образовательные потребности участников сетевого взаимодействия",
+        f"{BALTIYSK}, раздел «Принципы и условия развития сетевого взаимодействия»",
+        "сумма оценок (1–5) в отзывах о сетевых мероприятиях периода / число отзывов",
+        ("сервис мероприятий: отзывы участников о мероприятиях",),
+        "Отзывы собираются после мероприятия; отзывы, поданные позже, меняют значение задним числом.",
+    ),
+}
+"""Each indicator's trace, by id: the one place the methodology, the GraphQL descriptions and the
+report's annex take it from."""
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """An indicator Setka used to compute and no longer does, and why (in Russian)."""
+
+    id: str
+    title: str
+    reason: str
+
+
+DROPPED: tuple[Dropped, ...] = (
+    Dropped(
+        "assessment_unity",
+        "Единство подходов к оценке качества образования",
+        "Ожидаемый результат «повышение качества образования; обеспечивающее единство подходов к "
+        f"системе оценки качества образования» назван в {BALTIYSK} ({EXPECTED}); положение "
+        "Республики Калмыкия такого результата не называет: оценочные процедуры в нём — основание "
+        "адресной поддержки педагогов по устранению дефицитов (основания приказа), а не предмет "
+        "оценки сети. Единство подходов — это общие критерии и процедуры внутренней оценки "
+        "качества у школ сети; Setka их не получает. Прежний показатель (доля школ сети с любыми "
+        "результатами за год) измерял полноту загрузки внешних результатов, чьи критерии и так "
+        "едины по стране, и в начале года ложно падал до нуля. Поэтому показатель не "
+        "рассчитывается; полнота результатов видна в списке школ, требующих внимания («нет "
+        "результатов оценочных процедур», только после месяца готовности результатов), а адресная "
+        "работа по результатам — в показателе «Адресная работа с профессиональными дефицитами».",
+    ),
+)
+
 
 def _defined(
     id: str,
@@ -779,7 +989,23 @@ def _defined(
     better: Better = Better.higher,
     target: float | None = None,
 ) -> Indicator:
-    return Indicator(IndicatorDefinition(id, title, definition, unit, better, target), compute)
+    trace = TRACES[id]
+    return Indicator(
+        IndicatorDefinition(
+            id,
+            title,
+            definition,
+            unit,
+            better,
+            target,
+            expected_result=trace.expected_result,
+            regulation=trace.regulation,
+            formula=trace.formula,
+            sources=list(trace.sources),
+            data_due=trace.data_due,
+        ),
+        compute,
+    )
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -865,11 +1091,9 @@ INDICATORS: tuple[Indicator, ...] = (
     _defined(
         "deficits_addressed",
         "Адресная работа с профессиональными дефицитами",
-        "Доля профессиональных дефицитов педагогов организаций охвата, выявленных в периоде, за "
-        f"которыми в течение {FOLLOW_UP_DAYS} дней после диагностики последовали курс повышения "
-        "квалификации того же педагога, в названии которого есть название компетенции (без учёта "
-        "регистра), или участие этого педагога в сетевом мероприятии. Дефициты, выявленные менее "
-        f"{FOLLOW_UP_DAYS} дней назад и ещё не закрытые, не учитываются.",
+        "Доля проработанных профессиональных дефицитов среди дефицитов педагогов организаций "
+        f"охвата, выявленных в периоде. {ADDRESSED_TERM} Дефициты, выявленные менее N дней назад и "
+        "ещё не проработанные, не учитываются (их число указано в примечании).",
         "%",
         deficits_addressed,
         target=80.0,
@@ -899,16 +1123,6 @@ INDICATORS: tuple[Indicator, ...] = (
         results_lowest_mark_did,
         better=Better.lower,
         target=0.0,
-    ),
-    _defined(
-        "assessment_unity",
-        "Единство подходов к оценке качества образования",
-        "Доля школ охвата, состоявших в периоде в сети (при анализе сети — её школ), по которым "
-        "за год периода получены результаты хотя бы одной оценочной процедуры (ВПР, ОГЭ, ЕГЭ, "
-        "региональная диагностика).",
-        "%",
-        assessment_unity,
-        target=100.0,
     ),
     _defined(
         "plan_on_time",

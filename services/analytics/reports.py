@@ -147,10 +147,13 @@ def plural(count: int, one: str, few: str, many: str) -> str:
 
 
 def period_short(period: Period) -> str:
-    """A short name of a period for chart axes and file names: ``2025``, ``I кв. 2025``."""
+    """A short name of a period for chart axes and file names: ``2025``, ``I кв. 2025``,
+    ``2025/26 уч. г.``."""
     start, last = period.start, period.end - timedelta(days=1)
     if period == Period.year(start.year):
         return str(start.year)
+    if period.is_school_year():
+        return f"{start.year}/{str(start.year + 1)[2:]} уч. г."
     if start.day == 1 and start.month in (1, 4, 7, 10):
         quarter = (start.month + 2) // 3
         if period == Period.quarter(start.year, quarter):
@@ -159,11 +162,13 @@ def period_short(period: Period) -> str:
 
 
 def period_slug(period: Period) -> str:
-    """The period in a file name: ``2025``, ``2025-q1``, or ``2025-01-01--2025-06-30`` (the last
-    day included)."""
+    """The period in a file name: ``2025``, ``2025-q1``, ``2025-26`` (a school year), or
+    ``2025-01-01--2025-06-30`` (the last day included)."""
     start, last = period.start, period.end - timedelta(days=1)
     if period == Period.year(start.year):
         return str(start.year)
+    if period.is_school_year():
+        return f"{start.year}-{str(start.year + 1)[2:]}"
     if start.day == 1 and start.month in (1, 4, 7, 10):
         quarter = (start.month + 2) // 3
         if period == Period.quarter(start.year, quarter):
@@ -1066,11 +1071,12 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
 
 
 def requested_period(params: Mapping[str, str]) -> Period:
-    """``year`` (with ``quarter`` 1–4 for a quarter), or ``from`` and ``to``: the first and the
-    last day included, as YYYY-MM-DD."""
+    """``year`` (with ``quarter`` 1–4 for a quarter), ``school_year`` (2025 for 2025/26), or
+    ``from`` and ``to``: the first and the last day included, as YYYY-MM-DD."""
     return period_of(
         year=_whole(params, "year"),
         quarter=_whole(params, "quarter"),
+        school_year=_whole(params, "school_year"),
         start=_date(params, "from"),
         last=_date(params, "to"),
     )
@@ -1117,7 +1123,12 @@ def report_routes(get_db: Callable[[], Database], settings: AnalyticsSettings | 
             caller = identity_from_authorization(request.headers.get("authorization"), secret_text)
             async with get_db().session() as session:
                 analysis = await disclosure.analysis_for(
-                    session, caller, scope, period, min_schools=settings.disclosure_min_schools
+                    session,
+                    caller,
+                    scope,
+                    period,
+                    min_schools=settings.disclosure_min_schools,
+                    rules=settings.analysis_rules(),
                 )
         except UnknownScope as exc:
             return PlainTextResponse(str(exc), 404)

@@ -50,20 +50,38 @@ strawberry.enum(
 )
 
 ANALYSIS_WEIGHT = 5000
-"""The demand-control weight of one effectiveness analysis: 14 indicators over two periods, each a
+"""The demand-control weight of one effectiveness analysis: 13 indicators over two periods, each a
 few aggregate queries over the scope (seconds for the largest region at national scale), so that
 one request holds at most a few (GATEWAY_MAX_COST 20,000) and anonymous callers few a minute."""
 INDICATORS_WEIGHT = 300
 """One organization's own indicators: about 30 queries."""
 
 Year = Annotated[int | None, strawberry.argument(description="A calendar year, e.g. 2025")]
+SchoolYear = Annotated[
+    int | None,
+    strawberry.argument(
+        description="A school year, September to August, by the year it starts in: 2025 for 2025/26 (alone)"
+    ),
+]
 Quarter = Annotated[int | None, strawberry.argument(description="A quarter (1–4) of the year")]
 From = Annotated[date | None, strawberry.argument(name="from", description="The first day (with to)")]
 To = Annotated[date | None, strawberry.argument(description="The last day, included (with from)")]
 
 
-def _period(year: int | None, quarter: int | None, start: date | None, last: date | None) -> am.Period:
-    return period_of(year=year, quarter=quarter, start=start, last=last)
+def _period(
+    year: int | None,
+    quarter: int | None,
+    start: date | None,
+    last: date | None,
+    school_year: int | None = None,
+) -> am.Period:
+    return period_of(year=year, quarter=quarter, start=start, last=last, school_year=school_year)
+
+
+def _rules(info: Info) -> am.AnalysisRules:
+    """The analysis' calendar as the service's settings set it (the defaults in tests)."""
+    rules: am.AnalysisRules = info.context.get("analysis_rules") or am.AnalysisRules()
+    return rules
 
 
 @strawberry.federation.type(keys=["regionCode"], description="Network figures of one region")
@@ -123,14 +141,21 @@ class Organization(ForeignEntity):
         return await batched(info, "organization_region_summary", _summaries_of_organizations, ident)
 
     @strawberry.field(
-        description="The organization's own indicators for a year, a quarter or the days from–to (as a "
-        "school: did it take part, its educators, its results); null while analytics has not heard of it",
+        description="The organization's own indicators for a year, a quarter, a school year or the days "
+        "from–to (as a school: did it take part, its educators, its results); null while analytics has not "
+        "heard of it",
         directives=costs(INDICATORS_WEIGHT),
     )
     async def indicators(
-        self, info: Info, year: Year = None, quarter: Quarter = None, from_: From = None, to: To = None
+        self,
+        info: Info,
+        year: Year = None,
+        quarter: Quarter = None,
+        from_: From = None,
+        to: To = None,
+        school_year: SchoolYear = None,
     ) -> list[IndicatorValue] | None:
-        period, ident = _period(year, quarter, from_, to), to_uuid(self.id)
+        period, ident = _period(year, quarter, from_, to, school_year), to_uuid(self.id)
         if ident is None:
             return None
         scope = am.Scope(am.ScopeKind.school, str(ident))
@@ -140,7 +165,8 @@ class Organization(ForeignEntity):
             except UnknownScope:
                 return None
             await disclosure.check_school(session, identity(info), scope)
-            return [IndicatorValue.present(value) for value in await indicator_values(session, scope, period)]
+            found = await indicator_values(session, scope, period, rules=_rules(info))
+            return [IndicatorValue.present(value) for value in found]
 
 
 @strawberry.type(description="Parts of a figure: e.g. per activity type (type:…) or per process (process:…)")
@@ -158,6 +184,11 @@ class IndicatorDefinition(
         "definition": "How it is computed, in plain Russian words",
         "unit": "%, на школу, ч, балл, п.п., …",
         "target": "The value to reach (or not to exceed, when lower is better); null when none is set",
+        "expected_result": "The expected result it measures, quoted from a regulation",
+        "regulation": "The regulation and its section the expected result is quoted from",
+        "formula": "The formula, in Russian: what is divided by what",
+        "sources": "Where its data comes from, in Russian",
+        "data_due": "When its data for a period is in, in Russian (before then the figure is provisional)",
     },
 ):
     pass
@@ -254,8 +285,8 @@ class EffectivenessQuery:
 
     @strawberry.field(
         description="The effectiveness analysis of a school, network, municipality or region for a year, a "
-        "quarter or the days from–to: each indicator against the previous period and its target, and the "
-        "supported schools that need attention",
+        "quarter, a school year or the days from–to: each indicator against the same period a year before "
+        "and its target, and the supported schools that need attention (those in your reach, as alerts)",
         directives=costs(ANALYSIS_WEIGHT),
     )
     async def effectiveness_analysis(
@@ -267,8 +298,9 @@ class EffectivenessQuery:
         quarter: Quarter = None,
         from_: From = None,
         to: To = None,
+        school_year: SchoolYear = None,
     ) -> EffectivenessAnalysis:
-        chosen, period = parse_scope(scope, id), _period(year, quarter, from_, to)
+        chosen, period = parse_scope(scope, id), _period(year, quarter, from_, to, school_year)
         async with reading(info) as session:
             analysis = await disclosure.analysis_for(
                 session,
@@ -276,6 +308,7 @@ class EffectivenessQuery:
                 chosen,
                 period,
                 min_schools=info.context.get("min_schools", disclosure.MIN_SCHOOLS),
+                rules=_rules(info),
             )
         return EffectivenessAnalysis.present(analysis)
 
