@@ -262,6 +262,7 @@ async def build_analysis(
         generated_at=now,
         indicators=values,
         schools_needing_attention=attention,
+        rules=rules,
     )
 
 

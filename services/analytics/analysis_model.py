@@ -111,10 +111,6 @@ RESULT_DUE_MONTHS: Mapping[str, int] = MappingProxyType(
 PROCEDURE_NAMES: Mapping[str, str] = MappingProxyType(
     {"vpr": "ВПР", "oge": "ОГЭ", "ege": "ЕГЭ", "regional_diagnostic": "региональная диагностика"}
 )
-MONTH_NAMES = (
-    "январь", "февраль", "март", "апрель", "май", "июнь",
-    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -209,3 +205,4 @@ class Analysis:
     generated_at: datetime
     indicators: list[IndicatorValue]
     schools_needing_attention: list[SchoolAttention]
+    rules: AnalysisRules = field(default_factory=AnalysisRules)  # the settings it was computed by

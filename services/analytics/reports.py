@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import disclosure
+from . import disclosure, methodology
 from .analysis import AnalysisRequestError, UnknownScope, parse_scope, period_of
 from .analysis_model import (
     Analysis,
@@ -684,6 +684,32 @@ def _about_sheet(sheet: Worksheet, analysis: Analysis) -> None:
         sheet.cell(row=row, column=2, value=meaning).alignment = WRAP_TOP
 
 
+def _methodology_sheet(sheet: Worksheet, analysis: Analysis) -> None:
+    """The methodology annex: each section's text, each indicator's trace as label and text."""
+    sheet.column_dimensions["A"].width = 30
+    sheet.column_dimensions["B"].width = 110
+    sheet.cell(row=1, column=1, value="Методика расчёта").font = Font(bold=True, size=14)
+    row = 2
+    for number, section in enumerate(annex(analysis), 1):
+        row += 1
+        sheet.cell(row=row, column=1, value=f"{number}. {section.title}").font = Font(bold=True, size=12)
+        for text in (*section.paragraphs, *(f"• {bullet}" for bullet in section.bullets)):
+            row += 1
+            sheet.cell(row=row, column=2, value=text).alignment = WRAP_TOP
+        for entry in section.entries:
+            row += 2
+            sheet.cell(row=row, column=1, value=entry.title).font = Font(bold=True)
+            sheet.cell(row=row, column=1).alignment = WRAP_TOP
+            for label, text in entry.facts:
+                row += 1
+                sheet.cell(row=row, column=1, value=label).alignment = WRAP_TOP
+                sheet.cell(row=row, column=2, value=text).alignment = WRAP_TOP
+            for text in entry.paragraphs:
+                row += 1
+                sheet.cell(row=row, column=2, value=text).alignment = WRAP_TOP
+        row += 1
+
+
 def _text_stays_text(book: Workbook) -> None:
     """Every value written is data: a school's name such as ``=HYPERLINK(…)`` or ``+1+2`` is
     shown as it was registered, never evaluated (the workbook has no formulas of its own;
@@ -707,11 +733,13 @@ def workbook(analysis: Analysis) -> bytes:
     schools_sheet = book.create_sheet("Школы, требующие внимания")
     breakdown_sheet = book.create_sheet("Разрезы")
     about_sheet = book.create_sheet("Сведения")
+    methodology_sheet = book.create_sheet("Методика")
     _summary_sheet(summary_sheet, analysis)
     breakdown_rows = _breakdown_sheet(breakdown_sheet, analysis)
     _charts_sheet(charts_sheet, summary_sheet, breakdown_sheet, analysis, breakdown_rows)
     _schools_sheet(schools_sheet, analysis)
     _about_sheet(about_sheet, analysis)
+    _methodology_sheet(methodology_sheet, analysis)
     _text_stays_text(book)
     book.properties.title = f"{TITLE} — {analysis.scope_title}, {analysis.period.label()}"
     book.properties.creator = "Setka"
@@ -759,6 +787,7 @@ def html_document(analysis: Analysis) -> str:
             target_label=target_label,
             calculation_label=calculation_label,
             previous_short=period_short(analysis.previous_period),
+            annex=annex(analysis),
             period_short=period_short(analysis.period),
         )
     )
@@ -936,6 +965,12 @@ def _bullets(markup: Iterable[str], style: ParagraphStyle) -> ListFlowable:
     return ListFlowable(items, bulletType="bullet", start="•", leftIndent=10)
 
 
+def annex(analysis: Analysis) -> list[methodology.Section]:
+    """The methodology annex of a report: from the analysis' own indicator definitions and the
+    settings it was computed by (:mod:`.methodology`, the same text as docs/methodology.md)."""
+    return methodology.sections([value.definition for value in analysis.indicators], analysis.rules)
+
+
 def _methodology(analysis: Analysis, styles: _Styles) -> list[Flowable]:
     statuses = [
         f"<font color='{STATUS_COLOURS[status][0]}'><b>{STATUS_LABELS[status]}</b></font> — {_text(meaning)}."
@@ -950,23 +985,22 @@ def _methodology(analysis: Analysis, styles: _Styles) -> list[Flowable]:
         ),
         KeepTogether([Paragraph("Статусы показателей:", styles.subheading), _bullets(statuses, styles.body)]),
     ]
-    for indicator in analysis.indicators:
-        definition = indicator.definition
-        facts = [f"Единица: {definition.unit}", BETTER_LABELS[definition.better]]
-        if definition.target is not None:
-            facts.append(f"целевое значение: {target_label(indicator)}")
-        calculation = calculation_label(indicator)
-        if calculation:
-            facts.append(calculation)
-        story.append(
-            KeepTogether(
-                [
-                    Paragraph(_text(definition.title), styles.subheading),
-                    Paragraph(_text(definition.definition), styles.body),
-                    Paragraph(_text("; ".join(facts) + "."), styles.small),
-                ]
-            )
-        )
+    for number, section in enumerate(annex(analysis), 1):
+        heading = Paragraph(f"{number}. {_text(section.title)}", styles.subheading)
+        parts: list[Flowable] = [Paragraph(_text(text), styles.body) for text in section.paragraphs]
+        if section.bullets:
+            parts.append(_bullets(map(_text, section.bullets), styles.body))
+        if parts:
+            story.append(KeepTogether([heading, parts[0]]))
+            story.extend(parts[1:])
+        else:
+            story.append(heading)
+        for entry in section.entries:
+            block: list[Flowable] = [Paragraph(f"<b>{_text(entry.title)}</b>", styles.body)]
+            facts = [f"<b>{_text(name)}.</b> {_text(text)}" for name, text in entry.facts]
+            block += [Paragraph(fact, styles.small) for fact in facts]
+            block += [Paragraph(_text(text), styles.small) for text in entry.paragraphs]
+            story.append(KeepTogether(block))
     return story
 
 
@@ -1026,7 +1060,7 @@ def pdf_document(analysis: Analysis) -> bytes:
         story.append(_schools_table(analysis, styles, width))
     else:
         story.append(Paragraph("Школ, требующих особого внимания, не выявлено.", styles.body))
-    story.extend(_heading("Методика расчёта", styles))
+    story.extend(_heading("Приложение. Методика расчёта", styles))
     story.extend(_methodology(analysis, styles))
     document.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()

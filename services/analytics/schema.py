@@ -241,6 +241,7 @@ class SchoolAttention(ModelType, model=am.SchoolAttention, describe={"reasons": 
 class EffectivenessAnalysis(
     ModelType,
     model=am.Analysis,
+    exclude=["rules"],
     retype={
         "scope": Scope,
         "period": Period,
