@@ -74,10 +74,13 @@ class Period:
         """The period to compare with, so that a season compares with the same season: whole
         calendar months up to a year (a quarter, a school year, a calendar year) with the same
         months a year before; other periods up to a year with the same days a year before; a
-        longer period with as long a period just before it."""
+        longer period with as long a period (as many months) just before it."""
         months = self.months
-        if months is not None and months <= 12:
-            return Period(_years_back(self.start, 1), _years_back(self.end, 1))
+        if months is not None:
+            back = 12 if months <= 12 else months
+            index = self.start.year * 12 + self.start.month - 1 - back
+            start = date(index // 12, index % 12 + 1, 1)
+            return Period(start, self.start if back == months else _years_back(self.end, 1))
         if self.days <= 366:
             start, end = _years_back(self.start, 1), _years_back(self.end, 1)
             if end > start:

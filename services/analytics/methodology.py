@@ -77,6 +77,8 @@ def indicator_entry(definition: IndicatorDefinition) -> Entry:
         ("Источники данных", "; ".join(definition.sources)),
         ("Когда данные готовы", definition.data_due),
     ]
+    if not definition.expected_result:
+        facts = [(label, text) for label, text in facts[1:] if text]
     if definition.target is not None:
         unit = " %" if definition.unit == "%" else f" ({definition.unit})"
         facts.append(("Целевое значение", f"{definition.target:g}".replace(".", ",") + unit))

@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from services.analytics.analysis import (
     AnalysisRequestError,
@@ -17,6 +18,7 @@ from services.analytics.analysis import (
     trend_of,
 )
 from services.analytics.analysis_model import (
+    AnalysisRules,
     Better,
     IndicatorDefinition,
     Period,
@@ -25,7 +27,8 @@ from services.analytics.analysis_model import (
     Status,
     Trend,
 )
-from services.analytics.indicators import DEFINITIONS, INDICATORS, Frame
+from services.analytics.indicators import DEFINITIONS, DROPPED, INDICATORS, TRACES, Frame
+from services.analytics.settings import AnalyticsSettings
 
 pytestmark = pytest.mark.unit
 
@@ -41,13 +44,73 @@ def test_a_year_a_quarter_and_dates() -> None:
     assert period_of(start=D("2025-09-01"), last=D("2025-09-01")) == Period(D("2025-09-01"), D("2025-09-02"))
 
 
-def test_the_previous_period() -> None:
+def test_a_school_year_runs_from_september_to_august() -> None:
+    school_year = period_of(school_year=2025)
+    assert school_year == Period(D("2025-09-01"), D("2026-09-01"))
+    assert school_year.label() == "2025/26 учебный год (01.09.2025 – 31.08.2026)"
+    assert school_year.previous() == Period.school_year(2024)
+    # its results are those of the year it ends in: spring and summer 2026
+    assert Frame(Scope(ScopeKind.region, "39"), school_year, D("2026-10-01")).year == 2026
+    for other in ({"year": 2025}, {"quarter": 1}, {"start": D("2025-09-01"), "last": D("2025-09-30")}):
+        with pytest.raises(AnalysisRequestError) as refused:
+            period_of(school_year=2025, **other)  # type: ignore[arg-type]
+        assert refused.value.code == "PERIOD_CONFLICT"
+    with pytest.raises(AnalysisRequestError) as refused:
+        period_of(school_year=1900)
+    assert refused.value.code == "YEAR_OUT_OF_RANGE"
+
+
+def test_a_period_is_compared_with_the_same_season_a_year_before() -> None:
     assert Period.year(2025).previous() == Period.year(2024)
-    assert Period.quarter(2025, 1).previous() == Period.quarter(2024, 4)
-    assert Period.quarter(2025, 3).previous() == Period.quarter(2025, 2)
-    assert period_of(start=D("2025-03-01"), last=D("2025-03-10")).previous() == Period(
-        D("2025-02-19"), D("2025-03-01")
+    # a quarter with the same quarter a year before, not the quarter before: summer is no decline
+    assert Period.quarter(2025, 1).previous() == Period.quarter(2024, 1)
+    assert Period.quarter(2025, 3).previous() == Period.quarter(2024, 3)
+    assert period_of(start=D("2025-06-01"), last=D("2025-08-31")).previous() == Period(
+        D("2024-06-01"), D("2024-09-01")
     )
+    assert period_of(start=D("2025-03-01"), last=D("2025-03-10")).previous() == Period(
+        D("2024-03-01"), D("2024-03-11")
+    )
+    assert period_of(start=D("2024-02-29"), last=D("2024-03-31")).previous() == Period(
+        D("2023-02-28"), D("2023-04-01")
+    )
+    # longer than a year: as long a period just before
+    two_years = period_of(start=D("2024-01-01"), last=D("2025-12-31"))
+    assert two_years.previous() == Period(D("2022-01-01"), D("2024-01-01"))
+
+
+def test_results_are_expected_only_after_their_procedures_due_month() -> None:
+    rules = AnalysisRules()
+    march = D("2026-03-15")
+    # the first quarter: no procedure's results fall due (ВПР after May, ОГЭ and ЕГЭ after July)
+    assert rules.procedures_due(Period.quarter(2026, 1), 2026, D("2026-12-31")) == []
+    assert rules.procedures_due(Period.quarter(2026, 2), 2026, D("2026-12-31")) == ["vpr"]
+    assert rules.procedures_due(Period.quarter(2026, 3), 2026, D("2026-12-31")) == ["oge", "ege"]
+    # a year still running: nothing is due before its month
+    assert rules.procedures_due(Period.year(2026), 2026, march) == []
+    assert rules.procedures_due(Period.year(2026), 2026, D("2026-06-01")) == ["vpr"]
+    assert rules.procedures_due(Period.year(2025), 2025, march) == [
+        "vpr",
+        "oge",
+        "ege",
+        "regional_diagnostic",
+    ]
+    school_year = Period.school_year(2025)
+    assert rules.procedures_due(school_year, 2026, D("2026-09-01")) == ["vpr", "oge", "ege"]
+    later = AnalysisRules(result_due_months={"vpr": 6, "oge": 8, "ege": 8, "regional_diagnostic": 10})
+    assert later.procedures_due(Period.quarter(2026, 2), 2026, D("2026-12-31")) == ["vpr"]
+    assert later.procedures_due(Period.quarter(2026, 2), 2026, D("2026-06-30")) == []
+
+
+def test_the_due_months_and_the_follow_up_days_are_settings() -> None:
+    settings = AnalyticsSettings(result_due_months={"vpr": 6}, deficit_follow_up_days=60)
+    rules = settings.analysis_rules()
+    assert rules.follow_up_days == 60
+    assert dict(rules.result_due_months) == {"vpr": 6, "oge": 7, "ege": 7, "regional_diagnostic": 12}
+    assert AnalyticsSettings(alert_deficit_training_days=45).deficit_follow_up_days == 45  # the old name
+    for wrong in ({"gia": 6}, {"vpr": 13}):
+        with pytest.raises(ValidationError):
+            AnalyticsSettings(result_due_months=wrong)
 
 
 @pytest.mark.parametrize(
@@ -129,6 +192,22 @@ def test_every_indicator_is_defined_once_in_russian() -> None:
         assert any("а" <= letter <= "я" for letter in item.title.lower()), item.id
         assert len(item.definition) > 80, item.id
     assert DEFINITIONS["results_lowest_mark_did"].better == Better.lower
+
+
+def test_every_indicator_is_traced_to_a_regulation() -> None:
+    """The expected result it measures, quoted with its regulation and section; its formula, its
+    sources, when its data is due — next to its definition, one trace per indicator."""
+    assert set(TRACES) == set(DEFINITIONS)
+    for item in DEFINITIONS.values():
+        assert item.expected_result and item.expected_result == TRACES[item.id].expected_result, item.id
+        assert "Положение" in item.regulation and any(
+            w in item.regulation for w in ("п.", "раздел", "преамбула")
+        )
+        assert "/" in item.formula or item.unit not in ("%", "на школу"), item.id
+        assert item.sources and item.data_due, item.id
+    dropped = {item.id: item for item in DROPPED}
+    assert "assessment_unity" in dropped and "assessment_unity" not in DEFINITIONS
+    assert "Калмыкия" in dropped["assessment_unity"].reason
 
 
 def test_the_year_of_a_period_is_the_year_of_its_last_day() -> None:

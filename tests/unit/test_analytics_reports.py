@@ -9,14 +9,17 @@ import re
 import uuid
 import zipfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from services.analytics import methodology
 from services.analytics.analysis import AnalysisRequestError
 from services.analytics.analysis_model import (
     Analysis,
+    AnalysisRules,
     Better,
     IndicatorDefinition,
     IndicatorValue,
@@ -27,6 +30,7 @@ from services.analytics.analysis_model import (
     Status,
     Trend,
 )
+from services.analytics.indicators import DEFINITIONS
 from services.analytics.reports import (
     file_name,
     format_number,
@@ -226,7 +230,14 @@ def test_the_summary_counts_statuses_and_names_the_schools() -> None:
 def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns() -> None:
     content = workbook(ANALYSIS)
     book = load_workbook(io.BytesIO(content))
-    assert book.sheetnames == ["Показатели", "Диаграммы", "Школы, требующие внимания", "Разрезы", "Сведения"]
+    assert book.sheetnames == [
+        "Показатели",
+        "Диаграммы",
+        "Школы, требующие внимания",
+        "Разрезы",
+        "Сведения",
+        "Методика",
+    ]
 
     sheet = book["Показатели"]
     header = [cell.value for cell in sheet[1]]
@@ -329,6 +340,56 @@ def test_the_pdf_has_the_cyrillic_titles_as_text() -> None:
     assert reader.metadata is not None and reader.metadata.title.startswith("Анализ эффективности")
 
 
+def traced_analysis() -> Analysis:
+    """An analysis of the real indicators (their definitions as the service has them)."""
+    analysis = sample_analysis()
+    analysis.indicators = [
+        IndicatorValue(definition=definition, value=None, previous=None)
+        for definition in DEFINITIONS.values()
+    ]
+    analysis.rules = AnalysisRules(follow_up_days=60)
+    return analysis
+
+
+def test_every_report_has_the_methodology_annex_from_the_definitions() -> None:
+    """The annex quotes each indicator's expected result with its regulation, its formula, its
+    sources and when its data is due, the thresholds as the analysis was computed (N days) and
+    the visibility policy and limits — the same text as docs/methodology.md, not a second copy."""
+    analysis = traced_analysis()
+    coverage = DEFINITIONS["coverage"]
+    expected = [
+        coverage.expected_result,
+        coverage.formula,
+        DEFINITIONS["deficits_addressed"].regulation,
+        "Срок проработки дефицита — 60 дней",
+        "Кто что видит",
+        "Чего анализ не говорит",
+        "Исключённые показатели",
+        "ВПР — результаты года готовы к концу мая",
+    ]
+    book = load_workbook(io.BytesIO(workbook(analysis)))
+    cells = " ".join(str(cell.value) for row in book["Методика"].iter_rows() for cell in row if cell.value)
+    page = html_document(analysis).replace("&#34;", '"').replace("&laquo;", "«").replace("&raquo;", "»")
+    pdf = PdfReader(io.BytesIO(pdf_document(analysis)))
+    flat = re.sub(r"\s+", " ", " ".join(each.extract_text() for each in pdf.pages))
+    for text in expected:
+        assert text in cells, text
+        assert text in page, text
+        assert re.sub(r"\s+", " ", text).replace("«", "").replace("»", "")[:60] in flat.replace(
+            "«", ""
+        ).replace("»", ""), text
+    assert "Приложение. Методика расчёта" in page and "Приложение. Методика расчёта" in flat
+
+
+def test_the_methodology_document_is_generated_from_the_definitions() -> None:
+    """docs/methodology.md is what ``python -m services.analytics.methodology`` writes: regenerate
+    it when a definition changes."""
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "methodology.md").read_text(encoding="utf-8")
+    assert committed == methodology.document()
+    for definition in DEFINITIONS.values():
+        assert definition.expected_result in committed and definition.formula in committed
+
+
 def test_an_analysis_without_any_data_still_renders() -> None:
     empty = sample_analysis()
     empty.indicators = [item for item in empty.indicators if item.status == Status.no_data]
@@ -346,6 +407,7 @@ def test_periods_and_scopes_are_read_from_the_query() -> None:
     """The query's words become numbers and dates here; the analysis' readers judge them."""
     assert requested_period({"year": "2025"}) == Period.year(2025)
     assert requested_period({"year": " 2025", "quarter": "2"}) == Period.quarter(2025, 2)
+    assert requested_period({"school_year": "2025"}) == Period.school_year(2025)
     assert requested_period({"from": "2025-09-01", "to": "2026-05-31"}) == Period(
         date(2025, 9, 1), date(2026, 6, 1)
     )
@@ -386,6 +448,11 @@ def test_file_names_carry_the_scope_and_the_period() -> None:
     custom = Period(date(2025, 9, 1), date(2026, 6, 1))
     assert file_name(scope, custom, "html").endswith("-2025-09-01--2026-05-31.html")
     assert period_short(Period.quarter(2025, 4)) == "IV кв. 2025"
+    assert period_short(Period.school_year(2025)) == "2025/26 уч. г."
+    assert (
+        file_name(Scope(ScopeKind.region, "39"), Period.school_year(2025), "pdf")
+        == "analysis-region-39-2025-26.pdf"
+    )
     assert period_short(custom) == "01.09.2025–31.05.2026"
 
 
