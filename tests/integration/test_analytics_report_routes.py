@@ -202,7 +202,8 @@ async def test_a_region_by_its_code(app: Starlette) -> None:
     [
         ("id={network}&year=2025", "Укажите scope"),
         ("scope=network&id=42&year=2025", "«42» — не идентификатор (network)"),
-        ("scope=network&id={network}", "Укажите год (и квартал) или даты с и по"),
+        ("scope=network&id={network}", "Укажите год (и квартал), учебный год или даты с и по"),
+        ("scope=network&id={network}&school_year=2025&year=2025", "что-то одно"),
         ("scope=network&id={network}&year=2025&quarter=5", "Квартал"),
         ("scope=network&id={network}&from=2025-03-01&to=2025-02-01", "раньше, чем начался"),
         ("scope=planet&id=1&year=2025", "Неизвестный вид области анализа «planet»"),
