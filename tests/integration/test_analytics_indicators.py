@@ -31,14 +31,17 @@ from typing import Any
 
 import httpx
 import pytest
+from setka_contracts.analytics import AlertRule
 from setka_runtime import migrations
 from setka_runtime.access import DEV_INTERNAL_SECRET, Identity, Role, sign_internal
 from setka_runtime.db import Database
+from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
+from services.analytics import alerts
 from services.analytics import app as analytics
 from services.analytics.analysis import build_analysis, parse_scope, period_of
 from services.analytics.analysis_model import (
@@ -167,7 +170,10 @@ def world() -> list[SQLModel]:
         ("A6", None, "I", "course", "training", "remote", "2025-02-01", "held", None),
     ]
     held_on = {"A2": "2025-05-20"}
-    titles = {"A1": "Семинар «Цифровая образовательная среда на уроке»"}
+    titles = {
+        "A1": "Семинар «Цифровая образовательная среда на уроке»",
+        "A3": "Мастер-класс «Смысловое чтение»",
+    }
     for name, network, host, kind, processes, form, day, status, item in activities:
         rows.append(
             Activity(
@@ -354,9 +360,9 @@ async def on_sqlite(tmp_path: Path) -> AsyncIterator[Analytics]:
     await db.dispose()
 
 
-async def analyse(db: Database, scope: Scope, period: Period) -> Analysis:
+async def analyse(db: Database, scope: Scope, period: Period, now: datetime = NOW) -> Analysis:
     async with db.session() as session:
-        return await build_analysis(session, scope, period, now=NOW)
+        return await build_analysis(session, scope, period, now=now)
 
 
 def by_id(analysis: Analysis) -> dict[str, IndicatorValue]:
@@ -780,3 +786,177 @@ async def test_outside_its_scope_a_figure_over_too_few_schools_is_withheld(on_po
         assert seen[key] == full[key]
     assert whole["data"]["effectivenessAnalysis"]["schoolsNeedingAttention"]
     assert anonymous["data"]["effectivenessAnalysis"]["schoolsNeedingAttention"] == []
+
+
+RESULT_WORDS = ("балл", "отметок", "результатов")
+
+
+def reasons_of(analysis: Analysis) -> dict[str, list[str]]:
+    return {school.name: school.reasons for school in analysis.schools_needing_attention}
+
+
+async def test_results_are_not_flagged_before_their_procedures_due_month(on_postgres: Analytics) -> None:
+    """ВПР results come after May, ОГЭ and ЕГЭ after July: the first quarter raises no result-related
+    attention entry (S2's results did fall from 2024 to 2025), the second lists S2's fall, and the
+    current year lists no school without results before any procedure is due, then does."""
+    network = Scope(ScopeKind.network, str(N))
+    first = reasons_of(await analyse(on_postgres.db, network, Period.quarter(2025, 1)))
+    assert first, "the quarter still has schools to look at, for other reasons"
+    assert not [r for reasons in first.values() for r in reasons if any(w in r for w in RESULT_WORDS)], first
+
+    second = reasons_of(await analyse(on_postgres.db, network, Period.quarter(2025, 2)))
+    assert "средний балл снизился на 0,2 относительно 2024 года" in second["Школа S2"]
+
+    # 2026 in March: nobody has 2026 results, none is due yet
+    march = reasons_of(await analyse(on_postgres.db, network, Period.year(2026)))
+    assert not [r for reasons in march.values() for r in reasons if "результатов" in r], march
+    # in mid-June ВПР results of 2026 are due (ОГЭ and ЕГЭ not yet): each supported school is told
+    june = datetime(2026, 6, 15, tzinfo=UTC)
+    later = reasons_of(await analyse(on_postgres.db, network, Period.year(2026), now=june))
+    missing = "нет результатов оценочных процедур за 2026 год (ВПР)"
+    assert {name for name, reasons in later.items() if missing in reasons} == {
+        "Школа S1",
+        "Школа S2",
+        "Школа S3",
+    }
+
+
+async def test_the_report_and_the_alert_agree_on_which_deficits_were_addressed(
+    on_postgres: Analytics,
+) -> None:
+    """One definition for the indicator, the attention list and the alert: a deficit is addressed
+    by a training or a network activity naming its competency within N days. e1's deficit had only
+    an activity on another subject (A2): not addressed, alerted; e3's had the master class on its
+    competency (A3) and no training: addressed, not alerted; e6's course came after 90 days: late,
+    alerted and counted as not addressed."""
+    extra = {
+        "e1": ("S1", "Работа с родителями", "2025-05-01"),
+        "e3": ("S1", "Смысловое чтение", "2025-09-01"),
+    }
+    async with on_postgres.db.session() as session, session.begin():
+        for educator, (school, competency, diagnosed) in extra.items():
+            session.add(
+                Deficit(
+                    id=uuid.uuid4(),
+                    educator_id=EDU[educator],
+                    organization_id=ORG[school],
+                    competency=competency,
+                    level="high",
+                    diagnosed_on=D(diagnosed),
+                )
+            )
+    region = await analyse(on_postgres.db, Scope(ScopeKind.region, "39"), Period.year(2025))
+    async with on_postgres.db.session() as session, session.begin():
+        raised, _ = await alerts.evaluate(
+            session, AnalyticsSettings(), NOW, rules=[AlertRule.deficit_without_training]
+        )
+        deficits = {
+            ident: (educator, organization, diagnosed)
+            for ident, educator, organization, diagnosed in (
+                await session.execute(
+                    select(Deficit.id, Deficit.educator_id, Deficit.organization_id, Deficit.diagnosed_on)
+                )
+            ).all()
+        }
+    alerted = [deficits[alert.subject_id] for alert in raised]
+    of_2025 = [(educator, school) for educator, school, day in alerted if day.year == 2025]
+    assert sorted(of_2025) == sorted([(EDU["e1"], ORG["S1"]), (EDU["e6"], ORG["S2"]), (EDU["e9"], ORG["Z"])])
+    assert (EDU["e3"], ORG["S1"]) not in of_2025 and (EDU["e5"], ORG["S2"], D("2024-05-01")) in alerted
+
+    # the indicator: of the six deficits of 2025 whose 90 days are over, three addressed (e4, e2, e3)
+    got = by_id(region)["deficits_addressed"]
+    assert (got.numerator, got.denominator) == (3, 6)
+    assert got.denominator - got.numerator == len(of_2025)
+    # the attention list: the same deficits, per school
+    listed = {}
+    for school in region.schools_needing_attention:
+        for reason in school.reasons:
+            if reason.startswith("дефицитов без курса"):
+                listed[school.organization_id] = int(reason.rsplit(" ", 1)[1])
+    names = {ORG[name]: name for name in ORG}
+    per_school: dict[uuid.UUID, int] = {}
+    for _, school in of_2025:
+        per_school[school] = per_school.get(school, 0) + 1
+    assert listed == per_school, {names[k]: v for k, v in listed.items()}
+
+
+async def test_a_school_year_through_the_subgraph(on_postgres: Analytics) -> None:
+    service = subgraph(on_postgres.url)
+    try:
+        body = await ask(service.asgi(analytics.schema), ANALYSIS, {"id": str(N), "schoolYear": 2024})
+    finally:
+        await service.db.dispose()
+    assert "errors" not in body, body
+    analysis = body["data"]["effectivenessAnalysis"]
+    assert analysis["period"]["start"] == "2024-09-01" and analysis["period"]["lastDay"] == "2025-08-31"
+    assert analysis["period"]["label"] == "2024/25 учебный год (01.09.2024 – 31.08.2025)"
+    assert analysis["previousPeriod"] == {"start": "2023-09-01", "end": "2024-09-01"}
+    coverage = analysis["indicators"][0]
+    # 2024/25: S1, S2, S3 supported; S1 and S2 at A1 (March 2025): 2 of 3
+    assert (coverage["numerator"], coverage["denominator"]) == (2, 3)
+
+
+async def test_the_definitions_say_where_each_indicator_comes_from(on_postgres: Analytics) -> None:
+    service = subgraph(on_postgres.url)
+    try:
+        body = await ask(
+            service.asgi(analytics.schema),
+            "{ indicatorDefinitions { id expectedResult regulation formula sources dataDue } }",
+            caller=None,
+        )
+    finally:
+        await service.db.dispose()
+    assert "errors" not in body, body
+    found = {item["id"]: item for item in body["data"]["indicatorDefinitions"]}
+    assert found["widened_services"]["expectedResult"] == (
+        "расширение сферы образовательных услуг за счёт привлечения ресурсов школ – партнёров"
+    )
+    assert "Балтийского муниципального района" in found["widened_services"]["regulation"]
+    assert "п. 1.4" in found["mobility_hours"]["regulation"]
+    assert all(item["formula"] and item["sources"] and item["dataDue"] for item in found.values())
+
+
+ATTENTION = """
+query($scope: ScopeKind!, $id: String!) {
+  effectivenessAnalysis(scope: $scope, id: $id, year: 2025) { schoolsNeedingAttention { name } }
+}
+"""
+
+
+async def test_the_attention_list_is_shown_as_alerts_are(on_postgres: Analytics) -> None:
+    """The schools that need attention, with their reasons, are told only to signed-in callers, each
+    of the schools in their reach (as alerts): nothing to an anonymous caller or one of another
+    region, even where the group is large enough for its figures to be public."""
+    service = subgraph(on_postgres.url, disclosure_min_schools=3)
+    callers = {
+        "anonymous": None,
+        "viewer of 77": Identity("viewer-77", frozenset({Role.viewer}), "77"),
+        "coordinator of M2": Identity(
+            "coordinator-m2", frozenset({Role.municipal_coordinator}), municipality_id=str(M2)
+        ),
+        "coordinator of M1": Identity(
+            "coordinator-m1", frozenset({Role.municipal_coordinator}), municipality_id=str(M1)
+        ),
+        "representative of S2": Identity(
+            "rep-s2", frozenset({Role.school_representative}), organization_id=str(ORG["S2"])
+        ),
+        "methodologist of 39": METHODOLOGIST,
+    }
+    seen: dict[tuple[str, str], list[str]] = {}
+    try:
+        app = service.asgi(analytics.schema)
+        for who, caller in callers.items():
+            for scope, key in (("network", str(N)), ("region", "39")):
+                body = await ask(app, ATTENTION, {"scope": scope, "id": key}, caller)
+                assert "errors" not in body, (who, body)
+                listed = body["data"]["effectivenessAnalysis"]["schoolsNeedingAttention"]
+                seen[(who, scope)] = [school["name"] for school in listed]
+    finally:
+        await service.db.dispose()
+    for scope in ("network", "region"):
+        assert seen[("anonymous", scope)] == [] and seen[("viewer of 77", scope)] == []
+        assert seen[("representative of S2", scope)] == ["Школа S2"]
+    assert seen[("coordinator of M2", "region")] == ["Школа Z"]  # the region's list, its municipality's part
+    assert seen[("coordinator of M2", "network")] == []
+    assert sorted(seen[("coordinator of M1", "network")]) == ["Школа S2", "Школа S3"]
+    assert sorted(seen[("methodologist of 39", "region")]) == ["Школа S2", "Школа S3", "Школа Z"]
