@@ -548,9 +548,11 @@ deficits AS MATERIALIZED (
     EXISTS (SELECT 1 FROM training t WHERE t.educator_id = d.educator_id
             AND t.completed_on >= d.diagnosed_on AND t.completed_on <= d.diagnosed_on + 90
             AND lower(t.course) LIKE '%' || lower(d.competency) || '%')
-    OR EXISTS (SELECT 1 FROM attendance a WHERE a.educator_id = d.educator_id
+    OR EXISTS (SELECT 1 FROM attendance a JOIN activity act ON act.id = a.activity_id
+               WHERE a.educator_id = d.educator_id
                AND a.activity_day >= d.diagnosed_on AND a.activity_day <= d.diagnosed_on + 90
-               AND a.network_id IS NOT NULL) AS addressed
+               AND a.network_id IS NOT NULL
+               AND lower(act.title) LIKE '%' || lower(d.competency) || '%') AS addressed
   FROM members m JOIN periods p USING (label)
   JOIN deficit d ON d.organization_id = m.id AND d.diagnosed_on >= p.s AND d.diagnosed_on < p.e
 ),
@@ -590,15 +592,6 @@ sides AS (
     FROM changes c
   ) sided
   WHERE side IS NOT NULL GROUP BY label, side
-),
-unity AS (
-  SELECT m.label, count(*) AS schools, count(*) FILTER (
-    WHERE EXISTS (SELECT 1 FROM assessment_result r WHERE r.organization_id = m.id AND r.year = p.y)
-  ) AS reported
-  FROM members m JOIN periods p USING (label)
-  WHERE m.kind = 'school' AND EXISTS (SELECT 1 FROM membership ms WHERE ms.organization_id = m.id
-                                      AND ms.joined_on < p.e AND (ms.left_on IS NULL OR ms.left_on > p.s))
-  GROUP BY m.label
 ),
 plan AS (
   SELECT p.label, count(*) FILTER (WHERE x.on_time OR i.due_on < $5) AS counted,
@@ -641,7 +634,6 @@ SELECT json_build_object(
   'deficits', (SELECT json_object_agg(label, json_build_array(diagnosed, addressed, pending))
                FROM deficit_figures),
   'sides', (SELECT json_agg(json_build_array(label, side, mean_change, lowest_change)) FROM sides),
-  'unity', (SELECT json_object_agg(label, json_build_array(schools, reported)) FROM unity),
   'plan', (SELECT json_object_agg(label, json_build_array(counted, on_time)) FROM plan),
   'ratings', (SELECT json_object_agg(label, json_build_array(total, ratings)) FROM ratings),
   'attention', (SELECT json_agg(id) FROM attention)
@@ -676,7 +668,6 @@ def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
         partners, active = of("activation").get(label, (0, 0))
         hours, programmes = of("mobility").get(label, (0, 0))
         diagnosed, addressed, pending = of("deficits").get(label, (0, 0, 0))
-        members, reported = of("unity").get(label, (0, 0))
         counted, on_time = of("plan").get(label, (0, 0))
         total, ratings = of("ratings").get(label, (0, 0))
         ours, theirs = sides.get((label, "supported")), sides.get((label, "comparison"))
@@ -692,7 +683,6 @@ def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
             ("deficits_addressed", label): _share(addressed, diagnosed - pending),
             ("results_mean_score_did", label): ours[0] - theirs[0] if ours and theirs else None,
             ("results_lowest_mark_did", label): ours[1] - theirs[1] if ours and theirs else None,
-            ("assessment_unity", label): _share(reported, members),
             ("plan_on_time", label): _share(on_time, counted),
             ("feedback_rating", label): _mean(total or 0, ratings),
         }

@@ -1,5 +1,6 @@
-"""The analysis: a school's, network's, municipality's or region's effectiveness for a year, a
-quarter or dates, each indicator drawn against the previous period and its target, the schools
+"""The analysis: a school's, network's, municipality's or region's effectiveness for a calendar
+year, a quarter, a school year (September to August) or dates, each indicator drawn against the
+same period a year before and its target, where it comes from in the regulations, the schools
 that need attention, and the XLSX, PDF and HTML reports."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ STATUS = {"good": "в норме", "attention": "внимание", "bad": "пл
 TREND = {"up": "растёт", "down": "снижается", "flat": "без изменений", "unknown": "—"}
 REPORTS = {"xlsx": "Таблица Excel", "pdf": "Документ PDF", "html": "Страница HTML"}
 PERIOD = ("year", "quarter", "from", "to")
+YEAR_KINDS = {"calendar": "календарный (январь – декабрь)", "school": "учебный (сентябрь – август)"}
 ATTENTION_COLUMNS = (
     Column("Школа", lambda s: s["name"]),
     Column("Почему требует внимания", lambda s: "; ".join(s["reasons"])),
@@ -41,6 +43,9 @@ def _request(request: Request) -> tuple[dict[str, Any], dict[str, str]] | None:
     if query.get("from") and query.get("to"):
         variables.update({"from": query["from"], "to": query["to"]})
         params.update({"from": query["from"], "to": query["to"]})
+    elif query.get("year_kind") == "school":
+        variables["schoolYear"] = int(year) if year.isdigit() else _this_school_year()
+        params["school_year"] = str(variables["schoolYear"])
     else:
         variables["year"] = int(year) if year.isdigit() else date.today().year
         params["year"] = str(variables["year"])
@@ -48,6 +53,12 @@ def _request(request: Request) -> tuple[dict[str, Any], dict[str, str]] | None:
             variables["quarter"] = int(query["quarter"])
             params["quarter"] = query["quarter"]
     return variables, params
+
+
+def _this_school_year() -> int:
+    """The school year under way, by the year it started in (2025 for 2025/26)."""
+    today = date.today()
+    return today.year if today.month >= 9 else today.year - 1
 
 
 def bars(indicator: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +106,7 @@ def routes(portal: Portal) -> list[Route]:
             reports=REPORTS,
             bars=bars,
             this_year=date.today().year,
+            year_kinds=YEAR_KINDS,
         )
 
     async def attention(request: Request) -> list[dict[str, Any]] | Response:
