@@ -149,6 +149,32 @@ async def test_a_small_group_is_not_reported_outside_its_scope(app: Starlette) -
     assert (await get(app, path)).status_code == 200
 
 
+async def test_the_schools_needing_attention_are_reported_only_to_those_told_of_their_alerts(
+    db: Database,
+) -> None:
+    """With the group large enough for its figures to be public (two schools here), anonymous
+    callers and callers of another region get the report — without the schools needing attention;
+    a methodologist of the region gets them; every report carries the methodology annex."""
+    settings = AnalyticsSettings(INTERNAL_TOKEN_SECRET=DEV_INTERNAL_SECRET, disclosure_min_schools=2)
+    public = Starlette(routes=report_routes(lambda: db, settings))
+    path = f"/reports/analysis.xlsx?scope=network&id={NETWORK}&year=2025"
+    elsewhere = Identity("viewer-77", frozenset({Role.viewer}), "77")
+    for caller in (None, elsewhere):
+        response = await get(public, path, caller)
+        assert response.status_code == 200, response.text
+        book = load_workbook(io.BytesIO(response.content))
+        listed = [row[1] for row in book["Школы, требующие внимания"].iter_rows(min_row=2, values_only=True)]
+        assert listed == ["Школ, требующих особого внимания, не выявлено."], listed
+        assert "Кто что видит" in " ".join(
+            str(value) for row in book["Методика"].iter_rows(values_only=True) for value in row if value
+        )
+        html = await get(public, path.replace(".xlsx", ".html"), caller)
+        assert "МБОУ «ООШ п. Дивное»" not in html.text and "Приложение. Методика расчёта" in html.text
+    own = load_workbook(io.BytesIO((await get(public, path)).content))
+    schools = [row[1] for row in own["Школы, требующие внимания"].iter_rows(min_row=2, values_only=True)]
+    assert "МБОУ «ООШ п. Дивное»" in schools
+
+
 async def test_the_workbook_of_a_network_for_a_year(app: Starlette) -> None:
     response = await get(app, f"/reports/analysis.xlsx?scope=network&id={NETWORK}&year=2025")
     assert response.status_code == 200, response.text
@@ -169,6 +195,13 @@ async def test_the_workbook_of_a_network_for_a_year(app: Starlette) -> None:
 
 
 async def test_the_document_as_html_and_as_pdf(app: Starlette) -> None:
+    school_year = await get(app, f"/reports/analysis.html?scope=network&id={NETWORK}&school_year=2024")
+    assert school_year.status_code == 200, school_year.text
+    assert (
+        'filename="analysis-network-' + str(NETWORK) + '-2024-25.html"'
+        in school_year.headers["content-disposition"]
+    )
+    assert "2024/25 учебный год (01.09.2024 – 31.08.2025)" in school_year.text
     html = await get(app, f"/reports/analysis.html?scope=network&id={NETWORK}&year=2025&quarter=1")
     assert html.status_code == 200, html.text
     assert html.headers["content-type"] == "text/html; charset=utf-8"
