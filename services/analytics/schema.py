@@ -5,10 +5,10 @@ join from their modules.
 Access: aggregate figures, the analysis (:mod:`.disclosure`), indicator definitions and activities
 worth repeating are public; the analysis' schools that need attention are told as alerts are (to
 signed-in users, the schools in their reach); alerts and recommended partners name schools that
-need attention and are for signed-in users (``@authenticated``), alerts worked by those who may act on their school; the school
-holidays are public and set by regional admins; the audit trail is for regional admins
-(``@requiresScopes``), each in their region. :class:`~setka_runtime.graphql.AccessControl`
-enforces what the fields declare."""
+need attention and are for signed-in users (``@authenticated``), alerts worked by those who may
+act on their school; the school holidays are public and set by regional admins; the audit trail
+is for regional admins (``@requiresScopes``), each in their region.
+:class:`~setka_runtime.graphql.AccessControl` enforces what the fields declare."""
 
 from __future__ import annotations
 
