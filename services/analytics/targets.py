@@ -51,16 +51,20 @@ async def region_name(session: AsyncSession, code: str) -> str | None:
     return await session.scalar(select(col(Region.name)).where(col(Region.code) == code))
 
 
-def check_key(
-    scope: Scope, indicator: str, year_kind: YearKind | str, year: int, *, field: str = "indicatorId"
-) -> TargetKey:
-    """The key of a target as given; a DomainError names what is wrong."""
+def _check_decider(scope: Scope) -> None:
     if scope.kind not in TARGET_SCOPES:
         raise DomainError(
             "Цели устанавливают субъект РФ (его администратор) или сеть (её координатор)",
             code="TARGET_SCOPE",
             field="scope",
         )
+
+
+def check_key(
+    scope: Scope, indicator: str, year_kind: YearKind | str, year: int, *, field: str = "indicatorId"
+) -> TargetKey:
+    """The key of a target as given; a DomainError names what is wrong."""
+    _check_decider(scope)
     ident = indicator.strip()
     if ident not in DEFINITIONS:
         raise DomainError(f"Нет показателя «{indicator}»", code="UNKNOWN_INDICATOR", field=field)
@@ -106,7 +110,8 @@ def check_value(key: TargetKey, value: float) -> float:
 
 async def where_it_lands(session: AsyncSession, scope: Scope) -> Target:
     """The region (and a network's municipality) a target's write lands in; a DomainError for a
-    network analytics has not heard of."""
+    network analytics has not heard of, or for what decides no targets."""
+    _check_decider(scope)
     if scope.kind == ScopeKind.region:
         return Target.of(scope.key)
     row = (

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from services.analytics.analysis import AnalysisRequestError
 from services.analytics.analysis_model import (
     Analysis,
+    AppliedTarget,
     Better,
     IndicatorDefinition,
     IndicatorValue,
@@ -26,6 +27,7 @@ from services.analytics.analysis_model import (
     ScopeKind,
     Status,
     Trend,
+    YearKind,
 )
 from services.analytics.reports import (
     file_name,
@@ -55,6 +57,7 @@ def indicator(
     trend: Trend,
     *,
     target: float | None = None,
+    suggestion: float | None = None,
     schools: int = 0,
     **more: object,
 ) -> IndicatorValue:
@@ -64,7 +67,7 @@ def indicator(
         definition=f"Как считается «{title.lower()}»: по событиям сети за период.",
         unit=unit,
         better=Better.higher,
-        target=target,
+        suggestion=suggestion,
     )
     return IndicatorValue(
         definition=definition,
@@ -73,7 +76,22 @@ def indicator(
         status=status,
         trend=trend,
         schools=schools,
+        target=None if target is None else network_target(target),
         **more,  # type: ignore[arg-type]
+    )
+
+
+def network_target(value: float) -> AppliedTarget:
+    """A target the network's coordinator set for 2025."""
+    return AppliedTarget(
+        value=value,
+        scope_kind=ScopeKind.network,
+        scope_key=str(NETWORK_ID),
+        scope_title="Сеть школ Гусевского округа «Вместе»",
+        year_kind=YearKind.calendar,
+        year=2025,
+        set_by_role="municipal_coordinator",
+        set_at=datetime(2025, 1, 20, 8, 0, tzinfo=UTC),
     )
 
 
@@ -174,7 +192,8 @@ def sample_analysis() -> Analysis:
                 None,
                 Status.no_data,
                 Trend.unknown,
-                target=100.0,
+                suggestion=100.0,
+                note="нет данных: в охвате нет школ, состоявших в сети",
             ),
         ],
         schools_needing_attention=[
@@ -236,7 +255,7 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
         "Ед. изм.",
         "Предыдущий период (2024)",
         "Значение (2025)",
-        "Целевое значение",
+        "Цель",
         "Динамика",
         "Статус",
         "Школ в расчёте",
@@ -249,7 +268,15 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
     assert coverage[9:11] == [10, 12]
     assert coverage[11].startswith("Как считается «охват")
     assert hours[3:5] == [980, 1234.5]
-    assert reporting[3:5] == [None, None] and reporting[7] == "Нет данных"
+    assert reporting[3:5] == [None, "нет данных"] and reporting[7] == "Нет данных"
+    assert reporting[12] == "нет данных: в охвате нет школ, состоявших в сети"
+    assert header[13] == "Откуда цель"
+    assert coverage[13] == (
+        "90\u00a0% — цель сети «Сеть школ Гусевского округа «Вместе»» на 2025 год; "
+        "установил муниципальный координатор 20.01.2025"
+    )
+    assert reporting[13] == "цель не установлена; предложение Setka: 100\u00a0% (не цель)"
+    assert hours[13] == "цель не установлена"
     assert sheet["E5"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
     assert sheet["H4"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
     assert sheet.column_dimensions["B"].width == 46
