@@ -677,7 +677,9 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
         dates = await ask(app, ANALYSIS, {"id": str(N), "from": "2025-01-01", "to": "2025-03-31"})
         assert dates["data"]["effectivenessAnalysis"]["period"]["end"] == "2025-04-01"
 
-        definitions = await ask(app, "{ indicatorDefinitions { id title definition unit better suggestion } }")
+        definitions = await ask(
+            app, "{ indicatorDefinitions { id title definition unit better suggestion } }"
+        )
         listed = [d["id"] for d in definitions["data"]["indicatorDefinitions"]]
         assert listed[:3] == ["coverage", "activities_per_school", "educator_engagement"]
         assert len(listed) == 14
