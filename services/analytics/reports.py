@@ -200,7 +200,7 @@ def target_label(indicator: IndicatorValue) -> str:
 def target_cell(indicator: IndicatorValue) -> str:
     """The target in a table's cell: its value and whose it is, or that there is none."""
     if indicator.target is None:
-        return "не установлена"
+        return "нет"
     whose = "сети" if indicator.target.scope_kind == ScopeKind.network else "региона"
     return f"{format_number(indicator.target.value)} ({whose})"
 
@@ -934,7 +934,7 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
             ]
         )
         extra.append(("BACKGROUND", (7, row), (7, row), colors.HexColor(pale)))
-    fractions = (0.03, 0.31, 0.125, 0.085, 0.1, 0.065, 0.11, 0.11, 0.065)
+    fractions = (0.03, 0.28, 0.115, 0.085, 0.1, 0.105, 0.105, 0.115, 0.065)
     return Table(rows, colWidths=[width * part for part in fractions], repeatRows=1, style=_grid_style(extra))
 
 
