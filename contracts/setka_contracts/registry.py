@@ -168,6 +168,10 @@ class OrganizationRegistered(EventData):
     address: str | None = None
     website: str | None = None
     email: str | None = Field(default=None, description="The organization's official e-mail address")
+    region_name: str | None = Field(
+        default=None,
+        description="The subject's name in the registry's reference data, e.g. 'Калининградская область'",
+    )
 
 
 class OrganizationUpdated(EventData):
@@ -191,6 +195,10 @@ class OrganizationUpdated(EventData):
     website: str | None = None
     email: str | None = Field(default=None, description="The organization's official e-mail address")
     updated_at: datetime
+    region_name: str | None = Field(
+        default=None,
+        description="The subject's name in the registry's reference data, e.g. 'Калининградская область'",
+    )
 
 
 class OrganizationArchived(EventData):

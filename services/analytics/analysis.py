@@ -1,6 +1,7 @@
 """The effectiveness analysis (анализ эффективности сетевого взаимодействия) of a school, network,
-municipality or region for a period: every indicator next to the previous period's value and its
-target, the trend and a status, and the supported schools that need attention, with the reasons.
+municipality or region for a period: every indicator next to the previous period's value and the
+target its region or network set (none: the trend only), the trend and a status, and the
+supported schools that need attention, with the reasons.
 
 Also the readers of what a request names (a scope, a period), so the GraphQL layer and any other
 entrypoint refuse the same things with the same words.
@@ -23,6 +24,7 @@ from .analysis_model import (
     PROCEDURE_NAMES,
     Analysis,
     AnalysisRules,
+    AppliedTarget,
     Better,
     IndicatorDefinition,
     IndicatorValue,
@@ -35,6 +37,7 @@ from .analysis_model import (
 )
 from .indicators import INDICATORS, Figure, Frame, deficit_overdue, prepared, result_changes
 from .models import AssessmentResult, Deficit, Network, Organization
+from .targets import applied_targets, region_name, region_title
 
 TOLERANCE = 0.02
 """A change within 2 % of the larger of the two values is no change (the trend is flat)."""
@@ -153,23 +156,24 @@ def trend_of(value: float | None, previous: float | None) -> Trend:
     return Trend.up if value > previous else Trend.down
 
 
-def status_of(definition: IndicatorDefinition, value: float | None, trend: Trend) -> Status:
-    """Good at or past the target (or improving without one); bad when short of it (or without
-    one) and worsening; attention otherwise."""
+def status_of(
+    definition: IndicatorDefinition, value: float | None, trend: Trend, target: float | None
+) -> Status:
+    """Against the target its region or network set: good at or past it, bad short of it and
+    worsening, attention otherwise; without a target no judgement (only the trend is shown)."""
     if value is None:
         return Status.no_data
-    improving = Trend.up if definition.better == Better.higher else Trend.down
-    worsening = Trend.down if definition.better == Better.higher else Trend.up
-    if definition.target is not None:
-        met = value >= definition.target if definition.better == Better.higher else value <= definition.target
-        if met:
-            return Status.good
-    elif trend == improving:
+    if target is None:
+        return Status.no_target
+    if value >= target if definition.better == Better.higher else value <= target:
         return Status.good
+    worsening = Trend.down if definition.better == Better.higher else Trend.up
     return Status.bad if trend == worsening else Status.attention
 
 
-def _valued(definition: IndicatorDefinition, now: Figure, before: Figure) -> IndicatorValue:
+def _valued(
+    definition: IndicatorDefinition, now: Figure, before: Figure, target: AppliedTarget | None
+) -> IndicatorValue:
     trend = trend_of(now.value, before.value)
     return IndicatorValue(
         definition=definition,
@@ -180,8 +184,9 @@ def _valued(definition: IndicatorDefinition, now: Figure, before: Figure) -> Ind
         schools=now.schools,
         breakdown=now.breakdown,
         trend=trend,
-        status=status_of(definition, now.value, trend),
+        status=status_of(definition, now.value, trend, None if target is None else target.value),
         note=now.note,
+        target=target,
     )
 
 
@@ -191,7 +196,7 @@ def _valued(definition: IndicatorDefinition, now: Figure, before: Figure) -> Ind
 async def scope_title(session: AsyncSession, scope: Scope) -> str:
     """What the scope is called, in Russian; :class:`UnknownScope` for what analytics never heard of."""
     if scope.kind == ScopeKind.region:
-        return f"Субъект РФ {scope.key}"
+        return region_title(scope.key, await region_name(session, scope.key))
     if scope.kind == ScopeKind.network:
         name = await session.scalar(select(col(Network.name)).where(col(Network.id) == scope.id))
         if name is None:
@@ -227,17 +232,19 @@ async def indicator_values(
     rules: AnalysisRules | None = None,
 ) -> list[IndicatorValue]:
     """Every indicator for ``period``, next to its value for the period compared with
-    (:meth:`Period.previous`: the same season a year before)."""
+    (:meth:`Period.previous`: the same season a year before) and the target that applies
+    (:func:`.targets.applied_targets`)."""
     await prepared(session)
     today = (now or datetime.now(UTC)).date()
     rules = rules or AnalysisRules()
     current = Frame(scope, period, today, rules=rules)
     previous = Frame(scope, period.previous(), today, rules=rules)
+    targets = await applied_targets(session, scope, period)
     values = []
     for indicator in INDICATORS:
         figure = await indicator.compute(session, current)
         before = await indicator.compute(session, previous)
-        values.append(_valued(indicator.definition, figure, before))
+        values.append(_valued(indicator.definition, figure, before, targets.get(indicator.definition.id)))
     return values
 
 

@@ -94,7 +94,7 @@ class Period:
         last = self.end - timedelta(days=1)
         dates = f"{self.start:%d.%m.%Y} – {last:%d.%m.%Y}"
         if self.is_school_year():
-            return f"{self.start.year}/{str(self.start.year + 1)[2:]} учебный год ({dates})"
+            return f"{year_label(YearKind.school, self.start.year)} ({dates})"
         return dates
 
 
@@ -153,14 +153,72 @@ class Trend(StrEnum):
 
 
 class Status(StrEnum):
-    """How an indicator stands: ``good`` (at or past its target, or improving without one),
-    ``attention`` (short of the target but improving, or steady), ``bad`` (short and worsening),
-    ``no_data`` (nothing to compute it from)."""
+    """How an indicator stands against the target its region or network set: ``good`` (at or
+    past it), ``attention`` (short of it but improving, or steady), ``bad`` (short and worsening),
+    ``no_target`` (nobody set one: only its trend is shown), ``no_data`` (nothing to compute it
+    from)."""
 
     good = "good"
     attention = "attention"
     bad = "bad"
+    no_target = "no_target"
     no_data = "no_data"
+
+
+class YearKind(StrEnum):
+    """The year a target is set for: a calendar year, or a school year (1 September to 31 August,
+    named by the year it starts in)."""
+
+    calendar = "calendar"
+    school = "school"
+
+
+def year_span(kind: YearKind, year: int) -> Period:
+    """The days of a calendar year, or of the school year that starts in ``year``."""
+    if kind == YearKind.school:
+        return Period.school_year(year)
+    return Period.year(year)
+
+
+def year_label(kind: YearKind, year: int) -> str:
+    """«2025 год» or «2025/26 учебный год»."""
+    if kind == YearKind.school:
+        return f"{year}/{(year + 1) % 100:02d} учебный год"
+    return f"{year} год"
+
+
+ROLE_NAMES = {
+    "regional_admin": "региональный администратор",
+    "municipal_coordinator": "муниципальный координатор",
+}
+"""Who may set a target, as the report names them."""
+
+
+@dataclass(frozen=True)
+class AppliedTarget:
+    """The target an indicator is judged against, and where it came from: the region or network
+    that decided it (a network's target beats its region's), for which year, by whom (a role) and
+    when."""
+
+    value: float
+    scope_kind: ScopeKind
+    scope_key: str
+    scope_title: str
+    year_kind: YearKind
+    year: int
+    set_by_role: str
+    set_at: datetime
+
+    def source(self) -> str:
+        """Where the target came from, in Russian (e.g. «цель сети «Сеть А» на 2025 год;
+        установил муниципальный координатор 12.03.2025»)."""
+        whose = (
+            f"цель сети «{self.scope_title}»"
+            if self.scope_kind == ScopeKind.network
+            else f"цель субъекта РФ «{self.scope_title}»"
+        )
+        who = ROLE_NAMES.get(self.set_by_role, self.set_by_role)
+        return f"{whose} на {year_label(self.year_kind, self.year)}; установил {who} {self.set_at:%d.%m.%Y}"
 
 
 @dataclass(frozen=True)
@@ -170,7 +228,9 @@ class IndicatorDefinition:
     definition: str  # in Russian: how it is computed, in plain words
     unit: str  # "%", "на школу", "ч", "балл", ...
     better: Better
-    target: float | None = None
+    suggestion: float | None = None
+    """Setka's own number for the indicator («предложение Setka»): offered to those who set
+    targets, never a target itself."""
     expected_result: str = ""  # in Russian: the expected result it measures, quoted from a regulation
     regulation: str = ""  # in Russian: the regulation and its section the quote is from
     formula: str = ""  # in Russian: the formula, numerator / denominator
@@ -190,6 +250,7 @@ class IndicatorValue:
     trend: Trend = Trend.unknown
     status: Status = Status.no_data
     note: str | None = None
+    target: AppliedTarget | None = None  # none: nobody set one, so only the trend is shown
 
 
 @dataclass

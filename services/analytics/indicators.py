@@ -1,6 +1,7 @@
 """The indicators of the effectiveness analysis (показатели эффективности сетевого взаимодействия),
 each defined once: what it is called and means (in Russian, as a methodologist reads it), its unit,
-which direction is better, its target if there is one, and one function computing it for a scope
+which direction is better, Setka's suggested value if there is one (a suggestion, never a target:
+targets are the region's or network's, :mod:`.targets`), and one function computing it for a scope
 in a period.
 
 Every figure is computed by the database (GROUP BY, COUNT DISTINCT, EXISTS) over the read models,
@@ -390,9 +391,15 @@ class Frame:
 # --- what an indicator computes --------------------------------------------------------------------
 
 
+NO_DATA = "нет данных: "
+"""How the note of a figure with nothing to compute it from begins (the figure is null, never 0)."""
+
+
 @dataclass(frozen=True)
 class Figure:
-    """One indicator's figure for one frame: the value and what stands behind it."""
+    """One indicator's figure for one frame: the value and what stands behind it — how many
+    schools (organizations of the scope) the figure is made of. A figure with nothing recorded to
+    compute it from has no value and a note saying why (:func:`no_data`), never 0."""
 
     value: float | None
     numerator: float | None = None
@@ -400,6 +407,11 @@ class Figure:
     schools: int = 0
     breakdown: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+
+
+def no_data(reason: str, **extra: Any) -> Figure:
+    """A figure with nothing recorded to compute it from: no value, «нет данных: <reason>»."""
+    return Figure(value=None, note=NO_DATA + reason, **extra)
 
 
 Compute = Callable[[AsyncSession, Frame], Awaitable[Figure]]
@@ -411,13 +423,18 @@ class Indicator:
     compute: Compute
 
 
-def _share(part: float, whole: float, **extra: Any) -> Figure:
-    """A percentage, none when there is nothing to take it of."""
-    return Figure(value=100.0 * part / whole if whole else None, numerator=part, denominator=whole, **extra)
+def _share(part: float, whole: float, *, missing: str, **extra: Any) -> Figure:
+    """A percentage; none when there is nothing to take it of, with ``missing`` as the reason."""
+    return _ratio(part, whole, missing=missing, scale=100.0, **extra)
 
 
-def _ratio(part: float, whole: float, **extra: Any) -> Figure:
-    return Figure(value=part / whole if whole else None, numerator=part, denominator=whole, **extra)
+def _ratio(part: float, whole: float, *, missing: str, scale: float = 1.0, **extra: Any) -> Figure:
+    """``part / whole``; none when ``whole`` is nothing, with ``missing`` as the reason."""
+    if not whole:
+        note = extra.pop("note", None)
+        reason = NO_DATA + missing + ("" if note is None else f". {note}")
+        return Figure(value=None, numerator=part, denominator=whole, note=reason, **extra)
+    return Figure(value=scale * part / whole, numerator=part, denominator=whole, **extra)
 
 
 async def _count(session: AsyncSession, query: Select[Any]) -> int:
@@ -430,7 +447,7 @@ async def coverage(session: AsyncSession, frame: Frame) -> Figure:
         supported
     )
     schools, reached = (await session.execute(query)).one()
-    return _share(reached, schools, schools=schools)
+    return _share(reached, schools, schools=schools, missing="в охвате нет сопровождаемых школ")
 
 
 @dataclass(frozen=True)
@@ -504,7 +521,13 @@ async def activities_per_school(session: AsyncSession, frame: Frame) -> Figure:
     if schools:
         for prefix, counts in (("type", by_type), ("process", by_process)):
             breakdown |= {f"{prefix}:{name}": n / schools for name, n in sorted(counts.items()) if n}
-    return _ratio(sum(by_type.values()), schools, schools=schools, breakdown=breakdown)
+    return _ratio(
+        sum(by_type.values()),
+        schools,
+        schools=schools,
+        breakdown=breakdown,
+        missing="в охвате нет сопровождаемых школ",
+    )
 
 
 async def educator_engagement(session: AsyncSession, frame: Frame) -> Figure:
@@ -516,7 +539,12 @@ async def educator_engagement(session: AsyncSession, frame: Frame) -> Figure:
         func.count(distinct(employed.c.organization_id)),
     )
     educators, engaged, schools = (await session.execute(query)).one()
-    return _share(engaged, educators, schools=schools)
+    return _share(
+        engaged,
+        educators,
+        schools=schools,
+        missing="не записано ни одного педагога сопровождаемых школ охвата",
+    )
 
 
 async def hours_per_educator(session: AsyncSession, frame: Frame) -> Figure:
@@ -527,7 +555,12 @@ async def hours_per_educator(session: AsyncSession, frame: Frame) -> Figure:
         func.count(distinct(employed.c.organization_id)),
     )
     hours, educators, schools = (await session.execute(query)).one()
-    return _ratio(float(hours), educators, schools=schools)
+    return _ratio(
+        float(hours),
+        educators,
+        schools=schools,
+        missing="не записано ни одного педагога сопровождаемых школ охвата",
+    )
 
 
 async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
@@ -562,12 +595,39 @@ async def partner_activation(session: AsyncSession, frame: Frame) -> Figure:
     )
     query = select(func.count(), func.count(case((active, 1)))).select_from(partners)
     total, activated = (await session.execute(query)).one()
-    return _share(activated, total, schools=total)
+    return _share(activated, total, schools=total, missing="в охвате нет центров и партнёров сетей")
 
 
 async def widened_services(session: AsyncSession, frame: Frame) -> Figure:
+    """Null with a reason when no organization of the scope attended an activity at all; else the
+    count, behind it the organizations of the scope that visited another's premises and their
+    hosts."""
     visited = (await _activity_figures(session, frame)).visited
-    return Figure(value=float(visited), numerator=visited)
+    attended = and_(
+        col(Attendance.organization_id).in_(frame.members()),
+        frame.attended(Attendance.activity_day),
+        frame.networked(Attendance.network_id),
+    )
+    if not await session.scalar(select(literal(1)).where(attended).limit(1)):
+        return no_data("за период не записано ни одного посещения сетевых мероприятий организациями охвата")
+    away = (
+        select(
+            col(Attendance.organization_id).label("id"), col(Attendance.host_organization_id).label("host")
+        )
+        .join(Activity, col(Activity.id) == Attendance.activity_id)
+        .where(
+            attended,
+            col(Activity.format).in_(ON_PREMISES),
+            Attendance.organization_id != Attendance.host_organization_id,
+        )
+        .subquery()
+    )
+    involved = union_all(select(away.c.id), select(away.c.host)).subquery()
+    schools = await session.scalar(select(func.count(distinct(involved.c.id))))
+    return Figure(value=float(visited), numerator=visited, schools=int(schools or 0))
+
+
+NO_MOBILITY = "за период не записано ни одной академической мобильности организаций охвата"
 
 
 async def mobility_hours(session: AsyncSession, frame: Frame) -> Figure:
@@ -577,7 +637,9 @@ async def mobility_hours(session: AsyncSession, frame: Frame) -> Figure:
         .group_by(col(Mobility.kind))
         .order_by(col(Mobility.kind))
     )
-    breakdown = {kind: float(hours) for kind, hours in (await session.execute(by_kind)).all()}
+    breakdown = {kind: float(hours or 0) for kind, hours in (await session.execute(by_kind)).all()}
+    if not breakdown:
+        return no_data(NO_MOBILITY)
     organizations = await session.scalar(
         select(func.count(distinct(Mobility.home_organization_id))).where(frame.mobility())
     )
@@ -591,8 +653,10 @@ async def joint_programmes(session: AsyncSession, frame: Frame) -> Figure:
     organizations = await session.scalar(
         select(func.count(distinct(Mobility.home_organization_id))).where(frame.mobility())
     )
+    if not organizations:
+        return no_data(NO_MOBILITY)
     count = await _count(session, programmes)
-    return Figure(value=float(count), numerator=count, schools=int(organizations or 0))
+    return Figure(value=float(count), numerator=count, schools=int(organizations))
 
 
 async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
@@ -608,7 +672,14 @@ async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
     ).where(col(Deficit.organization_id).in_(frame.members()), frame.attended(Deficit.diagnosed_on))
     diagnosed, done, pending, schools = (await session.execute(query)).one()
     note = f"Ещё {pending} дефицитов выявлены менее {days} дней назад и не учтены." if pending else None
-    return _share(done, diagnosed - pending, schools=schools, note=note)
+    return _share(
+        done,
+        diagnosed - pending,
+        schools=schools,
+        note=note,
+        missing="за период не записано ни одного профессионального дефицита педагогов охвата"
+        + (f" старше {days} дней" if pending else ""),
+    )
 
 
 # --- results against the school's own baseline and against comparable schools ---------------------
@@ -721,7 +792,7 @@ async def _difference_in_differences(session: AsyncSession, frame: Frame, measur
         value = float(ours_change) - float(their_change)
     note = None
     if value is None:
-        note = f"Нет результатов за {frame.year - 1} и {frame.year} годы " + (
+        note = f"{NO_DATA}нет результатов за {frame.year - 1} и {frame.year} годы " + (
             "у сопровождаемых школ." if ours_change is None else "у школ для сравнения."
         )
     elif min(ours.schools, theirs.schools) < FEW_SCHOOLS:
@@ -777,7 +848,9 @@ async def plan_on_time(session: AsyncSession, frame: Frame) -> Figure:
     ).where(whose, not_(col(PlanItem.withdrawn)), frame.attended(PlanItem.due_on))
     counted, done, ahead, schools = (await session.execute(query)).one()
     note = f"Ещё {ahead} пунктов со сроком после сегодняшнего дня не учтены." if ahead else None
-    return _share(done, counted, schools=schools, note=note)
+    return _share(
+        done, counted, schools=schools, note=note, missing="нет пунктов совместного плана со сроком в периоде"
+    )
 
 
 async def feedback_rating(session: AsyncSession, frame: Frame) -> Figure:
@@ -789,7 +862,12 @@ async def feedback_rating(session: AsyncSession, frame: Frame) -> Figure:
     if frame.scope.kind != ScopeKind.network:
         query = query.where(col(Activity.host_organization_id).in_(frame.members()))
     total, ratings, hosts = (await session.execute(query)).one()
-    return _ratio(float(total or 0), ratings, schools=hosts)
+    return _ratio(
+        float(total or 0),
+        ratings,
+        schools=hosts,
+        missing="за период нет ни одного отзыва участников о мероприятиях",
+    )
 
 
 # --- the registry of indicators --------------------------------------------------------------------
@@ -987,7 +1065,7 @@ def _defined(
     compute: Compute,
     *,
     better: Better = Better.higher,
-    target: float | None = None,
+    suggestion: float | None = None,
 ) -> Indicator:
     trace = TRACES[id]
     return Indicator(
@@ -997,7 +1075,7 @@ def _defined(
             definition,
             unit,
             better,
-            target,
+            suggestion,
             expected_result=trace.expected_result,
             regulation=trace.regulation,
             formula=trace.formula,
@@ -1017,7 +1095,7 @@ INDICATORS: tuple[Indicator, ...] = (
         f"{SUPPORTED_TERM} {NETWORK_ACTIVITY_TERM}",
         "%",
         coverage,
-        target=90.0,
+        suggestion=90.0,
     ),
     _defined(
         "activities_per_school",
@@ -1037,7 +1115,7 @@ INDICATORS: tuple[Indicator, ...] = (
         f"{SUPPORTED_TERM}",
         "%",
         educator_engagement,
-        target=50.0,
+        suggestion=50.0,
     ),
     _defined(
         "hours_per_educator",
@@ -1059,7 +1137,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "мобильность и заявки этой сети).",
         "%",
         partner_activation,
-        target=75.0,
+        suggestion=75.0,
     ),
     _defined(
         "widened_services",
@@ -1096,7 +1174,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "ещё не проработанные, не учитываются (их число указано в примечании).",
         "%",
         deficits_addressed,
-        target=80.0,
+        suggestion=80.0,
     ),
     _defined(
         "results_mean_score_did",
@@ -1110,7 +1188,7 @@ INDICATORS: tuple[Indicator, ...] = (
         f"{SUPPORTED_TERM}",
         "балл",
         results_mean_score_did,
-        target=0.0,
+        suggestion=0.0,
     ),
     _defined(
         "results_lowest_mark_did",
@@ -1122,7 +1200,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "п.п.",
         results_lowest_mark_did,
         better=Better.lower,
-        target=0.0,
+        suggestion=0.0,
     ),
     _defined(
         "plan_on_time",
@@ -1134,7 +1212,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "выполнены, и пункты, исключённые из плана изменениями, не учитываются.",
         "%",
         plan_on_time,
-        target=90.0,
+        suggestion=90.0,
     ),
     _defined(
         "feedback_rating",
@@ -1143,7 +1221,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "периоде организациями охвата (при анализе сети — о мероприятиях сети).",
         "балл",
         feedback_rating,
-        target=4.0,
+        suggestion=4.0,
     ),
 )
 

@@ -67,8 +67,10 @@ def due_month_words(rules: AnalysisRules) -> list[str]:
     return words
 
 
-def indicator_entry(definition: IndicatorDefinition) -> Entry:
-    """An indicator as the methodology presents it: where it comes from and how it is computed."""
+def indicator_entry(definition: IndicatorDefinition, target: str | None = None) -> Entry:
+    """An indicator as the methodology presents it: where it comes from and how it is computed;
+    ``target``: the target a report's analysis judged it against and where that came from (a
+    report's annex), else Setka's suggestion, labelled as not a target (docs/methodology.md)."""
     facts = [
         ("Ожидаемый результат", f"«{definition.expected_result}» — {definition.regulation}"),
         ("Что измеряет", definition.definition),
@@ -79,10 +81,39 @@ def indicator_entry(definition: IndicatorDefinition) -> Entry:
     ]
     if not definition.expected_result:
         facts = [(label, text) for label, text in facts[1:] if text]
-    if definition.target is not None:
+    if target is not None:
+        facts.append(("Цель", target))
+    elif definition.suggestion is not None:
         unit = " %" if definition.unit == "%" else f" ({definition.unit})"
-        facts.append(("Целевое значение", f"{definition.target:g}".replace(".", ",") + unit))
+        suggestion = f"{definition.suggestion:g}".replace(".", ",") + unit
+        facts.append(("Предложение Setka", f"{suggestion} — подсказка тем, кто устанавливает цели, не цель"))
     return Entry(definition.title, tuple(facts))
+
+
+TARGETS = (
+    "Цель (целевое значение) показателя — решение субъекта РФ или сети, а не Setka. Цель региона "
+    "устанавливает региональный администратор, цель сети — редакторы сети (администратор её "
+    "региона, координатор её муниципалитета); цель ставится на календарный год или на учебный год "
+    "(с 1 сентября по 31 августа) и хранит, кто (роль) и когда её установил.",
+    "Показатель анализа сети оценивается по цели этой сети, а если её нет — по цели региона сети; "
+    "анализ региона, муниципалитета или школы — по цели региона. Применяется цель на год, "
+    "целиком содержащий период анализа; если таких две (календарный и учебный год), — та, чей год "
+    "совпадает с периодом, иначе установленная позже. В отчёте у каждого показателя указано, "
+    "откуда его цель: чья она, на какой год, кто и когда её установил.",
+    "Если цель не установлена, показатель не оценивается (статус «Цель не установлена»): "
+    "показаны только его значение и динамика. Числа, которые Setka предлагает для части "
+    "показателей («предложение Setka»), — лишь подсказка тем, кто устанавливает цели: по ним "
+    "показатели не оцениваются, и в отчёте они подписаны как предложение, а не цель.",
+)
+
+NO_DATA = (
+    "Если в периоде не записано ничего, из чего показатель считается (например, нет ни одного "
+    "отзыва или ни одного педагога сопровождаемых школ), значение не приводится и не считается "
+    "нулём: вместо числа стоит «нет данных», а примечание начинается с «нет данных:» и называет "
+    "причину. Такой показатель получает статус «Нет данных» и не оценивается.",
+    "У каждого значения указано, сколько школ (организаций охвата) за ним стоит — «Школ в "
+    "расчёте»: чем их меньше, тем осторожнее выводы.",
+)
 
 
 VISIBILITY = (
@@ -129,12 +160,16 @@ LIMITS = (
 
 
 def sections(
-    definitions: Sequence[IndicatorDefinition] | None = None, rules: AnalysisRules | None = None
+    definitions: Sequence[IndicatorDefinition] | None = None,
+    rules: AnalysisRules | None = None,
+    targets: Mapping[str, str] | None = None,
 ) -> list[Section]:
-    """The methodology, section by section: what is analysed, the periods, each indicator, the
-    indicators dropped, the schools needing attention, the thresholds, who sees what and what the
-    analysis cannot tell. ``definitions``: the analysis' own (all of them unless given);
-    ``rules``: its settings (the defaults unless given)."""
+    """The methodology, section by section: what is analysed, the periods, each indicator, targets
+    and missing data, the indicators dropped, the schools needing attention, the thresholds, who
+    sees what and what the analysis cannot tell. ``definitions``: the analysis' own (all of them
+    unless given); ``rules``: its settings (the defaults unless given); ``targets``: per indicator
+    id, the target a report's analysis applied and where it came from (none: the suggestions)."""
+    targets = targets or {}
     definitions = list(DEFINITIONS.values()) if definitions is None else list(definitions)
     rules = rules or AnalysisRules()
     days = rules.follow_up_days
@@ -177,8 +212,12 @@ def sections(
                 "что и по какой формуле считается, откуда данные и когда они готовы. «Школ в "
                 "расчёте» в отчёте — сколько школ стоит за значением.",
             ),
-            entries=tuple(indicator_entry(definition) for definition in definitions),
+            entries=tuple(
+                indicator_entry(definition, targets.get(definition.id)) for definition in definitions
+            ),
         ),
+        Section("Цели и предложения Setka", TARGETS),
+        Section("Нет данных и число школ", NO_DATA),
         Section(
             "Исключённые показатели",
             entries=tuple(Entry(dropped.title, paragraphs=(dropped.reason,)) for dropped in DROPPED),

@@ -40,6 +40,16 @@ class RegionSummary(AnalyticsModel, table=True):
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+class Region(AnalyticsModel, table=True):
+    """A subject of the Russian Federation by its name in the registry's reference data, as the
+    organizations' events name it (``region_name``): what titles say instead of the code."""
+
+    __tablename__ = "region"
+
+    code: str = Field(primary_key=True, max_length=3)
+    name: str = Field(max_length=200)
+
+
 class Organization(AnalyticsModel, table=True):
     """An organization: where it is and what it is (``organization.registered``/``updated``/
     ``archived``)."""
@@ -376,6 +386,27 @@ class SchoolBreak(AnalyticsModel, table=True):
     starts_on: date
     ends_on: date
     set_by: str = Field(max_length=200)
+    set_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class IndicatorTarget(AnalyticsModel, table=True):
+    """A target (целевое значение) of one indicator for a calendar or school year, decided by a
+    region (its admin) or a network (its editors): analytics' own. ``scope_key`` is the region's
+    code or the network's id; ``region_code`` is where the decision lands (a network's region);
+    ``year`` of a school year is the year it starts in. Who set it is an id and a role, never a
+    name."""
+
+    __tablename__ = "indicator_target"
+
+    scope_kind: str = Field(primary_key=True, max_length=20)
+    scope_key: str = Field(primary_key=True, max_length=40)
+    indicator: str = Field(primary_key=True, max_length=60)
+    year_kind: str = Field(primary_key=True, max_length=20)
+    year: int = Field(primary_key=True)
+    value: float
+    region_code: str = Field(max_length=3, index=True)
+    set_by: str = Field(max_length=200)
+    set_by_role: str = Field(max_length=40)
     set_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

@@ -128,6 +128,7 @@ from .models import (
     OrganizationStatus,
     Plan,
     PlanItem,
+    Region,
     RegionSummary,
     Resource,
     ResourceUse,
@@ -308,6 +309,22 @@ def _organization_row(data: OrganizationRegistered | OrganizationUpdated) -> dic
     }
 
 
+async def _name_regions(session: AsyncSession, items: list[Item]) -> None:
+    """Keep each region's name as the newest of the organizations' events names it (the registry's
+    reference data); events from before names travelled name none and change nothing."""
+    names = {
+        item.data.region_code: item.data.region_name
+        for item in _by_sequence(items)
+        if getattr(item.data, "region_name", None)
+    }
+    await _upsert(
+        session,
+        Region,
+        [{"code": code, "name": name} for code, name in sorted(names.items())],
+        index=("code",),
+    )
+
+
 async def _count_in_regions(
     session: AsyncSession,
     organizations: Counter[str],
@@ -370,6 +387,7 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
         for item in first.values()
     ]
     inserted = set((await session.execute(statement.returning(table.c.id), rows)).scalars())
+    await _name_regions(session, items)
     counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     changed_at: dict[str, datetime] = {}
     for ident in inserted:
@@ -436,6 +454,7 @@ async def organizations_updated(session: AsyncSession, items: list[Item]) -> Non
         },
     )
     await _count_in_regions(session, *counts, changed_at)
+    await _name_regions(session, items)
 
 
 @batch
@@ -1389,6 +1408,7 @@ SUBSCRIBED: dict[str, dict[Any, BatchHandler]] = {**CONSUMED, **KEPT}
 """Every topic analytics reads, each with its handlers: one consumer group reads them all."""
 
 PROJECTED: tuple[type[AnalyticsModel], ...] = (
+    Region,
     RegionSummary,
     Organization,
     OrganizationStatus,

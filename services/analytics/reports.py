@@ -85,20 +85,24 @@ STATUS_LABELS = {
     Status.good: "В норме",
     Status.attention: "Требует внимания",
     Status.bad: "Отстаёт",
+    Status.no_target: "Цель не установлена",
     Status.no_data: "Нет данных",
 }
 STATUS_MEANINGS = {
-    Status.good: "целевое значение достигнуто, а если цель не задана, показатель улучшился "
-    "по сравнению с предыдущим периодом",
+    Status.good: "цель, установленная регионом или сетью, достигнута",
     Status.attention: "цель пока не достигнута, но показатель улучшается или держится на прежнем уровне",
     Status.bad: "цель не достигнута, и показатель ухудшился по сравнению с предыдущим периодом",
-    Status.no_data: "в периоде нет сведений, по которым показатель можно рассчитать",
+    Status.no_target: "ни регион, ни сеть не установили цель на этот год: показатель не оценивается, "
+    "показана только его динамика (предложение Setka — не цель)",
+    Status.no_data: "в периоде нет сведений, по которым показатель можно рассчитать: значение не "
+    "приводится (а не считается нулём), причина указана в примечании",
 }
 # (strong, pale): the strong colour for text, bars and markers; the pale one for cell backgrounds
 STATUS_COLOURS = {
     Status.good: ("#2E7D32", "#E3F2E5"),
     Status.attention: ("#B26A00", "#FFF1D6"),
     Status.bad: ("#C62828", "#FDE3E3"),
+    Status.no_target: ("#1F4E79", "#E6EEF6"),
     Status.no_data: ("#6B7280", "#EEF0F2"),
 }
 PREVIOUS_COLOUR = "#A8B0BC"
@@ -112,6 +116,8 @@ TREND_LABELS = {
 BETTER_LABELS = {Better.higher: "чем выше, тем лучше", Better.lower: "чем ниже, тем лучше"}
 
 NO_VALUE = "—"
+NO_DATA_VALUE = "нет данных"
+"""What stands in place of a figure with nothing to compute it from (its note says why)."""
 NBSP = "\u00a0"
 
 
@@ -187,8 +193,42 @@ def generated_label(analysis: Analysis) -> str:
     return f"{moment:%d.%m.%Y %H:%M}"
 
 
+def target_value(indicator: IndicatorValue) -> float | None:
+    """The target the indicator is judged against (its region's or network's), if any."""
+    return None if indicator.target is None else indicator.target.value
+
+
 def target_label(indicator: IndicatorValue) -> str:
-    return format_number(indicator.definition.target, indicator.definition.unit)
+    return format_number(target_value(indicator), indicator.definition.unit)
+
+
+def target_cell(indicator: IndicatorValue) -> str:
+    """The target in a table's cell: its value and whose it is, or that there is none."""
+    if indicator.target is None:
+        return "нет"
+    whose = "сети" if indicator.target.scope_kind == ScopeKind.network else "региона"
+    return f"{format_number(indicator.target.value)} ({whose})"
+
+
+def value_label(value: float | None, unit: str = "") -> str:
+    """A figure, or «нет данных» for one with nothing to compute it from."""
+    return NO_DATA_VALUE if value is None else format_number(value, unit)
+
+
+def suggestion_label(indicator: IndicatorValue) -> str | None:
+    """Setka's own number, labelled as what it is: a suggestion, never a target."""
+    suggestion = indicator.definition.suggestion
+    if suggestion is None:
+        return None
+    return f"предложение Setka: {format_number(suggestion, indicator.definition.unit)} (не цель)"
+
+
+def target_source(indicator: IndicatorValue) -> str:
+    """Where the indicator's target came from, or that nobody set one (with Setka's suggestion)."""
+    if indicator.target is not None:
+        return f"{target_label(indicator)} — {indicator.target.source()}"
+    suggestion = suggestion_label(indicator)
+    return "цель не установлена" + ("" if suggestion is None else f"; {suggestion}")
 
 
 def summary(analysis: Analysis) -> list[str]:
@@ -201,13 +241,15 @@ def summary(analysis: Analysis) -> list[str]:
     sentences = [
         f"Показателей в анализе: {len(analysis.indicators)} (в норме — {counts[Status.good]}, "
         f"требуют внимания — {counts[Status.attention]}, отстают — {counts[Status.bad]}, "
-        f"без данных — {counts[Status.no_data]}). Значения сравниваются с периодом "
+        f"без цели — {counts[Status.no_target]}, без данных — {counts[Status.no_data]}). "
+        "Значения сравниваются с периодом "
         f"{analysis.previous_period.label()}."
     ]
     headings = {
         Status.bad: "Отстают и ухудшаются",
         Status.attention: "Требуют внимания",
         Status.good: "В норме",
+        Status.no_target: "Цель не установлена (только динамика)",
         Status.no_data: "Нет данных для расчёта",
     }
     for status, heading in headings.items():
@@ -328,7 +370,8 @@ def _indicator_panel(axis: Axes, indicator: IndicatorValue, analysis: Analysis) 
     strong = STATUS_COLOURS[indicator.status][0]
     names = [period_short(analysis.previous_period), period_short(analysis.period)]
     values = [indicator.previous, indicator.value]
-    shown = [value for value in (*values, definition.target) if value is not None]
+    target = target_value(indicator)
+    shown = [value for value in (*values, target) if value is not None]
     top, bottom = max([0.0, *shown]), min([0.0, *shown])
     span = (top - bottom) or 1.0
     label_box = {"facecolor": "white", "edgecolor": "none", "pad": 1.0, "alpha": 0.85}
@@ -348,12 +391,12 @@ def _indicator_panel(axis: Axes, indicator: IndicatorValue, analysis: Analysis) 
             bbox=label_box,
             zorder=4,
         )
-    if definition.target is not None:
-        axis.axhline(definition.target, color="#374151", linestyle="--", linewidth=0.9, zorder=3)
+    if target is not None:
+        axis.axhline(target, color="#374151", linestyle="--", linewidth=0.9, zorder=3)
         axis.text(
             1.42,
-            definition.target,
-            f"цель\n{format_number(definition.target, definition.unit)}",
+            target,
+            f"цель\n{format_number(target, definition.unit)}",
             va="center",
             fontsize=7,
             color="#374151",
@@ -389,7 +432,7 @@ def _indicator_charts(analysis: Analysis) -> list[Chart]:
             Chart(
                 title=f"Показатели: {period_short(analysis.period)} и предыдущий период{part}",
                 description="Столбцы: значения показателей в предыдущем и текущем периодах; "
-                "пунктир — целевое значение. "
+                "пунктир — цель, установленная регионом или сетью (если установлена). "
                 + "; ".join(
                     f"{item.definition.title}: {format_number(item.previous, item.definition.unit)} → "
                     f"{format_number(item.value, item.definition.unit)}"
@@ -496,7 +539,7 @@ SUMMARY_COLUMNS = (
     ("Ед. изм.", 11),
     ("Предыдущий период", 14),
     ("Значение", 14),
-    ("Целевое значение", 13),
+    ("Цель", 13),
     ("Динамика", 17),
     ("Статус", 18),
     ("Школ в расчёте", 11),
@@ -504,6 +547,7 @@ SUMMARY_COLUMNS = (
     ("Знаменатель", 12),
     ("Как рассчитывается", 70),
     ("Примечание", 36),
+    ("Откуда цель", 48),
 )
 PREVIOUS_COLUMN, VALUE_COLUMN, TARGET_COLUMN = 4, 5, 6
 
@@ -522,8 +566,8 @@ def _summary_sheet(sheet: Worksheet, analysis: Analysis) -> None:
             definition.title,
             definition.unit,
             indicator.previous,
-            indicator.value,
-            definition.target,
+            NO_DATA_VALUE if indicator.value is None else indicator.value,
+            target_value(indicator),
             TREND_LABELS[indicator.trend],
             STATUS_LABELS[indicator.status],
             indicator.schools,
@@ -531,12 +575,13 @@ def _summary_sheet(sheet: Worksheet, analysis: Analysis) -> None:
             indicator.denominator,
             f"{definition.definition} ({BETTER_LABELS[definition.better]}.)",
             indicator.note,
+            target_source(indicator),
         )
         for column, value in enumerate(cells, start=1):
             cell = sheet.cell(row=row, column=column, value=value)
             cell.alignment = WRAP_TOP
             cell.border = Border(bottom=THIN)
-        figures = (indicator.previous, indicator.value, definition.target)
+        figures = (indicator.previous, indicator.value, target_value(indicator))
         for column in (PREVIOUS_COLUMN, VALUE_COLUMN, TARGET_COLUMN):
             sheet.cell(row=row, column=column).number_format = _number_format(figures)
         for column in (10, 11):
@@ -784,7 +829,9 @@ def html_document(analysis: Analysis) -> str:
             status_colours=STATUS_COLOURS,
             trend_labels=TREND_LABELS,
             better_labels=BETTER_LABELS,
-            target_label=target_label,
+            target_source=target_source,
+            target_cell=target_cell,
+            value_label=value_label,
             calculation_label=calculation_label,
             previous_short=period_short(analysis.previous_period),
             annex=annex(analysis),
@@ -910,9 +957,9 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
                 Paragraph(str(row), styles.cell),
                 Paragraph(title, styles.cell),
                 Paragraph(_text(indicator.definition.unit), styles.cell),
-                Paragraph(_text(format_number(indicator.previous)), styles.cell_number),
-                Paragraph(f"<b>{_text(format_number(indicator.value))}</b>", styles.cell_number),
-                Paragraph(_text(format_number(indicator.definition.target)), styles.cell_number),
+                Paragraph(_text(value_label(indicator.previous)), styles.cell_number),
+                Paragraph(f"<b>{_text(value_label(indicator.value))}</b>", styles.cell_number),
+                Paragraph(_text(target_cell(indicator)), styles.cell_number),
                 Paragraph(_text(TREND_LABELS[indicator.trend]), styles.cell),
                 Paragraph(
                     f"<font color='{strong}'><b>{STATUS_LABELS[indicator.status]}</b></font>", styles.cell
@@ -921,7 +968,7 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
             ]
         )
         extra.append(("BACKGROUND", (7, row), (7, row), colors.HexColor(pale)))
-    fractions = (0.03, 0.31, 0.125, 0.085, 0.1, 0.065, 0.11, 0.11, 0.065)
+    fractions = (0.03, 0.28, 0.115, 0.085, 0.1, 0.105, 0.105, 0.115, 0.065)
     return Table(rows, colWidths=[width * part for part in fractions], repeatRows=1, style=_grid_style(extra))
 
 
@@ -967,8 +1014,13 @@ def _bullets(markup: Iterable[str], style: ParagraphStyle) -> ListFlowable:
 
 def annex(analysis: Analysis) -> list[methodology.Section]:
     """The methodology annex of a report: from the analysis' own indicator definitions and the
-    settings it was computed by (:mod:`.methodology`, the same text as docs/methodology.md)."""
-    return methodology.sections([value.definition for value in analysis.indicators], analysis.rules)
+    settings it was computed by (:mod:`.methodology`, the same text as docs/methodology.md), each
+    indicator with the target it was judged against and where that came from."""
+    return methodology.sections(
+        [value.definition for value in analysis.indicators],
+        analysis.rules,
+        {value.definition.id: target_source(value) for value in analysis.indicators},
+    )
 
 
 def _methodology(analysis: Analysis, styles: _Styles) -> list[Flowable]:

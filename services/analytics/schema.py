@@ -6,9 +6,10 @@ Access: aggregate figures, the analysis (:mod:`.disclosure`), indicator definiti
 worth repeating are public; the analysis' schools that need attention are told as alerts are (to
 signed-in users, the schools in their reach); alerts and recommended partners name schools that
 need attention and are for signed-in users (``@authenticated``), alerts worked by those who may
-act on their school; the school holidays are public and set by regional admins; the audit trail
-is for regional admins (``@requiresScopes``), each in their region.
-:class:`~setka_runtime.graphql.AccessControl` enforces what the fields declare."""
+act on their school; the school holidays are public and set by regional admins; the indicators'
+targets are set by regional admins and networks' editors and listed with who set them to
+signed-in users; the audit trail is for regional admins (``@requiresScopes``), each in their
+region. :class:`~setka_runtime.graphql.AccessControl` enforces what the fields declare."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from . import (
+    analysis_enums,  # noqa: F401  (the enumerations, declared once)
+    disclosure,
+)
 from . import analysis_model as am
-from . import disclosure
 from .advice_schema import AdviceQuery
 from .alert_schema import AlertMutation, AlertQuery
 from .analysis import (
@@ -40,15 +44,7 @@ from .calendar_schema import CalendarMutation, CalendarQuery
 from .indicators import DEFINITIONS
 from .models import Organization as OrganizationRow
 from .models import RegionSummary as RegionSummaryRow
-
-strawberry.enum(am.ScopeKind, description="What is analysed: one school, network, municipality or region")
-strawberry.enum(am.Better, description="Which direction of an indicator is better")
-strawberry.enum(am.Trend, description="How an indicator moved since the previous period")
-strawberry.enum(
-    am.Status,
-    description="How an indicator stands: good (at or past its target, or improving without one), attention "
-    "(short of it but improving, or steady), bad (short and worsening), no_data (nothing to compute it from)",
-)
+from .target_schema import TargetMutation, TargetQuery
 
 ANALYSIS_WEIGHT = 5000
 """The demand-control weight of one effectiveness analysis: 13 indicators over two periods, each a
@@ -184,7 +180,8 @@ class IndicatorDefinition(
         "title": "The indicator's name, in Russian",
         "definition": "How it is computed, in plain Russian words",
         "unit": "%, на школу, ч, балл, п.п., …",
-        "target": "The value to reach (or not to exceed, when lower is better); null when none is set",
+        "suggestion": "Setka's own number («предложение Setka»), offered to those who set targets: never "
+        "a target, never judged against",
         "expected_result": "The expected result it measures, quoted from a regulation",
         "regulation": "The regulation and its section the expected result is quoted from",
         "formula": "The formula, in Russian: what is divided by what",
@@ -195,24 +192,54 @@ class IndicatorDefinition(
     pass
 
 
+@strawberry.type(
+    description="The target an indicator is judged against and where it came from: the region or network "
+    "that set it (a network's beats its region's), for which year, in which role and when"
+)
+class AppliedTarget(
+    ModelType,
+    model=am.AppliedTarget,
+    describe={
+        "scope_key": "The region's code or the network's id",
+        "scope_title": "The region's or network's name",
+        "year": "The calendar year, or the year the school year starts in",
+        "set_by_role": "regional_admin or municipal_coordinator",
+    },
+):
+    source: str = strawberry.field(description="Where the target came from, in Russian")
+
+    @classmethod
+    def present(cls, target: am.AppliedTarget) -> Self:
+        return cls.of(target, source=target.source())
+
+
 @strawberry.type(description="One indicator for the period, next to the previous period's value")
 class IndicatorValue(
     ModelType,
     model=am.IndicatorValue,
-    retype={"definition": IndicatorDefinition, "breakdown": list[BreakdownEntry]},
+    retype={
+        "definition": IndicatorDefinition,
+        "breakdown": list[BreakdownEntry],
+        "target": AppliedTarget | None,
+    },
     describe={
-        "value": "The figure for the period; null when there is nothing to compute it from",
+        "value": "The figure for the period; null when there is nothing to compute it from (the note says "
+        "why: «нет данных: …»), never 0 for nothing recorded",
         "previous": "The figure for the previous period",
         "numerator": "What the figure is made of, where it is a share or a mean",
         "denominator": "What the figure is taken of, where it is a share or a mean",
         "schools": "How many schools stand behind the figure (how far to trust it)",
         "note": "What a reader should know about the figure, in Russian",
+        "target": "The target its region or network set; null when nobody did (only the trend is shown)",
     },
 ):
     @classmethod
     def present(cls, value: am.IndicatorValue) -> Self:
         parts = [BreakdownEntry(key=key, value=part) for key, part in value.breakdown.items()]
-        return cls.of(value, definition=IndicatorDefinition.of(value.definition), breakdown=parts)
+        target = None if value.target is None else AppliedTarget.present(value.target)
+        return cls.of(
+            value, definition=IndicatorDefinition.of(value.definition), breakdown=parts, target=target
+        )
 
 
 @strawberry.type(name="AnalysisScope", description="Whose interaction is analysed")
@@ -316,12 +343,13 @@ class EffectivenessQuery:
 
 
 Query = merge_types(
-    "Query", (RegionQuery, EffectivenessQuery, AdviceQuery, AlertQuery, CalendarQuery, AuditQuery)
+    "Query",
+    (RegionQuery, EffectivenessQuery, AdviceQuery, AlertQuery, CalendarQuery, TargetQuery, AuditQuery),
 )
 """Every root field, by domain; another domain's queries join by naming their type here."""
 
-Mutation = merge_types("Mutation", (AlertMutation, CalendarMutation))
-"""Every write: working alerts, the school holidays their rules count around."""
+Mutation = merge_types("Mutation", (AlertMutation, CalendarMutation, TargetMutation))
+"""Every write: working alerts, the school holidays their rules count around, the targets."""
 
 schema = SubgraphSchema(
     query=Query,

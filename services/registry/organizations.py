@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, networks, reference, resources, rules
-from .models import Membership, Municipality, Organization, OrganizationStatus
+from .models import Membership, Municipality, Organization, OrganizationStatus, Region
 from .paging import Page, fetch_page
 
 SOURCE = "/setka/registry"
@@ -157,7 +157,15 @@ def _new_organization(
     }
 
 
-def _registered(organization: Any) -> OrganizationRegistered:
+async def _region_names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
+    """The subjects' names in the reference data, by code: what downstream titles say."""
+    rows = await session.execute(
+        select(Region.code, Region.name).where(one_of(session, Region.code, sorted(codes)))
+    )
+    return {code: name for code, name in rows.all()}
+
+
+def _registered(organization: Any, region_names: dict[str, str]) -> OrganizationRegistered:
     """The event of a registered organization (a row's values or the stored organization)."""
     value = organization.get if isinstance(organization, dict) else lambda name: getattr(organization, name)
     return OrganizationRegistered(
@@ -175,6 +183,7 @@ def _registered(organization: Any) -> OrganizationRegistered:
         address=value("address"),
         website=value("website"),
         email=value("email"),
+        region_name=region_names.get(value("region_code")),
     )
 
 
@@ -192,7 +201,8 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
     organization = Organization(**_new_organization(command, identifiers, municipality))
     session.add(organization)
     await _flush_unique(session)
-    await outbox.record(session, _registered(organization), source=SOURCE)
+    names = await _region_names(session, {organization.region_code})
+    await outbox.record(session, _registered(organization, names), source=SOURCE)
     return organization
 
 
@@ -246,7 +256,8 @@ async def register_organizations(
             municipality = municipalities.get(reference.municipality_key(ids[1], command.municipality or ""))
         organizations.append(_new_organization(command, ids, municipality))
     await insert_many(session, Organization.__table__, organizations)
-    await outbox.record_many(session, [_registered(o) for o in organizations], source=SOURCE)
+    names = await _region_names(session, {o["region_code"] for o in organizations})
+    await outbox.record_many(session, [_registered(o, names) for o in organizations], source=SOURCE)
     return organizations
 
 
@@ -315,6 +326,9 @@ async def update_organization(session: AsyncSession, command: UpdateOrganization
             website=organization.website,
             email=organization.email,
             updated_at=organization.updated_at,
+            region_name=(await _region_names(session, {organization.region_code})).get(
+                organization.region_code
+            ),
         ),
         source=SOURCE,
     )

@@ -1482,6 +1482,20 @@ ROWS: list[Row] = [
         },
         frozenset({ADMIN_R}),
     ),
+    # -- analytics: targets of the indicators, decided by the region (its admin) and by a network
+    # (its editors: the region's admin, the coordinator of its municipality)
+    Row(
+        "setIndicatorTarget",
+        {"scope": "ScopeKind!", "id": "String!", "indicatorId": "String!", "year": "Int!", "value": "Float!"},
+        lambda w: {"scope": "network", "id": w["N"], "indicatorId": "coverage", "year": 2025, "value": 80.0},
+        EDITORS_A,
+    ),
+    Row(
+        "clearIndicatorTarget",
+        {"scope": "ScopeKind!", "id": "String!", "indicatorId": "String!", "year": "Int!"},
+        lambda w: {"scope": "region", "id": w.region, "indicatorId": "coverage", "year": 2025},
+        frozenset({ADMIN_R}),
+    ),
     # -- events: the region's registered sources of facts (its admin's)
     Row(
         "registerSource",

@@ -60,6 +60,7 @@ from services.analytics.models import (
     Deficit,
     Employment,
     Feedback,
+    IndicatorTarget,
     Membership,
     Mobility,
     Network,
@@ -67,6 +68,7 @@ from services.analytics.models import (
     OrganizationStatus,
     Plan,
     PlanItem,
+    Region,
     Training,
 )
 from services.analytics.settings import AnalyticsSettings
@@ -327,7 +329,41 @@ def world() -> list[SQLModel]:
                 lowest_mark_share=lowest,
             )
         )
+    rows.append(Region(code="39", name="Калининградская область"))
+    rows += network_targets()
     return rows
+
+
+NETWORK_TARGETS = {
+    "coverage": 90.0,
+    "educator_engagement": 50.0,
+    "partner_activation": 75.0,
+    "deficits_addressed": 80.0,
+    "results_mean_score_did": 0.0,
+    "results_lowest_mark_did": 0.0,
+    "assessment_unity": 100.0,
+    "plan_on_time": 90.0,
+    "feedback_rating": 4.0,
+}
+"""What network N decided for 2025 (the numbers Setka once set itself, now the network's own)."""
+
+
+def network_targets() -> list[SQLModel]:
+    return [
+        IndicatorTarget(
+            scope_kind="network",
+            scope_key=str(N),
+            indicator=indicator,
+            year_kind="calendar",
+            year=2025,
+            value=value,
+            region_code="39",
+            set_by="coordinator-M1",
+            set_by_role="municipal_coordinator",
+            set_at=at("2025-01-20"),
+        )
+        for indicator, value in NETWORK_TARGETS.items()
+    ]
 
 
 @dataclass
@@ -387,7 +423,7 @@ def check_network_2025(analysis: Analysis) -> None:
     assert (coverage.trend, coverage.status) == (Trend.down, Status.bad)
 
     # pairs school–activity: S1–A1, S1–A2, S1–A3 (attended and hosted, once), S2–A1, S2–A2, S2–A3
-    # = 6 for 3 schools; 2024: S1–A4, S2–A4 = 2 for 2. No target, rising: good.
+    # = 6 for 3 schools; 2024: S1–A4, S2–A4 = 2 for 2. No target: the trend only.
     per_school = got["activities_per_school"]
     assert (per_school.value, per_school.previous) == (approx(2.0), approx(1.0))
     assert per_school.breakdown == {
@@ -398,7 +434,7 @@ def check_network_2025(analysis: Analysis) -> None:
         "process:peer_learning": approx(2 / 3),
         "process:training": approx(4 / 3),
     }
-    assert (per_school.trend, per_school.status) == (Trend.up, Status.good)
+    assert (per_school.trend, per_school.status, per_school.target) == (Trend.up, Status.no_target, None)
 
     # educators of S1, S2, S3: e1–e7 = 7; at a network activity of 2025 for their school: e1, e2,
     # e3, e5 = 4 (e4 and e7 only at A6, e6 not at all). 2024: e1–e6 = 6, of them e1 and e6 = 2.
@@ -510,7 +546,7 @@ async def test_a_region_counts_every_supported_school_and_compares_outside_netwo
 ) -> None:
     analysis = await analyse(on_postgres.db, Scope(ScopeKind.region, "39"), Period.year(2025))
     got = by_id(analysis)
-    assert analysis.scope_title == "Субъект РФ 39"
+    assert analysis.scope_title == "Калининградская область"
     # supported: S1, S2, S3 and Z (low results, in no network); S1 and S2 took part: 2 of 4
     assert (got["coverage"].numerator, got["coverage"].denominator) == (2, 4)
     # supported S1 +0.25 / −5, S2 −0.2 / +10, Z 0 / 0; comparison X1 +0.1 / 0, X2 −0.1 / +2
@@ -561,7 +597,9 @@ async def test_nothing_to_compute_is_no_data(on_postgres: Analytics) -> None:
     analysis = await analyse(on_postgres.db, Scope(ScopeKind.region, "47"), Period.year(2025))
     got = by_id(analysis)
     assert got["coverage"].status == Status.no_data and got["coverage"].value is None
-    assert got["widened_services"].value == 0.0
+    widened = got["widened_services"]
+    assert (widened.value, widened.schools, widened.status) == (None, 0, Status.no_data)
+    assert widened.note is not None and widened.note.startswith("нет данных: ")
     assert analysis.schools_needing_attention == []
 
 
@@ -601,7 +639,7 @@ query($id: String!, $year: Int, $quarter: Int, $from: Date, $to: Date, $schoolYe
     period { start end lastDay label }
     previousPeriod { start end }
     indicators {
-      definition { id title unit better target }
+      definition { id title unit better suggestion }
       value previous numerator denominator schools trend status note
       breakdown { key value }
     }
@@ -632,7 +670,7 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
             "title": "Охват сопровождаемых школ сетевыми мероприятиями",
             "unit": "%",
             "better": "higher",
-            "target": 90.0,
+            "suggestion": 90.0,
         }
         assert coverage["value"] == approx(200 / 3) and coverage["previous"] == approx(100.0)
         assert (coverage["trend"], coverage["status"], coverage["schools"]) == ("down", "bad", 3)
@@ -647,7 +685,9 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
         dates = await ask(app, ANALYSIS, {"id": str(N), "from": "2025-01-01", "to": "2025-03-31"})
         assert dates["data"]["effectivenessAnalysis"]["period"]["end"] == "2025-04-01"
 
-        definitions = await ask(app, "{ indicatorDefinitions { id title definition unit better target } }")
+        definitions = await ask(
+            app, "{ indicatorDefinitions { id title definition unit better suggestion } }"
+        )
         listed = [d["id"] for d in definitions["data"]["indicatorDefinitions"]]
         assert listed[:3] == ["coverage", "activities_per_school", "educator_engagement"]
         assert len(listed) == 13 and "assessment_unity" not in listed

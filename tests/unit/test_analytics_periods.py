@@ -157,8 +157,8 @@ def test_trends_have_a_small_tolerance() -> None:
     assert trend_of(None, 3.0) == trend_of(3.0, None) == Trend.unknown
 
 
-def definition(better: Better, target: float | None) -> IndicatorDefinition:
-    return IndicatorDefinition("x", "Показатель", "Определение", "%", better, target)
+def definition(better: Better) -> IndicatorDefinition:
+    return IndicatorDefinition("x", "Показатель", "Определение", "%", better, suggestion=90.0)
 
 
 @pytest.mark.parametrize(
@@ -172,17 +172,17 @@ def definition(better: Better, target: float | None) -> IndicatorDefinition:
         (Better.lower, 0.0, -1.0, Trend.up, Status.good),  # lower is better: under the target
         (Better.lower, 0.0, 2.0, Trend.up, Status.bad),
         (Better.lower, 0.0, 2.0, Trend.down, Status.attention),
-        (Better.higher, None, 2.0, Trend.up, Status.good),  # no target: the trend decides
-        (Better.higher, None, 2.0, Trend.flat, Status.attention),
-        (Better.higher, None, 2.0, Trend.down, Status.bad),
-        (Better.lower, None, 2.0, Trend.down, Status.good),
+        # no target set (Setka's suggestion is none): no judgement, only the trend
+        (Better.higher, None, 2.0, Trend.up, Status.no_target),
+        (Better.higher, None, 2.0, Trend.down, Status.no_target),
+        (Better.lower, None, 2.0, Trend.down, Status.no_target),
         (Better.higher, 90.0, None, Trend.unknown, Status.no_data),
     ],
 )
 def test_statuses(
     better: Better, target: float | None, value: float | None, trend: Trend, status: Status
 ) -> None:
-    assert status_of(definition(better, target), value, trend) == status
+    assert status_of(definition(better), value, trend, target) == status
 
 
 def test_every_indicator_is_defined_once_in_russian() -> None:

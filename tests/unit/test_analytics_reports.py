@@ -4,6 +4,7 @@ hand (no database)."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import uuid
@@ -20,6 +21,7 @@ from services.analytics.analysis import AnalysisRequestError
 from services.analytics.analysis_model import (
     Analysis,
     AnalysisRules,
+    AppliedTarget,
     Better,
     IndicatorDefinition,
     IndicatorValue,
@@ -29,6 +31,7 @@ from services.analytics.analysis_model import (
     ScopeKind,
     Status,
     Trend,
+    YearKind,
 )
 from services.analytics.indicators import DEFINITIONS
 from services.analytics.reports import (
@@ -59,6 +62,7 @@ def indicator(
     trend: Trend,
     *,
     target: float | None = None,
+    suggestion: float | None = None,
     schools: int = 0,
     **more: object,
 ) -> IndicatorValue:
@@ -68,7 +72,7 @@ def indicator(
         definition=f"Как считается «{title.lower()}»: по событиям сети за период.",
         unit=unit,
         better=Better.higher,
-        target=target,
+        suggestion=suggestion,
     )
     return IndicatorValue(
         definition=definition,
@@ -77,7 +81,22 @@ def indicator(
         status=status,
         trend=trend,
         schools=schools,
+        target=None if target is None else network_target(target),
         **more,  # type: ignore[arg-type]
+    )
+
+
+def network_target(value: float) -> AppliedTarget:
+    """A target the network's coordinator set for 2025."""
+    return AppliedTarget(
+        value=value,
+        scope_kind=ScopeKind.network,
+        scope_key=str(NETWORK_ID),
+        scope_title="Сеть школ Гусевского округа «Вместе»",
+        year_kind=YearKind.calendar,
+        year=2025,
+        set_by_role="municipal_coordinator",
+        set_at=datetime(2025, 1, 20, 8, 0, tzinfo=UTC),
     )
 
 
@@ -178,7 +197,8 @@ def sample_analysis() -> Analysis:
                 None,
                 Status.no_data,
                 Trend.unknown,
-                target=100.0,
+                suggestion=100.0,
+                note="нет данных: в охвате нет школ, состоявших в сети",
             ),
         ],
         schools_needing_attention=[
@@ -247,7 +267,7 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
         "Ед. изм.",
         "Предыдущий период (2024)",
         "Значение (2025)",
-        "Целевое значение",
+        "Цель",
         "Динамика",
         "Статус",
         "Школ в расчёте",
@@ -260,7 +280,15 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
     assert coverage[9:11] == [10, 12]
     assert coverage[11].startswith("Как считается «охват")
     assert hours[3:5] == [980, 1234.5]
-    assert reporting[3:5] == [None, None] and reporting[7] == "Нет данных"
+    assert reporting[3:5] == [None, "нет данных"] and reporting[7] == "Нет данных"
+    assert reporting[12] == "нет данных: в охвате нет школ, состоявших в сети"
+    assert header[13] == "Откуда цель"
+    assert coverage[13] == (
+        "90\u00a0% — цель сети «Сеть школ Гусевского округа «Вместе»» на 2025 год; "
+        "установил муниципальный координатор 20.01.2025"
+    )
+    assert reporting[13] == "цель не установлена; предложение Setka: 100\u00a0% (не цель)"
+    assert hours[13] == "цель не установлена"
     assert sheet["E5"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
     assert sheet["H4"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
     assert sheet.column_dimensions["B"].width == 46
@@ -381,6 +409,26 @@ def test_every_report_has_the_methodology_annex_from_the_definitions() -> None:
     assert "Приложение. Методика расчёта" in page and "Приложение. Методика расчёта" in flat
 
 
+def test_the_annex_says_where_each_target_came_from_and_labels_the_suggestions() -> None:
+    """The annex of a report names, for each indicator, the target the analysis judged it against
+    and whose it is; where nobody set one, Setka's number is labelled a suggestion, not a target."""
+    analysis = traced_analysis()
+    coverage = next(value for value in analysis.indicators if value.definition.id == "coverage")
+    coverage.target = network_target(85.0)
+    source = (
+        "85\u00a0% — цель сети «Сеть школ Гусевского округа «Вместе»» на 2025 год; "
+        "установил муниципальный координатор 20.01.2025"
+    )
+    suggested = "цель не установлена; предложение Setka: 50\u00a0% (не цель)"  # educator engagement
+    book = load_workbook(io.BytesIO(workbook(analysis)))
+    cells = " ".join(str(cell.value) for row in book["Методика"].iter_rows() for cell in row if cell.value)
+    page = html.unescape(html_document(analysis))
+    for text in (source, suggested, "Цели и предложения Setka", "Нет данных и число школ"):
+        assert text in cells, text
+        assert text in page, text
+    assert "Предложение Setka" not in cells  # in a report, the target's source says it
+
+
 def test_the_methodology_document_is_generated_from_the_definitions() -> None:
     """docs/methodology.md is what ``python -m services.analytics.methodology`` writes: regenerate
     it when a definition changes."""
@@ -388,6 +436,8 @@ def test_the_methodology_document_is_generated_from_the_definitions() -> None:
     assert committed == methodology.document()
     for definition in DEFINITIONS.values():
         assert definition.expected_result in committed and definition.formula in committed
+    assert "## 4. Цели и предложения Setka" in committed and "«нет данных:»" in committed
+    assert "**Предложение Setka.** 90 % — подсказка тем, кто устанавливает цели, не цель" in committed
 
 
 def test_an_analysis_without_any_data_still_renders() -> None:
