@@ -29,9 +29,9 @@ from operations import contract
 from services.events import app as events
 from services.events import importing, sources
 from services.events.models import KnownEducator, KnownEmployment, KnownOrganization, SourceCredential
-from services.events.sources import SOURCE_TOKEN_PREFIX, token_digest
 from services.events.schema import schema
 from services.events.settings import EventsSettings
+from services.events.sources import SOURCE_TOKEN_PREFIX, token_digest
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
