@@ -44,7 +44,9 @@ async def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]
 
 async def listed(url: str, region_code: str | None) -> list[Source]:
     async def work(session: AsyncSession) -> list[Source]:
-        found = await sources.load(session, region_code=region_code, every=region_code is None)
+        found = await sources.load(
+            session, region_code=region_code, every=region_code is None, with_tokens=True
+        )
         return list(found.values())
 
     return await _in_transaction(url, work)

@@ -85,8 +85,10 @@ async def load(
     ce_sources: Iterable[str] = (),
     region_code: str | None = None,
     every: bool = False,
+    with_tokens: bool = False,
 ) -> dict[str, Source]:
-    """The registered sources by ce_source: the ones named, a region's, or ``every`` one."""
+    """The registered sources by ce_source: the ones named, a region's, or ``every`` one; with
+    their tokens when asked (the gate every fact passes does not need them)."""
     query = select(RegisteredSource)
     names = sorted(set(ce_sources))
     if not every:
@@ -104,6 +106,7 @@ async def load(
         )
         for grant in grants.all():
             found[grant.source_id].grants[GrantKind(grant.kind)].add(grant.value)
+    if found and with_tokens:
         credentials = await session.scalars(
             select(SourceCredential)
             .where(SourceCredential.source_id.in_(list(found)))  # type: ignore[attr-defined]
@@ -115,7 +118,7 @@ async def load(
 
 
 async def get(session: AsyncSession, ce_source: str) -> Source:
-    source = (await load(session, ce_sources=[ce_source])).get(ce_source)
+    source = (await load(session, ce_sources=[ce_source], with_tokens=True)).get(ce_source)
     if source is None:
         raise DomainError(
             f"Источник {ce_source} не зарегистрирован", code="SOURCE_NOT_FOUND", field="ceSource"

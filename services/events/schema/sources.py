@@ -143,7 +143,7 @@ class SourceQuery:
             raise DomainError("Неверный код региона", code="INVALID_REGION", field="regionCode")
         check_reader(identity(info), code)
         async with reading(info) as session:
-            found = await sources.load(session, region_code=code)
+            found = await sources.load(session, region_code=code, with_tokens=True)
         return [RegionalSource.of(source) for source in found.values()]
 
 
