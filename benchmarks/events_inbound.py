@@ -121,12 +121,13 @@ async def count_recorded(url: str) -> int:
         await connection.close()
 
 
-async def register_source(db: Any) -> None:
-    """The bench's regional system is a registered source with its grants, as in production."""
+async def register_source(db: Any) -> str:
+    """The bench's regional system is a registered source with its grants, as in production; its
+    bearer token for POST /facts."""
     from services.events import sources
 
     async with db.session() as session, session.begin():
-        await sources.register(
+        source = await sources.register(
             session,
             ce_source="/bench/rcoi",
             region_code="39",
@@ -137,6 +138,8 @@ async def register_source(db: Any) -> None:
                 sources.GrantKind.region: ["39"],
             },
         )
+        token, _ = await sources.issue_token(session, source, by="bench")
+    return token
 
 
 async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> float:
@@ -160,7 +163,6 @@ async def through_the_service(bootstrap: str, url: str, batch: list[Any]) -> flo
 
 
 HTTP_BATCH = 250
-HTTP_TOKEN = "setka-src_bench-http"
 
 
 def structured(batch: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> list[dict[str, Any]]:
@@ -181,7 +183,6 @@ async def over_http(bootstrap: str, url: str, batch: list[Any]) -> float:
     from starlette.routing import Route
 
     from services.events import app as events
-    from services.events.intake import token_digest
     from services.events.schema import schema
     from services.events.settings import EventsSettings
 
@@ -190,10 +191,9 @@ async def over_http(bootstrap: str, url: str, batch: list[Any]) -> float:
             database_url=url,
             kafka_bootstrap_servers=bootstrap,
             outbox_poll_seconds=0.2,
-            source_tokens={"/bench/rcoi": token_digest(HTTP_TOKEN)},
         )
     )
-    await register_source(service.db)
+    token = await register_source(service.db)
     app = service.asgi(
         schema, extra_routes=[Route("/facts", service.context["intake"].receive, methods=["POST"])]
     )
@@ -201,7 +201,7 @@ async def over_http(bootstrap: str, url: str, batch: list[Any]) -> float:
         json.dumps(structured(batch[start : start + HTTP_BATCH]), ensure_ascii=False).encode()
         for start in range(0, len(batch), HTTP_BATCH)
     ]
-    headers = {"authorization": f"Bearer {HTTP_TOKEN}", "content-type": "application/cloudevents-batch+json"}
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/cloudevents-batch+json"}
     transport = httpx.ASGITransport(app=app)
     async with service.running(), httpx.AsyncClient(transport=transport, base_url="http://events") as client:
         await asyncio.wait_for(service.connected.wait(), 120)

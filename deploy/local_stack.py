@@ -336,7 +336,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {"SETKA_ENV": "development", **os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
             env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{self.ports['kafka']}"
         for name in SERVICES:

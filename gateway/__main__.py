@@ -61,7 +61,7 @@ def main() -> None:
 
         raise SystemExit(build(check=args.check))
     settings = GatewaySettings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format, service="gateway")
     # new documents are prepared in a thread of this process (Engine.prepare_off_loop); a shorter
     # switch interval hands the interpreter back to the event loop sooner while one is read
     sys.setswitchinterval(PREPARING_SWITCH_SECONDS)

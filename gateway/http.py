@@ -13,12 +13,14 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from setka_runtime import logs
 from setka_runtime.access import Identity, Refusal
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from .auth import Authenticator, AuthError
 from .federation.engine import Engine, RequestError
+from .observed import OTHER, observe, operation_label
 from .ratelimit import CostBudget, client_address
 
 log = logging.getLogger(__name__)
@@ -125,17 +128,24 @@ class GraphQLHttp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         media = _media_type(request.headers.get("accept"))
-        try:
-            response = await self._handle(request, media)
-        except HttpError as exc:
-            response = _errors_response([exc.error()], exc.status, media or JSON, exc.headers)
-        except Exception:
-            log.exception("the gateway failed on a request")  # the details stay in the log
-            response = _errors_response([{"message": "Unexpected error."}], 500, media or JSON)
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+        with logs.traced(request.headers.get("traceparent")):
+            try:
+                response = await self._handle(request, media, seen)
+            except HttpError as exc:
+                response = _errors_response([exc.error()], exc.status, media or JSON, exc.headers)
+            except Exception:
+                log.exception("the gateway failed on a request")  # the details stay in the log
+                response = _errors_response([{"message": "Unexpected error."}], 500, media or JSON)
+        if "page" not in seen:
+            observe(seen.get("operation", OTHER), response.status_code, time.perf_counter() - started)
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request, media: str | None) -> Response:
+    async def _handle(self, request: Request, media: str | None, seen: dict[str, str]) -> Response:
+        """Answer the request; put its operation's label in ``seen`` once known (``page``: GraphiQL)."""
         if request.method == "GET" and self._wants_graphiql(request):
+            seen["page"] = "graphiql"
             return _graphiql_page()
         if media is None:
             raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}")
@@ -146,6 +156,7 @@ class GraphQLHttp:
         params = await self._params(request, identity)
         query = self._document_text(params)
         operation_name = params.get("operationName")
+        seen["operation"] = operation_label(operation_name, query)
         variables = params.get("variables") or {}
         # a document not seen before costs work to read, however it ends: a client sending new
         # documents pays for them, and more for each one refused, before the next is read

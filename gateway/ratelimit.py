@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observed import OTHER, observe
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -363,6 +365,8 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(wait))
+        if scope["type"] == "http" and scope["path"] == "/graphql":
+            observe(OTHER, 429, None)  # refused before its body, and so its operation, was read
         if scope["type"] == "http":
             await self._refuse_http(send, retry_after)
         else:

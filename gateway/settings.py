@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from setka_runtime import logs
 from setka_runtime.access import DEV_INTERNAL_SECRET, LOOPBACK, check_internal_secret
 
 DEV_SECRET = "setka-development-secret-change-me"
@@ -25,6 +26,8 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: str = Field(default_factory=logs.default_format, validation_alias="LOG_FORMAT")
+    """``json`` or ``text``; ``text`` by default only with ``SETKA_ENV=development``."""
     environment: str = Field(
         default="development", description="'production' refuses the development secrets"
     )

@@ -50,6 +50,7 @@ examples:
   setka token issue --role regional_admin --region 39 --hours 8
   setka dlq list regional.assessments
   setka sources list                    registered regional sources and what each may send
+  setka sources token /regional/rcoi-39 a source's bearer token for POST /facts (shown once)
   setka backup backups/                 back up every service's database
   setka replay republish                refill a new, empty Kafka from the services' outboxes
 
@@ -341,21 +342,6 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_token_source(args: argparse.Namespace) -> int:
-    import secrets
-
-    from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
-
-    token = SOURCE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    digest = token_digest(token)
-    if args.json:
-        _print_json({"source": args.source, "token": token, "sha256": digest})
-    else:
-        print(f"token for {args.source} (give it to the system; it is shown once):\n  {token}")
-        print(f"add to EVENTS_SOURCE_TOKENS of the events service:\n  {json.dumps({args.source: digest})}")
-    return EXIT_OK
-
-
 # -- contract check ---------------------------------------------------------------------------------
 
 
@@ -584,6 +570,9 @@ def _print_source(source: Any, *, as_json: bool) -> None:
     print(f"{document['ce_source']}  (регион {document['region_code']}: {document['title']})")
     for kind, _, _ in GRANT_OPTIONS:
         print(f"  {kind + 's':15} {', '.join(document[kind + 's']) or '—'}")
+    valid = [token["id"] for token in document["tokens"] if not token["revoked_at"]]
+    revoked = len(document["tokens"]) - len(valid)
+    print(f"  {'tokens':15} {', '.join(valid) or '—'}" + (f" ({revoked} revoked)" if revoked else ""))
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -619,6 +608,23 @@ def cmd_sources(args: argparse.Namespace) -> int:
             source = _asyncio.run(
                 sources.change(_events_url(args), args.ce_source, grants, revoke=action == "revoke")
             )
+        elif action == "token":
+            token, source = _asyncio.run(sources.issue_token(_events_url(args), args.ce_source))
+            if args.json:
+                _print_json(
+                    {"ce_source": source.ce_source, "token": token, "token_id": str(source.tokens[-1].id)}
+                )
+            else:
+                print(f"token of {source.ce_source} (give it to the system now; it is not shown again):")
+                print(f"  {token}")
+                print(f"its id (to revoke it alone): {source.tokens[-1].id}")
+            return EXIT_OK
+        elif action == "revoke-token":
+            count, source = _asyncio.run(
+                sources.revoke_tokens(_events_url(args), args.ce_source, args.token_id)
+            )
+            print(f"{count} token(s) of {source.ce_source} revoked: POST /facts refuses them from now on")
+            return EXIT_OK
         elif action == "acl":
             source = _asyncio.run(sources.one(_events_url(args), args.ce_source))
             print(
@@ -936,6 +942,35 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         _grant_arguments(changing)
         changing.add_argument("--json", action="store_true", help="one JSON document")
         _wait(changing)
+    issuing = _command(
+        sources_group,
+        "token",
+        cmd_sources,
+        help="issue a bearer token a source sends facts to POST /facts with",
+        description="Issue a new bearer token (setka-src_…) of a registered source and print it once:\n"
+        "Setka keeps only its digest. The token sends that source's facts only, within its grants.\n"
+        "The source's other tokens stay valid until revoked (switch the system over, then revoke\n"
+        "the old one). Audited as the operator's.",
+        examples=["setka sources token /regional/rcoi-39", "setka sources token /regional/rcoi-39 --json"],
+    )
+    issuing.add_argument("ce_source", metavar="CE_SOURCE")
+    issuing.add_argument("--json", action="store_true", help="one JSON document")
+    _wait(issuing)
+    revoking = _command(
+        sources_group,
+        "revoke-token",
+        cmd_sources,
+        help="revoke a source's bearer tokens (POST /facts refuses them at once)",
+        description="Revoke one token of a source (--token-id, as `setka sources list --json` shows it)\n"
+        "or every token it has; the next request with it is refused (401). Audited as the operator's.",
+        examples=[
+            "setka sources revoke-token /regional/rcoi-39",
+            "setka sources revoke-token /regional/rcoi-39 --token-id <id>",
+        ],
+    )
+    revoking.add_argument("ce_source", metavar="CE_SOURCE")
+    revoking.add_argument("--token-id", help="only this token (default: every token of the source)")
+    _wait(revoking)
     acl = _command(
         sources_group,
         "acl",
@@ -1011,20 +1046,6 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     issue.add_argument("--internal", action="store_true", help="an internal token (INTERNAL_TOKEN_SECRET)")
     issue.add_argument("--json", action="store_true", help="the token with its roles, scope and expiry")
-
-    source_token = _command(
-        token,
-        "source",
-        cmd_token_source,
-        help="make a bearer token for a regional system sending facts over HTTP",
-        description="Print a new random token for a regional system (its ce_source) to send facts to\n"
-        "POST /facts, and the digest the events service keeps of it (EVENTS_SOURCE_TOKENS). INTERIM:\n"
-        "until the source registry keeps sources' credentials. The token sends facts of that\n"
-        "ce_source only; replace the digest to revoke it.",
-        examples=["setka token source --source /regional/rcoi-39"],
-    )
-    source_token.add_argument("--source", required=True, metavar="CE_SOURCE", help="the system's ce_source")
-    source_token.add_argument("--json", action="store_true", help="one JSON document")
 
     contract = _group(
         commands, "contract", help="check messages against the inbound contract", description="Contracts."

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from setka_runtime import audit
+from setka_runtime.access import Target
 from setka_runtime.db import Database
 from setka_runtime.identities import SnilsRefused, snils_hash
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +44,9 @@ async def _in_transaction(url: str, work: Callable[[AsyncSession], Awaitable[T]]
 
 async def listed(url: str, region_code: str | None) -> list[Source]:
     async def work(session: AsyncSession) -> list[Source]:
-        found = await sources.load(session, region_code=region_code, every=region_code is None)
+        found = await sources.load(
+            session, region_code=region_code, every=region_code is None, with_tokens=True
+        )
         return list(found.values())
 
     return await _in_transaction(url, work)
@@ -81,6 +85,46 @@ async def change(
     return await _in_transaction(url, work)
 
 
+async def issue_token(url: str, ce_source: str) -> tuple[str, Source]:
+    """A new bearer token of the source (shown once; only its digest is kept), audited as the
+    operator's."""
+
+    async def work(session: AsyncSession) -> tuple[str, Source]:
+        source = await sources.get(session, ce_source)
+        token, _ = await sources.issue_token(session, source, by=audit.operator())
+        await _audited(session, "issueSourceToken", source)
+        return token, source
+
+    return await _in_transaction(url, work)
+
+
+async def revoke_tokens(url: str, ce_source: str, token_id: str | None) -> tuple[int, Source]:
+    """Revoke one token of the source, or every one; how many were revoked now."""
+
+    async def work(session: AsyncSession) -> tuple[int, Source]:
+        source = await sources.get(session, ce_source)
+        try:
+            which = uuid.UUID(token_id) if token_id else None
+        except ValueError:
+            raise Refused(f"«{token_id}» — не идентификатор токена [INVALID_ID]") from None
+        revoked = await sources.revoke_tokens(session, source, by=audit.operator(), token_id=which)
+        if revoked:
+            await _audited(session, "revokeSourceToken", source)
+        return len(revoked), source
+
+    return await _in_transaction(url, work)
+
+
+async def _audited(session: AsyncSession, operation: str, source: Source) -> None:
+    await audit.record(
+        session,
+        service="events",
+        operation=operation,
+        target=Target.of(region_code=source.region_code),
+        **audit.actor(),
+    )
+
+
 async def one(url: str, ce_source: str) -> Source:
     return await _in_transaction(url, lambda session: sources.get(session, ce_source))
 
@@ -92,6 +136,15 @@ def as_json(source: Source) -> dict[str, Any]:
         "title": source.title,
         "kafka_user": sources.kafka_user(source),
         **{kind.value + "s": sorted(values) for kind, values in source.grants.items()},
+        "tokens": [
+            {
+                "id": str(token.id),
+                "issued_at": token.issued_at.isoformat(),
+                "issued_by": token.issued_by,
+                "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+            }
+            for token in source.tokens
+        ],
     }
 
 

@@ -130,7 +130,7 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = entry.settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format, service=entry.name)
     if args.command == "dead-letters":
         raise SystemExit(deadletters.run(args, settings))
     if args.command in ("serve", "migrate", "seed", *entry.commands):

@@ -48,7 +48,7 @@ from setka_contracts import CloudEvent, EnvelopeError, EventData, decode_headers
 from setka_contracts.topics import dead_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import inbox, metrics
+from . import inbox, logs, metrics
 from .db import Database
 from .deadletters import reason_kind
 from .errors import NotYetKnown, PermanentError
@@ -355,6 +355,10 @@ class GuardedConsumer:
         return [item.outcome for item in items]
 
     async def _apply_alone(self, item: Item) -> None:
+        with logs.traced(traceparent(item.headers)):
+            await self._apply_alone_traced(item)
+
+    async def _apply_alone_traced(self, item: Item) -> None:
         for attempt in range(1, self._max_attempts + 1):
             item.outcome, item.reason = "processed", ""
             try:
@@ -504,7 +508,12 @@ class GuardedConsumer:
         )
         key = getattr(origin, "key", None)
         target = dead_letter(self.topic)
+        with logs.traced(traceparent(headers)):
+            await self._dead_letter(value, key, target, dlq_headers)
 
+    async def _dead_letter(
+        self, value: bytes, key: bytes | None, target: str, dlq_headers: dict[str, str]
+    ) -> None:
         async def send() -> None:
             try:
                 await self._broker.publish(value, target, key=key, headers=dlq_headers)
@@ -523,14 +532,16 @@ class GuardedConsumer:
                 log.warning("%s: cannot dead-letter to %s (%s); retrying", self.group, target, exc)
                 await backoff.wait()
         self.health.clear(f"{self.group} {target}")
-        metrics.DEAD_LETTERS.labels(self.topic).inc()
-        log.warning("%s: message dead-lettered to %s: %s", self.group, target, reason[:500])
+        kind = reason_kind(dlq_headers["dlq_reason"])
+        metrics.DEAD_LETTERS.labels(self.topic, kind).inc()
+        # the reason's kind only: a full reason may quote the message's data (names, СНИЛС)
+        log.warning("%s: message dead-lettered to %s: %s", self.group, target, kind)
         if self.on_dead_letter is not None:
             await self._note(
                 DeadLettered(
                     topic=self.topic,
                     reason=dlq_headers["dlq_reason"],
-                    kind=reason_kind(dlq_headers["dlq_reason"]),
+                    kind=kind,
                     headers=dlq_headers,
                     value=value,
                     at=datetime.now(UTC),
@@ -544,6 +555,11 @@ class GuardedConsumer:
             await self._until_infrastructure_is_back(lambda: hook(letter))
         except Exception:
             log.exception("%s: a dead letter of %s was not noted", self.group, self.topic)
+
+
+def traceparent(headers: Mapping[str, str]) -> str | None:
+    """The W3C trace context a message carries (CloudEvents' distributed-tracing extension)."""
+    return headers.get("traceparent") or headers.get("ce_traceparent")
 
 
 def _runs(items: list[Item]) -> list[list[Item]]:
@@ -613,6 +629,9 @@ class Subscription:
         self._checked_at = 0.0
         self.resets: list[LogReset] = []
         """Every time this subscription read partitions again because the broker lost its log."""
+        self._committed: dict[TopicPartition, int] = {}
+        """The offsets this process committed last, per partition (for the lag it reports)."""
+        self._lag_reported: set[TopicPartition] = set()
 
     LOG_CHECK_SECONDS = 1.0
     ASK_SECONDS = 2.0
@@ -693,6 +712,8 @@ class Subscription:
             return
         try:
             await self._consumer.commit(offsets)
+            self._committed.update(offsets)
+            self._report_lag()
         except Exception as exc:
             # the partitions moved to another member meanwhile: it reads them again, and the inbox
             # makes the repeat change nothing
@@ -742,6 +763,7 @@ class Subscription:
             return
         assert self._consumer is not None
         beyond: list[TopicPartition] = []
+        positions: dict[TopicPartition, int] = {}
         for partition in sorted(self._consumer.assignment()):
             end = self._consumer.highwater(partition)
             if end is None:
@@ -749,8 +771,10 @@ class Subscription:
             position = await self._position(partition)
             if position is None:
                 continue
+            positions[partition] = position
             if position > end:
                 beyond.append(partition)
+        self._report_lag(positions)
         if beyond:
             await self._read_again(beyond, "the position is beyond the end of the log: the broker lost it")
 
@@ -784,7 +808,30 @@ class Subscription:
                 self._consumer.seek(partition, reset.start)
         with contextlib.suppress(Exception):
             # so that a restart of this process does not pick up the old positions either
-            await self._consumer.commit({partition: starts.get(partition, 0) for partition in partitions})
+            restarted = {partition: starts.get(partition, 0) for partition in partitions}
+            await self._consumer.commit(restarted)
+            self._committed.update(restarted)
+
+    def _report_lag(self, positions: Mapping[TopicPartition, int] | None = None) -> None:
+        """Set ``setka_consumer_lag`` of every assigned partition from the consumer's own view: the
+        end offset of the last fetch minus what this process committed (or, before its first
+        commit there, the position it reads from); drop the series of partitions no longer here."""
+        assert self._consumer is not None
+        assigned = set(self._consumer.assignment())
+        for partition in assigned:
+            end = self._consumer.highwater(partition)
+            done = self._committed.get(partition, (positions or {}).get(partition))
+            if end is None or done is None:
+                continue
+            metrics.CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
+                max(0, end - done)
+            )
+            self._lag_reported.add(partition)
+        for partition in self._lag_reported - assigned:
+            self._committed.pop(partition, None)
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.group, partition.topic, str(partition.partition))
+        self._lag_reported &= assigned
 
     def check(self) -> None:
         """Raise when the loop has ended or is waiting for the database or the broker."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -110,6 +112,8 @@ class OutboxRelay:
         self.unhealthy_after_seconds = 30.0
         """Readiness fails once the relay has failed for this long without a success."""
         self._task: asyncio.Task[None] | None = None
+        self.replica = f"{socket.gethostname()}:{os.getpid()}"
+        """This process, as ``setka_outbox_lease_held`` names it."""
         db.on_commit(self._after_commit)
 
     def _after_commit(self, session: Any) -> None:
@@ -133,17 +137,20 @@ class OutboxRelay:
             try:
                 if await self.fence.acquire():
                     self.state = "publishing"
+                    metrics.OUTBOX_LEASE.labels(self.replica).set(1)
                     log.info("outbox: this relay publishes (%s)", self.fence.describe())
                     await self._relay()
                 else:
                     if self.state != "standing by":
                         log.info("outbox: another relay publishes; standing by")
                     self.state = "standing by"
+                    metrics.OUTBOX_LEASE.labels(self.replica).set(0)
                     self._ok()
             except asyncio.CancelledError:
                 raise
             except LostFence as exc:
                 self.state = "standing by"
+                metrics.OUTBOX_LEASE.labels(self.replica).set(0)
                 log.warning("outbox: %s; standing by", exc)
             except Exception as exc:
                 self._failed(exc)
@@ -151,6 +158,7 @@ class OutboxRelay:
             if not self._stopping:
                 await asyncio.sleep(standby)
         await self.fence.release()
+        metrics.OUTBOX_LEASE.labels(self.replica).set(0)
 
     async def _relay(self) -> None:
         failures = 0
@@ -215,6 +223,12 @@ class OutboxRelay:
                     select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
                 )
                 metrics.OUTBOX_PENDING.set(pending or 0)
+            oldest = rows[0].occurred_at if rows else None
+            if oldest is None:
+                metrics.OUTBOX_OLDEST_SECONDS.set(0)
+            else:
+                age = datetime.now(UTC) - oldest.replace(tzinfo=oldest.tzinfo or UTC)
+                metrics.OUTBOX_OLDEST_SECONDS.set(max(0.0, age.total_seconds()))
         if not rows:
             return 0
         published = await self._send_all(rows, deadline)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from . import logs
 from .access import check_internal_secret
 
 
@@ -33,6 +34,8 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8001
     log_level: str = Field(default="INFO", validation_alias=shared("LOG_LEVEL"))
+    log_format: str = Field(default_factory=logs.default_format, validation_alias=shared("LOG_FORMAT"))
+    """``json`` or ``text``; ``text`` by default only with ``SETKA_ENV=development``."""
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias=shared("KAFKA_BOOTSTRAP_SERVERS")

@@ -49,7 +49,6 @@ def build(settings: EventsSettings) -> Service:
         consumers,
         INBOUND,
         internal_secret=secret.get_secret_value() if secret is not None else None,
-        source_tokens=settings.source_tokens,
         snils_key=admission.snils_key,
     )
     service.context["intake"] = intake

@@ -21,14 +21,18 @@ The ways in that keep facts here:
 - ``setka import FILE --kind assessment_results|trainings|deficits|attendance``
   (:mod:`services.events.importing`), a fact per row with an id derived from the row;
 - the ``record*`` mutations of the events subgraph, a fact entered by hand.
+
+Who may send over HTTP: a registered source, with a bearer token issued to it
+(:func:`.sources.issue_token`; only its digest is kept, and a revoked one is refused from the
+next request on), sends its own facts only (their ``ce_source`` is its own); a regional admin,
+with their own token, sends facts of the registered sources of their region. Either way the
+consumer then holds each fact to its source's grants.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,7 +49,7 @@ from setka_contracts import (
     binary_of,
     read_structured,
 )
-from setka_runtime.access import AccessDenied, Role, identity_from_authorization
+from setka_runtime.access import ALL_REGIONS, AccessDenied, Role, identity_from_authorization
 from setka_runtime.consumer import GuardedConsumer, Item, Record, read_record
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
@@ -56,13 +60,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from . import sources
 from .identities import seal_body
 from .models import AcceptedFact
+from .sources import SOURCE_TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
 
 SENDERS = (Role.regional_admin,)
-"""Who may send facts with a person's token: a regional admin (a source sends with its own)."""
+"""Who may send facts with a person's token: a regional admin, for the registered sources of their
+region (a source sends with its own token, for itself only)."""
 MAX_REQUEST_BYTES = 4_200_000
 """The largest request: a batch of some thousands of facts (one fact's data is checked against
 its own limit when it is read)."""
@@ -71,8 +78,6 @@ MAX_BATCH = 5000
 BATCH = 500
 STORE_CHUNK = 500
 """Facts kept per statement."""
-SOURCE_TOKEN_PREFIX = "setka-src_"
-"""How a source's bearer token begins, so the gateway passes it on instead of reading it as a JWT."""
 
 OUTCOMES = {
     "processed": "applied",
@@ -94,6 +99,15 @@ class Refused(Exception):
         self.status = status
         self.reason = reason
         self.problems = problems or []
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends a request: a name for the record, and the source or the admin's region."""
+
+    name: str
+    source: sources.Source | None = None
+    region_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +165,6 @@ def check(
         return f"{exc} [SNILS_NOT_ACCEPTED]"
     _, topic = models[read.event.type]
     return Fact(item=read, topic=topic, headers=dict(headers), body=sealed)
-
-
-def token_digest(token: str) -> str:
-    """What a setting keeps of a source's bearer token: its SHA-256, in hex."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def store(db: Database, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
@@ -238,43 +247,78 @@ class Intake:
         handlers: Mapping[str, Mapping[Any, Any]],
         *,
         internal_secret: str | None,
-        source_tokens: Mapping[str, str] | None = None,
         snils_key: str | None = None,
     ) -> None:
-        """``handlers``: each inbound topic's handlers by contract model (what its consumer has).
-        ``source_tokens``: each source's (``ce_source``) bearer token, as :func:`token_digest`."""
+        """``handlers``: each inbound topic's handlers by contract model (what its consumer has)."""
         self.db = db
         self.consumers = {consumer.topic: consumer for consumer in consumers if consumer.topic in handlers}
         self.models = inbound_models(handlers)
         self.internal_secret = internal_secret
         self.snils_key = snils_key
-        self.source_tokens = {digest.lower(): source for source, digest in (source_tokens or {}).items()}
         self.arrived = asyncio.Event()
         self._applying = asyncio.Lock()
 
     # -- receiving -----------------------------------------------------------------------------
 
-    def _sender(self, authorization: str | None) -> tuple[str, str | None]:
-        """Who sends: (a name for the record, the source its facts must come from, if a source)."""
+    async def _sender(self, authorization: str | None) -> Sender:
+        """Who sends: a registered source by its own bearer token, or a regional admin."""
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() == "bearer" and token.startswith(SOURCE_TOKEN_PREFIX):
-            digest = token_digest(token)
-            for known, source in self.source_tokens.items():
-                if hmac.compare_digest(known, digest):
-                    return f"source {source}", source
-            raise Refused(401, "unknown source token")
+            async with self.db.session() as session:
+                try:
+                    source = await sources.authenticate(session, token)
+                except sources.TokenRefused as exc:
+                    raise Refused(401, str(exc)) from None
+            return Sender(f"source {source.ce_source}", source=source)
         try:
             identity = identity_from_authorization(authorization, self.internal_secret)
         except AccessDenied as exc:
             raise Refused(401, str(exc)) from None
         if not identity.has(*SENDERS):
-            raise Refused(403, "sending facts needs a source's token or the role of a regional admin")
-        return identity.subject or "", None
+            raise Refused(
+                403,
+                "отправлять факты может источник со своим токеном или региональный администратор "
+                "[SENDER_NOT_ALLOWED]",
+            )
+        return Sender(identity.subject or "", region_code=identity.region_code)
+
+    async def _check_sender(self, sender: Sender, facts: Sequence[Fact]) -> None:
+        """A source's token sends that source's facts only; a regional admin's token, facts of the
+        registered sources of their region (an admin of every region: of any registered source)."""
+        named = sorted({fact.item.event.source for fact in facts})
+        if sender.source is not None:
+            foreign = [name for name in named if name != sender.source.ce_source]
+            if foreign:
+                raise Refused(
+                    403,
+                    f"это токен источника {sender.source.ce_source}; факты источника "
+                    f"{', '.join(foreign)} он отправлять не может [SOURCE_TOKEN_OTHER_SOURCE]",
+                )
+            return
+        async with self.db.session() as session:
+            known = await sources.load(session, ce_sources=named)
+        unregistered = [name for name in named if name not in known]
+        if unregistered:
+            raise Refused(
+                403,
+                f"источник {', '.join(unregistered)} не зарегистрирован: региональный администратор "
+                "отправляет факты только зарегистрированных источников своего региона "
+                "[SOURCE_NOT_REGISTERED]",
+            )
+        if sender.region_code == ALL_REGIONS:
+            return
+        elsewhere = [name for name in named if known[name].region_code != sender.region_code]
+        if elsewhere:
+            raise Refused(
+                403,
+                f"источник {', '.join(elsewhere)} — не вашего региона: региональный администратор "
+                "отправляет факты только источников своего региона [SOURCE_OUTSIDE_REGION]",
+            )
 
     async def receive(self, request: Request) -> Response:
         try:
-            sender, source = self._sender(request.headers.get("authorization"))
+            sender = await self._sender(request.headers.get("authorization"))
             body = b""
             async for chunk in request.stream():
                 body += chunk
@@ -282,13 +326,8 @@ class Intake:
                     raise Refused(413, f"a request is at most {MAX_REQUEST_BYTES} bytes")
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             facts = self.read(media, dict(request.headers), body)
-            if source is not None:
-                foreign = sorted({f.item.event.source for f in facts if f.item.event.source != source})
-                if foreign:
-                    raise Refused(
-                        403, f"this token is the source {source}'s; it cannot send for {', '.join(foreign)}"
-                    )
-            fresh = await store(self.db, facts, sender=sender)
+            await self._check_sender(sender, facts)
+            fresh = await store(self.db, facts, sender=sender.name)
         except Refused as exc:
             return _refusal(exc.status, exc.reason, exc.problems)
         except Exception as exc:

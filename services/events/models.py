@@ -571,6 +571,22 @@ class SourceGrant(EventsModel, table=True):
     granted_at: datetime = _when(default_factory=now)
 
 
+class SourceCredential(EventsModel, table=True):
+    """A bearer token issued to a registered source for ``POST /facts``: only its SHA-256 is kept
+    (the token is shown once, when issued). It authenticates that source and nothing else, until
+    it is revoked."""
+
+    __tablename__ = "source_credential"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    source_id: uuid.UUID = Field(foreign_key="registered_source.id", index=True, ondelete="CASCADE")
+    digest: str = Field(max_length=64, unique=True, description="SHA-256 (hex) of the token")
+    issued_at: datetime = _when(default_factory=now)
+    issued_by: str = Field(max_length=200, description="Who issued it: a person's subject or operator:…")
+    revoked_at: datetime | None = _when(default=None)
+    revoked_by: str | None = Field(default=None, max_length=200)
+
+
 class IdentityMapping(EventsModel, table=True):
     """A sending system's own id of an organization or an educator, and Setka's id it stands for,
     learned from an import. ``kind`` ``educator_snils`` keys an educator by the keyed hash of the

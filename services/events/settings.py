@@ -19,15 +19,6 @@ class EventsSettings(ServiceSettings):
         default=False,
         description="Load a demo year of plans and activities once the registry's demo data has arrived",
     )
-    source_tokens: dict[str, str] = Field(
-        default_factory=dict,
-        description=(
-            "INTERIM, until the source registry keeps sources' credentials: each regional system's "
-            "ce_source → the SHA-256 (hex) of its bearer token for POST /facts (EVENTS_SOURCE_TOKENS, "
-            "JSON; `setka token source` makes a token and its digest). A source's token sends facts "
-            "of that ce_source only."
-        ),
-    )
     unregistered_sources: Literal["refuse", "accept"] = Field(
         default="refuse",
         description="What happens to a regional fact whose ce_source is not a registered source: "

@@ -4,29 +4,35 @@ A regional system is a *source*: its CloudEvents ``source`` (``ce_source``), the
 manages it, and its grants — the ``source_system`` names it may put in a fact, the inbound topics
 it may publish to, and the regions or single organizations it may write about. The check every
 fact passes is :mod:`.admission`'s; here are the commands of the regional admin and the operator
-(register, grant, revoke), the list, and the Kafka ACLs a source's credentials need.
+(register, grant, revoke), the list, a source's credentials for ``POST /facts`` (bearer tokens
+issued and revoked here, only their digests kept) and the Kafka ACLs its Kafka user needs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from setka_contracts import topics
 from setka_runtime.errors import DomainError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import KnownOrganization, RegisteredSource, SourceGrant, now
+from .models import KnownOrganization, RegisteredSource, SourceCredential, SourceGrant, now
 
 CE_SOURCE = re.compile(r"^[\x21-\x7e]{1,200}$")
 """A ce_source: printable ASCII without spaces (a URI-reference), at most 200 characters."""
 SOURCE_SYSTEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 REGION = re.compile(r"^[0-9]{2,3}$")
+SOURCE_TOKEN_PREFIX = "setka-src_"
+"""How a source's bearer token begins, so the gateway passes it on instead of reading it as a JWT."""
 
 
 class GrantKind(StrEnum):
@@ -42,6 +48,17 @@ class GrantKind(StrEnum):
     """One organization it may write about (an organization's own system)."""
 
 
+@dataclass(frozen=True)
+class SourceToken:
+    """A token issued to a source, as people see it: never the token itself."""
+
+    id: uuid.UUID
+    issued_at: datetime
+    issued_by: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
 @dataclass
 class Source:
     """A registered source with its grants, as the check and the lists read it."""
@@ -51,6 +68,8 @@ class Source:
     region_code: str
     title: str
     grants: dict[GrantKind, set[str]] = field(default_factory=lambda: {kind: set() for kind in GrantKind})
+    tokens: list[SourceToken] = field(default_factory=list)
+    """Its bearer tokens for POST /facts, the oldest first (revoked ones too)."""
 
     def allows(self, kind: GrantKind, value: object) -> bool:
         return str(value) in self.grants[kind]
@@ -66,8 +85,10 @@ async def load(
     ce_sources: Iterable[str] = (),
     region_code: str | None = None,
     every: bool = False,
+    with_tokens: bool = False,
 ) -> dict[str, Source]:
-    """The registered sources by ce_source: the ones named, a region's, or ``every`` one."""
+    """The registered sources by ce_source: the ones named, a region's, or ``every`` one; with
+    their tokens when asked (the gate every fact passes does not need them)."""
     query = select(RegisteredSource)
     names = sorted(set(ce_sources))
     if not every:
@@ -85,11 +106,19 @@ async def load(
         )
         for grant in grants.all():
             found[grant.source_id].grants[GrantKind(grant.kind)].add(grant.value)
+    if found and with_tokens:
+        credentials = await session.scalars(
+            select(SourceCredential)
+            .where(SourceCredential.source_id.in_(list(found)))  # type: ignore[attr-defined]
+            .order_by(SourceCredential.issued_at)  # type: ignore[arg-type]
+        )
+        for credential in credentials.all():
+            found[credential.source_id].tokens.append(_token(credential))
     return {source.ce_source: source for source in found.values()}
 
 
 async def get(session: AsyncSession, ce_source: str) -> Source:
-    source = (await load(session, ce_sources=[ce_source])).get(ce_source)
+    source = (await load(session, ce_sources=[ce_source], with_tokens=True)).get(ce_source)
     if source is None:
         raise DomainError(
             f"Источник {ce_source} не зарегистрирован", code="SOURCE_NOT_FOUND", field="ceSource"
@@ -236,6 +265,92 @@ async def _touch(session: AsyncSession, source: Source) -> None:
     if row is not None:
         row.updated_at = now()
     await session.flush()
+
+
+# -- credentials for POST /facts ------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """What Setka keeps of a source's bearer token: its SHA-256, in hex. The token is 32 random
+    bytes, so a plain hash is as good as a slow one and lets a request find its source at once."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token(row: SourceCredential) -> SourceToken:
+    return SourceToken(
+        id=row.id,
+        issued_at=row.issued_at,
+        issued_by=row.issued_by,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+    )
+
+
+async def issue_token(session: AsyncSession, source: Source, *, by: str) -> tuple[str, SourceToken]:
+    """A new bearer token of the source: returned this once, only its digest kept. Tokens issued
+    before stay valid until revoked, so a system can switch to the new one without a gap."""
+    token = SOURCE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = SourceCredential(source_id=source.id, digest=token_digest(token), issued_by=by[:200])
+    session.add(row)
+    await _touch(session, source)
+    issued = _token(row)
+    source.tokens.append(issued)
+    return token, issued
+
+
+async def revoke_tokens(
+    session: AsyncSession, source: Source, *, by: str, token_id: uuid.UUID | None = None
+) -> list[SourceToken]:
+    """Revoke one token of the source (``token_id``) or every one it has; from the next request
+    on it is refused. Revoking a revoked token changes nothing. Returns the tokens revoked now."""
+    live = [t for t in source.tokens if t.revoked_at is None and token_id in (None, t.id)]
+    if token_id is not None and not any(t.id == token_id for t in source.tokens):
+        raise DomainError(
+            f"У источника {source.ce_source} нет токена {token_id}",
+            code="SOURCE_TOKEN_NOT_FOUND",
+            field="tokenId",
+        )
+    if not live:
+        return []
+    at = now()
+    await session.execute(
+        update(SourceCredential)
+        .where(SourceCredential.id.in_([t.id for t in live]))  # type: ignore[attr-defined]
+        .values(revoked_at=at, revoked_by=by[:200])
+    )
+    gone = {t.id for t in live}
+    source.tokens = [
+        SourceToken(t.id, t.issued_at, t.issued_by, at, by[:200]) if t.id in gone else t
+        for t in source.tokens
+    ]
+    await _touch(session, source)
+    return [t for t in source.tokens if t.id in gone]
+
+
+class TokenRefused(Exception):
+    """A bearer token that authenticates no source: the reason, in Russian, for the 401."""
+
+
+async def authenticate(session: AsyncSession, token: str) -> Source:
+    """The source a bearer token belongs to; :class:`TokenRefused` for an unknown or revoked one."""
+    credential = await session.scalar(
+        select(SourceCredential).where(SourceCredential.digest == token_digest(token))
+    )
+    if credential is None:
+        raise TokenRefused(
+            "токен источника не известен Setka: возьмите токен, выданный вашему источнику "
+            "(setka sources token или issueSourceToken) [SOURCE_TOKEN_UNKNOWN]"
+        )
+    row = await session.get(RegisteredSource, credential.source_id)
+    assert row is not None  # the credential goes with its source (ON DELETE CASCADE)
+    if credential.revoked_at is not None:
+        at = credential.revoked_at
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # SQLite keeps naive times
+        raise TokenRefused(
+            f"токен источника {row.ce_source} отозван {at:%d.%m.%Y %H:%M} UTC: "
+            "попросите регионального администратора выдать новый [SOURCE_TOKEN_REVOKED]"
+        )
+    return (await load(session, ce_sources=[row.ce_source]))[row.ce_source]
 
 
 # -- Kafka ACLs --------------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ class UpdateEducator:
     middle_name: str | None = None
     qualification_category: str | None = None
     subjects: list[str] | None = None
+    snils: str | None = None
+    """СНИЛС: checked and kept only as its keyed hash; an empty one removes the hash kept."""
 
 
 def _refresh_search(educator: Educator) -> None:
@@ -136,8 +138,9 @@ async def _add_post(
     return employment
 
 
-def _snils_hash(snils: str | None, key: str | None) -> str | None:
-    """The keyed hash of a СНИЛС given (never the number itself)."""
+def snils_hash_of(snils: str | None, key: str | None) -> str | None:
+    """The keyed hash of a СНИЛС given, checked by its check digits (never the number itself);
+    None when none is given. The one place the registry turns a СНИЛС into what it keeps."""
     if snils is None or not snils.strip():
         return None
     if key is None:
@@ -156,14 +159,28 @@ def _snils_hash(snils: str | None, key: str | None) -> str | None:
         ) from None
 
 
+async def _claim_snils(session: AsyncSession, digest: str | None, educator_id: uuid.UUID | None) -> None:
+    """One СНИЛС names one person: refused when another educator already has it (a fact naming
+    the СНИЛС must find one educator)."""
+    if digest is None:
+        return
+    other = select(Educator.id).where(Educator.snils_hash == digest)
+    if educator_id is not None:
+        other = other.where(Educator.id != educator_id)
+    if await session.scalar(other.limit(1)) is not None:
+        raise DomainError("Этот СНИЛС уже указан у другого педагога", code="SNILS_TAKEN", field="snils")
+
+
 async def register_educator(
     session: AsyncSession, command: RegisterEducator, *, snils_key: str | None = None
 ) -> Educator:
     """Register a person with their posts; records ``educator.registered``."""
     external_id = rules.optional_text(command.external_id, field="externalId", limit=100)
+    digest = snils_hash_of(command.snils, snils_key)
+    await _claim_snils(session, digest, None)
     educator = Educator(
         external_id=external_id,
-        snils_hash=_snils_hash(command.snils, snils_key),
+        snils_hash=digest,
         last_name=rules.check_name(command.last_name, field="lastName", limit=100),
         first_name=rules.check_name(command.first_name, field="firstName", limit=100),
         middle_name=rules.optional_text(command.middle_name, field="middleName", limit=100),
@@ -204,7 +221,11 @@ def _present(educator: Educator, *, field: str = "id") -> Educator:
     return educator
 
 
-async def update_educator(session: AsyncSession, command: UpdateEducator) -> Educator:
+async def update_educator(
+    session: AsyncSession, command: UpdateEducator, *, snils_key: str | None = None
+) -> Educator:
+    """Change what the command gives; records ``educator.updated`` (with the СНИЛС's hash, so the
+    events service learns it) when anything changed."""
     educator = _present(await lookups.educator(session, command.educator_id, field="id"))
     before = (
         educator.last_name,
@@ -212,6 +233,7 @@ async def update_educator(session: AsyncSession, command: UpdateEducator) -> Edu
         educator.middle_name,
         educator.qualification_category,
         list(educator.subjects),
+        educator.snils_hash,
     )
     if command.last_name is not None:
         educator.last_name = rules.check_name(command.last_name, field="lastName", limit=100)
@@ -225,12 +247,17 @@ async def update_educator(session: AsyncSession, command: UpdateEducator) -> Edu
         ).value
     if command.subjects is not None:
         educator.subjects = rules.normalize_subjects(command.subjects)
+    if command.snils is not None:
+        digest = snils_hash_of(command.snils, snils_key)
+        await _claim_snils(session, digest, educator.id)
+        educator.snils_hash = digest
     after = (
         educator.last_name,
         educator.first_name,
         educator.middle_name,
         educator.qualification_category,
         list(educator.subjects),
+        educator.snils_hash,
     )
     if after != before:
         await _updated(session, educator)

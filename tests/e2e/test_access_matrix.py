@@ -1526,6 +1526,18 @@ ROWS: list[Row] = [
         },
         frozenset({ADMIN_R}),
     ),
+    Row(
+        "issueSourceToken",
+        {"ceSource": "String!"},
+        lambda w: {"ceSource": MATRIX_SOURCE},
+        frozenset({ADMIN_R}),
+    ),
+    Row(
+        "revokeSourceToken",
+        {"ceSource": "String!"},
+        lambda w: {"ceSource": MATRIX_SOURCE},
+        frozenset({ADMIN_R}),
+    ),
     # -- what ends, cancels, withdraws, closes and archives: last
     Row(
         "cancelActivity",

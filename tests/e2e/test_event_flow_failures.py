@@ -101,12 +101,39 @@ def plain(url: str) -> str:
 
 
 async def seed_schools(url: str) -> None:
+    """The region's schools, and the regional system that sends about them (``/regional/rcoi-e2e``)
+    registered with its grants: the gate refuses an unregistered source."""
     connection = await asyncpg.connect(plain(url))
     try:
         await connection.executemany(
             "INSERT INTO known_organization (id, short_name, kind, region_code, inn, updated_at)"
             " VALUES ($1, $2, 'school', '39', $3, now())",
             [(uuid.uuid4(), f"Школа {n}", inn(n)) for n in range(SCHOOLS)],
+        )
+    finally:
+        await connection.close()
+    await register_source(url, "/regional/rcoi-e2e", "rcoi-e2e")
+
+
+async def register_source(url: str, ce_source: str, source_system: str) -> None:
+    """A source of region 39 that may send its assessment results (as `setka sources add` makes it)."""
+    connection = await asyncpg.connect(plain(url))
+    try:
+        source_id = uuid.uuid4()
+        await connection.execute(
+            "INSERT INTO registered_source (id, ce_source, region_code, title, created_at, updated_at)"
+            " VALUES ($1, $2, '39', $3, now(), now())",
+            source_id,
+            ce_source,
+            f"РЦОИ ({source_system})",
+        )
+        await connection.executemany(
+            "INSERT INTO source_grant (source_id, kind, value, granted_at) VALUES ($1, $2, $3, now())",
+            [
+                (source_id, "source_system", source_system),
+                (source_id, "topic", topics.REGIONAL_ASSESSMENTS),
+                (source_id, "region", "39"),
+            ],
         )
     finally:
         await connection.close()

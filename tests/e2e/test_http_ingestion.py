@@ -12,20 +12,24 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from setka_contracts import topics
 
 from deploy.local_stack import Stack
-from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
-from tests.e2e.test_event_flow_failures import SCHOOLS, fetch_value, inn, make_stack, plain, seed_schools
+from operations import sources
+from tests.e2e.test_event_flow_failures import (
+    SCHOOLS,
+    fetch_value,
+    inn,
+    make_stack,
+    register_source,
+    seed_schools,
+)
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failure]
@@ -33,7 +37,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.failure]
 TOTAL = 10_000
 BATCH = 250
 SOURCE = "/regional/rcoi-http"
-TOKEN = SOURCE_TOKEN_PREFIX + "e2e-http-ingestion"
 RECORDED = "setka.events.assessment.recorded.v1"
 
 
@@ -72,9 +75,7 @@ def http_stack(
     tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Stack]:
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    running = make_stack(
-        tmp_path, service_databases, EVENTS_SOURCE_TOKENS=json.dumps({SOURCE: token_digest(TOKEN)})
-    )
+    running = make_stack(tmp_path, service_databases)
     try:
         running.start()
         yield running
@@ -82,37 +83,15 @@ def http_stack(
         running.stop()
 
 
-async def register_source(url: str) -> None:
-    """The sending system is a registered source with its grants (as `setka sources add` makes it)."""
-    connection = await asyncpg.connect(plain(url))
-    try:
-        source_id = uuid.uuid4()
-        await connection.execute(
-            "INSERT INTO registered_source (id, ce_source, region_code, title, created_at, updated_at)"
-            " VALUES ($1, $2, '39', 'РЦОИ (HTTP)', now(), now())",
-            source_id,
-            SOURCE,
-        )
-        await connection.executemany(
-            "INSERT INTO source_grant (source_id, kind, value, granted_at) VALUES ($1, $2, $3, now())",
-            [
-                (source_id, "source_system", "rcoi-http"),
-                (source_id, "topic", topics.REGIONAL_ASSESSMENTS),
-                (source_id, "region", "39"),
-            ],
-        )
-    finally:
-        await connection.close()
-
-
 async def test_every_fact_answered_202_is_applied_exactly_once_across_a_kill(
     http_stack: Stack, service_databases: dict[str, str]
 ) -> None:
     url = service_databases["events"]
     await seed_schools(url)
-    await register_source(url)
+    await register_source(url, SOURCE, "rcoi-http")
+    token, _ = await sources.issue_token(url, SOURCE)  # what `setka sources token` does
     facts_url = http_stack.service_url("gateway") + "/facts"
-    headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/cloudevents-batch+json"}
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/cloudevents-batch+json"}
     answers: dict[int, list[int]] = {}
     """Each batch's answers, in order (an error without an answer is 0)."""
     killed = asyncio.Event()

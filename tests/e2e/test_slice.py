@@ -85,3 +85,29 @@ async def test_health_readiness_and_metrics_answer_on_every_process(stack: Stack
             stack.gateway_url, json={"query": "{ __typename }"}, headers={"authorization": "Bearer nonsense"}
         )
         assert bad_token.status_code == 401
+
+
+async def test_every_process_exports_setka_s_own_lag_outbox_and_gateway_metrics(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        answered = await client.post(stack.gateway_url, json={"query": "query SliceProbe { __typename }"})
+        assert answered.status_code == 200
+
+        async def metrics(name: str) -> str:
+            return (await client.get(f"{stack.service_url(name)}/metrics")).text
+
+        gateway = await metrics("gateway")
+        assert 'setka_gateway_requests_total{operation="SliceProbe",status="200"}' in gateway
+        assert 'setka_gateway_request_seconds_bucket{le="0.005",operation="SliceProbe"}' in gateway
+
+        async def relay_holds_the_lease() -> bool:
+            text = await metrics("registry")
+            return bool(re.search(r"setka_outbox_lease_held\{replica=\"[^\"]+\"\} 1\.0", text)) and (
+                "setka_outbox_oldest_seconds " in text
+            )
+
+        await eventually(relay_holds_the_lease, timeout=30)
+
+        async def lag_reported() -> bool:
+            return 'setka_consumer_lag{group="' in await metrics("analytics")
+
+        await eventually(lag_reported, timeout=30)

@@ -28,10 +28,10 @@ from starlette.routing import Route
 from operations import contract
 from services.events import app as events
 from services.events import importing, sources
-from services.events.intake import SOURCE_TOKEN_PREFIX, token_digest
-from services.events.models import KnownEducator, KnownEmployment, KnownOrganization
+from services.events.models import KnownEducator, KnownEmployment, KnownOrganization, SourceCredential
 from services.events.schema import schema
 from services.events.settings import EventsSettings
+from services.events.sources import SOURCE_TOKEN_PREFIX, token_digest
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,6 @@ async def running(broker: Any, service_databases: dict[str, str]) -> AsyncIterat
         consumer_graceful_seconds=2,
         unknown_retry_seconds=0.2,
         internal_token_secret=SECRET,
-        source_tokens={SOURCE: token_digest(TOKEN)},
     )
     service = events.build(settings)
     school, educator = uuid.uuid4(), uuid.uuid4()
@@ -88,7 +87,7 @@ async def running(broker: Any, service_databases: dict[str, str]) -> AsyncIterat
         session.add(KnownEmployment(id=uuid.uuid4(), educator_id=educator, organization_id=school))
     async with service.db.session() as session, session.begin():
         for ce_source, system in ((SOURCE, "rcoi-39"), ("/regional/iro-39", "iro-kpk")):
-            await sources.register(
+            registered = await sources.register(
                 session,
                 ce_source=ce_source,
                 region_code="39",
@@ -99,6 +98,10 @@ async def running(broker: Any, service_databases: dict[str, str]) -> AsyncIterat
                     sources.GrantKind.region: ["39"],
                 },
             )
+            if ce_source == SOURCE:  # a token with a known value, as `setka sources token` keeps it
+                session.add(
+                    SourceCredential(source_id=registered.id, digest=token_digest(TOKEN), issued_by="test")
+                )
     intake = service.context["intake"]
     app = service.asgi(schema, extra_routes=[Route("/facts", intake.receive, methods=["POST"])])
     transport = httpx.ASGITransport(app=app)

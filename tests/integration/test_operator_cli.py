@@ -110,6 +110,8 @@ COMMANDS = [
     ["sources", "revoke"],
     ["sources", "acl"],
     ["sources", "map"],
+    ["sources", "token"],
+    ["sources", "revoke-token"],
     ["backup"],
     ["restore"],
     ["replay", "rebuild"],
@@ -649,6 +651,18 @@ def test_sources_are_registered_granted_and_give_kafka_acls_on_their_own_topics(
     assert as_json(revoked)["topics"] == ["regional.assessments"]
     (listed,) = as_json(setka("sources", "list", "--region", "39", "--json", env=env))
     assert listed["ce_source"] == source and listed["regions"] == ["39"]
+    # the source's bearer token for POST /facts: printed once, only its digest kept; revoked
+    issued = as_json(setka("sources", "token", source, "--json", env=env))
+    assert issued["token"].startswith("setka-src_") and issued["ce_source"] == source
+    (listed,) = as_json(setka("sources", "list", "--region", "39", "--json", env=env))
+    assert [t["id"] for t in listed["tokens"]] == [issued["token_id"]]
+    assert listed["tokens"][0]["issued_by"].startswith("operator:") and issued["token"] not in str(listed)
+    gone = setka("sources", "revoke-token", source, "--token-id", issued["token_id"], env=env)
+    assert gone.returncode == 0 and "1 token(s)" in gone.stdout, gone.stderr
+    (listed,) = as_json(setka("sources", "list", "--region", "39", "--json", env=env))
+    assert listed["tokens"][0]["revoked_at"] is not None
+    unknown = setka("sources", "token", "/regional/nobody", env=env)
+    assert unknown.returncode == 1 and "[SOURCE_NOT_FOUND]" in unknown.stderr, unknown.stderr
     people = tmp_path / "people.csv"
     people.write_text(f"код;id\nP-1;{uuid.uuid4()}\n", encoding="utf-8")
     mapped = setka("sources", "map", str(people), "--kind", "educator", "--source-system", "courses", env=env)

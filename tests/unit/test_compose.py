@@ -52,6 +52,7 @@ SECRETS = {
     "PORTAL_PUBLIC_URL": "https://setka.example.org",
     "PORTAL_OIDC_ISSUER": "https://keycloak.example.org/realms/setka",
     "PORTAL_OIDC_CLIENT_SECRET": "a-client-secret-of-the-workspace",
+    "SNILS_HMAC_KEY": "a-snils-hmac-key-of-at-least-32-characters",
 }
 """The variables the compose file refuses to start without (${VAR:?…}), with test values."""
 
@@ -86,15 +87,17 @@ _GATEWAY_NEEDS = {
     "GATEWAY_EVENTS_URL",
     "GATEWAY_ANALYTICS_URL",
 }
+_SNILS = {"SNILS_HMAC_KEY"}
+"""The registry hashes the СНИЛС it is given, events the СНИЛС facts carry, with one key."""
 REQUIRED_IN_PRODUCTION: dict[str, set[str]] = {
-    "registry": _SERVICE_NEEDS | {"REGISTRY_DATABASE_URL"},
-    "events": _SERVICE_NEEDS | {"EVENTS_DATABASE_URL"},
+    "registry": _SERVICE_NEEDS | _SNILS | {"REGISTRY_DATABASE_URL"},
+    "events": _SERVICE_NEEDS | _SNILS | {"EVENTS_DATABASE_URL"},
     "analytics": _SERVICE_NEEDS | {"ANALYTICS_DATABASE_URL"},
     "gateway": _GATEWAY_NEEDS,
     "portal": {"PORTAL_ENVIRONMENT", "PORTAL_GATEWAY_URL", "PORTAL_PUBLIC_URL", "PORTAL_OIDC_ISSUER"},
     "topics": {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR"},
     "migrate": _DATABASES,
-    "setka": _SERVICE_NEEDS | _DATABASES | _GATEWAY_NEEDS,
+    "setka": _SERVICE_NEEDS | _DATABASES | _GATEWAY_NEEDS | _SNILS,
 }
 """What each container must be given in production: the defaults are for one machine (SQLite
 files, a loopback broker and subgraphs, no secrets)."""
@@ -331,6 +334,15 @@ def test_the_settings_of_every_container_build_from_exactly_its_environment(name
     if name == "portal":
         portal: Any = construct(PortalSettings, environment)
         assert (portal.host, portal.gateway_url, portal.demo) == ("0.0.0.0", "http://gateway:8000", False)
+
+
+@unit
+def test_the_registry_and_events_hash_snils_with_one_key_and_analytics_never_sees_it() -> None:
+    for name in ("registry", "events", "setka"):
+        assert container_environment(name)["SNILS_HMAC_KEY"] == SECRETS["SNILS_HMAC_KEY"], name
+        built: Any = construct(OPERATOR_READS[1], container_environment(name))
+        assert built.snils_hmac_key.get_secret_value() == SECRETS["SNILS_HMAC_KEY"]
+    assert "SNILS_HMAC_KEY" not in container_environment("analytics")
 
 
 @unit

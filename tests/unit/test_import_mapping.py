@@ -60,6 +60,9 @@ def test_educator_and_membership_headers() -> None:
         "last_name", "first_name", "middle_name", "position", "subjects", "organization_inn",
         "qualification_category",
     }  # fmt: skip
+    with_snils = map_header(ImportKind.educators, ["ФИО", "ИНН ОО", "СНИЛС"])
+    assert with_snils.columns == {"full_name": 0, "organization_inn": 1, "snils": 2}
+    assert digits("8765430300", width=11) == "08765430300"  # a СНИЛС Excel kept as a number
     memberships = map_header(ImportKind.memberships, ["Сеть", "Код ОО", "Роль в сети", "Дата вступления"])
     assert set(memberships.columns) == {"network", "organization_code", "role", "joined_on"}
 

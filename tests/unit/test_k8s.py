@@ -358,6 +358,7 @@ def test_the_settings_of_every_pod_build_from_exactly_its_environment(component:
         return
     assert built.database_url.startswith("postgresql://")
     assert built.internal_token_secret and built.metrics_token
+    assert (built.snils_hmac_key is not None) == (component in ("registry", "events"))
     assert (built.kafka_security_protocol, built.kafka_sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
     assert built.kafka_sasl_username == f"setka-{component}"
     assert (
@@ -381,6 +382,17 @@ def test_each_service_reads_the_password_of_its_own_kafka_user_and_mounts_the_cl
     assert [(entry["port"], entry["tls"], entry["authentication"]["type"]) for entry in tls] == [
         (9093, True, "scram-sha-512")
     ]
+
+
+def test_the_registry_and_events_read_the_snils_key_from_the_secret_and_analytics_does_not() -> None:
+    for component in ("registry", "events"):
+        (container,) = containers_of(DEPLOYMENTS[f"setka-{component}"])
+        (key,) = [v for v in container["env"] if v["name"] == "SNILS_HMAC_KEY"]
+        assert key["valueFrom"]["secretKeyRef"] == {"name": "setka-secrets", "key": "SNILS_HMAC_KEY"}
+        assert environment_of(component)["SNILS_HMAC_KEY"] == SECRETS["SNILS_HMAC_KEY"]
+    assert "SNILS_HMAC_KEY" not in environment_of("analytics")
+    placeholder = (K8S / "base" / "secret.yaml").read_text(encoding="utf-8")
+    assert "--from-literal=SNILS_HMAC_KEY=" in placeholder and "#   SNILS_HMAC_KEY " in placeholder
 
 
 def test_no_secret_value_is_committed() -> None:

@@ -34,7 +34,6 @@ CODE_ROOTS = {"runtime": "", "services": "services.", "gateway": "gateway."}
 EXTERNAL = {
     "up": "prometheus",
     "probe_success": "blackbox-exporter",
-    "kafka_consumergroup_lag": "kafka-exporter",
 }
 """Metrics the rules may read that no Setka process exports, and who does."""
 
@@ -207,7 +206,10 @@ def test_the_alerts_cover_what_operators_watch(alerts: list[dict[str, Any]]) -> 
         "setka_outbox_failures_total",
         "setka_outbox_published_total",
         "setka_infrastructure_waits_total",
-        "kafka_consumergroup_lag",
+        "setka_consumer_lag",
+        "setka_outbox_oldest_seconds",
+        "setka_outbox_lease_held",
+        "setka_gateway_requests_total",
         "setka_gateway_subgraph_seconds_bucket",
     ):
         assert metric in read, f"no alert reads {metric}"
@@ -325,7 +327,7 @@ def test_the_alerts_fire_on_the_situations_they_describe(tmp_path: Path) -> None
 
     registry = {"job": "setka-registry", "instance": "r:8001"}
     analytics = {"job": "setka-analytics", "instance": "a:8003"}
-    lag = {"consumergroup": "setka.analytics", "topic": "setka.events"}
+    lag = {"group": "setka.analytics", "topic": "setka.events"}
     cases = {
         "rule_files": [str(rules)],
         "evaluation_interval": "1m",
@@ -340,6 +342,7 @@ def test_the_alerts_fire_on_the_situations_they_describe(tmp_path: Path) -> None
                         job="setka-events",
                         instance="e:8002",
                         topic="regional.assessments",
+                        reason="does not match its contract",
                     ),
                     # a registry that stops answering
                     series("up", "1x5 0x10", **registry),
@@ -352,7 +355,9 @@ def test_the_alerts_fire_on_the_situations_they_describe(tmp_path: Path) -> None
                     series("setka_outbox_pending", " ".join(["0", "3"] * 18), **registry),
                     series("setka_outbox_published_total", "0+3x35", **registry, topic="setka.registry"),
                     # a consumer group that stopped reading while its topic fills
-                    series("kafka_consumergroup_lag", "0+500x60", **lag, partition="0"),
+                    series("setka_consumer_lag", "0+500x60", **analytics, **lag, partition="0"),
+                    # a registry whose only relay lost its lease and stands by
+                    series("setka_outbox_lease_held", "1x5 0x20", **registry, replica="r:1"),
                 ],
                 "alert_rule_test": [
                     expect("SetkaDeadLetters", 4),
@@ -364,6 +369,7 @@ def test_the_alerts_fire_on_the_situations_they_describe(tmp_path: Path) -> None
                             "source": "setka",
                             "job": "setka-events",
                             "topic": "regional.assessments",
+                            "reason": "does not match its contract",
                         },
                     ),
                     expect("SetkaDeadLetters", 22),
@@ -377,14 +383,18 @@ def test_the_alerts_fire_on_the_situations_they_describe(tmp_path: Path) -> None
                         {"severity": "critical", "source": "setka", "job": "setka-analytics"},
                     ),
                     expect("SetkaConsumerLagHigh", 25),
-                    expect(
-                        "SetkaConsumerLagHigh", 40, {"severity": "warning", "source": "kafka-exporter", **lag}
-                    ),
+                    expect("SetkaConsumerLagHigh", 40, {"severity": "warning", "source": "setka", **lag}),
                     expect("SetkaConsumerLagGrowing", 10),
                     expect(
                         "SetkaConsumerLagGrowing",
                         50,
-                        {"severity": "critical", "source": "kafka-exporter", **lag},
+                        {"severity": "critical", "source": "setka", **lag},
+                    ),
+                    expect("SetkaNoRelayLeaseHolder", 8),
+                    expect(
+                        "SetkaNoRelayLeaseHolder",
+                        12,
+                        {"severity": "critical", "source": "setka", "job": "setka-registry"},
                     ),
                 ],
             }

@@ -498,6 +498,8 @@ class EducatorRow:
     external_id: str | None
     organization_inn: str | None
     organization_code: str | None
+    snils: str | None = None
+    """As the file gives it, checked (only its keyed hash is ever stored)."""
 
     @property
     def search(self) -> str:
@@ -522,8 +524,9 @@ class EducatorImporter(RowImporter[EducatorRow]):
 
     kind = ImportKind.educators
 
-    def __init__(self, *, scope: RegionScope = EVERY_REGION) -> None:
+    def __init__(self, *, scope: RegionScope = EVERY_REGION, snils_key: str | None = None) -> None:
         self._scope = scope
+        self._snils_key = snils_key
         self._known = _Known()
         self._by_external: dict[str, uuid.UUID] = {}
         self._by_name: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
@@ -548,6 +551,8 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 raise DomainError("Нужны фамилия и имя", code="NAME_INCOMPLETE", field="firstName")
         category = record.get("qualification_category")
         subjects = record.get("subjects")
+        snils = digits(record["snils"], width=11) if record.get("snils") else None  # Excel drops a 0
+        educators.snils_hash_of(snils, self._snils_key)  # a bad СНИЛС is refused with its line
         return EducatorRow(
             last_name=rules.check_name(last, field="lastName", limit=100),
             first_name=rules.check_name(first, field="firstName", limit=100),
@@ -562,6 +567,7 @@ class EducatorImporter(RowImporter[EducatorRow]):
             external_id=rules.optional_text(record.get("external_id"), field="externalId", limit=100),
             organization_inn=inn,
             organization_code=code,
+            snils=snils,
         )
 
     def keys(self, value: EducatorRow) -> Sequence[tuple[str, Hashable]]:
@@ -630,7 +636,9 @@ class EducatorImporter(RowImporter[EducatorRow]):
                     subjects=value.subjects or [],
                     posts=[educators.Post(organization_id=organization_id, position=value.position)],
                     external_id=value.external_id,
+                    snils=value.snils,
                 ),
+                snils_key=self._snils_key,
             )
             if value.external_id:
                 self._by_external[value.external_id] = educator.id
@@ -648,7 +656,9 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 middle_name=value.middle_name,
                 qualification_category=value.qualification_category,
                 subjects=value.subjects,
+                snils=value.snils,  # a row without one leaves the СНИЛС kept as it is
             ),
+            snils_key=self._snils_key,
         )
         if (existing, organization_id) not in self._posts:
             await educators.employ(
@@ -724,12 +734,15 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         return Outcome.unchanged
 
 
-def importer_for(kind: ImportKind, *, scope: RegionScope = EVERY_REGION) -> RowImporter[Any]:
-    """A fresh importer (its caches belong to one run) that touches only ``scope``'s region."""
+def importer_for(
+    kind: ImportKind, *, scope: RegionScope = EVERY_REGION, snils_key: str | None = None
+) -> RowImporter[Any]:
+    """A fresh importer (its caches belong to one run) that touches only ``scope``'s region;
+    ``snils_key`` hashes the educators' СНИЛС (SNILS_HMAC_KEY)."""
     if kind == ImportKind.organizations:
         return OrganizationImporter(scope=scope)
     if kind == ImportKind.educators:
-        return EducatorImporter(scope=scope)
+        return EducatorImporter(scope=scope, snils_key=snils_key)
     if kind == ImportKind.municipalities:
         return MunicipalityImporter(scope=scope)
     return MembershipImporter(scope=scope)

@@ -39,9 +39,11 @@ async def import_file(
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
     scope: RegionScope = EVERY_REGION,
+    snils_key: str | None = None,
 ) -> ImportSummary:
     """Import one file; raises :class:`UnreadableFile` or :class:`UnmappableHeader` before any write.
-    Rows about a region outside ``scope`` are refused, each with its line."""
+    Rows about a region outside ``scope`` are refused, each with its line; ``snils_key`` hashes
+    the educators' СНИЛС (without it a row with a СНИЛС is refused)."""
     table = open_table(path)
     rows = table.rows
     header, _title_rows = locate_header(kind, table.header, ((row.line, row.cells) for row in rows))
@@ -56,7 +58,7 @@ async def import_file(
     try:
         return await run_rows(
             db,
-            importer_for(kind, scope=scope),
+            importer_for(kind, scope=scope, snils_key=snils_key),
             header,
             rows,
             dry_run=dry_run,
@@ -118,6 +120,7 @@ def arguments(parser: argparse.ArgumentParser, *, other_kinds: tuple[str, ...] =
 def run(args: argparse.Namespace, settings: ServiceSettings) -> int:
     source: Path = args.file
     kind = ImportKind(args.kind)
+    key = settings.snils_hmac_key
 
     async def go() -> ImportSummary:
         db = Database(settings.database_url)
@@ -129,6 +132,7 @@ def run(args: argparse.Namespace, settings: ServiceSettings) -> int:
                 dry_run=args.dry_run,
                 chunk_size=max(1, args.chunk_size),
                 progress=not args.no_progress,
+                snils_key=key.get_secret_value() if key is not None else None,
             )
         finally:
             await db.dispose()

@@ -131,6 +131,7 @@ FIELDS: Mapping[ImportKind, tuple[FieldSpec, ...]] = {
             "external_id",
             ("табельный номер", "идентификатор", "ид педагога", "external id", "educator id", "id"),
         ),
+        FieldSpec("snils", ("снилс", "номер снилс", "снилс педагога", "страховой номер", "snils")),
         *_ORGANIZATION_REF,
     ),
     ImportKind.memberships: (

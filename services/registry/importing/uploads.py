@@ -78,6 +78,7 @@ async def import_upload(
     *,
     scope: RegionScope,
     dry_run: bool = False,
+    snils_key: str | None = None,
 ) -> ImportSummary:
     """Import ``data`` as the file ``file_name``; a file that cannot be read at all, or whose
     header lacks a needed column, is a :class:`DomainError` before any write. An import that
@@ -87,7 +88,7 @@ async def import_upload(
         path = Path(folder) / f"upload{suffix}"
         await asyncio.to_thread(path.write_bytes, data)
         try:
-            return await import_file(db, path, kind, dry_run=dry_run, scope=scope)
+            return await import_file(db, path, kind, dry_run=dry_run, scope=scope, snils_key=snils_key)
         except UnreadableFile as error:
             raise DomainError(
                 _named(str(error), path.name, file_name), code="FILE_UNREADABLE", field="contentBase64"

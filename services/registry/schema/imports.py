@@ -183,7 +183,13 @@ class ImportMutation:
             data = decode(content_base64, limit=info.context.get("import_max_bytes", DEFAULT_MAX_BYTES))
             with audit.acting_as(caller.subject or "", caller.scopes):  # each chunk's entry names the person
                 summary = await import_upload(
-                    database(info), ImportKind(kind), name, data, scope=scope, dry_run=dry_run
+                    database(info),
+                    ImportKind(kind),
+                    name,
+                    data,
+                    scope=scope,
+                    dry_run=dry_run,
+                    snils_key=info.context.get("snils_key"),
                 )
         except DomainError as error:
             return ValidationError.of(error)

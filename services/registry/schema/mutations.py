@@ -156,7 +156,15 @@ class RegisterEducatorInput(
 
 
 @strawberry.input
-class UpdateEducatorInput(CommandInput, command=educators.UpdateEducator, rename={"educator_id": "id"}):
+class UpdateEducatorInput(
+    CommandInput,
+    command=educators.UpdateEducator,
+    rename={"educator_id": "id"},
+    describe={
+        "snils": "СНИЛС, checked by its check digits and kept only as its keyed hash (the number never); "
+        "an empty one removes it"
+    },
+):
     pass
 
 
@@ -383,7 +391,9 @@ class Mutation:
         return await run_command(
             info,
             Educator.of,
-            lambda s: educators.update_educator(s, input.to_command()),
+            lambda s: educators.update_educator(
+                s, input.to_command(), snils_key=info.context.get("snils_key")
+            ),
             scope=lambda s: scopes.educator(s, input.id),
             roles=PARTICIPANTS,
         )
