@@ -29,10 +29,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "Span",
     "SpanKind",
+    "Traced",
+    "annotate",
     "context_of",
     "current",
     "current_ids",
@@ -40,6 +43,7 @@ __all__ = [
     "enabled_by_environment",
     "extract",
     "finish",
+    "flush",
     "inject",
     "mark_error",
     "setup",
@@ -233,6 +237,43 @@ def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not attributes:
         return None
     return {key: value for key, value in attributes.items() if value is not None and value != ""}
+
+
+def annotate(attributes: Mapping[str, Any]) -> None:
+    """Set ``attributes`` on the current span (those that are None or empty are left out)."""
+    active = trace.get_current_span()
+    if active.is_recording():
+        active.set_attributes(_clean(attributes) or {})
+
+
+class Traced:
+    """An ASGI app with a server span around each HTTP request, a child of the caller's
+    ``traceparent`` header when it sends one (a class: Starlette routes a function as an endpoint)."""
+
+    def __init__(self, app: ASGIApp, *, component: str) -> None:
+        self.app = app
+        self.component = component
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        method, path = scope.get("method", ""), scope.get("path", "")
+        with span(
+            f"{method} {path}",
+            component=self.component,
+            kind=SpanKind.SERVER,
+            parent=extract(headers),
+            attributes={"http.request.method": method, "url.path": path},
+        ):
+            await self.app(scope, receive, send)
+
+
+def flush() -> None:
+    """Export the spans ended so far (a service stopping)."""
+    if _installed is not None:
+        _installed.force_flush()
 
 
 def mark_error(exc: BaseException) -> None:
