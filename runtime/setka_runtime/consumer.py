@@ -339,6 +339,8 @@ class GuardedConsumer:
         """The consumer span of a message: a child of its ``ce_traceparent``, else a new trace
         that starts here, known by the message's ``ce_id``."""
         headers = record.headers
+        if not tracing.enabled():  # no attributes to gather: only the sender's context goes on
+            return tracing.start("", parent=tracing.extract(headers))
         return tracing.start(
             f"{self.topic} process",
             component="consumer",

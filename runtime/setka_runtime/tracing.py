@@ -40,6 +40,7 @@ __all__ = [
     "current",
     "current_ids",
     "current_traceparent",
+    "enabled",
     "enabled_by_environment",
     "extract",
     "finish",
@@ -117,6 +118,11 @@ def shutdown() -> None:
         _installed.shutdown()
 
 
+def enabled() -> bool:
+    """Whether spans are recorded in this process (:func:`setup` installed a provider)."""
+    return _installed is not None
+
+
 def tracer(component: str = "") -> Tracer:
     """The tracer of a Setka component (e.g. ``"gateway"``, ``"events"``): a no-op one when off."""
     return trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
@@ -133,16 +139,12 @@ def inject(headers: MutableMapping[str, str], context: Context | None = None) ->
 
 def extract(headers: Mapping[str, str]) -> Context:
     """The context of HTTP ``headers`` (case-insensitive names) or of a Kafka message's headers
-    (``ce_traceparent``, else a bare ``traceparent``); an empty context when they carry none."""
-    lowered = {str(name).lower(): value for name, value in headers.items()}
-    carrier: dict[str, str] = {}
-    parent = lowered.get(CE_TRACEPARENT) or lowered.get(TRACEPARENT)
-    if parent:
-        carrier[TRACEPARENT] = parent
-        state = lowered.get(CE_TRACESTATE) or lowered.get(TRACESTATE)
-        if state:
-            carrier[TRACESTATE] = state
-    return _PROPAGATOR.extract(carrier, context=Context())
+    (``ce_traceparent``, else a bare ``traceparent``); an empty context when they carry none.
+    Header names are read lowercase, as ASGI, Starlette and :func:`decode_headers` give them."""
+    parent = headers.get(CE_TRACEPARENT) or headers.get(TRACEPARENT)
+    if not parent:
+        return Context()
+    return context_of(parent, headers.get(CE_TRACESTATE) or headers.get(TRACESTATE))
 
 
 def context_of(traceparent: str | None, tracestate: str | None = None) -> Context:
@@ -186,15 +188,20 @@ def span(
 ) -> Iterator[Span]:
     """A span made current for the block (child of ``parent``'s span when given, else of the
     current one), linked to the spans of ``links``; an exception leaving the block is recorded
-    on it and marks it an error."""
+    on it and marks it an error. Off, nothing is made but the caller's context, passed on."""
+    if _installed is None:
+        passing = trace.get_current_span(parent)
+        with current(passing if parent is not None else None):
+            yield passing
+        return
     with tracer(component).start_as_current_span(
         name,
         context=parent,
         kind=kind,
         attributes=_clean(attributes),
         links=[Link(other.get_span_context()) for other in links if other.get_span_context().is_valid],
-    ) as current:
-        yield current
+    ) as made:
+        yield made
 
 
 def start(
@@ -205,7 +212,10 @@ def start(
     parent: Context | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> Span:
-    """A span started but not made current: end it with :func:`finish`."""
+    """A span started but not made current: end it with :func:`finish`. Off, the caller's span
+    (``parent``'s, else the current one), unrecorded, so that the context is passed on."""
+    if _installed is None:
+        return trace.get_current_span(parent)
     return tracer(component).start_span(name, context=parent, kind=kind, attributes=_clean(attributes))
 
 

@@ -105,7 +105,7 @@ def test_the_trace_context_travels_in_the_distributed_tracing_extension() -> Non
     # a sender that writes the bare W3C header is understood as well
     bare = {**CloudEvent(type="setka.test.v1", source="/test", data={}).headers(), "traceparent": TRACEPARENT}
     assert parse(bare, b"{}").traceparent == TRACEPARENT
-    for carrier in ({"ce_traceparent": TRACEPARENT}, {"Traceparent": TRACEPARENT}):
+    for carrier in ({"ce_traceparent": TRACEPARENT}, {"traceparent": TRACEPARENT}):
         with tracing.span("read", parent=tracing.extract(carrier)):
             assert tracing.current_ids() is not None
             assert tracing.current_ids()[0] == "0af7651916cd43dd8448eb211c80319c"  # type: ignore[index]
