@@ -396,7 +396,7 @@ class GuardedConsumer:
         return [item.outcome for item in items]
 
     async def _apply_alone(self, item: Item) -> None:
-        with logs.traced(traceparent(item.headers)):
+        with tracing.current(item.span), logs.traced(tracing.current_traceparent()):
             await self._apply_alone_traced(item)
 
     async def _apply_alone_traced(self, item: Item) -> None:
