@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module", name="stack")
 def slice_stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) -> Iterator[Stack]:
-    """One stack for both tests: the second only reads health, readiness and metrics."""
+    """One stack for the module: after the first test the others only read health, readiness and
+    metrics (and the first counts the gateway's calls of its own window)."""
     yield from module_stack(tmp_path_factory, databases)
 
 
