@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 import httpx
+from setka_runtime import tracing
 from setka_runtime.health import health_routes
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -135,6 +136,7 @@ class PassThrough:
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
     settings = settings or GatewaySettings()
+    tracing.setup("gateway")  # only when the OTEL_* variables ask
     urls = {
         "registry": settings.registry_url,
         "events": settings.events_url,
@@ -231,6 +233,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         for passage in documents.values():
             await passage.close()
         await authenticator.close()
+        tracing.flush()
 
     app = Starlette(
         routes=[

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from setka_runtime import logs
+from setka_runtime import logs, tracing
 from setka_runtime.access import Identity, Refusal
 from starlette.requests import Request
 from starlette.responses import Response
@@ -130,17 +130,28 @@ class GraphQLHttp:
         media = _media_type(request.headers.get("accept"))
         started = time.perf_counter()
         seen: dict[str, str] = {}
-        with logs.traced(request.headers.get("traceparent")):
+        with (
+            tracing.span(
+                f"{request.method} {request.url.path}",
+                component="gateway",
+                kind=tracing.SpanKind.SERVER,
+                parent=tracing.extract(request.headers),
+                attributes={"http.request.method": request.method, "url.path": request.url.path},
+            ) as span,
+            logs.traced(tracing.current_traceparent()),
+        ):
             try:
                 response = await self._handle(request, media, seen)
             except HttpError as exc:
                 response = _errors_response([exc.error()], exc.status, media or JSON, exc.headers)
-            except Exception:
+            except Exception as exc:
                 log.exception("the gateway failed on a request")  # the details stay in the log
+                tracing.mark_error(exc)
                 response = _errors_response([{"message": "Unexpected error."}], 500, media or JSON)
-        if "page" not in seen:
-            observe(seen.get("operation", OTHER), response.status_code, time.perf_counter() - started)
-        await response(scope, receive, send)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if "page" not in seen:
+                observe(seen.get("operation", OTHER), response.status_code, time.perf_counter() - started)
+            await response(scope, receive, send)
 
     async def _handle(self, request: Request, media: str | None, seen: dict[str, str]) -> Response:
         """Answer the request; put its operation's label in ``seen`` once known (``page``: GraphiQL)."""
@@ -157,6 +168,7 @@ class GraphQLHttp:
         query = self._document_text(params)
         operation_name = params.get("operationName")
         seen["operation"] = operation_label(operation_name, query)
+        tracing.annotate({"graphql.operation.name": operation_name})
         variables = params.get("variables") or {}
         # a document not seen before costs work to read, however it ends: a client sending new
         # documents pays for them, and more for each one refused, before the next is read
@@ -178,6 +190,7 @@ class GraphQLHttp:
                     status = 403 if identity.authenticated else 401
                     return _errors_response(errors, status, media)
                 return _errors_response(errors, 200, media, with_data=True)
+            tracing.annotate({"graphql.operation.type": prepared.kind})
             if prepared.kind == "subscription":
                 raise HttpError(400, "Subscriptions are served over WebSocket (graphql-transport-ws)")
             await self._charge(request, identity, self.engine.cost_of(prepared, variables))

@@ -215,31 +215,56 @@ def postgres_url(infrastructure_kind: Infrastructure) -> Iterator[str]:
 
 
 class DatabaseFactory:
+    """The run's databases. A migrated one is a copy of a template migrated once a run per service
+    (``CREATE DATABASE … TEMPLATE``: a fraction of a second instead of seconds of migrations)."""
+
     def __init__(self, admin_url: str, run_id: str) -> None:
         self.admin_url = admin_url
         self.run_id = run_id
         self.created: list[str] = []
+        self._templates: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def _admin_dsn(self) -> str:
         return make_url(self.admin_url).render_as_string(hide_password=False)
 
-    def create(self, label: str, *, migrate: str | None = None) -> str:
-        """A new empty database; migrated for service ``migrate`` when given."""
+    def _url(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def _create_database(self, label: str, template: str | None = None) -> str:
         name = f"setka_test_{self.run_id}_{len(self.created)}_{label}"
 
         async def create() -> None:
             connection = await asyncpg.connect(self._admin_dsn())
             try:
-                await connection.execute(f'CREATE DATABASE "{name}"')
+                statement = f'CREATE DATABASE "{name}"'
+                if template:
+                    statement += f' TEMPLATE "{template}"'
+                    # PostgreSQL 15 copies through the WAL by default, and dropping such a copy
+                    # then costs seconds; copying the (small) files is cheaper both ways
+                    if connection.get_server_version().major >= 15:
+                        statement += " STRATEGY FILE_COPY"
+                await connection.execute(statement)
             finally:
                 await connection.close()
 
         run_sync(create())
         self.created.append(name)
-        url = make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
-        if migrate:
-            migrations.upgrade(MIGRATIONS[migrate], url, migrate)
-        return url
+        return name
+
+    def _template(self, service: str) -> str:
+        """The run's database of ``service`` migrated to head; nothing stays connected to it."""
+        if service not in self._templates:
+            name = self._create_database(f"template_{service}")
+            migrations.upgrade(MIGRATIONS[service], self._url(name), service)
+            self._templates[service] = name
+        return self._templates[service]
+
+    def create(self, label: str, *, migrate: str | None = None) -> str:
+        """A new empty database; migrated for service ``migrate`` when given."""
+        with self._lock:
+            template = self._template(migrate) if migrate else None
+            return self._url(self._create_database(label, template))
 
     def drop_all(self) -> None:
         async def drop() -> None:

@@ -203,6 +203,19 @@ def _headers(event_type: str) -> dict[str, Any]:
                 "their outbox position as 20 zero-padded digits: of two events of one aggregate, the "
                 "higher is the newer, and a copy keeps the newest it has seen.",
             },
+            "ce_traceparent": {
+                "type": "string",
+                "maxLength": MAX_HEADER_BYTES,
+                "description": "Optional (the CloudEvents distributed-tracing extension): the W3C "
+                "traceparent of the work that produced the event, e.g. "
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01. Setka's consumers continue "
+                "that trace; without it, a trace starts at the consumer, with the event's ce_id.",
+            },
+            "ce_tracestate": {
+                "type": "string",
+                "maxLength": MAX_HEADER_BYTES,
+                "description": "Optional: the W3C tracestate that goes with ce_traceparent.",
+            },
             "content-type": {"type": "string", "const": "application/json"},
         },
     }

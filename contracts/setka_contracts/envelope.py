@@ -69,6 +69,11 @@ class CloudEvent:
     """The CloudEvents ``sequence`` extension (``ce_sequence``): where the event stands among its
     producer's events. Setka's services send their outbox position (see :func:`sequence_of`), so
     of two events of one aggregate the one with the higher sequence is the newer."""
+    traceparent: str | None = None
+    """The CloudEvents distributed-tracing extension (``ce_traceparent``): the W3C trace context of
+    the work that produced the event, so a trace continues into its consumers."""
+    tracestate: str | None = None
+    """The extension's ``ce_tracestate``: vendor data of the trace, passed on as it came."""
 
     def headers(self) -> dict[str, str]:
         """Kafka headers of the binary content mode."""
@@ -86,6 +91,10 @@ class CloudEvent:
             headers["ce_subject"] = self.subject
         if self.sequence:
             headers["ce_sequence"] = self.sequence
+        if self.traceparent:
+            headers["ce_traceparent"] = self.traceparent
+            if self.tracestate:
+                headers["ce_tracestate"] = self.tracestate
         return headers
 
     def body(self) -> bytes:
@@ -345,6 +354,8 @@ def _parse(headers: Mapping[str, str], body: bytes | None) -> CloudEvent:
         time=_time(headers.get("ce_time")),
         subject=headers.get("ce_subject"),
         sequence=headers.get("ce_sequence"),
+        traceparent=headers.get("ce_traceparent") or headers.get("traceparent") or None,
+        tracestate=headers.get("ce_tracestate") or headers.get("tracestate") or None,
         data=data,
     )
 

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
+from setka_runtime import tracing
 
 SUBGRAPH_REQUESTS = MetricCounter(
     "setka_gateway_subgraph_requests_total", "Requests from the gateway to a subgraph", ["service"]
@@ -89,18 +90,27 @@ class Subgraphs:
         self.calls[service] += 1
         SUBGRAPH_REQUESTS.labels(service).inc()
         request_headers = {"content-type": "application/json", "accept": ACCEPT, **(headers or {})}
-        try:
-            with SUBGRAPH_SECONDS.labels(service).time():
-                async with self._client().post(
-                    self.urls[service], data=payload, headers=request_headers
-                ) as reply:
-                    answer = await reply.read()
-                    if reply.status >= 500 or not reply.content_type.endswith("json"):
-                        raise SubgraphUnavailableReply(f"HTTP {reply.status} {reply.content_type}")
-                    return answer
-        except (aiohttp.ClientError, TimeoutError, OSError, SubgraphUnavailableReply) as exc:
-            log.warning("subgraph %s unavailable: %s", service, exc)
-            raise SubgraphUnavailable(service) from exc
+        with tracing.span(
+            f"POST {service}",
+            component="gateway",
+            kind=tracing.SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "server.address": service, "setka.subgraph": service},
+        ) as span:
+            tracing.inject(request_headers)  # the subgraph's span is this one's child
+            try:
+                with SUBGRAPH_SECONDS.labels(service).time():
+                    async with self._client().post(
+                        self.urls[service], data=payload, headers=request_headers
+                    ) as reply:
+                        span.set_attribute("http.response.status_code", reply.status)
+                        answer = await reply.read()
+                        if reply.status >= 500 or not reply.content_type.endswith("json"):
+                            raise SubgraphUnavailableReply(f"HTTP {reply.status} {reply.content_type}")
+                        return answer
+            except (aiohttp.ClientError, TimeoutError, OSError, SubgraphUnavailableReply) as exc:
+                log.warning("subgraph %s unavailable: %s", service, exc)
+                tracing.mark_error(exc)
+                raise SubgraphUnavailable(service) from exc
 
     async def query(self, service: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         """The decoded answer, which must be a GraphQL response (``data`` and/or ``errors``)."""

@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +48,7 @@ from setka_contracts import CloudEvent, EnvelopeError, EventData, decode_headers
 from setka_contracts.topics import dead_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import inbox, logs, metrics
+from . import inbox, logs, metrics, tracing
 from .db import Database
 from .deadletters import reason_kind
 from .errors import NotYetKnown, PermanentError
@@ -98,6 +98,8 @@ class Item:
     offset: int | str = ""
     outcome: str = "processed"
     reason: str = ""
+    span: Any = None
+    """The message's consumer span (:mod:`setka_runtime.tracing`), current while it is applied."""
 
     def reject(self, reason: str) -> None:
         """The message breaks a rule: nothing of it may be written; it goes to the dead-letter topic."""
@@ -302,14 +304,27 @@ class GuardedConsumer:
         for index, record in enumerate(records):
             read = self._read(record)
             if isinstance(read, Item):
+                read.span = self._span(record)
                 items.append((index, read))
             elif read == "ignored":
                 outcomes[index] = "ignored"
             else:
-                await self.dead_letter(record.value, record.headers, read, record)
+                span = self._span(record)
+                with tracing.current(span):
+                    await self.dead_letter(record.value, record.headers, read, record)
+                tracing.finish(span, error=read, attributes={"setka.outcome": "dead-lettered"})
                 outcomes[index], reasons[index] = "dead-lettered", read
         if items:
-            applied = await self._apply([item for _, item in items])
+            try:
+                applied = await self._apply([item for _, item in items])
+            finally:
+                for _, item in items:
+                    failed = item.outcome == "dead-lettered"
+                    tracing.finish(
+                        item.span,
+                        error=item.reason if failed else "",
+                        attributes={"setka.outcome": item.outcome, "setka.reason": item.reason[:500]},
+                    )
             for (index, item), outcome in zip(items, applied, strict=True):
                 outcomes[index], reasons[index] = outcome, item.reason
         elapsed = time.perf_counter() - started
@@ -319,6 +334,32 @@ class GuardedConsumer:
         if records:
             metrics.HANDLING_SECONDS.labels(self.topic).observe(elapsed / len(records))
         return list(zip(outcomes, reasons, strict=True))
+
+    def _span(self, record: Record) -> tracing.Span:
+        """The consumer span of a message: a child of its ``ce_traceparent``, else a new trace
+        that starts here, known by the message's ``ce_id``."""
+        headers = record.headers
+        if not tracing.enabled():  # no attributes to gather: only the sender's context goes on
+            return tracing.start("", parent=tracing.extract(headers))
+        return tracing.start(
+            f"{self.topic} process",
+            component="consumer",
+            kind=tracing.SpanKind.CONSUMER,
+            parent=tracing.extract(headers),
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.topic,
+                "messaging.consumer.group.name": self.group,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset if isinstance(record.offset, int) else None,
+                "cloudevents.event_id": headers.get("ce_id"),
+                "cloudevents.event_type": headers.get("ce_type"),
+                "cloudevents.event_source": headers.get("ce_source"),
+                "ce_id": headers.get("ce_id"),
+                "ce_type": headers.get("ce_type"),
+            },
+        )
 
     async def handle(self, value: bytes, headers: Mapping[str, str], *, origin: Any = None) -> str:
         """Handle one message (a deferred one handed back, or a test's); return its outcome."""
@@ -355,7 +396,7 @@ class GuardedConsumer:
         return [item.outcome for item in items]
 
     async def _apply_alone(self, item: Item) -> None:
-        with logs.traced(traceparent(item.headers)):
+        with tracing.current(item.span), logs.traced(tracing.current_traceparent()):
             await self._apply_alone_traced(item)
 
     async def _apply_alone_traced(self, item: Item) -> None:
@@ -420,21 +461,25 @@ class GuardedConsumer:
             for run in _runs([item for item in items if item.pending]):
                 _, handler = self._handlers[run[0].event.type]
                 if _is_batch(handler):
-                    await handler(session, run)
+                    with _batch_span(self.topic, run):  # what it records continues these traces
+                        await handler(session, run)
                     continue
                 for item in run:
                     if alone:
-                        await handler(session, item.data, item.event)  # its errors end the transaction
+                        with tracing.current(item.span):  # its errors end the transaction
+                            await handler(session, item.data, item.event)
                         continue
                     if not savepoints:
                         try:
-                            await handler(session, item.data, item.event)
+                            with tracing.current(item.span):
+                                await handler(session, item.data, item.event)
                         except (PermanentError, NotYetKnown):
                             raise  # no savepoints here: let the messages go one by one
                         continue
                     try:
                         async with session.begin_nested():
-                            await handler(session, item.data, item.event)
+                            with tracing.current(item.span):
+                                await handler(session, item.data, item.event)
                     except PermanentError as exc:
                         item.reject(str(exc))
                     except NotYetKnown as exc:
@@ -560,6 +605,24 @@ class GuardedConsumer:
 def traceparent(headers: Mapping[str, str]) -> str | None:
     """The W3C trace context a message carries (CloudEvents' distributed-tracing extension)."""
     return headers.get("traceparent") or headers.get("ce_traceparent")
+
+
+@contextlib.contextmanager
+def _batch_span(topic: str, run: list[Item]) -> Iterator[None]:
+    """Current while a batch handler applies ``run``: the message's own span for a run of one;
+    for more, a span of the batch, a child of the first message's, linked to every message's."""
+    if len(run) == 1:
+        with tracing.current(run[0].span):
+            yield
+        return
+    with tracing.current(run[0].span):
+        with tracing.span(
+            f"{topic} process batch",
+            component="consumer",
+            links=[item.span for item in run[1:] if item.span is not None],
+            attributes={"messaging.batch.message_count": len(run)},
+        ):
+            yield
 
 
 def _runs(items: list[Item]) -> list[list[Item]]:

@@ -25,7 +25,7 @@ from setka_contracts import CloudEvent, EventData, as_sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import metrics
+from . import metrics, tracing
 from .db import Database
 from .fencing import Fence, LostFence, fence_for
 from .sql import insert_many
@@ -43,7 +43,7 @@ Send = Callable[[str, str, bytes, dict[str, str]], Awaitable["asyncio.Future[Any
 """send(topic, key, body, headers): enqueue with the producer; the future resolves on the broker's ack."""
 
 
-def _row(data: EventData, source: str) -> tuple[str, dict[str, Any]]:
+def _row(data: EventData, source: str, traceparent: str | None) -> tuple[str, dict[str, Any]]:
     event_id = str(uuid.uuid4())
     row = {
         "event_id": event_id,
@@ -53,6 +53,7 @@ def _row(data: EventData, source: str) -> tuple[str, dict[str, Any]]:
         "source": source,
         "occurred_at": datetime.now(UTC),
         "payload": data.model_dump_json(),  # strict JSON: pydantic writes no NaN
+        "traceparent": traceparent,
     }
     return event_id, row
 
@@ -66,10 +67,11 @@ async def record(session: AsyncSession, data: EventData, *, source: str) -> str:
 
 async def record_many(session: AsyncSession, items: Sequence[EventData], *, source: str) -> list[str]:
     """Add several events to the session's transaction in one statement, in the given order;
-    return their ids."""
+    return their ids. Each keeps the current span's ``traceparent``: the trace goes on with it."""
     if not items:
         return []
-    pairs = [_row(data, source) for data in items]
+    traceparent = tracing.current_traceparent()
+    pairs = [_row(data, source, traceparent) for data in items]
     await insert_many(session, outbox, [row for _, row in pairs])
     session.sync_session.info[_PENDING_FLAG] = True
     session.sync_session.info.setdefault(RECORDED, []).extend(
@@ -239,9 +241,10 @@ class OutboxRelay:
                     metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
         return len(published)
 
-    def message(self, row: Any) -> CloudEvent:
+    def message(self, row: Any, traceparent: str | None = None) -> CloudEvent:
         """The CloudEvent of an outbox row, with its position as ``ce_sequence``: the version a
-        consumer compares to keep the newest state of an aggregate."""
+        consumer compares to keep the newest state of an aggregate; and ``traceparent`` (else
+        the row's own) as ``ce_traceparent``."""
         return CloudEvent(
             id=row.event_id,
             type=row.event_type,
@@ -250,6 +253,7 @@ class OutboxRelay:
             subject=row.key,
             data=json.loads(row.payload),
             sequence=as_sequence(row.id),
+            traceparent=traceparent or getattr(row, "traceparent", None),
         )
 
     async def _send_all(self, rows: Sequence[Any], deadline: float) -> set[int]:
@@ -268,18 +272,35 @@ class OutboxRelay:
 
         async def send_in_order(chain: list[Any]) -> None:
             for row in chain:
-                event = self.message(row)
-                try:
-                    if self._send is None:
-                        await self._publish(row.topic, row.key, event.body(), event.headers())
-                    else:
-                        await (await self._send(row.topic, row.key, event.body(), event.headers()))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the broker's refusal: this key waits for the next try
-                    failures.append(exc)
-                    return
-                published.add(row.id)
+                stored = getattr(row, "traceparent", None)
+                if not stored:  # recorded outside any trace: sent as it is, without a span
+                    if not await send_one(row, self.message(row)):
+                        return
+                    continue
+                with tracing.span(
+                    f"{row.topic} publish",
+                    component="outbox",
+                    kind=tracing.SpanKind.PRODUCER,
+                    parent=tracing.context_of(stored),
+                    attributes=_publish_attributes(row),
+                ):
+                    if not await send_one(row, self.message(row, tracing.current_traceparent())):
+                        return
+
+        async def send_one(row: Any, event: CloudEvent) -> bool:
+            try:
+                if self._send is None:
+                    await self._publish(row.topic, row.key, event.body(), event.headers())
+                else:
+                    await (await self._send(row.topic, row.key, event.body(), event.headers()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker's refusal: this key waits for the next try
+                failures.append(exc)
+                tracing.mark_error(exc)
+                return False
+            published.add(row.id)
+            return True
 
         tasks = [asyncio.ensure_future(send_in_order(chain)) for chain in chains.values()]
         _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
@@ -297,3 +318,16 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+
+def _publish_attributes(row: Any) -> dict[str, Any]:
+    """A relay span's attributes (OpenTelemetry's messaging conventions, and the CloudEvent's)."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": row.topic,
+        "messaging.kafka.message.key": row.key,
+        "cloudevents.event_id": row.event_id,
+        "cloudevents.event_type": row.event_type,
+        "cloudevents.event_source": row.source,
+    }

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
+from . import tracing
 from .access import ANONYMOUS, AccessDenied, identity_from_authorization
 from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
@@ -50,6 +51,7 @@ class Service:
 
     @classmethod
     def create(cls, settings: ServiceSettings, *, topics: Sequence[str] = ()) -> Service:
+        tracing.setup(settings.service_name)  # only when the OTEL_* variables ask
         db = Database(settings.database_url)
         broker = make_broker(settings, client_id=f"setka-{settings.service_name}")
         relay = OutboxRelay(
@@ -194,6 +196,7 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.broker.stop()
             await self.db.dispose()
+            tracing.flush()
 
     def asgi(self, schema: Schema, *, extra_routes: Sequence[Route] = ()) -> Starlette:
         """The ASGI app: /graphql, /healthz, /readyz, /metrics, with the service in its lifespan."""
@@ -228,7 +231,11 @@ class Service:
 
         graphql = SubgraphView(schema)
         routes = [
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                tracing.Traced(graphql, component=self.settings.service_name),
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
             *health_routes(
                 {

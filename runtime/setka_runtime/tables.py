@@ -41,6 +41,7 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
+    Column("traceparent", String(64), nullable=True),
     Index("ix_outbox_unpublished", "published_at", "id"),
 )
 
@@ -85,6 +86,19 @@ def upgrade_plumbing_tables(op: Any) -> None:
     if "source" not in columns:
         op.drop_table("inbox")
         inbox.create(bind)
+
+
+def add_outbox_traceparent(op: Any) -> None:
+    """Give an existing outbox its ``traceparent`` column (idempotent: a fresh database has it)."""
+    bind = op.get_bind()
+    if "traceparent" not in {column["name"] for column in inspect(bind).get_columns("outbox")}:
+        op.add_column("outbox", Column("traceparent", String(64), nullable=True))
+
+
+def drop_outbox_traceparent(op: Any) -> None:
+    bind = op.get_bind()
+    if "traceparent" in {column["name"] for column in inspect(bind).get_columns("outbox")}:
+        op.drop_column("outbox", "traceparent")
 
 
 def drop_plumbing_tables(op: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,12 @@ from setka_runtime.local_broker import free_port
 from deploy.local_stack import Stack
 from gateway.auth import issue_token
 from gateway.settings import GatewaySettings
+from tests.conftest import SERVICES, DatabaseFactory
 
 
-@pytest.fixture
-def stack(
-    tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+@contextlib.contextmanager
+def running_stack(var_dir: Path, service_databases: dict[str, str]) -> Iterator[Stack]:
+    """A stack on the given databases, its files under ``var_dir``; stopped on leaving."""
     ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
     env = {f"{name.upper()}_DATABASE_URL": url for name, url in service_databases.items()}
     env |= {
@@ -27,12 +27,29 @@ def stack(
         "CONSUMER_GRACEFUL_SECONDS": "3",
         "OUTBOX_POLL_SECONDS": "0.2",
     }
-    running = Stack(var_dir=tmp_path / "var", ports=ports, env=env, seed_demo=False, echo=False)
-    try:
-        running.start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+        running = Stack(var_dir=var_dir, ports=ports, env=env, seed_demo=False, echo=False)
+        try:
+            running.start()
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, service_databases: dict[str, str]) -> Iterator[Stack]:
+    """A stack of this test's own."""
+    with running_stack(tmp_path / "var", service_databases) as running:
         yield running
-    finally:
-        running.stop()
+
+
+def module_stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) -> Iterator[Stack]:
+    """One stack for the tests of a module that do not disturb each other: the module overrides
+    ``stack`` with a module-scoped fixture that yields from this."""
+    urls = {name: databases.create(name, migrate=name) for name in SERVICES}
+    with running_stack(tmp_path_factory.mktemp("stack") / "var", urls) as running:
+        yield running
 
 
 @pytest.fixture

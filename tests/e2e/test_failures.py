@@ -126,7 +126,7 @@ async def test_poison_from_another_kafka_client_is_dead_lettered_and_valid_messa
     assert producer.flush(30) == 0
 
     await eventually(lambda: _equals(region_count(stack, "79"), 3), timeout=60)
-    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=9)
+    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=9, timeout=120)
     reasons = {record.key.decode(): headers_of(record)["dlq_reason"] for record in dead}
     # every consumer group of the registry topic (events, its notifier, analytics) refuses each poison message
     assert sorted(reasons) == ["p1", "p2", "p3"]

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from deploy.local_stack import Stack
-from tests.e2e.conftest import REGISTER, graphql, region_count, school
+from tests.conftest import DatabaseFactory
+from tests.e2e.conftest import REGISTER, graphql, module_stack, region_count, school
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", name="stack")
+def slice_stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) -> Iterator[Stack]:
+    """One stack for the module: after the first test the others only read health, readiness and
+    metrics (and the first counts the gateway's calls of its own window)."""
+    yield from module_stack(tmp_path_factory, databases)
 
 
 async def gateway_calls(stack: Stack, service: str) -> float:

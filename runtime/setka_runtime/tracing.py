@@ -1,0 +1,294 @@
+"""OpenTelemetry traces at Setka's own seams, off unless the standard ``OTEL_*`` variables ask.
+
+A trace follows a request from the gateway into the subgraphs (the W3C ``traceparent`` HTTP
+header), into the outbox (each row keeps the ``traceparent`` current when it was recorded), across
+Kafka (the CloudEvents distributed-tracing extension: the ``ce_traceparent`` header of the binary
+mode) and into every consumer, whose span is the parent of the events its handler records. A
+message that comes without a ``traceparent`` (a regional fact) starts a trace at its consumer span,
+which carries its ``ce_id``.
+
+Configuration (read once, by :func:`setup`): ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` turns tracing on, with the OTLP/HTTP exporter;
+``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER`` and
+``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_EXPORTER_OTLP_HEADERS`` and the ``OTEL_BSP_*`` variables are
+read by the SDK as they are everywhere. ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none``
+keep it off. Off, the tracer is OpenTelemetry's no-op one: no exporter, no recording, and an
+incoming ``traceparent`` is still passed on unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = [
+    "Span",
+    "SpanKind",
+    "Traced",
+    "annotate",
+    "context_of",
+    "current",
+    "current_ids",
+    "current_traceparent",
+    "enabled",
+    "enabled_by_environment",
+    "extract",
+    "finish",
+    "flush",
+    "inject",
+    "mark_error",
+    "setup",
+    "shutdown",
+    "span",
+    "start",
+    "tracer",
+]
+
+log = logging.getLogger(__name__)
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+CE_TRACEPARENT = "ce_traceparent"
+CE_TRACESTATE = "ce_tracestate"
+"""The distributed-tracing extension's attributes as Kafka headers of the binary content mode."""
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_INSTRUMENTATION = "setka"
+_installed: Any = None
+"""The SDK's TracerProvider once :func:`setup` installed one."""
+
+
+def enabled_by_environment(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the ``OTEL_*`` variables ask for traces to be exported."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() in ("none", ""):
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    )
+
+
+def setup(service_name: str, *, exporter: Any = None) -> bool:
+    """Install a TracerProvider exporting over OTLP/HTTP when the environment asks (or to
+    ``exporter``, a span exporter a test gives); return whether tracing is on. Idempotent: the
+    first call of a process decides (OpenTelemetry has one global provider)."""
+    global _installed
+    if _installed is not None:
+        return True
+    if exporter is None and not enabled_by_environment():
+        return False
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    resource = Resource.create({"service.name": f"setka-{service_name}"}).merge(
+        OTELResourceDetector().detect()  # OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME win
+    )
+    if os.environ.get("OTEL_SERVICE_NAME"):
+        resource = resource.merge(Resource({"service.name": os.environ["OTEL_SERVICE_NAME"]}))
+    provider = TracerProvider(resource=resource)  # reads OTEL_TRACES_SAMPLER(_ARG)
+    if exporter is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _installed = provider
+    log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))
+    return True
+
+
+def shutdown() -> None:
+    """Flush and stop the exporter, if one was installed."""
+    if _installed is not None:
+        _installed.shutdown()
+
+
+def enabled() -> bool:
+    """Whether spans are recorded in this process (:func:`setup` installed a provider)."""
+    return _installed is not None
+
+
+def tracer(component: str = "") -> Tracer:
+    """The tracer of a Setka component (e.g. ``"gateway"``, ``"events"``): a no-op one when off."""
+    return trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+
+
+# -- carrying the context ----------------------------------------------------------------------
+
+
+def inject(headers: MutableMapping[str, str], context: Context | None = None) -> MutableMapping[str, str]:
+    """Add the W3C ``traceparent`` (and ``tracestate``) of the current span to HTTP ``headers``."""
+    _PROPAGATOR.inject(headers, context=context)
+    return headers
+
+
+def extract(headers: Mapping[str, str]) -> Context:
+    """The context of HTTP ``headers`` (case-insensitive names) or of a Kafka message's headers
+    (``ce_traceparent``, else a bare ``traceparent``); an empty context when they carry none.
+    Header names are read lowercase, as ASGI, Starlette and :func:`decode_headers` give them."""
+    parent = headers.get(CE_TRACEPARENT) or headers.get(TRACEPARENT)
+    if not parent:
+        return Context()
+    return context_of(parent, headers.get(CE_TRACESTATE) or headers.get(TRACESTATE))
+
+
+def context_of(traceparent: str | None, tracestate: str | None = None) -> Context:
+    """The context of a stored ``traceparent``; empty for None or one that is not valid."""
+    if not traceparent:
+        return Context()
+    carrier = {TRACEPARENT: traceparent}
+    if tracestate:
+        carrier[TRACESTATE] = tracestate
+    return _PROPAGATOR.extract(carrier, context=Context())
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, None when there is none (to store or send)."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def current_ids() -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` of the current span as lowercase hex, None when there is none: what
+    a log line or a metric exemplar names."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+# -- spans -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    component: str = "",
+    kind: SpanKind = SpanKind.INTERNAL,
+    parent: Context | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    links: Sequence[Span] = (),
+) -> Iterator[Span]:
+    """A span made current for the block (child of ``parent``'s span when given, else of the
+    current one), linked to the spans of ``links``; an exception leaving the block is recorded
+    on it and marks it an error. Off, nothing is made but the caller's context, passed on."""
+    if _installed is None:
+        passing = trace.get_current_span(parent)
+        with current(passing if parent is not None else None):
+            yield passing
+        return
+    with tracer(component).start_as_current_span(
+        name,
+        context=parent,
+        kind=kind,
+        attributes=_clean(attributes),
+        links=[Link(other.get_span_context()) for other in links if other.get_span_context().is_valid],
+    ) as made:
+        yield made
+
+
+def start(
+    name: str,
+    *,
+    component: str = "",
+    kind: SpanKind = SpanKind.INTERNAL,
+    parent: Context | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Span:
+    """A span started but not made current: end it with :func:`finish`. Off, the caller's span
+    (``parent``'s, else the current one), unrecorded, so that the context is passed on."""
+    if _installed is None:
+        return trace.get_current_span(parent)
+    return tracer(component).start_span(name, context=parent, kind=kind, attributes=_clean(attributes))
+
+
+@contextmanager
+def current(active: Span | None) -> Iterator[None]:
+    """Make ``active`` the current span for the block (nothing changes for None)."""
+    if active is None:
+        yield
+        return
+    token = otel_context.attach(trace.set_span_in_context(active))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def finish(active: Span | None, *, error: str = "", attributes: Mapping[str, Any] | None = None) -> None:
+    """End a span from :func:`start`, marked an error with ``error`` as its description if given."""
+    if active is None:
+        return
+    if attributes:
+        active.set_attributes(_clean(attributes) or {})
+    if error:
+        active.set_status(Status(StatusCode.ERROR, error[:500]))
+    active.end()
+
+
+def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not attributes:
+        return None
+    return {key: value for key, value in attributes.items() if value is not None and value != ""}
+
+
+def annotate(attributes: Mapping[str, Any]) -> None:
+    """Set ``attributes`` on the current span (those that are None or empty are left out)."""
+    active = trace.get_current_span()
+    if active.is_recording():
+        active.set_attributes(_clean(attributes) or {})
+
+
+class Traced:
+    """An ASGI app with a server span around each HTTP request, a child of the caller's
+    ``traceparent`` header when it sends one (a class: Starlette routes a function as an endpoint)."""
+
+    def __init__(self, app: ASGIApp, *, component: str) -> None:
+        self.app = app
+        self.component = component
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        method, path = scope.get("method", ""), scope.get("path", "")
+        with span(
+            f"{method} {path}",
+            component=self.component,
+            kind=SpanKind.SERVER,
+            parent=extract(headers),
+            attributes={"http.request.method": method, "url.path": path},
+        ):
+            await self.app(scope, receive, send)
+
+
+def flush() -> None:
+    """Export the spans ended so far (a service stopping)."""
+    if _installed is not None:
+        _installed.force_flush()
+
+
+def mark_error(exc: BaseException) -> None:
+    """Record ``exc`` on the current span and mark it an error (a caught failure)."""
+    active = trace.get_current_span()
+    if active.is_recording():
+        active.record_exception(exc)
+        active.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:500]))
