@@ -154,6 +154,7 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
             short_name=name,
             kind=kind,
             region_code=region,
+            region_name={"39": "Калининградская область", "08": "Республика Калмыкия"}.get(region),
             municipality="Калининград" if region == "39" else None,
             municipality_id=ids.municipality if region == "39" else None,
             registered_at=T0 + timedelta(days=day),
