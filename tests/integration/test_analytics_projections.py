@@ -144,10 +144,6 @@ def risk(level: str) -> dict[RiskFactor, Any]:
     return {factor: level for factor in RiskFactor}
 
 
-REGION_NAMES = {"39": "Калининградская область", "08": "Республика Калмыкия", "77": "Москва"}
-"""The regions' names as the registry's reference data gives them (the region table keeps them)."""
-
-
 def registry_stream(ids: Ids) -> list[CloudEvent]:
     """The registry's side of a year: organizations, statuses, an educator, a network, a resource."""
 
@@ -158,7 +154,7 @@ def registry_stream(ids: Ids) -> list[CloudEvent]:
             short_name=name,
             kind=kind,
             region_code=region,
-            region_name=REGION_NAMES[region],
+            region_name={"39": "Калининградская область", "08": "Республика Калмыкия"}.get(region),
             municipality="Калининград" if region == "39" else None,
             municipality_id=ids.municipality if region == "39" else None,
             registered_at=T0 + timedelta(days=day),
