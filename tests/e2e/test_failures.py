@@ -126,16 +126,22 @@ async def test_poison_from_another_kafka_client_is_dead_lettered_and_valid_messa
     assert producer.flush(30) == 0
 
     await eventually(lambda: _equals(region_count(stack, "79"), 3), timeout=60)
-    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=9, timeout=120)
+    dead = await read_topic(bootstrap, topics.dead_letter(topics.REGISTRY), at_least=8, timeout=120)
     reasons = {record.key.decode(): headers_of(record)["dlq_reason"] for record in dead}
-    # every consumer group of the registry topic (events, its notifier, analytics) refuses each poison message
-    assert sorted(reasons) == ["p1", "p2", "p3"]
-    assert len(dead) == 9
-    assert {headers_of(r)["dlq_consumer"] for r in dead} == {
-        "setka.analytics",
-        "setka.events",
-        "setka.events.notifications",
-    }
+    by_consumer = sorted((headers_of(r)["dlq_consumer"], r.key.decode()) for r in dead)
+    # Each consumer group of the registry topic refuses what it cannot read: events and analytics
+    # every poison message; the notifier the two that are no CloudEvent at all, while a registered
+    # organization of an unknown kind is a type it does not take (it reads it no further).
+    assert by_consumer == [
+        ("setka.analytics", "p1"),
+        ("setka.analytics", "p2"),
+        ("setka.analytics", "p3"),
+        ("setka.events", "p1"),
+        ("setka.events", "p2"),
+        ("setka.events", "p3"),
+        ("setka.events.notifications", "p1"),
+        ("setka.events.notifications", "p3"),
+    ]
     assert reasons["p1"].startswith("invalid envelope: data is not valid JSON")
     assert "kind: Input should be 'school'" in reasons["p2"]
     assert reasons["p3"].startswith("invalid envelope: missing CloudEvents headers: ce_id, ce_type")
