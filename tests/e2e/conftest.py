@@ -17,24 +17,39 @@ from gateway.settings import GatewaySettings
 from tests.conftest import SERVICES, DatabaseFactory
 
 
-@contextlib.contextmanager
-def running_stack(var_dir: Path, service_databases: dict[str, str]) -> Iterator[Stack]:
-    """A stack on the given databases, its files under ``var_dir``; stopped on leaving."""
+def stack_on(var_dir: Path, service_databases: dict[str, str], **env: str) -> Stack:
+    """A stack (not started) on the given databases, its files under ``var_dir``, with short
+    consumer back-offs, outbox polls and relay leases; ``env`` adds or overrides settings."""
     ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
-    env = {f"{name.upper()}_DATABASE_URL": url for name, url in service_databases.items()}
-    env |= {
+    environment = {f"{name.upper()}_DATABASE_URL": url for name, url in service_databases.items()}
+    environment |= {
         "CONSUMER_BACKOFF_SECONDS": "0.05",
         "CONSUMER_GRACEFUL_SECONDS": "3",
         "OUTBOX_POLL_SECONDS": "0.2",
+        "OUTBOX_LEASE_SECONDS": "3",
+        **env,
     }
+    return Stack(var_dir=var_dir, ports=ports, env=environment, seed_demo=False, echo=False)
+
+
+@contextlib.contextmanager
+def running_stack(var_dir: Path, service_databases: dict[str, str]) -> Iterator[Stack]:
+    """A stack on the given databases, its files under ``var_dir``; stopped on leaving."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-        running = Stack(var_dir=var_dir, ports=ports, env=env, seed_demo=False, echo=False)
+        running = stack_on(var_dir, service_databases)
         try:
             running.start()
             yield running
         finally:
             running.stop()
+
+
+@pytest.fixture
+def events_stack(tmp_path: Path, service_databases: dict[str, str]) -> Iterator[Stack]:
+    """A stack of this test's own, for tests that kill and restart its processes."""
+    with running_stack(tmp_path / "var", service_databases) as running:
+        yield running
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ from setka_runtime.local_broker import REFILLING, SERVING, read_broker_state
 from deploy.local_stack import RestartPolicy, Stack
 from operations.status import consumer_lag
 from tests.conftest import ROOT
-from tests.e2e.test_event_flow_failures import facts, fetch_value, make_stack, seed_schools
+from tests.e2e.conftest import stack_on
+from tests.e2e.test_event_flow_failures import facts, fetch_value, seed_schools
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failure]
@@ -126,7 +127,7 @@ def supervised_events(
     tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Stack]:
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    running = make_stack(tmp_path, service_databases)
+    running = stack_on(tmp_path / "var", service_databases)
     running.supervised = True
     running.restart_policy = RestartPolicy(first_seconds=0.3)
     try:

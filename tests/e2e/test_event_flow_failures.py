@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from setka_runtime.local_broker import free_port
 from sqlalchemy.engine import make_url
 
 from deploy.local_stack import Stack
+from tests.e2e.conftest import stack_on
 from tests.helpers import TcpProxy, eventually, headers_of, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failure]
@@ -147,32 +147,6 @@ async def fetch_value(url: str, sql: str) -> Any:
         await connection.close()
 
 
-def make_stack(tmp_path: Path, service_databases: dict[str, str], **env: str) -> Stack:
-    ports = {name: free_port() for name in ("kafka", "registry", "events", "analytics", "gateway")}
-    environment = {f"{name.upper()}_DATABASE_URL": url for name, url in service_databases.items()}
-    environment |= {
-        "CONSUMER_BACKOFF_SECONDS": "0.05",
-        "CONSUMER_GRACEFUL_SECONDS": "3",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "OUTBOX_LEASE_SECONDS": "3",
-        **env,
-    }
-    return Stack(var_dir=tmp_path / "var", ports=ports, env=environment, seed_demo=False, echo=False)
-
-
-@pytest.fixture
-def events_stack(
-    tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    running = make_stack(tmp_path, service_databases)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-
-
 async def test_every_fact_applied_exactly_once_while_the_service_is_killed_five_times(
     events_stack: Stack, service_databases: dict[str, str]
 ) -> None:
@@ -266,7 +240,7 @@ async def test_postgresql_away_for_20_seconds_dead_letters_nothing_and_loses_not
     proxy = ThreadedProxy(target.port or 5432)
     proxy.start()
     through_proxy = target.set(port=proxy.proxy.listen_port).render_as_string(hide_password=False)
-    stack = make_stack(tmp_path, {**service_databases, "events": through_proxy})
+    stack = stack_on(tmp_path / "var", {**service_databases, "events": through_proxy})
     try:
         await asyncio.to_thread(stack.start)
         bootstrap = f"127.0.0.1:{stack.ports['kafka']}"

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +24,6 @@ from tests.e2e.test_event_flow_failures import (
     SCHOOLS,
     fetch_value,
     inn,
-    make_stack,
     register_source,
     seed_schools,
 )
@@ -70,27 +67,14 @@ def batch(start: int, count: int) -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture
-def http_stack(
-    tmp_path: Path, service_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    running = make_stack(tmp_path, service_databases)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-
-
 async def test_every_fact_answered_202_is_applied_exactly_once_across_a_kill(
-    http_stack: Stack, service_databases: dict[str, str]
+    events_stack: Stack, service_databases: dict[str, str]
 ) -> None:
     url = service_databases["events"]
     await seed_schools(url)
     await register_source(url, SOURCE, "rcoi-http")
     token, _ = await sources.issue_token(url, SOURCE)  # what `setka sources token` does
-    facts_url = http_stack.service_url("gateway") + "/facts"
+    facts_url = events_stack.service_url("gateway") + "/facts"
     headers = {"authorization": f"Bearer {token}", "content-type": "application/cloudevents-batch+json"}
     answers: dict[int, list[int]] = {}
     """Each batch's answers, in order (an error without an answer is 0)."""
@@ -111,11 +95,11 @@ async def test_every_fact_answered_202_is_applied_exactly_once_across_a_kill(
 
     async def kill_midway() -> None:
         await eventually(lambda: _answered(answers, TOTAL // 2), timeout=60, interval=0.05)
-        process = http_stack.processes["events"]
+        process = events_stack.processes["events"]
         process.send_signal(signal.SIGKILL)
         await asyncio.to_thread(process.wait, 10)
         killed.set()
-        http_stack.start_process("events")
+        events_stack.start_process("events")
 
     async with httpx.AsyncClient(timeout=30) as client:
         killer = asyncio.create_task(kill_midway())
