@@ -10,10 +10,14 @@ lock:
 run: env
 	.venv/bin/python deploy/local_stack.py
 
+# Most of a test's time is waiting (processes starting, a broker's group settling), so the suite
+# runs in more workers than the machine has cores; a module's tests stay in one worker.
+TEST_WORKERS ?= 4
+
 test: env
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: env
 	.venv/bin/python -m pytest -m unit

@@ -163,6 +163,23 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"infrastructure: local (Tansu, SETKA_TEST_POSTGRES_URL; {INFRA_VARIABLE}=containers to change)"
 
 
+# Under pytest-xdist (``make test`` runs ``-n`` workers with ``--dist loadgroup``) the tests that
+# share a stack must run in one worker, or each worker would start that stack again: a module's
+# tests share its module-scoped stacks, and the demo package's tests share its one demo stack.
+SHARED_PACKAGES = ("tests/e2e/demo/",)
+
+
+def xdist_group(nodeid: str) -> str:
+    """The worker group of a test: its package when the package shares a stack, else its module."""
+    module = nodeid.split("::", 1)[0]
+    return next((package for package in SHARED_PACKAGES if module.startswith(package)), module)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid)))
+
+
 @pytest.fixture(scope="session")
 def infrastructure_kind() -> Infrastructure:
     try:
