@@ -514,3 +514,24 @@ def stopped_broker(
         kafka = Broker(tmp_path)
     yield kafka
     kafka.stop()
+
+
+# ``SETKA_TEST_CPU=FILE`` appends each test's processor time (this process's and that of the
+# processes it started and reaped: stacks, brokers, commands) to FILE as tab-separated lines, to
+# find where a run's processor time goes. The wall time is what ``--durations`` prints.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    report = os.environ.get("SETKA_TEST_CPU")
+    if not report:
+        yield
+        return
+    import resource
+
+    def used() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    before, started = used(), time.monotonic()
+    yield
+    with open(report, "a", encoding="utf-8") as out:
+        out.write(f"{item.nodeid}\t{used() - before:.2f}\t{time.monotonic() - started:.2f}\n")
