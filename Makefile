@@ -11,13 +11,14 @@ run: env
 	.venv/bin/python deploy/local_stack.py
 
 # Most of a test's time is waiting (processes starting, a broker's group settling), so the suite
-# runs in more workers than the machine has cores; a module's tests stay in one worker.
+# runs in more workers than the machine has cores; a module's tests stay in one worker, and the
+# modules start in the order collected (the end-to-end ones, which wait longest, first).
 TEST_WORKERS ?= 4
 
 test: env
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh
-	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 test-fast: env
 	.venv/bin/python -m pytest -m unit

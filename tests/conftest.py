@@ -163,21 +163,30 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"infrastructure: local (Tansu, SETKA_TEST_POSTGRES_URL; {INFRA_VARIABLE}=containers to change)"
 
 
-# Under pytest-xdist (``make test`` runs ``-n`` workers with ``--dist loadgroup``) the tests that
-# share a stack must run in one worker, or each worker would start that stack again: a module's
-# tests share its module-scoped stacks, and the demo package's tests share its one demo stack.
+# Under pytest-xdist (``make test`` runs ``-n`` workers with ``--dist loadscope``) the tests that
+# share a stack run in one worker, or each worker would start that stack again: a module's tests
+# share its module-scoped stacks, and the demo package's tests share its one demo stack.
 SHARED_PACKAGES = ("tests/e2e/demo/",)
 
 
-def xdist_group(nodeid: str) -> str:
-    """The worker group of a test: its package when the package shares a stack, else its module."""
+def worker_scope(nodeid: str) -> str:
+    """What runs in one worker: a test's package when the package shares a stack, else its module."""
     module = nodeid.split("::", 1)[0]
     return next((package for package in SHARED_PACKAGES if module.startswith(package)), module)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with :func:`worker_scope` as the scope (xdist's ``loadgroup`` marks
+    do not reach its scheduler under pytest 9: it rewrites a node id attribute pytest 9 no longer reads)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStackScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return SharedStackScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

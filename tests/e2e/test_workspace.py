@@ -1076,3 +1076,43 @@ def test_a_correction_completed_with_the_keyboard_is_refused_with_the_message_at
     assert coordinator.value("#f-governingBodyId") == workspace.school["id"]
     assert coordinator.value("#f-name") == name
     coordinator.fits_a_phone()
+
+
+def test_a_coordinator_sets_a_target_for_the_networks_indicator_and_its_source_is_shown(
+    people_signed_in: People, workspace: Workspace
+) -> None:
+    """Issue 20: a target is the network's decision. The coordinator sets one on the network's
+    analysis with the keyboard (a value that is no number is refused at its field first); the page
+    then says who set it and when, and the indicator says where its target came from."""
+    coordinator = people_signed_in("coordinator")
+    page = coordinator.page
+    coordinator.open(f"/analysis?scope=network&id={workspace.network['id']}")
+    assert "Цели показателей на" in coordinator.main_text()
+    indicator = page.locator("#target-indicatorId option").nth(1)
+    title = indicator.inner_text().strip()
+    page.select_option("#target-indicatorId", indicator.get_attribute("value"))
+    coordinator.tab_to(lambda e: e["id"] == "target-value")
+    page.keyboard.type("много")
+    coordinator.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Установить цель")
+    assert coordinator.send(lambda: page.keyboard.press("Enter")) == 400
+    assert page.locator("#target-value").get_attribute("aria-invalid") == "true"
+    assert "Укажите число" in page.locator(".error-summary").inner_text()
+
+    page.locator("#target-value").fill("")
+    coordinator.tab_to(lambda e: e["id"] == "target-value")
+    page.keyboard.type("85")
+    coordinator.tab_to(lambda e: e["tag"] == "button" and e["text"] == "Установить цель")
+    coordinator.send(lambda: page.keyboard.press("Enter"))
+    assert "Цель записана" in coordinator.flash()
+    rows = page.locator("#targets-heading ~ table tbody tr", has_text=title)
+    assert rows.count() == 1, coordinator.main_text()[-1500:]
+    row = rows.first.inner_text()
+    assert "85" in row and "муниципальный координатор" in row, row
+    shown = page.locator("section.indicator", has_text=title).inner_text()
+    assert "Цель 85" in shown and "Цель не установлена" not in shown, shown
+    coordinator.screenshots("analysis-targets")
+    coordinator.fits_a_phone()
+
+    coordinator.send(lambda: rows.first.get_by_role("button", name="Снять цель").click())
+    assert "Цель снята" in coordinator.flash()
+    assert page.locator("#targets-heading ~ table tbody tr", has_text=title).count() == 0
