@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
 
 from .auth import Authenticator, AuthError
@@ -99,6 +99,7 @@ class PassThrough:
             except AuthError as exc:
                 return PlainTextResponse(str(exc), 401, headers={"www-authenticate": "Bearer"})
             headers = {**self._forwarded(request), **upstream_headers(self.authenticator, identity)}
+        tracing.inject(headers)  # the request's span, where the route has one (/facts)
         content = request.stream() if request.method == "POST" else None
         upstream = self.client.build_request(
             request.method, url, params=request.url.query, headers=headers, content=content
@@ -242,7 +243,12 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
             # GraphiQL's files, a fixed list of names (gateway/graphiql.py), when GraphiQL is on
             *([Route("/graphiql/{name}", GRAPHIQL.asset, methods=["GET"])] if options.graphiql else []),
             *(Route(f"/reports/{name}", reports.forward, methods=["GET"]) for name in REPORT_FILES),
-            Route("/facts", facts.forward, methods=["POST"]),
+            # a span of its own, carried on to the events service and from there into each fact
+            Route(
+                "/facts",
+                tracing.Traced(request_response(facts.forward), component="gateway"),
+                methods=["POST"],
+            ),
             # documents, each from the service that owns it, which checks the caller may see its owner
             *(
                 Route(f"/documents/{service}/{{document_id}}", passage.forward, methods=["GET"])

@@ -55,22 +55,28 @@ async def listed(url: str, region_code: str | None) -> list[Source]:
 async def add(
     url: str, ce_source: str, *, region_code: str, title: str, grants: Mapping[GrantKind, Sequence[str]]
 ) -> Source:
-    return await _in_transaction(
-        url,
-        lambda session: sources.register(
+    """Register the source (audited as the operator's)."""
+
+    async def work(session: AsyncSession) -> Source:
+        source = await sources.register(
             session,
             ce_source=ce_source,
             region_code=region_code,
             title=title,
             grants=dict(grants),
             every_region=True,
-        ),
-    )
+        )
+        await _audited(session, "registerSource", source)
+        return source
+
+    return await _in_transaction(url, work)
 
 
 async def change(
     url: str, ce_source: str, grants: Mapping[GrantKind, Sequence[str]], *, revoke: bool
 ) -> Source:
+    """Grant the source more, or ``revoke`` grants (audited as the operator's)."""
+
     async def work(session: AsyncSession) -> Source:
         source = await sources.get(session, ce_source)
         for kind, values in grants.items():
@@ -80,6 +86,7 @@ async def change(
                 await sources.revoke(session, source, kind, values)
             else:
                 await sources.grant(session, source, kind, values, every_region=True)
+        await _audited(session, "revokeSource" if revoke else "grantSource", source)
         return source
 
     return await _in_transaction(url, work)
@@ -116,6 +123,8 @@ async def revoke_tokens(url: str, ce_source: str, token_id: str | None) -> tuple
 
 
 async def _audited(session: AsyncSession, operation: str, source: Source) -> None:
+    """The operator's entry in the audit trail, named as the API's mutation is, with the changes
+    the command noted (:func:`setka_runtime.audit.note`)."""
     await audit.record(
         session,
         service="events",

@@ -62,6 +62,14 @@ OPERATIONS = {
     "giveFeedback": "отзыв о мероприятии",
     "recordMobility": "мобильность",
     "importFile": "загрузка из файла",
+    "registerSource": "регистрация источника фактов",
+    "grantSource": "права источника",
+    "revokeSource": "отзыв прав источника",
+    "issueSourceToken": "токен источника",
+    "revokeSourceToken": "отзыв токена источника",
+    "recordAssessmentResult": "ввод результатов оценки",
+    "recordTraining": "ввод повышения квалификации",
+    "recordDeficit": "ввод дефицита",
 }
 FILTERS = [
     Field("subject", "Кто (идентификатор автора)"),

@@ -61,6 +61,21 @@ def actor() -> dict[str, object]:
     return {"subject": operator(), "roles": [OPERATOR_ROLE]}
 
 
+NOTED = "setka_audit_noted"
+"""Session info: changes the transaction made that no event tells of, for its audit entry."""
+
+
+def note(session: AsyncSession, *, kind: str, key: str, note: str, ident: str | None = None) -> None:
+    """Name in the audit entry of the write being made in ``session`` a change that records no
+    event (a source's grants, its tokens, a fact kept to be applied later): ``kind`` stands where an
+    event's type would, ``key`` is what it changed, ``note`` says how in a few Russian words, and
+    ``ident`` (else a new one) where an event's id would."""
+    noted = session.sync_session.info.setdefault(NOTED, [])
+    noted.append(
+        AuditedEvent(event_id=ident or f"{kind}:{uuid.uuid4()}", event_type=kind, key=key, note=note)
+    )
+
+
 def system(service: str) -> str:
     """The subject of a write a service makes by itself (a periodic erasure)."""
     return f"system:{service}"
@@ -76,11 +91,13 @@ def entry(
     target: Target | None = None,
     caused: Iterable[tuple[str, str, str]] = (),
     notes: dict[str, str] | None = None,
+    noted: Iterable[AuditedEvent] = (),
 ) -> AuditRecorded:
     """An entry: who (``subject``, or the ``caller``'s identity), what (``operation``, e.g.
     ``updateOrganization``, ``import``, ``redrive``), where (``target``) and the events it caused
     as ``(event_id, event_type, key)``; ``notes``: a few words by event type where its type and key
-    do not say what it amounted to (an import's kind and rows)."""
+    do not say what it amounted to (an import's kind and rows); ``noted``: changes no event tells
+    of (:func:`note`)."""
     return AuditRecorded(
         entry_id=uuid.uuid4(),
         at=datetime.now(UTC),
@@ -95,7 +112,8 @@ def entry(
         municipality_id=target.municipality_id if target is not None else None,
         organization_ids=sorted(target.organization_ids) if target is not None else [],
         events=[
-            AuditedEvent(event_id=e, event_type=t, key=k, note=(notes or {}).get(t)) for e, t, k in caused
+            *(AuditedEvent(event_id=e, event_type=t, key=k, note=(notes or {}).get(t)) for e, t, k in caused),
+            *noted,
         ],
     )
 
@@ -105,11 +123,13 @@ async def record(
 ) -> AuditRecorded | None:
     """Record the entry in ``session``'s transaction (keyword arguments of :func:`entry` but
     ``caused``): it names every event the transaction recorded so far. ``if_changed``: only if
-    it recorded any (a chunk of an import that changed nothing is no write)."""
+    it recorded any (a chunk of an import that changed nothing is no write). The changes
+    :func:`note` named in the transaction are in it too."""
     caused = list(session.sync_session.info.get(outbox.RECORDED, []))
-    if if_changed and not caused:
+    noted = session.sync_session.info.pop(NOTED, [])
+    if if_changed and not caused and not noted:
         return None
-    made = entry(caused=caused, **fields)  # type: ignore[arg-type]
+    made = entry(caused=caused, noted=noted, **fields)  # type: ignore[arg-type]
     await outbox.record(session, made, source=f"/setka/{made.service}")
     return made
 

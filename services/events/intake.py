@@ -49,13 +49,15 @@ from setka_contracts import (
     binary_of,
     read_structured,
 )
+from setka_runtime import tracing
 from setka_runtime.access import ALL_REGIONS, AccessDenied, Role, identity_from_authorization
 from setka_runtime.consumer import GuardedConsumer, Item, Record, read_record
 from setka_runtime.db import Database
 from setka_runtime.faults import is_infrastructure
 from setka_runtime.identities import SnilsRefused
 from setka_runtime.sql import insert_ignoring_conflicts
-from sqlalchemy import bindparam, select, tuple_, update
+from setka_runtime.tracing import CE_TRACEPARENT, CE_TRACESTATE, TRACEPARENT, TRACESTATE
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -76,8 +78,6 @@ its own limit when it is read)."""
 MAX_BATCH = 5000
 """The most events of one batched request."""
 BATCH = 500
-STORE_CHUNK = 500
-"""Facts kept per statement."""
 
 OUTCOMES = {
     "processed": "applied",
@@ -175,33 +175,33 @@ async def store(db: Database, facts: Sequence[Fact], *, sender: str | None) -> l
 
 async def store_in(session: AsyncSession, facts: Sequence[Fact], *, sender: str | None) -> list[bool]:
     """:func:`store` in the caller's transaction (a mutation keeps its fact with its audit entry):
-    a statement per few hundred facts, the ones kept before left as they are."""
+    one compiled statement for all the facts (the driver sends them in pages), the ones kept before
+    left as they are."""
+    if not facts:
+        return []
     now = datetime.now(UTC)
-    kept: set[tuple[str, str]] = set()
-    for start in range(0, len(facts), STORE_CHUNK):
-        rows = []
-        for fact in facts[start : start + STORE_CHUNK]:
-            data = fact.item.data
-            key = getattr(data, getattr(type(data), "key_field", "") or "", None)
-            rows.append(
-                {
-                    "source": fact.item.event.source,
-                    "event_id": fact.item.event.id,
-                    "topic": fact.topic,
-                    "key": str(key)[:200] if key is not None else None,
-                    "headers": fact.headers,
-                    "body": fact.body,
-                    "sender": (sender or "")[:200] or None,
-                    "received_at": now,
-                    "applied_at": None,
-                    "outcome": None,
-                    "reason": None,
-                }
-            )
-        statement = (
-            insert_ignoring_conflicts(session, table).values(rows).returning(table.c.source, table.c.event_id)
+    by = (sender or "")[:200] or None
+    rows = []
+    for fact in facts:
+        data = fact.item.data
+        key = getattr(data, getattr(type(data), "key_field", "") or "", None)
+        rows.append(
+            {
+                "source": fact.item.event.source,
+                "event_id": fact.item.event.id,
+                "topic": fact.topic,
+                "key": str(key)[:200] if key is not None else None,
+                "headers": fact.headers,
+                "body": fact.body,
+                "sender": by,
+                "received_at": now,
+                "applied_at": None,
+                "outcome": None,
+                "reason": None,
+            }
         )
-        kept.update((row.source, row.event_id) for row in await session.execute(statement))
+    statement = insert_ignoring_conflicts(session, table).returning(table.c.source, table.c.event_id)
+    kept = {(row.source, row.event_id) for row in await session.execute(statement, rows)}
     fresh: list[bool] = []
     for fact in facts:  # the same fact twice in one request is kept once
         fresh.append(fact.key in kept)
@@ -317,6 +317,20 @@ class Intake:
             )
 
     async def receive(self, request: Request) -> Response:
+        """``POST /facts``, in a server span (a child of the request's ``traceparent``) whose
+        context each fact carries on to its consumer, as a Kafka message carries its sender's."""
+        with tracing.span(
+            "POST /facts",
+            component="events",
+            kind=tracing.SpanKind.SERVER,
+            parent=tracing.extract(request.headers),
+            attributes={"http.request.method": "POST", "url.path": "/facts"},
+        ) as entry:
+            response = await self._receive(request)
+            entry.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _receive(self, request: Request) -> Response:
         try:
             sender = await self._sender(request.headers.get("authorization"))
             body = b""
@@ -327,6 +341,7 @@ class Intake:
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             facts = self.read(media, dict(request.headers), body)
             await self._check_sender(sender, facts)
+            traced(facts)
             fresh = await store(self.db, facts, sender=sender.name)
         except Refused as exc:
             return _refusal(exc.status, exc.reason, exc.problems)
@@ -337,6 +352,9 @@ class Intake:
             raise
         if any(fresh):
             self.arrived.set()
+        tracing.annotate(
+            {"setka.facts.accepted": sum(fresh), "setka.facts.repeated": len(fresh) - sum(fresh)}
+        )
         status = 202 if any(fresh) else 200
         if media == BATCH_CONTENT_TYPE:
             answer = {"status": "accepted", "accepted": sum(fresh), "repeated": len(fresh) - sum(fresh)}
@@ -444,19 +462,23 @@ class Intake:
                 for row in run
             ]
             explained = await self.consumers[topic].process_explained(records)
-            async with self.db.session() as session, session.begin():
+            await self._mark([row.id for row in run], explained)
+        return len(rows)
+
+    async def _mark(self, ids: Sequence[int], explained: Sequence[tuple[str, str]]) -> None:
+        """Write down each fact's outcome: a statement per outcome and reason (most facts of a
+        batch share one: applied, no reason)."""
+        alike: dict[tuple[str, str], list[int]] = {}
+        for row_id, (outcome, why) in zip(ids, explained, strict=True):
+            alike.setdefault((outcome, why[:2000]), []).append(row_id)
+        at = datetime.now(UTC)
+        async with self.db.session() as session, session.begin():
+            for (outcome, why), same in alike.items():
                 await session.execute(
                     update(table)
-                    .where(table.c.id == bindparam("row_id"))
-                    .values(
-                        applied_at=bindparam("at"), outcome=bindparam("outcome"), reason=bindparam("why")
-                    ),
-                    [
-                        {"row_id": row.id, "at": datetime.now(UTC), "outcome": outcome, "why": why[:2000]}
-                        for row, (outcome, why) in zip(run, explained, strict=True)
-                    ],
+                    .where(table.c.id.in_(same))
+                    .values(applied_at=at, outcome=outcome, reason=why)
                 )
-        return len(rows)
 
     async def settle(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
         """Apply what is kept until these facts have their outcome (a mutation waits for its fact)."""
@@ -466,6 +488,20 @@ class Intake:
                 return found
             if not await self.apply_pending():
                 await asyncio.sleep(0.05)  # another process holds them: it will mark them soon
+
+
+def traced(facts: Sequence[Fact]) -> None:
+    """Let each fact carry the current span's context to its consumer (``ce_traceparent``, the
+    CloudEvents distributed-tracing extension), unless it names its sender's own trace: then that
+    trace goes on, as for a fact from Kafka. No span (tracing off, no ``traceparent``): nothing."""
+    carrier = tracing.inject({})
+    if TRACEPARENT not in carrier:
+        return
+    for fact in facts:
+        if CE_TRACEPARENT not in fact.headers:
+            fact.headers[CE_TRACEPARENT] = carrier[TRACEPARENT]
+            if TRACESTATE in carrier:
+                fact.headers[CE_TRACESTATE] = carrier[TRACESTATE]
 
 
 def _headers(stored: Any) -> dict[str, str]:

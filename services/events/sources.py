@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from setka_contracts import topics
+from setka_runtime import audit
 from setka_runtime.errors import DomainError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,15 @@ class GrantKind(StrEnum):
     """A region whose organizations it may write about."""
     organization = "organization"
     """One organization it may write about (an organization's own system)."""
+
+
+GRANT_WORDS = {
+    GrantKind.source_system: "системы (source_system)",
+    GrantKind.topic: "темы",
+    GrantKind.region: "регионы",
+    GrantKind.organization: "организации",
+}
+"""How the audit trail names what a grant allows."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,11 @@ async def register(
     await session.flush()
     source = Source(id=row.id, ce_source=ce_source, region_code=region_code, title=title)
     for kind, values in (grants or {}).items():
-        await grant(session, source, kind, values, every_region=every_region)
+        await _grant(session, source, kind, values, every_region=every_region)
+    granted = "; ".join(f"{GRANT_WORDS[kind]}: {source.listed(kind)}" for kind in GrantKind)
+    _noted(
+        session, "source-registered", source, f"зарегистрирован «{title}», регион {region_code}; {granted}"
+    )
     return source
 
 
@@ -237,17 +251,34 @@ async def grant(
     every_region: bool = False,
 ) -> Source:
     """Allow the source more (granting what it has changes nothing)."""
+    added = await _grant(session, source, kind, values, every_region=every_region)
+    _noted(
+        session,
+        "source-granted",
+        source,
+        f"разрешено: {GRANT_WORDS[kind]} {', '.join(added) or '— ничего нового'}",
+    )
+    return source
+
+
+async def _grant(
+    session: AsyncSession, source: Source, kind: GrantKind, values: Sequence[str], *, every_region: bool
+) -> list[str]:
+    """:func:`grant` without its audit note: the values granted now."""
+    added = []
     for value in await _checked(session, source, kind, values, every_region=every_region):
         if value not in source.grants[kind]:
             session.add(SourceGrant(source_id=source.id, kind=kind.value, value=value))
             source.grants[kind].add(value)
+            added.append(value)
     await _touch(session, source)
-    return source
+    return added
 
 
 async def revoke(session: AsyncSession, source: Source, kind: GrantKind, values: Sequence[str]) -> Source:
     """Take grants away (from the next fact on); revoking what it does not have changes nothing."""
     gone = {value.strip() for value in values}
+    taken = sorted(gone & source.grants[kind])
     await session.execute(
         delete(SourceGrant).where(
             SourceGrant.source_id == source.id,  # type: ignore[arg-type]
@@ -257,7 +288,18 @@ async def revoke(session: AsyncSession, source: Source, kind: GrantKind, values:
     )
     source.grants[kind] -= gone
     await _touch(session, source)
+    _noted(
+        session,
+        "source-revoked",
+        source,
+        f"отозвано: {GRANT_WORDS[kind]} {', '.join(taken) or '— ничего из этого не было разрешено'}",
+    )
     return source
+
+
+def _noted(session: AsyncSession, kind: str, source: Source, what: str) -> None:
+    """Name the change of the source in the audit entry of the write (no event tells of it)."""
+    audit.note(session, kind=kind, key=source.ce_source, note=f"источник {source.ce_source}: {what}")
 
 
 async def _touch(session: AsyncSession, source: Source) -> None:
@@ -295,6 +337,7 @@ async def issue_token(session: AsyncSession, source: Source, *, by: str) -> tupl
     await _touch(session, source)
     issued = _token(row)
     source.tokens.append(issued)
+    _noted(session, "source-token-issued", source, f"выдан токен {issued.id}")
     return token, issued
 
 
@@ -319,6 +362,7 @@ async def revoke_tokens(
         .values(revoked_at=at, revoked_by=by[:200])
     )
     gone = {t.id for t in live}
+    _noted(session, "source-token-revoked", source, f"отозван токен {', '.join(str(t.id) for t in live)}")
     source.tokens = [
         SourceToken(t.id, t.issued_at, t.issued_by, at, by[:200]) if t.id in gone else t
         for t in source.tokens

@@ -17,17 +17,21 @@ import tempfile
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from setka_contracts import topics
 from setka_contracts.audit import AuditRecorded
 from setka_runtime.access import ALL_REGIONS, ANONYMOUS, Identity, Role
 from setka_runtime.tables import outbox
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from services.events import app as events
 from services.events import documents
 from services.events import models as m
+from services.events.intake import Intake
 from services.events.live import ActivityChange, LiveActivities
 from services.events.schema import schema
 from services.events.settings import EventsSettings
@@ -56,10 +60,25 @@ def representative(organization: uuid.UUID) -> Identity:
     return person(Role.school_representative, region_code=REGION, organization_id=str(organization))
 
 
+@dataclass
+class AccessWorld(World):
+    intake: Intake | None = None
+    """The events service's intake, which the facts entered by hand go through (not running: a
+    mutation applies its fact itself)."""
+
+
 @pytest.fixture(scope="module")
 async def world(databases: DatabaseFactory) -> AsyncIterator[World]:
     async for made in make_world(databases, "events_access"):
-        yield made
+        service = events.build(
+            EventsSettings(database_url=made.db.url, kafka_bootstrap_servers="127.0.0.1:9")
+        )
+        try:
+            yield AccessWorld(
+                **{f.name: getattr(made, f.name) for f in fields(made)}, intake=service.context["intake"]
+            )
+        finally:
+            await service.db.dispose()
 
 
 async def outbox_rows(world: World) -> list[tuple[str, Any]]:
@@ -76,7 +95,7 @@ FILES = documents.attachments(
 """The documents of these tests' activities, in a folder of their own."""
 OWN_SETTINGS = frozenset({"markNotificationsRead", "setNotificationPreferences", "forgetMyNotificationData"})
 """A person's own notification settings and data: not writes about the domain, not audited."""
-NOT_HERE = frozenset(
+BY_REGIONAL_ADMINS = frozenset(
     {
         "registerSource",
         "grantSource",
@@ -88,13 +107,18 @@ NOT_HERE = frozenset(
         "recordDeficit",
     }
 )
-"""A regional admin's sources and the facts entered by hand (through a source's grants): not made
-by this test's municipal coordinator; their audit is checked only for issueSourceToken
-(test_events_source_credentials) — a gap left open at the stop."""
+"""A regional admin's sources and the facts entered by hand (through a source's grants): made by
+test_a_regional_admin_manages_their_regions_sources_and_enters_facts, not by the coordinator."""
 
 
 async def execute(world: World, caller: Identity, query: str, **variables: Any) -> Any:
-    context = {"db": world.db, "identity": caller, "service_name": "events", "documents": FILES}
+    context = {
+        "db": world.db,
+        "identity": caller,
+        "service_name": "events",
+        "documents": FILES,
+        "intake": world.intake if isinstance(world, AccessWorld) else None,
+    }
     return await schema.execute(query, variable_values=variables, context_value=context)
 
 
@@ -122,13 +146,27 @@ async def write(world: World, caller: Identity, query: str, **variables: Any) ->
     return answer
 
 
+KEPT_APART = ("registered_source", "source_grant", "source_credential", "accepted_fact")
+"""What changes without an event in the outbox: the sources, their grants and tokens, the facts kept."""
+
+
+async def kept_apart(world: World) -> list[list[Any]]:
+    async with world.db.session() as session:
+        return [
+            sorted(map(tuple, (await session.execute(text(f"SELECT * FROM {table}"))).all()), key=repr)
+            for table in KEPT_APART
+        ]
+
+
 async def refused(world: World, caller: Identity, code: str, query: str, **variables: Any) -> None:
-    """A mutation or a read refused with ``code``; the outbox (and so the state) is unchanged."""
-    before = await outbox_rows(world)
+    """A mutation or a read refused with ``code``; the outbox (and so the state) is unchanged, and
+    so are the sources and the facts kept to be applied."""
+    before, apart = await outbox_rows(world), await kept_apart(world)
     result = await execute(world, caller, query, **variables)
     assert result.errors, result.data
     assert {e.extensions["code"] for e in result.errors} == {code}, result.errors
     assert await outbox_rows(world) == before
+    assert await kept_apart(world) == apart
 
 
 PLAN_ACTIVITY = """mutation($input: PlanActivityInput!) { planActivity(input: $input) {
@@ -442,7 +480,159 @@ async def test_every_mutation_is_audited_once_for_an_editor_in_scope(world: Worl
 
     audited = Counter(d["operation"] for t, d in (await outbox_rows(world))[start:] if t == AUDIT)
     mutations = schema._schema.mutation_type
-    assert mutations is not None and set(audited) == set(mutations.fields) - OWN_SETTINGS - NOT_HERE, audited
+    expected = set(mutations.fields) - OWN_SETTINGS - BY_REGIONAL_ADMINS if mutations is not None else set()
+    assert set(audited) == expected, audited
+
+
+SOURCE = "__typename ... on RegionalSource { ceSource topics regions tokens { id revokedAt } }" + (
+    " ... on ValidationError { code message }"
+)
+REGISTER_SOURCE = f"mutation($i: RegisterSourceInput!) {{ registerSource(input: $i) {{ {SOURCE} }} }}"
+GRANT_SOURCE = f"mutation($i: SourceGrantInput!) {{ grantSource(input: $i) {{ {SOURCE} }} }}"
+REVOKE_SOURCE = f"mutation($i: SourceGrantInput!) {{ revokeSource(input: $i) {{ {SOURCE} }} }}"
+ISSUE_TOKEN = """mutation($s: String!) { issueSourceToken(ceSource: $s) { __typename
+  ... on IssuedSourceToken { token tokenId } ... on ValidationError { code message } } }"""
+REVOKE_TOKEN = (
+    f"mutation($s: String!, $t: ID) {{ revokeSourceToken(ceSource: $s, tokenId: $t) {{ {SOURCE} }} }}"
+)
+FACT = "__typename ... on FactEntered { id outcome reason } ... on ValidationError { code message }"
+RECORD_RESULT = f"mutation($i: AssessmentResultEntry!) {{ recordAssessmentResult(input: $i) {{ {FACT} }} }}"
+RECORD_TRAINING = f"mutation($i: TrainingEntry!) {{ recordTraining(input: $i) {{ {FACT} }} }}"
+RECORD_DEFICIT = f"mutation($i: DeficitEntry!) {{ recordDeficit(input: $i) {{ {FACT} }} }}"
+
+
+async def admin_write(
+    world: World, caller: Identity, query: str, **variables: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A regional admin's write that is made: exactly one audit entry, naming the caller, the
+    operation and the region; the answer, and the changes the entry names."""
+    before = len(await outbox_rows(world))
+    data = await read(world, caller, query, **variables)
+    ((operation, answer),) = data.items()
+    assert answer["__typename"] != "ValidationError", answer
+    audits = [d for t, d in (await outbox_rows(world))[before:] if t == AUDIT]
+    assert len(audits) == 1, audits
+    (entry,) = audits
+    assert (entry["operation"], entry["subject"], entry["service"]) == (operation, caller.subject, "events")
+    assert (entry["roles"], entry["region_code"]) == (["regional_admin"], REGION)
+    return answer, entry["events"]
+
+
+async def rows_of(world: World, table: str) -> int:
+    async with world.db.session() as session:
+        return int((await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+async def test_a_regional_admin_manages_their_regions_sources_and_enters_facts(world: World) -> None:
+    """Each of a regional admin's writes about sources and facts: made by the admin of the region,
+    audited with what changed; refused to the admin of another region, and nothing changes."""
+    ours = person(Role.regional_admin, region_code=REGION)
+    theirs = Identity(subject="test-admin-08", roles=frozenset({Role.regional_admin}), region_code="08")
+    start = len(await outbox_rows(world))
+    ce_source = "/regional/rcoi-39-access"
+
+    registration = {
+        "ceSource": ce_source,
+        "regionCode": REGION,
+        "title": "РЦОИ Калининградской области",
+        "sourceSystems": ["rcoi-39"],
+        "topics": [topics.REGIONAL_ASSESSMENTS],
+        "regions": [REGION],
+    }
+    await refused(world, theirs, "FORBIDDEN", REGISTER_SOURCE, i=registration)
+    source, (change,) = await admin_write(world, ours, REGISTER_SOURCE, i=registration)
+    assert (source["ceSource"], source["regions"]) == (ce_source, [REGION])
+    assert (change["event_type"], change["key"]) == ("source-registered", ce_source)
+    assert f"регион {REGION}" in change["note"] and "rcoi-39" in change["note"], change
+
+    grant = {"ceSource": ce_source, "kind": "topic", "values": [topics.REGIONAL_TRAININGS]}
+    await refused(world, theirs, "FORBIDDEN", GRANT_SOURCE, i=grant)
+    source, (change,) = await admin_write(world, ours, GRANT_SOURCE, i=grant)
+    assert source["topics"] == sorted([topics.REGIONAL_ASSESSMENTS, topics.REGIONAL_TRAININGS])
+    assert (change["event_type"], change["key"]) == ("source-granted", ce_source)
+    assert f"разрешено: темы {topics.REGIONAL_TRAININGS}" in change["note"], change
+    # nor may the region's own admin let its source write about another region
+    apart = await kept_apart(world)
+    outside = await read(world, ours, GRANT_SOURCE, i={**grant, "kind": "region", "values": ["08"]})
+    assert outside["grantSource"]["code"] == "REGION_OUTSIDE_SCOPE", outside
+    assert await kept_apart(world) == apart
+
+    await refused(world, theirs, "FORBIDDEN", REVOKE_SOURCE, i=grant)
+    source, (change,) = await admin_write(world, ours, REVOKE_SOURCE, i=grant)
+    assert source["topics"] == [topics.REGIONAL_ASSESSMENTS]
+    assert (change["event_type"], change["key"]) == ("source-revoked", ce_source)
+    assert f"отозвано: темы {topics.REGIONAL_TRAININGS}" in change["note"], change
+
+    await refused(world, theirs, "FORBIDDEN", ISSUE_TOKEN, s=ce_source)
+    issued, (change,) = await admin_write(world, ours, ISSUE_TOKEN, s=ce_source)
+    assert (change["event_type"], change["key"]) == ("source-token-issued", ce_source)
+    assert issued["tokenId"] in change["note"] and issued["token"] not in json.dumps(change)
+
+    await refused(world, theirs, "FORBIDDEN", REVOKE_TOKEN, s=ce_source, t=issued["tokenId"])
+    source, (change,) = await admin_write(world, ours, REVOKE_TOKEN, s=ce_source, t=issued["tokenId"])
+    assert [t["revokedAt"] is not None for t in source["tokens"]] == [True]
+    assert (change["event_type"], change["key"]) == ("source-token-revoked", ce_source)
+    assert issued["tokenId"] in change["note"], change
+
+    host, educator = str(world.host), str(world.educator)
+    facts = (
+        (
+            RECORD_RESULT,
+            {
+                "organizationId": host,
+                "procedure": "vpr",
+                "subject": "математика",
+                "grade": 5,
+                "year": 2025,
+                "participants": 24,
+                "meanScore": 3.9,
+                "share2": 0.1,
+                "share3": 0.3,
+                "share4": 0.4,
+                "share5": 0.2,
+            },
+            "assessment_result",
+        ),
+        (
+            RECORD_TRAINING,
+            {
+                "educatorId": educator,
+                "organizationId": host,
+                "course": "Наставничество",
+                "provider": "КОИРО",
+                "hours": 24,
+                "completedOn": "2025-02-01",
+                "externalId": "КПК-access",
+            },
+            "training",
+        ),
+        (
+            RECORD_DEFICIT,
+            {
+                "educatorId": educator,
+                "organizationId": host,
+                "competency": "Оценивание",
+                "level": "high",
+                "diagnosedOn": "2025-02-01",
+                "externalId": "Д-access",
+            },
+            "deficit",
+        ),
+    )
+    for query, entry, table in facts:
+        await refused(world, theirs, "FORBIDDEN", query, i=entry)
+        before = await rows_of(world, table)
+        entered, changes = await admin_write(world, ours, query, i=entry)
+        assert entered["outcome"] == "applied", entered
+        assert await rows_of(world, table) == before + 1
+        (fact,) = [change for change in changes if change["event_id"] == entered["id"]]
+        assert fact["event_type"].startswith("setka.regional."), fact
+        assert "введён вручную (источник /setka/manual/39)" in fact["note"] and host in fact["note"]
+        # the region's source of hand entry is registered with the first fact, and audited with it
+        assert {c["event_type"] for c in changes if c is not fact} <= {"source-registered"}
+
+    audited = {d["operation"] for t, d in (await outbox_rows(world))[start:] if t == AUDIT}
+    assert audited == BY_REGIONAL_ADMINS
 
 
 # --- reads ----------------------------------------------------------------------------------------

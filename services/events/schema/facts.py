@@ -27,6 +27,7 @@ from setka_contracts.regional import (
     RegionalFact,
     TrainingCompleted,
 )
+from setka_runtime import audit
 from setka_runtime.access import EDITORS
 from setka_runtime.errors import DomainError
 from setka_runtime.graphql import ValidationError, identity, run_command
@@ -119,6 +120,14 @@ async def enter(
         if isinstance(checked, str):
             raise DomainError(f"Факт не принят: {checked}", code="FACT_INVALID")
         await store_in(session, [checked], sender=caller.subject)
+        audit.note(
+            session,
+            kind=model.event_type,
+            key=checked.item.data.key(),
+            ident=event.id,
+            note=f"введён вручную (источник {source}) об организации {organization.id}, применяется как факт"
+            " из региональной системы",
+        )
         return checked, event.id
 
     result = await run_command(info, lambda kept: kept, keep, scope=scopes.organizations(organization_id))
