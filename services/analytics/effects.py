@@ -375,11 +375,10 @@ def comparison_of(world: ResultsWorld, year: int, *, min_schools: int) -> Compar
             np.array([changes[school.id][2] for school in found]),
         )
 
-    treated, treated_changes = side(school for school in world.schools if school.id in world.treated)
+    schools = sorted(world.schools, key=lambda school: str(school.id))  # the draws: by id, not by read
+    treated, treated_changes = side(school for school in schools if school.id in world.treated)
     pool, pool_changes = side(
-        school
-        for school in world.schools
-        if school.id not in world.treated and school.id not in world.networked
+        school for school in schools if school.id not in world.treated and school.id not in world.networked
     )
     return compare(treated, treated_changes, pool, pool_changes, min_schools=min_schools)
 
