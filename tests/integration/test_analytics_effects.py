@@ -42,7 +42,9 @@ async def analyse(db: Database, period: Period, now: datetime) -> Analysis:
         return await build_analysis(session, Scope(ScopeKind.region, REGION), period, now=now)
 
 
-async def test_the_database_gives_the_estimate_of_the_method(year_world: tuple[SyntheticWorld, Database]) -> None:
+async def test_the_database_gives_the_estimate_of_the_method(
+    year_world: tuple[SyntheticWorld, Database],
+) -> None:
     world, db = year_world
     analysis = await analyse(db, Period.year(2025), datetime(2026, 3, 1, 12, tzinfo=UTC))
     expected = effects.comparison_of(world.facts(Period.year(2025), 2025), 2025, min_schools=10)
