@@ -683,6 +683,7 @@ query($id: String!, $year: Int, $quarter: Int, $from: Date, $to: Date, $schoolYe
       definition { id title unit better suggestion }
       value previous numerator denominator schools trend status note
       breakdown { key value }
+      comparison { estimate low high supportedSchools comparisonSchools significant level }
     }
     schoolsNeedingAttention { organizationId name reasons organization { id } }
   }
@@ -715,6 +716,18 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
         }
         assert coverage["value"] == approx(200 / 3) and coverage["previous"] == approx(100.0)
         assert (coverage["trend"], coverage["status"], coverage["schools"]) == ("down", "bad", 3)
+        assert coverage["comparison"] is None  # no comparison of results
+        results = next(i for i in analysis["indicators"] if i["definition"]["id"] == "results_mean_score_did")
+        assert results["comparison"] == {
+            "estimate": None,  # one school on each side: below the minimum of 10
+            "low": None,
+            "high": None,
+            "supportedSchools": 1,
+            "comparisonSchools": 1,
+            "significant": False,
+            "level": 0.95,
+        }
+        assert results["note"].startswith("нет данных: недостаточно данных")
         mobility = next(i for i in analysis["indicators"] if i["definition"]["id"] == "mobility_hours")
         assert mobility["breakdown"] == [
             {"key": "students", "value": 36.0},
