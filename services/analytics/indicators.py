@@ -820,12 +820,12 @@ def _result_figure(frame: Frame, estimate: effects.Estimate, unmatched: int) -> 
             note = f"{NO_DATA}нет результатов за {years} у сопровождаемых школ сетей"
         else:
             note = (
-                f"{NO_DATA}недостаточно данных: {ours} сопровождаемых школ с результатами за {years} и "
-                f"подобранными сравнимыми школами и {theirs} сравнимых школ, нужно не меньше {minimum} "
-                "с каждой стороны"
+                f"{NO_DATA}недостаточно данных — сопровождаемых школ с результатами за {years} и "
+                f"подобранными сравнимыми школами: {ours}, сравнимых школ: {theirs}; нужно не меньше "
+                f"{minimum} с каждой стороны"
             )
     if unmatched:
-        left_out = f"{unmatched} сопровождаемых школ без сравнимой школы в расчёт не вошли."
+        left_out = f"Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: {unmatched}."
         note = left_out if note is None else f"{note}. {left_out}"
     comparison = ResultComparison(
         estimate=estimate.estimate,

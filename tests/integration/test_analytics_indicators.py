@@ -488,9 +488,10 @@ def check_network_2025(analysis: Analysis) -> None:
         assert (did.value, did.previous, did.status) == (None, None, Status.no_data)
         assert did.definition.unit == "ст. откл."
         assert did.note is not None and did.note.startswith(
-            "нет данных: недостаточно данных: 1 сопровождаемых"
+            "нет данных: недостаточно данных — сопровождаемых школ"
         )
-        assert "1 сопровождаемых школ без сравнимой школы в расчёт не вошли" in did.note
+        assert "подобранными сравнимыми школами: 1, сравнимых школ: 1; нужно не меньше 10" in did.note
+        assert did.note.endswith(". Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: 1.")
         assert did.comparison is not None
         assert (did.comparison.supported_schools, did.comparison.comparison_schools) == (1, 1)
         assert (did.comparison.low, did.comparison.high, did.comparison.significant) == (None, None, False)
@@ -631,7 +632,7 @@ async def test_a_municipality_and_a_school(on_postgres: Analytics) -> None:
     # S2 (ШФНСУ) has no comparison school of its status: no estimate
     assert got["results_mean_score_did"].value is None
     assert got["results_mean_score_did"].note is not None
-    assert "нет данных: недостаточно данных: 0 сопровождаемых" in got["results_mean_score_did"].note
+    assert "сравнимыми школами: 0, сравнимых школ: 0;" in got["results_mean_score_did"].note
 
 
 async def test_nothing_to_compute_is_no_data(on_postgres: Analytics) -> None:

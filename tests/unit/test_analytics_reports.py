@@ -171,7 +171,7 @@ def sample_analysis() -> Analysis:
                 Status.bad,
                 Trend.down,
                 schools=40,
-                note="2 сопровождаемых школ без сравнимой школы в расчёт не вошли.",
+                note="Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: 2.",
                 breakdown={
                     "supported_schools": 12.0,
                     "comparison_schools": 28.0,
