@@ -8,7 +8,9 @@ Every figure is computed by the database (GROUP BY, COUNT DISTINCT, EXISTS) over
 never by loading rows into Python: at national scale a region's analysis reads its attendance once
 a period (the activity figures two indicators share) and finds the rest by index, per school or per
 educator. The SQL is the portable subset PostgreSQL and SQLite share (a date moved by days and a
-Unicode lower case are the two constructs each spells its own way, below).
+Unicode lower case are the two constructs each spells its own way, below). The one exception is the
+comparison of results: the database reads each school's results of two years (a row per cell) and
+facts, and :mod:`.effects` standardises, matches and draws the bootstrap on arrays.
 
 Who is in a scope, and which schools are supported, is decided in :class:`Frame` once for all of
 them; the decisions are written into the definitions a reader sees.
