@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import numpy as np
 from setka_contracts.events import ActivityFormat, ActivityType, LearningProcess
 from setka_runtime import migrations
 from setka_runtime.db import Database
 
+from services.analytics import effects
 from services.analytics.analysis import build_analysis
-from services.analytics.analysis_model import Analysis, Period, Scope, ScopeKind
+from services.analytics.analysis_model import Analysis, AnalysisRules, Period, Scope, ScopeKind
 
 from .databases import ScratchDatabases
 from .timing import ms, ratio
@@ -568,30 +570,57 @@ cells AS MATERIALIZED (
   WHERE o.kind = 'school' AND r.year BETWEEN $6::int - 2 AND $6::int
   GROUP BY 1, 2, 3, 4, 5
 ),
+scored AS MATERIALIZED (
+  SELECT organization_id, procedure, subject, grade, year,
+    CASE WHEN count(*) OVER w < 2 THEN NULL WHEN stddev_pop(mean) OVER w <= 1e-9 THEN 0.0
+         ELSE (mean - avg(mean) OVER w) / stddev_pop(mean) OVER w END AS z_mean,
+    CASE WHEN count(*) OVER w < 2 THEN NULL WHEN stddev_pop(lowest) OVER w <= 1e-9 THEN 0.0
+         ELSE (lowest - avg(lowest) OVER w) / stddev_pop(lowest) OVER w END AS z_lowest
+  FROM cells WINDOW w AS (PARTITION BY procedure, subject, grade, year)
+),
 changes AS MATERIALIZED (
-  SELECT p.label, n.organization_id, avg(n.mean - b.mean) AS mean_change,
-         avg(100.0 * (n.lowest - b.lowest)) AS lowest_change
-  FROM periods p JOIN cells n ON n.year = p.y
-  JOIN cells b ON b.year = p.y - 1 AND b.organization_id = n.organization_id
+  SELECT p.label, n.organization_id, avg(n.z_mean - b.z_mean) AS mean_change,
+         avg(n.z_lowest - b.z_lowest) AS lowest_change, avg(b.z_mean) AS baseline
+  FROM periods p JOIN scored n ON n.year = p.y
+  JOIN scored b ON b.year = p.y - 1 AND b.organization_id = n.organization_id
    AND b.procedure = n.procedure AND b.subject = n.subject AND b.grade = n.grade
+  WHERE n.z_mean IS NOT NULL AND b.z_mean IS NOT NULL
   GROUP BY p.label, n.organization_id
 ),
-comparison AS MATERIALIZED (
-  SELECT p.label, o.id FROM periods p JOIN organization o ON o.region_code = $1 AND o.kind = 'school'
-  WHERE (p.label, o.id) NOT IN (SELECT label, id FROM supported)
-    AND NOT EXISTS (SELECT 1 FROM membership ms WHERE ms.organization_id = o.id
-                    AND ms.joined_on < make_date(p.y + 1, 1, 1)
-                    AND (ms.left_on IS NULL OR ms.left_on > make_date(p.y - 1, 1, 1)))
+sided AS MATERIALIZED (
+  SELECT p.label, o.id, c.baseline, c.mean_change, c.lowest_change,
+    (p.label, o.id) IN (SELECT label, id FROM supported)
+      AND EXISTS (SELECT 1 FROM membership ms WHERE ms.organization_id = o.id
+                  AND ms.joined_on < p.e AND (ms.left_on IS NULL OR ms.left_on > p.s)) AS treated,
+    EXISTS (SELECT 1 FROM membership ms WHERE ms.organization_id = o.id
+            AND ms.joined_on < make_date(p.y + 1, 1, 1)
+            AND (ms.left_on IS NULL OR ms.left_on > make_date(p.y - 1, 1, 1))) AS networked,
+    CASE WHEN EXISTS (SELECT 1 FROM organization_status st WHERE st.organization_id = o.id
+                      AND st.status = 'low_results' AND st.entered_on < p.e
+                      AND (st.left_on IS NULL OR st.left_on > p.s)) THEN 'low_results'
+         WHEN EXISTS (SELECT 1 FROM organization_status st WHERE st.organization_id = o.id
+                      AND st.status = 'adverse_social_conditions' AND st.entered_on < p.e
+                      AND (st.left_on IS NULL OR st.left_on > p.s)) THEN 'adverse_social_conditions'
+         ELSE 'other' END AS status,
+    CASE WHEN x.educators <= 0 THEN 'none' WHEN x.educators < 15 THEN 'small'
+         WHEN x.educators < 40 THEN 'medium' ELSE 'large' END AS band
+  FROM periods p JOIN organization o ON o.region_code = $1 AND o.kind = 'school'
+  JOIN changes c ON c.label = p.label AND c.organization_id = o.id
+  CROSS JOIN LATERAL (
+    SELECT count(DISTINCT e.educator_id) AS educators FROM employment e WHERE e.organization_id = o.id
+      AND (e.started_on IS NULL OR e.started_on < p.e) AND (e.ended_on IS NULL OR e.ended_on > p.s)
+  ) x
 ),
-sides AS (
-  SELECT label, side, avg(mean_change) AS mean_change, avg(lowest_change) AS lowest_change
-  FROM (
-    SELECT c.*, CASE WHEN (c.label, c.organization_id) IN (SELECT label, id FROM supported) THEN 'supported'
-                     WHEN (c.label, c.organization_id) IN (SELECT label, id FROM comparison) THEN 'comparison'
-                END AS side
-    FROM changes c
-  ) sided
-  WHERE side IS NOT NULL GROUP BY label, side
+matched AS MATERIALIZED (
+  SELECT t.label, t.id, t.mean_change, t.lowest_change, array_agg(m.id::text) AS neighbours
+  FROM sided t CROSS JOIN LATERAL (
+    SELECT c.id FROM sided c
+    WHERE c.label = t.label AND NOT c.treated AND NOT c.networked AND c.status = t.status
+      AND c.band = t.band AND abs(c.baseline - t.baseline) <= 0.5
+    ORDER BY abs(c.baseline - t.baseline), c.id::text LIMIT 3
+  ) m
+  WHERE t.treated
+  GROUP BY t.label, t.id, t.mean_change, t.lowest_change
 ),
 plan AS (
   SELECT p.label, count(*) FILTER (WHERE x.on_time OR i.due_on < $5) AS counted,
@@ -620,7 +649,7 @@ attention AS (
     s.id IN (SELECT id FROM reach WHERE label = 'current' AND NOT took_part)
     OR s.id IN (SELECT organization_id FROM school_engagement WHERE engaged < 0.3 * educators)
     OR s.id IN (SELECT organization_id FROM changes
-                WHERE label = 'current' AND (mean_change < 0 OR lowest_change > 0))
+                WHERE label = 'current' AND (mean_change <= -0.2 OR lowest_change >= 0.2))
     OR s.id NOT IN (SELECT organization_id FROM assessment_result WHERE year = $6)
     OR s.id IN (SELECT organization_id FROM deficits
                 WHERE label = 'current' AND NOT addressed AND diagnosed_on <= $5::date - 90))
@@ -633,7 +662,11 @@ SELECT json_build_object(
   'mobility', (SELECT json_object_agg(label, json_build_array(hours, programmes)) FROM programmes),
   'deficits', (SELECT json_object_agg(label, json_build_array(diagnosed, addressed, pending))
                FROM deficit_figures),
-  'sides', (SELECT json_agg(json_build_array(label, side, mean_change, lowest_change)) FROM sides),
+  'treated', (SELECT json_agg(json_build_array(label, id, mean_change, lowest_change, neighbours))
+              FROM matched),
+  'pool', (SELECT json_agg(json_build_array(s.label, s.id, s.mean_change, s.lowest_change)) FROM sided s
+           WHERE EXISTS (SELECT 1 FROM matched m
+                         WHERE m.label = s.label AND s.id::text = ANY (m.neighbours))),
   'plan', (SELECT json_object_agg(label, json_build_array(counted, on_time)) FROM plan),
   'ratings', (SELECT json_object_agg(label, json_build_array(total, ratings)) FROM ratings),
   'attention', (SELECT json_agg(id) FROM attention)
@@ -649,6 +682,25 @@ def _mean(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+def hand_comparison(figures: dict[str, Any], label: str) -> tuple[effects.Estimate, effects.Estimate]:
+    """The results' difference in differences from the hand query's matches: the estimate is the
+    query's (the same arithmetic), the interval the same seeded bootstrap the analysis draws
+    (:func:`services.analytics.effects.difference_in_differences`, in this process: SQL has no
+    such generator), both sides ordered by id as the analysis orders them."""
+    treated = sorted((row for row in figures.get("treated") or [] if row[0] == label), key=lambda row: row[1])
+    pool = sorted((row for row in figures.get("pool") or [] if row[0] == label), key=lambda row: row[1])
+    position = {row[1]: index for index, row in enumerate(pool)}
+    neighbours = [[position[ident] for ident in row[4]] for row in treated]
+    minimum = AnalysisRules().results_min_schools
+
+    def estimate(column: int) -> effects.Estimate:
+        ours = np.array([row[column] for row in treated], dtype=np.float64)
+        theirs = np.array([row[column] for row in pool], dtype=np.float64)
+        return effects.difference_in_differences(ours, neighbours, theirs, min_schools=minimum)
+
+    return estimate(2), estimate(3)
+
+
 def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
     """Each indicator's value by (indicator, period label), from the hand query's figures."""
     values: dict[tuple[str, str], float | None] = {}
@@ -661,7 +713,7 @@ def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
     for label, _type, _processes, count, on_premises in figures.get("kinds") or []:
         pairs[label] = pairs.get(label, 0) + count
         visited[label] = visited.get(label, 0) + on_premises
-    sides = {(label, side): (mean, lowest) for label, side, mean, lowest in figures.get("sides") or []}
+    comparisons = {label: hand_comparison(figures, label) for label in ("current", "previous")}
     for label in ("current", "previous"):
         schools, reached = of("coverage").get(label, (0, 0))
         educators, engaged, hours_attended = of("engagement").get(label, (0, 0, 0.0))
@@ -670,7 +722,6 @@ def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
         diagnosed, addressed, pending = of("deficits").get(label, (0, 0, 0))
         counted, on_time = of("plan").get(label, (0, 0))
         total, ratings = of("ratings").get(label, (0, 0))
-        ours, theirs = sides.get((label, "supported")), sides.get((label, "comparison"))
         values |= {
             ("coverage", label): _share(reached, schools),
             ("activities_per_school", label): _mean(pairs.get(label, 0), schools),
@@ -681,8 +732,8 @@ def hand_values(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
             ("mobility_hours", label): float(hours or 0),
             ("joint_programmes", label): float(programmes or 0),
             ("deficits_addressed", label): _share(addressed, diagnosed - pending),
-            ("results_mean_score_did", label): ours[0] - theirs[0] if ours and theirs else None,
-            ("results_lowest_mark_did", label): ours[1] - theirs[1] if ours and theirs else None,
+            ("results_mean_score_did", label): comparisons[label][0].estimate,
+            ("results_lowest_mark_did", label): comparisons[label][1].estimate,
             ("plan_on_time", label): _share(on_time, counted),
             ("feedback_rating", label): _mean(total or 0, ratings),
         }
@@ -700,6 +751,18 @@ def differences(analysis: Analysis, figures: dict[str, Any]) -> list[str]:
                 got is not None and want is not None and abs(got - want) > 1e-6 * max(1.0, abs(want))
             ):
                 found.append(f"{value.definition.id} ({label}): analysis {got}, hand SQL {want}")
+    for value in analysis.indicators:
+        if value.comparison is None:
+            continue
+        mean, lowest = hand_comparison(figures, "current")
+        want = mean if value.definition.id == "results_mean_score_did" else lowest
+        got = (value.comparison.low, value.comparison.high, value.comparison.supported_schools)
+        if got != (want.low, want.high, want.supported_schools) and not (
+            None not in (*got[:2], want.low, want.high)
+            and abs(got[0] - want.low) < 1e-9  # type: ignore[operator]
+            and abs(got[1] - want.high) < 1e-9  # type: ignore[operator]
+        ):
+            found.append(f"{value.definition.id} interval: analysis {got}, hand {want}")
     flagged = {str(school.organization_id) for school in analysis.schools_needing_attention}
     if flagged != set(figures.get("attention") or []):
         found.append(

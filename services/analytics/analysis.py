@@ -20,6 +20,7 @@ from sqlalchemy import Select, case, distinct, exists, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from . import effects
 from .analysis_model import (
     PROCEDURE_NAMES,
     Analysis,
@@ -35,7 +36,7 @@ from .analysis_model import (
     Status,
     Trend,
 )
-from .indicators import INDICATORS, Figure, Frame, deficit_overdue, prepared, result_changes
+from .indicators import INDICATORS, Figure, Frame, deficit_overdue, prepared, results_world
 from .models import AssessmentResult, Deficit, Network, Organization
 from .targets import applied_targets, region_name, region_title
 
@@ -187,6 +188,7 @@ def _valued(
         status=status_of(definition, now.value, trend, None if target is None else target.value),
         note=now.note,
         target=target,
+        comparison=now.comparison,
     )
 
 
@@ -230,6 +232,7 @@ async def indicator_values(
     *,
     now: datetime | None = None,
     rules: AnalysisRules | None = None,
+    frame: Frame | None = None,
 ) -> list[IndicatorValue]:
     """Every indicator for ``period``, next to its value for the period compared with
     (:meth:`Period.previous`: the same season a year before) and the target that applies
@@ -237,7 +240,7 @@ async def indicator_values(
     await prepared(session)
     today = (now or datetime.now(UTC)).date()
     rules = rules or AnalysisRules()
-    current = Frame(scope, period, today, rules=rules)
+    current = frame or Frame(scope, period, today, rules=rules)
     previous = Frame(scope, period.previous(), today, rules=rules)
     targets = await applied_targets(session, scope, period)
     values = []
@@ -259,8 +262,9 @@ async def build_analysis(
     now = now or datetime.now(UTC)
     rules = rules or AnalysisRules()
     title = await scope_title(session, scope)
-    values = await indicator_values(session, scope, period, now=now, rules=rules)
-    attention = await schools_needing_attention(session, Frame(scope, period, now.date(), rules=rules))
+    frame = Frame(scope, period, now.date(), rules=rules)  # its figures read once for both
+    values = await indicator_values(session, scope, period, now=now, rules=rules, frame=frame)
+    attention = await schools_needing_attention(session, frame)
     return Analysis(
         scope=scope,
         scope_title=title,
@@ -281,9 +285,15 @@ def _number(value: float) -> str:
     return f"{value:.1f}".replace(".", ",")
 
 
+def _deviations(value: float) -> str:
+    """A standardised change: two decimals, a decimal comma, the unit."""
+    return f"{value:.2f}".replace(".", ",") + f" {effects.UNIT}"
+
+
 async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list[SchoolAttention]:
     """The supported schools of the frame with a reason to look at them: no network activity in
-    the period, few of their educators taking part, results worse than the baseline year or no
+    the period, few of their educators taking part, standardised results (:mod:`.effects`) fallen by at
+    least :data:`.effects.DECLINE` standard deviations since the baseline year or no
     results for the year (only of the procedures whose results fall due in the period and are
     due by today), deficits not addressed within their N days (:func:`.indicators.deficit_overdue`,
     as the alert)."""
@@ -317,13 +327,16 @@ async def schools_needing_attention(session: AsyncSession, frame: Frame) -> list
     # before its due month, a procedure's missing or changed results say nothing yet
     due = frame.procedures_due()
     if due:
-        changes = result_changes(frame, supported, procedures=due).subquery()
+        # standardised as the results' indicators are (.effects), so the list agrees with them
+        world = await results_world(session, frame)
         baseline = f"относительно {frame.year - 1} года"
-        for ident, mean_change, lowest_change in (await session.execute(select(changes))).all():
-            if mean_change is not None and mean_change < 0:
-                add([(ident, f"средний балл снизился на {_number(-mean_change)} {baseline}")])
-            if lowest_change is not None and lowest_change > 0:
-                add([(ident, f"доля низших отметок выросла на {_number(lowest_change)} п.п. {baseline}")])
+        for ident, (mean_change, lowest_change) in effects.supported_changes(
+            world, frame.year, procedures=due
+        ).items():
+            if mean_change <= -effects.DECLINE:
+                add([(ident, f"средний балл снизился на {_deviations(-mean_change)} {baseline}")])
+            if lowest_change >= effects.DECLINE:
+                add([(ident, f"доля низших отметок выросла на {_deviations(lowest_change)} {baseline}")])
 
         unreported = select(col(Organization.id)).where(
             col(Organization.id).in_(supported),

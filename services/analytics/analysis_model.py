@@ -123,6 +123,8 @@ class AnalysisRules:
 
     follow_up_days: int = 90
     result_due_months: Mapping[str, int] = field(default_factory=lambda: RESULT_DUE_MONTHS)
+    results_min_schools: int = 10
+    """Fewer supported or comparison schools than this in a comparison of results: no estimate."""
 
     def results_due_on(self, procedure: str, year: int) -> date:
         """The first day a procedure's results of ``year`` are expected (after its due month)."""
@@ -238,6 +240,21 @@ class IndicatorDefinition:
     data_due: str = ""  # in Russian: when its data is in for a period
 
 
+@dataclass(frozen=True)
+class ResultComparison:
+    """A comparison of the supported schools' results with matched comparison schools: the
+    difference in differences in standard deviations, its confidence interval (none below the
+    minimum number of schools), and how many schools stand on each side."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    supported_schools: int
+    comparison_schools: int
+    significant: bool
+    level: float = 0.95
+
+
 @dataclass
 class IndicatorValue:
     definition: IndicatorDefinition
@@ -251,6 +268,7 @@ class IndicatorValue:
     status: Status = Status.no_data
     note: str | None = None
     target: AppliedTarget | None = None  # none: nobody set one, so only the trend is shown
+    comparison: ResultComparison | None = None  # the results' indicators: interval and schools
 
 
 @dataclass

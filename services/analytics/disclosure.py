@@ -9,7 +9,7 @@ sees every figure, and anyone else — an anonymous caller, a caller of another 
 * no analysis of one school, and none of a group of fewer than ``min_schools`` schools that took
   part in a network in the period (an error: sign in, or it is outside your scope);
 * in a larger group, no figure that stands on fewer than ``min_schools`` schools (its value,
-  previous value, numerator, denominator and breakdown withheld, with a note saying why).
+  previous value, numerator, denominator, breakdown and interval withheld, with a note saying why).
 
 The schools that need attention name schools and why, as alerts do, so they follow the alerts'
 rule (:func:`.advice_schema.advised`): a signed-in caller is shown the schools of the list that
@@ -121,6 +121,7 @@ def _withheld(value: IndicatorValue, min_schools: int) -> IndicatorValue:
         numerator=None,
         denominator=None,
         breakdown={},
+        comparison=None,
         trend=Trend.unknown,
         status=Status.no_data,
         note=WITHHELD_NOTE.format(k=min_schools),

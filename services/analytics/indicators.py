@@ -8,7 +8,9 @@ Every figure is computed by the database (GROUP BY, COUNT DISTINCT, EXISTS) over
 never by loading rows into Python: at national scale a region's analysis reads its attendance once
 a period (the activity figures two indicators share) and finds the rest by index, per school or per
 educator. The SQL is the portable subset PostgreSQL and SQLite share (a date moved by days and a
-Unicode lower case are the two constructs each spells its own way, below).
+Unicode lower case are the two constructs each spells its own way, below). The one exception is the
+comparison of results: the database reads each school's results of two years (a row per cell) and
+facts, and :mod:`.effects` standardises, matches and draws the bootstrap on arrays.
 
 Who is in a scope, and which schools are supported, is decided in :class:`Frame` once for all of
 them; the decisions are written into the definitions a reader sees.
@@ -48,7 +50,16 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
-from .analysis_model import AnalysisRules, Better, IndicatorDefinition, Period, Scope, ScopeKind
+from . import effects
+from .analysis_model import (
+    AnalysisRules,
+    Better,
+    IndicatorDefinition,
+    Period,
+    ResultComparison,
+    Scope,
+    ScopeKind,
+)
 from .models import (
     Activity,
     AssessmentResult,
@@ -76,8 +87,6 @@ ON_PREMISES = ("in_person", "blended")
 FOLLOW_UP_DAYS = AnalysisRules().follow_up_days
 """Days after a diagnosis within which a deficit is to be addressed, unless set
 (``ANALYTICS_DEFICIT_FOLLOW_UP_DAYS``)."""
-FEW_SCHOOLS = 5
-"""Fewer schools than this on either side of a comparison: the estimate is shown with a warning."""
 
 SUPPORTED_TERM = (
     "Сопровождаемая школа — школа охвата, которая в периоде хотя бы день имела статус ШНОР "
@@ -407,6 +416,7 @@ class Figure:
     schools: int = 0
     breakdown: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+    comparison: ResultComparison | None = None  # the results' indicators: interval and schools
 
 
 def no_data(reason: str, **extra: Any) -> Figure:
@@ -682,140 +692,169 @@ async def deficits_addressed(session: AsyncSession, frame: Frame) -> Figure:
     )
 
 
-# --- results against the school's own baseline and against comparable schools ---------------------
+# --- results against comparable schools (the method: :mod:`.effects`) ---------------------------
 
 
-def result_changes(frame: Frame, schools: Select[Any], *, procedures: list[str] | None = None) -> Select[Any]:
-    """Per school of ``schools``: the change of its mean score and of its share of the lowest mark
-    (in percentage points) from the baseline year to the period's year, each the mean over the
-    procedures, subjects and grades it has results for in both years (of ``procedures`` only,
-    when given)."""
-
-    def cells(year: int) -> Any:
-        chosen = [] if procedures is None else [col(AssessmentResult.procedure).in_(procedures)]
-        return (
-            select(
-                col(AssessmentResult.organization_id),
-                col(AssessmentResult.procedure),
-                col(AssessmentResult.subject),
-                col(AssessmentResult.grade),
-                func.avg(AssessmentResult.mean_score).label("mean"),
-                func.avg(AssessmentResult.lowest_mark_share).label("lowest"),
-            )
-            .where(AssessmentResult.year == year, col(AssessmentResult.organization_id).in_(schools), *chosen)
-            .group_by(
-                col(AssessmentResult.organization_id),
-                col(AssessmentResult.procedure),
-                col(AssessmentResult.subject),
-                col(AssessmentResult.grade),
-            )
-            .subquery()
-        )
-
-    now, base = cells(frame.year), cells(frame.year - 1)
-    return (
-        select(
-            now.c.organization_id,
-            func.avg(now.c.mean - base.c.mean).label("mean_change"),
-            func.avg(100.0 * (now.c.lowest - base.c.lowest)).label("lowest_change"),
-        )
-        .join(
-            base,
-            and_(
-                base.c.organization_id == now.c.organization_id,
-                base.c.procedure == now.c.procedure,
-                base.c.subject == now.c.subject,
-                base.c.grade == now.c.grade,
-            ),
-        )
-        .group_by(now.c.organization_id)
-    )
-
-
-@dataclass(frozen=True)
-class Side:
-    schools: int
-    mean_change: float | None
-    lowest_change: float | None
-
-
-async def _result_sides(session: AsyncSession, frame: Frame) -> dict[str, Side]:
-    """The supported schools' mean changes and the comparison schools' (see the definitions)."""
-    if "sides" in frame.memo:
-        return frame.memo["sides"]  # type: ignore[no-any-return]
+async def results_world(session: AsyncSession, frame: Frame) -> effects.ResultsWorld:
+    """The frame's :class:`ResultsWorld`, read once for the frame's life."""
+    if "results" in frame.memo:
+        return frame.memo["results"]  # type: ignore[no-any-return]
     supported = frame.supported()
-    window = Period(date(frame.year - 1, 1, 1), date(frame.year + 1, 1, 1))
-    comparison = select(col(Organization.id)).where(
-        col(Organization.kind) == "school",
-        col(Organization.region_code).in_(
+    regions = list(
+        await session.scalars(
             select(col(Organization.region_code)).where(col(Organization.id).in_(supported)).distinct()
-        ),
-        col(Organization.id).not_in(supported),
-        not_(
-            exists().where(
-                Membership.organization_id == Organization.id,
-                _overlaps(Membership.joined_on, Membership.left_on, window),
-            )
-        ),
+        )
     )
-    cohort = union_all(
-        select(supported.subquery().c.id.label("organization_id"), literal("supported").label("side")),
-        select(comparison.subquery().c.id, literal("comparison")),
-    ).cte("cohort")
-    changes = result_changes(frame, select(cohort.c.organization_id)).subquery()
-    query = (
+    world = effects.ResultsWorld()
+    if regions:
+        world = await _read_results(session, frame, regions)
+    frame.memo["results"] = world
+    return world
+
+
+async def _read_results(session: AsyncSession, frame: Frame, regions: list[str]) -> effects.ResultsWorld:
+    window = Period(date(frame.year - 1, 1, 1), date(frame.year + 1, 1, 1))
+
+    def holds(status: str) -> ColumnElement[bool]:
+        return exists().where(
+            OrganizationStatus.organization_id == Organization.id,
+            OrganizationStatus.status == status,
+            _overlaps(OrganizationStatus.entered_on, OrganizationStatus.left_on, frame.period),
+        )
+
+    educators = (
+        select(func.count(distinct(Employment.educator_id)))
+        .where(
+            Employment.organization_id == Organization.id,
+            _overlaps(Employment.started_on, Employment.ended_on, frame.period),
+        )
+        .scalar_subquery()
+    )
+    supported = frame.supported()
+    member = exists().where(
+        Membership.organization_id == Organization.id,
+        _overlaps(Membership.joined_on, Membership.left_on, frame.period),
+        *([Membership.network_id == frame.scope.id] if frame.scope.kind == ScopeKind.network else []),
+    )
+    networked = exists().where(
+        Membership.organization_id == Organization.id,
+        _overlaps(Membership.joined_on, Membership.left_on, window),
+    )
+    facts = select(
+        col(Organization.id),
+        col(Organization.region_code),
+        col(Organization.id).in_(supported),
+        member,
+        networked,
+        *(holds(status) for status in effects.STATUS_GROUPS),
+        educators,
+    ).where(col(Organization.kind) == "school", col(Organization.region_code).in_(regions))
+    cells = (
         select(
-            cohort.c.side, func.count(), func.avg(changes.c.mean_change), func.avg(changes.c.lowest_change)
+            col(AssessmentResult.organization_id),
+            col(Organization.region_code),
+            col(AssessmentResult.procedure),
+            col(AssessmentResult.subject),
+            col(AssessmentResult.grade),
+            col(AssessmentResult.year),
+            func.avg(AssessmentResult.mean_score),
+            func.avg(AssessmentResult.lowest_mark_share),
         )
-        .join(changes, changes.c.organization_id == cohort.c.organization_id)
-        .group_by(cohort.c.side)
+        .join(Organization, col(Organization.id) == AssessmentResult.organization_id)
+        .where(
+            col(Organization.kind) == "school",
+            col(Organization.region_code).in_(regions),
+            col(AssessmentResult.year).in_((frame.year - 1, frame.year)),
+        )
+        .group_by(
+            col(AssessmentResult.organization_id),
+            col(Organization.region_code),
+            col(AssessmentResult.procedure),
+            col(AssessmentResult.subject),
+            col(AssessmentResult.grade),
+            col(AssessmentResult.year),
+        )
     )
-    sides = {
-        side: Side(count, mean, lowest) for side, count, mean, lowest in (await session.execute(query)).all()
-    }
-    frame.memo["sides"] = sides
-    return sides
+    world = effects.ResultsWorld()
+    for ident, region, is_supported, is_member, is_networked, *held, count in (
+        await session.execute(facts)
+    ).all():
+        statuses = [status for status, yes in zip(effects.STATUS_GROUPS, held, strict=True) if yes]
+        band = effects.size_band(int(count or 0))
+        world.schools.append(effects.School(ident, region, effects.status_group(statuses), band))
+        if is_supported:
+            world.supported.add(ident)
+            if is_member:
+                world.treated.add(ident)
+        if is_networked:
+            world.networked.add(ident)
+    world.rows.extend(
+        effects.ResultRow(ident, region, procedure, subject, grade, year, float(mean), float(lowest))
+        for ident, region, procedure, subject, grade, year, mean, lowest in (
+            await session.execute(cells)
+        ).all()
+    )
+    return world
 
 
-async def _difference_in_differences(session: AsyncSession, frame: Frame, measure: str) -> Figure:
-    sides = await _result_sides(session, frame)
-    empty = Side(0, None, None)
-    ours, theirs = sides.get("supported", empty), sides.get("comparison", empty)
-    ours_change, their_change = getattr(ours, measure), getattr(theirs, measure)
-    breakdown = {"supported_schools": float(ours.schools), "comparison_schools": float(theirs.schools)}
-    if ours_change is not None:
-        breakdown["supported_change"] = float(ours_change)
-    if their_change is not None:
-        breakdown["comparison_change"] = float(their_change)
-    value = None
-    if ours_change is not None and their_change is not None:
-        value = float(ours_change) - float(their_change)
+async def _comparison(session: AsyncSession, frame: Frame) -> effects.Comparison:
+    """The supported schools in networks against matched comparison schools (:mod:`.effects`)."""
+    if "comparison" in frame.memo:
+        return frame.memo["comparison"]  # type: ignore[no-any-return]
+    world = await results_world(session, frame)
+    comparison = effects.comparison_of(world, frame.year, min_schools=frame.rules.results_min_schools)
+    frame.memo["comparison"] = comparison
+    return comparison
+
+
+def _result_figure(frame: Frame, estimate: effects.Estimate, unmatched: int) -> Figure:
+    ours, theirs = estimate.supported_schools, estimate.comparison_schools
+    breakdown = {"supported_schools": float(ours), "comparison_schools": float(theirs)}
+    if estimate.supported_change is not None:
+        breakdown["supported_change"] = estimate.supported_change
+    if estimate.comparison_change is not None:
+        breakdown["comparison_change"] = estimate.comparison_change
+    years = f"{frame.year - 1} и {frame.year} годы"
+    minimum = frame.rules.results_min_schools
     note = None
-    if value is None:
-        note = f"{NO_DATA}нет результатов за {frame.year - 1} и {frame.year} годы " + (
-            "у сопровождаемых школ." if ours_change is None else "у школ для сравнения."
-        )
-    elif min(ours.schools, theirs.schools) < FEW_SCHOOLS:
-        note = (
-            f"Оценка по малому числу школ ({ours.schools} сопровождаемых, {theirs.schools} для сравнения): "
-            "доверять с осторожностью."
-        )
+    if estimate.estimate is None:
+        if not ours and not unmatched:
+            note = f"{NO_DATA}нет результатов за {years} у сопровождаемых школ сетей"
+        else:
+            note = (
+                f"{NO_DATA}недостаточно данных — сопровождаемых школ с результатами за {years} и "
+                f"подобранными сравнимыми школами: {ours}, сравнимых школ: {theirs}; нужно не меньше "
+                f"{minimum} с каждой стороны"
+            )
+    if unmatched:
+        left_out = f"Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: {unmatched}."
+        note = left_out if note is None else f"{note}. {left_out}"
+    comparison = ResultComparison(
+        estimate=estimate.estimate,
+        low=estimate.low,
+        high=estimate.high,
+        supported_schools=ours,
+        comparison_schools=theirs,
+        significant=estimate.significant,
+        level=effects.LEVEL,
+    )
     return Figure(
-        value=value,
-        numerator=None if ours_change is None else float(ours_change),
-        denominator=None,
-        schools=ours.schools + theirs.schools,
+        value=estimate.estimate,
+        schools=ours + theirs,
         breakdown=breakdown,
         note=note,
+        comparison=comparison,
     )
 
 
 async def results_mean_score_did(session: AsyncSession, frame: Frame) -> Figure:
-    return await _difference_in_differences(session, frame, "mean_change")
+    comparison = await _comparison(session, frame)
+    return _result_figure(frame, comparison.mean_score, comparison.unmatched)
 
 
 async def results_lowest_mark_did(session: AsyncSession, frame: Frame) -> Figure:
-    return await _difference_in_differences(session, frame, "lowest_change")
+    comparison = await _comparison(session, frame)
+    return _result_figure(frame, comparison.lowest_mark, comparison.unmatched)
 
 
 async def plan_on_time(session: AsyncSession, frame: Frame) -> Figure:
@@ -994,7 +1033,9 @@ TRACES: dict[str, Trace] = {
         "Цель – повышение качества образования в школах с низкими результатами обучения и в "
         "школах, функционирующих в неблагоприятных социальных условиях.",
         f"{KALMYKIA}, п. 2.1",
-        "(средний балл сопровождаемых школ в году периода − в базовом году) − (то же у сравнимых школ)",
+        "среднее по сопровождаемым школам сетей [(z-оценка среднего балла в году периода − в базовом "
+        "году) − среднее того же у до трёх подобранных сравнимых школ]; z-оценка — внутри процедуры, "
+        "предмета, класса и года по школам субъекта РФ",
         (REGISTRY, "региональные сведения: результаты ВПР, ОГЭ, ЕГЭ, региональной диагностики"),
         RESULTS_DUE,
     ),
@@ -1002,8 +1043,8 @@ TRACES: dict[str, Trace] = {
         "Цель – повышение качества образования в школах с низкими результатами обучения и в "
         "школах, функционирующих в неблагоприятных социальных условиях.",
         f"{KALMYKIA}, п. 2.1",
-        "(доля низших отметок сопровождаемых школ в году периода − в базовом году) − (то же у "
-        "сравнимых школ), в процентных пунктах",
+        "среднее по сопровождаемым школам сетей [(z-оценка доли низших отметок в году периода − в "
+        "базовом году) − среднее того же у подобранных сравнимых школ], в стандартных отклонениях",
         (REGISTRY, "региональные сведения: результаты ВПР, ОГЭ, ЕГЭ, региональной диагностики"),
         RESULTS_DUE,
     ),
@@ -1179,25 +1220,32 @@ INDICATORS: tuple[Indicator, ...] = (
     _defined(
         "results_mean_score_did",
         "Динамика среднего балла сопровождаемых школ относительно сравнимых",
-        "Разность разностей: изменение среднего балла сопровождаемых школ охвата от базового года "
-        "(года перед годом периода) к году периода минус такое же изменение у сравнимых школ — школ "
-        "тех же субъектов РФ, которые в эти два года не состояли ни в одной сети и не являются "
-        "сопровождаемыми. Изменение школы — среднее по процедурам, предметам и классам, по которым "
-        "у неё есть результаты в оба года; изменение группы — среднее по её школам. Больше нуля — "
-        "сопровождаемые школы выросли сильнее сравнимых; рядом указано число школ каждой группы. "
-        f"{SUPPORTED_TERM}",
-        "балл",
+        "Разность разностей в стандартных отклонениях. Средний балл школы по каждой процедуре, "
+        "предмету и классу сначала переводится в z-оценку среди всех школ её субъекта РФ с "
+        "результатом по той же процедуре, предмету и классу в том же году; изменение школы — "
+        "среднее изменение её z-оценок от базового года (года перед годом периода) к году периода "
+        "по тем процедурам, предметам и классам, по которым у неё есть результаты в оба года. "
+        "Каждой сопровождаемой школе, состоявшей в периоде в сети, подбираются до трёх сравнимых "
+        "школ того же субъекта РФ, не состоявших в эти два года ни в одной сети, с тем же статусом "
+        "(ШНОР, ШФНСУ, прочие) и той же группой по числу педагогов, с ближайшей z-оценкой в "
+        "базовом году (не дальше 0,5 ст. откл.). Значение — среднее по сопровождаемым школам "
+        "разности их изменения и среднего изменения их сравнимых школ; рядом — 95-процентный "
+        "доверительный интервал (бутстреп по школам) и число школ каждой группы. Больше нуля — "
+        "сопровождаемые школы выросли сильнее сравнимых; при числе школ меньше минимума "
+        f"(ANALYTICS_RESULTS_MIN_SCHOOLS) значения нет. {SUPPORTED_TERM}",
+        effects.UNIT,
         results_mean_score_did,
         suggestion=0.0,
     ),
     _defined(
         "results_lowest_mark_did",
         "Динамика доли низших отметок сопровождаемых школ относительно сравнимых",
-        "Разность разностей, как для среднего балла, по доле участников оценочных процедур с "
-        "низшей отметкой (в процентных пунктах): изменение у сопровождаемых школ от базового года к "
-        "году периода минус изменение у сравнимых школ вне сетей того же субъекта РФ. Меньше нуля — "
-        f"доля низших отметок у сопровождаемых школ снизилась сильнее. {SUPPORTED_TERM}",
-        "п.п.",
+        "Разность разностей в стандартных отклонениях, как для среднего балла, по доле участников "
+        "оценочных процедур с низшей отметкой: z-оценки доли среди школ субъекта РФ в той же "
+        "процедуре, предмете, классе и году, те же сравнимые школы (подобранные по среднему баллу "
+        "базового года), тот же доверительный интервал. Меньше нуля — доля низших отметок у "
+        f"сопровождаемых школ снизилась сильнее, чем у сравнимых. {SUPPORTED_TERM}",
+        effects.UNIT,
         results_lowest_mark_did,
         better=Better.lower,
         suggestion=0.0,

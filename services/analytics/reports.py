@@ -279,6 +279,27 @@ def calculation_label(indicator: IndicatorValue) -> str | None:
     )
 
 
+def comparison_label(indicator: IndicatorValue) -> str | None:
+    """The interval of a comparison of results and the schools on each side, in Russian; none for
+    an indicator that is no such comparison."""
+    found = indicator.comparison
+    if found is None:
+        return None
+    ours = plural(
+        found.supported_schools, "сопровождаемая школа", "сопровождаемые школы", "сопровождаемых школ"
+    )
+    theirs = plural(found.comparison_schools, "сравнимая школа", "сравнимые школы", "сравнимых школ")
+    schools = f"{ours} и {theirs}"
+    if found.estimate is None or found.low is None or found.high is None:
+        return f"Интервала нет: в сравнении {schools}."
+    unit = indicator.definition.unit
+    verdict = "изменение значимо" if found.significant else "значимого изменения нет"
+    return (
+        f"{found.level * 100:g} % доверительный интервал: от {format_number(found.low)} до "
+        f"{format_number(found.high)} {unit} — {verdict}; в сравнении {schools}."
+    )
+
+
 PROCESS_LABELS = {
     LearningProcess.training: "обучение",
     LearningProcess.peer_learning: "взаимообучение",
@@ -548,6 +569,7 @@ SUMMARY_COLUMNS = (
     ("Как рассчитывается", 70),
     ("Примечание", 36),
     ("Откуда цель", 48),
+    ("Доверительный интервал и школы в сравнении", 40),
 )
 PREVIOUS_COLUMN, VALUE_COLUMN, TARGET_COLUMN = 4, 5, 6
 
@@ -576,6 +598,7 @@ def _summary_sheet(sheet: Worksheet, analysis: Analysis) -> None:
             f"{definition.definition} ({BETTER_LABELS[definition.better]}.)",
             indicator.note,
             target_source(indicator),
+            comparison_label(indicator),
         )
         for column, value in enumerate(cells, start=1):
             cell = sheet.cell(row=row, column=column, value=value)
@@ -833,6 +856,7 @@ def html_document(analysis: Analysis) -> str:
             target_cell=target_cell,
             value_label=value_label,
             calculation_label=calculation_label,
+            comparison_label=comparison_label,
             previous_short=period_short(analysis.previous_period),
             annex=annex(analysis),
             period_short=period_short(analysis.period),
@@ -950,8 +974,9 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
     for row, indicator in enumerate(analysis.indicators, start=1):
         strong, pale = STATUS_COLOURS[indicator.status]
         title = f"<b>{_text(indicator.definition.title)}</b>"
-        if indicator.note:
-            title += f"<br/><font size=7 color='#4B5563'>{_text(indicator.note)}</font>"
+        for remark in (indicator.note, comparison_label(indicator)):
+            if remark:
+                title += f"<br/><font size=7 color='#4B5563'>{_text(remark)}</font>"
         rows.append(
             [
                 Paragraph(str(row), styles.cell),

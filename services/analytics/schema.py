@@ -213,6 +213,26 @@ class AppliedTarget(
         return cls.of(target, source=target.source())
 
 
+@strawberry.type(
+    description="The supported schools' results against matched comparison schools (a difference in "
+    "differences of standardised results, in standard deviations), with its confidence interval"
+)
+class ResultComparison(
+    ModelType,
+    model=am.ResultComparison,
+    describe={
+        "estimate": "The difference in differences; null below the minimum number of schools",
+        "low": "The interval's lower bound; null without an estimate",
+        "high": "The interval's upper bound; null without an estimate",
+        "supported_schools": "Supported schools in networks with results in both years and a comparison",
+        "comparison_schools": "Comparison schools outside networks matched to them",
+        "significant": "Whether the interval excludes 0",
+        "level": "The interval's confidence level (0.95)",
+    },
+):
+    pass
+
+
 @strawberry.type(description="One indicator for the period, next to the previous period's value")
 class IndicatorValue(
     ModelType,
@@ -221,6 +241,7 @@ class IndicatorValue(
         "definition": IndicatorDefinition,
         "breakdown": list[BreakdownEntry],
         "target": AppliedTarget | None,
+        "comparison": ResultComparison | None,
     },
     describe={
         "value": "The figure for the period; null when there is nothing to compute it from (the note says "
@@ -231,14 +252,20 @@ class IndicatorValue(
         "schools": "How many schools stand behind the figure (how far to trust it)",
         "note": "What a reader should know about the figure, in Russian",
         "target": "The target its region or network set; null when nobody did (only the trend is shown)",
+        "comparison": "For the results' indicators: the interval and the schools on each side",
     },
 ):
     @classmethod
     def present(cls, value: am.IndicatorValue) -> Self:
         parts = [BreakdownEntry(key=key, value=part) for key, part in value.breakdown.items()]
         target = None if value.target is None else AppliedTarget.present(value.target)
+        comparison = None if value.comparison is None else ResultComparison.of(value.comparison)
         return cls.of(
-            value, definition=IndicatorDefinition.of(value.definition), breakdown=parts, target=target
+            value,
+            definition=IndicatorDefinition.of(value.definition),
+            breakdown=parts,
+            target=target,
+            comparison=comparison,
         )
 
 

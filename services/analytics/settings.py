@@ -40,6 +40,13 @@ class AnalyticsSettings(ServiceSettings):
         'whose end its results of a year are in, as JSON, e.g. {"vpr": 5, "oge": 7}; a procedure left '
         "out keeps its default. Before it, the analysis expects no result of that procedure",
     )
+    results_min_schools: int = Field(
+        default=AnalysisRules().results_min_schools,
+        ge=1,
+        description="A comparison of results needs at least this many supported schools and as many "
+        "comparison schools (with results in both years and matched); fewer: no estimate, «недостаточно "
+        "данных»",
+    )
     alert_attendance_grace_days: int = Field(
         default=3,
         ge=0,
@@ -79,5 +86,7 @@ class AnalyticsSettings(ServiceSettings):
     def analysis_rules(self) -> AnalysisRules:
         """The analysis' calendar as these settings set it."""
         return AnalysisRules(
-            follow_up_days=self.deficit_follow_up_days, result_due_months=self.result_due_months
+            follow_up_days=self.deficit_follow_up_days,
+            result_due_months=self.result_due_months,
+            results_min_schools=self.results_min_schools,
         )

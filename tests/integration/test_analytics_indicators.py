@@ -22,6 +22,7 @@ The world (region 39; network N of municipality M1; year 2025, the previous peri
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from services.analytics import app as analytics
 from services.analytics.analysis import build_analysis, parse_scope, period_of
 from services.analytics.analysis_model import (
     Analysis,
+    AnalysisRules,
     IndicatorValue,
     Period,
     Scope,
@@ -476,25 +478,24 @@ def check_network_2025(analysis: Analysis) -> None:
     assert deficits.note == "Ещё 1 дефицитов выявлены менее 90 дней назад и не учтены."
     assert (deficits.trend, deficits.status) == (Trend.up, Status.attention)
 
-    # changes 2024 → 2025: S1 math +0.4 / −10 pp, russian +0.1 / 0 → +0.25 / −5; S2 −0.2 / +10;
-    # S3 has no 2024 results. Supported: +0.025 / +2.5 (2 schools). Comparison (region 39, in no
-    # network, not supported here): X1 +0.1 / 0, X2 −0.1 / +2, Z 0 / 0 → 0 / +2/3 (3 schools).
-    # 2024 (2023 → 2024): S1 math +0.2 / −5 against X1 0 / 0 (S3, not yet a member, compares too,
-    # but has no 2023 results).
-    mean_did = got["results_mean_score_did"]
-    assert (mean_did.value, mean_did.previous) == (approx(0.025), approx(0.2))
-    assert mean_did.schools == 5
-    assert mean_did.breakdown == {
-        "supported_schools": 2.0,
-        "comparison_schools": 3.0,
-        "supported_change": approx(0.025),
-        "comparison_change": approx(0.0, abs=1e-9),
-    }
-    assert mean_did.note is not None and "2 сопровождаемых, 3 для сравнения" in mean_did.note
-    assert (mean_did.trend, mean_did.status) == (Trend.down, Status.good)  # still past the target 0
-    lowest_did = got["results_lowest_mark_did"]
-    assert (lowest_did.value, lowest_did.previous) == (approx(2.5 - 2 / 3), approx(-5.0))
-    assert (lowest_did.trend, lowest_did.status) == (Trend.up, Status.bad)  # lower is better
+    # results: supported schools of N in a network in 2025 with results in 2024 and 2025 — S1 and
+    # S2 (S3 has none of 2024); comparison candidates (region 39, in no network in 2024–2025): X1,
+    # X2, Z. S1 (ШНОР, 4 educators) matches Z (ШНОР, 1 educator: both «до 14»), with the same
+    # baseline; S2 (ШФНСУ) has no candidate of its status. One school on each side is below the
+    # minimum of 10: no estimate, «недостаточно данных», the counts (the figures by hand: below).
+    for indicator in ("results_mean_score_did", "results_lowest_mark_did"):
+        did = got[indicator]
+        assert (did.value, did.previous, did.status) == (None, None, Status.no_data)
+        assert did.definition.unit == "ст. откл."
+        assert did.note is not None and did.note.startswith(
+            "нет данных: недостаточно данных — сопровождаемых школ"
+        )
+        assert "подобранными сравнимыми школами: 1, сравнимых школ: 1; нужно не меньше 10" in did.note
+        assert did.note.endswith(". Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: 1.")
+        assert did.comparison is not None
+        assert (did.comparison.supported_schools, did.comparison.comparison_schools) == (1, 1)
+        assert (did.comparison.low, did.comparison.high, did.comparison.significant) == (None, None, False)
+        assert did.schools == 2
 
     # «единство подходов к оценке» is no longer computed (see the methodology's dropped indicators)
     assert "assessment_unity" not in got
@@ -511,15 +512,16 @@ def check_network_2025(analysis: Analysis) -> None:
     rating = got["feedback_rating"]
     assert (rating.value, rating.previous, rating.status) == (approx(4.25), approx(3.0), Status.good)
 
-    # S2: results fell, e6's deficit had nothing within 90 days; S3: no network activity, its one
-    # educator took no part. S1 is fine.
+    # S2: results fell against the region's schools (2024 math z +0.10 → 2025 −0.36: −0.46; the
+    # lowest-mark share −0.56 → +0.22: +0.78), e6's deficit had nothing within 90 days; S3: no
+    # network activity, its one educator took no part. S1 is fine (its z rose).
     attention = [(school.name, school.reasons) for school in analysis.schools_needing_attention]
     assert attention == [
         (
             "Школа S2",
             [
-                "средний балл снизился на 0,2 относительно 2024 года",
-                "доля низших отметок выросла на 10,0 п.п. относительно 2024 года",
+                "средний балл снизился на 0,46 ст. откл. относительно 2024 года",
+                "доля низших отметок выросла на 0,78 ст. откл. относительно 2024 года",
                 "дефицитов без курса или сетевого мероприятия по компетенции за 90 дней: 1",
             ],
         ),
@@ -549,10 +551,11 @@ async def test_a_region_counts_every_supported_school_and_compares_outside_netwo
     assert analysis.scope_title == "Калининградская область"
     # supported: S1, S2, S3 and Z (low results, in no network); S1 and S2 took part: 2 of 4
     assert (got["coverage"].numerator, got["coverage"].denominator) == (2, 4)
-    # supported S1 +0.25 / −5, S2 −0.2 / +10, Z 0 / 0; comparison X1 +0.1 / 0, X2 −0.1 / +2
-    assert got["results_mean_score_did"].value == approx(0.05 / 3)
-    assert got["results_lowest_mark_did"].value == approx(5 / 3 - 1)
-    assert got["results_mean_score_did"].schools == 5
+    # results: the supported schools in a network (S1, S2) against schools in none (X1, X2 and Z,
+    # supported but in no network): as for N, one on each side — too few
+    results = got["results_mean_score_did"]
+    assert results.value is None and results.comparison is not None
+    assert (results.comparison.supported_schools, results.comparison.comparison_schools) == (1, 1)
     # the region's deficits: Z's e9 had only the institute's course (no network) and no training
     assert (got["deficits_addressed"].numerator, got["deficits_addressed"].denominator) == (2, 4)
     names = [school.name for school in analysis.schools_needing_attention]
@@ -563,6 +566,42 @@ async def test_a_region_counts_every_supported_school_and_compares_outside_netwo
         "в сетевых мероприятиях участвовали 0 из 1 педагогов",
         "дефицитов без курса или сетевого мероприятия по компетенции за 90 дней: 1",
     ]
+
+
+def z(value: float, cell: list[float]) -> float:
+    """A school's z-score among the cell's schools (population standard deviation)."""
+    return (value - statistics.fmean(cell)) / statistics.pstdev(cell)
+
+
+async def test_results_are_standardised_and_compared_with_matched_schools(on_sqlite: Analytics) -> None:
+    """With a minimum of one school: the difference in differences of z-scores, by hand."""
+    rules = AnalysisRules(results_min_schools=1)
+    async with on_sqlite.db.session() as session:
+        analysis = await build_analysis(
+            session, Scope(ScopeKind.network, str(N)), Period.year(2025), now=NOW, rules=rules
+        )
+    got = by_id(analysis)
+    # ВПР math, grade 5, region 39: 2024 S1 3.0, S2 3.5, X1 4.0, X2 3.8, Z 3.0; 2025 S1 3.4, S2 3.3,
+    # S3 3.1, X1 4.1, X2 3.7, Z 3.0 (Y is region 47's). S1's Russian has no other school: unused.
+    before, after = [3.0, 3.5, 4.0, 3.8, 3.0], [3.4, 3.3, 3.1, 4.1, 3.7, 3.0]
+    s1 = z(3.4, after) - z(3.0, before)
+    z_of_z = z(3.0, after) - z(3.0, before)  # Z, S1's one comparison school (same baseline)
+    mean = got["results_mean_score_did"]
+    assert mean.value == approx(s1 - z_of_z)
+    assert mean.breakdown == {
+        "supported_schools": 1.0,
+        "comparison_schools": 1.0,
+        "supported_change": approx(s1),
+        "comparison_change": approx(z_of_z),
+    }
+    assert mean.comparison is not None
+    assert (mean.comparison.low, mean.comparison.high) == (approx(s1 - z_of_z), approx(s1 - z_of_z))
+    lowest_before, lowest_after = [0.20, 0.10, 0.05, 0.10, 0.30], [0.10, 0.20, 0.30, 0.05, 0.12, 0.30]
+    lowest = (z(0.10, lowest_after) - z(0.20, lowest_before)) - (
+        z(0.30, lowest_after) - z(0.30, lowest_before)
+    )
+    assert got["results_lowest_mark_did"].value == approx(lowest)
+    assert got["results_lowest_mark_did"].status == Status.good  # lower is better: below the target 0
 
 
 async def test_a_quarter_is_compared_with_the_same_quarter_a_year_before(on_postgres: Analytics) -> None:
@@ -590,7 +629,10 @@ async def test_a_municipality_and_a_school(on_postgres: Analytics) -> None:
     assert got["activities_per_school"].value == approx(3.0)  # A1, A2, A3
     assert got["mobility_hours"].value == approx(36.0)
     assert got["plan_on_time"].value == approx(100.0)  # its task I6, done on time
-    assert got["results_mean_score_did"].value == approx(-0.2 - 0.0)  # against X1, X2, Z
+    # S2 (ШФНСУ) has no comparison school of its status: no estimate
+    assert got["results_mean_score_did"].value is None
+    assert got["results_mean_score_did"].note is not None
+    assert "сравнимыми школами: 0, сравнимых школ: 0;" in got["results_mean_score_did"].note
 
 
 async def test_nothing_to_compute_is_no_data(on_postgres: Analytics) -> None:
@@ -642,6 +684,7 @@ query($id: String!, $year: Int, $quarter: Int, $from: Date, $to: Date, $schoolYe
       definition { id title unit better suggestion }
       value previous numerator denominator schools trend status note
       breakdown { key value }
+      comparison { estimate low high supportedSchools comparisonSchools significant level }
     }
     schoolsNeedingAttention { organizationId name reasons organization { id } }
   }
@@ -674,6 +717,18 @@ async def test_the_analysis_through_the_subgraph(on_postgres: Analytics) -> None
         }
         assert coverage["value"] == approx(200 / 3) and coverage["previous"] == approx(100.0)
         assert (coverage["trend"], coverage["status"], coverage["schools"]) == ("down", "bad", 3)
+        assert coverage["comparison"] is None  # no comparison of results
+        results = next(i for i in analysis["indicators"] if i["definition"]["id"] == "results_mean_score_did")
+        assert results["comparison"] == {
+            "estimate": None,  # one school on each side: below the minimum of 10
+            "low": None,
+            "high": None,
+            "supportedSchools": 1,
+            "comparisonSchools": 1,
+            "significant": False,
+            "level": 0.95,
+        }
+        assert results["note"].startswith("нет данных: недостаточно данных")
         mobility = next(i for i in analysis["indicators"] if i["definition"]["id"] == "mobility_hours")
         assert mobility["breakdown"] == [
             {"key": "students", "value": 36.0},
@@ -845,7 +900,7 @@ async def test_results_are_not_flagged_before_their_procedures_due_month(on_post
     assert not [r for reasons in first.values() for r in reasons if any(w in r for w in RESULT_WORDS)], first
 
     second = reasons_of(await analyse(on_postgres.db, network, Period.quarter(2025, 2)))
-    assert "средний балл снизился на 0,2 относительно 2024 года" in second["Школа S2"]
+    assert "средний балл снизился на 0,46 ст. откл. относительно 2024 года" in second["Школа S2"]
 
     # 2026 in March: nobody has 2026 results, none is due yet
     march = reasons_of(await analyse(on_postgres.db, network, Period.year(2026)))

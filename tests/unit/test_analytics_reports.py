@@ -26,6 +26,7 @@ from services.analytics.analysis_model import (
     IndicatorDefinition,
     IndicatorValue,
     Period,
+    ResultComparison,
     SchoolAttention,
     Scope,
     ScopeKind,
@@ -164,19 +165,27 @@ def sample_analysis() -> Analysis:
             indicator(
                 "results",
                 "Динамика результатов оценочных процедур относительно базового уровня",
-                "балл",
-                -1.5,
-                0.8,
+                "ст. откл.",
+                -0.35,
+                0.08,
                 Status.bad,
                 Trend.down,
                 schools=40,
-                note="По 3 школам результатов за 2025 год ещё нет.",
+                note="Сопровождаемых школ без сравнимой школы, не вошедших в расчёт: 2.",
                 breakdown={
-                    "supported_schools": 9.0,
-                    "comparison_schools": 31.0,
-                    "supported_change": -0.4,
-                    "comparison_change": 1.1,
+                    "supported_schools": 12.0,
+                    "comparison_schools": 28.0,
+                    "supported_change": -0.24,
+                    "comparison_change": 0.11,
                 },
+                comparison=ResultComparison(
+                    estimate=-0.35,
+                    low=-0.62,
+                    high=-0.09,
+                    supported_schools=12,
+                    comparison_schools=28,
+                    significant=True,
+                ),
             ),
             indicator(
                 "mobility_hours",
@@ -247,6 +256,24 @@ def test_the_summary_counts_statuses_and_names_the_schools() -> None:
     assert sentences[-1].startswith("Требуют внимания 2 школы: МБОУ «Средняя школа № 3» г. Гусева")
 
 
+INTERVAL = (
+    "95 % доверительный интервал: от −0,62 до −0,09 ст. откл. — изменение значимо; в сравнении 12 "
+    "сопровождаемых школ и 28 сравнимых школ."
+)
+
+
+def test_the_interval_and_the_schools_of_a_comparison_are_told() -> None:
+    from services.analytics.reports import comparison_label
+
+    results = ANALYSIS.indicators[4]
+    assert comparison_label(results) == INTERVAL
+    assert comparison_label(ANALYSIS.indicators[0]) is None
+    few = ResultComparison(None, None, None, 1, 3, False)
+    assert comparison_label(
+        indicator("r", "Р", "ст. откл.", None, None, Status.no_data, Trend.unknown, comparison=few)
+    ) == ("Интервала нет: в сравнении 1 сопровождаемая школа и 3 сравнимые школы.")
+
+
 def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns() -> None:
     content = workbook(ANALYSIS)
     book = load_workbook(io.BytesIO(content))
@@ -289,6 +316,9 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
     )
     assert reporting[13] == "цель не установлена; предложение Setka: 100\u00a0% (не цель)"
     assert hours[13] == "цель не установлена"
+    assert header[14] == "Доверительный интервал и школы в сравнении"
+    assert rows[4][14] == INTERVAL
+    assert coverage[14] is None  # no comparison of results
     assert sheet["E5"].number_format == "#,##0.0" and sheet["F2"].number_format == "#,##0.0"
     assert sheet["H4"].fill.fgColor.rgb.endswith("FDE3E3")  # the worsening one in red
     assert sheet.column_dimensions["B"].width == 46
@@ -311,10 +341,10 @@ def test_the_workbook_has_the_indicators_a_chart_the_schools_and_the_breakdowns(
         ["по видам мероприятий", "Hackathon", 0.25, "на школу"],  # a kind not known here: as it is
         ["по процессам сетевого взаимодействия", "Обучение", 2, "на школу"],
         ["по процессам сетевого взаимодействия", "Обмен опытом", 0.5, "на школу"],
-        ["число школ в сравнении", "Сопровождаемые школы", 9, "школ"],
-        ["число школ в сравнении", "Сравнимые школы вне сетей", 31, "школ"],
-        ["изменение от базового года", "Сопровождаемые школы", -0.4, "балл"],
-        ["изменение от базового года", "Сравнимые школы вне сетей", 1.1, "балл"],
+        ["число школ в сравнении", "Сопровождаемые школы", 12, "школ"],
+        ["число школ в сравнении", "Сравнимые школы вне сетей", 28, "школ"],
+        ["изменение от базового года", "Сопровождаемые школы", -0.24, "ст. откл."],
+        ["изменение от базового года", "Сравнимые школы вне сетей", 0.11, "ст. откл."],
         [None, "Учащиеся", 120, "ч"],
         [None, "Педагоги", 36, "ч"],
     ]
@@ -339,6 +369,7 @@ def test_the_html_document_reads_in_russian_with_charts_inside() -> None:
     assert "<td>ч</td>" in page and '<td class="number value">1\u00a0234,5</td>' in page
     assert "МБОУ «Средняя школа № 3» г. Гусева" in page and "Просрочен пункт плана «Стажировка»" in page
     assert "Методика расчёта" in page and "Как считается «охват" in page
+    assert html.escape(INTERVAL, quote=True) in page or INTERVAL in html.unescape(page)
     images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 5  # the indicators (one figure for six) and four breakdown groups
     assert "Сетевые мероприятия на одну сопровождаемую школу — по видам мероприятий" in page
@@ -363,6 +394,10 @@ def test_the_pdf_has_the_cyrillic_titles_as_text() -> None:
     for title in titles(ANALYSIS):
         assert title in flat, title
     assert "МБОУ «Средняя школа № 3» г. Гусева" in flat and "Методика расчёта" in flat
+    assert "доверительный интервал: от −0,62 до −0,09 ст. откл. — изменение значимо" in flat.replace(
+        "\u00a0", " "
+    )
+    assert "в сравнении 12 сопровождаемых школ и 28 сравнимых школ" in flat
     images = [image for page in reader.pages for image in page.images]
     assert len(images) == 5
     assert reader.metadata is not None and reader.metadata.title.startswith("Анализ эффективности")
@@ -438,6 +473,9 @@ def test_the_methodology_document_is_generated_from_the_definitions() -> None:
         assert definition.expected_result in committed and definition.formula in committed
     assert "## 4. Цели и предложения Setka" in committed and "«нет данных:»" in committed
     assert "**Предложение Setka.** 90 % — подсказка тем, кто устанавливает цели, не цель" in committed
+    method = committed.split("## 6. Сравнение результатов с сопоставимыми школами", 1)[1].split("\n## ")[0]
+    for step in ("z-оценку", "до 3 кандидатов", "1000 раз", "меньше 10", "значимого изменения нет"):
+        assert step in method, step
 
 
 def test_an_analysis_without_any_data_still_renders() -> None:
