@@ -134,6 +134,8 @@ def format_number(value: float | None, unit: str = "") -> str:
     text = f"{number:,.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
+    if text in ("-0", "-0.0"):  # a small negative figure rounded to nothing has no sign
+        text = "0"
     text = text.replace(",", NBSP).replace(".", ",").replace("-", "−")
     return f"{text}{NBSP}{unit}" if unit else text
 
@@ -993,7 +995,7 @@ def _indicator_table(analysis: Analysis, styles: _Styles, width: float) -> Table
             ]
         )
         extra.append(("BACKGROUND", (7, row), (7, row), colors.HexColor(pale)))
-    fractions = (0.03, 0.28, 0.115, 0.085, 0.1, 0.105, 0.105, 0.115, 0.065)
+    fractions = (0.04, 0.255, 0.1, 0.085, 0.1, 0.1, 0.11, 0.145, 0.065)
     return Table(rows, colWidths=[width * part for part in fractions], repeatRows=1, style=_grid_style(extra))
 
 
