@@ -547,6 +547,8 @@ class Stack:
         for name in ("portal", "gateway", *reversed(SERVICES)):
             if name in self.processes:
                 self.stop_process(name)
+        if self.watch is not None:
+            self.watch.stop()  # before the broker: its client would only complain of it going
         if self.broker is not None:
             # what is left on disk must not say the broker serves after make run has ended
             self.set_broker_state(STOPPED)
@@ -556,8 +558,6 @@ class Stack:
                 self.broker.wait(10)
             except subprocess.TimeoutExpired:
                 self.broker.kill()
-        if self.watch is not None:
-            self.watch.stop()
         if self.gate is not None:
             self.gate.stop()
         for pump in self._pumps:
