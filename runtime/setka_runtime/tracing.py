@@ -51,6 +51,7 @@ __all__ = [
     "shutdown",
     "span",
     "start",
+    "traceparent_of",
     "tracer",
 ]
 
@@ -161,6 +162,16 @@ def current_traceparent() -> str | None:
     """The W3C ``traceparent`` of the current span, None when there is none (to store or send)."""
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def traceparent_of(active: Span | None) -> str | None:
+    """The W3C ``traceparent`` of ``active`` (a message's consumer span), else of the current span:
+    what an event recorded for that message keeps, so its trace goes on even in a batch of many."""
+    if active is None:
+        return current_traceparent()
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(active))
     return carrier.get(TRACEPARENT)
 
 
