@@ -51,6 +51,7 @@ __all__ = [
     "shutdown",
     "span",
     "start",
+    "suspend",
     "traceparent_of",
     "tracer",
 ]
@@ -117,6 +118,16 @@ def shutdown() -> None:
     """Flush and stop the exporter, if one was installed."""
     if _installed is not None:
         _installed.shutdown()
+
+
+def suspend() -> None:
+    """Export what was recorded and record no more spans in this process, as before :func:`setup`
+    (a benchmark measures a run with tracing on, then goes on without it). OpenTelemetry keeps its
+    global provider; Setka's spans are no-ops again."""
+    global _installed
+    if _installed is not None:
+        _installed.shutdown()
+        _installed = None
 
 
 def enabled() -> bool:

@@ -44,7 +44,7 @@ from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
 from setka_runtime.errors import DomainError, PermanentError
 from setka_runtime.moments import aware, utc
 from setka_runtime.sql import dialect_insert
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activities, participation
@@ -209,23 +209,20 @@ async def attendances_recorded(session: AsyncSession, items: list[Item]) -> None
     )
     table = Attendance.__table__
     kept: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
-    by_activity: dict[uuid.UUID, set[str]] = {}
+    pairs: set[tuple[uuid.UUID, str]] = set()
     for item in items:
         activity, organization = stored.get(_activity_key(item)), facts.find(item.data.organization)
         if activity is not None and organization is not None:
-            by_activity.setdefault(activity.id, set()).add(
-                participant_key(organization.id, item.data.educator_id)
-            )
-    for activity_id, participants in sorted(by_activity.items(), key=lambda pair: str(pair[0])):
-        for chunk in _chunks(sorted(participants)):
-            rows = await session.execute(
-                select(table)
-                .where(table.c.activity_id == activity_id, table.c.participant.in_(chunk))
-                .order_by(table.c.id)
-                .with_for_update()
-            )
-            for row in rows:
-                kept[(row.activity_id, row.participant)] = dict(row._mapping)
+            pairs.add((activity.id, participant_key(organization.id, item.data.educator_id)))
+    for chunk in _chunks(sorted(pairs, key=str)):
+        rows = await session.execute(
+            select(table)
+            .where(tuple_(table.c.activity_id, table.c.participant).in_(chunk))
+            .order_by(table.c.id)
+            .with_for_update()
+        )
+        for row in rows:
+            kept[(row.activity_id, row.participant)] = dict(row._mapping)
     changed: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
     events: list[tuple[Item, Any]] = []
     for item in items:

@@ -111,6 +111,15 @@ async def ensure_municipality(
         session.add(Municipality(region_code=region_code, name=clean, oktmo=oktmo))
         await session.flush()
         return Change.created
+    change = gain_oktmo(found, oktmo)
+    if change is Change.updated:
+        await session.flush()
+    return change
+
+
+def gain_oktmo(found: Municipality, oktmo: str | None) -> Change:
+    """A known municipality gains the ОКТМО code it lacks (written with the session's next flush);
+    one that has another code is refused."""
     if oktmo and found.oktmo != oktmo:
         if found.oktmo:
             raise DomainError(
@@ -119,7 +128,6 @@ async def ensure_municipality(
                 field="oktmo",
             )
         found.oktmo = oktmo
-        await session.flush()
         return Change.updated
     return Change.unchanged
 

@@ -20,7 +20,7 @@ from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
 from setka_runtime.spreadsheets import digits, parse_date
 from setka_runtime.sql import one_of
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import educators, networks, reference, rules, statuses
@@ -806,7 +806,8 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
             rules.fold(name): code for code, name in await session.execute(select(Region.code, Region.name))
         }
 
-    async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
+    def _region_code(self, value: MunicipalityRow) -> str:
+        """The row's region, given by code or by a known name, in the region the import may touch."""
         code = value.region_code
         if code is None:
             code = self._region_names.get(rules.fold(value.region_name or ""))
@@ -817,13 +818,46 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                     field="regionCode",
                 )
         self._scope.check(code)
+        return code
+
+    async def apply_many(self, session: AsyncSession, values: Sequence[MunicipalityRow]) -> list[Outcome]:
+        """A chunk at once: the municipalities of the chunk's regions read in one query, the new
+        ones added in one statement; a region new to the registry and an ОКТМО code a known one
+        gains go one by one. A refusal raises: the engine then goes row by row."""
+        codes = [self._region_code(value) for value in values]
+        names = [rules.check_name(value.municipality, field="municipality", limit=200) for value in values]
+        known = await reference.municipalities_named(session, set(zip(codes, names, strict=True)))
+        keys = [reference.municipality_key(code, name) for code, name in zip(codes, names, strict=True)]
+        if len(set(keys)) != len(keys):  # two spellings of one municipality: each row sees the other
+            return [await self.apply(session, value) for value in values]
+        outcomes: list[Outcome] = []
+        added: list[dict[str, Any]] = []
+        for value, code, name, key in zip(values, codes, names, keys, strict=True):
+            region_added = await reference.ensure_region(session, code, value.region_name)
+            if key in known:
+                change = reference.gain_oktmo(known[key], value.oktmo)
+            else:
+                added.append({"id": uuid.uuid4(), "region_code": code, "name": name, "oktmo": value.oktmo})
+                change = reference.Change.created
+            outcomes.append(_municipality_outcome(change, region_added=region_added))
+        await session.flush()
+        if added:
+            await session.execute(insert(Municipality.__table__), added)
+        return outcomes
+
+    async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
+        code = self._region_code(value)
         region_added = await reference.ensure_region(session, code, value.region_name)
         added = await reference.ensure_municipality(session, code, value.municipality, oktmo=value.oktmo)
-        if added is reference.Change.created:
-            return Outcome.created
-        if added is reference.Change.updated or region_added:
-            return Outcome.updated
-        return Outcome.unchanged
+        return _municipality_outcome(added, region_added=region_added)
+
+
+def _municipality_outcome(added: reference.Change, *, region_added: bool) -> Outcome:
+    if added is reference.Change.created:
+        return Outcome.created
+    if added is reference.Change.updated or region_added:
+        return Outcome.updated
+    return Outcome.unchanged
 
 
 def importer_for(
