@@ -832,8 +832,12 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
             return [await self.apply(session, value) for value in values]
         outcomes: list[Outcome] = []
         added: list[dict[str, Any]] = []
+        regions: set[str] = set()  # known to be there (the identity map keeps no Region for long)
         for value, code, name, key in zip(values, codes, names, keys, strict=True):
-            region_added = await reference.ensure_region(session, code, value.region_name)
+            region_added = code not in regions and await reference.ensure_region(
+                session, code, value.region_name
+            )
+            regions.add(code)
             if key in known:
                 change = reference.gain_oktmo(known[key], value.oktmo)
             else:
