@@ -110,6 +110,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _installed = provider
+    _tracers.clear()
     log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))
     return True
 
@@ -128,6 +129,7 @@ def suspend() -> None:
     if _installed is not None:
         _installed.shutdown()
         _installed = None
+        _tracers.clear()
 
 
 def enabled() -> bool:
@@ -135,9 +137,18 @@ def enabled() -> bool:
     return _installed is not None
 
 
+_tracers: dict[str, Tracer] = {}
+"""The tracers of the components, made once per provider (getting one is dear: a span per message)."""
+
+
 def tracer(component: str = "") -> Tracer:
     """The tracer of a Setka component (e.g. ``"gateway"``, ``"events"``): a no-op one when off."""
-    return trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+    made = _tracers.get(component)
+    if made is None:
+        made = trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+        if _installed is not None:
+            _tracers[component] = made
+    return made
 
 
 # -- carrying the context ----------------------------------------------------------------------

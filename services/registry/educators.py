@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 from setka_contracts.registry import (
     ERASED_NAME,
@@ -90,8 +92,15 @@ async def _snapshot(
     """The educator as its events carry it; ``employments`` when the caller holds them all
     (a new educator's), else read."""
     if employments is None:
-        employments = (await employments_of(session, [educator.id]))[educator.id]
-    else:  # as employments_of orders them (PostgreSQL puts a post without a start last)
+        return _state(educator, (await employments_of(session, [educator.id]))[educator.id], sort=False)
+    return _state(educator, employments)
+
+
+def _state(educator: Any, employments: Sequence[Any], *, sort: bool = True) -> dict[str, object]:
+    """The educator as its events carry it, from the educator and its employments (stored rows,
+    or the values a registration is about to store); ``sort`` them as :func:`employments_of`
+    orders them (PostgreSQL puts a post without a start last)."""
+    if sort:
         employments = sorted(employments, key=lambda e: (e.started_on is None, e.started_on or date.min))
     return {
         "educator_id": educator.id,
@@ -268,9 +277,9 @@ async def register_educators(
         )
     }
     employments: list[dict[str, object]] = []
-    held: dict[uuid.UUID, list[Employment]] = {}
+    held: dict[object, list[SimpleNamespace]] = {}
     for command, educator in zip(commands, educators, strict=True):
-        posts = held[educator["id"]] = []  # type: ignore[index]
+        posts = held[educator["id"]] = []
         for post in command.posts:
             if post.organization_id not in organizations:
                 raise DomainError(
@@ -291,30 +300,22 @@ async def register_educators(
                 raise DomainError(
                     "Педагог уже работает в этой организации", code="ALREADY_EMPLOYED", field="organizationId"
                 )
-            employment = Employment(
-                id=uuid.uuid4(),
-                educator_id=educator["id"],
-                organization_id=post.organization_id,
-                position=position,
-                started_on=post.started_on,
-            )
-            posts.append(employment)
-            employments.append(
-                {
-                    "id": employment.id,
-                    "educator_id": employment.educator_id,
-                    "organization_id": employment.organization_id,
-                    "position": employment.position,
-                    "started_on": employment.started_on,
-                }
-            )
+            employment = {
+                "id": uuid.uuid4(),
+                "educator_id": educator["id"],
+                "organization_id": post.organization_id,
+                "position": position,
+                "started_on": post.started_on,
+            }
+            posts.append(SimpleNamespace(**employment, ended_on=None))
+            employments.append(employment)
     await session.execute(insert(Educator.__table__), educators)
     if employments:
         await session.execute(insert(Employment.__table__), employments)
-    events = []
-    for educator in educators:
-        person = Educator(**educator)
-        events.append(EducatorRegistered(**await _snapshot(session, person, held[person.id])))
+    events = [
+        EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
+        for educator in educators
+    ]
     await outbox.record_many(session, events, source=SOURCE)
     return educators
 

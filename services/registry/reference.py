@@ -175,6 +175,22 @@ def municipality_key(region_code: str, name: str) -> tuple[str, str]:
     return region_code, rules.fold(name)
 
 
+async def municipality_codes(
+    session: AsyncSession, regions: set[str]
+) -> dict[tuple[str, str], tuple[uuid.UUID, str | None]]:
+    """The municipalities of ``regions`` as (id, ОКТМО) by :func:`municipality_key`, in one query
+    of plain values (an import's chunk: no objects to build)."""
+    if not regions:
+        return {}
+    table = Municipality.__table__
+    rows = await session.execute(
+        select(table.c.id, table.c.region_code, table.c.name, table.c.oktmo).where(
+            table.c.region_code.in_(sorted(regions))
+        )
+    )
+    return {municipality_key(code, name): (ident, oktmo) for ident, code, name, oktmo in rows}
+
+
 async def municipalities_named(
     session: AsyncSession, wanted: set[tuple[str, str | None]]
 ) -> dict[tuple[str, str], Municipality]:

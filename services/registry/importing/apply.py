@@ -826,7 +826,7 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         gains go one by one. A refusal raises: the engine then goes row by row."""
         codes = [self._region_code(value) for value in values]
         names = [rules.check_name(value.municipality, field="municipality", limit=200) for value in values]
-        known = await reference.municipalities_named(session, set(zip(codes, names, strict=True)))
+        known = await reference.municipality_codes(session, set(codes))
         keys = [reference.municipality_key(code, name) for code, name in zip(codes, names, strict=True)]
         if len(set(keys)) != len(keys):  # two spellings of one municipality: each row sees the other
             return [await self.apply(session, value) for value in values]
@@ -839,7 +839,12 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
             )
             regions.add(code)
             if key in known:
-                change = reference.gain_oktmo(known[key], value.oktmo)
+                ident, oktmo = known[key]
+                change = reference.Change.unchanged
+                if value.oktmo and value.oktmo != oktmo:
+                    found = await session.get(Municipality, ident)
+                    assert found is not None
+                    change = reference.gain_oktmo(found, value.oktmo)
             else:
                 added.append({"id": uuid.uuid4(), "region_code": code, "name": name, "oktmo": value.oktmo})
                 change = reference.Change.created
