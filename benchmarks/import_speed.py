@@ -1,4 +1,8 @@
-"""Import rows per second, next to a raw bulk insert of the same rows measured in the same run."""
+"""Import rows per second, next to a raw bulk insert of the same rows measured in the same run.
+
+Every import kind — organizations, educators (with their posts), network memberships and
+municipalities — is timed on its first run (every row new) and on a re-run (every row unchanged),
+next to ``executemany`` inserting the same rows into the same tables, and next to ``COPY``."""
 
 from __future__ import annotations
 
@@ -6,20 +10,21 @@ import csv
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from setka_contracts.identifiers import inn_check_digit
 from setka_runtime.db import Database
 
-from services.registry import rules
+from services.registry import networks, organizations, rules
 from services.registry.demo.dataset import national_educators, national_organizations
 from services.registry.importing.cli import import_file
 from services.registry.importing.mapping import ImportKind
 
 from .databases import ScratchDatabases
-from .timing import once, rate, ratio
+from .timing import once, rate, ratio, share
 
 HEADER = ["Полное наименование", "Краткое наименование", "Тип ОО", "ИНН", "Код ОО", "Муниципалитет"]
 COLUMNS = [
@@ -67,6 +72,63 @@ def write_staff(path: Path, rows: int, organizations: int) -> None:
             )
 
 
+MEMBERS_HEADER = ["Сеть", "ИНН ОО", "Роль в сети", "Дата вступления"]
+NETWORK = "Сеть бенчмарка"
+JOINED = date(2021, 9, 1)
+AUTHORITY_INN = "398765432" + inn_check_digit("398765432")
+
+
+def write_members(path: Path, rows: int) -> None:
+    """Every organization joins one network as a partner."""
+    with path.open("w", encoding="cp1251", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(MEMBERS_HEADER)
+        for org in national_organizations(rows, seed=11):
+            writer.writerow([NETWORK, org.inn, "партнёр", JOINED.strftime("%d.%m.%Y")])
+
+
+MUNICIPALITIES_HEADER = ["Код региона", "Регион", "Муниципальное образование", "ОКТМО"]
+
+
+def municipality_rows(rows: int) -> list[tuple[str, str, str]]:
+    """(region code, name, ОКТМО) of ``rows`` municipalities, spread over 80 regions."""
+    return [(f"{10 + n % 80:02d}", f"Муниципальный округ № {n} (бенчмарк)", f"{n:08d}") for n in range(rows)]
+
+
+def write_municipalities(path: Path, rows: int) -> None:
+    with path.open("w", encoding="cp1251", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(MUNICIPALITIES_HEADER)
+        for code, name, oktmo in municipality_rows(rows):
+            writer.writerow([code, f"Регион {code} (бенчмарк)", name, oktmo])
+
+
+async def a_network(db: Database) -> uuid.UUID:
+    """The network the memberships file names, under an education authority of its own."""
+    async with db.session() as session, session.begin():
+        authority = await organizations.register_organization(
+            session,
+            organizations.RegisterOrganization(
+                full_name="Министерство образования (бенчмарк)",
+                short_name="Минобр (бенчмарк)",
+                kind="education_authority",
+                region_code="39",
+                inn=AUTHORITY_INN,
+            ),
+        )
+        network = await networks.create_network(
+            session,
+            networks.CreateNetwork(
+                name=NETWORK,
+                level="regional",
+                region_code="39",
+                governing_body_id=authority.id,
+                started_on=date(2020, 1, 1),
+            ),
+        )
+        return network.id
+
+
 def reference_staff(path: Path, organization_ids: dict[str, uuid.UUID]) -> tuple[list[Any], list[Any]]:
     now = datetime.now(UTC)
     people: list[tuple[Any, ...]] = []
@@ -111,12 +173,16 @@ def reference_records(path: Path) -> list[tuple[Any, ...]]:
 
 async def run(dbs: ScratchDatabases, rows: int, workdir: Path) -> None:
     source, staff = workdir / "organizations.csv", workdir / "staff.csv"
+    members, places = workdir / "members.csv", workdir / "municipalities.csv"
     write_source(source, rows)
     write_staff(staff, rows, rows)
+    write_members(members, rows)
+    write_municipalities(places, rows)
     print(
-        f"\nImport of {rows:,} organizations, then {rows:,} educators working at them, from cp1251 ';' CSV"
-        " files (each row through the domain rules, one event each; new organizations registered a"
-        " chunk at a time through the batch domain function, educators still a row at a time)"
+        f"\nImport of {rows:,} organizations, then {rows:,} educators working at them, {rows:,} network"
+        f" memberships of them and {rows:,} municipalities, from cp1251 ';' CSV files (each row through"
+        " the domain rules, one event per aggregate; new rows registered a chunk at a time through the"
+        " batch domain functions)"
     )
     db = Database(await dbs.create("import"))
     summaries: list[Any] = []
@@ -127,21 +193,30 @@ async def run(dbs: ScratchDatabases, rows: int, workdir: Path) -> None:
 
         return go
 
+    first: dict[ImportKind, float] = {}
+    again: dict[ImportKind, float] = {}
     try:
-        organizations_first = await once(importing(source, ImportKind.organizations))
-        organizations_again = await once(importing(source, ImportKind.organizations))
-        educators_first = await once(importing(staff, ImportKind.educators))
-        educators_again = await once(importing(staff, ImportKind.educators))
+        for kind, path in (
+            (ImportKind.organizations, source),
+            (ImportKind.educators, staff),
+            (ImportKind.memberships, members),
+            (ImportKind.municipalities, places),
+        ):
+            if kind == ImportKind.memberships:
+                await a_network(db)
+            first[kind] = await once(importing(path, kind))
+            again[kind] = await once(importing(path, kind))
     finally:
         await db.dispose()
     created = [s.created for s in summaries]
     unchanged = [s.unchanged for s in summaries]
-    assert created == [rows, 0, rows, 0] and unchanged == [0, rows, 0, rows], summaries
+    assert created == [rows, 0] * 4 and unchanged == [0, rows] * 4, summaries
 
     copy_url = await dbs.create("copy")
     many_url = await dbs.create("executemany")
     records = reference_records(source)
-    people, posts = reference_staff(staff, {record[6]: record[0] for record in records})
+    organization_ids = {record[6]: record[0] for record in records}
+    people, posts = reference_staff(staff, organization_ids)
     copying = await asyncpg.connect(copy_url)
     inserting = await asyncpg.connect(many_url)
 
@@ -152,37 +227,95 @@ async def run(dbs: ScratchDatabases, rows: int, workdir: Path) -> None:
         await copying.copy_records_to_table("educator", records=people, columns=EDUCATOR_COLUMNS)
         await copying.copy_records_to_table("employment", records=posts, columns=EMPLOYMENT_COLUMNS)
 
+    def values(columns: list[str]) -> str:
+        return ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+
     async def executemany() -> None:
-        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
         async with inserting.transaction():
             await inserting.executemany(
-                f"INSERT INTO organization ({', '.join(COLUMNS)}) VALUES ({placeholders})", records
+                f"INSERT INTO organization ({', '.join(COLUMNS)}) VALUES ({values(COLUMNS)})", records
+            )
+
+    async def executemany_staff() -> None:
+        async with inserting.transaction():
+            await inserting.executemany(
+                f"INSERT INTO educator ({', '.join(EDUCATOR_COLUMNS)}) VALUES ({values(EDUCATOR_COLUMNS)})",
+                people,
+            )
+            await inserting.executemany(
+                f"INSERT INTO employment ({', '.join(EMPLOYMENT_COLUMNS)})"
+                f" VALUES ({values(EMPLOYMENT_COLUMNS)})",
+                posts,
             )
 
     try:
         copied = await once(copy_organizations)
         copied_staff = await once(copy_staff)
         inserted = await once(executemany)
+        inserted_staff = await once(executemany_staff)
+        reference_db = Database(many_url)
+        try:
+            network_id = await a_network(reference_db)
+        finally:
+            await reference_db.dispose()
+        memberships = [
+            (uuid.uuid4(), network_id, organization_ids[org.inn], "partner", JOINED)
+            for org in national_organizations(rows, seed=11)
+        ]
+
+        async def executemany_members() -> None:
+            async with inserting.transaction():
+                await inserting.executemany(
+                    "INSERT INTO membership (id, network_id, organization_id, role, joined_on)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    memberships,
+                )
+
+        regions = sorted({code for code, _, _ in municipality_rows(rows)})
+        await inserting.executemany(
+            "INSERT INTO region (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            [(code, f"Регион {code} (бенчмарк)") for code in regions],
+        )
+        places_rows = [(uuid.uuid4(), code, name, oktmo) for code, name, oktmo in municipality_rows(rows)]
+
+        async def executemany_places() -> None:
+            async with inserting.transaction():
+                await inserting.executemany(
+                    "INSERT INTO municipality (id, region_code, name, oktmo) VALUES ($1, $2, $3, $4)",
+                    places_rows,
+                )
+
+        inserted_members = await once(executemany_members)
+        inserted_places = await once(executemany_places)
     finally:
         await copying.close()
         await inserting.close()
-    print("  organizations")
-    print(f"    setka import, first run        {rate(rows, organizations_first)}")
-    print(f"    setka import, re-run (no-op)   {rate(rows, organizations_again)}")
-    print(f"    reference: COPY                {rate(rows, copied)}")
-    print(f"    reference: executemany INSERT  {rate(rows, inserted)}")
-    print(f"    import time / COPY time        {ratio(organizations_first, copied, what='slower than COPY')}")
-    print(f"    import time / executemany time {ratio(organizations_first, inserted, what='slower')}")
-    print(
-        f"    re-run time / COPY time        {ratio(organizations_again, copied, what='COPY, re-checking')}"
-    )
-    print("  educators (with their employment)")
-    print(f"    setka import, first run        {rate(rows, educators_first)}")
-    print(f"    setka import, re-run (no-op)   {rate(rows, educators_again)}")
-    print(f"    reference: COPY (two tables)   {rate(rows, copied_staff)}")
-    print(
-        f"    import time / COPY time        {ratio(educators_first, copied_staff, what='slower than COPY')}"
-    )
-    print(
-        f"    re-run time / COPY time        {ratio(educators_again, copied_staff, what='COPY, re-checking')}"
-    )
+    references = {
+        ImportKind.organizations: inserted,
+        ImportKind.educators: inserted_staff,
+        ImportKind.memberships: inserted_members,
+        ImportKind.municipalities: inserted_places,
+    }
+    copies = {ImportKind.organizations: copied, ImportKind.educators: copied_staff}
+    titles = {
+        ImportKind.organizations: "organizations",
+        ImportKind.educators: "educators (with their employment: two tables)",
+        ImportKind.memberships: "network memberships",
+        ImportKind.municipalities: "municipalities",
+    }
+    for kind, title in titles.items():
+        print(f"  {title}")
+        print(f"    setka import, first run        {rate(rows, first[kind])}")
+        print(f"    setka import, re-run (no-op)   {rate(rows, again[kind])}")
+        print(f"    reference: executemany INSERT  {rate(rows, references[kind])}")
+        if kind in copies:
+            print(f"    reference: COPY                {rate(rows, copies[kind])}")
+        print(
+            "    first run: "
+            + share(references[kind], first[kind], of="executemany's", goal=20)
+            + "; re-run: "
+            + share(references[kind], again[kind], of="executemany's")
+        )
+        if kind in copies:
+            slower = ratio(first[kind], copies[kind], what="slower than COPY")
+            print(f"    import time / COPY time        {slower}")

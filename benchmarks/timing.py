@@ -49,3 +49,22 @@ def ms(seconds: float) -> str:
 
 def ratio(value: float, reference: float, *, what: str) -> str:
     return f"{value / reference:8.2f}× {what}" if reference > 0 else "n/a"
+
+
+def share(reference_seconds: float, seconds: float, *, of: str, goal: float | None = None) -> str:
+    """A rate as a share of the reference's rate (the same rows: the inverse ratio of the times),
+    with the goal it is held to when given."""
+    if seconds <= 0:
+        return "n/a"
+    percent = 100 * reference_seconds / seconds
+    held = "" if goal is None else f" (goal ≥ {goal:.0f} %: {'met' if percent >= goal else 'NOT met'})"
+    return f"{percent:.0f} % of {of} rate{held}"
+
+
+def cost(off_seconds: float, on_seconds: float, *, goal: float | None = None) -> str:
+    """What switching something on adds to the time, as a share of the time without it."""
+    if off_seconds <= 0:
+        return "n/a"
+    percent = 100 * (on_seconds - off_seconds) / off_seconds
+    held = "" if goal is None else f" (goal ≤ {goal:.0f} %: {'met' if percent <= goal else 'NOT met'})"
+    return f"{percent:+.1f} %{held}"

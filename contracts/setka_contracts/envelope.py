@@ -250,7 +250,7 @@ def _headers(headers: Mapping[str, str]) -> None:
         if len(value.encode("utf-8", "replace")) > MAX_HEADER_BYTES:
             raise EnvelopeError(f"header {name[:50]!r} is longer than {MAX_HEADER_BYTES} bytes")
     ce_id = headers["ce_id"]
-    if len(ce_id) > MAX_ID_CHARS or not ce_id.isprintable() or any(char.isspace() for char in ce_id):
+    if len(ce_id) > MAX_ID_CHARS or not ce_id.isprintable() or ce_id.split() != [ce_id]:
         raise EnvelopeError(
             f"ce_id must be 1 to {MAX_ID_CHARS} printable characters without spaces or control characters"
         )

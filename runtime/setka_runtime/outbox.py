@@ -65,13 +65,21 @@ async def record(session: AsyncSession, data: EventData, *, source: str) -> str:
     return (await record_many(session, [data], source=source))[0]
 
 
-async def record_many(session: AsyncSession, items: Sequence[EventData], *, source: str) -> list[str]:
+async def record_many(
+    session: AsyncSession,
+    items: Sequence[EventData],
+    *,
+    source: str,
+    traceparents: Sequence[str | None] | None = None,
+) -> list[str]:
     """Add several events to the session's transaction in one statement, in the given order;
-    return their ids. Each keeps the current span's ``traceparent``: the trace goes on with it."""
+    return their ids. Each keeps the current span's ``traceparent`` (the trace goes on with it),
+    or its own of ``traceparents`` (a batch handler: each event the trace of its message)."""
     if not items:
         return []
-    traceparent = tracing.current_traceparent()
-    pairs = [_row(data, source, traceparent) for data in items]
+    if traceparents is None:
+        traceparents = [tracing.current_traceparent()] * len(items)
+    pairs = [_row(data, source, parent) for data, parent in zip(items, traceparents, strict=True)]
     await insert_many(session, outbox, [row for _, row in pairs])
     session.sync_session.info[_PENDING_FLAG] = True
     session.sync_session.info.setdefault(RECORDED, []).extend(

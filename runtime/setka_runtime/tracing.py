@@ -51,6 +51,8 @@ __all__ = [
     "shutdown",
     "span",
     "start",
+    "suspend",
+    "traceparent_of",
     "tracer",
 ]
 
@@ -108,6 +110,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _installed = provider
+    _tracers.clear()
     log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))
     return True
 
@@ -118,14 +121,34 @@ def shutdown() -> None:
         _installed.shutdown()
 
 
+def suspend() -> None:
+    """Export what was recorded and record no more spans in this process, as before :func:`setup`
+    (a benchmark measures a run with tracing on, then goes on without it). OpenTelemetry keeps its
+    global provider; Setka's spans are no-ops again."""
+    global _installed
+    if _installed is not None:
+        _installed.shutdown()
+        _installed = None
+        _tracers.clear()
+
+
 def enabled() -> bool:
     """Whether spans are recorded in this process (:func:`setup` installed a provider)."""
     return _installed is not None
 
 
+_tracers: dict[str, Tracer] = {}
+"""The tracers of the components, made once per provider (getting one is dear: a span per message)."""
+
+
 def tracer(component: str = "") -> Tracer:
     """The tracer of a Setka component (e.g. ``"gateway"``, ``"events"``): a no-op one when off."""
-    return trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+    made = _tracers.get(component)
+    if made is None:
+        made = trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+        if _installed is not None:
+            _tracers[component] = made
+    return made
 
 
 # -- carrying the context ----------------------------------------------------------------------
@@ -161,6 +184,16 @@ def current_traceparent() -> str | None:
     """The W3C ``traceparent`` of the current span, None when there is none (to store or send)."""
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def traceparent_of(active: Span | None) -> str | None:
+    """The W3C ``traceparent`` of ``active`` (a message's consumer span), else of the current span:
+    what an event recorded for that message keeps, so its trace goes on even in a batch of many."""
+    if active is None:
+        return current_traceparent()
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(active))
     return carrier.get(TRACEPARENT)
 
 

@@ -1,10 +1,12 @@
 """The inbound contract: facts regional systems publish to ``regional.*`` become our events.
 
-Each handler runs in the guarded consumer's transaction, after :mod:`.admission` checked the
-fact's source and grants and resolved what it names to Setka's ids. A fact that breaks a rule raises
-:class:`PermanentError` (to the dead-letter topic with the reason); one that refers to an
-organization, educator or activity we do not know yet raises :class:`NotYetKnown` and waits.
-Facts are upserted by their natural keys, so sending one again changes nothing.
+Each topic has a batch handler that runs in the guarded consumer's transaction, after
+:mod:`.admission` checked the facts' source and grants and resolved what they name to Setka's
+ids. It applies the rules to each fact in order, reading what the batch refers to and writing what
+it changes in bulk. A fact that breaks a rule is rejected (to the dead-letter topic alone, with the
+reason); one that refers to an organization, educator or activity we do not know yet is deferred
+and waits; the others are applied. Facts are upserted by their natural keys, so sending one again
+changes nothing; each event recorded keeps the trace context of the message it came from.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from setka_contracts.events import (
     ActivityStatus,
     ActivityUpdatedByRegion,
     AssessmentResultRecorded,
+    AttendanceRecorded,
     DeficitRecorded,
     TrainingRecorded,
 )
@@ -36,26 +39,29 @@ from setka_contracts.regional import (
     TrainingCompleted,
     TrainingCompletedV2,
 )
-from setka_runtime import outbox
+from setka_runtime import outbox, tracing
 from setka_runtime.consumer import BatchHandler, Item, batch, one_at_a_time
-from setka_runtime.errors import DomainError, NotYetKnown, PermanentError
+from setka_runtime.errors import DomainError, PermanentError
 from setka_runtime.moments import aware, utc
 from setka_runtime.sql import dialect_insert
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activities, participation
-from .common import SOURCE, is_member, works_at
+from .common import SOURCE
 from .models import (
     Activity,
     AssessmentResult,
+    Attendance,
     Deficit,
     KnownEducator,
     KnownEmployment,
+    KnownMembership,
     KnownNetwork,
     KnownOrganization,
     Training,
     now,
+    participant_key,
 )
 
 NAMESPACE = uuid.UUID("6f1d8f0e-4d55-4c7a-9a55-2b1c3f7f5e10")
@@ -66,136 +72,249 @@ def fact_id(kind: str, *parts: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, "\x1f".join([kind, *(str(p) for p in parts)]))
 
 
-async def resolve_organization(
-    session: AsyncSession, ref: OrganizationRef, *, role: str
-) -> KnownOrganization:
-    if ref.id is not None:
-        found = await session.get(KnownOrganization, ref.id)
-    else:
-        found = await session.scalar(select(KnownOrganization).where(KnownOrganization.inn == ref.inn))
-    if found is None:
-        raise NotYetKnown(f"{role} ({ref.describe()}) is not registered in Setka yet")
-    return found
-
-
-async def resolve_educator(
-    session: AsyncSession, educator_id: uuid.UUID, organization: KnownOrganization
-) -> None:
-    educator = await session.get(KnownEducator, educator_id)
-    if educator is None:
-        raise NotYetKnown(f"educator {educator_id} is not registered in Setka yet")
-    if not await works_at(session, educator_id, organization.id):
-        raise PermanentError(
-            f"educator {educator_id} does not work at {organization.short_name} ({organization.id})"
-        )
-
-
 def _domain(error: DomainError) -> PermanentError:
     where = f"{error.field}: " if error.field else ""
     return PermanentError(f"{where}{error.message} [{error.code}]")
 
 
-async def activity_recorded(session: AsyncSession, data: ActivityRecordedByRegion, event: CloudEvent) -> None:
-    """Upsert by (source system, external id); an older version than the stored one is ignored."""
-    host = await resolve_organization(session, data.host, role="host organization")
-    if data.network_id is not None:
-        network = await session.get(KnownNetwork, data.network_id)
-        if network is None:
-            raise NotYetKnown(f"network {data.network_id} is not registered in Setka yet")
-        if not await is_member(session, network.id, host.id, data.starts_at.date()):
-            raise PermanentError(
-                f"host {host.short_name} ({host.id}) is not a member of the network «{network.name}» "
-                f"on {data.starts_at.date()}"
+async def _record_all(session: AsyncSession, events: list[tuple[Item, Any]]) -> None:
+    """Record the events of a batch in one statement, each with its own message's trace context."""
+    await outbox.record_many(
+        session,
+        [data for _, data in events],
+        source=SOURCE,
+        traceparents=[tracing.traceparent_of(item.span) for item, _ in events],
+    )
+
+
+async def _activities_by_source(
+    session: AsyncSession, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], Activity]:
+    """The activities of these (source system, external id) pairs, locked for the transaction."""
+    found: dict[tuple[str, str], Activity] = {}
+    by_system: dict[str, set[str]] = {}
+    for system, external in keys:
+        by_system.setdefault(system, set()).add(external)
+    for system, externals in sorted(by_system.items()):
+        for chunk in _chunks(sorted(externals)):
+            rows = await session.scalars(
+                select(Activity)
+                .where(Activity.source_system == system, Activity.external_id.in_(chunk))
+                .order_by(Activity.id)
+                .with_for_update()
             )
-    if data.status == RegionalActivityStatus.held and data.starts_at > datetime.now(UTC):
-        raise PermanentError(
-            f"status is held but the activity starts in the future ({data.starts_at.isoformat()})"
-        )
-    activity = await session.scalar(
-        select(Activity)
-        .where(Activity.source_system == data.source_system, Activity.external_id == data.external_id)
-        .with_for_update()
-    )
-    if (
-        activity is not None
-        and activity.source_updated_at
-        and not _newer(activity.source_updated_at, data.version())
-    ):
-        return  # the same version again, or an older one arriving late
-    fresh = activity is None
-    if activity is None:
-        activity = Activity(
-            id=fact_id("activity", data.source_system, data.external_id),
-            source_system=data.source_system,
-            external_id=data.external_id,
-            host_organization_id=host.id,
-            title=data.title,
-            activity_type=data.activity_type.value,
-            format=data.format.value,
-            starts_at=utc(data.starts_at),
-            ends_at=utc(data.ends_at),
-        )
-        session.add(activity)
-    activity.title = data.title
-    activity.activity_type = data.activity_type.value
-    activity.processes = [p.value for p in data.processes]
-    activity.format = data.format.value
-    activity.host_organization_id = host.id
-    activity.network_id = data.network_id
-    activity.starts_at, activity.ends_at = utc(data.starts_at), utc(data.ends_at)
-    activity.audience = data.audience
-    activity.capacity = data.capacity
-    activity.status = ActivityStatus(data.status.value).value
-    activity.source_updated_at = utc(data.updated_at)
-    activity.updated_at = now()
-    await session.flush()
-    model = activities.ActivityPlanned if fresh else ActivityUpdatedByRegion
-    await outbox.record(session, activities.planned_event(activity, model), source=SOURCE)
+            for activity in rows.all():
+                found[(system, activity.external_id or "")] = activity
+    return found
 
 
-async def attendance_recorded(
-    session: AsyncSession, data: AttendanceRecordedByRegion, event: CloudEvent
-) -> None:
-    activity = await session.scalar(
-        select(Activity)
-        .where(
-            Activity.source_system == data.source_system, Activity.external_id == data.activity_external_id
+@batch
+async def activities_recorded(session: AsyncSession, items: list[Item]) -> None:
+    """Upsert by (source system, external id); an older version than the stored one is ignored.
+    The rules per message, in order, with the hosts, networks, memberships and activities read in
+    bulk; a later message of the batch about the same activity sees what an earlier one did."""
+    facts = await _Facts.load(session, items, refs=lambda data: data.host)
+    network_ids = sorted({item.data.network_id for item in items if item.data.network_id}, key=str)
+    networks: dict[uuid.UUID, Any] = {}
+    memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Any]] = {}
+    table, members = KnownNetwork.__table__, KnownMembership.__table__
+    for chunk in _chunks(network_ids):
+        for row in await session.execute(select(table.c.id, table.c.name).where(table.c.id.in_(chunk))):
+            networks[row.id] = row
+        rows = await session.execute(
+            select(
+                members.c.network_id, members.c.organization_id, members.c.joined_on, members.c.left_on
+            ).where(members.c.network_id.in_(chunk))
         )
-        .with_for_update()
+        for row in rows:
+            memberships.setdefault((row.network_id, row.organization_id), []).append(row)
+    stored = await _activities_by_source(
+        session, {(item.data.source_system, item.data.external_id) for item in items}
     )
-    if activity is None:
-        raise NotYetKnown(
-            f"activity {data.activity_external_id!r} of {data.source_system!r} is not recorded yet"
-        )
-    organization = await resolve_organization(session, data.organization, role="participating organization")
-    if data.educator_id is not None:
-        await resolve_educator(session, data.educator_id, organization)
-    if activity.status in (ActivityStatus.cancelled, ActivityStatus.postponed):
-        raise PermanentError(
-            f"activity {data.activity_external_id!r} is {activity.status}: nobody attended it"
-        )
-    if aware(activity.starts_at) > datetime.now(UTC):
-        raise PermanentError(f"activity {data.activity_external_id!r} has not started yet")
-    if activity.status not in participation.TOOK_PLACE:
-        # the regional system records attendance of what took place: that the activity was held
-        activity.status = ActivityStatus.held.value
+    events: list[tuple[Item, Any]] = []
+    for item in items:
+        data: ActivityRecordedByRegion = item.data
+        host = facts.organization(item, data.host, role="host organization")
+        if host is None:
+            continue
+        if data.network_id is not None:
+            network = networks.get(data.network_id)
+            if network is None:
+                item.defer(f"network {data.network_id} is not registered in Setka yet")
+                continue
+            on = data.starts_at.date()
+            if not any(
+                m.joined_on <= on and (m.left_on is None or m.left_on > on)
+                for m in memberships.get((network.id, host.id), [])
+            ):
+                item.reject(
+                    f"host {host.short_name} ({host.id}) is not a member of the network «{network.name}» "
+                    f"on {on}"
+                )
+                continue
+        if data.status == RegionalActivityStatus.held and data.starts_at > datetime.now(UTC):
+            item.reject(
+                f"status is held but the activity starts in the future ({data.starts_at.isoformat()})"
+            )
+            continue
+        key = (data.source_system, data.external_id)
+        activity = stored.get(key)
+        if (
+            activity is not None
+            and activity.source_updated_at
+            and not _newer(activity.source_updated_at, data.version())
+        ):
+            continue  # the same version again, or an older one arriving late
+        fresh = activity is None
+        if activity is None:
+            activity = Activity(
+                id=fact_id("activity", data.source_system, data.external_id),
+                source_system=data.source_system,
+                external_id=data.external_id,
+                host_organization_id=host.id,
+                title=data.title,
+                activity_type=data.activity_type.value,
+                format=data.format.value,
+                starts_at=utc(data.starts_at),
+                ends_at=utc(data.ends_at),
+            )
+            session.add(activity)
+            stored[key] = activity
+        activity.title = data.title
+        activity.activity_type = data.activity_type.value
+        activity.processes = [p.value for p in data.processes]
+        activity.format = data.format.value
+        activity.host_organization_id = host.id
+        activity.network_id = data.network_id
+        activity.starts_at, activity.ends_at = utc(data.starts_at), utc(data.ends_at)
+        activity.audience = data.audience
+        activity.capacity = data.capacity
+        activity.status = ActivityStatus(data.status.value).value
+        activity.source_updated_at = utc(data.updated_at)
         activity.updated_at = now()
-        await outbox.record(
-            session,
-            activities.ActivityHeld(activity_id=activity.id, changed_at=activity.updated_at),
-            source=SOURCE,
+        model = activities.ActivityPlanned if fresh else ActivityUpdatedByRegion
+        events.append((item, activities.planned_event(activity, model)))
+    await session.flush()
+    await _record_all(session, events)
+
+
+@batch
+async def attendances_recorded(session: AsyncSession, items: list[Item]) -> None:
+    """Who took part and how long, per message in order, with the activities, organizations,
+    educators and kept attendance read in bulk and written in one statement. An activity not held
+    yet becomes held with its first attendance that is accepted (a rejected one leaves it as it was)."""
+    facts = await _Facts.load(session, items, educators=True)
+    stored = await _activities_by_source(
+        session, {(item.data.source_system, item.data.activity_external_id) for item in items}
+    )
+    table = Attendance.__table__
+    kept: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    pairs: set[tuple[uuid.UUID, str]] = set()
+    for item in items:
+        activity, organization = stored.get(_activity_key(item)), facts.find(item.data.organization)
+        if activity is not None and organization is not None:
+            pairs.add((activity.id, participant_key(organization.id, item.data.educator_id)))
+    for chunk in _chunks(sorted(pairs, key=str)):
+        rows = await session.execute(
+            select(table)
+            .where(tuple_(table.c.activity_id, table.c.participant).in_(chunk))
+            .order_by(table.c.id)
+            .with_for_update()
         )
-    try:
-        await participation.record_attendance(
-            session,
-            activity,
-            participation.Participant(organization.id, data.educator_id),
-            data.hours,
-            source_system=data.source_system,
-            as_of=utc(data.version()),
+        for row in rows:
+            kept[(row.activity_id, row.participant)] = dict(row._mapping)
+    changed: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    events: list[tuple[Item, Any]] = []
+    for item in items:
+        data: AttendanceRecordedByRegion = item.data
+        activity = stored.get(_activity_key(item))
+        if activity is None:
+            item.defer(
+                f"activity {data.activity_external_id!r} of {data.source_system!r} is not recorded yet"
+            )
+            continue
+        organization = facts.organization(item, data.organization, role="participating organization")
+        if organization is None:
+            continue
+        if data.educator_id is not None and not facts.educator(item, data.educator_id, organization):
+            continue
+        if activity.status in (ActivityStatus.cancelled, ActivityStatus.postponed):
+            item.reject(f"activity {data.activity_external_id!r} is {activity.status}: nobody attended it")
+            continue
+        if aware(activity.starts_at) > datetime.now(UTC):
+            item.reject(f"activity {data.activity_external_id!r} has not started yet")
+            continue
+        try:
+            hours = participation.check_hours(activity, data.hours)
+        except DomainError as error:
+            item.reject(str(_domain(error)))
+            continue
+        if organization.archived_at is not None:
+            error = DomainError(
+                f"Организация {organization.short_name} выбыла из реестра",
+                code="ORGANIZATION_ARCHIVED",
+                field="organizationId",
+            )
+            item.reject(str(_domain(error)))
+            continue
+        if activity.status not in participation.TOOK_PLACE:
+            # the regional system records attendance of what took place: that the activity was held
+            activity.status = ActivityStatus.held.value
+            activity.updated_at = now()
+            events.append(
+                (item, activities.ActivityHeld(activity_id=activity.id, changed_at=activity.updated_at))
+            )
+        participant = participation.Participant(organization.id, data.educator_id)
+        as_of = utc(data.version())
+        pair = (activity.id, participant.key)
+        row = kept.get(pair)
+        if row is not None and row["source_version"] and aware(row["source_version"]) >= as_of:
+            continue  # the same version again, or an older one arriving late
+        if row is not None and row["hours"] == hours:
+            kept[pair] = changed[pair] = {**row, "source_version": as_of}
+            continue
+        if row is None:
+            row = {
+                "id": uuid.uuid4(),
+                "activity_id": activity.id,
+                "organization_id": participant.organization_id,
+                "educator_id": participant.educator_id,
+                "participant": participant.key,
+                "hours": hours,
+                "source_system": data.source_system,
+                "source_version": as_of,
+                "recorded_at": now(),
+            }
+        else:
+            row = {**row, "hours": hours, "recorded_at": now(), "source_version": as_of}
+        kept[pair] = changed[pair] = row
+        events.append(
+            (
+                item,
+                AttendanceRecorded(
+                    activity_id=activity.id,
+                    attendance_id=row["id"],
+                    organization_id=row["organization_id"],
+                    educator_id=row["educator_id"],
+                    hours=row["hours"],
+                    source_system=data.source_system,
+                ),
+            )
         )
-    except DomainError as error:
-        raise _domain(error) from None
+    await session.flush()  # the activities held: before their attendance (its foreign key)
+    if changed:
+        values = list(changed.values())
+        statement = dialect_insert(session, table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: statement.excluded[name] for name in values[0] if name != "id"},
+        )
+        await session.execute(statement, values)
+    await _record_all(session, events)
+
+
+def _activity_key(item: Item) -> tuple[str, str]:
+    return (item.data.source_system, item.data.activity_external_id)
 
 
 def _newer(stored: datetime | None, version: datetime) -> bool:
@@ -213,13 +332,21 @@ class _Facts:
         self.employments: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
     @classmethod
-    async def load(cls, session: AsyncSession, items: list[Item], *, educators: bool = False) -> _Facts:
+    async def load(
+        cls,
+        session: AsyncSession,
+        items: list[Item],
+        *,
+        educators: bool = False,
+        refs: Callable[[Any], OrganizationRef] = lambda data: data.organization,
+    ) -> _Facts:
+        """What ``items`` refer to: the organizations ``refs`` gives of each, their educators'."""
         facts = cls()
-        refs = [item.data.organization for item in items]
-        ids = {ref.id for ref in refs if ref.id is not None}
-        inns = {ref.inn for ref in refs if ref.id is None and ref.inn is not None}
+        given = [refs(item.data) for item in items]
+        ids = {ref.id for ref in given if ref.id is not None}
+        inns = {ref.inn for ref in given if ref.id is None and ref.inn is not None}
         table = KnownOrganization.__table__
-        columns = (table.c.id, table.c.inn, table.c.kind, table.c.short_name)
+        columns = (table.c.id, table.c.inn, table.c.kind, table.c.short_name, table.c.archived_at)
         for chunk in _chunks(sorted(ids, key=str)):
             for row in await session.execute(select(*columns).where(table.c.id.in_(chunk))):
                 facts.by_id[row.id] = row
@@ -227,7 +354,7 @@ class _Facts:
             for row in await session.execute(select(*columns).where(table.c.inn.in_(chunk))):
                 facts.by_inn[row.inn] = row
         if educators:
-            wanted = sorted({item.data.educator_id for item in items}, key=str)
+            wanted = sorted({item.data.educator_id for item in items} - {None}, key=str)
             employment = KnownEmployment.__table__
             for chunk in _chunks(wanted):
                 educator = KnownEducator.__table__
@@ -242,9 +369,13 @@ class _Facts:
                 facts.employments.update((row.educator_id, row.organization_id) for row in pairs)
         return facts
 
+    def find(self, ref: OrganizationRef) -> Any | None:
+        """The organization ``ref`` names, if registered (nothing is deferred)."""
+        return self.by_id.get(ref.id) if ref.id is not None else self.by_inn.get(ref.inn or "")
+
     def organization(self, item: Item, ref: OrganizationRef, *, role: str) -> Any | None:
         """The organization, or None with the item deferred: it is not registered yet."""
-        found = self.by_id.get(ref.id) if ref.id is not None else self.by_inn.get(ref.inn or "")
+        found = self.find(ref)
         if found is None:
             item.defer(f"{role} ({ref.describe()}) is not registered in Setka yet")
         return found
@@ -307,7 +438,7 @@ async def assessments_published(session: AsyncSession, items: list[Item]) -> Non
         keyed.append((item, organization, key))
     state = await _stored(session, table, {key for _, _, key in keyed})
     changed: dict[uuid.UUID, dict[str, Any]] = {}
-    events: list[AssessmentResultRecorded] = []
+    events: list[tuple[Item, Any]] = []
     for item, organization, key in keyed:
         data = item.data
         version = utc(data.version())
@@ -337,22 +468,25 @@ async def assessments_published(session: AsyncSession, items: list[Item]) -> Non
         state[key] = changed[key] = row
         if not same:
             events.append(
-                AssessmentResultRecorded(
-                    result_id=key,
-                    organization_id=organization.id,
-                    procedure=row["procedure"],
-                    subject=row["subject"],
-                    grade=row["grade"],
-                    year=row["year"],
-                    participants=row["participants"],
-                    mean_score=row["mean_score"],
-                    mark_shares=row["mark_shares"],
-                    source_system=row["source_system"],
+                (
+                    item,
+                    AssessmentResultRecorded(
+                        result_id=key,
+                        organization_id=organization.id,
+                        procedure=row["procedure"],
+                        subject=row["subject"],
+                        grade=row["grade"],
+                        year=row["year"],
+                        participants=row["participants"],
+                        mean_score=row["mean_score"],
+                        mark_shares=row["mark_shares"],
+                        source_system=row["source_system"],
+                    ),
                 )
             )
     if changed:
         await _write(session, table, changed)
-    await outbox.record_many(session, events, source=SOURCE)
+    await _record_all(session, events)
 
 
 async def _educator_facts(
@@ -376,7 +510,7 @@ async def _educator_facts(
         )
     state = await _stored(session, table, {key for _, _, key in accepted})
     changed: dict[uuid.UUID, dict[str, Any]] = {}
-    events = []
+    events: list[tuple[Item, Any]] = []
     for item, organization, key in accepted:
         data = item.data
         version = utc(data.version())
@@ -396,10 +530,10 @@ async def _educator_facts(
         row["recorded_at"] = row["recorded_at"] or now()
         state[key] = changed[key] = row
         if not same:
-            events.append(event(row))
+            events.append((item, event(row)))
     if changed:
         await _write(session, table, changed)
-    await outbox.record_many(session, events, source=SOURCE)
+    await _record_all(session, events)
 
 
 @batch
@@ -450,6 +584,8 @@ async def deficits_diagnosed(session: AsyncSession, items: list[Item]) -> None:
     )
 
 
+activity_recorded = one_at_a_time(activities_recorded)
+attendance_recorded = one_at_a_time(attendances_recorded)
 assessment_published = one_at_a_time(assessments_published)
 training_completed = one_at_a_time(trainings_completed)
 deficit_diagnosed = one_at_a_time(deficits_diagnosed)
@@ -458,12 +594,12 @@ Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 
 INBOUND: dict[str, dict[Any, Handler | BatchHandler]] = {
     topics.REGIONAL_ACTIVITIES: {
-        ActivityRecordedByRegion: activity_recorded,
-        ActivityRecordedByRegionV2: activity_recorded,
+        ActivityRecordedByRegion: activities_recorded,
+        ActivityRecordedByRegionV2: activities_recorded,
     },
     topics.REGIONAL_ATTENDANCE: {
-        AttendanceRecordedByRegion: attendance_recorded,
-        AttendanceRecordedByRegionV2: attendance_recorded,
+        AttendanceRecordedByRegion: attendances_recorded,
+        AttendanceRecordedByRegionV2: attendances_recorded,
     },
     topics.REGIONAL_ASSESSMENTS: {
         AssessmentResultPublished: assessments_published,

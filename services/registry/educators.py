@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 from setka_contracts.registry import (
     ERASED_NAME,
@@ -19,12 +21,13 @@ from setka_contracts.registry import (
 from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.identities import SnilsRefused, snils_hash
-from sqlalchemy import ColumnElement, exists, func, select
+from setka_runtime.sql import one_of
+from sqlalchemy import ColumnElement, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, rules
-from .models import Educator, Employment
+from .models import Educator, Employment, Organization
 from .paging import Page, fetch_page
 
 SOURCE = "/setka/registry"
@@ -89,8 +92,15 @@ async def _snapshot(
     """The educator as its events carry it; ``employments`` when the caller holds them all
     (a new educator's), else read."""
     if employments is None:
-        employments = (await employments_of(session, [educator.id]))[educator.id]
-    else:  # as employments_of orders them (PostgreSQL puts a post without a start last)
+        return _state(educator, (await employments_of(session, [educator.id]))[educator.id], sort=False)
+    return _state(educator, employments)
+
+
+def _state(educator: Any, employments: Sequence[Any], *, sort: bool = True) -> dict[str, object]:
+    """The educator as its events carry it, from the educator and its employments (stored rows,
+    or the values a registration is about to store); ``sort`` them as :func:`employments_of`
+    orders them (PostgreSQL puts a post without a start last)."""
+    if sort:
         employments = sorted(employments, key=lambda e: (e.started_on is None, e.started_on or date.min))
     return {
         "educator_id": educator.id,
@@ -205,6 +215,109 @@ async def register_educator(
         session, EducatorRegistered(**await _snapshot(session, educator, held)), source=SOURCE
     )
     return educator
+
+
+async def register_educators(
+    session: AsyncSession, commands: Sequence[RegisterEducator], *, snils_key: str | None = None
+) -> list[dict[str, object]]:
+    """Register many people with their posts by the rules of :func:`register_educator`, reading
+    and writing in bulk (an import's chunk); one ``educator.registered`` each. The first command a
+    rule refuses raises its :class:`DomainError` and nothing is written: the caller then registers
+    them one by one (each refusal with its own reason). Returns the educators as stored."""
+    if not commands:
+        return []
+    educators: list[dict[str, object]] = []
+    for command in commands:
+        educators.append(
+            {
+                "id": uuid.uuid4(),
+                "external_id": rules.optional_text(command.external_id, field="externalId", limit=100),
+                "snils_hash": snils_hash_of(command.snils, snils_key),
+                "last_name": rules.check_name(command.last_name, field="lastName", limit=100),
+                "first_name": rules.check_name(command.first_name, field="firstName", limit=100),
+                "middle_name": rules.optional_text(command.middle_name, field="middleName", limit=100),
+                "qualification_category": rules.check_choice(
+                    command.qualification_category, QualificationCategory, field="qualificationCategory"
+                ).value,
+                "subjects": rules.normalize_subjects(command.subjects),
+                "created_at": datetime.now(UTC),
+            }
+        )
+        educators[-1]["search_text"] = rules.search_key(
+            educators[-1]["last_name"], educators[-1]["first_name"], educators[-1]["middle_name"]
+        )
+    digests = [e["snils_hash"] for e in educators if e["snils_hash"]]
+    if len(digests) != len(set(digests)) or (
+        digests
+        and await session.scalar(
+            select(Educator.id).where(one_of(session, Educator.snils_hash, digests)).limit(1)
+        )
+    ):
+        raise DomainError("Этот СНИЛС уже указан у другого педагога", code="SNILS_TAKEN", field="snils")
+    codes = [e["external_id"] for e in educators if e["external_id"]]
+    taken = (
+        await session.scalar(
+            select(Educator.external_id).where(one_of(session, Educator.external_id, codes)).limit(1)
+        )
+        if codes
+        else None
+    )
+    if taken is not None or len(codes) != len(set(codes)):
+        code = taken or next(c for c in codes if codes.count(c) > 1)
+        raise DomainError(
+            f"Педагог с кодом {code} уже зарегистрирован", code="IDENTIFIER_TAKEN", field="externalId"
+        )
+    wanted = {post.organization_id for command in commands for post in command.posts}
+    organizations = {
+        ident: archived
+        for ident, archived in await session.execute(
+            select(Organization.id, Organization.archived_at).where(
+                one_of(session, Organization.id, sorted(wanted, key=str))
+            )
+        )
+    }
+    employments: list[dict[str, object]] = []
+    held: dict[object, list[SimpleNamespace]] = {}
+    for command, educator in zip(commands, educators, strict=True):
+        posts = held[educator["id"]] = []
+        for post in command.posts:
+            if post.organization_id not in organizations:
+                raise DomainError(
+                    "Такой организации нет", code="ORGANIZATION_NOT_FOUND", field="organizationId"
+                )
+            if organizations[post.organization_id] is not None:
+                raise DomainError(
+                    "Организация в архиве", code="ORGANIZATION_ARCHIVED", field="organizationId"
+                )
+            position = rules.check_name(post.position, field="position", limit=200)
+            if any(
+                other.organization_id == post.organization_id
+                and rules.overlaps(
+                    post.started_on or date.min, None, other.started_on or date.min, other.ended_on
+                )
+                for other in posts
+            ):
+                raise DomainError(
+                    "Педагог уже работает в этой организации", code="ALREADY_EMPLOYED", field="organizationId"
+                )
+            employment = {
+                "id": uuid.uuid4(),
+                "educator_id": educator["id"],
+                "organization_id": post.organization_id,
+                "position": position,
+                "started_on": post.started_on,
+            }
+            posts.append(SimpleNamespace(**employment, ended_on=None))
+            employments.append(employment)
+    await session.execute(insert(Educator.__table__), educators)
+    if employments:
+        await session.execute(insert(Employment.__table__), employments)
+    events = [
+        EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
+        for educator in educators
+    ]
+    await outbox.record_many(session, events, source=SOURCE)
+    return educators
 
 
 async def _updated(session: AsyncSession, educator: Educator) -> None:

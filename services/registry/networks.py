@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from setka_contracts.registry import (
     CentreDesignated,
@@ -26,7 +27,8 @@ from setka_contracts.registry import (
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
-from sqlalchemy import exists, select
+from setka_runtime.sql import one_of
+from sqlalchemy import exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, reference, rules, statuses
@@ -276,8 +278,13 @@ async def check_role_allowed(
     session: AsyncSession, organization: Organization, role: MemberRole, on: date
 ) -> None:
     """A centre needs stable results on that date; a supported school ШНОР or ШФНСУ."""
+    if role in (MemberRole.centre, MemberRole.supported):
+        _role_allowed(role, await statuses.statuses_on(session, organization.id, on), on)
+
+
+def _role_allowed(role: MemberRole, held: Sequence[SchoolStatus], on: date) -> None:
+    """:func:`check_role_allowed` with the statuses the organization holds on that date."""
     if role == MemberRole.centre:
-        held = await statuses.statuses_on(session, organization.id, on)
         if SchoolStatus.stable_results not in held:
             raise DomainError(
                 f"Центром может стать только школа со стабильными результатами на {day(on)}",
@@ -285,7 +292,6 @@ async def check_role_allowed(
                 field="role",
             )
     elif role == MemberRole.supported:
-        held = await statuses.statuses_on(session, organization.id, on)
         if not SUPPORTED_STATUSES & set(held):
             raise DomainError(
                 f"Сопровождаемая школа должна быть ШНОР или ШФНСУ на {day(on)}",
@@ -358,6 +364,120 @@ async def join_network(session: AsyncSession, command: JoinNetwork) -> Membershi
     if command.left_on is not None:
         await _end(session, membership, command.left_on, organization)
     return membership
+
+
+async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) -> list[uuid.UUID]:
+    """Many joins by the rules of :func:`join_network`, reading and writing in bulk (an import's
+    chunk), with the same events (``member.joined``; ``centre.designated`` for a centre;
+    ``member.left`` for a membership already over). The first command a rule refuses raises its
+    :class:`DomainError` and nothing is written: the caller then joins them one by one. Returns
+    the memberships' ids."""
+    if not commands:
+        return []
+    network_ids = sorted({lookups.as_uuid(c.network_id, field="networkId") for c in commands}, key=str)
+    organization_ids = sorted(
+        {lookups.as_uuid(c.organization_id, field="organizationId") for c in commands}, key=str
+    )
+    found_networks = {
+        n.id: n
+        for n in (await session.scalars(select(Network).where(one_of(session, Network.id, network_ids))))
+    }
+    found_organizations = {
+        o.id: o
+        for o in (
+            await session.scalars(
+                select(Organization).where(one_of(session, Organization.id, organization_ids))
+            )
+        )
+    }
+    roles = [rules.check_choice(c.role, MemberRole, field="role") for c in commands]
+    checked = sorted(
+        {c.organization_id for c, role in zip(commands, roles, strict=True) if role != MemberRole.partner},
+        key=str,
+    )
+    histories = await statuses.histories(session, checked) if checked else {}
+    held: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[date, date | None, str]]] = defaultdict(list)
+    kept = select(
+        Membership.network_id,
+        Membership.organization_id,
+        Membership.joined_on,
+        Membership.left_on,
+        Membership.role,
+    ).where(
+        one_of(session, Membership.network_id, network_ids),
+        one_of(session, Membership.organization_id, organization_ids),
+    )
+    for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
+        held[(network_id, organization_id)].append((joined_on, left_on, role))
+    rows: list[dict[str, object]] = []
+    events: list[Any] = []
+    for command, role in zip(commands, roles, strict=True):
+        network = found_networks.get(command.network_id)
+        if network is None:
+            raise DomainError("Такой сети нет", code="NETWORK_NOT_FOUND", field="networkId")
+        if network.status != NetworkStatus.active:
+            raise DomainError("Сеть закрыта", code="NETWORK_CLOSED", field="networkId")
+        organization = found_organizations.get(command.organization_id)
+        if organization is None:
+            raise DomainError("Такой организации нет", code="ORGANIZATION_NOT_FOUND", field="organizationId")
+        if organization.archived_at is not None:
+            raise DomainError("Организация в архиве", code="ORGANIZATION_ARCHIVED", field="organizationId")
+        rules.check_period(command.joined_on, command.left_on, field="leftOn")
+        if command.joined_on < network.started_on or (
+            network.ended_on is not None and command.joined_on >= network.ended_on
+        ):
+            raise DomainError("Сеть в этот день не действует", code="NETWORK_NOT_RUNNING", field="joinedOn")
+        if role != MemberRole.partner:
+            on = command.joined_on
+            _role_allowed(
+                role, rules.statuses_on(statuses.periods(histories.get(organization.id, [])), on), on
+            )
+        pair = (network.id, organization.id)
+        for joined_on, left_on, other_role in sorted(held[pair], key=lambda m: m[0]):
+            if rules.overlaps(command.joined_on, command.left_on, joined_on, left_on):
+                raise DomainError(
+                    f"Организация уже участвует в сети ({rules.role_name(other_role)}) с {day(joined_on)}",
+                    code="ALREADY_MEMBER",
+                    field="joinedOn",
+                )
+        held[pair].append((command.joined_on, command.left_on, role.value))
+        membership_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": membership_id,
+                "network_id": network.id,
+                "organization_id": organization.id,
+                "role": role.value,
+                "joined_on": command.joined_on,
+                "left_on": command.left_on,
+            }
+        )
+        who = {"network_id": network.id, "membership_id": membership_id, "organization_id": organization.id}
+        events.append(
+            MemberJoined(
+                **who,
+                inn=organization.inn,
+                school_code=organization.school_code,
+                role=role,
+                joined_on=command.joined_on,
+            )
+        )
+        if role == MemberRole.centre:
+            events.append(CentreDesignated(**who, inn=organization.inn, designated_on=command.joined_on))
+        if command.left_on is not None:
+            events.append(
+                MemberLeft(
+                    **who,
+                    inn=organization.inn,
+                    school_code=organization.school_code,
+                    role=role,
+                    joined_on=command.joined_on,
+                    left_on=command.left_on,
+                )
+            )
+    await session.execute(insert(Membership.__table__), rows)
+    await outbox.record_many(session, events, source=SOURCE)
+    return [row["id"] for row in rows]  # type: ignore[misc]
 
 
 async def _end(

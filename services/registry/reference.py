@@ -111,6 +111,15 @@ async def ensure_municipality(
         session.add(Municipality(region_code=region_code, name=clean, oktmo=oktmo))
         await session.flush()
         return Change.created
+    change = gain_oktmo(found, oktmo)
+    if change is Change.updated:
+        await session.flush()
+    return change
+
+
+def gain_oktmo(found: Municipality, oktmo: str | None) -> Change:
+    """A known municipality gains the ОКТМО code it lacks (written with the session's next flush);
+    one that has another code is refused."""
     if oktmo and found.oktmo != oktmo:
         if found.oktmo:
             raise DomainError(
@@ -119,7 +128,6 @@ async def ensure_municipality(
                 field="oktmo",
             )
         found.oktmo = oktmo
-        await session.flush()
         return Change.updated
     return Change.unchanged
 
@@ -165,6 +173,22 @@ async def find_municipality(
 def municipality_key(region_code: str, name: str) -> tuple[str, str]:
     """How a municipality is looked up by name: case, «ё» and spacing do not matter."""
     return region_code, rules.fold(name)
+
+
+async def municipality_codes(
+    session: AsyncSession, regions: set[str]
+) -> dict[tuple[str, str], tuple[uuid.UUID, str | None]]:
+    """The municipalities of ``regions`` as (id, ОКТМО) by :func:`municipality_key`, in one query
+    of plain values (an import's chunk: no objects to build)."""
+    if not regions:
+        return {}
+    table = Municipality.__table__
+    rows = await session.execute(
+        select(table.c.id, table.c.region_code, table.c.name, table.c.oktmo).where(
+            table.c.region_code.in_(sorted(regions))
+        )
+    )
+    return {municipality_key(code, name): (ident, oktmo) for ident, code, name, oktmo in rows}
 
 
 async def municipalities_named(

@@ -294,6 +294,74 @@ async def test_memberships_and_educators_import_through_the_rules(registry: Data
     assert await count(registry, Educator) == 2
 
 
+async def test_a_refused_row_of_a_chunk_is_reported_with_its_line_and_the_others_are_registered(
+    registry: Database, tmp_path: Path
+) -> None:
+    """Memberships and educators are registered a chunk at a time; a row a rule refuses is
+    reported with its line and code, the rest of the chunk goes in, one event per aggregate."""
+    async with registry.session() as session, session.begin():
+        await _network_of_two_regions(session)
+    before = await count(registry, EVENTS)
+    members = write_rows(
+        tmp_path / "members.csv",
+        ["Сеть", "ИНН ОО", "Роль в сети", "Дата вступления"],
+        [
+            ["Региональная сеть (демо)", "0800000017", "центр", "01.09.2021"],
+            ["Региональная сеть (демо)", "0800000024", "сопровождаемая", "01.01.2020"],  # before the network
+            ["Региональная сеть (демо)", "0814000000", "партнёр", "01.09.2021"],
+        ],
+    )
+    summary = await import_file(registry, members, ImportKind.memberships)
+    assert (summary.created, summary.rejected) == (2, 1)
+    assert [(r.line, r.code) for r in summary.rejections] == [(3, "NETWORK_NOT_RUNNING")]
+    assert await count(registry, Membership) == 2
+    assert await count(registry, EVENTS) == before + 3  # joined ×2 and the centre designated
+
+    staff = write_rows(
+        tmp_path / "staff.csv",
+        ["ФИО", "Должность", "ИНН ОО", "Табельный номер"],
+        [
+            ["Бадмаева Цаган Очировна", "учитель", "0800000017", "T-1"],
+            ["Петрова Анна Ивановна", "учитель", "0800000024", "T-2"],
+            ["Сидорова Ольга Петровна", "учитель", "0899999998", "T-3"],  # no such organization
+            ["Иванова Мария Петровна", "учитель", "0800000024", "T-4"],
+        ],
+    )
+    people = await import_file(registry, staff, ImportKind.educators)
+    assert (people.created, people.rejected) == (3, 1)
+    assert [(r.line, r.code) for r in people.rejections] == [(4, "ORGANIZATION_NOT_FOUND")]
+    assert (await count(registry, Educator), await count(registry, Employment)) == (3, 3)
+    async with registry.session() as session:
+        registered = await session.scalar(
+            select(func.count())
+            .select_from(EVENTS)
+            .where(EVENTS.c.event_type == "setka.registry.educator.registered.v2")
+        )
+    assert registered == 3
+    again = await import_file(registry, staff, ImportKind.educators)
+    assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 3, 1)
+
+    # a chunk no rule refuses goes in whole
+    clean = write_rows(
+        tmp_path / "more.csv",
+        ["ФИО", "Должность", "ИНН ОО", "Табельный номер"],
+        [
+            ["Сидорова Ольга Петровна", "учитель", "0800000017", "T-3"],
+            ["Бадмаева Цаган Очировна", "завуч", "0800000024", "T-1"],  # a second post
+        ],
+    )
+    more = await import_file(registry, clean, ImportKind.educators)
+    assert (more.created, more.updated, more.rejected) == (1, 1, 0)
+    assert (await count(registry, Educator), await count(registry, Employment)) == (4, 5)
+    joined = write_rows(
+        tmp_path / "joined.csv",
+        ["Сеть", "ИНН ОО", "Роль в сети", "Дата вступления"],
+        [["Региональная сеть (демо)", "0800000024", "сопровождаемая", "01.09.2021"]],
+    )
+    assert (await import_file(registry, joined, ImportKind.memberships)).created == 1
+    assert await count(registry, Membership) == 3
+
+
 async def test_dry_run_writes_nothing(registry: Database, tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     malformed_file(path, 50, every=10)

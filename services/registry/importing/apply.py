@@ -10,6 +10,7 @@ unchanged apart — an unchanged row calls nothing that writes, so it emits no e
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,11 +20,11 @@ from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
 from setka_runtime.spreadsheets import digits, parse_date
 from setka_runtime.sql import one_of
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import educators, networks, reference, rules, statuses
-from ..models import Educator, Employment, Municipality, Network, Organization, Region
+from ..models import Educator, Employment, Membership, Municipality, Network, Organization, Region
 from ..organizations import (
     RegisterOrganization,
     UpdateOrganization,
@@ -396,6 +397,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
         self._networks: dict[str, uuid.UUID] | None = None
         self._network_regions: dict[uuid.UUID, str] = {}
         self._known = _Known()
+        self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Membership]] = defaultdict(list)
 
     def parse(self, record: dict[str, str]) -> MembershipRow:
         inn = _inn(record, "organization_inn", field="organizationInn")
@@ -433,7 +435,28 @@ class MembershipImporter(RowImporter[MembershipRow]):
             {r.organization_code for r in rows if r.organization_code},
         )
 
-    async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:
+    async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
+        """The memberships the chunk's rows may be about, in one query (held for the session)."""
+        self._memberships = defaultdict(list)
+        network_ids = {(self._networks or {}).get(rules.fold(r.network)) for r in rows} - {None}
+        organization_ids = {self._known.any_of(r.organization_inn, r.organization_code) for r in rows} - {
+            None
+        }
+        if not network_ids or not organization_ids:
+            return
+        query = (
+            select(Membership)
+            .where(
+                one_of(session, Membership.network_id, sorted(network_ids, key=str)),
+                one_of(session, Membership.organization_id, sorted(organization_ids, key=str)),
+            )
+            .order_by(Membership.joined_on)
+        )
+        for membership in (await session.scalars(query)).all():
+            self._memberships[(membership.network_id, membership.organization_id)].append(membership)
+
+    def _parties(self, value: MembershipRow) -> tuple[uuid.UUID, uuid.UUID]:
+        """The network and the organization the row names, both in the region the import may touch."""
         network_id = (self._networks or {}).get(rules.fold(value.network))
         if network_id is None:
             raise DomainError(
@@ -453,34 +476,70 @@ class MembershipImporter(RowImporter[MembershipRow]):
             )
         self._scope.check(self._network_regions.get(network_id), field="network")
         self._scope.check(self._known.regions.get(organization_id), field="organization")
-        same = [
+        return network_id, organization_id
+
+    async def apply_many(self, session: AsyncSession, values: Sequence[MembershipRow]) -> list[Outcome]:
+        """A chunk at once: the new memberships joined together (the same rules, in bulk), the
+        ones a row ends left one by one. A refusal raises: the engine then goes row by row, so
+        each refused row is reported with its line. Rows about the same network and organization
+        depend on each other's effect: such a chunk goes a row at a time."""
+        await self._kept_memberships(session, values)
+        parties = [self._parties(value) for value in values]
+        if len(set(parties)) != len(parties):
+            return [await self.apply(session, value) for value in values]
+        outcomes: list[Outcome | None] = []
+        joins: list[networks.JoinNetwork] = []
+        for value, (network_id, organization_id) in zip(values, parties, strict=True):
+            kept = self._memberships.get((network_id, organization_id), [])
+            if self._same(value, kept):
+                outcomes.append(await self._settle(session, value, kept))
+                continue
+            outcomes.append(None)
+            joins.append(self._joining(value, network_id, organization_id))
+        await networks.join_networks(session, joins)
+        return [Outcome.created if outcome is None else outcome for outcome in outcomes]
+
+    async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:
+        network_id, organization_id = self._parties(value)
+        kept = await networks.memberships_in(session, network_id, organization_id)
+        if self._same(value, kept):
+            return await self._settle(session, value, kept)
+        await networks.join_network(session, self._joining(value, network_id, organization_id))
+        return Outcome.created
+
+    @staticmethod
+    def _same(value: MembershipRow, kept: Sequence[Membership]) -> list[Membership]:
+        """The memberships recorded that the row is about: same role (and joining date, if given)."""
+        return [
             m
-            for m in await networks.memberships_in(session, network_id, organization_id)
+            for m in kept
             if m.role == value.role and (value.joined_on is None or m.joined_on == value.joined_on)
         ]
-        if same:
-            membership = same[-1]
-            if value.left_on is None or value.left_on == membership.left_on:
-                return Outcome.unchanged
-            if membership.left_on is not None:
-                raise DomainError(
-                    f"Участие уже завершилось {day(membership.left_on)}",
-                    code="MEMBERSHIP_ENDED",
-                    field="leftOn",
-                )
-            await networks.leave_network(session, membership.id, value.left_on)
-            return Outcome.updated
-        await networks.join_network(
-            session,
-            networks.JoinNetwork(
-                network_id=network_id,
-                organization_id=organization_id,
-                role=value.role,
-                joined_on=value.joined_on or self._today,
-                left_on=value.left_on,
-            ),
+
+    def _joining(
+        self, value: MembershipRow, network_id: uuid.UUID, organization_id: uuid.UUID
+    ) -> networks.JoinNetwork:
+        return networks.JoinNetwork(
+            network_id=network_id,
+            organization_id=organization_id,
+            role=value.role,
+            joined_on=value.joined_on or self._today,
+            left_on=value.left_on,
         )
-        return Outcome.created
+
+    async def _settle(
+        self, session: AsyncSession, value: MembershipRow, kept: Sequence[Membership]
+    ) -> Outcome:
+        """A row about a membership recorded: unchanged, or the membership ends on its date."""
+        membership = self._same(value, kept)[-1]
+        if value.left_on is None or value.left_on == membership.left_on:
+            return Outcome.unchanged
+        if membership.left_on is not None:
+            raise DomainError(
+                f"Участие уже завершилось {day(membership.left_on)}", code="MEMBERSHIP_ENDED", field="leftOn"
+            )
+        await networks.leave_network(session, membership.id, value.left_on)
+        return Outcome.updated
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +666,8 @@ class EducatorImporter(RowImporter[EducatorRow]):
             )
             self._posts.update((e, o) for e, o in (await session.execute(posts)).all())
 
-    async def apply(self, session: AsyncSession, value: EducatorRow) -> Outcome:
+    def _organization_of(self, value: EducatorRow) -> uuid.UUID:
+        """The active organization the row names, in the region the import may touch."""
         organization_id = self._known.find(value.organization_inn, value.organization_code)
         if organization_id is None:
             who = (
@@ -621,24 +681,56 @@ class EducatorImporter(RowImporter[EducatorRow]):
                 field="organization",
             )
         self._scope.check(self._known.regions.get(organization_id), field="organization")
+        return organization_id
+
+    def _existing(self, value: EducatorRow, organization_id: uuid.UUID) -> uuid.UUID | None:
         if value.external_id:
-            existing = self._by_external.get(value.external_id)
-        else:
-            existing = self._by_name.get((organization_id, value.search))
+            return self._by_external.get(value.external_id)
+        return self._by_name.get((organization_id, value.search))
+
+    def _registration(self, value: EducatorRow, organization_id: uuid.UUID) -> educators.RegisterEducator:
+        return educators.RegisterEducator(
+            last_name=value.last_name,
+            first_name=value.first_name,
+            middle_name=value.middle_name,
+            qualification_category=value.qualification_category or "none",
+            subjects=value.subjects or [],
+            posts=[educators.Post(organization_id=organization_id, position=value.position)],
+            external_id=value.external_id,
+            snils=value.snils,
+        )
+
+    async def apply_many(self, session: AsyncSession, values: Sequence[EducatorRow]) -> list[Outcome]:
+        """A chunk at once: the new educators registered together with their posts (the same
+        rules, in bulk), the known ones updated one by one. A refusal raises: the engine then goes
+        row by row, so each refused row is reported with its line."""
+        places = [self._organization_of(value) for value in values]
+        new = [
+            (value, place)
+            for value, place in zip(values, places, strict=True)
+            if self._existing(value, place) is None
+        ]
+        registered = await educators.register_educators(
+            session, [self._registration(value, place) for value, place in new], snils_key=self._snils_key
+        )
+        fresh = set()
+        for (value, place), educator in zip(new, registered, strict=True):
+            ident = educator["id"]
+            assert isinstance(ident, uuid.UUID)
+            if value.external_id:
+                self._by_external[value.external_id] = ident
+            self._posts.add((ident, place))
+            fresh.add(id(value))
+        return [
+            Outcome.created if id(value) in fresh else await self.apply(session, value) for value in values
+        ]
+
+    async def apply(self, session: AsyncSession, value: EducatorRow) -> Outcome:
+        organization_id = self._organization_of(value)
+        existing = self._existing(value, organization_id)
         if existing is None:
             educator = await educators.register_educator(
-                session,
-                educators.RegisterEducator(
-                    last_name=value.last_name,
-                    first_name=value.first_name,
-                    middle_name=value.middle_name,
-                    qualification_category=value.qualification_category or "none",
-                    subjects=value.subjects or [],
-                    posts=[educators.Post(organization_id=organization_id, position=value.position)],
-                    external_id=value.external_id,
-                    snils=value.snils,
-                ),
-                snils_key=self._snils_key,
+                session, self._registration(value, organization_id), snils_key=self._snils_key
             )
             if value.external_id:
                 self._by_external[value.external_id] = educator.id
@@ -714,7 +806,8 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
             rules.fold(name): code for code, name in await session.execute(select(Region.code, Region.name))
         }
 
-    async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
+    def _region_code(self, value: MunicipalityRow) -> str:
+        """The row's region, given by code or by a known name, in the region the import may touch."""
         code = value.region_code
         if code is None:
             code = self._region_names.get(rules.fold(value.region_name or ""))
@@ -725,13 +818,55 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                     field="regionCode",
                 )
         self._scope.check(code)
+        return code
+
+    async def apply_many(self, session: AsyncSession, values: Sequence[MunicipalityRow]) -> list[Outcome]:
+        """A chunk at once: the municipalities of the chunk's regions read in one query, the new
+        ones added in one statement; a region new to the registry and an ОКТМО code a known one
+        gains go one by one. A refusal raises: the engine then goes row by row."""
+        codes = [self._region_code(value) for value in values]
+        names = [rules.check_name(value.municipality, field="municipality", limit=200) for value in values]
+        known = await reference.municipality_codes(session, set(codes))
+        keys = [reference.municipality_key(code, name) for code, name in zip(codes, names, strict=True)]
+        if len(set(keys)) != len(keys):  # two spellings of one municipality: each row sees the other
+            return [await self.apply(session, value) for value in values]
+        outcomes: list[Outcome] = []
+        added: list[dict[str, Any]] = []
+        regions: set[str] = set()  # known to be there (the identity map keeps no Region for long)
+        for value, code, name, key in zip(values, codes, names, keys, strict=True):
+            region_added = code not in regions and await reference.ensure_region(
+                session, code, value.region_name
+            )
+            regions.add(code)
+            if key in known:
+                ident, oktmo = known[key]
+                change = reference.Change.unchanged
+                if value.oktmo and value.oktmo != oktmo:
+                    found = await session.get(Municipality, ident)
+                    assert found is not None
+                    change = reference.gain_oktmo(found, value.oktmo)
+            else:
+                added.append({"id": uuid.uuid4(), "region_code": code, "name": name, "oktmo": value.oktmo})
+                change = reference.Change.created
+            outcomes.append(_municipality_outcome(change, region_added=region_added))
+        await session.flush()
+        if added:
+            await session.execute(insert(Municipality.__table__), added)
+        return outcomes
+
+    async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
+        code = self._region_code(value)
         region_added = await reference.ensure_region(session, code, value.region_name)
         added = await reference.ensure_municipality(session, code, value.municipality, oktmo=value.oktmo)
-        if added is reference.Change.created:
-            return Outcome.created
-        if added is reference.Change.updated or region_added:
-            return Outcome.updated
-        return Outcome.unchanged
+        return _municipality_outcome(added, region_added=region_added)
+
+
+def _municipality_outcome(added: reference.Change, *, region_added: bool) -> Outcome:
+    if added is reference.Change.created:
+        return Outcome.created
+    if added is reference.Change.updated or region_added:
+        return Outcome.updated
+    return Outcome.unchanged
 
 
 def importer_for(
