@@ -379,7 +379,12 @@ class Stack:
         self._stopping.clear()
         if self.local_broker:
             self.start_broker()
-            self.set_broker_state(SERVING, lost_total={"unread": 0, "dead_letters": 0}, last_loss=None)
+            self.set_broker_state(
+                SERVING,
+                lost_total={"unread": 0, "dead_letters": 0},
+                last_loss=None,
+                bootstrap=f"127.0.0.1:{self.ports['kafka']}",
+            )
             if self.supervised:
                 self._watch_broker()
         for name in SERVICES:

@@ -350,9 +350,13 @@ async def collect(
         if kafka is not None
         else no_kafka(),
     )
-    return Status(
-        components=parts, kafka=broker, max_lag=max_lag, local_broker=read_broker_state(local_broker_state)
-    )
+    local = read_broker_state(local_broker_state)
+    if local and kafka is not None and local.get("bootstrap"):
+        # the state of make run's broker says nothing of another Kafka the command is pointed at
+        checked = {address.strip() for address in kafka.bootstrap_servers.split(",")}
+        if local["bootstrap"] not in checked:
+            local = None
+    return Status(components=parts, kafka=broker, max_lag=max_lag, local_broker=local)
 
 
 def render(status: Status) -> str:

@@ -218,8 +218,9 @@ def read_broker_state(path: Path | str | None) -> dict[str, object] | None:
 
 
 def broker_trouble(state: dict[str, object] | None) -> str | None:
-    """Why the local broker cannot be relied on now (None: it serves, or there is no state)."""
-    if not state or state.get("state") == SERVING:
+    """Why the local broker cannot be relied on now (None: it serves, it was stopped with the rest
+    of make run, or there is no state)."""
+    if not state or state.get("state") in (SERVING, STOPPED):
         return None
     what = str(state.get("state"))
     error = state.get("error")
