@@ -13,7 +13,7 @@ run: env
 # Most of a test's time is waiting (processes starting, a broker's group settling), so the suite
 # runs in more workers than the machine has cores; a module's tests stay in one worker, and the
 # modules start in the order collected (the end-to-end ones, which wait longest, first).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 
 test: env
 	@scripts/ensure-postgres.sh
