@@ -266,7 +266,13 @@ async def test_the_gateway_passes_downloads_through(app: Starlette) -> None:
         )
         token = issue_token(GatewaySettings(), subject="methodologist-39", roles=["expert"], region_code="39")
         signed_in = {"authorization": f"Bearer {token}"}
-        async with served(gateway) as gateway_url, httpx.AsyncClient(base_url=gateway_url) as client:
+        async with (
+            served(gateway) as gateway_url,
+            httpx.AsyncClient(
+                base_url=gateway_url,
+                timeout=60,  # a PDF is drawn on a processor other tests share
+            ) as client,
+        ):
             pdf = await client.get(
                 f"/reports/analysis.pdf?scope=network&id={NETWORK}&year=2025", headers=signed_in
             )
