@@ -216,8 +216,8 @@ class OutboxRelay:
         """Publish one batch; return how many rows were published and marked.
 
         Raises :class:`LostFence` when another relay holds the fence now: nothing is marked then."""
-        deadline = await self.fence.renew()
-        async with self._db.session() as session:
+        async with self._db.session() as session, session.begin():
+            deadline = await self.fence.renew(session)  # the lease renewed with the batch's read
             rows = (
                 await session.execute(
                     select(outbox)

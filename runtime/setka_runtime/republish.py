@@ -55,7 +55,7 @@ class _Unfenced:
     async def acquire(self) -> bool:
         return True
 
-    async def renew(self) -> float:
+    async def renew(self, session: Any = None) -> float:
         return time.monotonic() + self._ack_seconds
 
     async def mark(self, ids: set[int]) -> None:

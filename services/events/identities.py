@@ -105,12 +105,42 @@ def _chunks(values: Iterable[Any]) -> list[list[Any]]:
     return [ordered[start : start + CHUNK] for start in range(0, len(ordered), CHUNK)]
 
 
+ORGANIZATION_COLUMNS = ("id", "inn", "kind", "short_name", "archived_at")
+"""What the rules read of an organization (:class:`OrganizationsRead` keeps it for them)."""
+_READ = "setka_events_organizations_read"
+
+
+@dataclass
+class OrganizationsRead:
+    """The organizations the gate read in a transaction, so that the rules of the same batch do
+    not read them again: each as a row of :data:`ORGANIZATION_COLUMNS` (and more), in the order
+    read, with the ids and ИНН asked for (one asked for and not found is not known either)."""
+
+    ids: set[uuid.UUID]
+    inns: set[str]
+    rows: list[Any]
+
+    def remember(self, session: AsyncSession) -> None:
+        """Keep it for the rest of the session's transaction (never past it)."""
+        session.info[_READ] = (session.sync_session.get_transaction(), self)
+
+    @staticmethod
+    def of(session: AsyncSession) -> OrganizationsRead | None:
+        """What the gate read in the session's current transaction, if it did."""
+        kept = session.info.get(_READ)
+        transaction = session.sync_session.get_transaction()
+        if kept is None or transaction is None or kept[0] is not transaction:
+            return None
+        return kept[1]
+
+
 class _Lookup:
     """Every reference of a run of facts, read in bulk."""
 
     def __init__(self) -> None:
         self.organizations: dict[tuple[str, ...], Organization] = {}
         self.educators: dict[tuple[str, str], uuid.UUID] = {}
+        self.read = OrganizationsRead(ids=set(), inns=set(), rows=[])
 
     async def load(self, session: AsyncSession, items: Sequence[Item]) -> None:
         table = KnownOrganization.__table__  # type: ignore[attr-defined]
@@ -135,13 +165,9 @@ class _Lookup:
                     persons.setdefault(item.data.source_system, set()).add(educator.person_id)
                 if educator.snils_hash is not None:
                     hashes.add(educator.snils_hash)
-        columns = (
-            table.c.id,
-            table.c.region_code,
-            table.c.short_name,
-            table.c.inn,
-            table.c.ogrn,
-            table.c.school_code,
+        columns = tuple(
+            table.c[name]
+            for name in dict.fromkeys(("region_code", "ogrn", "school_code", *ORGANIZATION_COLUMNS))
         )
         for name, values in wanted.items():
             for chunk in _chunks(values):
@@ -149,17 +175,21 @@ class _Lookup:
                     self.organizations[(name, str(getattr(row, name)))] = Organization(
                         row.id, row.region_code, row.short_name
                     )
+                    self.read.rows.append(row)
         mapped = await self._mapped(session, MappingKind.organization, own)
         for chunk in _chunks(mapped.values()):
             rows = {
                 row.id: row for row in await session.execute(select(*columns).where(table.c.id.in_(chunk)))
             }
+            self.read.rows.extend(rows.values())
             for key, setka_id in mapped.items():
                 if setka_id in rows:
                     row = rows[setka_id]
                     self.organizations[("own_id", *key)] = Organization(
                         row.id, row.region_code, row.short_name
                     )
+        self.read.ids.update(wanted["id"], (row.id for row in self.read.rows))
+        self.read.inns.update(wanted["inn"])
         educator = KnownEducator.__table__  # type: ignore[attr-defined]
         for chunk in _chunks(educator_ids):
             for row in await session.execute(select(educator.c.id).where(educator.c.id.in_(chunk))):
@@ -223,6 +253,7 @@ async def resolve(session: AsyncSession, items: Sequence[Item]) -> dict[int, Org
     version 1 fact it stands for, with Setka's ids (what the rules apply)."""
     lookup = _Lookup()
     await lookup.load(session, items)
+    lookup.read.remember(session)
     found: dict[int, Organization] = {}
     for item in items:
         data = item.data

@@ -47,7 +47,7 @@ from setka_runtime.sql import dialect_insert
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import activities, participation
+from . import activities, identities, participation
 from .common import SOURCE
 from .models import (
     Activity,
@@ -345,8 +345,17 @@ class _Facts:
         given = [refs(item.data) for item in items]
         ids = {ref.id for ref in given if ref.id is not None}
         inns = {ref.inn for ref in given if ref.id is None and ref.inn is not None}
+        read = identities.OrganizationsRead.of(session)  # what the gate read: not read again
+        if read is not None:
+            for row in read.rows:
+                if row.id in ids:
+                    facts.by_id[row.id] = row
+                if row.inn in inns and row.inn in read.inns:
+                    facts.by_inn[row.inn] = row
+            ids -= read.ids
+            inns -= read.inns
         table = KnownOrganization.__table__
-        columns = (table.c.id, table.c.inn, table.c.kind, table.c.short_name, table.c.archived_at)
+        columns = tuple(table.c[name] for name in identities.ORGANIZATION_COLUMNS)
         for chunk in _chunks(sorted(ids, key=str)):
             for row in await session.execute(select(*columns).where(table.c.id.in_(chunk))):
                 facts.by_id[row.id] = row
@@ -355,18 +364,19 @@ class _Facts:
                 facts.by_inn[row.inn] = row
         if educators:
             wanted = sorted({item.data.educator_id for item in items} - {None}, key=str)
-            employment = KnownEmployment.__table__
+            educator, employment = KnownEducator.__table__, KnownEmployment.__table__
             for chunk in _chunks(wanted):
-                educator = KnownEducator.__table__
-                facts.educators.update(
-                    (await session.scalars(select(educator.c.id).where(educator.c.id.in_(chunk)))).all()
+                # the educators and where they work, in one statement
+                rows = await session.execute(
+                    select(educator.c.id, employment.c.organization_id)
+                    .select_from(educator)
+                    .outerjoin(employment, employment.c.educator_id == educator.c.id)
+                    .where(educator.c.id.in_(chunk))
                 )
-                pairs = await session.execute(
-                    select(employment.c.educator_id, employment.c.organization_id).where(
-                        employment.c.educator_id.in_(chunk)
-                    )
-                )
-                facts.employments.update((row.educator_id, row.organization_id) for row in pairs)
+                for row in rows:
+                    facts.educators.add(row.id)
+                    if row.organization_id is not None:
+                        facts.employments.add((row.id, row.organization_id))
         return facts
 
     def find(self, ref: OrganizationRef) -> Any | None:

@@ -99,23 +99,25 @@ async def load(
 ) -> dict[str, Source]:
     """The registered sources by ce_source: the ones named, a region's, or ``every`` one; with
     their tokens when asked (the gate every fact passes does not need them)."""
-    query = select(RegisteredSource)
+    # the sources and their grants in one statement (the gate of every batch reads them)
+    query = select(RegisteredSource, SourceGrant.kind, SourceGrant.value).outerjoin(
+        SourceGrant, SourceGrant.source_id == RegisteredSource.id
+    )
     names = sorted(set(ce_sources))
     if not every:
         if region_code is not None:
             query = query.where(RegisteredSource.region_code == region_code)
         else:
             query = query.where(RegisteredSource.ce_source.in_(names))  # type: ignore[attr-defined]
-    found = {
-        row.id: Source(id=row.id, ce_source=row.ce_source, region_code=row.region_code, title=row.title)
-        for row in (await session.scalars(query.order_by(RegisteredSource.ce_source))).all()
-    }
-    if found:
-        grants = await session.scalars(
-            select(SourceGrant).where(SourceGrant.source_id.in_(list(found)))  # type: ignore[attr-defined]
-        )
-        for grant in grants.all():
-            found[grant.source_id].grants[GrantKind(grant.kind)].add(grant.value)
+    found: dict[uuid.UUID, Source] = {}
+    for row, kind, value in (await session.execute(query.order_by(RegisteredSource.ce_source))).all():
+        source = found.get(row.id)
+        if source is None:
+            source = found[row.id] = Source(
+                id=row.id, ce_source=row.ce_source, region_code=row.region_code, title=row.title
+            )
+        if kind is not None:
+            source.grants[GrantKind(kind)].add(value)
     if found and with_tokens:
         credentials = await session.scalars(
             select(SourceCredential)
