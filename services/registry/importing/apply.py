@@ -783,6 +783,12 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
     def __init__(self, *, scope: RegionScope = EVERY_REGION) -> None:
         self._scope = scope
         self._region_names: dict[str, str] = {}
+        self._region_codes: set[str] = set()
+        """The regions the registry knew when the chunk began (read by :meth:`prepare`)."""
+        self._known: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = {}
+        self._read_regions: set[str] = set()
+        """The municipalities of the regions read so far in this run, with those the run added:
+        each region is read once, not once per chunk (the rows of one file are all different)."""
 
     def parse(self, record: dict[str, str]) -> MunicipalityRow:
         code = record.get("region_code")
@@ -802,9 +808,9 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         return [("municipality", f"{region} / {rules.fold(value.municipality)}")]
 
     async def prepare(self, session: AsyncSession, rows: Sequence[MunicipalityRow]) -> None:
-        self._region_names = {
-            rules.fold(name): code for code, name in await session.execute(select(Region.code, Region.name))
-        }
+        known = (await session.execute(select(Region.code, Region.name))).all()
+        self._region_names = {rules.fold(name): code for code, name in known}
+        self._region_codes = {code for code, _ in known}
 
     def _region_code(self, value: MunicipalityRow) -> str:
         """The row's region, given by code or by a known name, in the region the import may touch."""
@@ -826,13 +832,16 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         gains go one by one. A refusal raises: the engine then goes row by row."""
         codes = [self._region_code(value) for value in values]
         names = [rules.check_name(value.municipality, field="municipality", limit=200) for value in values]
-        known = await reference.municipality_codes(session, set(codes))
+        unread = set(codes) - self._read_regions
+        self._known.update(await reference.municipality_codes(session, unread))
+        self._read_regions |= unread
+        known = dict(self._known)  # this chunk's additions kept only if the whole chunk goes in
         keys = [reference.municipality_key(code, name) for code, name in zip(codes, names, strict=True)]
         if len(set(keys)) != len(keys):  # two spellings of one municipality: each row sees the other
             return [await self.apply(session, value) for value in values]
         outcomes: list[Outcome] = []
         added: list[dict[str, Any]] = []
-        regions: set[str] = set()  # known to be there (the identity map keeps no Region for long)
+        regions = set(self._region_codes)  # known to be there: only a new region is written
         for value, code, name, key in zip(values, codes, names, keys, strict=True):
             region_added = code not in regions and await reference.ensure_region(
                 session, code, value.region_name
@@ -845,13 +854,17 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                     found = await session.get(Municipality, ident)
                     assert found is not None
                     change = reference.gain_oktmo(found, value.oktmo)
+                    known[key] = (ident, value.oktmo)
             else:
-                added.append({"id": uuid.uuid4(), "region_code": code, "name": name, "oktmo": value.oktmo})
+                ident = uuid.uuid4()
+                added.append({"id": ident, "region_code": code, "name": name, "oktmo": value.oktmo})
+                known[key] = (ident, value.oktmo)
                 change = reference.Change.created
             outcomes.append(_municipality_outcome(change, region_added=region_added))
         await session.flush()
         if added:
             await session.execute(insert(Municipality.__table__), added)
+        self._known = known
         return outcomes
 
     async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
