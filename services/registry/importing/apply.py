@@ -105,10 +105,16 @@ class _Known:
 
 
 async def _organizations(
-    session: AsyncSession, inns: set[str], codes: set[str], *, include_archived: bool = True
+    session: AsyncSession,
+    inns: set[str],
+    codes: set[str],
+    *,
+    include_archived: bool = True,
+    objects: bool = True,
 ) -> _Known:
-    """One query for a chunk; the rows also land in the session, so the domain functions that
-    look an organization up by id find it there without another query."""
+    """One query for a chunk; with ``objects`` the rows also land in the session, so the domain
+    functions that look an organization up by id find it there without another query; without,
+    only the identifiers and regions are read, as plain values."""
     known = _Known()
     if not inns and not codes:
         return known
@@ -117,16 +123,21 @@ async def _organizations(
         conditions.append(one_of(session, Organization.inn, sorted(inns)))
     if codes:
         conditions.append(one_of(session, Organization.school_code, sorted(codes)))
-    query = select(Organization).where(or_(*conditions))
+    columns = (Organization.id, Organization.inn, Organization.school_code, Organization.region_code)
+    query = (select(Organization) if objects else select(*columns)).where(or_(*conditions))
     if not include_archived:
         query = query.where(Organization.archived_at.is_(None))
-    known.loaded.extend((await session.scalars(query)).all())
-    for organization in known.loaded:
-        known.regions[organization.id] = organization.region_code
-        if organization.inn:
-            known.by_inn[organization.inn] = organization.id
-        if organization.school_code:
-            known.by_code[organization.school_code] = organization.id
+    if objects:
+        known.loaded.extend((await session.scalars(query)).all())
+        found = [(o.id, o.inn, o.school_code, o.region_code) for o in known.loaded]
+    else:
+        found = [tuple(row) for row in (await session.execute(query)).all()]
+    for ident, inn, school_code, region_code in found:
+        known.regions[ident] = region_code
+        if inn:
+            known.by_inn[inn] = ident
+        if school_code:
+            known.by_code[school_code] = ident
     return known
 
 
@@ -433,6 +444,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
             session,
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
+            objects=False,  # join_networks reads the organizations it joins itself
         )
 
     async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
