@@ -182,19 +182,22 @@ def context_of(traceparent: str | None, tracestate: str | None = None) -> Contex
 
 def current_traceparent() -> str | None:
     """The W3C ``traceparent`` of the current span, None when there is none (to store or send)."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return carrier.get(TRACEPARENT)
+    return _traceparent(trace.get_current_span())
 
 
 def traceparent_of(active: Span | None) -> str | None:
     """The W3C ``traceparent`` of ``active`` (a message's consumer span), else of the current span:
     what an event recorded for that message keeps, so its trace goes on even in a batch of many."""
-    if active is None:
-        return current_traceparent()
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(active))
-    return carrier.get(TRACEPARENT)
+    return _traceparent(trace.get_current_span() if active is None else active)
+
+
+def _traceparent(active: Span) -> str | None:
+    """What the W3C propagator writes as ``traceparent`` for ``active``, without a carrier and a
+    context to make (a consumer asks once per event it records)."""
+    span_context = active.get_span_context()
+    if not span_context.is_valid:
+        return None
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -231,9 +234,10 @@ def span(
         name,
         context=parent,
         kind=kind,
-        attributes=_clean(attributes),
         links=[Link(other.get_span_context()) for other in links if other.get_span_context().is_valid],
     ) as made:
+        if attributes:
+            _put(made, attributes)
         yield made
 
 
@@ -249,7 +253,10 @@ def start(
     (``parent``'s, else the current one), unrecorded, so that the context is passed on."""
     if _installed is None:
         return trace.get_current_span(parent)
-    return tracer(component).start_span(name, context=parent, kind=kind, attributes=_clean(attributes))
+    made = tracer(component).start_span(name, context=parent, kind=kind)
+    if attributes:
+        _put(made, attributes)
+    return made
 
 
 @contextmanager
@@ -270,7 +277,7 @@ def finish(active: Span | None, *, error: str = "", attributes: Mapping[str, Any
     if active is None:
         return
     if attributes:
-        active.set_attributes(_clean(attributes) or {})
+        _put(active, attributes)
     if error:
         active.set_status(Status(StatusCode.ERROR, error[:500]))
     active.end()
@@ -280,6 +287,37 @@ def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not attributes:
         return None
     return {key: value for key, value in attributes.items() if value is not None and value != ""}
+
+
+_PLAIN = frozenset((str, int, float, bool))
+"""Attribute values that need none of the SDK's cleaning (its checks cost a span ~20 µs)."""
+
+
+def _put(active: Span, attributes: Mapping[str, Any]) -> None:
+    """Set ``attributes`` on ``active`` (those that are None or empty left out). Plain values —
+    strings, numbers, booleans, all our spans carry — go straight into an SDK span's attributes
+    when no limit could apply to them; anything else goes through the SDK's checks."""
+    store = getattr(active, "_attributes", None)
+    raw = getattr(store, "_dict", None)
+    if (
+        type(raw) is not dict
+        or not active.is_recording()
+        or getattr(store, "_immutable", True)
+        or getattr(store, "max_value_len", None) is not None
+        or (store.maxlen is not None and len(raw) + len(attributes) > store.maxlen)  # type: ignore[union-attr]
+    ):
+        active.set_attributes(_clean(attributes) or {})
+        return
+    others: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if value is None or value == "":
+            continue
+        if type(value) in _PLAIN:
+            raw[key] = value
+        else:
+            others[key] = value
+    if others:
+        active.set_attributes(others)
 
 
 def annotate(attributes: Mapping[str, Any]) -> None:

@@ -382,12 +382,12 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
         n.id: n
         for n in (await session.scalars(select(Network).where(one_of(session, Network.id, network_ids))))
     }
-    found_organizations = {
+    found_organizations = {  # plain values: what the rules and the events need, no objects to build
         o.id: o
-        for o in (
-            await session.scalars(
-                select(Organization).where(one_of(session, Organization.id, organization_ids))
-            )
+        for o in await session.execute(
+            select(
+                Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
+            ).where(one_of(session, Organization.id, organization_ids))
         )
     }
     roles = [rules.check_choice(c.role, MemberRole, field="role") for c in commands]

@@ -115,8 +115,11 @@ def test_dates_and_identifiers() -> None:
     assert parse_date("01.09.2024", field="d") == date(2024, 9, 1)
     assert parse_date("2024-09-01", field="d") == date(2024, 9, 1)
     assert parse_date("2024-09-01T00:00:00", field="d") == date(2024, 9, 1)
+    assert parse_date(" 1.9.2024 ", field="d") == date(2024, 9, 1)
     with pytest.raises(DomainError, match=r"ДД\.ММ\.ГГГГ"):
         parse_date("сентябрь", field="d")
+    with pytest.raises(DomainError, match=r"ДД\.ММ\.ГГГГ"):
+        parse_date("31.02.2024", field="d")  # no such day
     assert digits("3901 000 008", width=10) == "3901000008"
     assert digits("814000002", width=10) == "0814000002"  # Excel dropped the leading zero
     assert split_list("математика; физика, информатика") == ["математика", "физика", "информатика"]

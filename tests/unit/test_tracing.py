@@ -110,3 +110,47 @@ def test_the_trace_context_travels_in_the_distributed_tracing_extension() -> Non
             assert tracing.current_ids() is not None
             assert tracing.current_ids()[0] == "0af7651916cd43dd8448eb211c80319c"  # type: ignore[index]
     assert tracing.context_of("not a traceparent") == tracing.context_of(None)
+
+
+ATTRIBUTES_PROBE = textwrap.dedent(
+    """
+    import json, os
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from setka_runtime import tracing
+
+    kept = InMemorySpanExporter()
+    tracing.setup("events", exporter=kept)
+    made = tracing.start(
+        "t process",
+        attributes={"ce_id": "e-1", "offset": 7, "ratio": 0.5, "ok": True, "none": None, "empty": "",
+                    "subjects": ("математика", "физика"), "long": "x" * 50},
+    )
+    tracing.finish(made, error="не вышло", attributes={"setka.outcome": "dead-lettered", "setka.reason": ""})
+    with tracing.span("work", attributes={"messaging.batch.message_count": 3, "skipped": None}):
+        tracing.annotate({"later": "yes"})
+    print(json.dumps([dict(span.attributes) for span in kept.get_finished_spans()], ensure_ascii=False))
+    """
+)
+
+
+@pytest.mark.parametrize("limit", [None, "10"])
+def test_a_spans_attributes_are_recorded_as_given_without_the_empty_ones(limit: str | None) -> None:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    if limit:
+        environment["OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"] = limit
+    done = subprocess.run(
+        [sys.executable, "-c", ATTRIBUTES_PROBE], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    started, work = json.loads(done.stdout.strip().splitlines()[-1])
+    cut = int(limit) if limit else None  # a configured limit still cuts the values
+    assert started == {
+        "ce_id": "e-1",
+        "offset": 7,
+        "ratio": 0.5,
+        "ok": True,
+        "subjects": ["математика", "физика"],
+        "long": "x" * 50 if cut is None else "x" * cut,
+        "setka.outcome": "dead-lettered"[:cut],
+    }
+    assert work == {"messaging.batch.message_count": 3, "later": "yes"}

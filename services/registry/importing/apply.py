@@ -105,10 +105,16 @@ class _Known:
 
 
 async def _organizations(
-    session: AsyncSession, inns: set[str], codes: set[str], *, include_archived: bool = True
+    session: AsyncSession,
+    inns: set[str],
+    codes: set[str],
+    *,
+    include_archived: bool = True,
+    objects: bool = True,
 ) -> _Known:
-    """One query for a chunk; the rows also land in the session, so the domain functions that
-    look an organization up by id find it there without another query."""
+    """One query for a chunk; with ``objects`` the rows also land in the session, so the domain
+    functions that look an organization up by id find it there without another query; without,
+    only the identifiers and regions are read, as plain values."""
     known = _Known()
     if not inns and not codes:
         return known
@@ -117,16 +123,21 @@ async def _organizations(
         conditions.append(one_of(session, Organization.inn, sorted(inns)))
     if codes:
         conditions.append(one_of(session, Organization.school_code, sorted(codes)))
-    query = select(Organization).where(or_(*conditions))
+    columns = (Organization.id, Organization.inn, Organization.school_code, Organization.region_code)
+    query = (select(Organization) if objects else select(*columns)).where(or_(*conditions))
     if not include_archived:
         query = query.where(Organization.archived_at.is_(None))
-    known.loaded.extend((await session.scalars(query)).all())
-    for organization in known.loaded:
-        known.regions[organization.id] = organization.region_code
-        if organization.inn:
-            known.by_inn[organization.inn] = organization.id
-        if organization.school_code:
-            known.by_code[organization.school_code] = organization.id
+    if objects:
+        known.loaded.extend((await session.scalars(query)).all())
+        found = [(o.id, o.inn, o.school_code, o.region_code) for o in known.loaded]
+    else:
+        found = [tuple(row) for row in (await session.execute(query)).all()]
+    for ident, inn, school_code, region_code in found:
+        known.regions[ident] = region_code
+        if inn:
+            known.by_inn[inn] = ident
+        if school_code:
+            known.by_code[school_code] = ident
     return known
 
 
@@ -433,6 +444,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
             session,
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
+            objects=False,  # join_networks reads the organizations it joins itself
         )
 
     async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
@@ -783,6 +795,12 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
     def __init__(self, *, scope: RegionScope = EVERY_REGION) -> None:
         self._scope = scope
         self._region_names: dict[str, str] = {}
+        self._region_codes: set[str] = set()
+        """The regions the registry knew when the chunk began (read by :meth:`prepare`)."""
+        self._known: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = {}
+        self._read_regions: set[str] = set()
+        """The municipalities of the regions read so far in this run, with those the run added:
+        each region is read once, not once per chunk (the rows of one file are all different)."""
 
     def parse(self, record: dict[str, str]) -> MunicipalityRow:
         code = record.get("region_code")
@@ -802,9 +820,9 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         return [("municipality", f"{region} / {rules.fold(value.municipality)}")]
 
     async def prepare(self, session: AsyncSession, rows: Sequence[MunicipalityRow]) -> None:
-        self._region_names = {
-            rules.fold(name): code for code, name in await session.execute(select(Region.code, Region.name))
-        }
+        known = (await session.execute(select(Region.code, Region.name))).all()
+        self._region_names = {rules.fold(name): code for code, name in known}
+        self._region_codes = {code for code, _ in known}
 
     def _region_code(self, value: MunicipalityRow) -> str:
         """The row's region, given by code or by a known name, in the region the import may touch."""
@@ -826,13 +844,16 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
         gains go one by one. A refusal raises: the engine then goes row by row."""
         codes = [self._region_code(value) for value in values]
         names = [rules.check_name(value.municipality, field="municipality", limit=200) for value in values]
-        known = await reference.municipality_codes(session, set(codes))
+        unread = set(codes) - self._read_regions
+        self._known.update(await reference.municipality_codes(session, unread))
+        self._read_regions |= unread
+        known = dict(self._known)  # this chunk's additions kept only if the whole chunk goes in
         keys = [reference.municipality_key(code, name) for code, name in zip(codes, names, strict=True)]
         if len(set(keys)) != len(keys):  # two spellings of one municipality: each row sees the other
             return [await self.apply(session, value) for value in values]
         outcomes: list[Outcome] = []
         added: list[dict[str, Any]] = []
-        regions: set[str] = set()  # known to be there (the identity map keeps no Region for long)
+        regions = set(self._region_codes)  # known to be there: only a new region is written
         for value, code, name, key in zip(values, codes, names, keys, strict=True):
             region_added = code not in regions and await reference.ensure_region(
                 session, code, value.region_name
@@ -845,13 +866,17 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                     found = await session.get(Municipality, ident)
                     assert found is not None
                     change = reference.gain_oktmo(found, value.oktmo)
+                    known[key] = (ident, value.oktmo)
             else:
-                added.append({"id": uuid.uuid4(), "region_code": code, "name": name, "oktmo": value.oktmo})
+                ident = uuid.uuid4()
+                added.append({"id": ident, "region_code": code, "name": name, "oktmo": value.oktmo})
+                known[key] = (ident, value.oktmo)
                 change = reference.Change.created
             outcomes.append(_municipality_outcome(change, region_added=region_added))
         await session.flush()
         if added:
             await session.execute(insert(Municipality.__table__), added)
+        self._known = known
         return outcomes
 
     async def apply(self, session: AsyncSession, value: MunicipalityRow) -> Outcome:
