@@ -272,6 +272,7 @@ class GuardedConsumer:
         self._db = db
         self._broker = broker
         self._handlers = {model.event_type: (model, handler) for model, handler in handlers.items()}
+        self._models = {name: model for name, (model, _) in self._handlers.items()}
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self.health = health or Health()
@@ -279,12 +280,18 @@ class GuardedConsumer:
     # -- reading -------------------------------------------------------------------------------
 
     def _read(self, record: Record) -> Item | str:
-        """The record as an :class:`Item`, ``"ignored"``, or the reason it cannot be read."""
+        """The record as an :class:`Item`, ``"ignored"``, or the reason it cannot be read.
+
+        On a topic whose other types this consumer ignores (a domain topic that several groups
+        read), a record whose ``ce_type`` header names a type it has no handler for is ignored
+        without reading the rest: the groups that handle the type check its envelope and
+        dead-letter it if it is broken."""
+        if not self.reject_unknown_types:
+            named = record.headers.get("ce_type")
+            if named is not None and named not in self._models:
+                return "ignored"
         return read_record(
-            record,
-            {name: model for name, (model, _) in self._handlers.items()},
-            topic=self.topic,
-            reject_unknown_types=self.reject_unknown_types,
+            record, self._models, topic=self.topic, reject_unknown_types=self.reject_unknown_types
         )
 
     # -- one batch -----------------------------------------------------------------------------

@@ -253,16 +253,12 @@ class OutboxRelay:
         """The CloudEvent of an outbox row, with its position as ``ce_sequence``: the version a
         consumer compares to keep the newest state of an aggregate; and ``traceparent`` (else
         the row's own) as ``ce_traceparent``."""
-        return CloudEvent(
-            id=row.event_id,
-            type=row.event_type,
-            source=row.source,
-            time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
-            subject=row.key,
-            data=json.loads(row.payload),
-            sequence=as_sequence(row.id),
-            traceparent=traceparent or getattr(row, "traceparent", None),
-        )
+        return _event(row, json.loads(row.payload), traceparent)
+
+    def _headers(self, row: Any, traceparent: str | None = None) -> dict[str, str]:
+        """The Kafka headers of :meth:`message`: the relay sends the row's payload as the body, as
+        it was recorded (strict JSON), without reading and writing it again."""
+        return _event(row, {}, traceparent).headers()
 
     async def _send_all(self, rows: Sequence[Any], deadline: float) -> set[int]:
         """Send every row, each key's rows one after another, and return the ids acknowledged
@@ -282,7 +278,7 @@ class OutboxRelay:
             for row in chain:
                 stored = getattr(row, "traceparent", None)
                 if not stored:  # recorded outside any trace: sent as it is, without a span
-                    if not await send_one(row, self.message(row)):
+                    if not await send_one(row, self._headers(row)):
                         return
                     continue
                 with tracing.span(
@@ -292,15 +288,16 @@ class OutboxRelay:
                     parent=tracing.context_of(stored),
                     attributes=_publish_attributes(row),
                 ):
-                    if not await send_one(row, self.message(row, tracing.current_traceparent())):
+                    if not await send_one(row, self._headers(row, tracing.current_traceparent())):
                         return
 
-        async def send_one(row: Any, event: CloudEvent) -> bool:
+        async def send_one(row: Any, headers: dict[str, str]) -> bool:
+            body = row.payload.encode()  # the data as recorded: strict JSON already
             try:
                 if self._send is None:
-                    await self._publish(row.topic, row.key, event.body(), event.headers())
+                    await self._publish(row.topic, row.key, body, headers)
                 else:
-                    await (await self._send(row.topic, row.key, event.body(), event.headers()))
+                    await (await self._send(row.topic, row.key, body, headers))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker's refusal: this key waits for the next try
@@ -326,6 +323,19 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+
+def _event(row: Any, data: dict[str, Any], traceparent: str | None) -> CloudEvent:
+    return CloudEvent(
+        id=row.event_id,
+        type=row.event_type,
+        source=row.source,
+        time=row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC),
+        subject=row.key,
+        data=data,
+        sequence=as_sequence(row.id),
+        traceparent=traceparent or getattr(row, "traceparent", None),
+    )
 
 
 def _publish_attributes(row: Any) -> dict[str, Any]:

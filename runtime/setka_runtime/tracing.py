@@ -68,6 +68,10 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _INSTRUMENTATION = "setka"
 _installed: Any = None
 """The SDK's TracerProvider once :func:`setup` installed one."""
+_globally_set = False
+"""Whether OpenTelemetry's global provider was set (once a process)."""
+_NO_OP = trace.NoOpTracer()
+"""Setka's tracer while tracing is off: makes no span, passes a caller's trace context on."""
 
 
 def enabled_by_environment(environ: Mapping[str, str] | None = None) -> bool:
@@ -87,7 +91,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
     """Install a TracerProvider exporting over OTLP/HTTP when the environment asks (or to
     ``exporter``, a span exporter a test gives); return whether tracing is on. Idempotent: the
     first call of a process decides (OpenTelemetry has one global provider)."""
-    global _installed
+    global _installed, _globally_set
     if _installed is not None:
         return True
     if exporter is None and not enabled_by_environment():
@@ -108,7 +112,11 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    if not _globally_set:
+        # for anything else in the process that asks OpenTelemetry; Setka's own tracers come from
+        # ``_installed`` (the global can be set only once, a benchmark switches tracing on again)
+        trace.set_tracer_provider(provider)
+        _globally_set = True
     _installed = provider
     _tracers.clear()
     log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))
@@ -143,11 +151,12 @@ _tracers: dict[str, Tracer] = {}
 
 def tracer(component: str = "") -> Tracer:
     """The tracer of a Setka component (e.g. ``"gateway"``, ``"events"``): a no-op one when off."""
+    if _installed is None:
+        return _NO_OP
     made = _tracers.get(component)
     if made is None:
-        made = trace.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
-        if _installed is not None:
-            _tracers[component] = made
+        made = _installed.get_tracer(f"{_INSTRUMENTATION}.{component}" if component else _INSTRUMENTATION)
+        _tracers[component] = made
     return made
 
 

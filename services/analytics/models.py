@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from setka_runtime.tables import no_entries, no_items
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -86,7 +87,7 @@ class RiskProfile(AnalyticsModel, table=True):
 
     organization_id: uuid.UUID = Field(primary_key=True)
     assessed_on: date
-    factors: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    factors: dict[str, str] = Field(default_factory=no_entries, sa_column=Column(JSON, nullable=False))
 
 
 class Network(AnalyticsModel, table=True):
@@ -128,7 +129,7 @@ class Educator(AnalyticsModel, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     qualification_category: str | None = Field(default=None, max_length=40)
-    subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subjects: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
     sequence: int = sequence_field()
 
 
@@ -152,7 +153,7 @@ class Resource(AnalyticsModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     owner_id: uuid.UUID = Field(index=True)
     kind: str = Field(max_length=40)
-    subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subjects: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
     available_from: date | None = None
     available_to: date | None = None
     withdrawn_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -171,7 +172,7 @@ class Activity(AnalyticsModel, table=True):
     host_organization_id: uuid.UUID = Field(index=True)
     plan_item_id: uuid.UUID | None = Field(default=None, index=True)
     activity_type: str = Field(max_length=60)
-    processes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    processes: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
     format: str = Field(max_length=20)
     starts_at: datetime = Field(sa_type=DateTime(timezone=True))
     ends_at: datetime = Field(sa_type=DateTime(timezone=True))
@@ -347,7 +348,7 @@ class Alert(AnalyticsModel, table=True):
     network_id: uuid.UUID | None = Field(default=None, index=True)
     raised_at: datetime = Field(sa_type=DateTime(timezone=True))
     resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=no_entries, sa_column=Column(JSON, nullable=False))
     acknowledged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     acknowledged_by: str | None = Field(default=None, max_length=200)
     assignee_organization_id: uuid.UUID | None = None
@@ -430,14 +431,14 @@ class AuditEntry(AnalyticsModel, table=True):
     service: str
     operation: str
     subject: str
-    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    roles: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
     actor_region_code: str | None = None
     actor_municipality_id: str | None = None
     actor_organization_id: str | None = None
     region_code: str | None = None
     municipality_id: str | None = None
-    organization_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    events: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    organization_ids: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
+    events: list[dict[str, str]] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
 
 
 metadata = AnalyticsModel.metadata

@@ -110,6 +110,8 @@ class LiveActivities:
                     await consumer.stop()
 
     async def _hand_out(self, records: list[Any]) -> None:
+        if not self._subscribers:
+            return  # nobody listens: the topic's every event is not read for nothing
         changes: list[tuple[str, str, dict[str, Any], datetime]] = []
         for record in records:
             try:
@@ -122,7 +124,7 @@ class LiveActivities:
             data = event.data
             if isinstance(data, dict) and data.get("activity_id"):
                 changes.append((kind, event.id, data, event.time))
-        if not changes or not self._subscribers:
+        if not changes:
             return
         ids = {uuid.UUID(str(data["activity_id"])) for _, _, data, _ in changes}
         networks = await self._networks(ids)

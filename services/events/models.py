@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from setka_runtime.documents import DocumentFields
+from setka_runtime.tables import no_entries, no_items
 from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -91,7 +92,7 @@ class KnownEducator(EventsModel, table=True):
     __tablename__ = "known_educator"
 
     id: uuid.UUID = Field(primary_key=True)
-    subjects: list[str] = Field(default_factory=list, sa_type=JSON)
+    subjects: list[str] = Field(default_factory=no_items, sa_type=JSON)
     updated_at: datetime = _when()
     snils_hash: str | None = Field(
         default=None, max_length=64, index=True, description="HMAC-SHA256 of the СНИЛС: never the number"
@@ -255,7 +256,7 @@ class Meeting(EventsModel, table=True):
     interaction_group_id: uuid.UUID | None = Field(
         default=None, description="The registry's interaction group (РМО) whose meeting it is"
     )
-    agenda: list[str] = Field(default_factory=list, sa_type=JSON)
+    agenda: list[str] = Field(default_factory=no_items, sa_type=JSON)
     status: str = Field(default="scheduled", max_length=20, index=True)
     status_reason: str | None = Field(default=None, max_length=1000)
     minutes: str | None = Field(default=None, description="The minutes (протокол) as text")
@@ -305,7 +306,7 @@ class Activity(EventsModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     title: str = Field(max_length=500)
     activity_type: str = Field(max_length=40, index=True)
-    processes: list[str] = Field(default_factory=list, sa_type=JSON)
+    processes: list[str] = Field(default_factory=no_items, sa_type=JSON)
     format: str = Field(max_length=20)
     location: str | None = Field(default=None, max_length=500)
     host_organization_id: uuid.UUID = Field(index=True)
@@ -423,7 +424,7 @@ class AssessmentResult(EventsModel, table=True):
     year: int
     participants: int
     mean_score: float
-    mark_shares: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
+    mark_shares: dict[str, float] = Field(default_factory=no_entries, sa_type=JSON)
     source_system: str = Field(max_length=100)
     external_id: str = Field(max_length=200)
     source_version: datetime | None = _when(default=None)

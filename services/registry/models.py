@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from setka_runtime.documents import DocumentFields
+from setka_runtime.tables import no_items
 from sqlalchemy import JSON, CheckConstraint, DateTime, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -122,7 +123,7 @@ class Educator(RegistryModel, table=True):
     first_name: str = Field(max_length=100)
     middle_name: str | None = Field(default=None, max_length=100)
     qualification_category: str = Field(default="none", max_length=20)
-    subjects: list[str] = Field(default_factory=list, sa_type=JSON)
+    subjects: list[str] = Field(default_factory=no_items, sa_type=JSON)
     snils_hash: str | None = Field(default=None, max_length=64, index=True)
     search_text: str = Field(default="", max_length=400)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
@@ -207,8 +208,8 @@ class AgreementAmendment(RegistryModel, table=True):
     number: str = Field(max_length=100)
     amended_on: date
     basis: str | None = Field(default=None, max_length=1000)
-    added_party_ids: list[str] = Field(default_factory=list, sa_type=JSON)
-    removed_party_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    added_party_ids: list[str] = Field(default_factory=no_items, sa_type=JSON)
+    removed_party_ids: list[str] = Field(default_factory=no_items, sa_type=JSON)
     subject_before: str | None = Field(default=None, max_length=2000)
     """The subject it replaced, if it changed it."""
     valid_to_before: date | None = None

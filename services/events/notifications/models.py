@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from setka_runtime.tables import no_items
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
@@ -51,7 +52,7 @@ class NotificationPreference(EventsModel, table=True):
     organization_id: uuid.UUID | None = Field(default=None, index=True)
     email_enabled: bool = True
     digest: bool = Field(default=False, description="One e-mail a day instead of one per notification")
-    muted_kinds: list[str] = Field(default_factory=list, sa_type=JSON)
+    muted_kinds: list[str] = Field(default_factory=no_items, sa_type=JSON)
     updated_at: datetime = _when(default_factory=now)
 
 
