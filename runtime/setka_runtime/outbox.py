@@ -277,21 +277,25 @@ class OutboxRelay:
         async def send_in_order(chain: list[Any]) -> None:
             for row in chain:
                 stored = getattr(row, "traceparent", None)
-                if not stored:  # recorded outside any trace: sent as it is, without a span
-                    if not await send_one(row, self._headers(row)):
+                if not stored or not tracing.enabled():  # the row's own trace context goes on
+                    if not await send_one(row, self._headers(row), None):
                         return
                     continue
-                with tracing.span(
+                made = tracing.start(
                     f"{row.topic} publish",
                     component="outbox",
                     kind=tracing.SpanKind.PRODUCER,
                     parent=tracing.context_of(stored),
                     attributes=_publish_attributes(row),
-                ):
-                    if not await send_one(row, self._headers(row, tracing.current_traceparent())):
-                        return
+                )
+                try:
+                    sent = await send_one(row, self._headers(row, tracing.traceparent_of(made)), made)
+                finally:
+                    tracing.finish(made)
+                if not sent:
+                    return
 
-        async def send_one(row: Any, headers: dict[str, str]) -> bool:
+        async def send_one(row: Any, headers: dict[str, str], made: tracing.Span | None) -> bool:
             body = row.payload.encode()  # the data as recorded: strict JSON already
             try:
                 if self._send is None:
@@ -302,7 +306,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # the broker's refusal: this key waits for the next try
                 failures.append(exc)
-                tracing.mark_error(exc)
+                if made is not None:
+                    tracing.mark_error(exc, made)
                 return False
             published.add(row.id)
             return True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +28,18 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+    TraceState,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -65,10 +77,15 @@ CE_TRACESTATE = "ce_tracestate"
 """The distributed-tracing extension's attributes as Kafka headers of the binary content mode."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+"""A ``traceparent`` of the W3C version 00 (what every sender writes today); others go through
+the propagator, which knows the rules for later versions."""
 _INSTRUMENTATION = "setka"
 _installed: Any = None
 """The SDK's TracerProvider once :func:`setup` installed one."""
 _globally_set = False
+_link_limit = 128
+"""How many links a span keeps (the provider's limit, from ``OTEL_SPAN_LINK_COUNT_LIMIT``)."""
 """Whether OpenTelemetry's global provider was set (once a process)."""
 _NO_OP = trace.NoOpTracer()
 """Setka's tracer while tracing is off: makes no span, passes a caller's trace context on."""
@@ -91,7 +108,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
     """Install a TracerProvider exporting over OTLP/HTTP when the environment asks (or to
     ``exporter``, a span exporter a test gives); return whether tracing is on. Idempotent: the
     first call of a process decides (OpenTelemetry has one global provider)."""
-    global _installed, _globally_set
+    global _installed, _globally_set, _link_limit
     if _installed is not None:
         return True
     if exporter is None and not enabled_by_environment():
@@ -118,6 +135,8 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
         trace.set_tracer_provider(provider)
         _globally_set = True
     _installed = provider
+    limit = provider._span_limits.max_links  # the limit it read from OTEL_SPAN_LINK_COUNT_LIMIT
+    _link_limit = limit if limit is not None else 1 << 62
     _tracers.clear()
     log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))
     return True
@@ -183,6 +202,18 @@ def context_of(traceparent: str | None, tracestate: str | None = None) -> Contex
     """The context of a stored ``traceparent``; empty for None or one that is not valid."""
     if not traceparent:
         return Context()
+    plain = _VERSION_00.fullmatch(traceparent)
+    if plain is not None:  # the common case, read without the propagator's carrier and checks
+        trace_id, span_id = int(plain[1], 16), int(plain[2], 16)
+        if not trace_id or not span_id:
+            return Context()
+        state = None
+        if tracestate:
+            state = TraceState.from_header([tracestate])
+        remote = SpanContext(
+            trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(plain[3], 16)), trace_state=state
+        )
+        return trace.set_span_in_context(NonRecordingSpan(remote), Context())
     carrier = {TRACEPARENT: traceparent}
     if tracestate:
         carrier[TRACESTATE] = tracestate
@@ -243,11 +274,24 @@ def span(
         name,
         context=parent,
         kind=kind,
-        links=[Link(other.get_span_context()) for other in links if other.get_span_context().is_valid],
+        links=_links(links),
     ) as made:
         if attributes:
             _put(made, attributes)
         yield made
+
+
+def _links(spans: Sequence[Span]) -> list[Link]:
+    """Links to the valid ones of ``spans``, as many as a span keeps (``OTEL_SPAN_LINK_COUNT_LIMIT``,
+    128 by default): a batch's span would otherwise make hundreds the SDK then drops."""
+    made: list[Link] = []
+    for other in spans:
+        if len(made) >= _link_limit:
+            break
+        context = other.get_span_context()
+        if context.is_valid:
+            made.append(Link(context))
+    return made
 
 
 def start(
@@ -366,9 +410,10 @@ def flush() -> None:
         _installed.force_flush()
 
 
-def mark_error(exc: BaseException) -> None:
-    """Record ``exc`` on the current span and mark it an error (a caught failure)."""
-    active = trace.get_current_span()
+def mark_error(exc: BaseException, active: Span | None = None) -> None:
+    """Record ``exc`` on ``active`` (else the current span) and mark it an error (a caught failure)."""
+    if active is None:
+        active = trace.get_current_span()
     if active.is_recording():
         active.record_exception(exc)
         active.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:500]))
