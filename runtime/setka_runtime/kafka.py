@@ -144,6 +144,10 @@ def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
         client_id=client_id,
         enable_idempotence=settings.kafka_enable_idempotence,
         acks="all",
+        # a relay batch goes out at once: with the 16 KiB default, a partition's batch is full
+        # after a few dozen events and every other send waits for it to drain (a fifth of what
+        # the relay spent); the broker's default record-batch limit is 1 MiB
+        max_batch_size=256 * 1024,
         security=broker_security(settings),
         log_level=logging.DEBUG,
         graceful_timeout=settings.consumer_graceful_seconds,
