@@ -65,7 +65,7 @@ def seal_body(value: bytes, key: str | None) -> bytes:
 
 def seal(item: Item, key: str | None) -> None:
     """Replace the СНИЛС of an item (its data and its bytes) by its hash, or reject the item."""
-    educator = getattr(item.data, "educator", None)
+    educator = _field(item.data, "educator")
     if not isinstance(educator, EducatorReference) or educator.snils is None:
         return
     try:
@@ -92,9 +92,16 @@ class Organization:
     short_name: str
 
 
+def _field(model: Any, name: str) -> Any:
+    """A contract model's field ``name``, None when it has none: read from the instance's fields
+    (pydantic answers ``getattr`` of a missing name by raising, dear when asked per fact)."""
+    fields = getattr(model, "__dict__", None)
+    return fields.get(name) if fields is not None else getattr(model, name, None)
+
+
 def organization_ref(data: Any) -> OrganizationRef | None:
     for name in ORGANIZATION_FIELDS:
-        ref = getattr(data, name, None)
+        ref = _field(data, name)
         if isinstance(ref, OrganizationRef):
             return ref
     return None
@@ -152,12 +159,14 @@ class _Lookup:
         for item in items:
             ref = organization_ref(item.data)
             if ref is not None:
-                for name in wanted:
-                    if getattr(ref, name, None) is not None:
-                        wanted[name].add(getattr(ref, name))
-                if getattr(ref, "own_id", None) is not None:
-                    own.setdefault(item.data.source_system, set()).add(ref.own_id)  # type: ignore[attr-defined]
-            educator = getattr(item.data, "educator", None)
+                for name, values in wanted.items():
+                    value = _field(ref, name)
+                    if value is not None:
+                        values.add(value)
+                own_id = _field(ref, "own_id")
+                if own_id is not None:
+                    own.setdefault(item.data.source_system, set()).add(own_id)
+            educator = _field(item.data, "educator")
             if isinstance(educator, EducatorReference):
                 if educator.id is not None:
                     educator_ids.add(educator.id)
@@ -229,10 +238,10 @@ class _Lookup:
 
     def organization(self, data: Any, ref: OrganizationRef) -> Organization | None:
         for name in ("id", "inn", "ogrn", "school_code"):
-            value = getattr(ref, name, None)
+            value = _field(ref, name)
             if value is not None:
                 return self.organizations.get((name, str(value)))
-        own_id = getattr(ref, "own_id", None)
+        own_id = _field(ref, "own_id")
         if own_id is not None:
             return self.organizations.get(("own_id", data.source_system, own_id))
         return None
@@ -271,7 +280,7 @@ async def resolve(session: AsyncSession, items: Sequence[Item]) -> dict[int, Org
             )
             continue
         educator_id: uuid.UUID | None = None
-        educator = getattr(data, "educator", None)
+        educator = _field(data, "educator")
         if isinstance(educator, EducatorReference):
             educator_id = lookup.educator(data, educator)
             if educator_id is None:
