@@ -125,7 +125,9 @@ def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[s
     for name, value in items:
         if value is None or name is None:
             continue
-        decoded[_text(name).lower()] = _text(value)
+        # what aiokafka hands over (a str name, a bytes value) without a call per header
+        text = value.decode("utf-8", "surrogateescape") if type(value) is bytes else _text(value)
+        decoded[(name if type(name) is str else _text(name)).lower()] = text
     return decoded
 
 
@@ -165,6 +167,11 @@ def _not_utf8(text: str) -> str | None:
 
 def _utf8(headers: Mapping[str, str]) -> None:
     """Refuse a message whose ``ce_*`` header names or values, or content-type, are not UTF-8."""
+    try:  # the usual case, text headers without a surrogate anywhere, in one search
+        if not _SURROGATE.search("".join(headers) + "".join(headers.values())):
+            return
+    except TypeError:  # a name or value that is not text: look at each
+        pass
     for name, value in headers.items():
         if not isinstance(name, str):
             continue
@@ -197,12 +204,21 @@ def _int(text: str) -> int:
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in data:
+    data = dict(pairs)
+    if len(data) == len(pairs):
+        return data
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
             raise EnvelopeError(f"data has the key {name[:60]!r} twice")
-        data[name] = value
-    return data
+        seen.add(name)
+    raise AssertionError("a key seen twice was not found")  # pragma: no cover
+
+
+_STRICT = json.JSONDecoder(
+    parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=_object
+)
+"""One decoder for every message (``json.loads`` with hooks would build one, and its scanner, per call)."""
 
 
 def strict_json(text: str) -> Any:
@@ -210,9 +226,13 @@ def strict_json(text: str) -> Any:
 
     Raises :class:`json.JSONDecodeError` for text that is not JSON and :class:`EnvelopeError`
     for JSON that breaks these rules."""
-    return json.loads(
-        text, parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=_object
-    )
+    if not isinstance(text, str):  # bytes and the rest, as json.loads reads (or refuses) them
+        return json.loads(
+            text, parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=_object
+        )
+    if text.startswith("\ufeff"):  # what json.loads says of it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _STRICT.decode(text)
 
 
 def _too_deep(text: bytes) -> bool:
@@ -241,13 +261,19 @@ def _too_deep(text: bytes) -> bool:
     return False
 
 
+def _longer(text: str, limit: int) -> bool:
+    """Whether ``text`` is longer than ``limit`` bytes of UTF-8 (a character is at most 4 bytes:
+    a short text needs no encoding to be measured)."""
+    return (type(text) is not str or len(text) * 4 > limit) and len(text.encode("utf-8", "replace")) > limit
+
+
 def _headers(headers: Mapping[str, str]) -> None:
     if len(headers) > MAX_HEADERS:
         raise EnvelopeError(f"{len(headers)} headers; at most {MAX_HEADERS}")
     for name, value in headers.items():
-        if len(name.encode("utf-8", "replace")) > MAX_HEADER_NAME_BYTES:
+        if _longer(name, MAX_HEADER_NAME_BYTES):
             raise EnvelopeError(f"a header name is longer than {MAX_HEADER_NAME_BYTES} bytes: {name[:50]!r}…")
-        if len(value.encode("utf-8", "replace")) > MAX_HEADER_BYTES:
+        if _longer(value, MAX_HEADER_BYTES):
             raise EnvelopeError(f"header {name[:50]!r} is longer than {MAX_HEADER_BYTES} bytes")
     ce_id = headers["ce_id"]
     if len(ce_id) > MAX_ID_CHARS or not ce_id.isprintable() or ce_id.split() != [ce_id]:
