@@ -120,7 +120,7 @@ def decode_headers(raw: Iterable[tuple[Any, Any]] | Mapping[Any, Any]) -> dict[s
     lone surrogate (``surrogateescape``, ``\\xff`` → ``\\udcff``), so values that differ only in
     such bytes stay different; :func:`parse` refuses them in ``ce_*`` headers and ``content-type``,
     and :func:`printable_header` turns them into valid text. A header without a value is left out."""
-    items = raw.items() if isinstance(raw, Mapping) else raw
+    items = raw if type(raw) is list else raw.items() if isinstance(raw, Mapping) else raw
     decoded: dict[str, str] = {}
     for name, value in items:
         if value is None or name is None:
@@ -167,8 +167,9 @@ def _not_utf8(text: str) -> str | None:
 
 def _utf8(headers: Mapping[str, str]) -> None:
     """Refuse a message whose ``ce_*`` header names or values, or content-type, are not UTF-8."""
-    try:  # the usual case, text headers without a surrogate anywhere, in one search
-        if not _SURROGATE.search("".join(headers) + "".join(headers.values())):
+    try:  # the usual case, text headers without a surrogate anywhere, at once
+        joined = "".join(headers) + "".join(headers.values())
+        if joined.isascii() or not _SURROGATE.search(joined):
             return
     except TypeError:  # a name or value that is not text: look at each
         pass

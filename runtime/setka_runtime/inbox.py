@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, tuple_
+from sqlalchemy import delete, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .sql import insert_ignoring_conflicts
@@ -27,12 +27,33 @@ async def claim(session: AsyncSession, *, consumer: str, source: str, event_id: 
     return bool(result.rowcount)
 
 
+_CLAIM_ARRAYS = text(
+    f"INSERT INTO {inbox.name} (consumer, source, event_id, event_type)"
+    " SELECT :consumer, * FROM unnest("
+    "CAST(:sources AS varchar[]), CAST(:ids AS varchar[]), CAST(:types AS varchar[]))"
+    " ON CONFLICT DO NOTHING RETURNING source, event_id"
+)
+"""A batch's claims on PostgreSQL: three array parameters, not four per event (cheaper to bind)."""
+
+
 async def claim_many(
     session: AsyncSession, *, consumer: str, events: Sequence[tuple[str, str, str]]
 ) -> set[EventKey]:
     """Claim ``(source, id, type)`` events at once; return the keys that were new."""
     if not events:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        fresh = list(dict.fromkeys(events))
+        claimed = await session.execute(
+            _CLAIM_ARRAYS,
+            {
+                "consumer": consumer,
+                "sources": [source for source, _, _ in fresh],
+                "ids": [event_id for _, event_id, _ in fresh],
+                "types": [event_type for _, _, event_type in fresh],
+            },
+        )
+        return {(source, event_id) for source, event_id in claimed}
     rows = [
         {"consumer": consumer, "source": source, "event_id": event_id, "event_type": event_type}
         for source, event_id, event_type in dict.fromkeys(events)
