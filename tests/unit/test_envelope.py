@@ -120,6 +120,8 @@ def _headers(**change: str) -> dict[str, str]:
         (_headers(), b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (_headers(), b'{"a":' * 40 + b"1" + b"}" * 40, "nested too deeply"),
         (_headers(), b'{"a": 1, "a": 2}', "the key 'a' twice"),
+        (_headers(), b'{"a": 1, "b": [{"c": 1, "d": 2, "c": 3}]}', "the key 'c' twice"),
+        (_headers(), b"\xef\xbb\xbf\xef\xbb\xbf{}", "Unexpected UTF-8 BOM"),  # one is let through
         (_headers(), b'{"x": "' + b"a" * 1_100_000 + b'"}', "at most 1048576 bytes"),
         (_headers(), b"\xff\xfe{}", "not valid JSON"),
         (_headers(ce_id="x" * 201), b"{}", "ce_id must be 1 to 200"),
