@@ -977,10 +977,27 @@ def plan_moved_to(status: PlanStatus) -> BatchHandler:
 # -- activities and what happened at them ------------------------------------------------------------
 
 
+_ACTIVITY_INTO_ATTENDANCE = text(
+    """
+    UPDATE attendance SET
+        activity_day = CAST(activity.starts_at AT TIME ZONE 'UTC' AS date),
+        host_organization_id = activity.host_organization_id,
+        network_id = activity.network_id
+    FROM activity
+    WHERE activity.id = ANY(CAST(:ids AS uuid[])) AND attendance.activity_id = activity.id
+    """
+)
+"""What :func:`_copy_activity_into_attendance` does on PostgreSQL: one statement, no round trip
+to read the activities first."""
+
+
 async def _copy_activity_into_attendance(session: AsyncSession, activity_ids: list[uuid.UUID]) -> None:
     """Attendance carries its activity's day, host and network: refresh them after the activity
     changed (an activity planned for the first time has none, and this changes nothing)."""
     if not activity_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_ACTIVITY_INTO_ATTENDANCE, {"ids": activity_ids})
         return
     attendance, activities = _table(Attendance), _table(Activity)
     rows = (
