@@ -8,6 +8,10 @@ batches from the broker, each event's envelope and contract checked, one transac
 (bulk inbox claim, bulk upserts). The reference, in the same run and on the same broker and
 database server, is the bare aiokafka consumer with bulk inserts of the events benchmark, reading
 the same messages from one topic.
+
+The events are published by another process (the registry's and the events service's relays are
+processes of their own), so the service's process is timed doing only its own work, as the
+reference is timed without its publishing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from setka_runtime.local_broker import free_port, start_tansu
 from sqlalchemy.engine import make_url
 
 from benchmarks.databases import ScratchDatabases
-from benchmarks.events_inbound import bare_consumer, publish
+from benchmarks.events_inbound import another_process, bare_consumer, publish
 from benchmarks.timing import rate, share
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,13 +123,13 @@ async def through_the_service(
     from services.analytics.settings import AnalyticsSettings
 
     service = analytics.build(AnalyticsSettings(database_url=url, kafka_bootstrap_servers=bootstrap))
-    async with service.running():
+    async with service.running(), another_process() as publish_elsewhere:
         await asyncio.wait_for(service.connected.wait(), 120)
         # the group's first join (seconds on Tansu) is start-up, not throughput
         await asyncio.wait_for(service.subscriptions[0].assigned.wait(), 120)
         started = time.perf_counter()
-        await publish(bootstrap, topics.REGISTRY, registry)
-        await publish(bootstrap, topics.EVENTS, events)
+        await publish_elsewhere(bootstrap, [(topics.REGISTRY, *message) for message in registry])
+        await publish_elsewhere(bootstrap, [(topics.EVENTS, *message) for message in events])
         while True:
             organizations, kept = await counted(plain)
             if organizations >= len(registry) and kept >= attendance:
