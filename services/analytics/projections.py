@@ -384,6 +384,22 @@ def _note(
     changed_at[region] = max(at, changed_at.get(region, at))
 
 
+_ORGANIZATIONS_NOTED = text(
+    """
+    INSERT INTO organization (
+        id, region_code, kind, short_name, municipality, municipality_id, registered_at, sequence
+    )
+    SELECT * FROM unnest(
+        CAST(:id AS uuid[]), CAST(:region_code AS varchar[]), CAST(:kind AS varchar[]),
+        CAST(:short_name AS varchar[]), CAST(:municipality AS varchar[]),
+        CAST(:municipality_id AS uuid[]), CAST(:registered_at AS timestamptz[]), CAST(:sequence AS bigint[])
+    )
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """
+)
+
+
 @batch
 async def organizations_registered(session: AsyncSession, items: list[Item]) -> None:
     """Note each organization, counted in its region once: when its row is new. An organization
@@ -393,12 +409,16 @@ async def organizations_registered(session: AsyncSession, items: list[Item]) -> 
     if not first:
         return
     table = _table(Organization)
-    statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["id"])
     rows = [
         _organization_row(item.data) | {"registered_at": item.data.registered_at, "sequence": _sequence(item)}
         for item in first.values()
     ]
-    inserted = set((await session.execute(statement.returning(table.c.id), rows)).scalars())
+    if session.get_bind().dialect.name == "postgresql":  # a column an array: one bind each
+        given = {name: [row[name] for row in rows] for name in rows[0]}
+        inserted = set(await session.scalars(_ORGANIZATIONS_NOTED, given))
+    else:
+        statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["id"])
+        inserted = set((await session.execute(statement.returning(table.c.id), rows)).scalars())
     await _name_regions(session, items)
     counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     changed_at: dict[str, datetime] = {}
