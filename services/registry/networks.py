@@ -27,8 +27,8 @@ from setka_contracts.registry import (
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
-from setka_runtime.sql import one_of
-from sqlalchemy import exists, insert, select
+from setka_runtime.sql import insert_many, one_of
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, reference, rules, statuses
@@ -366,12 +366,36 @@ async def join_network(session: AsyncSession, command: JoinNetwork) -> Membershi
     return membership
 
 
-async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) -> list[uuid.UUID]:
+@dataclass(frozen=True)
+class JoiningParty:
+    """What :func:`join_networks` needs of an organization it joins (plain values)."""
+
+    id: uuid.UUID
+    archived_at: datetime | None
+    inn: str | None
+    school_code: str | None
+
+
+@dataclass(frozen=True)
+class Parties:
+    """What :func:`join_networks` reads about its commands' organizations and memberships, given
+    by a caller that has read it in the same transaction already (an import's chunk): every
+    organization the commands name (``None`` for one that does not exist) and every membership
+    recorded of each (network, organization) pair they name, as (joined on, left on, role)."""
+
+    organizations: dict[uuid.UUID, JoiningParty | None]
+    held: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[date, date | None, str]]]
+
+
+async def join_networks(
+    session: AsyncSession, commands: Sequence[JoinNetwork], *, parties: Parties | None = None
+) -> list[uuid.UUID]:
     """Many joins by the rules of :func:`join_network`, reading and writing in bulk (an import's
     chunk), with the same events (``member.joined``; ``centre.designated`` for a centre;
     ``member.left`` for a membership already over). The first command a rule refuses raises its
     :class:`DomainError` and nothing is written: the caller then joins them one by one. Returns
-    the memberships' ids."""
+    the memberships' ids. ``parties``: the organizations and memberships, when the caller has
+    read them in this transaction already (not read again)."""
     if not commands:
         return []
     network_ids = sorted({lookups.as_uuid(c.network_id, field="networkId") for c in commands}, key=str)
@@ -382,14 +406,18 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
         n.id: n
         for n in (await session.scalars(select(Network).where(one_of(session, Network.id, network_ids))))
     }
-    found_organizations = {  # plain values: what the rules and the events need, no objects to build
-        o.id: o
-        for o in await session.execute(
-            select(
-                Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
-            ).where(one_of(session, Organization.id, organization_ids))
-        )
-    }
+    found_organizations: dict[uuid.UUID, Any]
+    if parties is not None:
+        found_organizations = {ident: party for ident, party in parties.organizations.items() if party}
+    else:
+        found_organizations = {  # plain values: what the rules and the events need, no objects to build
+            ident: JoiningParty(ident, archived_at, inn, school_code)
+            for ident, archived_at, inn, school_code in await session.execute(
+                select(
+                    Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
+                ).where(one_of(session, Organization.id, organization_ids))
+            )
+        }
     roles = [rules.check_choice(c.role, MemberRole, field="role") for c in commands]
     checked = sorted(
         {c.organization_id for c, role in zip(commands, roles, strict=True) if role != MemberRole.partner},
@@ -397,18 +425,21 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
     )
     histories = await statuses.histories(session, checked) if checked else {}
     held: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[date, date | None, str]]] = defaultdict(list)
-    kept = select(
-        Membership.network_id,
-        Membership.organization_id,
-        Membership.joined_on,
-        Membership.left_on,
-        Membership.role,
-    ).where(
-        one_of(session, Membership.network_id, network_ids),
-        one_of(session, Membership.organization_id, organization_ids),
-    )
-    for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
-        held[(network_id, organization_id)].append((joined_on, left_on, role))
+    if parties is not None:
+        held.update((pair, list(kept)) for pair, kept in parties.held.items())
+    else:
+        kept = select(
+            Membership.network_id,
+            Membership.organization_id,
+            Membership.joined_on,
+            Membership.left_on,
+            Membership.role,
+        ).where(
+            one_of(session, Membership.network_id, network_ids),
+            one_of(session, Membership.organization_id, organization_ids),
+        )
+        for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
+            held[(network_id, organization_id)].append((joined_on, left_on, role))
     rows: list[dict[str, object]] = []
     events: list[Any] = []
     for command, role in zip(commands, roles, strict=True):
@@ -475,7 +506,7 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
                     left_on=command.left_on,
                 )
             )
-    await session.execute(insert(Membership.__table__), rows)
+    await insert_many(session, Membership.__table__, rows)
     await outbox.record_many(session, events, source=SOURCE)
     return [row["id"] for row in rows]  # type: ignore[misc]
 

@@ -84,6 +84,8 @@ class _Known:
     by_inn: dict[str, uuid.UUID] = field(default_factory=dict)
     by_code: dict[str, uuid.UUID] = field(default_factory=dict)
     regions: dict[uuid.UUID, str] = field(default_factory=dict)
+    parties: dict[uuid.UUID, networks.JoiningParty] = field(default_factory=dict)
+    """Without objects: each organization's archive date and identifiers (for joining networks)."""
     loaded: list[Organization] = field(default_factory=list)
     """Held so the session's (weak) identity map keeps them for the domain functions' lookups."""
 
@@ -123,16 +125,24 @@ async def _organizations(
         conditions.append(one_of(session, Organization.inn, sorted(inns)))
     if codes:
         conditions.append(one_of(session, Organization.school_code, sorted(codes)))
-    columns = (Organization.id, Organization.inn, Organization.school_code, Organization.region_code)
+    columns = (
+        Organization.id,
+        Organization.inn,
+        Organization.school_code,
+        Organization.region_code,
+        Organization.archived_at,
+    )
     query = (select(Organization) if objects else select(*columns)).where(or_(*conditions))
     if not include_archived:
         query = query.where(Organization.archived_at.is_(None))
     if objects:
         known.loaded.extend((await session.scalars(query)).all())
-        found = [(o.id, o.inn, o.school_code, o.region_code) for o in known.loaded]
+        found = [(o.id, o.inn, o.school_code, o.region_code, o.archived_at) for o in known.loaded]
     else:
         found = [tuple(row) for row in (await session.execute(query)).all()]
-    for ident, inn, school_code, region_code in found:
+    for ident, inn, school_code, region_code, archived_at in found:
+        if not objects:
+            known.parties[ident] = networks.JoiningParty(ident, archived_at, inn, school_code)
         known.regions[ident] = region_code
         if inn:
             known.by_inn[inn] = ident
@@ -408,7 +418,8 @@ class MembershipImporter(RowImporter[MembershipRow]):
         self._networks: dict[str, uuid.UUID] | None = None
         self._network_regions: dict[uuid.UUID, str] = {}
         self._known = _Known()
-        self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Membership]] = defaultdict(list)
+        self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Any]] = defaultdict(list)
+        """The memberships recorded of a chunk's (network, organization) pairs, as plain rows."""
 
     def parse(self, record: dict[str, str]) -> MembershipRow:
         inn = _inn(record, "organization_inn", field="organizationInn")
@@ -444,11 +455,11 @@ class MembershipImporter(RowImporter[MembershipRow]):
             session,
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
-            objects=False,  # join_networks reads the organizations it joins itself
+            objects=False,  # plain values, handed to join_networks (not read again)
         )
 
     async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
-        """The memberships the chunk's rows may be about, in one query (held for the session)."""
+        """The memberships the chunk's rows may be about, in one query, as plain rows."""
         self._memberships = defaultdict(list)
         network_ids = {(self._networks or {}).get(rules.fold(r.network)) for r in rows} - {None}
         organization_ids = {self._known.any_of(r.organization_inn, r.organization_code) for r in rows} - {
@@ -457,14 +468,21 @@ class MembershipImporter(RowImporter[MembershipRow]):
         if not network_ids or not organization_ids:
             return
         query = (
-            select(Membership)
+            select(
+                Membership.id,
+                Membership.network_id,
+                Membership.organization_id,
+                Membership.role,
+                Membership.joined_on,
+                Membership.left_on,
+            )
             .where(
                 one_of(session, Membership.network_id, sorted(network_ids, key=str)),
                 one_of(session, Membership.organization_id, sorted(organization_ids, key=str)),
             )
             .order_by(Membership.joined_on)
         )
-        for membership in (await session.scalars(query)).all():
+        for membership in (await session.execute(query)).all():
             self._memberships[(membership.network_id, membership.organization_id)].append(membership)
 
     def _parties(self, value: MembershipRow) -> tuple[uuid.UUID, uuid.UUID]:
@@ -508,7 +526,18 @@ class MembershipImporter(RowImporter[MembershipRow]):
                 continue
             outcomes.append(None)
             joins.append(self._joining(value, network_id, organization_id))
-        await networks.join_networks(session, joins)
+        # what the chunk's reads found is handed over, not read again: a row that ends a
+        # membership is about another pair than every join (the pairs of a chunk differ)
+        known = networks.Parties(
+            organizations={
+                join.organization_id: self._known.parties.get(join.organization_id) for join in joins
+            },
+            held={
+                pair: [(m.joined_on, m.left_on, m.role) for m in self._memberships.get(pair, [])]
+                for pair in ((join.network_id, join.organization_id) for join in joins)
+            },
+        )
+        await networks.join_networks(session, joins, parties=known)
         return [Outcome.created if outcome is None else outcome for outcome in outcomes]
 
     async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:

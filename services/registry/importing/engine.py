@@ -11,8 +11,10 @@ goes on.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
@@ -118,6 +120,33 @@ _KEY_WORDS = {
 }
 
 
+_frozen_by = 0
+"""Imports running in this process that hold the collector's long-lived objects frozen."""
+
+
+@contextlib.contextmanager
+def _long_lived_left_alone() -> Iterator[None]:
+    """While an import runs, the objects that were there before it (modules, the ORM's and the
+    models' schemas: some 180,000) are left out of the cyclic collector's full passes.
+
+    A chunk's rows, events and statements live through a few young collections, so they reach
+    the oldest generation and set off a full pass every chunk or two, each walking every object
+    in the process (about 0.1 s a pass for 20,000 rows' 5 passes, a fifth of an import's time).
+    Frozen, a full pass walks only what the import itself made; garbage is still collected,
+    only cycles among the objects from before wait until the last import in the process ends.
+    """
+    global _frozen_by
+    if _frozen_by == 0:
+        gc.freeze()
+    _frozen_by += 1
+    try:
+        yield
+    finally:
+        _frozen_by -= 1
+        if _frozen_by == 0:
+            gc.unfreeze()
+
+
 async def run_import(
     db: Database,
     importer: RowImporter[Any],
@@ -133,6 +162,22 @@ async def run_import(
     With ``dry_run`` every chunk is rolled back instead of committed, so the summary says what
     an import would do.
     """
+    with _long_lived_left_alone():
+        return await _run_import(
+            db, importer, header, rows, dry_run=dry_run, chunk_size=chunk_size, progress=progress
+        )
+
+
+async def _run_import(
+    db: Database,
+    importer: RowImporter[Any],
+    header: HeaderMap,
+    rows: Iterable[SourceRow],
+    *,
+    dry_run: bool,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> ImportSummary:
     summary = ImportSummary(kind=header.kind, dry_run=dry_run, ignored_columns=header.ignored)
     seen: dict[tuple[str, Hashable], int] = {}
     chunk: list[Row[Any]] = []
