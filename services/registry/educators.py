@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -21,8 +21,8 @@ from setka_contracts.registry import (
 from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.identities import SnilsRefused, snils_hash
-from setka_runtime.sql import one_of
-from sqlalchemy import ColumnElement, exists, func, insert, select
+from setka_runtime.sql import insert_many, one_of
+from sqlalchemy import JSON, ColumnElement, Table, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -217,13 +217,39 @@ async def register_educator(
     return educator
 
 
+def _json_encoded(
+    session: AsyncSession, table: Table, rows: list[dict[str, object]]
+) -> list[dict[str, object]]:
+    """``rows`` as :func:`insert_many` takes them: on PostgreSQL its ``COPY`` sends values as
+    they are, so a JSON column's are encoded here as the column's type encodes them."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return rows
+    encoders = {
+        column.name: encode
+        for column in table.columns
+        if isinstance(column.type, JSON)
+        and (encode := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    return [
+        {name: encoders[name](value) if name in encoders else value for name, value in row.items()}
+        for row in rows
+    ]
+
+
 async def register_educators(
-    session: AsyncSession, commands: Sequence[RegisterEducator], *, snils_key: str | None = None
+    session: AsyncSession,
+    commands: Sequence[RegisterEducator],
+    *,
+    snils_key: str | None = None,
+    organizations: Mapping[uuid.UUID, datetime | None] | None = None,
 ) -> list[dict[str, object]]:
     """Register many people with their posts by the rules of :func:`register_educator`, reading
     and writing in bulk (an import's chunk); one ``educator.registered`` each. The first command a
     rule refuses raises its :class:`DomainError` and nothing is written: the caller then registers
-    them one by one (each refusal with its own reason). Returns the educators as stored."""
+    them one by one (each refusal with its own reason). Returns the educators as stored.
+    ``organizations``: the archive date (``None``: active) of every organization the posts name,
+    when the caller has read them in this transaction already (not read again)."""
     if not commands:
         return []
     educators: list[dict[str, object]] = []
@@ -268,14 +294,15 @@ async def register_educators(
             f"Педагог с кодом {code} уже зарегистрирован", code="IDENTIFIER_TAKEN", field="externalId"
         )
     wanted = {post.organization_id for command in commands for post in command.posts}
-    organizations = {
-        ident: archived
-        for ident, archived in await session.execute(
-            select(Organization.id, Organization.archived_at).where(
-                one_of(session, Organization.id, sorted(wanted, key=str))
+    if organizations is None or not wanted <= organizations.keys():
+        organizations = {
+            ident: archived
+            for ident, archived in await session.execute(
+                select(Organization.id, Organization.archived_at).where(
+                    one_of(session, Organization.id, sorted(wanted, key=str))
+                )
             )
-        )
-    }
+        }
     employments: list[dict[str, object]] = []
     held: dict[object, list[SimpleNamespace]] = {}
     for command, educator in zip(commands, educators, strict=True):
@@ -309,9 +336,8 @@ async def register_educators(
             }
             posts.append(SimpleNamespace(**employment, ended_on=None))
             employments.append(employment)
-    await session.execute(insert(Educator.__table__), educators)
-    if employments:
-        await session.execute(insert(Employment.__table__), employments)
+    await insert_many(session, Educator.__table__, _json_encoded(session, Educator.__table__, educators))
+    await insert_many(session, Employment.__table__, employments)
     events = [
         EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
         for educator in educators

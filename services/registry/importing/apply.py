@@ -681,12 +681,17 @@ class EducatorImporter(RowImporter[EducatorRow]):
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
             include_archived=False,
+            objects=False,  # a new post reads its organization itself (the rows of a re-run add none)
         )
         self._by_external, self._by_name, self._posts, self._loaded = {}, {}, set(), []
         externals = {r.external_id for r in rows if r.external_id}
         if externals:
             self._loaded.extend(
-                (await session.scalars(select(Educator).where(Educator.external_id.in_(externals)))).all()
+                (
+                    await session.scalars(
+                        select(Educator).where(one_of(session, Educator.external_id, sorted(externals)))
+                    )
+                ).all()
             )
             self._by_external = {e.external_id: e.id for e in self._loaded if e.external_id}
         unnamed = {
@@ -696,14 +701,18 @@ class EducatorImporter(RowImporter[EducatorRow]):
             current = (
                 select(Employment.organization_id, Educator)
                 .join(Educator, Educator.id == Employment.educator_id)
-                .where(Employment.organization_id.in_(unnamed), Employment.ended_on.is_(None))
+                .where(
+                    one_of(session, Employment.organization_id, sorted(unnamed, key=str)),
+                    Employment.ended_on.is_(None),
+                )
             )
             for organization_id, educator in (await session.execute(current)).all():
                 self._loaded.append(educator)
                 self._by_name.setdefault((organization_id, educator.search_text), educator.id)
         if self._loaded:
             posts = select(Employment.educator_id, Employment.organization_id).where(
-                Employment.educator_id.in_({e.id for e in self._loaded}), Employment.ended_on.is_(None)
+                one_of(session, Employment.educator_id, sorted({e.id for e in self._loaded}, key=str)),
+                Employment.ended_on.is_(None),
             )
             self._posts.update((e, o) for e, o in (await session.execute(posts)).all())
 
@@ -752,7 +761,11 @@ class EducatorImporter(RowImporter[EducatorRow]):
             if self._existing(value, place) is None
         ]
         registered = await educators.register_educators(
-            session, [self._registration(value, place) for value, place in new], snils_key=self._snils_key
+            session,
+            [self._registration(value, place) for value, place in new],
+            snils_key=self._snils_key,
+            # the chunk's organizations as read (active ones only): not read again
+            organizations={place: None for _, place in new},
         )
         fresh = set()
         for (value, place), educator in zip(new, registered, strict=True):
