@@ -11,6 +11,7 @@ goes on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -120,6 +121,9 @@ _KEY_WORDS = {
 }
 
 
+_YIELD_EVERY = 16
+"""While a chunk is applied, reading the next rows lets it go on every this many rows."""
+
 _frozen_by = 0
 """Imports running in this process that hold the collector's long-lived objects frozen."""
 
@@ -182,54 +186,83 @@ async def _run_import(
     seen: dict[tuple[str, Hashable], int] = {}
     chunk: list[Row[Any]] = []
     last_line = 0
+    # The rows read while a chunk is being applied: counted once that chunk is in (if it fails,
+    # the summary says what it said without reading ahead: the rows up to the failed chunk).
+    read_ahead = 0
+    refused_ahead: list[Rejection] = []
+    in_flight: asyncio.Future[None] | None = None
+
+    async def apply(rows: list[Row[Any]]) -> None:
+        try:
+            await _apply_chunk(db, importer, rows, summary, dry_run=dry_run)
+        except Exception as exc:
+            summary.rejections.sort(key=lambda r: r.line)
+            raise ImportStopped(summary, exc) from exc
+        summary.committed_through_line = rows[-1].line
+        if progress:
+            progress(len(rows))
+
+    async def settle() -> None:
+        """Wait for the chunk being applied, then count the rows read meanwhile."""
+        nonlocal in_flight, read_ahead
+        if in_flight is not None:
+            applying, in_flight = in_flight, None
+            await applying
+        summary.read += read_ahead
+        summary.rejections.extend(refused_ahead)
+        if progress and refused_ahead:
+            progress(len(refused_ahead))
+        read_ahead = 0
+        refused_ahead.clear()
 
     async def flush() -> None:
+        """Hand the chunk over to be applied while the next rows are read and checked."""
+        nonlocal in_flight, chunk
+        await settle()
         if chunk:
-            try:
-                await _apply_chunk(db, importer, chunk, summary, dry_run=dry_run)
-            except Exception as exc:
-                summary.rejections.sort(key=lambda r: r.line)
-                raise ImportStopped(summary, exc) from exc
-            summary.committed_through_line = chunk[-1].line
-            if progress:
-                progress(len(chunk))
-            chunk.clear()
+            in_flight = asyncio.ensure_future(apply(chunk))
+            chunk = []
 
     sources = iter(rows)
-    while True:
-        try:
-            source = next(sources, None)
-        except Exception as exc:  # the file turned unreadable part-way (a bad byte, a cut-off file)
-            raise ImportStopped(summary, exc) from exc
-        if source is None:
-            break
-        line = last_line = source.line
-        summary.read += 1
-        record = header.record(source.cells)
-        try:
-            value = importer.parse(record)
-        except DomainError as error:
-            summary.rejections.append(
-                Rejection(line, error.message, error.field, _raw_key(record), code=error.code)
-            )
-            if progress:
-                progress(1)
-            continue
-        keys = importer.keys(value)
-        earlier = next((seen[k] for k in keys if k in seen), None)
-        if earlier is not None:
-            summary.rejections.append(
-                Rejection(line, f"повтор строки {earlier}", key=_describe(keys), code="DUPLICATE_ROW")
-            )
-            if progress:
-                progress(1)
-            continue
-        for key in keys:
-            seen[key] = line
-        chunk.append(Row(line, value))
-        if len(chunk) >= chunk_size:
-            await flush()
-    await flush()
+    try:
+        while True:
+            try:
+                source = next(sources, None)
+            except Exception as exc:  # the file turned unreadable part-way (a bad byte, a cut-off file)
+                await settle()
+                raise ImportStopped(summary, exc) from exc
+            if source is None:
+                break
+            line = last_line = source.line
+            read_ahead += 1
+            if in_flight is not None and read_ahead % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the chunk being applied goes on when the database answers
+            record = header.record(source.cells)
+            try:
+                value = importer.parse(record)
+            except DomainError as error:
+                refused_ahead.append(
+                    Rejection(line, error.message, error.field, _raw_key(record), code=error.code)
+                )
+                continue
+            keys = importer.keys(value)
+            earlier = next((seen[k] for k in keys if k in seen), None)
+            if earlier is not None:
+                refused_ahead.append(
+                    Rejection(line, f"повтор строки {earlier}", key=_describe(keys), code="DUPLICATE_ROW")
+                )
+                continue
+            for key in keys:
+                seen[key] = line
+            chunk.append(Row(line, value))
+            if len(chunk) >= chunk_size:
+                await flush()
+        await flush()
+        await settle()
+    finally:
+        if in_flight is not None:  # stopped by something else: the chunk is not waited for
+            in_flight.cancel()
+            await asyncio.gather(in_flight, return_exceptions=True)
     summary.committed_through_line = max(summary.committed_through_line, last_line)
     summary.rejections = sorted(
         (replace(r, column=header.title_of(r.field)) for r in summary.rejections), key=lambda r: r.line
