@@ -21,12 +21,13 @@ from setka_contracts.registry import (
 from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.identities import SnilsRefused, snils_hash
-from setka_runtime.sql import insert_many, one_of
+from setka_runtime.sql import one_of
 from sqlalchemy import JSON, ColumnElement, Table, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, rules
+from .bulk import insert_while_building
 from .models import Educator, Employment, Organization
 from .paging import Page, fetch_page
 
@@ -336,12 +337,17 @@ async def register_educators(
             }
             posts.append(SimpleNamespace(**employment, ended_on=None))
             employments.append(employment)
-    await insert_many(session, Educator.__table__, _json_encoded(session, Educator.__table__, educators))
-    await insert_many(session, Employment.__table__, employments)
-    events = [
-        EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
-        for educator in educators
-    ]
+    events = await insert_while_building(
+        session,
+        [
+            (Educator.__table__, _json_encoded(session, Educator.__table__, educators)),
+            (Employment.__table__, employments),
+        ],
+        (
+            EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
+            for educator in educators
+        ),
+    )
     await outbox.record_many(session, events, source=SOURCE)
     return educators
 

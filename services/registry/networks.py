@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from setka_contracts.registry import (
     CentreDesignated,
@@ -27,11 +27,12 @@ from setka_contracts.registry import (
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
-from setka_runtime.sql import insert_many, one_of
+from setka_runtime.sql import one_of
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, reference, rules, statuses
+from .bulk import insert_while_building
 from .models import (
     Employment,
     InteractionGroup,
@@ -366,8 +367,7 @@ async def join_network(session: AsyncSession, command: JoinNetwork) -> Membershi
     return membership
 
 
-@dataclass(frozen=True)
-class JoiningParty:
+class JoiningParty(NamedTuple):
     """What :func:`join_networks` needs of an organization it joins (plain values)."""
 
     id: uuid.UUID
@@ -418,7 +418,11 @@ async def join_networks(
                 ).where(one_of(session, Organization.id, organization_ids))
             )
         }
-    roles = [rules.check_choice(c.role, MemberRole, field="role") for c in commands]
+    checked_roles: dict[str, MemberRole] = {}  # a chunk names a few roles many times
+    for command in commands:
+        if command.role not in checked_roles:
+            checked_roles[command.role] = rules.check_choice(command.role, MemberRole, field="role")
+    roles = [checked_roles[c.role] for c in commands]
     checked = sorted(
         {c.organization_id for c, role in zip(commands, roles, strict=True) if role != MemberRole.partner},
         key=str,
@@ -441,7 +445,7 @@ async def join_networks(
         for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
             held[(network_id, organization_id)].append((joined_on, left_on, role))
     rows: list[dict[str, object]] = []
-    events: list[Any] = []
+    joined: list[tuple[JoinNetwork, MemberRole, Any, uuid.UUID, uuid.UUID]] = []
     for command, role in zip(commands, roles, strict=True):
         network = found_networks.get(command.network_id)
         if network is None:
@@ -464,7 +468,8 @@ async def join_networks(
                 role, rules.statuses_on(statuses.periods(histories.get(organization.id, [])), on), on
             )
         pair = (network.id, organization.id)
-        for joined_on, left_on, other_role in sorted(held[pair], key=lambda m: m[0]):
+        recorded = held[pair]
+        for joined_on, left_on, other_role in sorted(recorded, key=lambda m: m[0]) if recorded else ():
             if rules.overlaps(command.joined_on, command.left_on, joined_on, left_on):
                 raise DomainError(
                     f"Организация уже участвует в сети ({rules.role_name(other_role)}) с {day(joined_on)}",
@@ -483,21 +488,26 @@ async def join_networks(
                 "left_on": command.left_on,
             }
         )
-        who = {"network_id": network.id, "membership_id": membership_id, "organization_id": organization.id}
-        events.append(
-            MemberJoined(
+        joined.append((command, role, organization, network.id, membership_id))
+
+    def events_of() -> Iterator[Any]:
+        for command, role, organization, network_id, membership_id in joined:
+            who = {
+                "network_id": network_id,
+                "membership_id": membership_id,
+                "organization_id": organization.id,
+            }
+            yield MemberJoined(
                 **who,
                 inn=organization.inn,
                 school_code=organization.school_code,
                 role=role,
                 joined_on=command.joined_on,
             )
-        )
-        if role == MemberRole.centre:
-            events.append(CentreDesignated(**who, inn=organization.inn, designated_on=command.joined_on))
-        if command.left_on is not None:
-            events.append(
-                MemberLeft(
+            if role == MemberRole.centre:
+                yield CentreDesignated(**who, inn=organization.inn, designated_on=command.joined_on)
+            if command.left_on is not None:
+                yield MemberLeft(
                     **who,
                     inn=organization.inn,
                     school_code=organization.school_code,
@@ -505,8 +515,8 @@ async def join_networks(
                     joined_on=command.joined_on,
                     left_on=command.left_on,
                 )
-            )
-    await insert_many(session, Membership.__table__, rows)
+
+    events = await insert_while_building(session, [(Membership.__table__, rows)], events_of())
     await outbox.record_many(session, events, source=SOURCE)
     return [row["id"] for row in rows]  # type: ignore[misc]
 

@@ -16,12 +16,13 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from setka_runtime.sql import insert_many, one_of
+from setka_runtime.sql import one_of
 from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, networks, reference, resources, rules
+from .bulk import insert_while_building
 from .models import Membership, Municipality, Organization, OrganizationStatus, Region
 from .paging import Page, fetch_page
 
@@ -255,9 +256,11 @@ async def register_organizations(
         else:
             municipality = municipalities.get(reference.municipality_key(ids[1], command.municipality or ""))
         organizations.append(_new_organization(command, ids, municipality))
-    await insert_many(session, Organization.__table__, organizations)
     names = await _region_names(session, {o["region_code"] for o in organizations})
-    await outbox.record_many(session, [_registered(o, names) for o in organizations], source=SOURCE)
+    events = await insert_while_building(
+        session, [(Organization.__table__, organizations)], (_registered(o, names) for o in organizations)
+    )
+    await outbox.record_many(session, events, source=SOURCE)
     return organizations
 
 

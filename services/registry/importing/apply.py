@@ -418,8 +418,16 @@ class MembershipImporter(RowImporter[MembershipRow]):
         self._networks: dict[str, uuid.UUID] | None = None
         self._network_regions: dict[uuid.UUID, str] = {}
         self._known = _Known()
+        self._folded: dict[str, str] = {}
         self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Any]] = defaultdict(list)
         """The memberships recorded of a chunk's (network, organization) pairs, as plain rows."""
+
+    def _fold(self, network: str) -> str:
+        """A network's name as names are compared (a file names a few networks many times)."""
+        folded = self._folded.get(network)
+        if folded is None:
+            folded = self._folded[network] = rules.fold(network)
+        return folded
 
     def parse(self, record: dict[str, str]) -> MembershipRow:
         inn = _inn(record, "organization_inn", field="organizationInn")
@@ -441,7 +449,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
 
     def keys(self, value: MembershipRow) -> Sequence[tuple[str, Hashable]]:
         who = value.organization_inn or value.organization_code
-        return [("membership", f"{rules.fold(value.network)} / {who} / {value.role} / {value.joined_on}")]
+        return [("membership", f"{self._fold(value.network)} / {who} / {value.role} / {value.joined_on}")]
 
     async def prepare(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
         if self._networks is None:
@@ -461,7 +469,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
     async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
         """The memberships the chunk's rows may be about, in one query, as plain rows."""
         self._memberships = defaultdict(list)
-        network_ids = {(self._networks or {}).get(rules.fold(r.network)) for r in rows} - {None}
+        network_ids = {(self._networks or {}).get(self._fold(r.network)) for r in rows} - {None}
         organization_ids = {self._known.any_of(r.organization_inn, r.organization_code) for r in rows} - {
             None
         }
@@ -487,7 +495,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
 
     def _parties(self, value: MembershipRow) -> tuple[uuid.UUID, uuid.UUID]:
         """The network and the organization the row names, both in the region the import may touch."""
-        network_id = (self._networks or {}).get(rules.fold(value.network))
+        network_id = (self._networks or {}).get(self._fold(value.network))
         if network_id is None:
             raise DomainError(
                 f"Сети «{value.network}» нет; сначала создайте её", code="NETWORK_NOT_FOUND", field="network"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
+from asyncpg.exceptions import IntegrityConstraintViolationError
 from setka_runtime import audit
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
@@ -333,8 +334,8 @@ async def _chunk_pass(
             if not careful and apply_many is not None:
                 try:
                     outcomes = list(await apply_many(session, [row.value for row in chunk]))
-                except (DomainError, IntegrityError) as error:
-                    raise _RowRefused from error
+                except (DomainError, IntegrityError, IntegrityConstraintViolationError) as error:
+                    raise _RowRefused from error  # (the batch writes by COPY raise the driver's own)
             else:
                 outcomes = await _rows_one_by_one(session, importer, chunk, rejections, careful=careful)
             if dry_run:
