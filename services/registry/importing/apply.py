@@ -19,8 +19,8 @@ from typing import Any
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
 from setka_runtime.spreadsheets import digits, parse_date
-from setka_runtime.sql import one_of
-from sqlalchemy import insert, or_, select
+from setka_runtime.sql import insert_many, one_of
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import educators, networks, reference, rules, statuses
@@ -924,8 +924,7 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                 change = reference.Change.created
             outcomes.append(_municipality_outcome(change, region_added=region_added))
         await session.flush()
-        if added:
-            await session.execute(insert(Municipality.__table__), added)
+        await insert_many(session, Municipality.__table__, added)
         self._known = known
         return outcomes
 
