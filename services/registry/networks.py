@@ -399,9 +399,7 @@ async def join_networks(
     if not commands:
         return []
     network_ids = sorted({lookups.as_uuid(c.network_id, field="networkId") for c in commands}, key=str)
-    organization_ids = sorted(
-        {lookups.as_uuid(c.organization_id, field="organizationId") for c in commands}, key=str
-    )
+    organization_ids = {lookups.as_uuid(c.organization_id, field="organizationId") for c in commands}
     found_networks = {
         n.id: n
         for n in (await session.scalars(select(Network).where(one_of(session, Network.id, network_ids))))
@@ -415,7 +413,7 @@ async def join_networks(
             for ident, archived_at, inn, school_code in await session.execute(
                 select(
                     Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
-                ).where(one_of(session, Organization.id, organization_ids))
+                ).where(one_of(session, Organization.id, sorted(organization_ids, key=str)))
             )
         }
     checked_roles: dict[str, MemberRole] = {}  # a chunk names a few roles many times
@@ -440,7 +438,7 @@ async def join_networks(
             Membership.role,
         ).where(
             one_of(session, Membership.network_id, network_ids),
-            one_of(session, Membership.organization_id, organization_ids),
+            one_of(session, Membership.organization_id, sorted(organization_ids, key=str)),
         )
         for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
             held[(network_id, organization_id)].append((joined_on, left_on, role))

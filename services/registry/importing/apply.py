@@ -48,7 +48,10 @@ _SHORT_NAME_LIMIT = 200
 
 def _inn(record: dict[str, str], name: str, *, field: str) -> str | None:
     text = record.get(name)
-    return rules.check_inn(digits(text, width=10), field=field) if text else None
+    if not text:
+        return None
+    plain = len(text) == 10 and text.isdigit()  # as nearly every file has it: nothing to clean up
+    return rules.check_inn(text if plain else digits(text, width=10), field=field)
 
 
 def _code(record: dict[str, str], name: str, *, field: str) -> str | None:
