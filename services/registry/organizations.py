@@ -208,11 +208,14 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
 
 
 async def register_organizations(
-    session: AsyncSession, commands: Sequence[RegisterOrganization]
+    session: AsyncSession, commands: Sequence[RegisterOrganization], *, unheld: bool = False
 ) -> list[dict[str, Any]]:
     """Register many organizations with the rules of :func:`register_organization`, reading and
     writing in bulk (an import's chunk). The first command a rule refuses raises its
-    :class:`DomainError` and nothing is written: the caller then registers them one by one."""
+    :class:`DomainError` and nothing is written: the caller then registers them one by one.
+    ``unheld``: the caller has read in this transaction that no organization, archived or not,
+    holds any of the commands' ИНН and school codes (they are not read again; the unique indexes
+    still stand behind it)."""
     if not commands:
         return []
     checked = [_identifiers(command) for command in commands]
@@ -224,7 +227,7 @@ async def register_organizations(
     labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("кодом школы", "schoolCode")}
     for name, values in wanted.items():
         column = getattr(Organization, name)
-        if values:
+        if values and not (unheld and name != "ogrn"):
             taken = await session.scalar(
                 select(column).where(one_of(session, column, sorted(values))).limit(1)
             )

@@ -297,7 +297,11 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         """A chunk at once: the new organizations registered together (the same rules, in bulk),
         the known ones updated one by one. A refusal raises: the engine then goes row by row."""
         new = [value for value in values if self._known.find(value.inn, value.school_code) is None]
-        registered = await register_organizations(session, [self._registration(value) for value in new])
+        registered = await register_organizations(
+            session,
+            [self._registration(value) for value in new],
+            unheld=True,  # prepare read every organization with the chunk's ИНН or codes: none of these
+        )
         fresh = set()
         for value, organization in zip(new, registered, strict=True):
             self._remember(organization["id"], organization["inn"], organization["school_code"])
