@@ -232,10 +232,14 @@ def _json_encoded(
         if isinstance(column.type, JSON)
         and (encode := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     }
-    return [
-        {name: encoders[name](value) if name in encoders else value for name, value in row.items()}
-        for row in rows
-    ]
+    encoded: list[dict[str, object]] = []
+    for row in rows:
+        copy = dict(row)
+        for name, encode in encoders.items():
+            if name in copy:
+                copy[name] = encode(copy[name])
+        encoded.append(copy)
+    return encoded
 
 
 async def register_educators(
@@ -244,13 +248,16 @@ async def register_educators(
     *,
     snils_key: str | None = None,
     organizations: Mapping[uuid.UUID, datetime | None] | None = None,
+    unheld: bool = False,
 ) -> list[dict[str, object]]:
     """Register many people with their posts by the rules of :func:`register_educator`, reading
     and writing in bulk (an import's chunk); one ``educator.registered`` each. The first command a
     rule refuses raises its :class:`DomainError` and nothing is written: the caller then registers
     them one by one (each refusal with its own reason). Returns the educators as stored.
     ``organizations``: the archive date (``None``: active) of every organization the posts name,
-    when the caller has read them in this transaction already (not read again)."""
+    when the caller has read them in this transaction already (not read again); ``unheld``: the
+    caller has read in this transaction that no educator holds any of the commands' codes
+    (``external_id``: not read again; the unique index still stands behind it)."""
     if not commands:
         return []
     educators: list[dict[str, object]] = []
@@ -286,7 +293,7 @@ async def register_educators(
         await session.scalar(
             select(Educator.external_id).where(one_of(session, Educator.external_id, codes)).limit(1)
         )
-        if codes
+        if codes and not unheld
         else None
     )
     if taken is not None or len(codes) != len(set(codes)):

@@ -781,6 +781,7 @@ class EducatorImporter(RowImporter[EducatorRow]):
             snils_key=self._snils_key,
             # the chunk's organizations as read (active ones only): not read again
             organizations={place: None for _, place in new},
+            unheld=True,  # prepare read every educator with the chunk's codes: none of these
         )
         fresh = set()
         for (value, place), educator in zip(new, registered, strict=True):
