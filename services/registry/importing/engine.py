@@ -127,28 +127,33 @@ _YIELD_EVERY = 16
 
 _frozen_by = 0
 """Imports running in this process that hold the collector's long-lived objects frozen."""
+_frozen_here = False
+"""Whether the imports froze them (and unfreeze them when the last ends)."""
 
 
 @contextlib.contextmanager
 def _long_lived_left_alone() -> Iterator[None]:
     """While an import runs, the objects that were there before it (modules, the ORM's and the
-    models' schemas: some 180,000) are left out of the cyclic collector's full passes.
+    models' schemas: some 170,000) are left out of the cyclic collector's full passes.
 
     A chunk's rows, events and statements live through a few young collections, so they reach
     the oldest generation and set off a full pass every chunk or two, each walking every object
-    in the process (about 0.1 s a pass for 20,000 rows' 5 passes, a fifth of an import's time).
-    Frozen, a full pass walks only what the import itself made; garbage is still collected,
-    only cycles among the objects from before wait until the last import in the process ends.
+    in the process (about 0.1 s a pass, a fifth of an import's time). Frozen, a full pass walks
+    only what the import itself made; garbage is still collected, only cycles among the objects
+    from before wait until the last import in the process ends. A process that froze its
+    start-up already (a service) is left as it is: that freeze is not undone here.
     """
-    global _frozen_by
-    if _frozen_by == 0:
+    global _frozen_by, _frozen_here
+    if _frozen_by == 0 and gc.get_freeze_count() == 0:
         gc.freeze()
+        _frozen_here = True
     _frozen_by += 1
     try:
         yield
     finally:
         _frozen_by -= 1
-        if _frozen_by == 0:
+        if _frozen_by == 0 and _frozen_here:
+            _frozen_here = False
             gc.unfreeze()
 
 
