@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -22,11 +22,12 @@ from setka_runtime import erasure, outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.identities import SnilsRefused, snils_hash
 from setka_runtime.sql import one_of
-from sqlalchemy import ColumnElement, exists, func, insert, select
+from sqlalchemy import JSON, ColumnElement, Table, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, rules
+from .bulk import insert_while_building
 from .models import Educator, Employment, Organization
 from .paging import Page, fetch_page
 
@@ -217,13 +218,46 @@ async def register_educator(
     return educator
 
 
+def _json_encoded(
+    session: AsyncSession, table: Table, rows: list[dict[str, object]]
+) -> list[dict[str, object]]:
+    """``rows`` as :func:`insert_many` takes them: on PostgreSQL its ``COPY`` sends values as
+    they are, so a JSON column's are encoded here as the column's type encodes them."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return rows
+    encoders = {
+        column.name: encode
+        for column in table.columns
+        if isinstance(column.type, JSON)
+        and (encode := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    encoded: list[dict[str, object]] = []
+    for row in rows:
+        copy = dict(row)
+        for name, encode in encoders.items():
+            if name in copy:
+                copy[name] = encode(copy[name])
+        encoded.append(copy)
+    return encoded
+
+
 async def register_educators(
-    session: AsyncSession, commands: Sequence[RegisterEducator], *, snils_key: str | None = None
+    session: AsyncSession,
+    commands: Sequence[RegisterEducator],
+    *,
+    snils_key: str | None = None,
+    organizations: Mapping[uuid.UUID, datetime | None] | None = None,
+    unheld: bool = False,
 ) -> list[dict[str, object]]:
     """Register many people with their posts by the rules of :func:`register_educator`, reading
     and writing in bulk (an import's chunk); one ``educator.registered`` each. The first command a
     rule refuses raises its :class:`DomainError` and nothing is written: the caller then registers
-    them one by one (each refusal with its own reason). Returns the educators as stored."""
+    them one by one (each refusal with its own reason). Returns the educators as stored.
+    ``organizations``: the archive date (``None``: active) of every organization the posts name,
+    when the caller has read them in this transaction already (not read again); ``unheld``: the
+    caller has read in this transaction that no educator holds any of the commands' codes
+    (``external_id``: not read again; the unique index still stands behind it)."""
     if not commands:
         return []
     educators: list[dict[str, object]] = []
@@ -259,7 +293,7 @@ async def register_educators(
         await session.scalar(
             select(Educator.external_id).where(one_of(session, Educator.external_id, codes)).limit(1)
         )
-        if codes
+        if codes and not unheld
         else None
     )
     if taken is not None or len(codes) != len(set(codes)):
@@ -268,14 +302,15 @@ async def register_educators(
             f"Педагог с кодом {code} уже зарегистрирован", code="IDENTIFIER_TAKEN", field="externalId"
         )
     wanted = {post.organization_id for command in commands for post in command.posts}
-    organizations = {
-        ident: archived
-        for ident, archived in await session.execute(
-            select(Organization.id, Organization.archived_at).where(
-                one_of(session, Organization.id, sorted(wanted, key=str))
+    if organizations is None or not wanted <= organizations.keys():
+        organizations = {
+            ident: archived
+            for ident, archived in await session.execute(
+                select(Organization.id, Organization.archived_at).where(
+                    one_of(session, Organization.id, sorted(wanted, key=str))
+                )
             )
-        )
-    }
+        }
     employments: list[dict[str, object]] = []
     held: dict[object, list[SimpleNamespace]] = {}
     for command, educator in zip(commands, educators, strict=True):
@@ -309,13 +344,17 @@ async def register_educators(
             }
             posts.append(SimpleNamespace(**employment, ended_on=None))
             employments.append(employment)
-    await session.execute(insert(Educator.__table__), educators)
-    if employments:
-        await session.execute(insert(Employment.__table__), employments)
-    events = [
-        EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
-        for educator in educators
-    ]
+    events = await insert_while_building(
+        session,
+        [
+            (Educator.__table__, _json_encoded(session, Educator.__table__, educators)),
+            (Employment.__table__, employments),
+        ],
+        (
+            EducatorRegistered(**_state(SimpleNamespace(**educator), held[educator["id"]]))  # type: ignore[arg-type]
+            for educator in educators
+        ),
+    )
     await outbox.record_many(session, events, source=SOURCE)
     return educators
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from setka_contracts.registry import (
     CentreDesignated,
@@ -28,10 +28,11 @@ from setka_runtime import outbox
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
 from setka_runtime.sql import one_of
-from sqlalchemy import exists, insert, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, reference, rules, statuses
+from .bulk import insert_while_building
 from .models import (
     Employment,
     InteractionGroup,
@@ -366,51 +367,83 @@ async def join_network(session: AsyncSession, command: JoinNetwork) -> Membershi
     return membership
 
 
-async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) -> list[uuid.UUID]:
+class JoiningParty(NamedTuple):
+    """What :func:`join_networks` needs of an organization it joins (plain values)."""
+
+    id: uuid.UUID
+    archived_at: datetime | None
+    inn: str | None
+    school_code: str | None
+
+
+@dataclass(frozen=True)
+class Parties:
+    """What :func:`join_networks` reads about its commands' organizations and memberships, given
+    by a caller that has read it in the same transaction already (an import's chunk): every
+    organization the commands name (``None`` for one that does not exist) and every membership
+    recorded of each (network, organization) pair they name, as (joined on, left on, role)."""
+
+    organizations: dict[uuid.UUID, JoiningParty | None]
+    held: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[date, date | None, str]]]
+
+
+async def join_networks(
+    session: AsyncSession, commands: Sequence[JoinNetwork], *, parties: Parties | None = None
+) -> list[uuid.UUID]:
     """Many joins by the rules of :func:`join_network`, reading and writing in bulk (an import's
     chunk), with the same events (``member.joined``; ``centre.designated`` for a centre;
     ``member.left`` for a membership already over). The first command a rule refuses raises its
     :class:`DomainError` and nothing is written: the caller then joins them one by one. Returns
-    the memberships' ids."""
+    the memberships' ids. ``parties``: the organizations and memberships, when the caller has
+    read them in this transaction already (not read again)."""
     if not commands:
         return []
     network_ids = sorted({lookups.as_uuid(c.network_id, field="networkId") for c in commands}, key=str)
-    organization_ids = sorted(
-        {lookups.as_uuid(c.organization_id, field="organizationId") for c in commands}, key=str
-    )
+    organization_ids = {lookups.as_uuid(c.organization_id, field="organizationId") for c in commands}
     found_networks = {
         n.id: n
         for n in (await session.scalars(select(Network).where(one_of(session, Network.id, network_ids))))
     }
-    found_organizations = {  # plain values: what the rules and the events need, no objects to build
-        o.id: o
-        for o in await session.execute(
-            select(
-                Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
-            ).where(one_of(session, Organization.id, organization_ids))
-        )
-    }
-    roles = [rules.check_choice(c.role, MemberRole, field="role") for c in commands]
+    found_organizations: dict[uuid.UUID, Any]
+    if parties is not None:
+        found_organizations = {ident: party for ident, party in parties.organizations.items() if party}
+    else:
+        found_organizations = {  # plain values: what the rules and the events need, no objects to build
+            ident: JoiningParty(ident, archived_at, inn, school_code)
+            for ident, archived_at, inn, school_code in await session.execute(
+                select(
+                    Organization.id, Organization.archived_at, Organization.inn, Organization.school_code
+                ).where(one_of(session, Organization.id, sorted(organization_ids, key=str)))
+            )
+        }
+    checked_roles: dict[str, MemberRole] = {}  # a chunk names a few roles many times
+    for command in commands:
+        if command.role not in checked_roles:
+            checked_roles[command.role] = rules.check_choice(command.role, MemberRole, field="role")
+    roles = [checked_roles[c.role] for c in commands]
     checked = sorted(
         {c.organization_id for c, role in zip(commands, roles, strict=True) if role != MemberRole.partner},
         key=str,
     )
     histories = await statuses.histories(session, checked) if checked else {}
     held: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[date, date | None, str]]] = defaultdict(list)
-    kept = select(
-        Membership.network_id,
-        Membership.organization_id,
-        Membership.joined_on,
-        Membership.left_on,
-        Membership.role,
-    ).where(
-        one_of(session, Membership.network_id, network_ids),
-        one_of(session, Membership.organization_id, organization_ids),
-    )
-    for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
-        held[(network_id, organization_id)].append((joined_on, left_on, role))
+    if parties is not None:
+        held.update((pair, list(kept)) for pair, kept in parties.held.items())
+    else:
+        kept = select(
+            Membership.network_id,
+            Membership.organization_id,
+            Membership.joined_on,
+            Membership.left_on,
+            Membership.role,
+        ).where(
+            one_of(session, Membership.network_id, network_ids),
+            one_of(session, Membership.organization_id, sorted(organization_ids, key=str)),
+        )
+        for network_id, organization_id, joined_on, left_on, role in (await session.execute(kept)).all():
+            held[(network_id, organization_id)].append((joined_on, left_on, role))
     rows: list[dict[str, object]] = []
-    events: list[Any] = []
+    joined: list[tuple[JoinNetwork, MemberRole, Any, uuid.UUID, uuid.UUID]] = []
     for command, role in zip(commands, roles, strict=True):
         network = found_networks.get(command.network_id)
         if network is None:
@@ -433,7 +466,8 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
                 role, rules.statuses_on(statuses.periods(histories.get(organization.id, [])), on), on
             )
         pair = (network.id, organization.id)
-        for joined_on, left_on, other_role in sorted(held[pair], key=lambda m: m[0]):
+        recorded = held[pair]
+        for joined_on, left_on, other_role in sorted(recorded, key=lambda m: m[0]) if recorded else ():
             if rules.overlaps(command.joined_on, command.left_on, joined_on, left_on):
                 raise DomainError(
                     f"Организация уже участвует в сети ({rules.role_name(other_role)}) с {day(joined_on)}",
@@ -452,21 +486,26 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
                 "left_on": command.left_on,
             }
         )
-        who = {"network_id": network.id, "membership_id": membership_id, "organization_id": organization.id}
-        events.append(
-            MemberJoined(
+        joined.append((command, role, organization, network.id, membership_id))
+
+    def events_of() -> Iterator[Any]:
+        for command, role, organization, network_id, membership_id in joined:
+            who = {
+                "network_id": network_id,
+                "membership_id": membership_id,
+                "organization_id": organization.id,
+            }
+            yield MemberJoined(
                 **who,
                 inn=organization.inn,
                 school_code=organization.school_code,
                 role=role,
                 joined_on=command.joined_on,
             )
-        )
-        if role == MemberRole.centre:
-            events.append(CentreDesignated(**who, inn=organization.inn, designated_on=command.joined_on))
-        if command.left_on is not None:
-            events.append(
-                MemberLeft(
+            if role == MemberRole.centre:
+                yield CentreDesignated(**who, inn=organization.inn, designated_on=command.joined_on)
+            if command.left_on is not None:
+                yield MemberLeft(
                     **who,
                     inn=organization.inn,
                     school_code=organization.school_code,
@@ -474,8 +513,8 @@ async def join_networks(session: AsyncSession, commands: Sequence[JoinNetwork]) 
                     joined_on=command.joined_on,
                     left_on=command.left_on,
                 )
-            )
-    await session.execute(insert(Membership.__table__), rows)
+
+    events = await insert_while_building(session, [(Membership.__table__, rows)], events_of())
     await outbox.record_many(session, events, source=SOURCE)
     return [row["id"] for row in rows]  # type: ignore[misc]
 

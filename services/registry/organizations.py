@@ -16,12 +16,13 @@ from setka_contracts.registry import (
 )
 from setka_runtime import outbox
 from setka_runtime.errors import DomainError
-from setka_runtime.sql import insert_many, one_of
+from setka_runtime.sql import one_of
 from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import lookups, networks, reference, resources, rules
+from .bulk import insert_while_building
 from .models import Membership, Municipality, Organization, OrganizationStatus, Region
 from .paging import Page, fetch_page
 
@@ -207,11 +208,14 @@ async def register_organization(session: AsyncSession, command: RegisterOrganiza
 
 
 async def register_organizations(
-    session: AsyncSession, commands: Sequence[RegisterOrganization]
+    session: AsyncSession, commands: Sequence[RegisterOrganization], *, unheld: bool = False
 ) -> list[dict[str, Any]]:
     """Register many organizations with the rules of :func:`register_organization`, reading and
     writing in bulk (an import's chunk). The first command a rule refuses raises its
-    :class:`DomainError` and nothing is written: the caller then registers them one by one."""
+    :class:`DomainError` and nothing is written: the caller then registers them one by one.
+    ``unheld``: the caller has read in this transaction that no organization, archived or not,
+    holds any of the commands' ИНН and school codes (they are not read again; the unique indexes
+    still stand behind it)."""
     if not commands:
         return []
     checked = [_identifiers(command) for command in commands]
@@ -223,7 +227,7 @@ async def register_organizations(
     labels = {"inn": ("ИНН", "inn"), "ogrn": ("ОГРН", "ogrn"), "school_code": ("кодом школы", "schoolCode")}
     for name, values in wanted.items():
         column = getattr(Organization, name)
-        if values:
+        if values and not (unheld and name != "ogrn"):
             taken = await session.scalar(
                 select(column).where(one_of(session, column, sorted(values))).limit(1)
             )
@@ -255,9 +259,11 @@ async def register_organizations(
         else:
             municipality = municipalities.get(reference.municipality_key(ids[1], command.municipality or ""))
         organizations.append(_new_organization(command, ids, municipality))
-    await insert_many(session, Organization.__table__, organizations)
     names = await _region_names(session, {o["region_code"] for o in organizations})
-    await outbox.record_many(session, [_registered(o, names) for o in organizations], source=SOURCE)
+    events = await insert_while_building(
+        session, [(Organization.__table__, organizations)], (_registered(o, names) for o in organizations)
+    )
+    await outbox.record_many(session, events, source=SOURCE)
     return organizations
 
 

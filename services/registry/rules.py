@@ -6,6 +6,7 @@ Dated periods are half-open ``[start, end)``: ``end`` is the first day the fact 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -50,13 +51,25 @@ def role_name(role: str) -> str:
 def check_inn(inn: str, *, field: str = "inn") -> str:
     """An organization's ИНН: 10 digits whose last one is the checksum of the first nine."""
     value = inn.strip()
-    if len(value) != 10 or not value.isdigit() or not value.isascii():
+    problem = _inn_problem(value)
+    if problem == "INN_FORMAT":
         raise DomainError("ИНН организации — ровно 10 цифр", code="INN_FORMAT", field=field)
-    if inn_check_digit(value[:9]) != value[9]:
+    if problem == "INN_CHECKSUM":
         raise DomainError(
             "Контрольная цифра ИНН не сходится: проверьте цифры", code="INN_CHECKSUM", field=field
         )
     return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _inn_problem(value: str) -> str | None:
+    """What is wrong with an ИНН, remembered: an import checks each one as it reads the row and
+    again as it registers it (a chunk later at most)."""
+    if len(value) != 10 or not value.isdigit() or not value.isascii():
+        return "INN_FORMAT"
+    if inn_check_digit(value[:9]) != value[9]:
+        return "INN_CHECKSUM"
+    return None
 
 
 def check_ogrn(ogrn: str, *, field: str = "ogrn") -> str:
@@ -74,11 +87,16 @@ def check_ogrn(ogrn: str, *, field: str = "ogrn") -> str:
 def check_school_code(code: str, *, field: str = "schoolCode") -> str:
     """The federal assessment system's login of a school: ``sch`` and six digits, e.g. sch390101."""
     value = code.strip().lower()
-    if not _SCHOOL_CODE.fullmatch(value):
+    if not _is_school_code(value):
         raise DomainError(
             "Код школы — «sch» и 6 цифр, например sch390101", code="SCHOOL_CODE_FORMAT", field=field
         )
     return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_school_code(value: str) -> bool:
+    return _SCHOOL_CODE.fullmatch(value) is not None
 
 
 def check_region_code(code: str, *, field: str = "regionCode") -> str:

@@ -402,8 +402,8 @@ async def test_a_crash_mid_file_leaves_whole_chunks_and_a_rerun_finishes(
     doomed = list(national_organizations(300, seed=7))[249].inn  # line 251, in the third chunk
     register = apply.register_organizations
 
-    async def crash_on_the_doomed_row(session: AsyncSession, commands: Any) -> Any:
-        organizations = await register(session, commands)
+    async def crash_on_the_doomed_row(session: AsyncSession, commands: Any, **options: Any) -> Any:
+        organizations = await register(session, commands, **options)
         if any(command.inn == doomed for command in commands):
             raise ConnectionResetError("the database went away")
         return organizations

@@ -19,8 +19,8 @@ from typing import Any
 from setka_runtime.errors import DomainError
 from setka_runtime.russian import day
 from setka_runtime.spreadsheets import digits, parse_date
-from setka_runtime.sql import one_of
-from sqlalchemy import insert, or_, select
+from setka_runtime.sql import insert_many, one_of
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import educators, networks, reference, rules, statuses
@@ -48,7 +48,10 @@ _SHORT_NAME_LIMIT = 200
 
 def _inn(record: dict[str, str], name: str, *, field: str) -> str | None:
     text = record.get(name)
-    return rules.check_inn(digits(text, width=10), field=field) if text else None
+    if not text:
+        return None
+    plain = len(text) == 10 and text.isdigit()  # as nearly every file has it: nothing to clean up
+    return rules.check_inn(text if plain else digits(text, width=10), field=field)
 
 
 def _code(record: dict[str, str], name: str, *, field: str) -> str | None:
@@ -84,6 +87,8 @@ class _Known:
     by_inn: dict[str, uuid.UUID] = field(default_factory=dict)
     by_code: dict[str, uuid.UUID] = field(default_factory=dict)
     regions: dict[uuid.UUID, str] = field(default_factory=dict)
+    parties: dict[uuid.UUID, networks.JoiningParty] = field(default_factory=dict)
+    """Without objects: each organization's archive date and identifiers (for joining networks)."""
     loaded: list[Organization] = field(default_factory=list)
     """Held so the session's (weak) identity map keeps them for the domain functions' lookups."""
 
@@ -123,16 +128,24 @@ async def _organizations(
         conditions.append(one_of(session, Organization.inn, sorted(inns)))
     if codes:
         conditions.append(one_of(session, Organization.school_code, sorted(codes)))
-    columns = (Organization.id, Organization.inn, Organization.school_code, Organization.region_code)
+    columns = (
+        Organization.id,
+        Organization.inn,
+        Organization.school_code,
+        Organization.region_code,
+        Organization.archived_at,
+    )
     query = (select(Organization) if objects else select(*columns)).where(or_(*conditions))
     if not include_archived:
         query = query.where(Organization.archived_at.is_(None))
     if objects:
         known.loaded.extend((await session.scalars(query)).all())
-        found = [(o.id, o.inn, o.school_code, o.region_code) for o in known.loaded]
+        found = [(o.id, o.inn, o.school_code, o.region_code, o.archived_at) for o in known.loaded]
     else:
         found = [tuple(row) for row in (await session.execute(query)).all()]
-    for ident, inn, school_code, region_code in found:
+    for ident, inn, school_code, region_code, archived_at in found:
+        if not objects:
+            known.parties[ident] = networks.JoiningParty(ident, archived_at, inn, school_code)
         known.regions[ident] = region_code
         if inn:
             known.by_inn[inn] = ident
@@ -284,7 +297,11 @@ class OrganizationImporter(RowImporter[OrganizationRow]):
         """A chunk at once: the new organizations registered together (the same rules, in bulk),
         the known ones updated one by one. A refusal raises: the engine then goes row by row."""
         new = [value for value in values if self._known.find(value.inn, value.school_code) is None]
-        registered = await register_organizations(session, [self._registration(value) for value in new])
+        registered = await register_organizations(
+            session,
+            [self._registration(value) for value in new],
+            unheld=True,  # prepare read every organization with the chunk's ИНН or codes: none of these
+        )
         fresh = set()
         for value, organization in zip(new, registered, strict=True):
             self._remember(organization["id"], organization["inn"], organization["school_code"])
@@ -408,7 +425,16 @@ class MembershipImporter(RowImporter[MembershipRow]):
         self._networks: dict[str, uuid.UUID] | None = None
         self._network_regions: dict[uuid.UUID, str] = {}
         self._known = _Known()
-        self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Membership]] = defaultdict(list)
+        self._folded: dict[str, str] = {}
+        self._memberships: dict[tuple[uuid.UUID, uuid.UUID], list[Any]] = defaultdict(list)
+        """The memberships recorded of a chunk's (network, organization) pairs, as plain rows."""
+
+    def _fold(self, network: str) -> str:
+        """A network's name as names are compared (a file names a few networks many times)."""
+        folded = self._folded.get(network)
+        if folded is None:
+            folded = self._folded[network] = rules.fold(network)
+        return folded
 
     def parse(self, record: dict[str, str]) -> MembershipRow:
         inn = _inn(record, "organization_inn", field="organizationInn")
@@ -430,7 +456,7 @@ class MembershipImporter(RowImporter[MembershipRow]):
 
     def keys(self, value: MembershipRow) -> Sequence[tuple[str, Hashable]]:
         who = value.organization_inn or value.organization_code
-        return [("membership", f"{rules.fold(value.network)} / {who} / {value.role} / {value.joined_on}")]
+        return [("membership", f"{self._fold(value.network)} / {who} / {value.role} / {value.joined_on}")]
 
     async def prepare(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
         if self._networks is None:
@@ -444,32 +470,39 @@ class MembershipImporter(RowImporter[MembershipRow]):
             session,
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
-            objects=False,  # join_networks reads the organizations it joins itself
+            objects=False,  # plain values, handed to join_networks (not read again)
         )
 
     async def _kept_memberships(self, session: AsyncSession, rows: Sequence[MembershipRow]) -> None:
-        """The memberships the chunk's rows may be about, in one query (held for the session)."""
+        """The memberships the chunk's rows may be about, in one query, as plain rows."""
         self._memberships = defaultdict(list)
-        network_ids = {(self._networks or {}).get(rules.fold(r.network)) for r in rows} - {None}
+        network_ids = {(self._networks or {}).get(self._fold(r.network)) for r in rows} - {None}
         organization_ids = {self._known.any_of(r.organization_inn, r.organization_code) for r in rows} - {
             None
         }
         if not network_ids or not organization_ids:
             return
         query = (
-            select(Membership)
+            select(
+                Membership.id,
+                Membership.network_id,
+                Membership.organization_id,
+                Membership.role,
+                Membership.joined_on,
+                Membership.left_on,
+            )
             .where(
                 one_of(session, Membership.network_id, sorted(network_ids, key=str)),
                 one_of(session, Membership.organization_id, sorted(organization_ids, key=str)),
             )
             .order_by(Membership.joined_on)
         )
-        for membership in (await session.scalars(query)).all():
+        for membership in (await session.execute(query)).all():
             self._memberships[(membership.network_id, membership.organization_id)].append(membership)
 
     def _parties(self, value: MembershipRow) -> tuple[uuid.UUID, uuid.UUID]:
         """The network and the organization the row names, both in the region the import may touch."""
-        network_id = (self._networks or {}).get(rules.fold(value.network))
+        network_id = (self._networks or {}).get(self._fold(value.network))
         if network_id is None:
             raise DomainError(
                 f"Сети «{value.network}» нет; сначала создайте её", code="NETWORK_NOT_FOUND", field="network"
@@ -508,7 +541,18 @@ class MembershipImporter(RowImporter[MembershipRow]):
                 continue
             outcomes.append(None)
             joins.append(self._joining(value, network_id, organization_id))
-        await networks.join_networks(session, joins)
+        # what the chunk's reads found is handed over, not read again: a row that ends a
+        # membership is about another pair than every join (the pairs of a chunk differ)
+        known = networks.Parties(
+            organizations={
+                join.organization_id: self._known.parties.get(join.organization_id) for join in joins
+            },
+            held={
+                pair: [(m.joined_on, m.left_on, m.role) for m in self._memberships.get(pair, [])]
+                for pair in ((join.network_id, join.organization_id) for join in joins)
+            },
+        )
+        await networks.join_networks(session, joins, parties=known)
         return [Outcome.created if outcome is None else outcome for outcome in outcomes]
 
     async def apply(self, session: AsyncSession, value: MembershipRow) -> Outcome:
@@ -652,12 +696,17 @@ class EducatorImporter(RowImporter[EducatorRow]):
             {r.organization_inn for r in rows if r.organization_inn},
             {r.organization_code for r in rows if r.organization_code},
             include_archived=False,
+            objects=False,  # a new post reads its organization itself (the rows of a re-run add none)
         )
         self._by_external, self._by_name, self._posts, self._loaded = {}, {}, set(), []
         externals = {r.external_id for r in rows if r.external_id}
         if externals:
             self._loaded.extend(
-                (await session.scalars(select(Educator).where(Educator.external_id.in_(externals)))).all()
+                (
+                    await session.scalars(
+                        select(Educator).where(one_of(session, Educator.external_id, sorted(externals)))
+                    )
+                ).all()
             )
             self._by_external = {e.external_id: e.id for e in self._loaded if e.external_id}
         unnamed = {
@@ -667,14 +716,18 @@ class EducatorImporter(RowImporter[EducatorRow]):
             current = (
                 select(Employment.organization_id, Educator)
                 .join(Educator, Educator.id == Employment.educator_id)
-                .where(Employment.organization_id.in_(unnamed), Employment.ended_on.is_(None))
+                .where(
+                    one_of(session, Employment.organization_id, sorted(unnamed, key=str)),
+                    Employment.ended_on.is_(None),
+                )
             )
             for organization_id, educator in (await session.execute(current)).all():
                 self._loaded.append(educator)
                 self._by_name.setdefault((organization_id, educator.search_text), educator.id)
         if self._loaded:
             posts = select(Employment.educator_id, Employment.organization_id).where(
-                Employment.educator_id.in_({e.id for e in self._loaded}), Employment.ended_on.is_(None)
+                one_of(session, Employment.educator_id, sorted({e.id for e in self._loaded}, key=str)),
+                Employment.ended_on.is_(None),
             )
             self._posts.update((e, o) for e, o in (await session.execute(posts)).all())
 
@@ -723,7 +776,12 @@ class EducatorImporter(RowImporter[EducatorRow]):
             if self._existing(value, place) is None
         ]
         registered = await educators.register_educators(
-            session, [self._registration(value, place) for value, place in new], snils_key=self._snils_key
+            session,
+            [self._registration(value, place) for value, place in new],
+            snils_key=self._snils_key,
+            # the chunk's organizations as read (active ones only): not read again
+            organizations={place: None for _, place in new},
+            unheld=True,  # prepare read every educator with the chunk's codes: none of these
         )
         fresh = set()
         for (value, place), educator in zip(new, registered, strict=True):
@@ -874,8 +932,7 @@ class MunicipalityImporter(RowImporter[MunicipalityRow]):
                 change = reference.Change.created
             outcomes.append(_municipality_outcome(change, region_added=region_added))
         await session.flush()
-        if added:
-            await session.execute(insert(Municipality.__table__), added)
+        await insert_many(session, Municipality.__table__, added)
         self._known = known
         return outcomes
 

@@ -6,6 +6,7 @@ that :mod:`apply` sees only our field names and enum values.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -389,9 +390,15 @@ QUALIFICATION_CATEGORIES = _vocabulary(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _cell_word(text: str) -> str:
+    """A vocabulary cell as :func:`normalize_header` has it: a file repeats a few words a lot."""
+    return normalize_header(text)
+
+
 def vocabulary_value(table: Mapping[str, str], text: str, *, field: str) -> str:
     """The enum value a cell means, or a :class:`DomainError` listing what is understood."""
-    value = table.get(normalize_header(text))
+    value = table.get(_cell_word(text))
     if value is None:
         known = ", ".join(sorted(set(table.values())))
         raise DomainError(
