@@ -658,7 +658,13 @@ def test_a_viewer_sees_no_personal_data(browser: Callable[[], Browser], workspac
         representative.open(path, expect=None)
         things_linked(representative, things)
     activities = things.get("activities", [])[:12]
+    # the events service may still be loading the demo's registrations (the stack is ready once
+    # the first activity is there): ask again until they show, as a person would reload
+    deadline = time.monotonic() + 120
     named = [path for path in activities if names_on(representative, path, names)]
+    while not named and time.monotonic() < deadline:
+        time.sleep(3)
+        named = [path for path in activities if names_on(representative, path, names)]
     assert named, f"no activity's page showed the school's representative a name: {activities}"
     representative.close()
 
