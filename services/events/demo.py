@@ -122,7 +122,7 @@ async def copy_counts(session: AsyncSession) -> tuple[int, ...]:
 
 
 async def load_when_ready(db: Database, *, poll_seconds: float = 2.0, stable_polls: int = 3) -> None:
-    """Wait until the registry copy has networks and has stopped growing, then load once."""
+    """Wait until every registry copy has rows and has stopped growing, then load once."""
     last: tuple[int, ...] | None = None
     steady = 0
     while True:
@@ -133,7 +133,10 @@ async def load_when_ready(db: Database, *, poll_seconds: float = 2.0, stable_pol
                 counts = await copy_counts(session)
             steady = steady + 1 if counts == last else 0
             last = counts
-            if counts[1] and counts[2] and steady >= stable_polls:
+            # every copy has arrived (organizations, networks, memberships, educators, posts: the
+            # registry's events come over several partitions, read unevenly under load) and has
+            # stopped growing
+            if all(counts) and steady >= stable_polls:
                 loaded = await load(db)
                 log.info("events demo data: %d records loaded", loaded)
                 return
