@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import Database
+from .sql import one_of
 from .tables import outbox, relay_lease
 
 LEASE_NAME = "outbox"
@@ -60,7 +61,7 @@ class Fence(Protocol):
 
 async def _mark(db: Database, ids: set[int], *, guard: Any = None) -> int:
     async with db.session() as session, session.begin():
-        statement = update(outbox).where(outbox.c.id.in_(sorted(ids)))
+        statement = update(outbox).where(one_of(session, outbox.c.id, sorted(ids)))
         if guard is not None:
             statement = statement.where(guard)
         result = await session.execute(
