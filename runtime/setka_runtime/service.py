@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
-from . import tracing
+from . import heap, tracing
 from .access import ANONYMOUS, AccessDenied, identity_from_authorization
 from .consumer import GuardedConsumer, Health, Subscription
 from .db import Database
@@ -186,7 +185,7 @@ class Service:
 
         tasks.append(asyncio.create_task(relay_when_connected(), name="relay"))
         tasks.extend(asyncio.create_task(job()) for job in self.background)
-        _freeze_what_start_up_made()
+        heap.freeze_start_up()
         try:
             yield
         finally:
@@ -258,19 +257,3 @@ class Service:
             *extra_routes,
         ]
         return Starlette(routes=routes, lifespan=lifespan)
-
-
-_frozen = False
-
-
-def _freeze_what_start_up_made() -> None:
-    """Once a process: leave what start-up made (modules, classes, mappers, schemas — most of
-    the heap) out of the garbage collector's full passes. Every message makes objects, and each
-    full pass otherwise walks the whole heap again: a fifth of the events service's CPU in the
-    inbound benchmark. Objects made later are collected as before."""
-    global _frozen
-    if _frozen:
-        return
-    _frozen = True
-    gc.collect()
-    gc.freeze()

@@ -114,7 +114,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
     if exporter is None and not enabled_by_environment():
         return False
     from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
     resource = Resource.create({"service.name": f"setka-{service_name}"}).merge(
@@ -135,7 +135,7 @@ def setup(service_name: str, *, exporter: Any = None) -> bool:
         trace.set_tracer_provider(provider)
         _globally_set = True
     _installed = provider
-    limit = provider._span_limits.max_links  # the limit it read from OTEL_SPAN_LINK_COUNT_LIMIT
+    limit = SpanLimits().max_links  # as the provider reads OTEL_SPAN_LINK_COUNT_LIMIT
     _link_limit = limit if limit is not None else 1 << 62
     _tracers.clear()
     log.info("tracing: spans exported as %s", resource.attributes.get("service.name"))

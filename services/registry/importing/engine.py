@@ -12,16 +12,14 @@ goes on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
-from setka_runtime import audit
+from setka_runtime import audit, heap
 from setka_runtime.db import Database
 from setka_runtime.errors import DomainError
 from setka_runtime.spreadsheets import SourceRow
@@ -125,37 +123,6 @@ _KEY_WORDS = {
 _YIELD_EVERY = 16
 """While a chunk is applied, reading the next rows lets it go on every this many rows."""
 
-_frozen_by = 0
-"""Imports running in this process that hold the collector's long-lived objects frozen."""
-_frozen_here = False
-"""Whether the imports froze them (and unfreeze them when the last ends)."""
-
-
-@contextlib.contextmanager
-def _long_lived_left_alone() -> Iterator[None]:
-    """While an import runs, the objects that were there before it (modules, the ORM's and the
-    models' schemas: some 170,000) are left out of the cyclic collector's full passes.
-
-    A chunk's rows, events and statements live through a few young collections, so they reach
-    the oldest generation and set off a full pass every chunk or two, each walking every object
-    in the process (about 0.1 s a pass, a fifth of an import's time). Frozen, a full pass walks
-    only what the import itself made; garbage is still collected, only cycles among the objects
-    from before wait until the last import in the process ends. A process that froze its
-    start-up already (a service) is left as it is: that freeze is not undone here.
-    """
-    global _frozen_by, _frozen_here
-    if _frozen_by == 0 and gc.get_freeze_count() == 0:
-        gc.freeze()
-        _frozen_here = True
-    _frozen_by += 1
-    try:
-        yield
-    finally:
-        _frozen_by -= 1
-        if _frozen_by == 0 and _frozen_here:
-            _frozen_here = False
-            gc.unfreeze()
-
 
 async def run_import(
     db: Database,
@@ -172,7 +139,7 @@ async def run_import(
     With ``dry_run`` every chunk is rolled back instead of committed, so the summary says what
     an import would do.
     """
-    with _long_lived_left_alone():
+    with heap.left_alone():
         return await _run_import(
             db, importer, header, rows, dry_run=dry_run, chunk_size=chunk_size, progress=progress
         )
